@@ -1,0 +1,77 @@
+/*
+ * fetch.h - concurrent HTTP(S) GETs with libcurl's multi_socket API on a libevent loop.
+ *
+ * One struct fetch owns the CURLM, its timer event and every live transfer. Completion is
+ * reported through a callback from the event loop, never from inside a libcurl callback.
+ */
+#ifndef VEILLE_FETCH_H
+#define VEILLE_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct fetch;
+
+struct fetch_options {
+	unsigned max_connections;	/* total, 0 = 32 */
+	unsigned max_host_connections;	/* per host, 0 = 4 */
+	long connect_timeout_ms;	/* 0 = 10 s */
+	long timeout_ms;		/* whole transfer, 0 = 60 s */
+	long low_speed_bytes;		/* abort below this many bytes/s ... */
+	long low_speed_seconds;		/* ... for this long (0 = 20 s) */
+	size_t max_body;		/* decoded body cap, 0 = VEILLE_MAX_BODY */
+	unsigned max_redirects;		/* 0 = 5 */
+	const char *user_agent;		/* copied; NULL = "veille/VERSION" */
+};
+
+struct fetch_request {
+	const char *url;	   /* http or https only */
+	const char *etag;	   /* If-None-Match, or NULL */
+	const char *last_modified; /* If-Modified-Since, or NULL */
+};
+
+enum fetch_error {
+	FETCH_OK,	   /* a response was received (see status) */
+	FETCH_E_CONNECT,   /* refused, unreachable, TLS failure */
+	FETCH_E_DNS,	   /* host name not resolved */
+	FETCH_E_TIMEOUT,   /* connect, total or low-speed timeout */
+	FETCH_E_TOO_BIG,   /* decoded body over max_body */
+	FETCH_E_REDIRECT,  /* too many redirects, a loop, or a redirect to another scheme */
+	FETCH_E_PROTOCOL,  /* bad URL or scheme, malformed response, bad encoding */
+	FETCH_E_CANCELLED, /* fetch_free / fetch_cancel_all while in flight */
+	FETCH_E_MAX
+};
+
+/* What a finished transfer gives back. Every pointer is valid only during the callback. */
+struct fetch_result {
+	enum fetch_error error;
+	char errmsg[256];	   /* one line, "" on success */
+	long status;		   /* HTTP status of the final response, 0 without one */
+	const char *body;	   /* decoded body (NUL-terminated), NULL on 304 or error */
+	size_t body_len;
+	const char *etag;	   /* response validators, NULL when absent */
+	const char *last_modified;
+	const char *content_type;
+	const char *effective_url; /* after redirects */
+	const char *permanent_url; /* where a chain of only 301/308 led, NULL otherwise */
+	int64_t retry_after;	   /* seconds asked by Retry-After (429/503), -1 when absent */
+	int64_t max_age;	   /* Cache-Control max-age, -1 when absent */
+	double seconds;		   /* total transfer time */
+};
+
+typedef void (*fetch_done_cb)(const struct fetch_result *res, void *arg);
+
+/* Returns a new fetcher bound to base (borrowed; must outlive it), or NULL. */
+struct fetch *fetch_new(struct event_base *base, const struct fetch_options *opts);
+/* Frees the fetcher; in-flight transfers complete with FETCH_E_CANCELLED first. NULL is a no-op. */
+void fetch_free(struct fetch *f);
+/* Starts a GET. cb is always called exactly once, later, from the event loop. 0 or -errno. */
+int fetch_start(struct fetch *f, const struct fetch_request *req, fetch_done_cb cb, void *arg);
+/* Completes every in-flight transfer with FETCH_E_CANCELLED. */
+void fetch_cancel_all(struct fetch *f);
+size_t fetch_active(const struct fetch *f);
+const char *fetch_error_name(enum fetch_error e);
+
+#endif

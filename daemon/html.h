@@ -1,0 +1,14 @@
+/*
+ * html.h - HTML fragments (feed descriptions and contents) into plain text, with libxml2's HTML
+ * parser: tags dropped, block elements as line breaks, entities decoded, whitespace collapsed.
+ */
+#ifndef VEILLE_HTML_H
+#define VEILLE_HTML_H
+
+#include <stddef.h>
+
+/* Returns new UTF-8 plain text of at most max bytes (cut at a character boundary); never NULL.
+ * The caller frees it. */
+char *html_to_text(const char *html, size_t len, size_t max);
+
+#endif

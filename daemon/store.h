@@ -1,0 +1,126 @@
+/*
+ * store.h - the SQLite store: feeds' fetch state, items, verdicts, pending alerts.
+ *
+ * store alone owns the sqlite3 handle. Statements are prepared once. The database is in WAL mode
+ * with a busy timeout; the schema is versioned with PRAGMA user_version and migrated on open.
+ * Every function returns 0 (or a documented positive value) on success and -errno on failure
+ * (-ENOSPC for SQLITE_FULL, -EROFS for a read-only database, -EIO otherwise); store_errmsg()
+ * then says what SQLite said.
+ */
+#ifndef VEILLE_STORE_H
+#define VEILLE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* Opens (creating and migrating as needed) the database at path. readonly opens an existing
+ * database without writing (veillectl's queries). Returns NULL and a new message in *ret_err. */
+struct store *store_open(const char *path, bool readonly, char **ret_err);
+void store_close(struct store *s);
+const char *store_errmsg(const struct store *s);
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+int store_rollback(struct store *s);
+
+/* A feed's fetch state, keyed by its configured name. Strings are owned by the struct: free them
+ * with store_feed_clear. */
+struct store_feed {
+	char *name;
+	char *url;	     /* the URL last fetched (a permanent redirect updates it) */
+	char *etag;	     /* validators for conditional GET, NULL when none */
+	char *last_modified;
+	char *last_error;    /* NULL when the last fetch succeeded */
+	int64_t last_fetch;  /* unix time, 0 = never */
+	int64_t next_fetch;  /* unix time, 0 = as soon as possible */
+	int last_status;     /* HTTP status of the last fetch, 0 = none / transport error */
+	unsigned errors;     /* consecutive failures */
+	uint64_t items;	     /* items stored from this feed, all time */
+	bool disabled;	     /* 410 Gone */
+};
+void store_feed_clear(struct store_feed *f);
+/* Loads the state of feed name into *ret: 0, or -ENOENT when never seen (ret is then zeroed with
+ * name set). */
+int store_feed_load(struct store *s, const char *name, struct store_feed *ret);
+/* Inserts or replaces the state of f->name. */
+int store_feed_save(struct store *s, const struct store_feed *f);
+/* Calls cb for every known feed, by name; a non-zero return from cb stops and is returned. */
+int store_feeds_each(struct store *s, int (*cb)(const struct store_feed *f, void *arg), void *arg);
+
+/* Item identity within a feed (guid, else link): 1 when feed already delivered an item with this
+ * identity, 0 when not. The cheap check made before any hashing or scoring. */
+int store_item_seen(struct store *s, const char *feed, const char *identity);
+
+/* An item on its way in. Strings are borrowed. */
+struct store_item {
+	const char *feed;	/* configured feed name it came from */
+	const char *identity;	/* guid, else link: the per-feed identity */
+	const char *guid;
+	const char *link;
+	const char *canonical_link;
+	const char *title;
+	const char *author;
+	const char *summary;
+	const char *content;
+	const char *hash;	/* dedup_content_hash */
+	int64_t published;	/* FEED_NO_DATE when unknown */
+	int64_t fetched;
+};
+/*
+ * Stores it. Returns 1 when it is a new item (*ret_id is its row id); 0 when an item with the same
+ * content hash (or canonical link) is already stored: the (feed, identity) is recorded as one more
+ * source of that item and *ret_id is the existing row id. Negative on error.
+ */
+int store_item_add(struct store *s, const struct store_item *it, int64_t *ret_id);
+
+/* Records item_id's verdict for topic (terms_json: a JSON array of [term, weight] pairs). */
+int store_verdict_add(struct store *s, int64_t item_id, const char *topic, double score,
+		      bool relevant, const char *terms_json);
+
+/* Alerts: queued in the same transaction as the item, sent after the commit, then marked sent, so
+ * a crash between commit and send still alerts at the next start. */
+int store_alert_queue(struct store *s, int64_t item_id, const char *topic);
+struct store_alert {
+	int64_t item_id;
+	const char *topic;
+	double score;
+	const char *terms_json;
+	const char *feed;
+	const char *url;
+	const char *title;
+};
+/* Calls cb for every queued, unsent alert, oldest first. Pointers are valid during the call. */
+int store_alerts_pending(struct store *s, int (*cb)(const struct store_alert *a, void *arg),
+			 void *arg);
+int store_alert_sent(struct store *s, int64_t item_id, const char *topic);
+
+/* Stored items for veillectl. */
+struct store_query {
+	int64_t since;	    /* fetched at or after, unix time; 0 = all */
+	bool relevant_only; /* relevant for at least one topic */
+	int64_t limit;	    /* 0 = no limit */
+	const char *match;  /* FTS query or NULL */
+};
+struct store_row {
+	int64_t id;
+	const char *feed; /* the first feed it was seen in */
+	const char *guid, *link, *title, *author, *summary, *content, *hash;
+	int64_t published, fetched;
+	const char *topic; /* best verdict: topic, score, relevance, terms (NULL when none) */
+	double score;
+	bool relevant;
+	const char *terms_json;
+};
+/* Newest first. Pointers are valid during the call. */
+int store_items_each(struct store *s, const struct store_query *q,
+		     int (*cb)(const struct store_row *r, void *arg), void *arg);
+
+struct store_stats {
+	int64_t feeds, items, relevant, alerts_sent, alerts_pending, sources;
+};
+int store_stats(struct store *s, struct store_stats *ret);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * topic.h - a topic built from reference articles, and the scoring of items against it.
+ */
+#ifndef VEILLE_TOPIC_H
+#define VEILLE_TOPIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "limits.h"
+
+struct topic;
+
+struct topic_term {
+	char term[VEILLE_MAX_TERM]; /* the stem or phrase, as printed to people */
+	double weight;		    /* its contribution to this verdict */
+};
+
+struct topic_verdict {
+	double score; /* in [0, 1] */
+	bool relevant;
+	size_t nterms; /* top contributors, strongest first */
+	struct topic_term terms[VEILLE_MAX_TERMS];
+};
+
+/*
+ * Builds a topic from the reference articles at ref_paths (plain-text files, borrowed).
+ * alias_path names the spelling-variant file (may be NULL). threshold in [0,1].
+ * Returns NULL and a new one-line message in *ret_err (naming the file) on failure.
+ */
+struct topic *topic_new(const char *name, const char *const *ref_paths, size_t nrefs,
+			double threshold, const char *alias_path, char **ret_err);
+void topic_free(struct topic *t);
+const char *topic_name(const struct topic *t);
+double topic_threshold(const struct topic *t);
+
+/* Scores an item given its title and plain text (either may be NULL). Pure: no I/O, no logging. */
+void topic_score(const struct topic *t, const char *title, const char *text,
+		 struct topic_verdict *ret);
+
+/* Calls cb for each derived term, strongest first. */
+void topic_profile(const struct topic *t, void (*cb)(const char *term, double weight, void *arg),
+		   void *arg);
+
+#endif
