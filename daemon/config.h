@@ -32,6 +32,7 @@ struct config {
 	char *aliases;	   /* spelling-variant file shared by topics, NULL when none */
 	char *user_agent;
 	char *contact;	   /* URL or mail address put in the User-Agent */
+	char *alerts;	   /* auto, journal, syslog or none */
 	int64_t interval;  /* default poll interval, seconds */
 	int64_t min_interval, max_interval;
 	int64_t timeout, connect_timeout; /* seconds */

@@ -1,11 +1,11 @@
 /*
- * limits.h - every bound veille puts on untrusted input, in one place.
+ * bounds.h - every bound veille puts on untrusted input, in one place.
  *
  * Feeds, HTTP bodies and reference articles come from outside; each length, count and depth they
  * can reach is capped here once and checked where the data enters.
  */
-#ifndef VEILLE_LIMITS_H
-#define VEILLE_LIMITS_H
+#ifndef VEILLE_BOUNDS_H
+#define VEILLE_BOUNDS_H
 
 #define VEILLE_MAX_BODY		 (8u << 20) /* decoded HTTP body, bytes (default, configurable) */
 #define VEILLE_MAX_BODY_CEILING	 (64u << 20) /* the largest max_body the configuration accepts */
