@@ -22,5 +22,6 @@
 #define VEILLE_MAX_NAME		 128 /* feed and topic names */
 #define VEILLE_MAX_TERMS	 8 /* contributing terms reported with a verdict */
 #define VEILLE_MAX_TERM		 64 /* bytes of one reported term */
+#define VEILLE_URL_PRINT	 (VEILLE_MAX_URL + 16) /* a URL as printed in an alert */
 
 #endif
