@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-static void send(const char *state)
+static void notify_send(const char *state)
 {
 	/* unset_environment = 0: a reload re-execs nothing, and children we spawn (none) would
 	 * otherwise inherit the socket; keeping it lets every state reach systemd. */
@@ -21,7 +21,7 @@ static void send(const char *state)
 
 void notify_ready(void)
 {
-	send("READY=1");
+	notify_send("READY=1");
 }
 
 void notify_reloading(void)
@@ -32,17 +32,17 @@ void notify_reloading(void)
 	/* MONOTONIC_USEC lets systemd >= 253 (Type=notify-reload) match READY=1 to this reload. */
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
-	send(msg);
+	notify_send(msg);
 }
 
 void notify_stopping(void)
 {
-	send("STOPPING=1");
+	notify_send("STOPPING=1");
 }
 
 void notify_watchdog(void)
 {
-	send("WATCHDOG=1");
+	notify_send("WATCHDOG=1");
 }
 
 void notify_status(const char *fmt, ...)
@@ -52,7 +52,7 @@ void notify_status(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg + 7, sizeof(msg) - 7, fmt, ap);
 	va_end(ap);
-	send(msg);
+	notify_send(msg);
 }
 
 uint64_t notify_watchdog_usec(void)
