@@ -1,0 +1,467 @@
+/*
+ * engine.c - feeds, timers, fetches and the ingestion of what they bring.
+ *
+ * Each feed has a runtime record (struct feed_rt) holding its stored fetch state. A timer fires,
+ * the feed is fetched with its validators, and the completion (on the loop, never inside
+ * libcurl) decides: 304 costs nothing; 200 is parsed and ingested in one transaction together
+ * with the new fetch state; failures count towards backoff. Problems are logged when a feed's
+ * state changes (starts failing, recovers, is gone), not at every attempt.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert.h"
+#include "config.h"
+#include "feed.h"
+#include "fetch.h"
+#include "ingest.h"
+#include "log.h"
+#include "sched.h"
+#include "store.h"
+#include "util.h"
+
+struct feed_rt {
+	struct engine *e;
+	size_t index;
+	const struct config_feed *cf;
+	struct store_feed st;
+	bool inflight;
+	bool done_once; /* --once: this feed's cycle is over */
+};
+
+struct engine {
+	struct event_base *base;
+	struct config *cfg;
+	struct topics topics;
+	struct store *store;
+	struct fetch *fetch;
+	struct sched *sched;
+	struct feed_rt *feeds;
+	size_t nfeeds;
+	bool once;
+	bool stopping;
+	size_t once_left;
+	int failed;
+	bool store_failing;
+	/* counters for STATUS= */
+	int64_t day;
+	unsigned items_today, alerts_today;
+};
+
+static void feed_fetched_cb(const struct fetch_result *res, void *arg);
+static void feed_due_cb(size_t i, void *arg);
+
+static struct fetch *make_fetch(struct engine *e)
+{
+	const struct config *c = e->cfg;
+	char *ua = c->user_agent ? xstrdup(c->user_agent) :
+		   c->contact	 ? xasprintf("veille/%s (+%s)", VEILLE_VERSION, c->contact) :
+				   xasprintf("veille/%s", VEILLE_VERSION);
+	struct fetch_options fo = {
+		.max_connections = c->max_connections,
+		.max_host_connections = c->max_host_connections,
+		.connect_timeout_ms = (long)c->connect_timeout * 1000,
+		.timeout_ms = (long)c->timeout * 1000,
+		.max_body = (size_t)c->max_body,
+		.user_agent = ua,
+	};
+	struct fetch *f = fetch_new(e->base, &fo);
+	free(ua);
+	return f;
+}
+
+/* Builds the runtime records for e->cfg's feeds, loading their stored state. */
+static int make_feeds(struct engine *e, char **ret_err)
+{
+	e->nfeeds = e->cfg->nfeeds;
+	e->feeds = xcalloc(e->nfeeds, sizeof(*e->feeds));
+	for (size_t i = 0; i < e->nfeeds; i++) {
+		struct feed_rt *f = &e->feeds[i];
+		f->e = e;
+		f->index = i;
+		f->cf = &e->cfg->feeds[i];
+		int r = store_feed_load(e->store, f->cf->name, &f->st);
+		if (r < 0 && r != -ENOENT) {
+			*ret_err = xasprintf("%s: cannot load the state of feed %s: %s",
+					     e->cfg->database, f->cf->name,
+					     store_errmsg(e->store));
+			return r;
+		}
+		if (r == -ENOENT || !f->st.url || strcmp(f->st.url, f->cf->url) != 0) {
+			/* New feed, or its URL changed in the configuration: start afresh. */
+			free(f->st.url);
+			f->st.url = xstrdup(f->cf->url);
+			free(f->st.etag);
+			free(f->st.last_modified);
+			f->st.etag = f->st.last_modified = NULL;
+			if (r == 0)
+				f->st.disabled = false;
+		}
+	}
+	e->sched = sched_new(e->base, e->nfeeds, feed_due_cb, e);
+	return e->sched ? 0 : -ENOMEM;
+}
+
+static void free_feeds(struct engine *e)
+{
+	sched_free(e->sched);
+	e->sched = NULL;
+	for (size_t i = 0; i < e->nfeeds; i++)
+		store_feed_clear(&e->feeds[i].st);
+	free(e->feeds);
+	e->feeds = NULL;
+	e->nfeeds = 0;
+}
+
+struct engine *engine_new(struct event_base *base, struct config *c, bool once, char **ret_err)
+{
+	struct engine *e = xcalloc(1, sizeof(*e));
+	char *err = NULL;
+	e->base = base;
+	e->cfg = c;
+	e->once = once;
+	if (topics_build(c, &e->topics, ret_err) < 0)
+		goto fail;
+	e->store = store_open(c->database, false, &err);
+	if (!e->store) {
+		*ret_err = xasprintf("%s: %s", c->database, err ? err : "cannot open");
+		free(err);
+		goto fail;
+	}
+	e->fetch = make_fetch(e);
+	if (!e->fetch) {
+		*ret_err = xstrdup("cannot initialise libcurl");
+		goto fail;
+	}
+	if (make_feeds(e, ret_err) < 0)
+		goto fail;
+	return e;
+fail:
+	engine_free(e);
+	return NULL;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	/* fetch_free completes transfers (cancelled) while the feed records still exist. */
+	fetch_free(e->fetch);
+	free_feeds(e);
+	store_close(e->store);
+	topics_clear(&e->topics);
+	config_free(e->cfg);
+	free(e);
+}
+
+static void count_day(struct engine *e)
+{
+	int64_t day = now_unix() / 86400;
+	if (day != e->day) {
+		e->day = day;
+		e->items_today = e->alerts_today = 0;
+	}
+}
+
+static void store_problem(struct engine *e, const char *what, int r)
+{
+	e->failed = 1;
+	if (!e->store_failing)
+		log_warnx("database %s: %s failed: %s (%s); items of this fetch are kept for the "
+			  "next one",
+			  e->cfg->database, what, store_errmsg(e->store), strerror(-r));
+	e->store_failing = true;
+}
+
+static void flush_alerts(struct engine *e)
+{
+	unsigned sent = 0;
+	int r = ingest_flush_alerts(e->store, &e->topics, &sent);
+	count_day(e);
+	e->alerts_today += sent;
+	if (r < 0)
+		log_warnx("alerts: %u sent, the others stay queued: %s", sent, strerror(-r));
+}
+
+int engine_start(struct engine *e)
+{
+	int64_t now = now_unix();
+	flush_alerts(e);
+	for (size_t i = 0; i < e->nfeeds; i++) {
+		struct feed_rt *f = &e->feeds[i];
+		if (f->st.disabled) {
+			log_info("feed %s (%s) is disabled (410 Gone); change its url to enable it",
+				 f->cf->name, f->st.url);
+			f->done_once = true;
+			continue;
+		}
+		if (e->once) {
+			e->once_left++;
+			sched_at(e->sched, i, now);
+		} else {
+			/* Feeds never fetched, or due, start now with a little spread. */
+			int64_t at = f->st.next_fetch > now ? f->st.next_fetch : now + (int64_t)(i % 10);
+			sched_at(e->sched, i, at);
+		}
+	}
+	if (e->once && e->once_left == 0)
+		event_base_loopexit(e->base, NULL);
+	return 0;
+}
+
+static void feed_due_cb(size_t i, void *arg)
+{
+	struct engine *e = arg;
+	struct feed_rt *f = &e->feeds[i];
+	if (f->inflight || e->stopping)
+		return;
+	struct fetch_request req = {
+		.url = f->st.url,
+		.etag = f->st.etag,
+		.last_modified = f->st.last_modified,
+	};
+	int r = fetch_start(e->fetch, &req, feed_fetched_cb, f);
+	if (r < 0) {
+		log_warnx("feed %s (%s): cannot start a transfer: %s", f->cf->name, f->st.url,
+			  strerror(-r));
+		sched_at(e->sched, i, now_unix() + 60);
+		return;
+	}
+	f->inflight = true;
+}
+
+static void once_done(struct feed_rt *f)
+{
+	struct engine *e = f->e;
+	if (!e->once || f->done_once)
+		return;
+	f->done_once = true;
+	if (--e->once_left == 0)
+		event_base_loopexit(e->base, NULL);
+}
+
+static struct sched_policy policy(const struct feed_rt *f)
+{
+	return (struct sched_policy){
+		.interval = f->cf->interval,
+		.min_interval = f->e->cfg->min_interval,
+		.max_interval = f->e->cfg->max_interval,
+	};
+}
+
+static void set_error(struct feed_rt *f, const char *msg, int64_t retry_after)
+{
+	struct sched_policy p = policy(f);
+	f->st.errors++;
+	int64_t wait = sched_jitter(sched_backoff(&p, f->st.errors, retry_after));
+	f->st.next_fetch = now_unix() + wait;
+	if (f->st.errors == 1 || !f->st.last_error)
+		log_warnx("feed %s (%s): %s; retrying in %llds", f->cf->name, f->st.url, msg,
+			  (long long)wait);
+	free(f->st.last_error);
+	f->st.last_error = xstrdup(msg);
+}
+
+static void set_ok(struct feed_rt *f, int64_t ttl, int64_t max_age)
+{
+	struct sched_policy p = policy(f);
+	if (f->st.errors > 0)
+		log_notice("feed %s (%s): recovered after %u failed attempt%s", f->cf->name,
+			   f->st.url, f->st.errors, f->st.errors == 1 ? "" : "s");
+	f->st.errors = 0;
+	free(f->st.last_error);
+	f->st.last_error = NULL;
+	f->st.next_fetch = now_unix() + sched_jitter(sched_interval(&p, -1, ttl, max_age));
+}
+
+static void replace(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? xstrdup(src) : NULL;
+}
+
+/* Parses and ingests a 200 response; returns 0, or -EINVAL for a document that is no feed
+ * (errmsg says why), or a store error. */
+static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *errmsg,
+		       size_t errlen, int64_t *ret_ttl)
+{
+	struct engine *e = f->e;
+	struct feed_doc *doc = NULL;
+	char charset[64] = "";
+	const char *cs = res->content_type ? strcasestr(res->content_type, "charset=") : NULL;
+	if (cs) {
+		snprintf(charset, sizeof(charset), "%s", cs + 8);
+		charset[strcspn(charset, " ;\"'")] = '\0';
+	}
+	int r = feed_parse(res->body, res->body_len, res->effective_url ? res->effective_url : f->st.url,
+			   *charset ? charset : NULL, &doc, errmsg, errlen);
+	if (r < 0)
+		return -EINVAL;
+	*ret_ttl = doc->ttl_minutes > 0 ? (int64_t)doc->ttl_minutes * 60 : 0;
+	struct ingest_counts n;
+	r = store_begin(e->store);
+	if (r == 0)
+		r = ingest_doc(e->store, &e->topics, f->cf->name, doc, now_unix(), &n);
+	if (r == 0) {
+		f->st.items += n.added;
+		r = store_feed_save(e->store, &f->st);
+	}
+	if (r == 0)
+		r = store_commit(e->store);
+	if (r < 0) {
+		store_problem(e, "storing items", r);
+		store_rollback(e->store);
+		f->st.items -= n.added;
+		feed_doc_free(doc);
+		return r;
+	}
+	if (e->store_failing)
+		log_notice("database %s: writable again", e->cfg->database);
+	e->store_failing = false;
+	count_day(e);
+	e->items_today += n.added;
+	log_info("feed %s: %u items, %u new, %u already seen, %u duplicates, %u relevant%s",
+		 f->cf->name, n.items, n.added, n.seen, n.duplicates, n.relevant,
+		 doc->recovered ? " (broken XML, recovered)" : "");
+	feed_doc_free(doc);
+	if (n.relevant)
+		flush_alerts(e);
+	return 0;
+}
+
+static void feed_fetched_cb(const struct fetch_result *res, void *arg)
+{
+	struct feed_rt *f = arg;
+	struct engine *e = f->e;
+	char msg[512];
+	int64_t ttl = 0;
+	f->inflight = false;
+	if (res->error == FETCH_E_CANCELLED)
+		return; /* stopping or reloading: the feed keeps its state */
+	f->st.last_fetch = now_unix();
+	f->st.last_status = (int)res->status;
+	if (res->error != FETCH_OK) {
+		set_error(f, res->errmsg, -1);
+	} else if (res->status == 304) {
+		set_ok(f, 0, res->max_age);
+	} else if (res->status == 410) {
+		f->st.disabled = true;
+		replace(&f->st.last_error, "410 Gone: the publisher removed this feed");
+		log_warnx("feed %s (%s): 410 Gone, feed disabled; change its url to enable it again",
+			  f->cf->name, f->st.url);
+	} else if (res->status >= 200 && res->status < 300) {
+		if (res->permanent_url && strcmp(res->permanent_url, f->st.url) != 0) {
+			log_notice("feed %s: moved permanently from %s to %s", f->cf->name,
+				   f->st.url, res->permanent_url);
+			replace(&f->st.url, res->permanent_url);
+		}
+		replace(&f->st.etag, res->etag);
+		replace(&f->st.last_modified, res->last_modified);
+		int r = ingest_body(f, res, msg, sizeof(msg), &ttl);
+		if (r == -EINVAL) {
+			/* Not a feed: no validators kept, so the next try re-reads it whole. */
+			replace(&f->st.etag, NULL);
+			replace(&f->st.last_modified, NULL);
+			set_error(f, msg, -1);
+		} else if (r < 0) {
+			/* Database trouble: keep the old validators so nothing is skipped. */
+			replace(&f->st.etag, NULL);
+			replace(&f->st.last_modified, NULL);
+			f->st.next_fetch = now_unix() + 60;
+		} else {
+			set_ok(f, ttl, res->max_age);
+		}
+	} else {
+		snprintf(msg, sizeof(msg), "HTTP %ld", res->status);
+		set_error(f, msg, res->retry_after);
+	}
+	int r = store_feed_save(e->store, &f->st);
+	if (r < 0)
+		store_problem(e, "saving feed state", r);
+	if (!f->st.disabled && !e->once)
+		sched_at(e->sched, f->index, f->st.next_fetch);
+	once_done(f);
+}
+
+int engine_reload(struct engine *e, struct config *c, char **ret_err)
+{
+	struct topics topics;
+	struct store *store = NULL;
+	if (topics_build(c, &topics, ret_err) < 0) {
+		config_free(c);
+		return -EINVAL;
+	}
+	if (strcmp(c->database, e->cfg->database) != 0) {
+		char *err = NULL;
+		store = store_open(c->database, false, &err);
+		if (!store) {
+			*ret_err = xasprintf("%s: %s", c->database, err ? err : "cannot open");
+			free(err);
+			topics_clear(&topics);
+			config_free(c);
+			return -EIO;
+		}
+	}
+	/* Everything new is ready: cancel what is in flight and swap. */
+	fetch_free(e->fetch);
+	e->fetch = NULL;
+	free_feeds(e);
+	topics_clear(&e->topics);
+	e->topics = topics;
+	if (store) {
+		store_close(e->store);
+		e->store = store;
+	}
+	config_free(e->cfg);
+	e->cfg = c;
+	e->fetch = make_fetch(e);
+	if (!e->fetch)
+		fatalx("cannot initialise libcurl after reload");
+	int r = make_feeds(e, ret_err);
+	if (r < 0)
+		return r;
+	return engine_start(e);
+}
+
+void engine_stop(struct engine *e)
+{
+	e->stopping = true;
+	fetch_cancel_all(e->fetch);
+}
+
+bool engine_healthy(struct engine *e)
+{
+	struct store_stats st;
+	return store_stats(e->store, &st) == 0;
+}
+
+void engine_status(struct engine *e, char *out, size_t len)
+{
+	size_t ok = 0, failing = 0, disabled = 0;
+	for (size_t i = 0; i < e->nfeeds; i++) {
+		if (e->feeds[i].st.disabled)
+			disabled++;
+		else if (e->feeds[i].st.errors)
+			failing++;
+		else if (e->feeds[i].st.last_fetch)
+			ok++;
+	}
+	count_day(e);
+	int64_t next = sched_next(e->sched);
+	char when[21] = "-";
+	if (next)
+		time_iso8601(next, when);
+	snprintf(out, len,
+		 "%zu feeds: %zu ok, %zu failing, %zu disabled; today %u items, %u alerts; next "
+		 "fetch %s",
+		 e->nfeeds, ok, failing, disabled, e->items_today, e->alerts_today, when);
+}
+
+int engine_failed(const struct engine *e)
+{
+	return e->failed;
+}

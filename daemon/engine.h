@@ -1,0 +1,37 @@
+/*
+ * engine.h - the daemon's work: every configured feed on its own timer, fetched on the event
+ * loop, its items ingested in one transaction, alerts sent after the commit.
+ */
+#ifndef VEILLE_ENGINE_H
+#define VEILLE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+struct engine;
+struct event_base;
+
+/*
+ * Opens the store, builds the topics and prepares the fetcher for config c (the engine takes it).
+ * once: fetch every feed once and leave the loop when all are done.
+ * Returns NULL and a new message in *ret_err (the config is freed then).
+ */
+struct engine *engine_new(struct event_base *base, struct config *c, bool once, char **ret_err);
+/* Sends alerts a crash left pending and arms every feed's timer. 0 or -errno. */
+int engine_start(struct engine *e);
+/* Swaps in configuration c (taken) when its topics and database open; in-flight fetches are
+ * cancelled and their feeds rescheduled. On failure keeps the old configuration, frees c, and
+ * returns -errno with a new message in *ret_err. */
+int engine_reload(struct engine *e, struct config *c, char **ret_err);
+/* Cancels transfers in flight; the loop can then exit. */
+void engine_stop(struct engine *e);
+void engine_free(struct engine *e);
+/* True when the store answers (the watchdog's test). */
+bool engine_healthy(struct engine *e);
+/* One line for STATUS=: feeds ok/failing, items and alerts today, next fetch. */
+void engine_status(struct engine *e, char *out, size_t len);
+/* Non-zero when a database error happened (the --once exit status). */
+int engine_failed(const struct engine *e);
+
+#endif
