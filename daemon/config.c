@@ -223,8 +223,10 @@ static void key_topic(struct parser *p, const char *k, const char *v)
 		errno = 0;
 		double d = strtod(v, &end);
 		if (end == v || *end || errno || !isfinite(d) || d <= 0 || d > 1)
+		{
 			perr(p, p->line, "threshold: '%s' is not a number in (0, 1]", v);
-		else
+			t->threshold = 0; /* reported: not "missing" too */
+		} else
 			t->threshold = d;
 	} else {
 		perr(p, p->line, "unknown key '%s' in [topic %s]", k, t->name);
@@ -379,7 +381,7 @@ static void resolve_references(struct parser *p, size_t i)
 	for (char *save = NULL, *w = strtok_r(pat, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		char *full = resolve(p->c, w);
 		glob_t g;
-		int r = glob(full, GLOB_ERR | GLOB_NOSORT, NULL, &g);
+		int r = glob(full, GLOB_NOSORT, NULL, &g);
 		if (r == GLOB_NOMATCH) {
 			perr(p, line, "references: '%s' matches no file", full);
 		} else if (r != 0) {

@@ -1,0 +1,149 @@
+/* Unit tests for util.c: buffers, JSON strings, UTF-8 cuts, durations, WHEN, read_file. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "util.h"
+
+static void test_buf(void **state)
+{
+	(void)state;
+	struct buf b = {0};
+	for (int i = 0; i < 1000; i++)
+		buf_printf(&b, "%d,", i);
+	assert_int_equal(b.len, strlen(b.p));
+	assert_true(strncmp(b.p, "0,1,2,", 6) == 0);
+	assert_true(strstr(b.p, "999,") != NULL);
+	char *s = buf_steal(&b);
+	assert_null(b.p);
+	free(s);
+	s = buf_steal(&b);
+	assert_string_equal(s, "");
+	free(s);
+}
+
+static void test_json_string(void **state)
+{
+	(void)state;
+	struct buf b = {0};
+	json_put_string(&b, "a\"b\\c\n\t\x01é");
+	assert_string_equal(b.p, "\"a\\\"b\\\\c\\n\\t\\u0001é\"");
+	buf_reset(&b);
+	json_put_string(&b, "bad\xff\xfe ok");
+	assert_string_equal(b.p, "\"bad\xef\xbf\xbd\xef\xbf\xbd ok\"");
+	buf_reset(&b);
+	json_put_string(&b, NULL);
+	assert_string_equal(b.p, "null");
+	buf_free(&b);
+}
+
+static void test_utf8(void **state)
+{
+	(void)state;
+	const char *s = "aé€😀"; /* 1 + 2 + 3 + 4 bytes */
+	size_t len = strlen(s);
+	assert_int_equal(len, 10);
+	assert_int_equal(utf8_cut(s, len, 100), 10);
+	assert_int_equal(utf8_cut(s, len, 2), 1);
+	assert_int_equal(utf8_cut(s, len, 3), 3);
+	assert_int_equal(utf8_cut(s, len, 5), 3);
+	assert_int_equal(utf8_cut(s, len, 6), 6);
+	assert_int_equal(utf8_cut(s, len, 9), 6);
+	assert_true(utf8_valid(s, len));
+	assert_false(utf8_valid("\xc3", 1));
+	assert_false(utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+	assert_false(utf8_valid("\xc0\xaf", 2));     /* overlong */
+}
+
+static void test_duration(void **state)
+{
+	(void)state;
+	int64_t s;
+	assert_int_equal(parse_duration("90", &s), 0);
+	assert_int_equal(s, 90);
+	assert_int_equal(parse_duration("15m", &s), 0);
+	assert_int_equal(s, 900);
+	assert_int_equal(parse_duration("2h", &s), 0);
+	assert_int_equal(s, 7200);
+	assert_int_equal(parse_duration("7d", &s), 0);
+	assert_int_equal(s, 7 * 86400);
+	assert_int_equal(parse_duration("soon", &s), -EINVAL);
+	assert_int_equal(parse_duration("-5m", &s), -EINVAL);
+	assert_int_equal(parse_duration("5y", &s), -EINVAL);
+	assert_int_equal(parse_duration("99999999999d", &s), -EINVAL);
+}
+
+static void test_when(void **state)
+{
+	(void)state;
+	int64_t t, now = 1700000000;
+	assert_int_equal(parse_when("24h", now, &t), 0);
+	assert_int_equal(t, now - 86400);
+	assert_int_equal(parse_when("7d", now, &t), 0);
+	assert_int_equal(t, now - 7 * 86400);
+	assert_int_equal(parse_when("2023-01-25", now, &t), 0);
+	assert_int_equal(t, 1674604800);
+	assert_int_equal(parse_when("2023-01-25T10:30:00Z", now, &t), 0);
+	assert_int_equal(t, 1674642600);
+	assert_int_equal(parse_when("2023-01-25T12:30:00+02:00", now, &t), 0);
+	assert_int_equal(t, 1674642600);
+	assert_int_equal(parse_when("2023-01-25T10:30", now, &t), 0);
+	assert_int_equal(t, 1674642600);
+	char iso[21];
+	time_iso8601(1674642600, iso);
+	assert_string_equal(iso, "2023-01-25T10:30:00Z");
+	assert_int_equal(parse_when("yesterday", now, &t), -EINVAL);
+	assert_int_equal(parse_when("2023-13-01", now, &t), -EINVAL);
+	assert_int_equal(parse_when("2023-01-25T25:00", now, &t), -EINVAL);
+	assert_int_equal(parse_when("", now, &t), -EINVAL);
+}
+
+static void test_uint(void **state)
+{
+	(void)state;
+	uint64_t u;
+	assert_int_equal(parse_uint("42", 1, 100, &u), 0);
+	assert_int_equal(u, 42);
+	assert_int_equal(parse_uint("0", 1, 100, &u), -ERANGE);
+	assert_int_equal(parse_uint("101", 1, 100, &u), -ERANGE);
+	assert_int_equal(parse_uint("-3", 1, 100, &u), -EINVAL);
+	assert_int_equal(parse_uint("4x", 1, 100, &u), -EINVAL);
+}
+
+static void test_read_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/veille-util-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello", 5), 5);
+	close(fd);
+	char *data;
+	size_t len;
+	assert_int_equal(read_file(path, 100, &data, &len), 0);
+	assert_int_equal(len, 5);
+	assert_string_equal(data, "hello");
+	free(data);
+	assert_int_equal(read_file(path, 4, &data, &len), -EFBIG);
+	unlink(path);
+	assert_int_equal(read_file(path, 100, &data, &len), -ENOENT);
+	assert_int_equal(read_file("/tmp", 100, &data, &len), -EISDIR);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf),	    cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_utf8),	    cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_when),	    cmocka_unit_test(test_uint),
+		cmocka_unit_test(test_read_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
