@@ -19,10 +19,10 @@ char *text_fold(const char *s, size_t len)
 	utf8proc_uint8_t *folded = NULL;
 	/* NFKC + case fold + strip marks (accents): "Biélorussie" and "BIELORUSSIE" fold alike.
 	 * STRIPMARK needs a decomposition, so COMPOSE re-composes what is left afterwards. */
-	utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len,
-					  &folded,
-					  UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
-						  UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
+	utf8proc_ssize_t n =
+	    utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &folded,
+			 UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+			     UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
 	if (n < 0) {
 		/* Invalid UTF-8 somewhere: fold the valid characters only. */
 		struct buf clean = {0};
@@ -30,7 +30,7 @@ char *text_fold(const char *s, size_t len)
 		for (size_t i = 0; i < len;) {
 			utf8proc_int32_t cp;
 			utf8proc_ssize_t k =
-				utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+			    utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
 			if (k < 0) {
 				i++;
 				continue;
@@ -72,49 +72,44 @@ char *text_fold(const char *s, size_t len)
  * Tokens.
  */
 
-
 /* French function words, accent-folded, sorted (bsearch): the Snowball French stop list plus the
  * prepositions, conjunctions, determiners and adverbs it leaves out. Grammar, not topic. */
 static const char *const stopwords[] = {
-	"ai",	    "aie",	 "aient",     "aies",	  "ainsi",    "ait",	  "alors",
-	"apres",    "as",	 "au",	      "aucun",	  "aucune",   "aujourd",  "aupres",
-	"aura",	    "aurai",	 "auraient",  "aurais",	  "aurait",   "auras",	  "aurez",
-	"auriez",   "aurions",	 "aurons",    "auront",	  "aussi",    "autre",	  "autres",
-	"aux",	    "avaient",	 "avais",     "avait",	  "avant",    "avec",	  "avez",
-	"aviez",    "avions",	 "avoir",     "avons",	  "ayant",    "ayez",	  "ayons",
-	"bien",	    "car",	 "ce",	      "ceci",	  "cela",     "celle",	  "celles",
-	"celui",    "cependant", "ces",	      "cet",	  "cette",    "ceux",	  "chaque",
-	"chez",	    "comme",	 "comment",   "dans",	  "de",	      "deja",	  "depuis",
-	"des",	    "donc",	 "dont",      "du",	  "elle",     "elles",	  "en",
-	"encore",   "entre",	 "es",	      "est",	  "et",	      "etaient",  "etais",
-	"etait",    "etant",	 "ete",	      "etes",	  "etiez",    "etions",	  "etre",
-	"eu",	    "eue",	 "eues",      "eumes",	  "eurent",   "eus",	  "eusse",
-	"eussent",  "eusses",	 "eussiez",   "eussions", "eut",      "eutes",	  "eux",
-	"fait",	    "fois",	 "fumes",     "furent",	  "fus",      "fusse",	  "fussent",
-	"fusses",   "fussiez",	 "fussions",  "fut",	  "futes",    "ici",	  "il",
-	"ils",	    "je",	 "jusqu",     "jusque",	  "la",	      "le",	  "les",
-	"leur",	    "leurs",	 "lors",      "lorsqu",	  "lorsque",  "lui",	  "ma",
-	"mais",	    "me",	 "meme",      "memes",	  "mes",      "moi",	  "moins",
-	"mon",	    "ne",	 "ni",	      "non",	  "nos",      "notre",	  "nous",
-	"on",	    "ont",	 "ou",	      "oui",	  "par",      "parce",	  "pas",
-	"pendant",  "peu",	 "plus",      "plutot",	  "pour",     "pourquoi", "puis",
-	"puisqu",   "puisque",	 "qu",	      "quand",	  "que",      "quel",	  "quelle",
-	"quelles",  "quels",	 "qui",	      "quoi",	  "sa",	      "sans",	  "se",
-	"selon",    "sera",	 "serai",     "seraient", "serais",   "serait",	  "seras",
-	"serez",    "seriez",	 "serions",   "serons",	  "seront",   "ses",	  "si",
-	"sien",	    "sienne",	 "soi",	      "soient",	  "sois",     "soit",	  "sommes",
-	"son",	    "sont",	 "sous",      "soyez",	  "soyons",   "suis",	  "sur",
-	"ta",	    "tandis",	 "tant",      "te",	  "tel",      "telle",	  "telles",
-	"tels",	    "tes",	 "toi",	      "ton",	  "tous",     "tout",	  "toute",
-	"toutes",   "tres",	 "trop",      "tu",	  "un",	      "une",	  "unes",
-	"uns",	    "vers",	 "via",	      "voici",	  "voila",    "vos",	  "votre",
-	"vous",	    "vu",
+    "ai",	"aie",	   "aient",	"aies",	    "ainsi",   "ait",	  "alors",    "apres",
+    "as",	"au",	   "aucun",	"aucune",   "aujourd", "aupres",  "aura",     "aurai",
+    "auraient", "aurais",  "aurait",	"auras",    "aurez",   "auriez",  "aurions",  "aurons",
+    "auront",	"aussi",   "autre",	"autres",   "aux",     "avaient", "avais",    "avait",
+    "avant",	"avec",	   "avez",	"aviez",    "avions",  "avoir",	  "avons",    "ayant",
+    "ayez",	"ayons",   "bien",	"car",	    "ce",      "ceci",	  "cela",     "celle",
+    "celles",	"celui",   "cependant", "ces",	    "cet",     "cette",	  "ceux",     "chaque",
+    "chez",	"comme",   "comment",	"dans",	    "de",      "deja",	  "depuis",   "des",
+    "donc",	"dont",	   "du",	"elle",	    "elles",   "en",	  "encore",   "entre",
+    "es",	"est",	   "et",	"etaient",  "etais",   "etait",	  "etant",    "ete",
+    "etes",	"etiez",   "etions",	"etre",	    "eu",      "eue",	  "eues",     "eumes",
+    "eurent",	"eus",	   "eusse",	"eussent",  "eusses",  "eussiez", "eussions", "eut",
+    "eutes",	"eux",	   "fait",	"fois",	    "fumes",   "furent",  "fus",      "fusse",
+    "fussent",	"fusses",  "fussiez",	"fussions", "fut",     "futes",	  "ici",      "il",
+    "ils",	"je",	   "jusqu",	"jusque",   "la",      "le",	  "les",      "leur",
+    "leurs",	"lors",	   "lorsqu",	"lorsque",  "lui",     "ma",	  "mais",     "me",
+    "meme",	"memes",   "mes",	"moi",	    "moins",   "mon",	  "ne",	      "ni",
+    "non",	"nos",	   "notre",	"nous",	    "on",      "ont",	  "ou",	      "oui",
+    "par",	"parce",   "pas",	"pendant",  "peu",     "plus",	  "plutot",   "pour",
+    "pourquoi", "puis",	   "puisqu",	"puisque",  "qu",      "quand",	  "que",      "quel",
+    "quelle",	"quelles", "quels",	"qui",	    "quoi",    "sa",	  "sans",     "se",
+    "selon",	"sera",	   "serai",	"seraient", "serais",  "serait",  "seras",    "serez",
+    "seriez",	"serions", "serons",	"seront",   "ses",     "si",	  "sien",     "sienne",
+    "soi",	"soient",  "sois",	"soit",	    "sommes",  "son",	  "sont",     "sous",
+    "soyez",	"soyons",  "suis",	"sur",	    "ta",      "tandis",  "tant",     "te",
+    "tel",	"telle",   "telles",	"tels",	    "tes",     "toi",	  "ton",      "tous",
+    "tout",	"toute",   "toutes",	"tres",	    "trop",    "tu",	  "un",	      "une",
+    "unes",	"uns",	   "vers",	"via",	    "voici",   "voila",	  "vos",      "votre",
+    "vous",	"vu",
 };
 
 /* Elided words (before an apostrophe): dropped with the apostrophe. */
-static const char *const elisions[] = {"c",	 "d",	   "j",	     "jusqu", "l",	"lorsqu",
-				       "m",	 "n",	   "presqu", "puisqu", "qu",	"quelqu",
-				       "quoiqu", "s",	   "t"};
+static const char *const elisions[] = {"c",	 "d",	   "j",	     "jusqu",  "l",
+				       "lorsqu", "m",	   "n",	     "presqu", "puisqu",
+				       "qu",	 "quelqu", "quoiqu", "s",      "t"};
 
 struct word {
 	const char *w;
@@ -385,8 +380,8 @@ static void tok_emit(struct tokenizer *tz)
 		return;
 	}
 	if (tz->st) {
-		const sb_symbol *s = sb_stemmer_stem(tz->st->sb, (const sb_symbol *)tz->tok,
-						     (int)tz->len);
+		const sb_symbol *s =
+		    sb_stemmer_stem(tz->st->sb, (const sb_symbol *)tz->tok, (int)tz->len);
 		int n = sb_stemmer_length(tz->st->sb);
 		if (s && n > 0 && (size_t)n < sizeof(tz->tok)) {
 			memcpy(tz->tok, s, (size_t)n);
@@ -439,9 +434,9 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 	utf8proc_uint8_t *norm = NULL;
 	/* text_fold's normalisation but for the case, which decides TEXT_TOKEN_CAPITAL and is
 	 * folded per character below. */
-	utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &norm,
-					  UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STRIPMARK |
-						  UTF8PROC_IGNORE);
+	utf8proc_ssize_t n =
+	    utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &norm,
+			 UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
 	if (n < 0) {
 		/* Invalid UTF-8: keep the valid characters only, as text_fold does. */
 		struct buf clean = {0};
@@ -449,7 +444,7 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 		for (size_t i = 0; i < len;) {
 			utf8proc_int32_t cp;
 			utf8proc_ssize_t k =
-				utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+			    utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
 			if (k < 0) {
 				i++;
 				continue;
