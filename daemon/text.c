@@ -1,8 +1,9 @@
 /*
- * text.c - text normalisation with utf8proc.
+ * text.c - text normalisation (utf8proc) and French tokens (libstemmer).
  */
 #include "text.h"
 
+#include <libstemmer.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,10 @@ char *text_fold(const char *s, size_t len)
 	utf8proc_uint8_t *folded = NULL;
 	/* NFKC + case fold + strip marks (accents): "Biélorussie" and "BIELORUSSIE" fold alike.
 	 * STRIPMARK needs a decomposition, so COMPOSE re-composes what is left afterwards. */
-	utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len,
-					  &folded,
-					  UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
-						  UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
+	utf8proc_ssize_t n =
+	    utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &folded,
+			 UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+			     UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
 	if (n < 0) {
 		/* Invalid UTF-8 somewhere: fold the valid characters only. */
 		struct buf clean = {0};
@@ -29,7 +30,7 @@ char *text_fold(const char *s, size_t len)
 		for (size_t i = 0; i < len;) {
 			utf8proc_int32_t cp;
 			utf8proc_ssize_t k =
-				utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+			    utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
 			if (k < 0) {
 				i++;
 				continue;
@@ -65,4 +66,447 @@ char *text_fold(const char *s, size_t len)
 	}
 	free(folded);
 	return buf_steal(&out);
+}
+
+/*
+ * Tokens.
+ */
+
+/* French function words, accent-folded, sorted (bsearch): the Snowball French stop list plus the
+ * prepositions, conjunctions, determiners and adverbs it leaves out. Grammar, not topic. */
+static const char *const stopwords[] = {
+    "ai",	"aie",	   "aient",	"aies",	    "ainsi",   "ait",	  "alors",    "apres",
+    "as",	"au",	   "aucun",	"aucune",   "aujourd", "aupres",  "aura",     "aurai",
+    "auraient", "aurais",  "aurait",	"auras",    "aurez",   "auriez",  "aurions",  "aurons",
+    "auront",	"aussi",   "autre",	"autres",   "aux",     "avaient", "avais",    "avait",
+    "avant",	"avec",	   "avez",	"aviez",    "avions",  "avoir",	  "avons",    "ayant",
+    "ayez",	"ayons",   "bien",	"car",	    "ce",      "ceci",	  "cela",     "celle",
+    "celles",	"celui",   "cependant", "ces",	    "cet",     "cette",	  "ceux",     "chaque",
+    "chez",	"comme",   "comment",	"dans",	    "de",      "deja",	  "depuis",   "des",
+    "donc",	"dont",	   "du",	"elle",	    "elles",   "en",	  "encore",   "entre",
+    "es",	"est",	   "et",	"etaient",  "etais",   "etait",	  "etant",    "ete",
+    "etes",	"etiez",   "etions",	"etre",	    "eu",      "eue",	  "eues",     "eumes",
+    "eurent",	"eus",	   "eusse",	"eussent",  "eusses",  "eussiez", "eussions", "eut",
+    "eutes",	"eux",	   "fait",	"fois",	    "fumes",   "furent",  "fus",      "fusse",
+    "fussent",	"fusses",  "fussiez",	"fussions", "fut",     "futes",	  "ici",      "il",
+    "ils",	"je",	   "jusqu",	"jusque",   "la",      "le",	  "les",      "leur",
+    "leurs",	"lors",	   "lorsqu",	"lorsque",  "lui",     "ma",	  "mais",     "me",
+    "meme",	"memes",   "mes",	"moi",	    "moins",   "mon",	  "ne",	      "ni",
+    "non",	"nos",	   "notre",	"nous",	    "on",      "ont",	  "ou",	      "oui",
+    "par",	"parce",   "pas",	"pendant",  "peu",     "plus",	  "plutot",   "pour",
+    "pourquoi", "puis",	   "puisqu",	"puisque",  "qu",      "quand",	  "que",      "quel",
+    "quelle",	"quelles", "quels",	"qui",	    "quoi",    "sa",	  "sans",     "se",
+    "selon",	"sera",	   "serai",	"seraient", "serais",  "serait",  "seras",    "serez",
+    "seriez",	"serions", "serons",	"seront",   "ses",     "si",	  "sien",     "sienne",
+    "soi",	"soient",  "sois",	"soit",	    "sommes",  "son",	  "sont",     "sous",
+    "soyez",	"soyons",  "suis",	"sur",	    "ta",      "tandis",  "tant",     "te",
+    "tel",	"telle",   "telles",	"tels",	    "tes",     "toi",	  "ton",      "tous",
+    "tout",	"toute",   "toutes",	"tres",	    "trop",    "tu",	  "un",	      "une",
+    "unes",	"uns",	   "vers",	"via",	    "voici",   "voila",	  "vos",      "votre",
+    "vous",	"vu",
+};
+
+/* Elided words (before an apostrophe): dropped with the apostrophe. */
+static const char *const elisions[] = {"c",	 "d",	   "j",	     "jusqu",  "l",
+				       "lorsqu", "m",	   "n",	     "presqu", "puisqu",
+				       "qu",	 "quelqu", "quoiqu", "s",      "t"};
+
+struct word {
+	const char *w;
+	size_t len;
+};
+
+static int word_cmp(const void *key, const void *elem)
+{
+	const struct word *k = key;
+	const char *e = *(const char *const *)elem;
+	size_t el = strlen(e);
+	int c = memcmp(k->w, e, k->len < el ? k->len : el);
+	if (c)
+		return c;
+	return k->len < el ? -1 : k->len > el;
+}
+
+static bool in_list(const char *const *list, size_t n, const char *w, size_t len)
+{
+	struct word k = {w, len};
+	return bsearch(&k, list, n, sizeof(*list), word_cmp) != NULL;
+}
+
+bool text_is_stopword(const char *w, size_t len)
+{
+	return in_list(stopwords, ARRAY_SIZE(stopwords), w, len);
+}
+
+struct text_stemmer {
+	struct sb_stemmer *sb;
+};
+
+struct text_stemmer *text_stemmer_new(void)
+{
+	struct sb_stemmer *sb = sb_stemmer_new("french", "UTF_8");
+	if (!sb)
+		return NULL;
+	struct text_stemmer *st = xcalloc(1, sizeof(*st));
+	st->sb = sb;
+	return st;
+}
+
+void text_stemmer_free(struct text_stemmer *st)
+{
+	if (!st)
+		return;
+	sb_stemmer_delete(st->sb);
+	free(st);
+}
+
+/* Aliases: a sorted array of (variant, canonical) pairs; the strings live in one arena. */
+struct alias {
+	char *variant;
+	const char *canonical;
+};
+
+struct text_aliases {
+	struct alias *v;
+	size_t n, cap;
+	char **words; /* every allocated string, for freeing */
+	size_t nwords, capwords;
+};
+
+static char *aliases_keep(struct text_aliases *al, char *s)
+{
+	if (al->nwords == al->capwords) {
+		al->capwords = al->capwords ? 2 * al->capwords : 32;
+		al->words = xreallocarray(al->words, al->capwords, sizeof(*al->words));
+	}
+	al->words[al->nwords++] = s;
+	return s;
+}
+
+void text_aliases_free(struct text_aliases *al)
+{
+	if (!al)
+		return;
+	for (size_t i = 0; i < al->nwords; i++)
+		free(al->words[i]);
+	free(al->words);
+	free(al->v);
+	free(al);
+}
+
+static int alias_cmp(const void *a, const void *b)
+{
+	const struct alias *x = a, *y = b;
+	return strcmp(x->variant, y->variant);
+}
+
+/* Folds one word of the alias file; NULL (and *why) when it is not a single word. */
+static char *alias_word(const char *s, size_t len, const char **why)
+{
+	char *f = text_fold(s, len);
+	if (!*f) {
+		*why = "empty word";
+		goto fail;
+	}
+	for (const unsigned char *p = (const unsigned char *)f; *p; p++) {
+		if (*p == ' ' || *p == '\'' || *p == '-') {
+			*why = "a variant must be one word (no space, apostrophe or hyphen)";
+			goto fail;
+		}
+	}
+	if (strlen(f) >= TEXT_MAX_TOKEN) {
+		*why = "word too long";
+		goto fail;
+	}
+	return f;
+fail:
+	free(f);
+	return NULL;
+}
+
+static void trim(const char **b, const char **e)
+{
+	while (*b < *e && (**b == ' ' || **b == '\t' || **b == '\r'))
+		(*b)++;
+	while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r'))
+		(*e)--;
+}
+
+struct text_aliases *text_aliases_parse(const char *name, const char *data, size_t len,
+					char **ret_err)
+{
+	struct text_aliases *al = xcalloc(1, sizeof(*al));
+	const char *why = NULL;
+	size_t lineno = 0;
+	const char *p = data, *end = data + len;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end;
+		lineno++;
+		const char *b = p, *e = eol;
+		p = eol < end ? eol + 1 : end;
+		const char *hash = memchr(b, '#', (size_t)(e - b));
+		if (hash)
+			e = hash;
+		trim(&b, &e);
+		if (b == e)
+			continue;
+		const char *eq = memchr(b, '=', (size_t)(e - b));
+		if (!eq) {
+			why = "expected \"canonical = variant, variant, ...\"";
+			goto fail;
+		}
+		const char *cb = b, *ce = eq;
+		trim(&cb, &ce);
+		char *canon = alias_word(cb, (size_t)(ce - cb), &why);
+		if (!canon)
+			goto fail;
+		aliases_keep(al, canon);
+		/* The canonical form maps to itself, then each variant to it. */
+		const char *q = cb;
+		const char *qe = ce;
+		bool first = true;
+		const char *v = eq + 1;
+		for (;;) {
+			const char *vb, *ve;
+			if (first) {
+				vb = q;
+				ve = qe;
+			} else {
+				if (v > e)
+					break;
+				const char *comma = memchr(v, ',', (size_t)(e - v));
+				vb = v;
+				ve = comma ? comma : e;
+				v = ve + 1;
+				trim(&vb, &ve);
+				if (vb == ve) {
+					if (comma)
+						continue;
+					break;
+				}
+			}
+			char *var = alias_word(vb, (size_t)(ve - vb), &why);
+			if (!var)
+				goto fail;
+			for (size_t i = 0; i < al->n; i++) {
+				if (!strcmp(al->v[i].variant, var) &&
+				    strcmp(al->v[i].canonical, canon)) {
+					free(var);
+					why = "variant already maps to another canonical form";
+					goto fail;
+				}
+			}
+			if (al->n == al->cap) {
+				al->cap = al->cap ? 2 * al->cap : 64;
+				al->v = xreallocarray(al->v, al->cap, sizeof(*al->v));
+			}
+			al->v[al->n].variant = aliases_keep(al, var);
+			al->v[al->n].canonical = canon;
+			al->n++;
+			first = false;
+		}
+	}
+	qsort(al->v, al->n, sizeof(*al->v), alias_cmp);
+	return al;
+fail:
+	if (ret_err)
+		*ret_err = xasprintf("%s:%zu: %s", name, lineno, why);
+	text_aliases_free(al);
+	return NULL;
+}
+
+struct text_aliases *text_aliases_load(const char *path, char **ret_err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int r = read_file(path, 1u << 20, &data, &len);
+	if (r < 0) {
+		if (ret_err)
+			*ret_err = xasprintf("%s: %s", path, strerror(-r));
+		return NULL;
+	}
+	struct text_aliases *al = text_aliases_parse(path, data, len, ret_err);
+	free(data);
+	return al;
+}
+
+static int alias_key_cmp(const void *key, const void *elem)
+{
+	const struct word *k = key;
+	const struct alias *a = elem;
+	size_t el = strlen(a->variant);
+	int c = memcmp(k->w, a->variant, k->len < el ? k->len : el);
+	if (c)
+		return c;
+	return k->len < el ? -1 : k->len > el;
+}
+
+const char *text_alias(const struct text_aliases *al, const char *w, size_t len)
+{
+	if (!al || !al->n)
+		return NULL;
+	struct word k = {w, len};
+	const struct alias *a = bsearch(&k, al->v, al->n, sizeof(*al->v), alias_key_cmp);
+	return a ? a->canonical : NULL;
+}
+
+/* The state of one tokenisation. */
+struct tokenizer {
+	struct text_stemmer *st;
+	const struct text_aliases *al;
+	text_token_cb cb;
+	void *arg;
+	char tok[TEXT_MAX_TOKEN + 8];
+	size_t len;	/* bytes in tok */
+	size_t nchars;	/* code points in tok */
+	bool digit;	/* tok holds a digit */
+	bool toolong;	/* tok overflowed: dropped */
+	unsigned flags; /* of tok */
+	size_t count;
+};
+
+static void tok_emit(struct tokenizer *tz)
+{
+	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
+		return;
+	tz->tok[tz->len] = '\0';
+	if (text_is_stopword(tz->tok, tz->len))
+		return;
+	const char *canon = text_alias(tz->al, tz->tok, tz->len);
+	if (canon) {
+		tz->cb(canon, strlen(canon), tz->count++, tz->flags, tz->arg);
+		return;
+	}
+	if (tz->st) {
+		const sb_symbol *s =
+		    sb_stemmer_stem(tz->st->sb, (const sb_symbol *)tz->tok, (int)tz->len);
+		int n = sb_stemmer_length(tz->st->sb);
+		if (s && n > 0 && (size_t)n < sizeof(tz->tok)) {
+			memcpy(tz->tok, s, (size_t)n);
+			tz->len = (size_t)n;
+			tz->tok[n] = '\0';
+		}
+	}
+	tz->cb(tz->tok, tz->len, tz->count++, tz->flags, tz->arg);
+}
+
+static void tok_reset(struct tokenizer *tz)
+{
+	tz->len = 0;
+	tz->nchars = 0;
+	tz->digit = false;
+	tz->toolong = false;
+	tz->flags = 0;
+}
+
+static bool is_apostrophe(utf8proc_int32_t cp)
+{
+	return cp == '\'' || cp == 0x2019 || cp == 0x02BC || cp == 0x2018 || cp == 0x00B4 ||
+	       cp == 0x0060;
+}
+
+/* Characters after which the next word starts a sentence. */
+static bool is_sentence_break(utf8proc_int32_t cp)
+{
+	return cp == '.' || cp == '!' || cp == '?' || cp == ':' || cp == '\n' || cp == '"' ||
+	       cp == 0x00AB || cp == 0x201C || cp == 0x2026 || cp == 0x2014 || cp == '[' ||
+	       cp == '(';
+}
+
+static void tok_add(struct tokenizer *tz, const char *s, size_t n)
+{
+	if (tz->len + n > TEXT_MAX_TOKEN) {
+		tz->toolong = true;
+		return;
+	}
+	memcpy(tz->tok + tz->len, s, n);
+	tz->len += n;
+}
+
+size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const char *s,
+		   size_t len, text_token_cb cb, void *arg)
+{
+	if (!s || !len || !cb)
+		return 0;
+	struct tokenizer tz = {.st = st, .al = al, .cb = cb, .arg = arg};
+	utf8proc_uint8_t *norm = NULL;
+	/* text_fold's normalisation but for the case, which decides TEXT_TOKEN_CAPITAL and is
+	 * folded per character below. */
+	utf8proc_ssize_t n =
+	    utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &norm,
+			 UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
+	if (n < 0) {
+		/* Invalid UTF-8: keep the valid characters only, as text_fold does. */
+		struct buf clean = {0};
+		const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+		for (size_t i = 0; i < len;) {
+			utf8proc_int32_t cp;
+			utf8proc_ssize_t k =
+			    utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+			if (k < 0) {
+				i++;
+				continue;
+			}
+			buf_append(&clean, p + i, (size_t)k);
+			i += (size_t)k;
+		}
+		size_t r = clean.len ? text_tokens(st, al, clean.p, clean.len, cb, arg) : 0;
+		buf_free(&clean);
+		return r;
+	}
+	bool initial = true;
+	for (utf8proc_ssize_t i = 0; i < n;) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(norm + i, n - i, &cp);
+		if (k <= 0)
+			break;
+		i += k;
+		utf8proc_category_t cat = utf8proc_category(cp);
+		bool letter = cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+		bool digit = cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO;
+		if (letter || digit) {
+			if (!tz.len && !tz.toolong) {
+				if (cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LT)
+					tz.flags |= TEXT_TOKEN_CAPITAL;
+				if (initial)
+					tz.flags |= TEXT_TOKEN_INITIAL;
+			}
+			if (digit)
+				tz.digit = true;
+			utf8proc_int32_t lc = utf8proc_tolower(cp);
+			if (lc == 0x0153) { /* œ: "manœuvre" and "manoeuvre" alike */
+				tok_add(&tz, "oe", 2);
+			} else if (lc == 0x00E6) {
+				tok_add(&tz, "ae", 2);
+			} else {
+				utf8proc_uint8_t enc[4];
+				utf8proc_ssize_t e = utf8proc_encode_char(lc, enc);
+				tok_add(&tz, (const char *)enc, (size_t)e);
+			}
+			tz.nchars++;
+			continue;
+		}
+		if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
+		    cat == UTF8PROC_CATEGORY_ME)
+			continue; /* a mark left inside a word */
+		if (tz.len || tz.toolong) {
+			if (is_apostrophe(cp) && !tz.toolong &&
+			    in_list(elisions, ARRAY_SIZE(elisions), tz.tok, tz.len)) {
+				/* "l'Ukraine": drop the article, keep the sentence position. */
+				tok_reset(&tz);
+				continue;
+			}
+			tok_emit(&tz);
+			tok_reset(&tz);
+			initial = false;
+		}
+		if (is_sentence_break(cp))
+			initial = true;
+	}
+	if (tz.len)
+		tok_emit(&tz);
+	free(norm);
+	return tz.count;
 }

@@ -6,11 +6,68 @@
 #ifndef VEILLE_TEXT_H
 #define VEILLE_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Unicode NFKC, case folded, accents stripped, every run of white space (and control characters)
  * collapsed to one space, trimmed. Invalid UTF-8 bytes are dropped. Returns a new string (never
  * NULL) the caller frees. */
 char *text_fold(const char *s, size_t len);
+
+/*
+ * Tokens for scoring.
+ *
+ * text_tokens normalises like text_fold (NFKC, accents stripped, lower case), splits words on
+ * every character that is not a letter or a digit (so "gardes-frontières" gives "gardes" and
+ * "frontieres"), drops French elided articles and pronouns before an apostrophe (' or U+2019:
+ * "l'armée" gives "armee"; "jusqu'à" gives nothing), drops tokens holding a digit, one-letter
+ * tokens and French stop words, maps spelling variants through an alias table to their canonical
+ * form (not stemmed further), and stems what remains with Snowball French.
+ *
+ * Stemming runs on the accent-folded word, not the original: feed text often arrives without its
+ * accents ("bielorusse", "termine"), and the profile must meet the same stem whether or not the
+ * writer typed them. Snowball French loses a few accent-driven distinctions that way (é/e
+ * endings), which costs far less than missing every unaccented spelling.
+ */
+#define TEXT_MAX_TOKEN 64 /* bytes of one token; longer words are dropped (no French word is) */
+
+/* Flags passed with each token. */
+#define TEXT_TOKEN_CAPITAL 0x1u /* its first letter was upper case in the original text */
+#define TEXT_TOKEN_INITIAL 0x2u /* it starts a sentence, a line or a quotation */
+
+/* Called for each token: tok (NUL-terminated, len bytes) is borrowed until the callback returns;
+ * index counts kept tokens from 0. */
+typedef void (*text_token_cb)(const char *tok, size_t len, size_t index, unsigned flags, void *arg);
+
+struct text_stemmer;
+struct text_aliases;
+
+/* A French stemmer; NULL if libstemmer lacks French. One stemmer is not safe to share between
+ * threads. Free with text_stemmer_free. */
+struct text_stemmer *text_stemmer_new(void);
+void text_stemmer_free(struct text_stemmer *st);
+
+/*
+ * Loads a spelling-variant file (format in conf/aliases.txt: "canonical = variant, variant, ...",
+ * '#' comments, words folded like text_fold). Returns NULL and a new one-line message
+ * "FILE:LINE: ..." in *ret_err on failure. Free with text_aliases_free.
+ */
+struct text_aliases *text_aliases_load(const char *path, char **ret_err);
+/* As text_aliases_load, from a string; name is used in messages (borrowed). */
+struct text_aliases *text_aliases_parse(const char *name, const char *data, size_t len,
+					char **ret_err);
+void text_aliases_free(struct text_aliases *al);
+/* The canonical form of the folded word w[0..len), or NULL when it has none. Borrowed from al. */
+const char *text_alias(const struct text_aliases *al, const char *w, size_t len);
+
+/* True when the folded word w[0..len) is a French stop word (function word). */
+bool text_is_stopword(const char *w, size_t len);
+
+/*
+ * Tokenises s[0..len) as described above and calls cb for each token in order. al may be NULL.
+ * Borrows everything; allocates one buffer per call, none per token. Returns the token count.
+ */
+size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const char *s,
+		   size_t len, text_token_cb cb, void *arg);
 
 #endif

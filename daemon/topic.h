@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bounds.h"
 
@@ -41,5 +42,21 @@ void topic_score(const struct topic *t, const char *title, const char *text,
 /* Calls cb for each derived term, strongest first. */
 void topic_profile(const struct topic *t, void (*cb)(const char *term, double weight, void *arg),
 		   void *arg);
+
+/*
+ * Background document frequencies: how common each profile key is in everyday news, learned from
+ * everything the daemon ingests (kept in SQLite by the caller). df(key, arg) returns how many of
+ * ndocs background documents hold key (a stem, or two stems separated by one space). Keys common
+ * in the background lose weight, in proportion to the confidence ndocs gives (no effect at 0,
+ * half the effect at a few hundred documents). Recalibrates the topic; df is called once per
+ * profile key during this call only. Not to be called while another thread scores with t.
+ */
+typedef uint64_t (*topic_df_cb)(const char *key, void *arg);
+void topic_set_background(struct topic *t, uint64_t ndocs, topic_df_cb df, void *arg);
+
+/* Calls cb once for each distinct profile key present in an item (title and text may be NULL):
+ * what the caller counts into its background document frequencies. key is borrowed for the call. */
+void topic_doc_keys(const struct topic *t, const char *title, const char *text,
+		    void (*cb)(const char *key, void *arg), void *arg);
 
 #endif

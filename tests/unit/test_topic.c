@@ -1,0 +1,275 @@
+/*
+ * test_topic.c - the topic built from the shipped reference articles and alias file.
+ */
+#include <glob.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "topic.h"
+#include "util.h"
+
+#define THRESHOLD 0.65
+
+static struct topic *topic;
+
+/* Texts written for these tests (not taken from any data set). */
+static const char on_topic[] =
+    "Le ministère biélorusse de la Défense a annoncé l'envoi de troupes et de blindés "
+    "supplémentaires près de la frontière avec l'Ukraine. Selon Minsk, les militaires "
+    "russes et biélorusses mèneront des exercices conjoints dans la région de Gomel. "
+    "Kiev a renforcé ses gardes-frontières dans le nord du pays et dénonce une provocation "
+    "d'Alexandre Loukachenko, proche allié de Vladimir Poutine.";
+static const char off_topic[] =
+    "Le Tour de France cycliste s'élance samedi de Lille. Les coureurs affronteront la "
+    "chaleur dès la première étape, et les organisateurs promettent une arrivée spectaculaire "
+    "sur les Champs-Élysées. Les supporters sont attendus nombreux au bord des routes.";
+/* Shares the war vocabulary but has no Belarus angle. */
+static const char hard_negative[] =
+    "Les troupes russes ont intensifié leurs attaques dans le Donbass, près de Pokrovsk, "
+    "selon l'état-major ukrainien. Kiev réclame davantage de missiles de défense aérienne à "
+    "ses alliés occidentaux, tandis que Moscou affirme avoir repoussé une contre-offensive. "
+    "Les combats se poursuivent dans la région de Donetsk où l'artillerie pilonne les "
+    "positions ukrainiennes.";
+/* Belarus without the military or border story: sport. */
+static const char belarus_sport[] =
+    "La joueuse biélorusse a remporté dimanche la finale du tournoi de tennis de Melbourne "
+    "après un match de deux heures. Championne en titre, elle a dominé son adversaire "
+    "américaine en deux sets et conserve sa place de numéro deux mondiale au classement.";
+
+static int setup(void **state)
+{
+	(void)state;
+	glob_t g;
+	if (glob(TEST_SOURCE_DIR "/conf/reference/*.txt", 0, NULL, &g) || !g.gl_pathc) {
+		fprintf(stderr, "no reference articles\n");
+		return -1;
+	}
+	char *err = NULL;
+	topic = topic_new("belarus-border", (const char *const *)g.gl_pathv, g.gl_pathc, THRESHOLD,
+			  TEST_SOURCE_DIR "/conf/aliases.txt", &err);
+	globfree(&g);
+	if (!topic) {
+		fprintf(stderr, "%s\n", err);
+		free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	topic_free(topic);
+	return 0;
+}
+
+static double score(const char *title, const char *text)
+{
+	struct topic_verdict v;
+	topic_score(topic, title, text, &v);
+	assert_true(v.score >= 0.0 && v.score <= 1.0);
+	assert_true(v.nterms <= VEILLE_MAX_TERMS);
+	for (size_t i = 1; i < v.nterms; i++)
+		assert_true(v.terms[i - 1].weight >= v.terms[i].weight);
+	return v.score;
+}
+
+static void test_accessors(void **state)
+{
+	(void)state;
+	assert_string_equal(topic_name(topic), "belarus-border");
+	assert_true(topic_threshold(topic) == THRESHOLD);
+}
+
+static void test_on_and_off_topic(void **state)
+{
+	(void)state;
+	struct topic_verdict v;
+	topic_score(topic, NULL, on_topic, &v);
+	assert_true(v.relevant);
+	assert_true(v.score >= THRESHOLD);
+	assert_true(v.nterms > 0);
+	bool belarus = false;
+	for (size_t i = 0; i < v.nterms; i++)
+		belarus |= !strcmp(v.terms[i].term, "belarus");
+	assert_true(belarus);
+	/* Deterministic. */
+	struct topic_verdict w;
+	topic_score(topic, NULL, on_topic, &w);
+	assert_memory_equal(&v, &w, sizeof(v));
+
+	topic_score(topic, NULL, off_topic, &v);
+	assert_false(v.relevant);
+	assert_true(v.score < 0.1);
+	assert_true(score(NULL, hard_negative) < THRESHOLD);
+	assert_true(score(NULL, belarus_sport) < THRESHOLD);
+}
+
+static void test_empty(void **state)
+{
+	(void)state;
+	struct topic_verdict v;
+	topic_score(topic, NULL, NULL, &v);
+	assert_true(v.score == 0.0);
+	assert_false(v.relevant);
+	assert_int_equal(v.nterms, 0);
+	topic_score(topic, "", "  \n ", &v);
+	assert_true(v.score == 0.0);
+	assert_int_equal(v.nterms, 0);
+}
+
+static void test_aliases_unify(void **state)
+{
+	(void)state;
+	/* The same sentence with other spellings of the names scores the same. */
+	const char *a = "Loukachenko envoie des troupes biélorusses à la frontière, près de "
+			"Jytomyr, affirme Kiev. La Biélorussie dément.";
+	const char *b = "Lukashenko envoie des troupes bélarusses à la frontière, près de "
+			"Zhytomyr, affirme Kyiv. Le Belarus dément.";
+	assert_true(score(NULL, a) > 0.0);
+	assert_true(score(NULL, a) == score(NULL, b));
+}
+
+static void test_title_weight(void **state)
+{
+	(void)state;
+	/* The same words count for more in the title than in the body. */
+	const char *words = "La Biélorussie masse des troupes à la frontière";
+	const char *body = "Le gouvernement a publié un communiqué lundi. Le texte a été lu par le "
+			   "porte-parole devant la presse, qui a posé plusieurs questions.";
+	char *in_body = xasprintf("%s. %s", words, body);
+	double as_title = score(words, body);
+	double as_body = score(NULL, in_body);
+	free(in_body);
+	assert_true(as_title > as_body);
+}
+
+static void test_length_does_not_win(void **state)
+{
+	(void)state;
+	/* Padding an on-topic text with unrelated prose lowers its score. */
+	struct buf b = {0};
+	buf_puts(&b, on_topic);
+	for (int i = 0; i < 20; i++) {
+		buf_putc(&b, ' ');
+		buf_puts(&b, off_topic);
+	}
+	assert_true(score(NULL, b.p) < score(NULL, on_topic));
+	/* And repeating an off-topic text does not make it relevant. */
+	buf_reset(&b);
+	for (int i = 0; i < 20; i++)
+		buf_puts(&b, hard_negative);
+	assert_true(score(NULL, b.p) < THRESHOLD);
+	buf_free(&b);
+}
+
+static void profile_cb(const char *term, double weight, void *arg)
+{
+	double *last = arg;
+	assert_true(weight > 0);
+	assert_true(weight <= last[0]);
+	last[0] = weight;
+	last[1] += 1;
+	if (!strcmp(term, "belarus"))
+		last[2] = weight;
+}
+
+static void test_profile(void **state)
+{
+	(void)state;
+	double st[3] = {1e9, 0, 0};
+	topic_profile(topic, profile_cb, st);
+	assert_true(st[1] > 50);
+	assert_true(st[2] > 0); /* the canonical form of the aliases is a term */
+}
+
+struct bg {
+	const char *common; /* a key every background document holds */
+	size_t calls;
+};
+
+static uint64_t bg_df(const char *key, void *arg)
+{
+	struct bg *b = arg;
+	b->calls++;
+	return !strcmp(key, b->common) ? 10000 : 3;
+}
+
+static void keys_cb(const char *key, void *arg)
+{
+	size_t *n = arg;
+	assert_true(strlen(key) > 0);
+	(*n)++;
+}
+
+static void test_background(void **state)
+{
+	(void)state;
+	/* Make "declar" (declared) an everyday word: a text carried by it loses score. */
+	const char *text = "La Biélorussie a déclaré, déclare et déclarera encore que ses troupes "
+			   "restent à la frontière, a déclaré le ministère.";
+	double before = score(NULL, text);
+	struct bg b = {"declar", 0};
+	topic_set_background(topic, 10000, bg_df, &b);
+	assert_true(b.calls > 50);
+	double after = score(NULL, text);
+	assert_true(after != before);
+	/* No background restores the references' weights. */
+	topic_set_background(topic, 0, NULL, NULL);
+	assert_true(score(NULL, text) == before);
+	size_t n = 0;
+	topic_doc_keys(topic, "Biélorussie", on_topic, keys_cb, &n);
+	assert_true(n > 5);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	const char *refs[] = {TEST_SOURCE_DIR "/conf/reference/no-such.txt"};
+	assert_null(topic_new("t", refs, 1, 0.5, NULL, &err));
+	assert_non_null(strstr(err, "no-such.txt"));
+	free(err);
+	assert_null(topic_new("t", refs, 0, 0.5, NULL, &err));
+	free(err);
+	assert_null(topic_new("t", refs, 1, 1.5, NULL, &err));
+	free(err);
+
+	/* A bad alias file: the message names file and line. */
+	char path[] = "/tmp/test_topic_aliasXXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	const char bad[] = "# ok\nbelarus = bielorussie\nthis line is wrong\n";
+	assert_int_equal(write(fd, bad, sizeof(bad) - 1), (ssize_t)(sizeof(bad) - 1));
+	close(fd);
+	glob_t g;
+	assert_int_equal(glob(TEST_SOURCE_DIR "/conf/reference/*.txt", 0, NULL, &g), 0);
+	assert_null(topic_new("t", (const char *const *)g.gl_pathv, g.gl_pathc, 0.5, path, &err));
+	globfree(&g);
+	char *want = xasprintf("%s:3: ", path);
+	assert_memory_equal(err, want, strlen(want));
+	free(want);
+	free(err);
+	unlink(path);
+	topic_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_accessors),	 cmocka_unit_test(test_on_and_off_topic),
+	    cmocka_unit_test(test_empty),	 cmocka_unit_test(test_aliases_unify),
+	    cmocka_unit_test(test_title_weight), cmocka_unit_test(test_length_does_not_win),
+	    cmocka_unit_test(test_profile),	 cmocka_unit_test(test_background),
+	    cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
