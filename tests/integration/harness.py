@@ -229,3 +229,46 @@ def shipped_threshold():
             elif section == "[topic belarus-border]" and line.startswith("threshold"):
                 return line.split("=", 1)[1].strip()
     raise RuntimeError("no threshold in conf/veille.conf")
+
+
+JOURNAL_NS_SCRIPT = r"""
+set -e
+T=$1; shift
+export LIBMOUNT_UTAB="$T/utab"
+mount -t tmpfs tmpfs /run
+mkdir -p /run/systemd/journal /run/systemd/journald.conf.d
+printf '[Journal]\nStorage=volatile\nReadKMsg=no\nForwardToSyslog=no\nForwardToKMsg=no\nForwardToConsole=no\nForwardToWall=no\nRateLimitBurst=0\n' \
+	> /run/systemd/journald.conf.d/test.conf
+SYSTEMD_LOG_TARGET=console /lib/systemd/systemd-journald 2>"$T/journald.err" &
+JPID=$!
+i=0; while [ ! -S /run/systemd/journal/socket ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+set +e
+"$@"; rc=$?
+journalctl --sync
+kill $JPID; wait $JPID
+rm -rf "$T/journal"; cp -r /run/log/journal "$T/journal"
+exit $rc
+"""
+
+
+class Journal:
+    """A private systemd-journald in a mount namespace of its own (a tmpfs on /run): run() starts a
+    command that logs to it, then copies the journal out so entries() can read it back."""
+
+    def __init__(self, workdir):
+        if os.geteuid() != 0 or not shutil.which("unshare") or not os.path.exists("/lib/systemd/systemd-journald"):
+            skip("needs root, unshare and systemd-journald for a private journal")
+        self.dir = workdir
+        self.ns = os.path.join(workdir, "journal-ns.sh")
+        with open(self.ns, "w") as f:
+            f.write(JOURNAL_NS_SCRIPT)
+
+    def run(self, argv, timeout=120):
+        return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", self.ns, self.dir] + argv,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def entries(self, *matches):
+        import json
+        p = subprocess.run(["journalctl", "--directory", os.path.join(self.dir, "journal"), "-o", "json",
+                            "--no-pager"] + list(matches), capture_output=True, text=True)
+        return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]

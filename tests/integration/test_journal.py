@@ -1,0 +1,57 @@
+"""Alerts in the systemd journal: a private journald receives veilled's alerts with the fixed
+MESSAGE_ID and the VEILLE_* fields; `journalctl MESSAGE_ID=...` lists exactly one entry per
+relevant item."""
+
+import os
+import re
+
+import harness as h
+from corpus import ON_TOPIC, OFF_TOPIC
+from feedgen import WRITERS, item
+
+MESSAGE_ID = re.search(r'#define ALERT_MESSAGE_ID "([0-9a-f]{32})"',
+                       open(os.path.join(h.SOURCE_DIR, "daemon", "alert.h")).read()).group(1)
+
+
+def main():
+    with h.TempDir() as tmp:
+        journal = h.Journal(tmp)
+        root = os.path.join(tmp, "feeds")
+        os.mkdir(root)
+        stories = [ON_TOPIC[0], OFF_TOPIC[1], ON_TOPIC[3], OFF_TOPIC[2]]
+        with open(os.path.join(root, "f.xml"), "w") as f:
+            f.write(WRITERS["atom"]("journal", [item(s, f"urn:j:{i}", f"https://j.example.fr/{i}", i)
+                                               for i, s in enumerate(stories)]))
+        server = h.FeedServer(root, tmp)
+        try:
+            db = os.path.join(tmp, "veille.db")
+            conf = os.path.join(tmp, "veille.conf")
+            h.write_config(conf, db, [("journal-feed", f"{server.base}/f.xml")], extra="alerts = auto\n")
+            p = journal.run([h.VEILLED, "-c", conf, "--once"])
+            h.check(p.returncode == 0, f"veilled --once exits 0 ({p.stderr.strip()[-300:]})")
+            alerts = journal.entries(f"MESSAGE_ID={MESSAGE_ID}")
+            h.check(len(alerts) == 2, f"two alerts in the journal ({len(alerts)})")
+            titles = sorted(a.get("VEILLE_TITLE") for a in alerts)
+            h.check(titles == sorted([ON_TOPIC[0][0], ON_TOPIC[3][0]]), f"VEILLE_TITLE of the relevant items: {titles}")
+            for a in alerts:
+                h.check(a.get("VEILLE_TOPIC") == "belarus-border", "VEILLE_TOPIC")
+                h.check(a.get("VEILLE_FEED") == "journal-feed", "VEILLE_FEED")
+                h.check(a.get("VEILLE_URL", "").startswith("https://j.example.fr/"), "VEILLE_URL")
+                h.check(0 < float(a.get("VEILLE_SCORE", "0")) <= 1, f"VEILLE_SCORE {a.get('VEILLE_SCORE')}")
+                h.check(a.get("VEILLE_ITEM", "").isdigit(), "VEILLE_ITEM is the stored item's id")
+                h.check(a.get("VEILLE_TERMS", "").startswith("[["), "VEILLE_TERMS explain the verdict")
+                h.check(a.get("SYSLOG_IDENTIFIER") == "veilled", "SYSLOG_IDENTIFIER=veilled")
+                h.check(a.get("PRIORITY") in ("4", "5"), f"PRIORITY notice or warning ({a.get('PRIORITY')})")
+                h.check(a.get("MESSAGE", "").startswith("ALERT topic=belarus-border score="), "MESSAGE is the alert line")
+            # A second cycle alerts nothing new.
+            p = journal.run([h.VEILLED, "-c", conf, "--once"])
+            h.check(p.returncode == 0, "second cycle exits 0")
+            h.check(len(journal.entries(f"MESSAGE_ID={MESSAGE_ID}")) == 0,
+                    "second cycle (a fresh journal) holds no alert")
+        finally:
+            server.stop()
+    h.finish()
+
+
+if __name__ == "__main__":
+    main()
