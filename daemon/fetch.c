@@ -136,7 +136,8 @@ static void sock_free(struct sock *s)
 		f->socks = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	event_free(s->ev);
+	if (s->ev)
+		event_free(s->ev);
 	free(s);
 }
 
@@ -534,7 +535,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *so
 			f->socks->prev = s;
 		f->socks = s;
 		curl_multi_assign(f->multi, fd, s);
-	} else {
+	} else if (s->ev) {
 		event_del(s->ev);
 		event_free(s->ev);
 		s->ev = NULL;
