@@ -15,15 +15,15 @@ struct event_base;
 struct fetch;
 
 struct fetch_options {
-	unsigned max_connections;	/* total, 0 = 32 */
-	unsigned max_host_connections;	/* per host, 0 = 4 */
-	long connect_timeout_ms;	/* 0 = 10 s */
-	long timeout_ms;		/* whole transfer, 0 = 60 s */
-	long low_speed_bytes;		/* abort below this many bytes/s ... */
-	long low_speed_seconds;		/* ... for this long (0 = 20 s) */
-	size_t max_body;		/* decoded body cap, 0 = VEILLE_MAX_BODY */
-	unsigned max_redirects;		/* 0 = 5 */
-	const char *user_agent;		/* copied; NULL = "veille/VERSION" */
+	unsigned max_connections;      /* total, 0 = 32 */
+	unsigned max_host_connections; /* per host, 0 = 4 */
+	long connect_timeout_ms;       /* 0 = 10 s */
+	long timeout_ms;	       /* whole transfer, 0 = 60 s */
+	long low_speed_bytes;	       /* abort below this many bytes/s ... */
+	long low_speed_seconds;	       /* ... for this long (0 = 20 s) */
+	size_t max_body;	       /* decoded body cap, 0 = VEILLE_MAX_BODY */
+	unsigned max_redirects;	       /* 0 = 5 */
+	const char *user_agent;	       /* copied; NULL = "veille/VERSION" */
 };
 
 struct fetch_request {
@@ -47,11 +47,11 @@ enum fetch_error {
 /* What a finished transfer gives back. Every pointer is valid only during the callback. */
 struct fetch_result {
 	enum fetch_error error;
-	char errmsg[256];	   /* one line, "" on success */
-	long status;		   /* HTTP status of the final response, 0 without one */
-	const char *body;	   /* decoded body (NUL-terminated), NULL on 304 or error */
+	char errmsg[256]; /* one line, "" on success */
+	long status;	  /* HTTP status of the final response, 0 without one */
+	const char *body; /* decoded body (NUL-terminated), NULL on 304 or error */
 	size_t body_len;
-	const char *etag;	   /* response validators, NULL when absent */
+	const char *etag; /* response validators, NULL when absent */
 	const char *last_modified;
 	const char *content_type;
 	const char *effective_url; /* after redirects */
@@ -63,9 +63,16 @@ struct fetch_result {
 
 typedef void (*fetch_done_cb)(const struct fetch_result *res, void *arg);
 
+/* libcurl's process-wide state: call fetch_global_init once before any fetch_new, and
+ * fetch_global_cleanup once at exit, after every fetcher and the event_base are freed. (fetch_new
+ * works without it, libcurl then initialises itself lazily.) */
+void fetch_global_init(void);
+void fetch_global_cleanup(void);
+
 /* Returns a new fetcher bound to base (borrowed; must outlive it), or NULL. */
 struct fetch *fetch_new(struct event_base *base, const struct fetch_options *opts);
-/* Frees the fetcher; in-flight transfers complete with FETCH_E_CANCELLED first. NULL is a no-op. */
+/* Frees the fetcher; in-flight transfers complete with FETCH_E_CANCELLED first. NULL is a no-op.
+ * Must not be called from inside a fetch_done_cb (fetch_cancel_all and fetch_start may be). */
 void fetch_free(struct fetch *f);
 /* Starts a GET. cb is always called exactly once, later, from the event loop. 0 or -errno. */
 int fetch_start(struct fetch *f, const struct fetch_request *req, fetch_done_cb cb, void *arg);

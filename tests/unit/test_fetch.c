@@ -1,0 +1,636 @@
+/*
+ * test_fetch.c - fetch against the fixture feed server, run in-process on the same event_base
+ * (127.0.0.1, ephemeral port): every outcome the daemon must tell apart, concurrency,
+ * cancellation and memory bounds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fetch.h"
+#include "fixture_server.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static struct event_base *base;
+static struct fixture_server *srv;
+static char root[64];
+static char *feed; /* contents of ROOT/feed.xml */
+static size_t feed_len;
+static unsigned pending; /* transfers not yet reported */
+
+/* A copy of a fetch_result that outlives the callback. */
+struct got {
+	int calls;
+	enum fetch_error error;
+	char errmsg[256];
+	long status;
+	char *body;
+	size_t body_len;
+	char *etag, *last_modified, *content_type, *effective_url, *permanent_url;
+	int64_t retry_after, max_age;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void got_clear(struct got *g)
+{
+	free(g->body);
+	free(g->etag);
+	free(g->last_modified);
+	free(g->content_type);
+	free(g->effective_url);
+	free(g->permanent_url);
+	memset(g, 0, sizeof(*g));
+}
+
+static void done_cb(const struct fetch_result *r, void *arg)
+{
+	struct got *g = arg;
+	g->calls++;
+	g->error = r->error;
+	snprintf(g->errmsg, sizeof(g->errmsg), "%s", r->errmsg);
+	g->status = r->status;
+	g->body = r->body ? xstrndup(r->body, r->body_len) : NULL;
+	g->body_len = r->body_len;
+	g->etag = dup_or_null(r->etag);
+	g->last_modified = dup_or_null(r->last_modified);
+	g->content_type = dup_or_null(r->content_type);
+	g->effective_url = dup_or_null(r->effective_url);
+	g->permanent_url = dup_or_null(r->permanent_url);
+	g->retry_after = r->retry_after;
+	g->max_age = r->max_age;
+	if (pending && --pending == 0)
+		event_base_loopbreak(base);
+}
+
+static void guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(int *)arg = 1;
+	event_base_loopbreak(base);
+}
+
+/* Runs the loop until every started transfer reported, failing after limit_s seconds. */
+static void run_until_done(int limit_s)
+{
+	int expired = 0;
+	struct event *guard = evtimer_new(base, guard_cb, &expired);
+	struct timeval tv = {limit_s, 0};
+	evtimer_add(guard, &tv);
+	if (pending)
+		event_base_dispatch(base);
+	event_free(guard);
+	assert_false(expired);
+	assert_int_equal(pending, 0);
+}
+
+/* Runs the loop for ms milliseconds. */
+static void run_for(int ms)
+{
+	int expired = 0;
+	struct event *guard = evtimer_new(base, guard_cb, &expired);
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(guard, &tv);
+	event_base_dispatch(base);
+	event_free(guard);
+}
+
+static char *url(const char *path)
+{
+	return xasprintf("http://127.0.0.1:%u%s", fixture_server_port(srv), path);
+}
+
+/* Fetches path once with opts (NULL = defaults) and the given validators. */
+static void fetch_one(const struct fetch_options *opts, const char *path, const char *etag,
+		      const char *last_modified, struct got *g)
+{
+	struct fetch *f = fetch_new(base, opts);
+	assert_non_null(f);
+	char *u = strncmp(path, "http", 4) == 0 || strncmp(path, "ftp", 3) == 0 ? xstrdup(path)
+										: url(path);
+	struct fetch_request req = {.url = u, .etag = etag, .last_modified = last_modified};
+	memset(g, 0, sizeof(*g));
+	pending = 1;
+	assert_int_equal(fetch_start(f, &req, done_cb, g), 0);
+	assert_int_equal(g->calls, 0); /* never synchronously */
+	assert_int_equal(fetch_active(f), 1);
+	run_until_done(30);
+	assert_int_equal(g->calls, 1);
+	assert_int_equal(fetch_active(f), 0);
+	fetch_free(f);
+	assert_int_equal(g->calls, 1);
+	free(u);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/test_fetch.XXXXXX");
+	if (!mkdtemp(root))
+		return -1;
+	/* A ~50 KB RSS document. */
+	struct buf b = {0};
+	buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>"
+		     "<title>Fixture</title>\n");
+	for (int i = 0; b.len < 50000; i++)
+		buf_printf(
+		    &b,
+		    "<item><title>Article %d sur la frontière</title><link>http://example.org/"
+		    "a/%d</link><description>Texte de l'article numéro %d, répété pour "
+		    "remplir.</description></item>\n",
+		    i, i, i);
+	buf_puts(&b, "</channel></rss>\n");
+	feed_len = b.len;
+	feed = buf_steal(&b);
+	char *path = xasprintf("%s/feed.xml", root);
+	FILE *fp = fopen(path, "w");
+	free(path);
+	if (!fp || fwrite(feed, 1, feed_len, fp) != feed_len || fclose(fp) != 0)
+		return -1;
+	fetch_global_init();
+	base = event_base_new();
+	srv = base ? fixture_server_new(base, root, 0, NULL) : NULL;
+	return srv ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	fixture_server_free(srv);
+	event_base_free(base);
+	fetch_global_cleanup();
+	char *path = xasprintf("%s/feed.xml", root);
+	unlink(path);
+	free(path);
+	rmdir(root);
+	free(feed);
+	return 0;
+}
+
+static void test_ok_200(void **state)
+{
+	struct got g;
+	(void)state;
+	unsigned long gz = fixture_server_gzipped(srv);
+	fetch_one(NULL, "/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_OK);
+	assert_string_equal(g.errmsg, "");
+	assert_int_equal(g.status, 200);
+	assert_int_equal(g.body_len, feed_len);
+	assert_memory_equal(g.body, feed, feed_len);
+	assert_non_null(g.etag);
+	assert_non_null(g.last_modified);
+	assert_string_equal(g.content_type, "application/xml");
+	assert_non_null(strstr(g.effective_url, "/feed.xml"));
+	assert_null(g.permanent_url);
+	assert_int_equal(g.retry_after, -1);
+	assert_int_equal(g.max_age, -1);
+	/* We asked for compression and got it, decoded. */
+	assert_int_equal(fixture_server_gzipped(srv), gz + 1);
+	got_clear(&g);
+}
+
+static void test_not_modified(void **state)
+{
+	struct got g, g2;
+	(void)state;
+	fetch_one(NULL, "/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	unsigned long n304 = fixture_server_count(srv, 304);
+
+	fetch_one(NULL, "/feed.xml", g.etag, NULL, &g2);
+	assert_int_equal(g2.error, FETCH_OK);
+	assert_int_equal(g2.status, 304);
+	assert_null(g2.body);
+	assert_int_equal(g2.body_len, 0);
+	assert_string_equal(g2.etag, g.etag);
+	got_clear(&g2);
+
+	fetch_one(NULL, "/feed.xml", NULL, g.last_modified, &g2);
+	assert_int_equal(g2.status, 304);
+	assert_null(g2.body);
+	got_clear(&g2);
+
+	/* A stale validator gets the full body again. */
+	fetch_one(NULL, "/feed.xml", "\"stale\"", NULL, &g2);
+	assert_int_equal(g2.status, 200);
+	assert_int_equal(g2.body_len, feed_len);
+	got_clear(&g2);
+
+	assert_int_equal(fixture_server_count(srv, 304), n304 + 2);
+	got_clear(&g);
+}
+
+static long maxrss_kb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+static void test_gzip_bomb(void **state)
+{
+	struct got g;
+	(void)state;
+	struct fetch_options o = {.max_body = 1u << 20};
+	long before = maxrss_kb();
+	fetch_one(&o, "/bomb/256/feed.xml", NULL, NULL, &g);
+	long after = maxrss_kb();
+	assert_int_equal(g.error, FETCH_E_TOO_BIG);
+	assert_string_equal(g.errmsg, "body larger than 1 MiB");
+	assert_null(g.body);
+	/* 256 MiB inflated would show; the cap keeps growth to a few MiB. */
+	assert_true(after - before < 64 * 1024);
+	got_clear(&g);
+}
+
+static void test_too_big(void **state)
+{
+	struct got g;
+	(void)state;
+	fetch_one(NULL, "/big/16/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_TOO_BIG);
+	assert_string_equal(g.errmsg, "body larger than 8 MiB");
+	got_clear(&g);
+	/* Exactly at the cap is fine, one byte over is not. */
+	struct fetch_options o = {.max_body = feed_len};
+	fetch_one(&o, "/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_OK);
+	got_clear(&g);
+	o.max_body = feed_len - 1;
+	fetch_one(&o, "/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_TOO_BIG);
+	got_clear(&g);
+}
+
+static void test_trickle_low_speed(void **state)
+{
+	struct got g;
+	(void)state;
+	struct fetch_options o = {.low_speed_bytes = 100, .low_speed_seconds = 1};
+	fetch_one(&o, "/trickle/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_TIMEOUT);
+	assert_non_null(strstr(g.errmsg, "too slow"));
+	got_clear(&g);
+}
+
+static void test_trickle_total_timeout(void **state)
+{
+	struct got g;
+	(void)state;
+	struct fetch_options o = {
+	    .timeout_ms = 1500, .low_speed_bytes = 1, .low_speed_seconds = 30};
+	fetch_one(&o, "/trickle/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_TIMEOUT);
+	assert_string_equal(g.errmsg, "timed out after 1.5 s");
+	got_clear(&g);
+}
+
+static void test_hang(void **state)
+{
+	struct got g;
+	(void)state;
+	struct fetch_options o = {.timeout_ms = 1000};
+	fetch_one(&o, "/hang/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_TIMEOUT);
+	assert_int_equal(g.status, 0);
+	got_clear(&g);
+}
+
+static void test_server_error(void **state)
+{
+	struct got g;
+	(void)state;
+	fetch_one(NULL, "/status/500/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_OK);
+	assert_int_equal(g.status, 500);
+	got_clear(&g);
+	fetch_one(NULL, "/status/410/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.status, 410);
+	got_clear(&g);
+	fetch_one(NULL, "/missing.xml", NULL, NULL, &g);
+	assert_int_equal(g.status, 404);
+	got_clear(&g);
+}
+
+static void test_retry_after(void **state)
+{
+	struct got g;
+	(void)state;
+	fetch_one(NULL, "/retry-after/120/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_OK);
+	assert_int_equal(g.status, 429);
+	assert_int_equal(g.retry_after, 120);
+	got_clear(&g);
+	fetch_one(NULL, "/retry-after-date/300/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.status, 429);
+	assert_in_range(g.retry_after, 290, 300);
+	got_clear(&g);
+}
+
+static void test_max_age(void **state)
+{
+	struct got g;
+	(void)state;
+	fetch_one(NULL, "/max-age/1800/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	assert_int_equal(g.max_age, 1800);
+	got_clear(&g);
+}
+
+static void test_permanent_redirects(void **state)
+{
+	struct got g;
+	(void)state;
+	fetch_one(NULL, "/redirect/3/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_OK);
+	assert_int_equal(g.status, 200);
+	assert_int_equal(g.body_len, feed_len);
+	assert_non_null(g.permanent_url);
+	assert_non_null(strstr(g.permanent_url, "/redirect/0/feed.xml"));
+	assert_string_equal(g.permanent_url, g.effective_url);
+	/* Validators are the final response's, not a redirect's. */
+	assert_non_null(g.etag);
+	got_clear(&g);
+	fetch_one(NULL, "/redirect308/2/feed.xml", NULL, NULL, &g);
+	assert_non_null(g.permanent_url);
+	got_clear(&g);
+}
+
+static void test_temporary_redirects(void **state)
+{
+	struct got g;
+	(void)state;
+	fetch_one(NULL, "/redirect302/2/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_OK);
+	assert_int_equal(g.status, 200);
+	assert_null(g.permanent_url);
+	assert_non_null(strstr(g.effective_url, "/redirect302/0/feed.xml"));
+	got_clear(&g);
+	/* 301 then 302: not permanent as a whole. */
+	fetch_one(NULL, "/redirect/1/redirect302/1/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	assert_null(g.permanent_url);
+	got_clear(&g);
+}
+
+static void test_redirect_errors(void **state)
+{
+	struct got g;
+	(void)state;
+	fetch_one(NULL, "/loop/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_REDIRECT);
+	assert_non_null(strstr(g.errmsg, "too many redirects"));
+	got_clear(&g);
+	fetch_one(NULL, "/redirect/9/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_REDIRECT);
+	got_clear(&g);
+	fetch_one(NULL, "/to-file/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_REDIRECT);
+	assert_string_equal(g.errmsg, "redirect to a scheme other than http/https refused");
+	assert_null(g.body);
+	got_clear(&g);
+}
+
+static void test_connect_refused(void **state)
+{
+	struct got g;
+	(void)state;
+	/* A port that was just free: bind, read it back, close. */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	close(fd);
+	char *u = xasprintf("http://127.0.0.1:%u/feed.xml", ntohs(sa.sin_port));
+	fetch_one(NULL, u, NULL, NULL, &g);
+	free(u);
+	assert_int_equal(g.error, FETCH_E_CONNECT);
+	assert_string_equal(g.errmsg, "connection refused");
+	got_clear(&g);
+}
+
+static void test_dns(void **state)
+{
+	struct got g;
+	(void)state;
+	struct fetch_options o = {.connect_timeout_ms = 10000};
+	fetch_one(&o, "http://nonexistent.invalid/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_DNS);
+	assert_string_equal(g.errmsg, "could not resolve host 'nonexistent.invalid'");
+	got_clear(&g);
+}
+
+static void test_protocol_errors(void **state)
+{
+	struct got g;
+	(void)state;
+	fetch_one(NULL, "ftp://127.0.0.1/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_PROTOCOL);
+	assert_non_null(strstr(g.errmsg, "scheme"));
+	got_clear(&g);
+	fetch_one(NULL, "/truncated/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_PROTOCOL);
+	assert_non_null(strstr(g.errmsg, "truncated"));
+	assert_null(g.body);
+	got_clear(&g);
+
+	struct fetch *f = fetch_new(base, NULL);
+	struct fetch_request req = {.url = NULL};
+	assert_int_equal(fetch_start(f, &req, done_cb, &g), -EINVAL);
+	fetch_free(f);
+}
+
+static void test_content_type(void **state)
+{
+	struct got g;
+	(void)state;
+	fetch_one(NULL, "/type/text%2Fhtml/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	assert_string_equal(g.content_type, "text/html");
+	got_clear(&g);
+}
+
+/* Retrying from inside the callback (what the daemon's scheduler does) works. */
+struct retry {
+	struct fetch *f;
+	char *url;
+	struct got first, second;
+};
+
+static void retry_cb(const struct fetch_result *r, void *arg)
+{
+	struct retry *rt = arg;
+	if (rt->first.calls == 0) {
+		rt->first.calls = 1;
+		rt->first.status = r->status;
+		struct fetch_request req = {.url = rt->url};
+		pending++;
+		assert_int_equal(fetch_start(rt->f, &req, done_cb, &rt->second), 0);
+	}
+	if (--pending == 0)
+		event_base_loopbreak(base);
+}
+
+static void test_flaky_retry_from_callback(void **state)
+{
+	(void)state;
+	struct retry rt = {0};
+	rt.f = fetch_new(base, NULL);
+	rt.url = url("/flaky/1/feed.xml");
+	struct fetch_request req = {.url = rt.url};
+	pending = 1;
+	assert_int_equal(fetch_start(rt.f, &req, retry_cb, &rt), 0);
+	run_until_done(30);
+	assert_int_equal(rt.first.status, 500);
+	assert_int_equal(rt.second.calls, 1);
+	assert_int_equal(rt.second.status, 200);
+	assert_int_equal(rt.second.body_len, feed_len);
+	got_clear(&rt.second);
+	fetch_free(rt.f);
+	free(rt.url);
+}
+
+static void test_concurrent(void **state)
+{
+	(void)state;
+	enum { N = 100 };
+	struct fetch_options o = {.max_host_connections = 16};
+	struct fetch *f = fetch_new(base, &o);
+	struct got *g = xcalloc(N, sizeof(*g));
+	unsigned long before = fixture_server_count(srv, 200);
+	pending = N;
+	for (int i = 0; i < N; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/feed.xml?n=%d", i);
+		char *u = url(path);
+		struct fetch_request req = {.url = u};
+		assert_int_equal(fetch_start(f, &req, done_cb, &g[i]), 0);
+		free(u);
+	}
+	assert_int_equal(fetch_active(f), N);
+	run_until_done(60);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(g[i].calls, 1);
+		assert_int_equal(g[i].error, FETCH_OK);
+		assert_int_equal(g[i].status, 200);
+		assert_int_equal(g[i].body_len, feed_len);
+		got_clear(&g[i]);
+	}
+	assert_int_equal(fixture_server_count(srv, 200), before + N);
+	assert_int_equal(fetch_active(f), 0);
+	fetch_free(f);
+	free(g);
+}
+
+static void count_cb(const struct fetch_result *r, void *arg)
+{
+	struct got *g = arg;
+	g->calls++;
+	g->error = r->error;
+	assert_null(r->body);
+}
+
+static void test_cancel(void **state)
+{
+	(void)state;
+	enum { N = 20 };
+	struct got g[N];
+	memset(g, 0, sizeof(g));
+	struct fetch *f = fetch_new(base, NULL);
+	for (int i = 0; i < N; i++) {
+		char *u = url(i % 2 ? "/hang/feed.xml" : "/trickle/feed.xml");
+		struct fetch_request req = {.url = u};
+		assert_int_equal(fetch_start(f, &req, count_cb, &g[i]), 0);
+		free(u);
+	}
+	run_for(300); /* connections established, requests sent */
+	assert_int_equal(fetch_active(f), N);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(g[i].calls, 0);
+
+	/* fetch_cancel_all leaves a usable fetcher. */
+	fetch_cancel_all(f);
+	assert_int_equal(fetch_active(f), 0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(g[i].calls, 1);
+		assert_int_equal(g[i].error, FETCH_E_CANCELLED);
+	}
+	memset(g, 0, sizeof(g));
+	for (int i = 0; i < N; i++) {
+		char *u = url("/hang/feed.xml");
+		struct fetch_request req = {.url = u};
+		assert_int_equal(fetch_start(f, &req, count_cb, &g[i]), 0);
+		free(u);
+	}
+	run_for(200);
+	fetch_free(f);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(g[i].calls, 1);
+		assert_int_equal(g[i].error, FETCH_E_CANCELLED);
+	}
+	run_for(100); /* nothing left to fire: no use after free */
+	for (int i = 0; i < N; i++)
+		assert_int_equal(g[i].calls, 1);
+}
+
+static void test_error_names(void **state)
+{
+	(void)state;
+	assert_string_equal(fetch_error_name(FETCH_OK), "ok");
+	assert_string_equal(fetch_error_name(FETCH_E_TOO_BIG), "too-big");
+	assert_string_equal(fetch_error_name(FETCH_E_CANCELLED), "cancelled");
+	assert_string_equal(fetch_error_name(FETCH_E_MAX), "unknown");
+	for (int e = 0; e < FETCH_E_MAX; e++)
+		assert_string_not_equal(fetch_error_name((enum fetch_error)e), "unknown");
+	fetch_free(NULL);
+	fetch_cancel_all(NULL);
+	assert_int_equal(fetch_active(NULL), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_gzip_bomb),
+	    cmocka_unit_test(test_ok_200),
+	    cmocka_unit_test(test_not_modified),
+	    cmocka_unit_test(test_too_big),
+	    cmocka_unit_test(test_trickle_low_speed),
+	    cmocka_unit_test(test_trickle_total_timeout),
+	    cmocka_unit_test(test_hang),
+	    cmocka_unit_test(test_server_error),
+	    cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_max_age),
+	    cmocka_unit_test(test_permanent_redirects),
+	    cmocka_unit_test(test_temporary_redirects),
+	    cmocka_unit_test(test_redirect_errors),
+	    cmocka_unit_test(test_connect_refused),
+	    cmocka_unit_test(test_dns),
+	    cmocka_unit_test(test_protocol_errors),
+	    cmocka_unit_test(test_content_type),
+	    cmocka_unit_test(test_flaky_retry_from_callback),
+	    cmocka_unit_test(test_concurrent),
+	    cmocka_unit_test(test_cancel),
+	    cmocka_unit_test(test_error_names),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
