@@ -21,7 +21,7 @@
  */
 #include "fetch.h"
 
-#include "limits.h"
+#include "bounds.h"
 #include "util.h"
 
 #include <curl/curl.h>

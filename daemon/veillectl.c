@@ -313,10 +313,10 @@ static void profile_cb(const char *term, double weight, void *arg)
 		json_put_string(&p->b, p->topic);
 		put_str(&p->b, "term", term);
 		put_key(&p->b, "weight", false);
-		buf_printf(&p->b, "%.4f}", weight);
+		buf_printf(&p->b, "%.6g}", weight);
 		emit(&p->b);
 	} else {
-		printf("%-32s %8.4f\n", term, weight);
+		printf("%-32s %10.6g\n", term, weight);
 	}
 }
 

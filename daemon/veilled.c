@@ -14,6 +14,7 @@
 #include "alert.h"
 #include "config.h"
 #include "engine.h"
+#include "fetch.h"
 #include "ingest.h"
 #include "log.h"
 #include "notify.h"
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	fetch_global_init();
 	make_db_dir(c->database);
 	alert_open(alert_sink_from(c->alerts), "veilled");
 	d.base = event_base_new();
@@ -202,6 +204,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "veilled: %s\n", err);
 		free(err);
 		event_base_free(d.base);
+		fetch_global_cleanup();
 		return 1;
 	}
 	struct event *ev_term = evsignal_new(d.base, SIGTERM, stop_cb, &d);
@@ -236,6 +239,7 @@ int main(int argc, char **argv)
 	if (ev_wd)
 		event_free(ev_wd);
 	event_base_free(d.base);
+	fetch_global_cleanup();
 	alert_close();
 	return rc;
 }
