@@ -370,6 +370,10 @@ static int configure(struct store *s)
 		return r;
 	if (s->readonly)
 		return exec(s, "PRAGMA query_only = ON");
+	/* A file we may not write was opened read-only by SQLite: it keeps the journal mode it
+	 * has, and writes fail with -EROFS where they are attempted. */
+	if (sqlite3_db_readonly(s->db, "main") == 1)
+		return 0;
 	if ((r = exec(s, "PRAGMA synchronous = NORMAL")) < 0)
 		return r;
 	sqlite3_stmt *st;
