@@ -104,23 +104,27 @@ static bool is_separator(uint32_t cp)
 static void put_words(struct buf *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s);
-	bool sep = true;
+	size_t len = strlen(s), word = 0; /* start of the current word */
+	bool in_word = false;
 	for (size_t i = 0; i < len;) {
 		uint32_t cp;
 		size_t k = utf8_decode(p + i, len - i, &cp);
 		if (is_separator(cp)) {
-			if (!sep)
+			if (in_word) {
+				buf_append(out, p + word, i - word);
 				buf_putc(out, ' ');
-			sep = true;
-		} else {
-			buf_append(out, p + i, k);
-			sep = false;
+			}
+			in_word = false;
+		} else if (!in_word) {
+			word = i;
+			in_word = true;
 		}
 		i += k;
 	}
-	if (!sep)
+	if (in_word) {
+		buf_append(out, p + word, len - word);
 		buf_putc(out, ' ');
+	}
 }
 
 /* Finds phrase in the word line w (words each followed by one space) as whole words, at or after
