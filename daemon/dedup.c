@@ -222,10 +222,13 @@ void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH
 
 /* Query parameters that only say where a reader came from. A name ending in '*' is a prefix. */
 static const char *const tracking_params[] = {
-    "utm_*",	   "xtor",	"xts",	       "fbclid",      "gclid",	     "dclid",
-    "msclkid",	   "mc_cid",	"mc_eid",      "at_medium",   "at_campaign", "at_*",
-    "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee",	     "ocid",
-    "cmp",	   "igshid",	"_ga",	       "yclid",
+    "utm_*",				/* Google Analytics campaigns */
+    "xtor",	   "xts",	"at_*", /* AT Internet (XiTi), French press */
+    "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", /* comScore */
+    "fbclid",	   "gclid",	"dclid",       "msclkid",     "yclid",
+    "igshid",	   "_ga",    /* ad click ids */
+    "mc_cid",	   "mc_eid", /* Mailchimp */
+    "ocid",	   "cmp",    /* MSN, Le Monde-style campaign */
 };
 
 static bool is_tracking(const char *name, size_t len)
