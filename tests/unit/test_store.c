@@ -660,6 +660,29 @@ static void test_full(void **state)
 	store_close(s);
 }
 
+/* A second writer waits for the busy timeout (5 s), then gets -EBUSY; the first is unharmed. */
+static void test_busy(void **state)
+{
+	struct fx *fx = *state;
+	struct store *a = open_ok(fx->path, false);
+	struct store *b = open_ok(fx->path, false);
+	assert_int_equal(store_begin(a), 0);
+	assert_int_equal(store_meta_set(a, "k", "a"), 0);
+	uint64_t t0 = now_mono_ms();
+	assert_int_equal(store_begin(b), -EBUSY);
+	assert_true(now_mono_ms() - t0 >= 4000);
+	assert_non_null(strstr(store_errmsg(b), "locked"));
+	/* Readers are not blocked by the writer (WAL). */
+	char *v = NULL;
+	assert_int_equal(store_meta_get(b, "k", &v), -ENOENT);
+	assert_int_equal(store_commit(a), 0);
+	assert_int_equal(store_meta_get(b, "k", &v), 0);
+	assert_string_equal(v, "a");
+	free(v);
+	store_close(b);
+	store_close(a);
+}
+
 static void test_meta(void **state)
 {
 	struct fx *fx = *state;
@@ -692,6 +715,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
