@@ -226,7 +226,7 @@ static int fail(struct store *s, int rc)
 	}
 }
 
-/* Returns statement id, reset with its bindings cleared, ready to bind. */
+/* Statement id, idle and unbound: every use ends with done(). */
 static sqlite3_stmt *stmt(struct store *s, enum stmt id)
 {
 	return s->stmt[id];
@@ -687,6 +687,7 @@ int store_item_add(struct store *s, const struct store_item *it, int64_t *ret_id
 	}
 	/* A savepoint makes the item, its source and the feed's count one change, inside the
 	 * caller's transaction or as a transaction of its own. */
+	bool own = sqlite3_get_autocommit(s->db); /* the savepoint is the whole transaction */
 	int r = run(s, stmt(s, ST_SAVEPOINT));
 	if (r < 0)
 		return r;
@@ -706,8 +707,15 @@ int store_item_add(struct store *s, const struct store_item *it, int64_t *ret_id
 		return r;
 	}
 	int rr = run(s, stmt(s, ST_RELEASE));
-	if (rr < 0)
+	if (rr < 0) {
+		/* Releasing our own transaction is its commit: when that fails, do not leave it
+		 * open for the next call to inherit. */
+		if (own && !sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		free(s->feed_name);
+		s->feed_name = NULL;
 		return rr;
+	}
 	*ret_id = id;
 	return r;
 }
