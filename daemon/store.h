@@ -4,7 +4,8 @@
  * store alone owns the sqlite3 handle. Statements are prepared once. The database is in WAL mode
  * with a busy timeout; the schema is versioned with PRAGMA user_version and migrated on open.
  * Every function returns 0 (or a documented positive value) on success and -errno on failure
- * (-ENOSPC for SQLITE_FULL, -EROFS for a read-only database, -EIO otherwise); store_errmsg()
+ * (-ENOSPC for SQLITE_FULL, -EROFS for a read-only database, -EBUSY when locked past the busy
+ * timeout, -EINVAL for a violated constraint or a bad search query, -EIO otherwise); store_errmsg()
  * then says what SQLite said.
  */
 #ifndef VEILLE_STORE_H
@@ -122,5 +123,19 @@ struct store_stats {
 	int64_t feeds, items, relevant, alerts_sent, alerts_pending, sources;
 };
 int store_stats(struct store *s, struct store_stats *ret);
+
+/* Small persistent key/value settings (the export watermark). store_meta_get returns a new string
+ * the caller frees in *ret_value, or -ENOENT. store_meta_set borrows both strings. */
+int store_meta_get(struct store *s, const char *key, char **ret_value);
+int store_meta_set(struct store *s, const char *key, const char *value);
+
+/* Caps the database file at about max_bytes (0 = SQLite's own limit): writes that would grow it
+ * further fail with -ENOSPC, leaving the data stored so far intact. */
+int store_limit_size(struct store *s, uint64_t max_bytes);
+
+/* The schema version of the open database, and how many migration steps this store_open applied
+ * (0 when the database was already current). */
+int store_schema_version(const struct store *s);
+int store_migrations_applied(const struct store *s);
 
 #endif

@@ -1,0 +1,320 @@
+/*
+ * dedup.c - content hashes and canonical URLs: what makes two items the same story.
+ *
+ * The content hash is SHA-256 over a normalised reading of the title and the text:
+ *   1. each line is folded with text_fold (NFKC, case fold, accents stripped);
+ *   2. the line is reduced to its words: ASCII punctuation and the typographic marks listed in
+ *      separators[] (French quotes, curly apostrophes, dashes, bullets) separate words and are
+ *      otherwise dropped, so "l’armée" and "l'armee" or "frontière :" and "frontiere:" read alike;
+ *   3. syndication boilerplate (the rules[] table below) is dropped;
+ *   4. the remaining lines are joined with one space, so line breaks do not matter either.
+ * The hash input is words(title) "\n" words(text).
+ *
+ * The canonical URL uses libcurl's URL parser (curl_url) rather than a hand-written one: URL
+ * syntax (userinfo, IPv6 literals, percent-encoding, dot segments) is subtle and curl's parser is
+ * the one fetch.c's transfers will interpret the URL with anyway, so both agree on what a URL
+ * means. Only the URL API is used here; transfers stay in fetch.c.
+ */
+#include "dedup.h"
+
+#include <curl/curl.h>
+#include <openssl/sha.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "text.h"
+#include "util.h"
+
+/*
+ * Syndication boilerplate, written in the normalised word form of step 2 (lower case, no
+ * accents, punctuation replaced by single spaces). Kept short on purpose: each entry is a phrase
+ * seen in real French feeds that carries no information about the story.
+ */
+enum rule_kind {
+	RULE_LINE_PREFIX, /* drop the whole line when it starts with the phrase */
+	RULE_PHRASE,	  /* drop the phrase wherever it stands as whole words */
+	RULE_TAIL,	  /* from the phrase to the end of the line, when `marker` follows it */
+	RULE_MAX
+};
+static const struct rule {
+	enum rule_kind kind;
+	const char *phrase;
+	const char *marker; /* RULE_TAIL only */
+} rules[] = {
+    /* Cross-links to other articles, inserted between paragraphs. */
+    {RULE_LINE_PREFIX, "lire aussi", NULL},
+    {RULE_LINE_PREFIX, "a lire aussi", NULL},
+    {RULE_LINE_PREFIX, "lire egalement", NULL},
+    {RULE_LINE_PREFIX, "voir aussi", NULL},
+    /* Share prompts. */
+    {RULE_LINE_PREFIX, "partager sur", NULL},
+    {RULE_LINE_PREFIX, "partager cet article", NULL},
+    {RULE_LINE_PREFIX, "partagez cet article", NULL},
+    {RULE_LINE_PREFIX, "share this", NULL},
+    /* Truncation and aggregator markers ("[ad_1]" reads "ad 1" once punctuation is gone). */
+    {RULE_PHRASE, "lire la suite", NULL},
+    {RULE_PHRASE, "continuer la lecture", NULL},
+    {RULE_PHRASE, "source link", NULL},
+    {RULE_PHRASE, "ad 1", NULL},
+    {RULE_PHRASE, "ad 2", NULL},
+    /* WordPress footers: "L'article X est apparu en premier sur Y." */
+    {RULE_TAIL, "l article", "est apparu en premier sur"},
+    {RULE_TAIL, "the post", "appeared first on"},
+};
+
+/* Non-ASCII code points that separate words like ASCII punctuation does (after NFKC, which
+ * already maps the ellipsis to "..." and no-break spaces to white space). */
+static const uint32_t separators[] = {
+    0x00AB, /* « */ 0x00BB, /* » */ 0x00B7, /* · */ 0x2010, /* ‐ */ 0x2011, /* ‑ */
+    0x2013, /* – */ 0x2014, /* — */ 0x2018, /* ‘ */ 0x2019, /* ’ */ 0x201A, /* ‚ */
+    0x201C, /* “ */ 0x201D, /* ” */ 0x201E, /* „ */ 0x2022, /* • */ 0x2026, /* … */
+    0x2039, /* ‹ */ 0x203A, /* › */ 0x2192, /* → */ 0x25BA,		    /* ► */
+};
+
+/* Decodes the UTF-8 sequence at s (valid: text_fold output); returns its length. */
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret)
+{
+	size_t n = s[0] < 0x80 ? 1 : s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
+	if (n > len) {
+		*ret = 0xFFFD;
+		return len;
+	}
+	uint32_t cp = n == 1 ? s[0] : n == 2 ? s[0] & 0x1Fu : n == 3 ? s[0] & 0x0Fu : s[0] & 0x07u;
+	for (size_t i = 1; i < n; i++)
+		cp = (cp << 6) | (s[i] & 0x3Fu);
+	*ret = cp;
+	return n;
+}
+
+static bool is_separator(uint32_t cp)
+{
+	if (cp < 0x80)
+		return !((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
+			 (cp >= 'A' && cp <= 'Z'));
+	for (size_t i = 0; i < ARRAY_SIZE(separators); i++)
+		if (separators[i] == cp)
+			return true;
+	return false;
+}
+
+/* Appends the words of the folded line s to *out, each followed by one space. */
+static void put_words(struct buf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), word = 0; /* start of the current word */
+	bool in_word = false;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t k = utf8_decode(p + i, len - i, &cp);
+		if (is_separator(cp)) {
+			if (in_word) {
+				buf_append(out, p + word, i - word);
+				buf_putc(out, ' ');
+			}
+			in_word = false;
+		} else if (!in_word) {
+			word = i;
+			in_word = true;
+		}
+		i += k;
+	}
+	if (in_word) {
+		buf_append(out, p + word, len - word);
+		buf_putc(out, ' ');
+	}
+}
+
+/* Finds phrase in the word line w (words each followed by one space) as whole words, at or after
+ * from. Returns its offset or -1. */
+static ptrdiff_t find_words(const char *w, size_t from, const char *phrase)
+{
+	size_t plen = strlen(phrase);
+	for (const char *p = w + from; (p = strstr(p, phrase)) != NULL; p++) {
+		bool start = p == w || p[-1] == ' ';
+		if (start && p[plen] == ' ')
+			return p - w;
+	}
+	return -1;
+}
+
+/* Applies rules[] to the word line in b (len > 0, ends with a space). */
+static void drop_boilerplate(struct buf *b)
+{
+	for (size_t r = 0; r < ARRAY_SIZE(rules) && b->len; r++) {
+		const struct rule *rule = &rules[r];
+		size_t plen = strlen(rule->phrase);
+		ptrdiff_t at;
+		switch (rule->kind) {
+		case RULE_LINE_PREFIX:
+			if (find_words(b->p, 0, rule->phrase) == 0)
+				buf_reset(b);
+			break;
+		case RULE_PHRASE:
+			while ((at = find_words(b->p, 0, rule->phrase)) >= 0) {
+				size_t cut = plen + 1; /* and its trailing space */
+				memmove(b->p + at, b->p + at + cut, b->len - (size_t)at - cut + 1);
+				b->len -= cut;
+			}
+			break;
+		case RULE_TAIL:
+			at = find_words(b->p, 0, rule->phrase);
+			if (at >= 0 && find_words(b->p, (size_t)at + plen, rule->marker) >= 0) {
+				b->len = (size_t)at;
+				b->p[b->len] = '\0';
+			}
+			break;
+		case RULE_MAX:
+			break;
+		}
+	}
+}
+
+/* Appends the normalised reading of s (NULL: nothing) to *out, words separated by one space. */
+static void put_normalised(struct buf *out, const char *s)
+{
+	if (!s)
+		return;
+	struct buf line = {0};
+	size_t start = out->len;
+	for (const char *p = s; *p;) {
+		size_t n = strcspn(p, "\n");
+		char *folded = text_fold(p, n);
+		buf_reset(&line);
+		put_words(&line, folded);
+		free(folded);
+		if (line.len)
+			drop_boilerplate(&line);
+		if (line.len)
+			buf_append(out, line.p, line.len);
+		p += n;
+		if (*p)
+			p++;
+	}
+	buf_free(&line);
+	/* Every word was followed by a space: drop the last one. */
+	if (out->len > start)
+		out->p[--out->len] = '\0';
+}
+
+void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH_HEX])
+{
+	struct buf in = {0};
+	put_normalised(&in, title);
+	buf_putc(&in, '\n');
+	put_normalised(&in, text);
+
+	/* The one-shot SHA256() (not deprecated in OpenSSL 3) rather than EVP_Digest:
+	 * <openssl/evp.h> pulls in <pthread.h>, whose <sched.h> resolves to daemon/sched.h on our
+	 * include path. */
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)in.p, in.len, md);
+	buf_free(&in);
+	static const char hex[] = "0123456789abcdef";
+	for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xF];
+	}
+	out[64] = '\0';
+}
+
+/* Query parameters that only say where a reader came from. A name ending in '*' is a prefix. */
+static const char *const tracking_params[] = {
+    "utm_*",				/* Google Analytics campaigns */
+    "xtor",	   "xts",	"at_*", /* AT Internet (XiTi), French press */
+    "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", /* comScore */
+    "fbclid",	   "gclid",	"dclid",       "msclkid",     "yclid",
+    "igshid",	   "_ga",    /* ad click ids */
+    "mc_cid",	   "mc_eid", /* Mailchimp */
+    "ocid",	   "cmp",    /* MSN, Le Monde-style campaign */
+};
+
+static bool is_tracking(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(tracking_params); i++) {
+		const char *t = tracking_params[i];
+		size_t tl = strlen(t);
+		if (t[tl - 1] == '*') {
+			if (len >= tl - 1 && !strncasecmp(name, t, tl - 1))
+				return true;
+		} else if (len == tl && !strncasecmp(name, t, tl)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Rebuilds query q without its tracking parameters; returns a new string, NULL when none left. */
+static char *strip_tracking(const char *q)
+{
+	struct buf b = {0};
+	for (const char *p = q; *p;) {
+		size_t n = strcspn(p, "&");
+		size_t name = strcspn(p, "=&");
+		if (n && !is_tracking(p, name)) {
+			if (b.len)
+				buf_putc(&b, '&');
+			buf_append(&b, p, n);
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	return b.len ? buf_steal(&b) : NULL;
+}
+
+char *dedup_canonical_url(const char *url)
+{
+	char *ret = NULL, *scheme = NULL, *host = NULL, *port = NULL, *query = NULL;
+	char *q = NULL;
+	if (!url)
+		return NULL;
+	CURLU *u = curl_url();
+	if (!u)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+		goto out;
+	bool https = !strcasecmp(scheme, "https");
+	if (!https && strcasecmp(scheme, "http"))
+		goto out;
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host)
+		goto out;
+	bool upper = false;
+	for (char *h = host; *h; h++) {
+		if (*h >= 'A' && *h <= 'Z') {
+			*h = (char)(*h - 'A' + 'a');
+			upper = true;
+		}
+	}
+	if ((upper && curl_url_set(u, CURLUPART_HOST, host, 0) != CURLUE_OK) ||
+	    curl_url_set(u, CURLUPART_SCHEME, https ? "https" : "http", 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+	    !strcmp(port, https ? "443" : "80") &&
+	    curl_url_set(u, CURLUPART_PORT, NULL, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK) {
+		q = strip_tracking(query);
+		if (curl_url_set(u, CURLUPART_QUERY, q, 0) != CURLUE_OK)
+			goto out;
+	}
+	char *s = NULL;
+	if (curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
+		goto out;
+	ret = xstrdup(s);
+	curl_free(s);
+out:
+	free(q);
+	curl_free(query);
+	curl_free(port);
+	curl_free(host);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return ret;
+}

@@ -1,0 +1,938 @@
+/*
+ * store.c - the SQLite store. The only file that includes sqlite3.h.
+ *
+ * One connection in WAL mode (readers never block the writer, a crash loses at most the
+ * transaction in flight). Every statement is prepared once at open from the stmt_sql[] table and
+ * reset and cleared after each use. UNIQUE constraints do the deduplication: items.hash, the
+ * partial unique index on items.canonical_link, sources(feed_id, identity). The schema is
+ * versioned with PRAGMA user_version; migrations[] holds one step per version, applied in its own
+ * transaction, so a later version only appends a step.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "feed.h"
+#include "util.h"
+
+/* Version 1: the first schema. */
+static const char schema_v1[] =
+    "CREATE TABLE feeds ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " url TEXT, etag TEXT, last_modified TEXT, last_error TEXT,"
+    " last_fetch INTEGER NOT NULL DEFAULT 0,"
+    " next_fetch INTEGER NOT NULL DEFAULT 0,"
+    " last_status INTEGER NOT NULL DEFAULT 0,"
+    " errors INTEGER NOT NULL DEFAULT 0,"
+    " items INTEGER NOT NULL DEFAULT 0,"
+    " disabled INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE items ("
+    " id INTEGER PRIMARY KEY,"
+    " guid TEXT, link TEXT, canonical_link TEXT, title TEXT, author TEXT,"
+    " summary TEXT, content TEXT,"
+    " hash TEXT NOT NULL UNIQUE,"
+    " published INTEGER," /* NULL when unknown */
+    " fetched INTEGER NOT NULL,"
+    " feed_id INTEGER NOT NULL REFERENCES feeds(id));" /* the first feed it was seen in */
+    /* The same link in two feeds is one item. */
+    "CREATE UNIQUE INDEX items_canonical ON items(canonical_link)"
+    " WHERE canonical_link IS NOT NULL;"
+    "CREATE INDEX items_fetched ON items(fetched);"
+    "CREATE TABLE sources ("
+    " item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,"
+    " feed_id INTEGER NOT NULL REFERENCES feeds(id),"
+    " identity TEXT NOT NULL,"
+    " link TEXT,"
+    " first_seen INTEGER NOT NULL,"
+    " PRIMARY KEY (feed_id, identity)) WITHOUT ROWID;"
+    "CREATE INDEX sources_item ON sources(item_id);"
+    "CREATE TABLE verdicts ("
+    " item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,"
+    " topic TEXT NOT NULL,"
+    " score REAL NOT NULL,"
+    " relevant INTEGER NOT NULL,"
+    " terms TEXT,"
+    " PRIMARY KEY (item_id, topic)) WITHOUT ROWID;"
+    "CREATE TABLE alerts ("
+    " item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,"
+    " topic TEXT NOT NULL,"
+    " queued INTEGER NOT NULL,"
+    " sent INTEGER," /* NULL until sent */
+    " PRIMARY KEY (item_id, topic)) WITHOUT ROWID;"
+    "CREATE INDEX alerts_unsent ON alerts(queued) WHERE sent IS NULL;"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+    /* Contentless full-text index (the text lives in items once): title, and summary + content
+     * as `text`. remove_diacritics 2 lets "frontiere" find "frontière". */
+    "CREATE VIRTUAL TABLE items_fts USING fts5(title, text, content='',"
+    " tokenize='unicode61 remove_diacritics 2');"
+    "CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN"
+    " INSERT INTO items_fts(rowid, title, text) VALUES (new.id, new.title,"
+    "  coalesce(new.summary, '') || ' ' || coalesce(new.content, ''));"
+    "END;"
+    "CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN"
+    " INSERT INTO items_fts(items_fts, rowid, title, text) VALUES ('delete', old.id, old.title,"
+    "  coalesce(old.summary, '') || ' ' || coalesce(old.content, ''));"
+    "END;";
+
+/* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit. */
+static const struct migration {
+	const char *sql;
+} migrations[] = {
+    {schema_v1},
+};
+#define STORE_VERSION ((int)ARRAY_SIZE(migrations))
+
+enum stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_FEED_ID,
+	ST_FEED_CREATE,
+	ST_FEED_LOAD,
+	ST_FEED_SAVE,
+	ST_FEEDS_EACH,
+	ST_SEEN,
+	ST_ITEM_INSERT,
+	ST_ITEM_FIND,
+	ST_SOURCE_ADD,
+	ST_VERDICT_ADD,
+	ST_ALERT_QUEUE,
+	ST_ALERTS_PENDING,
+	ST_ALERT_SENT,
+	ST_ITEMS_EACH,
+	ST_ITEMS_MATCH,
+	ST_STATS,
+	ST_META_GET,
+	ST_META_SET,
+	ST_MAX
+};
+
+#define FEED_COLUMNS                                                                               \
+	"url, etag, last_modified, last_error, last_fetch, next_fetch, last_status, errors, "      \
+	"items, disabled"
+
+/* The columns store_items_each reads, and its best verdict per item: relevant first, then the
+ * highest score. */
+#define ITEM_SELECT                                                                                \
+	"SELECT i.id, f.name, i.guid, i.link, i.title, i.author, i.summary, i.content, i.hash,"    \
+	" i.published, i.fetched, v.topic, v.score, v.relevant, v.terms"                           \
+	" FROM items i JOIN feeds f ON f.id = i.feed_id"                                           \
+	" LEFT JOIN verdicts v ON v.item_id = i.id AND v.topic = (SELECT topic FROM verdicts"      \
+	"  WHERE item_id = i.id ORDER BY relevant DESC, score DESC, topic LIMIT 1)"                \
+	" WHERE i.fetched >= ?1"                                                                   \
+	" AND (?2 = 0 OR EXISTS (SELECT 1 FROM verdicts WHERE item_id = i.id AND relevant))"
+#define ITEM_ORDER " ORDER BY i.fetched DESC, i.published DESC, i.id DESC LIMIT ?3"
+
+static const char *const stmt_sql[ST_MAX] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT store_item",
+    [ST_RELEASE] = "RELEASE store_item",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO store_item",
+    [ST_FEED_ID] = "SELECT id FROM feeds WHERE name = ?1",
+    [ST_FEED_CREATE] = "INSERT INTO feeds (name) VALUES (?1) RETURNING id",
+    [ST_FEED_LOAD] = "SELECT " FEED_COLUMNS " FROM feeds WHERE name = ?1",
+    [ST_FEED_SAVE] = "INSERT INTO feeds (name, url, etag, last_modified, last_error, last_fetch,"
+		     " next_fetch, last_status, errors, items, disabled)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		     " ON CONFLICT (name) DO UPDATE SET url = excluded.url,"
+		     " etag = excluded.etag, last_modified = excluded.last_modified,"
+		     " last_error = excluded.last_error, last_fetch = excluded.last_fetch,"
+		     " next_fetch = excluded.next_fetch, last_status = excluded.last_status,"
+		     " errors = excluded.errors, items = excluded.items,"
+		     " disabled = excluded.disabled",
+    [ST_FEEDS_EACH] = "SELECT name, " FEED_COLUMNS " FROM feeds ORDER BY name",
+    [ST_SEEN] = "SELECT 1 FROM sources WHERE feed_id = (SELECT id FROM feeds WHERE name = ?1)"
+		" AND identity = ?2",
+    [ST_ITEM_INSERT] = "INSERT INTO items (feed_id, guid, link, canonical_link, title, author,"
+		       " summary, content, hash, published, fetched)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		       " ON CONFLICT DO NOTHING RETURNING id",
+    [ST_ITEM_FIND] = "SELECT id FROM items WHERE hash = ?1"
+		     " UNION ALL SELECT id FROM items WHERE canonical_link = ?2 LIMIT 1",
+    [ST_SOURCE_ADD] = "INSERT INTO sources (item_id, feed_id, identity, link, first_seen)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    [ST_VERDICT_ADD] = "INSERT INTO verdicts (item_id, topic, score, relevant, terms)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (item_id, topic) DO UPDATE"
+		       " SET score = excluded.score, relevant = excluded.relevant,"
+		       " terms = excluded.terms",
+    [ST_ALERT_QUEUE] = "INSERT INTO alerts (item_id, topic, queued) VALUES (?1, ?2, ?3)"
+		       " ON CONFLICT DO NOTHING",
+    [ST_ALERTS_PENDING] = "SELECT a.item_id, a.topic, coalesce(v.score, 0), v.terms, f.name,"
+			  " coalesce(i.link, i.canonical_link), i.title"
+			  " FROM alerts a JOIN items i ON i.id = a.item_id"
+			  " JOIN feeds f ON f.id = i.feed_id"
+			  " LEFT JOIN verdicts v ON v.item_id = a.item_id AND v.topic = a.topic"
+			  " WHERE a.sent IS NULL ORDER BY a.queued, a.item_id, a.topic",
+    [ST_ALERT_SENT] = "UPDATE alerts SET sent = ?3 WHERE item_id = ?1 AND topic = ?2"
+		      " AND sent IS NULL",
+    [ST_ITEMS_EACH] = ITEM_SELECT ITEM_ORDER,
+    [ST_ITEMS_MATCH] = ITEM_SELECT " AND i.id IN (SELECT rowid FROM items_fts"
+				   " WHERE items_fts MATCH ?4)" ITEM_ORDER,
+    [ST_STATS] = "SELECT (SELECT count(*) FROM feeds), (SELECT count(*) FROM items),"
+		 " (SELECT count(DISTINCT item_id) FROM verdicts WHERE relevant),"
+		 " (SELECT count(*) FROM alerts WHERE sent IS NOT NULL),"
+		 " (SELECT count(*) FROM alerts WHERE sent IS NULL),"
+		 " (SELECT count(*) FROM sources)",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+		    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST_MAX];
+	bool readonly;
+	int rc; /* SQLite's last error code */
+	int version;
+	int migrated;
+	/* The last feed name resolved to a row id (items come feed by feed); forgotten on
+	 * rollback, since the row may have been created in the transaction rolled back. */
+	char *feed_name;
+	int64_t feed_id;
+	char err[512];
+};
+
+/* Remembers SQLite's message for rc and translates rc into -errno. */
+static int fail(struct store *s, int rc)
+{
+	s->rc = rc;
+	snprintf(s->err, sizeof(s->err), "%s", s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+/* Statement id, idle and unbound: every use ends with done(). */
+static sqlite3_stmt *stmt(struct store *s, enum stmt id)
+{
+	return s->stmt[id];
+}
+
+static void done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Steps st to its end (a statement without result rows, or whose rows are ignored). */
+static int run(struct store *s, sqlite3_stmt *st)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	int r = rc == SQLITE_DONE ? 0 : fail(s, rc);
+	done(st);
+	return r;
+}
+
+/* Steps st once: 1 with a row (the caller reads it, then calls done), 0 at the end (st is then
+ * done), negative on error (st is then done). */
+static int step(struct store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	int r = rc == SQLITE_DONE ? 0 : fail(s, rc);
+	done(st);
+	return r;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const char *v = col_text(st, i);
+	return v ? xstrdup(v) : NULL;
+}
+
+static int exec(struct store *s, const char *sql)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : fail(s, rc);
+}
+
+static int user_version(struct store *s, int *ret)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc);
+	rc = sqlite3_step(st);
+	int r = 0;
+	if (rc == SQLITE_ROW)
+		*ret = sqlite3_column_int(st, 0);
+	else
+		r = fail(s, rc);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Applies the missing migration steps, each in one transaction. Another process may migrate the
+ * same file at the same time: the version is read again under the write lock. */
+static int migrate(struct store *s)
+{
+	int r, v;
+	/* Current already (the common case): no write at all, so a read-only file opens too. */
+	if ((r = user_version(s, &v)) < 0)
+		return r;
+	if (v == STORE_VERSION) {
+		s->version = v;
+		return 0;
+	}
+	for (;;) {
+		if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
+			return r;
+		if ((r = user_version(s, &v)) < 0)
+			goto fail;
+		if (v > STORE_VERSION) {
+			snprintf(s->err, sizeof(s->err),
+				 "database schema version %d is newer than this program's (%d)", v,
+				 STORE_VERSION);
+			r = -EPROTO;
+			goto fail;
+		}
+		if (v == STORE_VERSION)
+			break;
+		if ((r = exec(s, migrations[v].sql)) < 0)
+			goto fail;
+		char sql[64];
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if ((r = exec(s, sql)) < 0)
+			goto fail;
+		if ((r = exec(s, "COMMIT")) < 0)
+			goto fail;
+		s->migrated++;
+	}
+	s->version = v;
+	return exec(s, "COMMIT");
+fail:
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+/* Readonly opens check the version without migrating. */
+static int check_version(struct store *s)
+{
+	int r = user_version(s, &s->version);
+	if (r < 0)
+		return r;
+	if (s->version == STORE_VERSION)
+		return 0;
+	if (s->version == 0)
+		snprintf(s->err, sizeof(s->err), "not a veille database (no schema)");
+	else
+		snprintf(s->err, sizeof(s->err),
+			 "database schema version %d, this program reads version %d%s", s->version,
+			 STORE_VERSION, s->version < STORE_VERSION ? " (veilled migrates it)" : "");
+	return -EPROTO;
+}
+
+static int configure(struct store *s)
+{
+	int r;
+	if ((r = exec(s, "PRAGMA foreign_keys = ON")) < 0)
+		return r;
+	if (s->readonly)
+		return exec(s, "PRAGMA query_only = ON");
+	/* A file we may not write was opened read-only by SQLite: it keeps the journal mode it
+	 * has, and writes fail with -EROFS where they are attempted. */
+	if (sqlite3_db_readonly(s->db, "main") == 1)
+		return 0;
+	if ((r = exec(s, "PRAGMA synchronous = NORMAL")) < 0)
+		return r;
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		r = fail(s, rc);
+	} else if (strcmp(col_text(st, 0), "wal")) {
+		snprintf(s->err, sizeof(s->err), "cannot use WAL mode (journal mode stays %s)",
+			 col_text(st, 0));
+		r = -EIO;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+struct store *store_open(const char *path, bool readonly, char **ret_err)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	struct stat sb;
+	int r;
+	s->readonly = readonly;
+	if (readonly && stat(path, &sb) < 0) {
+		*ret_err = xasprintf("%s: cannot open the database: %s", path, strerror(errno));
+		goto fail;
+	}
+	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		*ret_err =
+		    xasprintf("%s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 5000);
+	if ((r = configure(s)) < 0 || (r = readonly ? check_version(s) : migrate(s)) < 0)
+		goto fail_err;
+	for (int i = 0; i < ST_MAX; i++) {
+		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					&s->stmt[i], NULL);
+		if (rc != SQLITE_OK) {
+			fail(s, rc);
+			goto fail_err;
+		}
+	}
+	return s;
+fail_err:
+	*ret_err = xasprintf("%s: %s", path, s->err);
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(s->stmt[i]);
+	/* A transaction left open is rolled back by close. */
+	sqlite3_close(s->db);
+	free(s->feed_name);
+	free(s);
+}
+
+const char *store_errmsg(const struct store *s)
+{
+	return s->err;
+}
+
+int store_schema_version(const struct store *s)
+{
+	return s->version;
+}
+
+int store_migrations_applied(const struct store *s)
+{
+	return s->migrated;
+}
+
+int store_limit_size(struct store *s, uint64_t max_bytes)
+{
+	char sql[96];
+	if (max_bytes == 0) {
+		snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %u", 0xfffffffeu);
+	} else {
+		int page = 4096;
+		sqlite3_stmt *st;
+		int rc = sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL);
+		if (rc != SQLITE_OK)
+			return fail(s, rc);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			page = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		uint64_t pages = max_bytes / (uint64_t)(page > 0 ? page : 4096);
+		snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %llu",
+			 (unsigned long long)(pages ? pages : 1));
+	}
+	return exec(s, sql);
+}
+
+int store_begin(struct store *s)
+{
+	return run(s, stmt(s, ST_BEGIN));
+}
+
+int store_commit(struct store *s)
+{
+	return run(s, stmt(s, ST_COMMIT));
+}
+
+int store_rollback(struct store *s)
+{
+	free(s->feed_name);
+	s->feed_name = NULL;
+	/* SQLite rolls back by itself after some errors (SQLITE_FULL, SQLITE_IOERR...). */
+	if (sqlite3_get_autocommit(s->db))
+		return 0;
+	return run(s, stmt(s, ST_ROLLBACK));
+}
+
+void store_feed_clear(struct store_feed *f)
+{
+	if (!f)
+		return;
+	free(f->name);
+	free(f->url);
+	free(f->etag);
+	free(f->last_modified);
+	free(f->last_error);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Fills f from FEED_COLUMNS starting at column first. */
+static void feed_read(sqlite3_stmt *st, int first, struct store_feed *f)
+{
+	f->url = col_dup(st, first);
+	f->etag = col_dup(st, first + 1);
+	f->last_modified = col_dup(st, first + 2);
+	f->last_error = col_dup(st, first + 3);
+	f->last_fetch = sqlite3_column_int64(st, first + 4);
+	f->next_fetch = sqlite3_column_int64(st, first + 5);
+	f->last_status = sqlite3_column_int(st, first + 6);
+	f->errors = (unsigned)sqlite3_column_int64(st, first + 7);
+	f->items = (uint64_t)sqlite3_column_int64(st, first + 8);
+	f->disabled = sqlite3_column_int(st, first + 9) != 0;
+}
+
+int store_feed_load(struct store *s, const char *name, struct store_feed *ret)
+{
+	sqlite3_stmt *st = stmt(s, ST_FEED_LOAD);
+	bind_text(st, 1, name);
+	int r = step(s, st);
+	if (r < 0)
+		return r;
+	memset(ret, 0, sizeof(*ret));
+	ret->name = xstrdup(name);
+	if (r == 0)
+		return -ENOENT;
+	feed_read(st, 0, ret);
+	done(st);
+	return 0;
+}
+
+int store_feed_save(struct store *s, const struct store_feed *f)
+{
+	if (!f->name)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_FEED_SAVE);
+	bind_text(st, 1, f->name);
+	bind_text(st, 2, f->url);
+	bind_text(st, 3, f->etag);
+	bind_text(st, 4, f->last_modified);
+	bind_text(st, 5, f->last_error);
+	sqlite3_bind_int64(st, 6, f->last_fetch);
+	sqlite3_bind_int64(st, 7, f->next_fetch);
+	sqlite3_bind_int(st, 8, f->last_status);
+	sqlite3_bind_int64(st, 9, f->errors);
+	sqlite3_bind_int64(st, 10, (int64_t)f->items);
+	sqlite3_bind_int(st, 11, f->disabled);
+	return run(s, st);
+}
+
+int store_feeds_each(struct store *s, int (*cb)(const struct store_feed *f, void *arg), void *arg)
+{
+	sqlite3_stmt *st = stmt(s, ST_FEEDS_EACH);
+	int r;
+	while ((r = step(s, st)) == 1) {
+		struct store_feed f = {0};
+		f.name = col_dup(st, 0);
+		feed_read(st, 1, &f);
+		r = cb(&f, arg);
+		store_feed_clear(&f);
+		if (r) {
+			done(st);
+			return r;
+		}
+	}
+	return r;
+}
+
+int store_item_seen(struct store *s, const char *feed, const char *identity)
+{
+	if (!feed || !identity)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_SEEN);
+	bind_text(st, 1, feed);
+	bind_text(st, 2, identity);
+	int r = step(s, st);
+	if (r == 1)
+		done(st);
+	return r;
+}
+
+/* Sets *ret to the row id of feed name, creating the row when missing. */
+static int feed_id(struct store *s, const char *name, int64_t *ret)
+{
+	if (s->feed_name && !strcmp(s->feed_name, name)) {
+		*ret = s->feed_id;
+		return 0;
+	}
+	sqlite3_stmt *st = stmt(s, ST_FEED_ID);
+	bind_text(st, 1, name);
+	int r = step(s, st);
+	if (r == 0) {
+		st = stmt(s, ST_FEED_CREATE);
+		bind_text(st, 1, name);
+		r = step(s, st);
+		if (r == 0) /* RETURNING always yields the row */
+			r = -EIO;
+	}
+	if (r < 0)
+		return r;
+	*ret = sqlite3_column_int64(st, 0);
+	if ((r = run(s, st)) < 0) /* see item_add on RETURNING */
+		return r;
+	free(s->feed_name);
+	s->feed_name = xstrdup(name);
+	s->feed_id = *ret;
+	return 0;
+}
+
+/* The body of store_item_add, inside its savepoint. */
+static int item_add(struct store *s, const struct store_item *it, int64_t *ret_id)
+{
+	int64_t fid, id;
+	int r = feed_id(s, it->feed, &fid);
+	if (r < 0)
+		return r;
+
+	sqlite3_stmt *st = stmt(s, ST_ITEM_INSERT);
+	sqlite3_bind_int64(st, 1, fid);
+	bind_text(st, 2, it->guid);
+	bind_text(st, 3, it->link);
+	bind_text(st, 4, it->canonical_link);
+	bind_text(st, 5, it->title);
+	bind_text(st, 6, it->author);
+	bind_text(st, 7, it->summary);
+	bind_text(st, 8, it->content);
+	bind_text(st, 9, it->hash);
+	if (it->published == FEED_NO_DATE)
+		sqlite3_bind_null(st, 10);
+	else
+		sqlite3_bind_int64(st, 10, it->published);
+	sqlite3_bind_int64(st, 11, it->fetched);
+	int isnew = step(s, st);
+	if (isnew < 0)
+		return isnew;
+	if (isnew) {
+		/* RETURNING hands the row out before the statement ends: an error (SQLITE_FULL when
+		 * FTS5 writes its index, say) shows only when it is stepped to the end. */
+		id = sqlite3_column_int64(st, 0);
+		if ((r = run(s, st)) < 0)
+			return r;
+	} else {
+		/* Already stored: the same content, or the same canonical link. */
+		st = stmt(s, ST_ITEM_FIND);
+		bind_text(st, 1, it->hash);
+		bind_text(st, 2, it->canonical_link);
+		r = step(s, st);
+		if (r == 0) {
+			snprintf(s->err, sizeof(s->err),
+				 "item conflicts but no stored item matches");
+			r = -EIO;
+		}
+		if (r < 0)
+			return r;
+		id = sqlite3_column_int64(st, 0);
+		done(st);
+	}
+
+	st = stmt(s, ST_SOURCE_ADD);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, fid);
+	bind_text(st, 3, it->identity);
+	bind_text(st, 4, it->link);
+	sqlite3_bind_int64(st, 5, it->fetched);
+	if ((r = run(s, st)) < 0)
+		return r;
+	*ret_id = id;
+	return isnew;
+}
+
+int store_item_add(struct store *s, const struct store_item *it, int64_t *ret_id)
+{
+	if (!it->feed || !it->identity || !it->hash) {
+		snprintf(s->err, sizeof(s->err), "item without feed, identity or hash");
+		return -EINVAL;
+	}
+	/* A savepoint makes the item, its source and the feed's count one change, inside the
+	 * caller's transaction or as a transaction of its own. */
+	bool own = sqlite3_get_autocommit(s->db); /* the savepoint is the whole transaction */
+	int r = run(s, stmt(s, ST_SAVEPOINT));
+	if (r < 0)
+		return r;
+	int64_t id = 0;
+	r = item_add(s, it, &id);
+	if (r < 0) {
+		char err[sizeof(s->err)];
+		memcpy(err, s->err, sizeof(err));
+		if (!sqlite3_get_autocommit(s->db)) {
+			run(s, stmt(s, ST_ROLLBACK_TO));
+			run(s, stmt(s, ST_RELEASE));
+		}
+		/* The feed row may have been created in what was just rolled back. */
+		free(s->feed_name);
+		s->feed_name = NULL;
+		memcpy(s->err, err, sizeof(err));
+		return r;
+	}
+	int rr = run(s, stmt(s, ST_RELEASE));
+	if (rr < 0) {
+		/* Releasing our own transaction is its commit: when that fails, do not leave it
+		 * open for the next call to inherit. */
+		if (own && !sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		free(s->feed_name);
+		s->feed_name = NULL;
+		return rr;
+	}
+	*ret_id = id;
+	return r;
+}
+
+int store_verdict_add(struct store *s, int64_t item_id, const char *topic, double score,
+		      bool relevant, const char *terms_json)
+{
+	if (!topic)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_VERDICT_ADD);
+	sqlite3_bind_int64(st, 1, item_id);
+	bind_text(st, 2, topic);
+	sqlite3_bind_double(st, 3, score);
+	sqlite3_bind_int(st, 4, relevant);
+	bind_text(st, 5, terms_json);
+	return run(s, st);
+}
+
+int store_alert_queue(struct store *s, int64_t item_id, const char *topic)
+{
+	if (!topic)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_ALERT_QUEUE);
+	sqlite3_bind_int64(st, 1, item_id);
+	bind_text(st, 2, topic);
+	sqlite3_bind_int64(st, 3, now_unix());
+	return run(s, st);
+}
+
+struct alert_copy {
+	struct store_alert a;
+	char *topic, *terms, *feed, *url, *title;
+};
+
+/*
+ * The unsent alerts are copied out before any callback runs: a callback typically sends and then
+ * calls store_alert_sent, which must not update the rows of a statement still being stepped.
+ */
+int store_alerts_pending(struct store *s, int (*cb)(const struct store_alert *a, void *arg),
+			 void *arg)
+{
+	sqlite3_stmt *st = stmt(s, ST_ALERTS_PENDING);
+	struct alert_copy *v = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+	while ((r = step(s, st)) == 1) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		struct alert_copy *c = &v[n++];
+		c->topic = col_dup(st, 1);
+		c->terms = col_dup(st, 3);
+		c->feed = col_dup(st, 4);
+		c->url = col_dup(st, 5);
+		c->title = col_dup(st, 6);
+		c->a = (struct store_alert){
+		    .item_id = sqlite3_column_int64(st, 0),
+		    .topic = c->topic,
+		    .score = sqlite3_column_double(st, 2),
+		    .terms_json = c->terms,
+		    .feed = c->feed,
+		    .url = c->url,
+		    .title = c->title,
+		};
+	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = cb(&v[i].a, arg);
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].topic);
+		free(v[i].terms);
+		free(v[i].feed);
+		free(v[i].url);
+		free(v[i].title);
+	}
+	free(v);
+	return r;
+}
+
+int store_alert_sent(struct store *s, int64_t item_id, const char *topic)
+{
+	if (!topic)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_ALERT_SENT);
+	sqlite3_bind_int64(st, 1, item_id);
+	bind_text(st, 2, topic);
+	sqlite3_bind_int64(st, 3, now_unix());
+	int r = run(s, st);
+	if (r == 0 && sqlite3_changes(s->db) == 0) {
+		snprintf(s->err, sizeof(s->err), "no unsent alert for item %lld, topic %s",
+			 (long long)item_id, topic);
+		return -ENOENT;
+	}
+	return r;
+}
+
+/* A plain-words reading of an FTS query that did not parse: every white-space separated word as
+ * a quoted string, so "l'armée" or "Biélorussie-Ukraine" search as phrases. */
+static char *fts_quote(const char *q)
+{
+	struct buf b = {0};
+	for (const char *p = q; *p;) {
+		p += strspn(p, " \t\n\r");
+		size_t n = strcspn(p, " \t\n\r");
+		if (!n)
+			break;
+		if (b.len)
+			buf_putc(&b, ' ');
+		buf_putc(&b, '"');
+		for (size_t i = 0; i < n; i++) {
+			if (p[i] == '"')
+				buf_putc(&b, '"');
+			buf_putc(&b, p[i]);
+		}
+		buf_putc(&b, '"');
+		p += n;
+	}
+	return buf_steal(&b);
+}
+
+static int items_query(struct store *s, const struct store_query *q, const char *match,
+		       int (*cb)(const struct store_row *r, void *arg), void *arg, int *ret_rows)
+{
+	sqlite3_stmt *st = stmt(s, match ? ST_ITEMS_MATCH : ST_ITEMS_EACH);
+	sqlite3_bind_int64(st, 1, q->since);
+	sqlite3_bind_int(st, 2, q->relevant_only);
+	sqlite3_bind_int64(st, 3, q->limit > 0 ? q->limit : -1);
+	if (match)
+		bind_text(st, 4, match);
+	int r;
+	*ret_rows = 0;
+	while ((r = step(s, st)) == 1) {
+		bool verdict = sqlite3_column_type(st, 11) != SQLITE_NULL;
+		struct store_row row = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .feed = col_text(st, 1),
+		    .guid = col_text(st, 2),
+		    .link = col_text(st, 3),
+		    .title = col_text(st, 4),
+		    .author = col_text(st, 5),
+		    .summary = col_text(st, 6),
+		    .content = col_text(st, 7),
+		    .hash = col_text(st, 8),
+		    .published = sqlite3_column_type(st, 9) == SQLITE_NULL
+				     ? FEED_NO_DATE
+				     : sqlite3_column_int64(st, 9),
+		    .fetched = sqlite3_column_int64(st, 10),
+		    .topic = verdict ? col_text(st, 11) : NULL,
+		    .score = verdict ? sqlite3_column_double(st, 12) : 0,
+		    .relevant = verdict && sqlite3_column_int(st, 13),
+		    .terms_json = verdict ? col_text(st, 14) : NULL,
+		};
+		(*ret_rows)++;
+		if ((r = cb(&row, arg)) != 0) {
+			done(st);
+			return r;
+		}
+	}
+	return r;
+}
+
+int store_items_each(struct store *s, const struct store_query *q,
+		     int (*cb)(const struct store_row *r, void *arg), void *arg)
+{
+	int rows;
+	int r = items_query(s, q, q->match, cb, arg, &rows);
+	/* An FTS syntax error (SQLITE_ERROR) shows before the first row: retry with the words
+	 * quoted. */
+	if (r == -EIO && q->match && rows == 0 && s->rc == SQLITE_ERROR) {
+		char *quoted = fts_quote(q->match);
+		r = items_query(s, q, quoted, cb, arg, &rows);
+		free(quoted);
+		if (r == -EIO && s->rc == SQLITE_ERROR)
+			r = -EINVAL;
+	}
+	return r;
+}
+
+int store_stats(struct store *s, struct store_stats *ret)
+{
+	sqlite3_stmt *st = stmt(s, ST_STATS);
+	int r = step(s, st);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return -EIO;
+	*ret = (struct store_stats){
+	    .feeds = sqlite3_column_int64(st, 0),
+	    .items = sqlite3_column_int64(st, 1),
+	    .relevant = sqlite3_column_int64(st, 2),
+	    .alerts_sent = sqlite3_column_int64(st, 3),
+	    .alerts_pending = sqlite3_column_int64(st, 4),
+	    .sources = sqlite3_column_int64(st, 5),
+	};
+	done(st);
+	return 0;
+}
+
+int store_meta_get(struct store *s, const char *key, char **ret_value)
+{
+	sqlite3_stmt *st = stmt(s, ST_META_GET);
+	bind_text(st, 1, key);
+	int r = step(s, st);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	const char *v = col_text(st, 0);
+	*ret_value = xstrdup(v ? v : "");
+	done(st);
+	return 0;
+}
+
+int store_meta_set(struct store *s, const char *key, const char *value)
+{
+	if (!key || !value)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_META_SET);
+	bind_text(st, 1, key);
+	bind_text(st, 2, value);
+	return run(s, st);
+}

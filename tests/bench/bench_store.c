@@ -1,0 +1,203 @@
+/*
+ * bench_store.c - store_item_add throughput and the per-item cost of deduplication.
+ *
+ * Usage: bench_store DIR [N]   (N items, default 100000; DIR must exist, a fresh database file
+ *                               bench.db is created in it)
+ *
+ * 1. Adds N distinct items in transactions of 50 (as the daemon does, one per fetched feed),
+ *    each hashed with dedup_content_hash and checked with store_item_seen first: items/s.
+ * 2. With the N items stored, times per item: dedup_content_hash alone; store_item_seen on a
+ *    known (feed, identity); store_item_add of the same story from another feed (a duplicate
+ *    by hash, which records a source), again in transactions of 50.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dedup.h"
+#include "feed.h"
+#include "store.h"
+#include "util.h"
+
+#define BATCH 50
+
+static const char *const words[] = {
+    "frontière", "Biélorussie", "Ukraine",	"Loukachenko", "troupes",    "armée",
+    "Pologne",	 "Minsk",	"Kiev",		"exercices",   "militaires", "réfugiés",
+    "la",	 "le",		"des",		"à",	       "en",	     "sur",
+    "avec",	 "selon",	"gouvernement", "sanctions",   "Moscou",     "président",
+    "mardi",	 "jeudi",	"région",	"Brest",       "Gomel",	     "déploiement",
+    "manœuvres", "l'OTAN",	"économie",	"électricité", "hiver",	     "accord",
+};
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static char *sentence(size_t nwords, unsigned serial)
+{
+	struct buf b = {0};
+	buf_printf(&b, "N°%u ", serial);
+	for (size_t i = 0; i < nwords; i++) {
+		buf_puts(&b, words[next() % ARRAY_SIZE(words)]);
+		buf_putc(&b, i % 17 == 16 ? '\n' : ' ');
+	}
+	return buf_steal(&b);
+}
+
+struct gen {
+	char *title, *summary, *content, id[32], link[96];
+};
+
+static void gen_make(struct gen *g, unsigned i)
+{
+	g->title = sentence(10, i);
+	g->summary = sentence(60, i);
+	g->content = sentence(400, i);
+	snprintf(g->id, sizeof(g->id), "urn:item:%u", i);
+	snprintf(g->link, sizeof(g->link), "https://www.example.fr/monde/article-%u.html", i);
+}
+
+static void gen_free(struct gen *g)
+{
+	free(g->title);
+	free(g->summary);
+	free(g->content);
+}
+
+static double secs(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void die(struct store *s, const char *what, int r)
+{
+	fprintf(stderr, "%s: %s (%s)\n", what, strerror(-r), s ? store_errmsg(s) : "");
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench_store DIR [N]\n");
+		return 2;
+	}
+	unsigned n = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 100000;
+	char *path = xasprintf("%s/bench.db", argv[1]);
+	unlink(path);
+	char *err = NULL;
+	struct store *s = store_open(path, false, &err);
+	if (!s) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	struct gen *g = xcalloc(n, sizeof(*g));
+	for (unsigned i = 0; i < n; i++)
+		gen_make(&g[i], i);
+
+	/* 1. Cold: every item new. */
+	struct timespec t0, t1;
+	int64_t id;
+	int r;
+	double in_add = 0; /* time inside store_item_add */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < n; i++) {
+		if (i % BATCH == 0 && (r = store_begin(s)) < 0)
+			die(s, "begin", r);
+		char hash[DEDUP_HASH_HEX];
+		dedup_content_hash(g[i].title, g[i].content, hash);
+		if ((r = store_item_seen(s, "feed-a", g[i].id)) != 0)
+			die(s, "seen", r < 0 ? r : -EEXIST);
+		struct store_item it = {
+		    .feed = "feed-a",
+		    .identity = g[i].id,
+		    .guid = g[i].id,
+		    .link = g[i].link,
+		    .canonical_link = g[i].link,
+		    .title = g[i].title,
+		    .summary = g[i].summary,
+		    .content = g[i].content,
+		    .hash = hash,
+		    .published = FEED_NO_DATE,
+		    .fetched = 1700000000 + i,
+		};
+		struct timespec a0, a1;
+		clock_gettime(CLOCK_MONOTONIC, &a0);
+		if ((r = store_item_add(s, &it, &id)) != 1)
+			die(s, "add", r < 0 ? r : -EEXIST);
+		clock_gettime(CLOCK_MONOTONIC, &a1);
+		in_add += secs(&a0, &a1);
+		if ((i % BATCH == BATCH - 1 || i == n - 1) && (r = store_commit(s)) < 0)
+			die(s, "commit", r);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double cold = secs(&t0, &t1);
+	printf(
+	    "cold: %u new items (hash + seen + add, transactions of %d) in %.2f s: %.0f items/s\n",
+	    n, BATCH, cold, n / cold);
+	printf("      of which inside store_item_add: %.1f us/item (%.0f items/s)\n",
+	       in_add / n * 1e6, n / in_add);
+
+	/* 2a. Hashing alone. */
+	char hash[DEDUP_HASH_HEX];
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < n; i++)
+		dedup_content_hash(g[i].title, g[i].content, hash);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double th = secs(&t0, &t1);
+	/* 2b. The cheap per-feed check on known items. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < n; i++)
+		if ((r = store_item_seen(s, "feed-a", g[i].id)) != 1)
+			die(s, "seen", r < 0 ? r : -ENOENT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ts = secs(&t0, &t1);
+	/* 2c. The same stories from another feed: hash, seen (no), add -> duplicate. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < n; i++) {
+		if (i % BATCH == 0 && (r = store_begin(s)) < 0)
+			die(s, "begin", r);
+		dedup_content_hash(g[i].title, g[i].content, hash);
+		if ((r = store_item_seen(s, "feed-b", g[i].id)) != 0)
+			die(s, "seen b", r < 0 ? r : -EEXIST);
+		struct store_item it = {
+		    .feed = "feed-b",
+		    .identity = g[i].id,
+		    .link = g[i].link,
+		    .title = g[i].title,
+		    .content = g[i].content,
+		    .hash = hash,
+		    .published = FEED_NO_DATE,
+		    .fetched = 1800000000,
+		};
+		if ((r = store_item_add(s, &it, &id)) != 0)
+			die(s, "add dup", r < 0 ? r : -EEXIST);
+		if ((i % BATCH == BATCH - 1 || i == n - 1) && (r = store_commit(s)) < 0)
+			die(s, "commit", r);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double td = secs(&t0, &t1);
+	struct store_stats st;
+	if ((r = store_stats(s, &st)) < 0)
+		die(s, "stats", r);
+	printf("with %" PRId64 " items stored (%" PRId64 " sources):\n", st.items, st.sources);
+	printf("  dedup_content_hash (title + ~3 KB text): %.1f us/item\n", th / n * 1e6);
+	printf("  store_item_seen (known identity):         %.1f us/item\n", ts / n * 1e6);
+	printf("  duplicate from another feed (hash + seen + add, tx of %d): %.1f us/item\n", BATCH,
+	       td / n * 1e6);
+	store_close(s);
+	for (unsigned i = 0; i < n; i++)
+		gen_free(&g[i]);
+	free(g);
+	free(path);
+	return 0;
+}

@@ -1,0 +1,160 @@
+/*
+ * test_dedup.c - content hashes and canonical URLs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dedup.h"
+
+static void hash(const char *title, const char *text, char out[DEDUP_HASH_HEX])
+{
+	memset(out, 'x', DEDUP_HASH_HEX);
+	dedup_content_hash(title, text, out);
+}
+
+static void assert_same(const char *t1, const char *x1, const char *t2, const char *x2)
+{
+	char a[DEDUP_HASH_HEX], b[DEDUP_HASH_HEX];
+	hash(t1, x1, a);
+	hash(t2, x2, b);
+	assert_string_equal(a, b);
+}
+
+static void assert_differ(const char *t1, const char *x1, const char *t2, const char *x2)
+{
+	char a[DEDUP_HASH_HEX], b[DEDUP_HASH_HEX];
+	hash(t1, x1, a);
+	hash(t2, x2, b);
+	assert_string_not_equal(a, b);
+}
+
+static void test_hash_format(void **state)
+{
+	(void)state;
+	char h[DEDUP_HASH_HEX];
+	hash("Titre", "Texte", h);
+	assert_int_equal(strlen(h), 64);
+	for (int i = 0; i < 64; i++)
+		assert_true((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f'));
+	/* SHA-256 of "\n" (both empty): the normalised input is exactly the separator. */
+	hash(NULL, NULL, h);
+	assert_string_equal(h, "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b");
+	char h2[DEDUP_HASH_HEX];
+	hash("", "  \n\t ", h2);
+	assert_string_equal(h, h2);
+}
+
+static void test_hash_normalisation(void **state)
+{
+	(void)state;
+	const char *t = "Loukachenko renforce la frontière";
+	const char *x = "Des troupes biélorusses se massent à la frontière avec l'Ukraine.\n"
+			"Kiev s'inquiète.";
+	assert_same(t, x, "LOUKACHENKO  renforce la FRONTIERE",
+		    "Des troupes  bielorusses se massent a la frontiere avec l’Ukraine. Kiev "
+		    "s'inquiete.");
+	/* Line breaks, no-break spaces and French typographic spaces before punctuation. */
+	assert_same("Alerte : la frontière", "Un.\n\nDeux !", "Alerte\xc2\xa0: la frontière",
+		    "Un. Deux\xe2\x80\xaf!");
+	/* « » quotes and curly apostrophes read like plain ones. */
+	assert_same("« Menace »", "L’armée", "\"Menace\"", "L'armée");
+	/* Title and text stay apart: moving words across the boundary changes the hash. */
+	assert_differ("Un deux", "trois", "Un", "deux trois");
+}
+
+static void test_hash_differs(void **state)
+{
+	(void)state;
+	const char *t = "Loukachenko renforce la frontière";
+	assert_differ(t, "Des troupes se massent.", t, "Des troupes se retirent.");
+	assert_differ(t, "Texte", "Loukachenko renforce sa frontière", "Texte");
+	assert_differ(t, NULL, NULL, t);
+}
+
+static void test_hash_boilerplate(void **state)
+{
+	(void)state;
+	const char *t = "Minsk déploie des troupes";
+	const char *x = "Des unités ont été vues près de Brest.\nLe Kremlin dément.";
+	assert_same(t, x, t,
+		    "[ad_1]\nDes unités ont été vues près de Brest.\n"
+		    "Lire aussi : Ukraine, la guerre au jour le jour\n"
+		    "Le Kremlin dément.\n"
+		    "Source link");
+	assert_same(t, x, t,
+		    "Des unités ont été vues près de Brest.\n"
+		    "À lire aussi – Biélorussie : ce que l'on sait\n"
+		    "Le Kremlin dément. Lire la suite\n"
+		    "Partager sur Facebook\n"
+		    "L’article Minsk déploie des troupes est apparu en premier sur Le Journal.");
+	/* A phrase that merely contains a boilerplate word is kept. */
+	assert_differ(t, x, t,
+		      "Des unités ont été vues près de Brest.\nLe Kremlin dément.\n"
+		      "Il faut lire aussitôt le rapport.");
+	/* "lire la suite" is dropped as whole words only. */
+	assert_differ(t, "Il veut élire la suite du bureau.", t, "Il veut du bureau.");
+}
+
+static void check_url(const char *in, const char *want)
+{
+	char *got = dedup_canonical_url(in);
+	if (!want) {
+		if (got)
+			fail_msg("%s: expected NULL, got %s", in ? in : "(null)", got);
+		return;
+	}
+	if (!got)
+		fail_msg("%s: expected %s, got NULL", in ? in : "(null)", want);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_canonical_url(void **state)
+{
+	(void)state;
+	check_url("HTTPS://WWW.LeMonde.FR/international/article/2024/x.html",
+		  "https://www.lemonde.fr/international/article/2024/x.html");
+	check_url("http://example.com:80/a", "http://example.com/a");
+	check_url("https://example.com:443/a", "https://example.com/a");
+	check_url("https://example.com:80/a", "https://example.com:80/a");
+	check_url("http://example.com:8080/a", "http://example.com:8080/a");
+	check_url("https://example.com/a#comments", "https://example.com/a");
+	check_url("https://www.francetvinfo.fr/monde/x.html?utm_source=rss&utm_medium=feed"
+		  "&xtor=RSS-3208#xtor=RSS-3208",
+		  "https://www.francetvinfo.fr/monde/x.html");
+	check_url("https://example.com/a?id=42&utm_campaign=x&page=2&fbclid=abc&gclid=1",
+		  "https://example.com/a?id=42&page=2");
+	check_url("https://example.com/a?at_medium=rss&at_campaign=c&ns_mchannel=m&ocid=o&cmp=c",
+		  "https://example.com/a");
+	check_url("https://example.com/a?", "https://example.com/a");
+	check_url("https://example.com/a?b=1&&c=2", "https://example.com/a?b=1&c=2");
+	check_url("https://example.com/Path/Case?Q=Keep", "https://example.com/Path/Case?Q=Keep");
+	check_url("https://example.com", "https://example.com/");
+	check_url("http://[::1]:80/x", "http://[::1]/x");
+	/* Not absolute http(s) URLs. */
+	check_url("ftp://example.com/file", NULL);
+	check_url("javascript:alert(1)", NULL);
+	check_url("mailto:a@example.com", NULL);
+	check_url("/relative/path", NULL);
+	check_url("//example.com/x", NULL);
+	check_url("https://exa mple.com/x", NULL);
+	check_url("https://", NULL);
+	check_url("", NULL);
+	check_url(NULL, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_hash_format),	  cmocka_unit_test(test_hash_normalisation),
+	    cmocka_unit_test(test_hash_differs),  cmocka_unit_test(test_hash_boilerplate),
+	    cmocka_unit_test(test_canonical_url),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,722 @@
+/*
+ * test_store.c - the SQLite store, on real database files in a temporary directory.
+ *
+ * sqlite3 is used directly here only to look at the file from outside (user_version, journal
+ * mode) and to build databases the store did not create.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "dedup.h"
+#include "feed.h"
+#include "store.h"
+#include "util.h"
+
+struct fx {
+	char dir[512];
+	char *path;
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = xcalloc(1, sizeof(*fx));
+	const char *tmp = getenv("TMPDIR");
+	snprintf(fx->dir, sizeof(fx->dir), "%s/test_store.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(fx->dir))
+		return -1;
+	fx->path = xasprintf("%s/veille.db", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	chmod(fx->dir, 0700); /* test_readonly_file may have failed half-way */
+	const char *sfx[] = {"", "-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < ARRAY_SIZE(sfx); i++) {
+		char *p = xasprintf("%s%s", fx->path, sfx[i]);
+		unlink(p);
+		free(p);
+	}
+	rmdir(fx->dir);
+	free(fx->path);
+	free(fx);
+	return 0;
+}
+
+static struct store *open_ok(const char *path, bool readonly)
+{
+	char *err = NULL;
+	struct store *s = store_open(path, readonly, &err);
+	if (!s)
+		fail_msg("store_open: %s", err);
+	return s;
+}
+
+/* Reads a one-value PRAGMA from outside the store. */
+static char *pragma(const char *path, const char *name)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	char *sql = xasprintf("PRAGMA %s", name);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	char *v = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(sql);
+	return v;
+}
+
+static void exec_outside(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* An item whose hash is computed from title and text, as the pipeline does. */
+struct titem {
+	struct store_item it;
+	char hash[DEDUP_HASH_HEX];
+};
+
+static void mkitem(struct titem *t, const char *feed, const char *id, const char *link,
+		   const char *title, const char *text, int64_t fetched)
+{
+	memset(t, 0, sizeof(*t));
+	dedup_content_hash(title, text, t->hash);
+	t->it = (struct store_item){
+	    .feed = feed,
+	    .identity = id,
+	    .guid = id,
+	    .link = link,
+	    .canonical_link = link,
+	    .title = title,
+	    .summary = text,
+	    .hash = t->hash,
+	    .published = FEED_NO_DATE,
+	    .fetched = fetched,
+	};
+}
+
+static int64_t add(struct store *s, const struct titem *t, int want)
+{
+	int64_t id = -1;
+	int r = store_item_add(s, &t->it, &id);
+	if (r != want)
+		fail_msg("store_item_add(%s) = %d, want %d: %s", t->it.identity, r, want,
+			 store_errmsg(s));
+	assert_true(id > 0);
+	return id;
+}
+
+static void stats(struct store *s, struct store_stats *st)
+{
+	assert_int_equal(store_stats(s, st), 0);
+}
+
+static void test_create_reopen(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_migrations_applied(s), 1);
+	struct titem t;
+	mkitem(&t, "a", "id1", "https://example.com/1", "Titre", "Texte", 1000);
+	int64_t id = add(s, &t, 1);
+	store_close(s);
+
+	char *v = pragma(fx->path, "user_version");
+	assert_string_equal(v, "1");
+	free(v);
+
+	s = open_ok(fx->path, false);
+	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_migrations_applied(s), 0); /* the step ran once, at creation */
+	assert_int_equal(store_item_seen(s, "a", "id1"), 1);
+	int64_t id2;
+	assert_int_equal(store_item_add(s, &t.it, &id2), 0);
+	assert_int_equal(id2, id);
+	struct store_stats st;
+	stats(s, &st);
+	assert_int_equal(st.items, 1);
+	assert_int_equal(st.feeds, 1);
+	store_close(s);
+	store_close(NULL);
+}
+
+static void test_migrate_from_v0(void **state)
+{
+	struct fx *fx = *state;
+	/* A database that exists but has no schema (version 0), with a stray table. */
+	exec_outside(fx->path, "CREATE TABLE unrelated (x); PRAGMA user_version = 0;");
+	struct store *s = open_ok(fx->path, false);
+	assert_int_equal(store_migrations_applied(s), 1);
+	assert_int_equal(store_schema_version(s), 1);
+	store_close(s);
+	s = open_ok(fx->path, false);
+	assert_int_equal(store_migrations_applied(s), 0);
+	store_close(s);
+	char *v = pragma(fx->path, "user_version");
+	assert_string_equal(v, "1");
+	free(v);
+
+	/* A version from the future is refused, not downgraded. */
+	exec_outside(fx->path, "PRAGMA user_version = 99");
+	char *err = NULL;
+	assert_null(store_open(fx->path, false, &err));
+	assert_non_null(strstr(err, "newer"));
+	free(err);
+	v = pragma(fx->path, "user_version");
+	assert_string_equal(v, "99");
+	free(v);
+}
+
+static void test_wal(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	assert_int_equal(store_meta_set(s, "k", "v"), 0);
+	char *v = pragma(fx->path, "journal_mode");
+	assert_string_equal(v, "wal");
+	free(v);
+	char *wal = xasprintf("%s-wal", fx->path);
+	struct stat sb;
+	assert_int_equal(stat(wal, &sb), 0);
+	free(wal);
+	store_close(s);
+}
+
+static int feed_names_cb(const struct store_feed *f, void *arg)
+{
+	struct buf *b = arg;
+	buf_printf(b, "%s:%s:%u;", f->name, f->url ? f->url : "-", f->errors);
+	return strcmp(f->name, "stop") == 0 ? 42 : 0;
+}
+
+static void test_feed_state(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct store_feed f;
+	assert_int_equal(store_feed_load(s, "lemonde", &f), -ENOENT);
+	assert_string_equal(f.name, "lemonde");
+	assert_null(f.url);
+	assert_int_equal(f.last_fetch, 0);
+	f.url = xstrdup("https://www.lemonde.fr/rss.xml");
+	f.etag = xstrdup("\"abc\"");
+	f.last_modified = xstrdup("Tue, 10 Sep 2024 08:00:00 GMT");
+	f.last_error = NULL;
+	f.last_fetch = 1700000000;
+	f.next_fetch = 1700000900;
+	f.last_status = 304;
+	f.errors = 3;
+	f.items = 12345678901ull;
+	f.disabled = true;
+	assert_int_equal(store_feed_save(s, &f), 0);
+	store_feed_clear(&f);
+	store_feed_clear(&f); /* cleared twice is harmless */
+	store_close(s);
+
+	s = open_ok(fx->path, false);
+	assert_int_equal(store_feed_load(s, "lemonde", &f), 0);
+	assert_string_equal(f.name, "lemonde");
+	assert_string_equal(f.url, "https://www.lemonde.fr/rss.xml");
+	assert_string_equal(f.etag, "\"abc\"");
+	assert_string_equal(f.last_modified, "Tue, 10 Sep 2024 08:00:00 GMT");
+	assert_null(f.last_error);
+	assert_int_equal(f.last_fetch, 1700000000);
+	assert_int_equal(f.next_fetch, 1700000900);
+	assert_int_equal(f.last_status, 304);
+	assert_int_equal(f.errors, 3);
+	assert_int_equal(f.items, 12345678901ull);
+	assert_true(f.disabled);
+	/* Replacing: validators gone, an error recorded. */
+	free(f.etag);
+	f.etag = NULL;
+	f.last_error = xstrdup("HTTP 500");
+	f.errors = 4;
+	f.disabled = false;
+	assert_int_equal(store_feed_save(s, &f), 0);
+	store_feed_clear(&f);
+	assert_int_equal(store_feed_load(s, "lemonde", &f), 0);
+	assert_null(f.etag);
+	assert_string_equal(f.last_error, "HTTP 500");
+	assert_int_equal(f.errors, 4);
+	assert_false(f.disabled);
+	store_feed_clear(&f);
+
+	struct store_feed g = {.name = "stop", .url = "https://example.com/"};
+	assert_int_equal(store_feed_save(s, &g), 0);
+	g.name = "afp";
+	g.url = NULL;
+	assert_int_equal(store_feed_save(s, &g), 0);
+	struct buf b = {0};
+	assert_int_equal(store_feeds_each(s, feed_names_cb, &b), 42);
+	assert_string_equal(
+	    b.p, "afp:-:0;lemonde:https://www.lemonde.fr/rss.xml:4;stop:https://example.com/:0;");
+	buf_free(&b);
+	store_close(s);
+}
+
+static void test_item_dedup(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct store_stats st;
+	struct titem a, b, c, d, e;
+	mkitem(&a, "lemonde", "guid-1", "https://www.lemonde.fr/a.html", "Minsk masse des troupes",
+	       "Texte de l'article.", 100);
+	assert_int_equal(store_item_seen(s, "lemonde", "guid-1"), 0);
+	int64_t ida = add(s, &a, 1);
+	assert_int_equal(store_item_seen(s, "lemonde", "guid-1"), 1);
+	assert_int_equal(store_item_seen(s, "lefigaro", "guid-1"), 0);
+	assert_int_equal(store_item_seen(s, "nosuchfeed", "x"), 0);
+
+	/* Same story from another feed, other link: same content hash. */
+	mkitem(&b, "lefigaro", "fig-9", "https://www.lefigaro.fr/b.html", "MINSK masse des troupes",
+	       "Texte  de l’article.", 110);
+	assert_string_equal(a.hash, b.hash);
+	assert_int_equal(add(s, &b, 0), ida);
+	assert_int_equal(store_item_seen(s, "lefigaro", "fig-9"), 1);
+
+	/* Same canonical link from a third feed, text differs (an update): one item. */
+	mkitem(&c, "agregateur", "agg-1", "https://www.lemonde.fr/a.html",
+	       "Minsk masse des troupes", "Texte mis à jour.", 120);
+	assert_string_not_equal(a.hash, c.hash);
+	assert_int_equal(add(s, &c, 0), ida);
+	assert_int_equal(store_item_seen(s, "agregateur", "agg-1"), 1);
+
+	/* The same (feed, identity) again: nothing new, no second source. */
+	assert_int_equal(add(s, &a, 0), ida);
+
+	/* No canonical link on two different stories: both stored (the index is partial). */
+	mkitem(&d, "afp", "afp-1", NULL, "Une autre histoire", "Un.", 130);
+	mkitem(&e, "afp", "afp-2", NULL, "Encore une autre", "Deux.", 130);
+	int64_t idd = add(s, &d, 1), ide = add(s, &e, 1);
+	assert_true(idd != ide && idd != ida);
+
+	stats(s, &st);
+	assert_int_equal(st.items, 3);
+	assert_int_equal(st.sources, 5);
+	assert_int_equal(st.feeds, 4);
+
+	/* An item without a content hash is refused. */
+	struct store_item bad = a.it;
+	bad.hash = NULL;
+	int64_t id;
+	assert_int_equal(store_item_add(s, &bad, &id), -EINVAL);
+	store_close(s);
+}
+
+struct alerts_seen {
+	int n;
+	struct store *s;
+	bool mark;
+	char buf[512];
+};
+
+static int alert_cb(const struct store_alert *a, void *arg)
+{
+	struct alerts_seen *as = arg;
+	as->n++;
+	snprintf(as->buf, sizeof(as->buf), "%s|%.2f|%s|%s|%s|%s", a->topic, a->score,
+		 a->terms_json ? a->terms_json : "-", a->feed, a->url, a->title);
+	if (as->mark)
+		assert_int_equal(store_alert_sent(as->s, a->item_id, a->topic), 0);
+	return 0;
+}
+
+static void test_verdicts_alerts(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem a;
+	mkitem(&a, "lemonde", "g1", "https://www.lemonde.fr/a.html", "Frontière", "Texte", 100);
+	assert_int_equal(store_begin(s), 0);
+	int64_t id = add(s, &a, 1);
+	assert_int_equal(store_verdict_add(s, id, "belarus", 0.82, true, "[[\"frontier\",0.5]]"),
+			 0);
+	assert_int_equal(store_verdict_add(s, id, "other", 0.1, false, "[]"), 0);
+	assert_int_equal(store_alert_queue(s, id, "belarus"), 0);
+	assert_int_equal(store_alert_queue(s, id, "belarus"), 0); /* queued once */
+	assert_int_equal(store_commit(s), 0);
+	/* A verdict for an item that does not exist violates the foreign key. */
+	assert_int_equal(store_verdict_add(s, id + 100, "belarus", 0.5, true, "[]"), -EINVAL);
+	assert_non_null(strstr(store_errmsg(s), "FOREIGN KEY"));
+
+	struct alerts_seen as = {.s = s};
+	assert_int_equal(store_alerts_pending(s, alert_cb, &as), 0);
+	assert_int_equal(as.n, 1);
+	assert_string_equal(as.buf, "belarus|0.82|[[\"frontier\",0.5]]|lemonde|"
+				    "https://www.lemonde.fr/a.html|Frontière");
+	struct store_stats st;
+	stats(s, &st);
+	assert_int_equal(st.alerts_pending, 1);
+	assert_int_equal(st.alerts_sent, 0);
+	assert_int_equal(st.relevant, 1);
+
+	/* Marking sent from inside the callback is allowed. */
+	as = (struct alerts_seen){.s = s, .mark = true};
+	assert_int_equal(store_alerts_pending(s, alert_cb, &as), 0);
+	assert_int_equal(as.n, 1);
+	as = (struct alerts_seen){.s = s};
+	assert_int_equal(store_alerts_pending(s, alert_cb, &as), 0);
+	assert_int_equal(as.n, 0);
+	assert_int_equal(store_alert_sent(s, id, "belarus"), -ENOENT);
+	stats(s, &st);
+	assert_int_equal(st.alerts_pending, 0);
+	assert_int_equal(st.alerts_sent, 1);
+	store_close(s);
+}
+
+static void test_rollback(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem a, b;
+	mkitem(&a, "lemonde", "g1", "https://www.lemonde.fr/a.html", "Un", "Texte un", 100);
+	mkitem(&b, "newfeed", "g2", "https://www.lemonde.fr/b.html", "Deux", "Texte deux", 100);
+	assert_int_equal(store_begin(s), 0);
+	int64_t ida = add(s, &a, 1);
+	assert_int_equal(store_commit(s), 0);
+
+	assert_int_equal(store_begin(s), 0);
+	add(s, &b, 1); /* creates feed "newfeed" inside the transaction */
+	assert_int_equal(store_alert_queue(s, ida, "t"), 0);
+	assert_int_equal(store_rollback(s), 0);
+	assert_int_equal(store_rollback(s), 0); /* nothing to roll back: no error */
+
+	assert_int_equal(store_item_seen(s, "lemonde", "g1"), 1);
+	assert_int_equal(store_item_seen(s, "newfeed", "g2"), 0);
+	struct store_stats st;
+	stats(s, &st);
+	assert_int_equal(st.items, 1);
+	assert_int_equal(st.feeds, 1);
+	assert_int_equal(st.alerts_pending, 0);
+	/* The feed rolled back is created again, not looked up from a stale cache. */
+	add(s, &b, 1);
+	stats(s, &st);
+	assert_int_equal(st.items, 2);
+	assert_int_equal(st.feeds, 2);
+	store_close(s);
+}
+
+struct rows {
+	struct buf ids;
+	int n;
+	int stop_after;
+};
+
+static int rows_cb(const struct store_row *r, void *arg)
+{
+	struct rows *rs = arg;
+	buf_printf(&rs->ids, "%s%s", rs->ids.len ? "," : "", r->title);
+	if (r->topic)
+		buf_printf(&rs->ids, "(%s %.1f%s)", r->topic, r->score, r->relevant ? " R" : "");
+	rs->n++;
+	return rs->stop_after && rs->n == rs->stop_after ? 7 : 0;
+}
+
+static const char *items(struct store *s, struct rows *rs, int64_t since, bool rel, int64_t limit,
+			 const char *match)
+{
+	struct store_query q = {
+	    .since = since, .relevant_only = rel, .limit = limit, .match = match};
+	buf_free(&rs->ids);
+	rs->n = 0;
+	int r = store_items_each(s, &q, rows_cb, rs);
+	if (r != 0)
+		fail_msg("store_items_each: %d %s", r, store_errmsg(s));
+	return rs->ids.p ? rs->ids.p : "";
+}
+
+static void test_items_each(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem t[4];
+	mkitem(&t[0], "f1", "1", "https://e.fr/1", "A",
+	       "Loukachenko inspecte la frontière avec la Pologne", 100);
+	mkitem(&t[1], "f1", "2", "https://e.fr/2", "B", "Météo : du soleil à Lyon", 200);
+	mkitem(&t[2], "f2", "3", "https://e.fr/3", "C", "L'armée biélorusse en manœuvres", 300);
+	mkitem(&t[3], "f2", "4", "https://e.fr/4", "D", "Rien à voir", 300);
+	t[0].it.published = 50;
+	t[0].it.author = "Jean";
+	int64_t id[4];
+	assert_int_equal(store_begin(s), 0);
+	for (int i = 0; i < 4; i++)
+		id[i] = add(s, &t[i], 1);
+	assert_int_equal(store_verdict_add(s, id[0], "belarus", 0.9, true, "[]"), 0);
+	assert_int_equal(store_verdict_add(s, id[0], "weather", 0.95, false, "[]"), 0);
+	assert_int_equal(store_verdict_add(s, id[1], "weather", 0.7, true, "[]"), 0);
+	assert_int_equal(store_verdict_add(s, id[1], "belarus", 0.2, false, "[]"), 0);
+	assert_int_equal(store_verdict_add(s, id[2], "belarus", 0.3, false, "[]"), 0);
+	assert_int_equal(store_commit(s), 0);
+
+	struct rows rs = {0};
+	/* Newest first (fetched, then id); best verdict: relevant first, then score. */
+	assert_string_equal(items(s, &rs, 0, false, 0, NULL),
+			    "D,C(belarus 0.3),B(weather 0.7 R),A(belarus 0.9 R)");
+	assert_string_equal(items(s, &rs, 200, false, 0, NULL),
+			    "D,C(belarus 0.3),B(weather 0.7 R)");
+	assert_string_equal(items(s, &rs, 0, false, 2, NULL), "D,C(belarus 0.3)");
+	assert_string_equal(items(s, &rs, 0, true, 0, NULL), "B(weather 0.7 R),A(belarus 0.9 R)");
+	assert_string_equal(items(s, &rs, 0, true, 1, NULL), "B(weather 0.7 R)");
+	/* Full-text: accents and case do not matter either way. */
+	assert_string_equal(items(s, &rs, 0, false, 0, "loukachenko frontiere"),
+			    "A(belarus 0.9 R)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "FRONTIÈRE"), "A(belarus 0.9 R)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "meteo"), "B(weather 0.7 R)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "loukachenko lyon"), "");
+	assert_string_equal(items(s, &rs, 0, false, 0, "loukachenko OR lyon"),
+			    "B(weather 0.7 R),A(belarus 0.9 R)");
+	assert_string_equal(items(s, &rs, 0, true, 0, "loukachenko OR lyon OR armee"),
+			    "B(weather 0.7 R),A(belarus 0.9 R)");
+	assert_string_equal(items(s, &rs, 250, false, 0, "loukachenko OR armee"), "C(belarus 0.3)");
+	/* Not FTS syntax: searched as plain words. */
+	assert_string_equal(items(s, &rs, 0, false, 0, "l'armée"), "C(belarus 0.3)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "\"unbalanced"), "");
+	/* The callback stops the walk. */
+	rs.stop_after = 2;
+	struct store_query q = {0};
+	assert_int_equal(store_items_each(s, &q, rows_cb, &rs), 7);
+	buf_free(&rs.ids);
+	store_close(s);
+}
+
+struct one_row {
+	int64_t published;
+	char author[16], feed[16];
+};
+
+static int one_row_cb(const struct store_row *r, void *arg)
+{
+	struct one_row *o = arg;
+	o->published = r->published;
+	snprintf(o->author, sizeof(o->author), "%s", r->author ? r->author : "-");
+	snprintf(o->feed, sizeof(o->feed), "%s", r->feed);
+	assert_int_equal(strlen(r->hash), 64);
+	return 0;
+}
+
+static void test_item_fields(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem a;
+	mkitem(&a, "f1", "1", "https://e.fr/1", "A", "x", 100);
+	add(s, &a, 1);
+	struct one_row o;
+	struct store_query q = {.limit = 1};
+	assert_int_equal(store_items_each(s, &q, one_row_cb, &o), 0);
+	assert_true(o.published == FEED_NO_DATE);
+	assert_string_equal(o.author, "-");
+	assert_string_equal(o.feed, "f1");
+	mkitem(&a, "f1", "2", "https://e.fr/2", "B", "y", 200);
+	a.it.published = -86400; /* before 1970 is a date, not "none" */
+	a.it.author = "Anne";
+	add(s, &a, 1);
+	assert_int_equal(store_items_each(s, &q, one_row_cb, &o), 0);
+	assert_int_equal(o.published, -86400);
+	assert_string_equal(o.author, "Anne");
+	store_close(s);
+}
+
+static void test_readonly(void **state)
+{
+	struct fx *fx = *state;
+	char *err = NULL;
+	/* A missing file is an error that names it, and is not created. */
+	assert_null(store_open(fx->path, true, &err));
+	assert_non_null(strstr(err, fx->path));
+	assert_non_null(strstr(err, "No such file"));
+	free(err);
+	struct stat sb;
+	assert_int_equal(stat(fx->path, &sb), -1);
+
+	/* No schema: refused, and not migrated. */
+	exec_outside(fx->path, "PRAGMA user_version = 0; CREATE TABLE x (a);");
+	err = NULL;
+	assert_null(store_open(fx->path, true, &err));
+	assert_non_null(strstr(err, "not a veille database"));
+	free(err);
+	char *v = pragma(fx->path, "user_version");
+	assert_string_equal(v, "0");
+	free(v);
+
+	struct store *w = open_ok(fx->path, false);
+	struct titem a, b;
+	mkitem(&a, "f1", "1", "https://e.fr/1", "A", "x", 100);
+	mkitem(&b, "f1", "2", "https://e.fr/2", "B", "y", 100);
+	add(w, &a, 1);
+	store_close(w);
+
+	struct store *s = open_ok(fx->path, true);
+	assert_int_equal(store_item_seen(s, "f1", "1"), 1);
+	int64_t id;
+	assert_int_equal(store_item_add(s, &b.it, &id), -EROFS);
+	assert_true(strlen(store_errmsg(s)) > 0);
+	assert_int_equal(store_meta_set(s, "k", "v"), -EROFS);
+	struct store_feed f = {.name = "f1"};
+	assert_int_equal(store_feed_save(s, &f), -EROFS);
+	struct store_stats st;
+	stats(s, &st);
+	assert_int_equal(st.items, 1);
+	store_close(s);
+}
+
+/* A database file the process may not write (mode 0444). Root writes anyway, so this case only
+ * runs unprivileged; test_readonly covers SQLITE_OPEN_READONLY. */
+static void test_readonly_file(void **state)
+{
+	struct fx *fx = *state;
+	if (geteuid() == 0)
+		skip();
+	struct store *w = open_ok(fx->path, false);
+	struct titem a, b;
+	mkitem(&a, "f1", "1", "https://e.fr/1", "A", "x", 100);
+	mkitem(&b, "f1", "2", "https://e.fr/2", "B", "y", 100);
+	add(w, &a, 1);
+	store_close(w);
+	assert_int_equal(chmod(fx->path, 0444), 0);
+	struct store *s = open_ok(fx->path, false);
+	assert_int_equal(store_item_seen(s, "f1", "1"), 1);
+	int64_t id;
+	assert_int_equal(store_item_add(s, &b.it, &id), -EROFS);
+	/* Inside a transaction as the daemon does it (BEGIN itself writes nothing). */
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_item_add(s, &b.it, &id), -EROFS);
+	assert_int_equal(store_rollback(s), 0);
+	assert_int_equal(store_item_seen(s, "f1", "2"), 0);
+	store_close(s);
+
+	/* In a read-only directory too: SQLite needs the WAL index (-shm) even to read, so either
+	 * the one left behind lets it open and writes fail, or the open fails and says why. */
+	assert_int_equal(chmod(fx->dir, 0555), 0);
+	char *err = NULL;
+	s = store_open(fx->path, false, &err);
+	if (s) {
+		assert_int_equal(store_item_add(s, &b.it, &id), -EROFS);
+		assert_int_equal(store_item_seen(s, "f1", "1"), 1);
+		store_close(s);
+	} else {
+		assert_non_null(strstr(err, "readonly"));
+		free(err);
+	}
+	chmod(fx->dir, 0700);
+	chmod(fx->path, 0600);
+}
+
+static void test_full(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem a;
+	mkitem(&a, "f1", "first", "https://e.fr/first", "Premier", "Avant le plein", 100);
+	add(s, &a, 1);
+	assert_int_equal(store_limit_size(s, 256 << 10), 0);
+	char big[4096];
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	int r = 0, i;
+	assert_int_equal(store_begin(s), 0);
+	for (i = 0; i < 1000 && r >= 0; i++) {
+		char id[32], title[32];
+		snprintf(id, sizeof(id), "n%d", i);
+		snprintf(title, sizeof(title), "Article %d", i);
+		mkitem(&a, "f1", id, NULL, title, big, 200);
+		int64_t rid;
+		r = store_item_add(s, &a.it, &rid);
+	}
+	if (r != -ENOSPC)
+		fail_msg("after %d items: %d %s", i, r, store_errmsg(s));
+	assert_true(i > 1);
+	assert_non_null(strstr(store_errmsg(s), "full"));
+	assert_int_equal(store_rollback(s), 0);
+	struct store_stats st;
+	stats(s, &st);
+	assert_int_equal(st.items, 1);
+	assert_int_equal(store_item_seen(s, "f1", "first"), 1);
+	/* Room again: writing works. */
+	assert_int_equal(store_limit_size(s, 0), 0);
+	mkitem(&a, "f1", "after", NULL, "Après", "Place", 300);
+	add(s, &a, 1);
+	store_close(s);
+}
+
+/* A second writer waits for the busy timeout (5 s), then gets -EBUSY; the first is unharmed. */
+static void test_busy(void **state)
+{
+	struct fx *fx = *state;
+	struct store *a = open_ok(fx->path, false);
+	struct store *b = open_ok(fx->path, false);
+	assert_int_equal(store_begin(a), 0);
+	assert_int_equal(store_meta_set(a, "k", "a"), 0);
+	uint64_t t0 = now_mono_ms();
+	assert_int_equal(store_begin(b), -EBUSY);
+	assert_true(now_mono_ms() - t0 >= 4000);
+	assert_non_null(strstr(store_errmsg(b), "locked"));
+	/* Readers are not blocked by the writer (WAL). */
+	char *v = NULL;
+	assert_int_equal(store_meta_get(b, "k", &v), -ENOENT);
+	assert_int_equal(store_commit(a), 0);
+	assert_int_equal(store_meta_get(b, "k", &v), 0);
+	assert_string_equal(v, "a");
+	free(v);
+	store_close(b);
+	store_close(a);
+}
+
+static void test_meta(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	char *v = NULL;
+	assert_int_equal(store_meta_get(s, "export.watermark", &v), -ENOENT);
+	assert_null(v);
+	assert_int_equal(store_meta_set(s, "export.watermark", "1700000000"), 0);
+	assert_int_equal(store_meta_set(s, "export.watermark", "1700000600"), 0);
+	store_close(s);
+	s = open_ok(fx->path, false);
+	assert_int_equal(store_meta_get(s, "export.watermark", &v), 0);
+	assert_string_equal(v, "1700000600");
+	free(v);
+	store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_create_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_from_v0, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_item_dedup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verdicts_alerts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_items_each, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_item_fields, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readonly_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
