@@ -206,9 +206,8 @@ void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH
 	buf_putc(&in, '\n');
 	put_normalised(&in, text);
 
-	/* The one-shot SHA256() (not deprecated in OpenSSL 3) rather than EVP_Digest:
-	 * <openssl/evp.h> pulls in <pthread.h>, whose <sched.h> resolves to daemon/sched.h on our
-	 * include path. */
+	/* libcrypto's one-shot SHA256() (not deprecated in OpenSSL 3): the whole input is in
+	 * memory, so no streaming EVP context is needed. */
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	SHA256((const unsigned char *)in.p, in.len, md);
 	buf_free(&in);
