@@ -123,7 +123,7 @@ struct parser {
 	struct record chan;
 	struct capture cap;
 	char error[160]; /* first error libxml2 reported */
-	int error_line;
+	int error_line, error_col;
 };
 
 static enum ns ns_of(const xmlChar *uri)
@@ -523,6 +523,7 @@ static void reader_error_cb(void *arg, xmlErrorPtr e)
 	while (l > 0 && is_space(p->error[l - 1]))
 		p->error[--l] = '\0';
 	p->error_line = e->line;
+	p->error_col = e->int2;
 }
 
 static void record_clear(struct record *rec)
@@ -1054,6 +1055,218 @@ static bool looks_like_html_page(const char *s, size_t len)
 	return false;
 }
 
+/* Byte offset of line:col (1-based, as libxml2 reports them) in s. */
+static size_t offset_of(const char *s, size_t len, int line, int col)
+{
+	size_t i = 0;
+	for (int l = 1; l < line && i < len; i++)
+		if (s[i] == '\n')
+			l++;
+	if (col > 1)
+		i += (size_t)col - 1;
+	return i < len ? i : len;
+}
+
+/* Position of the first item start tag (<item or <entry) at or after from; len when none. */
+static size_t next_item_tag(const char *s, size_t len, size_t from, bool atom)
+{
+	const char *tag = atom ? "<entry" : "<item";
+	size_t tl = strlen(tag);
+	while (from < len) {
+		const char *q = memmem(s + from, len - from, tag, tl);
+		if (!q)
+			return len;
+		size_t at = (size_t)(q - s);
+		char c = at + tl < len ? s[at + tl] : '\0';
+		if (c == '>' || c == '/' || is_space(c))
+			return at;
+		from = at + 1;
+	}
+	return len;
+}
+
+/* End of the root element's start tag (just past its '>'), skipping the prolog; 0 if none. */
+static size_t root_tag_end(const char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		const char *q = memchr(s + i, '<', len - i);
+		if (!q)
+			return 0;
+		i = (size_t)(q - s);
+		const char *endmark = NULL;
+		if (len - i >= 4 && memcmp(s + i, "<!--", 4) == 0)
+			endmark = "-->";
+		else if (len - i >= 2 && s[i + 1] == '?')
+			endmark = "?>";
+		else if (len - i >= 2 && s[i + 1] == '!')
+			endmark = "]>"; /* a DOCTYPE: approximate, good enough to skip the subset */
+		if (endmark) {
+			const char *e = memmem(s + i + 2, len - i - 2, endmark, 2);
+			if (!e && s[i + 1] == '!')
+				e = memchr(s + i, '>', len - i);
+			if (!e)
+				return 0;
+			if (s[i + 1] == '!' && memcmp(endmark, "]>", 2) == 0) {
+				/* a DOCTYPE without internal subset ends at its first '>' */
+				const char *gt = memchr(s + i, '>', len - i);
+				const char *br = memchr(s + i, '[', len - i);
+				if (gt && (!br || gt < br))
+					e = gt - 1;
+			}
+			i = (size_t)(e - s) + 2;
+			continue;
+		}
+		char quote = 0;
+		for (size_t k = i + 1; k < len; k++) {
+			if (quote) {
+				if (s[k] == quote)
+					quote = 0;
+			} else if (s[k] == '"' || s[k] == '\'') {
+				quote = s[k];
+			} else if (s[k] == '>') {
+				return k + 1;
+			}
+		}
+		return 0;
+	}
+	return 0;
+}
+
+enum pass_result { PASS_OK, PASS_BROKEN, PASS_TOO_DEEP, PASS_NO_ROOT, PASS_NOT_FEED };
+
+/* Runs the reader over s[0..len), appending items to p->doc. */
+static enum pass_result run_pass(struct parser *p, const char *s, size_t len, const char *url,
+				 char *err, size_t errlen)
+{
+	p->r = xmlReaderForMemory(s, (int)len, url, "UTF-8",
+				  XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOERROR |
+				      XML_PARSE_NOWARNING | XML_PARSE_IGNORE_ENC |
+				      XML_PARSE_NOCDATA | XML_PARSE_COMPACT);
+	if (!p->r)
+		return PASS_NO_ROOT;
+	xmlTextReaderSetStructuredErrorHandler(p->r, reader_error_cb, p);
+	p->error[0] = '\0';
+	p->error_line = p->error_col = 0;
+	p->item_depth = p->author_depth = -1;
+	p->channel_depth = -2;
+	p->cap.active = false;
+	bool root = false;
+	enum pass_result res = PASS_OK;
+	int r;
+	while ((r = xmlTextReaderRead(p->r)) == 1) {
+		int type = xmlTextReaderNodeType(p->r);
+		int depth = xmlTextReaderDepth(p->r);
+		if (depth > VEILLE_MAX_DEPTH) {
+			res = PASS_TOO_DEEP;
+			break;
+		}
+		if (p->cap.active) {
+			capture_node(p, type);
+			continue;
+		}
+		if (type == XML_READER_TYPE_ELEMENT) {
+			const char *name = (const char *)xmlTextReaderConstLocalName(p->r);
+			enum ns ns = ns_of(xmlTextReaderConstNamespaceUri(p->r));
+			bool empty = xmlTextReaderIsEmptyElement(p->r) == 1;
+			if (!name)
+				continue;
+			if (!root) {
+				root = true;
+				if (!root_element(p, ns, name, err, errlen)) {
+					res = PASS_NOT_FEED;
+					break;
+				}
+			}
+			element(p, ns, name, depth, empty);
+		} else if (type == XML_READER_TYPE_END_ELEMENT) {
+			end_element(p, depth);
+		}
+	}
+	if (res == PASS_OK && !root)
+		res = PASS_NO_ROOT;
+	else if (res == PASS_OK && r != 0)
+		res = PASS_BROKEN;
+	xmlFreeTextReader(p->r);
+	p->r = NULL;
+	record_clear(&p->item);
+	return res;
+}
+
+/* Drops the items from index n on. */
+static void items_truncate(struct feed_doc *doc, size_t n)
+{
+	while (doc->nitems > n) {
+		struct feed_item *it = &doc->items[--doc->nitems];
+		free(it->id);
+		free(it->link);
+		free(it->title);
+		free(it->author);
+		free(it->summary);
+		free(it->content);
+	}
+}
+
+/*
+ * After the reader stopped at damage. The reader hands out nothing of the 512-byte chunk where
+ * the error is, so complete items just before the damage would be lost: the part before the
+ * damage is parsed again on its own, followed by white space, then parsing resumes at the next
+ * item start tag after the damage. Each part is glued behind the prolog and the root start tag,
+ * so the namespaces stay declared. At most MAX_SALVAGE parts, each starting further on.
+ */
+#define MAX_SALVAGE 16
+#define SALVAGE_PAD 1024
+
+static void salvage(struct parser *p, const char *clean, size_t len, const char *url)
+{
+	bool atom = p->doc->format == FEED_FORMAT_ATOM;
+	size_t head = root_tag_end(clean, len);
+	if (!head)
+		return;
+	size_t seg = head; /* where the part that broke starts in clean */
+	const char *s = clean;
+	size_t slen = len;
+	size_t items_before = 0;
+	struct buf syn = {0};
+	char pad[SALVAGE_PAD];
+	memset(pad, '\n', sizeof(pad));
+	for (int pass = 0; pass < MAX_SALVAGE; pass++) {
+		size_t at = offset_of(s, slen, p->error_line, p->error_col);
+		if (at < head)
+			break;
+		at = seg + (at - head);
+		if (at > len)
+			at = len;
+		/* libxml2 reports the position after the construct it choked on: cut before it. */
+		while (at > seg && clean[at - 1] != '<')
+			at--;
+		if (at > seg)
+			at--;
+		/* The part before the damage, alone. */
+		items_truncate(p->doc, items_before);
+		buf_reset(&syn);
+		buf_append(&syn, clean, head);
+		buf_append(&syn, clean + seg, at - seg);
+		buf_append(&syn, pad, sizeof(pad));
+		char dummy[8];
+		run_pass(p, syn.p, syn.len, url, dummy, sizeof(dummy));
+		/* Then the rest, from the next item. */
+		size_t next = next_item_tag(clean, len, at, atom);
+		if (next >= len || next <= seg || p->doc->nitems >= VEILLE_MAX_ITEMS)
+			break;
+		seg = next;
+		buf_reset(&syn);
+		buf_append(&syn, clean, head);
+		buf_append(&syn, clean + seg, len - seg);
+		s = syn.p;
+		slen = syn.len;
+		items_before = p->doc->nitems;
+		if (run_pass(p, s, slen, url, dummy, sizeof(dummy)) != PASS_BROKEN)
+			break;
+	}
+	buf_free(&syn);
+}
+
 int feed_parse(const char *data, size_t len, const char *url, const char *http_charset,
 	       struct feed_doc **ret_doc, char *err, size_t errlen)
 {
@@ -1063,7 +1276,7 @@ int feed_parse(const char *data, size_t len, const char *url, const char *http_c
 		set_err(err, errlen, "empty document");
 		return -EINVAL;
 	}
-	if (len > INT32_MAX) {
+	if (len > INT32_MAX / 2) {
 		set_err(err, errlen, "document too large");
 		return -EINVAL;
 	}
@@ -1073,7 +1286,7 @@ int feed_parse(const char *data, size_t len, const char *url, const char *http_c
 	decode(data, len, http_charset, &utf8);
 	tidy(utf8.p ? utf8.p : "", utf8.len, &clean);
 	buf_free(&utf8);
-	if (clean.len == 0) {
+	if (clean.len == 0 || clean.len > INT32_MAX) {
 		buf_free(&clean);
 		set_err(err, errlen, "empty document");
 		return -EINVAL;
@@ -1082,46 +1295,10 @@ int feed_parse(const char *data, size_t len, const char *url, const char *http_c
 	struct parser p = {.channel_depth = -2, .item_depth = -1, .author_depth = -1};
 	p.doc = xcalloc(1, sizeof(*p.doc));
 	int rc = -EINVAL;
-	p.r = xmlReaderForMemory(clean.p, (int)clean.len, url, "UTF-8",
-				 XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOERROR |
-				     XML_PARSE_NOWARNING | XML_PARSE_IGNORE_ENC |
-				     XML_PARSE_NOCDATA | XML_PARSE_COMPACT);
-	if (!p.r) {
-		set_err(err, errlen, "cannot create an XML reader");
+	enum pass_result res = run_pass(&p, clean.p, clean.len, url, err, errlen);
+	if (res == PASS_NOT_FEED)
 		goto out;
-	}
-	xmlTextReaderSetStructuredErrorHandler(p.r, reader_error_cb, &p);
-
-	bool root = false, too_deep = false;
-	int r;
-	while ((r = xmlTextReaderRead(p.r)) == 1) {
-		int type = xmlTextReaderNodeType(p.r);
-		int depth = xmlTextReaderDepth(p.r);
-		if (depth > VEILLE_MAX_DEPTH) {
-			too_deep = true;
-			break;
-		}
-		if (p.cap.active) {
-			capture_node(&p, type);
-			continue;
-		}
-		if (type == XML_READER_TYPE_ELEMENT) {
-			const char *name = (const char *)xmlTextReaderConstLocalName(p.r);
-			enum ns ns = ns_of(xmlTextReaderConstNamespaceUri(p.r));
-			bool empty = xmlTextReaderIsEmptyElement(p.r) == 1;
-			if (!name)
-				continue;
-			if (!root) {
-				root = true;
-				if (!root_element(&p, ns, name, err, errlen))
-					goto out;
-			}
-			element(&p, ns, name, depth, empty);
-		} else if (type == XML_READER_TYPE_END_ELEMENT) {
-			end_element(&p, depth);
-		}
-	}
-	if (!root) {
+	if (res == PASS_NO_ROOT) {
 		if (looks_like_html_page(clean.p, clean.len))
 			set_err(err, errlen, "not a feed: HTML page");
 		else if (p.error[0])
@@ -1130,28 +1307,30 @@ int feed_parse(const char *data, size_t len, const char *url, const char *http_c
 			set_err(err, errlen, "not XML: no root element");
 		goto out;
 	}
-	if (r != 0 || too_deep)
+	char first_error[sizeof(p.error)];
+	int first_line = p.error_line;
+	snprintf(first_error, sizeof(first_error), "%s",
+		 res == PASS_TOO_DEEP ? "nesting too deep"
+		 : p.error[0]	      ? p.error
+				      : "parse error");
+	if (res != PASS_OK) {
 		p.doc->recovered = 1;
+		if (res == PASS_BROKEN)
+			salvage(&p, clean.p, clean.len, url);
+	}
 	if (p.doc->recovered && p.doc->nitems == 0) {
-		if (too_deep)
-			set_err(err, errlen,
-				"broken XML: nesting deeper than %d, no item recovered",
-				VEILLE_MAX_DEPTH);
-		else
-			set_err(err, errlen, "broken XML: %s (line %d), no item recovered",
-				p.error[0] ? p.error : "parse error", p.error_line);
+		set_err(err, errlen, "broken XML: %s (line %d), no item recovered", first_error,
+			first_line);
 		goto out;
 	}
 	channel_finish(&p);
 	if (p.doc->recovered)
-		set_err(err, errlen, "broken XML: %s (line %d), kept %zu items before it",
-			p.error[0] ? p.error : "nesting too deep", p.error_line, p.doc->nitems);
+		set_err(err, errlen, "broken XML: %s (line %d), kept %zu items", first_error,
+			first_line, p.doc->nitems);
 	*ret_doc = p.doc;
 	p.doc = NULL;
 	rc = 0;
 out:
-	if (p.r)
-		xmlFreeTextReader(p.r);
 	record_clear(&p.item);
 	record_clear(&p.chan);
 	free(p.cap.base);
