@@ -292,9 +292,13 @@ static void transcode(const char *from, const char *s, size_t len, struct buf *o
 	iconv_close(cd);
 }
 
-/* Decodes data into UTF-8 (out). */
-static void decode(const char *data, size_t len, const char *http_charset, struct buf *out)
+/* Decodes data into UTF-8: either into out, or, when data already is UTF-8, by pointing
+ * *ret_s/*ret_len into data (no copy). */
+static void decode(const char *data, size_t len, const char *http_charset, struct buf *out,
+		   const char **ret_s, size_t *ret_len)
 {
+	*ret_s = NULL;
+	*ret_len = 0;
 	const unsigned char *u = (const unsigned char *)data;
 	/* Byte order marks, and UTF-16 without one but starting with '<'. */
 	if (len >= 3 && u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf) {
@@ -315,7 +319,8 @@ static void decode(const char *data, size_t len, const char *http_charset, struc
 	if (bad == 0) {
 		/* Valid UTF-8 wins over any label: single-byte text with accents is practically
 		 * never valid UTF-8 by accident, while wrong labels are common. */
-		buf_append(out, data, len);
+		*ret_s = data;
+		*ret_len = len;
 		return;
 	}
 	char declared[48];
@@ -1283,8 +1288,14 @@ int feed_parse(const char *data, size_t len, const char *url, const char *http_c
 	xmlInitParser();
 
 	struct buf utf8 = {0}, clean = {0};
-	decode(data, len, http_charset, &utf8);
-	tidy(utf8.p ? utf8.p : "", utf8.len, &clean);
+	const char *u8;
+	size_t u8len;
+	decode(data, len, http_charset, &utf8, &u8, &u8len);
+	if (!u8) {
+		u8 = utf8.p ? utf8.p : "";
+		u8len = utf8.len;
+	}
+	tidy(u8, u8len, &clean);
 	buf_free(&utf8);
 	if (clean.len == 0 || clean.len > INT32_MAX) {
 		buf_free(&clean);

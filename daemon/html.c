@@ -132,7 +132,7 @@ char *html_to_text(const char *html, size_t len, size_t max)
 	htmlDocPtr doc =
 	    htmlReadMemory(html, (int)len, NULL, "UTF-8",
 			   HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-			       HTML_PARSE_RECOVER | HTML_PARSE_NOIMPLIED | HTML_PARSE_COMPACT);
+			       HTML_PARSE_RECOVER | HTML_PARSE_COMPACT);
 	free(fixed);
 	if (!doc)
 		return xstrdup("");
