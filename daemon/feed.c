@@ -293,7 +293,7 @@ static void transcode(const char *from, const char *s, size_t len, struct buf *o
 }
 
 /* Decodes data into UTF-8: either into out, or, when data already is UTF-8, by pointing
- * *ret_s/*ret_len into data (no copy). */
+ * *ret_s and *ret_len into data (no copy). */
 static void decode(const char *data, size_t len, const char *http_charset, struct buf *out,
 		   const char **ret_s, size_t *ret_len)
 {
