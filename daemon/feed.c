@@ -683,7 +683,8 @@ static void capture_end(struct parser *p)
 	char *v = NULL;
 	switch (c->slot) {
 	case S_LINK: {
-		char *t = clean_text(c->b.p ? c->b.p : "", c->b.len, VEILLE_MAX_URL);
+		/* not cut: a cut URL is a wrong URL; resolve() drops one that is too long */
+		char *t = clean_text(c->b.p ? c->b.p : "", c->b.len, c->b.len);
 		v = t ? resolve(t, c->base) : NULL;
 		free(t);
 		break;
@@ -835,7 +836,7 @@ static void atom_link(struct parser *p, struct record *rec)
 	char *rel = attr(p, "rel");
 	char *href = attr(p, "href");
 	if ((!rel || strcmp(rel, "alternate") == 0) && href) {
-		char *h = clean_text(href, strlen(href), VEILLE_MAX_URL);
+		char *h = clean_text(href, strlen(href), strlen(href));
 		const xmlChar *base = xmlTextReaderConstBaseUri(p->r);
 		rec->v[S_LINK] = h ? resolve(h, (const char *)base) : NULL;
 		free(h);
@@ -1266,7 +1267,9 @@ static void salvage(struct parser *p, const char *clean, size_t len, const char 
 		s = syn.p;
 		slen = syn.len;
 		items_before = p->doc->nitems;
-		if (run_pass(p, s, slen, url, dummy, sizeof(dummy)) != PASS_BROKEN)
+		enum pass_result r = run_pass(p, s, slen, url, dummy, sizeof(dummy));
+		/* broken again, possibly within its first chunk (nothing handed out) */
+		if (r != PASS_BROKEN && !(r == PASS_NO_ROOT && p->error[0]))
 			break;
 	}
 	buf_free(&syn);
@@ -1309,6 +1312,29 @@ int feed_parse(const char *data, size_t len, const char *url, const char *http_c
 	enum pass_result res = run_pass(&p, clean.p, clean.len, url, err, errlen);
 	if (res == PASS_NOT_FEED)
 		goto out;
+	if (res == PASS_NO_ROOT && p.error[0]) {
+		/* Broken within the first chunk, before the reader handed out anything: read the
+		 * root start tag alone to learn the format, then salvage as below. */
+		char saved[sizeof(p.error)];
+		int line = p.error_line, col = p.error_col;
+		memcpy(saved, p.error, sizeof(saved));
+		size_t head = root_tag_end(clean.p, clean.len);
+		if (head) {
+			struct buf syn = {0};
+			buf_append(&syn, clean.p, head);
+			for (int i = 0; i < SALVAGE_PAD; i++)
+				buf_putc(&syn, '\n');
+			enum pass_result r2 = run_pass(&p, syn.p, syn.len, url, err, errlen);
+			buf_free(&syn);
+			if (r2 == PASS_NOT_FEED)
+				goto out;
+			if (p.doc->format != FEED_FORMAT_UNKNOWN)
+				res = PASS_BROKEN;
+		}
+		memcpy(p.error, saved, sizeof(saved));
+		p.error_line = line;
+		p.error_col = col;
+	}
 	if (res == PASS_NO_ROOT) {
 		if (looks_like_html_page(clean.p, clean.len))
 			set_err(err, errlen, "not a feed: HTML page");

@@ -38,7 +38,8 @@ static void test_entities(void **state)
 static void test_tags(void **state)
 {
 	(void)state;
-	expect_text("<p>Un <b>gras</b> et <i><a href=\"x\">un lien</a></i>.</p>", "Un gras et un lien.");
+	expect_text("<p>Un <b>gras</b> et <i><a href=\"x\">un lien</a></i>.</p>",
+		    "Un gras et un lien.");
 	expect_text("<p>un</p><p>deux</p>", "un\ndeux");
 	expect_text("ligne<br>suivante<br/>fin", "ligne\nsuivante\nfin");
 	expect_text("<ul><li>a</li><li>b</li></ul>", "a\nb");
@@ -136,10 +137,10 @@ static void test_deep_nesting(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_entities),     cmocka_unit_test(test_tags),
-		cmocka_unit_test(test_dropped),	     cmocka_unit_test(test_whitespace),
-		cmocka_unit_test(test_caps),	     cmocka_unit_test(test_invalid_utf8),
-		cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_entities),	 cmocka_unit_test(test_tags),
+	    cmocka_unit_test(test_dropped),	 cmocka_unit_test(test_whitespace),
+	    cmocka_unit_test(test_caps),	 cmocka_unit_test(test_invalid_utf8),
+	    cmocka_unit_test(test_deep_nesting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
