@@ -628,7 +628,7 @@ static int parse_tokens(const char *s, int64_t *ret)
 
 	/* Which word is the month: an unambiguous month name, else the last ambiguous word. */
 	int month = t.month_only;
-	for (int i = 0; i < t.nambiguous; i++) {
+	for (int i = 0; i < t.nambiguous && i < (int)ARRAY_SIZE(t.ambiguous); i++) {
 		bool is_month = !month && i == t.nambiguous - 1;
 		if (is_month) {
 			month = t.ambiguous[i] / 8;
