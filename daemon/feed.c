@@ -822,9 +822,9 @@ static void item_finish(struct parser *p)
 	record_clear(rec);
 }
 
-static bool core_ns(struct parser *p, enum ns ns)
+/* RSS's own elements: no namespace (0.9x, 2.0) or one of the RSS namespaces (0.90, 1.0). */
+static bool core_ns(enum ns ns)
 {
-	(void)p;
 	return ns == NS_NONE || ns == NS_RSS;
 }
 
@@ -874,7 +874,7 @@ static void item_element(struct parser *p, enum ns ns, const char *name, int dep
 		limit = RAW_HTML_MAX;
 	} else if (!child) {
 		return;
-	} else if (core_ns(p, ns) && p->doc->format != FEED_FORMAT_ATOM) {
+	} else if (core_ns(ns) && p->doc->format != FEED_FORMAT_ATOM) {
 		if (strcmp(name, "title") == 0) {
 			slot = S_TITLE;
 		} else if (strcmp(name, "link") == 0) {
@@ -945,7 +945,7 @@ static void channel_element(struct parser *p, enum ns ns, const char *name, int 
 	}
 	if (empty)
 		return;
-	bool core = core_ns(p, ns) && p->doc->format != FEED_FORMAT_ATOM;
+	bool core = core_ns(ns) && p->doc->format != FEED_FORMAT_ATOM;
 	if ((core || atom) && strcmp(name, "title") == 0 && !rec->v[S_TITLE])
 		capture_start(p, S_TITLE, atom ? atom_kind(p) : K_TEXT, VEILLE_MAX_TITLE * 4);
 	else if (core && strcmp(name, "link") == 0 && !rec->v[S_LINK])
@@ -970,7 +970,7 @@ static bool root_element(struct parser *p, enum ns ns, const char *name, char *e
 	} else if (strcmp(name, "feed") == 0 && (ns == NS_ATOM || ns == NS_NONE)) {
 		doc->format = FEED_FORMAT_ATOM;
 		p->channel_depth = 0;
-	} else if (strcmp(name, "channel") == 0 && core_ns(p, ns)) {
+	} else if (strcmp(name, "channel") == 0 && core_ns(ns)) {
 		doc->format = FEED_FORMAT_RSS; /* RSS 0.91 variants without <rss> */
 		p->channel_depth = 0;
 	} else {
@@ -991,7 +991,7 @@ static void element(struct parser *p, enum ns ns, const char *name, int depth, b
 	if (doc->format == FEED_FORMAT_ATOM)
 		is_item = strcmp(name, "entry") == 0 && (ns == NS_ATOM || ns == NS_NONE);
 	else
-		is_item = strcmp(name, "item") == 0 && core_ns(p, ns);
+		is_item = strcmp(name, "item") == 0 && core_ns(ns);
 	if (is_item) {
 		record_clear(&p->item);
 		if (doc->format == FEED_FORMAT_RDF) {
@@ -1009,7 +1009,7 @@ static void element(struct parser *p, enum ns ns, const char *name, int depth, b
 		}
 		return;
 	}
-	if (doc->format != FEED_FORMAT_ATOM && strcmp(name, "channel") == 0 && core_ns(p, ns) &&
+	if (doc->format != FEED_FORMAT_ATOM && strcmp(name, "channel") == 0 && core_ns(ns) &&
 	    p->channel_depth < 0 && !empty) {
 		p->channel_depth = depth;
 		return;

@@ -14,19 +14,18 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <libxml/HTMLparser.h>
 #include <libxml/HTMLtree.h>
 
-/* Elements whose content is not text a reader sees. */
+/* Elements whose content is not text a reader sees (sorted: searched with bsearch). */
 static const char *const skipped[] = {
     "applet", "audio", "button",   "canvas",   "embed",	 "head",   "iframe",
     "map",    "math",  "noembed",  "noscript", "object", "script", "select",
     "style",  "svg",   "template", "textarea", "title",	 "video",
 };
 
-/* Elements that break a line. */
+/* Elements that break a line (sorted). */
 static const char *const blocks[] = {
     "address", "article", "aside", "blockquote", "br",	       "caption", "dd",	     "details",
     "div",     "dl",	  "dt",	   "fieldset",	 "figcaption", "figure",  "footer",  "form",
@@ -35,12 +34,15 @@ static const char *const blocks[] = {
     "table",   "td",	  "th",	   "tr",	 "ul",
 };
 
+static int cmp_name(const void *key, const void *elem)
+{
+	return strcmp(key, *(const char *const *)elem);
+}
+
+/* libxml2's HTML parser gives element names in lower case. */
 static bool in_list(const char *name, const char *const *list, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcasecmp(name, list[i]) == 0)
-			return true;
-	return false;
+	return bsearch(name, list, n, sizeof(*list), cmp_name) != NULL;
 }
 
 struct out {
@@ -146,7 +148,7 @@ char *html_to_text(const char *html, size_t len, size_t max)
 			bool block = in_list(name, blocks, ARRAY_SIZE(blocks));
 			if (block)
 				out_break(&o, 2);
-			else if (strcasecmp(name, "img") == 0)
+			else if (strcmp(name, "img") == 0)
 				out_break(&o, 1);
 			descend = !in_list(name, skipped, ARRAY_SIZE(skipped)) && n->children &&
 				  depth < VEILLE_MAX_DEPTH;
