@@ -607,6 +607,11 @@ static void cap_put_escaped(struct capture *c, const char *s)
 	}
 }
 
+static bool is_http(const char *s)
+{
+	return s && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0);
+}
+
 /* Resolves a reference against a base URI; returns new memory or NULL. */
 static char *resolve(const char *ref, const char *base)
 {
@@ -617,7 +622,10 @@ static char *resolve(const char *ref, const char *base)
 	xmlChar *u = base ? xmlBuildURI((const xmlChar *)ref, (const xmlChar *)base) : NULL;
 	char *r = xstrdup(u ? (const char *)u : ref);
 	xmlFree(u);
-	if (strlen(r) > VEILLE_MAX_URL) {
+	/* Only web links: javascript:, data:, file: and the like are dropped. */
+	size_t k = strspn(r, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	bool foreign = k > 0 && r[k] == ':' && !is_http(r);
+	if (strlen(r) > VEILLE_MAX_URL || foreign) {
 		free(r);
 		return NULL;
 	}
@@ -765,11 +773,6 @@ static char *html_field(const char *raw, enum kind kind, size_t max)
 		}
 	}
 	return t;
-}
-
-static bool is_http(const char *s)
-{
-	return s && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0);
 }
 
 static void item_finish(struct parser *p)

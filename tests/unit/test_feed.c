@@ -304,6 +304,18 @@ static void test_xml_base(void **state)
 	doc = parse_ok(x, strlen(x), NULL, NULL);
 	assert_str(doc->items[0].link, "/a");
 	feed_doc_free(doc);
+
+	/* only web links survive */
+	doc = parse_str("<rss><channel><item><link>javascript:alert(1)</link></item>"
+			"<item><link>data:text/html,x</link></item>"
+			"<item><link>file:///etc/passwd</link></item>"
+			"<item><link>HTTPS://ok.ex/</link></item></channel></rss>");
+	assert_int_equal(doc->nitems, 4);
+	assert_null(doc->items[0].link);
+	assert_null(doc->items[1].link);
+	assert_null(doc->items[2].link);
+	assert_str(doc->items[3].link, "HTTPS://ok.ex/");
+	feed_doc_free(doc);
 }
 
 /* ---- encodings ------------------------------------------------------------------------------ */
