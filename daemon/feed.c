@@ -1,0 +1,1413 @@
+/*
+ * feed.c - RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 documents into items.
+ *
+ * Three passes over a bounded body, none of which builds a tree of the whole document:
+ *  1. decode: pick the encoding (BOM, then valid UTF-8 wins over labels, then the HTTP charset,
+ *     then the XML declaration, else windows-1252) and transcode to UTF-8 with iconv, replacing
+ *     invalid bytes with U+FFFD. Declared ISO-8859-1 is read as windows-1252 (its superset that
+ *     feeds really use). Transcoding first means libxml2 only ever sees UTF-8 and the encoding
+ *     declaration is ignored (XML_PARSE_IGNORE_ENC).
+ *  2. tidy: the well-formedness errors real feeds make and that stop libxml2's reader for good
+ *     are mended lexically: text before the XML declaration, HTML named entities XML does not
+ *     define (turned into character references), bare '&' and '<', forbidden control characters
+ *     and references to them. CDATA sections, comments and the DTD are copied verbatim.
+ *  3. read: libxml2's xmlReader (streaming) with XML_PARSE_NONET | XML_PARSE_RECOVER, never
+ *     XML_PARSE_NOENT, no DTD loading, no XML_PARSE_HUGE. Entities declared in the document come
+ *     out as entity reference nodes and are dropped, never expanded. When the XML is still broken
+ *     the reader stops at the damage and the items completed before it are kept.
+ * Elements are matched by namespace URI and local name, never by prefix.
+ */
+#include "feed.h"
+
+#include "date.h"
+#include "html.h"
+#include "limits.h"
+#include "util.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/HTMLparser.h>
+#include <libxml/uri.h>
+#include <libxml/xmlreader.h>
+
+/* Raw bytes kept for an HTML field before it is turned into text (markup costs bytes). */
+#define RAW_HTML_MAX (4 * (size_t)VEILLE_MAX_TEXT)
+
+enum ns {
+	NS_NONE,
+	NS_RSS, /* RSS 1.0, RSS 0.90 (Netscape), the userland RSS 2.0 namespace */
+	NS_ATOM,
+	NS_CONTENT,
+	NS_DC,
+	NS_DCTERMS,
+	NS_MEDIA,
+	NS_RDF,
+	NS_XHTML,
+	NS_OTHER,
+};
+
+static const struct {
+	const char *uri;
+	enum ns ns;
+} namespaces[] = {
+    {"http://purl.org/rss/1.0/", NS_RSS},
+    {"http://my.netscape.com/rdf/simple/0.9/", NS_RSS},
+    {"http://backend.userland.com/rss2", NS_RSS},
+    {"http://www.w3.org/2005/Atom", NS_ATOM},
+    {"http://purl.org/atom/ns#", NS_ATOM},
+    {"http://purl.org/rss/1.0/modules/content/", NS_CONTENT},
+    {"http://purl.org/dc/elements/1.1/", NS_DC},
+    {"http://purl.org/dc/terms/", NS_DCTERMS},
+    {"http://search.yahoo.com/mrss/", NS_MEDIA},
+    {"http://search.yahoo.com/mrss", NS_MEDIA},
+    {"http://www.w3.org/1999/02/22-rdf-syntax-ns#", NS_RDF},
+    {"http://www.w3.org/1999/xhtml", NS_XHTML},
+};
+
+#define RDF_NS "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+
+/* The raw values gathered for one item (or the channel) before they become a feed_item. */
+enum slot {
+	S_ID,
+	S_LINK,
+	S_TITLE,
+	S_AUTHOR_DC,
+	S_AUTHOR,
+	S_AUTHOR_NAME, /* atom author/name */
+	S_SUMMARY,
+	S_CONTENT,
+	S_MEDIA_DESC,
+	S_PUBLISHED,
+	S_UPDATED,
+	S_TTL,
+	S_MAX
+};
+
+enum kind {
+	K_TEXT,	 /* plain text: children's text concatenated */
+	K_HTML,	 /* text nodes are HTML source; child elements are re-serialised */
+	K_XHTML, /* child elements are markup, text nodes are text (escaped when re-serialised) */
+};
+
+struct capture {
+	bool active;
+	enum slot slot;
+	enum kind kind;
+	int depth;
+	size_t limit; /* raw bytes kept */
+	char *base;   /* base URI at the element (links) */
+	struct buf b;
+};
+
+struct record {
+	char *v[S_MAX];
+	enum kind kind[S_MAX];
+	bool guid_not_permalink;
+	bool title_html; /* Atom title with type html/xhtml */
+};
+
+struct parser {
+	xmlTextReaderPtr r;
+	struct feed_doc *doc;
+	size_t items_cap;
+	int channel_depth; /* depth of <channel> / <feed>, -1 outside */
+	int item_depth;	   /* depth of the open item, -1 outside */
+	int author_depth;  /* depth of an open atom <author>, -1 outside */
+	struct record item;
+	struct record chan;
+	struct capture cap;
+	char error[160]; /* first error libxml2 reported */
+	int error_line, error_col;
+};
+
+static enum ns ns_of(const xmlChar *uri)
+{
+	if (!uri || !*uri)
+		return NS_NONE;
+	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
+		if (strcmp((const char *)uri, namespaces[i].uri) == 0)
+			return namespaces[i].ns;
+	return NS_OTHER;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- pass 1: encoding ------------------------------------------------------------------- */
+
+enum charset { CS_NONE, CS_UTF8, CS_LATIN1, CS_UTF16, CS_OTHER };
+
+static enum charset charset_class(const char *name)
+{
+	static const char *const utf8[] = {"utf-8", "utf8", "unicode-1-1-utf-8"};
+	static const char *const latin1[] = {
+	    "iso-8859-1", "iso8859-1",	  "iso_8859-1", "latin1",     "latin-1",
+	    "l1",	  "us-ascii",	  "ascii",	"iso-ir-100", "cp819",
+	    "ibm819",	  "windows-1252", "cp1252",	"x-cp1252"};
+	if (!name || !*name)
+		return CS_NONE;
+	for (size_t i = 0; i < ARRAY_SIZE(utf8); i++)
+		if (strcasecmp(name, utf8[i]) == 0)
+			return CS_UTF8;
+	for (size_t i = 0; i < ARRAY_SIZE(latin1); i++)
+		if (strcasecmp(name, latin1[i]) == 0)
+			return CS_LATIN1;
+	if (strncasecmp(name, "utf-16", 6) == 0 || strncasecmp(name, "utf-32", 6) == 0 ||
+	    strncasecmp(name, "ucs", 3) == 0)
+		return CS_UTF16;
+	return CS_OTHER;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Copies the encoding named by an XML declaration at the start of data (after white space)
+ * into out; empty when there is none. */
+static void decl_encoding(const char *data, size_t len, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	size_t i = 0;
+	while (i < len && i < 4096 && is_space(data[i]))
+		i++;
+	if (len - i < 6 || memcmp(data + i, "<?xml", 5) != 0)
+		return;
+	size_t end = i + 5;
+	while (end < len && end < i + 512 && data[end] != '>')
+		end++;
+	const char *d = data + i;
+	size_t n = end - i;
+	const char *e = memmem(d, n, "encoding", 8);
+	if (!e)
+		return;
+	size_t k = (size_t)(e - d) + 8;
+	while (k < n && is_space(d[k]))
+		k++;
+	if (k >= n || d[k] != '=')
+		return;
+	k++;
+	while (k < n && is_space(d[k]))
+		k++;
+	if (k >= n || (d[k] != '"' && d[k] != '\''))
+		return;
+	char q = d[k++];
+	size_t o = 0;
+	while (k < n && d[k] != q && o + 1 < outlen) {
+		char c = d[k++];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.' || c == ':')) {
+			o = 0;
+			break;
+		}
+		out[o++] = c;
+	}
+	out[o] = '\0';
+}
+
+/* Length of a valid UTF-8 sequence at p (n bytes available), 0 when invalid. */
+static size_t utf8_len_at(const unsigned char *p, size_t n)
+{
+	size_t want = p[0] < 0x80 ? 1 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
+	if (want > n)
+		return 0;
+	return utf8_valid((const char *)p, want) ? want : 0;
+}
+
+/* Copies UTF-8 with each invalid byte replaced by U+FFFD; counts both kinds. */
+static void utf8_repair(const char *s, size_t len, struct buf *out, size_t *ret_multi,
+			size_t *ret_bad)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, run = 0, multi = 0, bad = 0;
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n = utf8_len_at(p + i, len - i);
+		if (n) {
+			multi++;
+			i += n;
+			continue;
+		}
+		bad++;
+		if (out) {
+			buf_append(out, s + run, i - run);
+			buf_puts(out, "\xef\xbf\xbd");
+		}
+		i++;
+		run = i;
+	}
+	if (out)
+		buf_append(out, s + run, len - run);
+	*ret_multi = multi;
+	*ret_bad = bad;
+}
+
+/* Transcodes from the named charset to UTF-8, invalid input replaced with U+FFFD. */
+static void transcode(const char *from, const char *s, size_t len, struct buf *out)
+{
+	iconv_t cd = iconv_open("UTF-8", from);
+	if (cd == (iconv_t)-1)
+		cd = iconv_open("UTF-8", "WINDOWS-1252");
+	if (cd == (iconv_t)-1) {
+		size_t m, b;
+		utf8_repair(s, len, out, &m, &b);
+		return;
+	}
+	char tmp[16384];
+	char *in = (char *)s;
+	size_t inleft = len;
+	while (inleft > 0) {
+		char *o = tmp;
+		size_t oleft = sizeof(tmp);
+		size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+		buf_append(out, tmp, sizeof(tmp) - oleft);
+		if (r == (size_t)-1) {
+			if (errno == E2BIG)
+				continue;
+			/* EILSEQ or an incomplete sequence at the end: one byte becomes U+FFFD. */
+			buf_puts(out, "\xef\xbf\xbd");
+			in++;
+			inleft--;
+			iconv(cd, NULL, NULL, NULL, NULL);
+		}
+	}
+	iconv_close(cd);
+}
+
+/* Decodes data into UTF-8: either into out, or, when data already is UTF-8, by pointing
+ * *ret_s and *ret_len into data (no copy). */
+static void decode(const char *data, size_t len, const char *http_charset, struct buf *out,
+		   const char **ret_s, size_t *ret_len)
+{
+	*ret_s = NULL;
+	*ret_len = 0;
+	const unsigned char *u = (const unsigned char *)data;
+	/* Byte order marks, and UTF-16 without one but starting with '<'. */
+	if (len >= 3 && u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf) {
+		data += 3;
+		len -= 3;
+	} else if (len >= 2 && ((u[0] == 0xff && u[1] == 0xfe) || (u[0] == 0xfe && u[1] == 0xff))) {
+		transcode(u[0] == 0xff ? "UTF-16LE" : "UTF-16BE", data + 2, len - 2, out);
+		return;
+	} else if (len >= 4 && u[0] == '<' && u[1] == 0 && u[2] != 0 && u[3] == 0) {
+		transcode("UTF-16LE", data, len, out);
+		return;
+	} else if (len >= 4 && u[0] == 0 && u[1] == '<' && u[2] == 0 && u[3] != 0) {
+		transcode("UTF-16BE", data, len, out);
+		return;
+	}
+	size_t multi, bad;
+	utf8_repair(data, len, NULL, &multi, &bad);
+	if (bad == 0) {
+		/* Valid UTF-8 wins over any label: single-byte text with accents is practically
+		 * never valid UTF-8 by accident, while wrong labels are common. */
+		*ret_s = data;
+		*ret_len = len;
+		return;
+	}
+	char declared[48];
+	decl_encoding(data, len, declared, sizeof(declared));
+	const char *label = http_charset && *http_charset ? http_charset : declared;
+	switch (charset_class(label)) {
+	case CS_UTF8:
+		if (multi >= bad) { /* mostly UTF-8 with a few broken bytes */
+			utf8_repair(data, len, out, &multi, &bad);
+			return;
+		}
+		transcode("WINDOWS-1252", data, len, out);
+		return;
+	case CS_OTHER:
+		transcode(label, data, len, out);
+		return;
+	case CS_NONE:	/* not UTF-8 and unlabelled: sniffed as windows-1252 */
+	case CS_UTF16:	/* labelled UTF-16 but written in an 8-bit encoding */
+	case CS_LATIN1: /* ISO-8859-1 labels are read as windows-1252 */
+	default:
+		transcode("WINDOWS-1252", data, len, out);
+		return;
+	}
+}
+
+/* ---- pass 2: tidy ----------------------------------------------------------------------- */
+
+static bool xml_char_ok(unsigned long c)
+{
+	return c == 0x9 || c == 0xa || c == 0xd || (c >= 0x20 && c <= 0xd7ff) ||
+	       (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
+}
+
+static bool name_start(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+	       c >= 0x80;
+}
+
+/* Handles the '&' at s[0] (n bytes left); appends its replacement and returns bytes used. */
+static size_t tidy_amp(const char *s, size_t n, bool has_subset, struct buf *out)
+{
+	size_t i = 1;
+	if (i < n && s[i] == '#') {
+		i++;
+		bool hex = i < n && (s[i] == 'x' || s[i] == 'X');
+		if (hex)
+			i++;
+		size_t start = i;
+		unsigned long v = 0;
+		while (i < n && i - start < 8 &&
+		       ((s[i] >= '0' && s[i] <= '9') ||
+			(hex && ((s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F'))))) {
+			int d = s[i] <= '9' ? s[i] - '0' : (s[i] | 0x20) - 'a' + 10;
+			v = v * (hex ? 16 : 10) + (unsigned long)d;
+			i++;
+		}
+		if (i > start && i < n && s[i] == ';') {
+			if (xml_char_ok(v))
+				buf_append(out, s, i + 1);
+			else
+				buf_putc(out, ' ');
+			return i + 1;
+		}
+		buf_puts(out, "&amp;");
+		return 1;
+	}
+	if (i < n && name_start((unsigned char)s[i])) {
+		size_t start = i;
+		while (i < n && i - start < 40 &&
+		       (name_start((unsigned char)s[i]) || (s[i] >= '0' && s[i] <= '9') ||
+			s[i] == '-' || s[i] == '.'))
+			i++;
+		if (i < n && s[i] == ';') {
+			char name[48];
+			size_t nl = i - start;
+			memcpy(name, s + start, nl);
+			name[nl] = '\0';
+			static const char *const xml_predef[] = {"amp", "lt", "gt", "quot", "apos"};
+			for (size_t k = 0; k < ARRAY_SIZE(xml_predef); k++)
+				if (strcmp(name, xml_predef[k]) == 0) {
+					buf_append(out, s, i + 1);
+					return i + 1;
+				}
+			const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
+			if (e) {
+				buf_printf(out, "&#%u;", e->value);
+				return i + 1;
+			}
+			if (has_subset) { /* may be declared: left to the parser, never expanded */
+				buf_append(out, s, i + 1);
+				return i + 1;
+			}
+		}
+	}
+	buf_puts(out, "&amp;");
+	return 1;
+}
+
+/* Appends the bytes of s[0..n) with forbidden control characters turned into spaces. */
+static void put_clean(struct buf *out, const char *s, size_t n)
+{
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+			buf_append(out, s + run, i - run);
+			buf_putc(out, ' ');
+			run = i + 1;
+		}
+	}
+	buf_append(out, s + run, n - run);
+}
+
+/* Copies s[0..n) (UTF-8) into out, mending what the reader would stop at. */
+static void tidy(const char *s, size_t n, struct buf *out)
+{
+	size_t i = 0;
+	while (i < n && (is_space(s[i]) || (unsigned char)s[i] < 0x20))
+		i++;
+	if (n - i >= 3 && memcmp(s + i, "\xef\xbb\xbf", 3) == 0)
+		i += 3;
+	bool has_subset = false;
+	while (i < n) {
+		/* Copy a run of ordinary bytes at once. */
+		size_t j = i;
+		while (j < n && s[j] != '&' && s[j] != '<' && (unsigned char)s[j] >= 0x20)
+			j++;
+		buf_append(out, s + i, j - i);
+		i = j;
+		if (i >= n)
+			break;
+		char c = s[i];
+		if (c == '&') {
+			i += tidy_amp(s + i, n - i, has_subset, out);
+			continue;
+		}
+		if (c != '<') {
+			put_clean(out, s + i, 1);
+			i++;
+			continue;
+		}
+		const char *rest = s + i;
+		size_t left = n - i;
+		const char *endmark = NULL;
+		if (left >= 9 && memcmp(rest, "<![CDATA[", 9) == 0)
+			endmark = "]]>";
+		else if (left >= 4 && memcmp(rest, "<!--", 4) == 0)
+			endmark = "-->";
+		else if (left >= 2 && rest[1] == '?')
+			endmark = "?>";
+		if (endmark) {
+			const char *e = memmem(rest + 2, left - 2, endmark, strlen(endmark));
+			size_t k = e ? (size_t)(e - rest) + strlen(endmark) : left;
+			put_clean(out, rest, k);
+			i += k;
+			continue;
+		}
+		if (left >= 9 && strncasecmp(rest, "<!DOCTYPE", 9) == 0) {
+			/* The declaration, internal subset included, up to its closing '>'. */
+			size_t k = 9;
+			int brackets = 0;
+			char quote = 0;
+			for (; k < left; k++) {
+				char d = rest[k];
+				if (quote) {
+					if (d == quote)
+						quote = 0;
+				} else if (d == '"' || d == '\'') {
+					quote = d;
+				} else if (d == '[') {
+					brackets++;
+					has_subset = true;
+				} else if (d == ']') {
+					brackets--;
+				} else if (d == '>' && brackets <= 0) {
+					k++;
+					break;
+				}
+			}
+			put_clean(out, rest, k < left ? k : left);
+			i += k < left ? k : left;
+			continue;
+		}
+		if (left >= 2 &&
+		    (name_start((unsigned char)rest[1]) || rest[1] == '/' || rest[1] == '!')) {
+			buf_putc(out, '<');
+			i++;
+			continue;
+		}
+		buf_puts(out, "&lt;");
+		i++;
+	}
+}
+
+/* ---- pass 3: read ----------------------------------------------------------------------- */
+
+static void reader_error_cb(void *arg, xmlErrorPtr e)
+{
+	struct parser *p = arg;
+	if (!e || p->error[0])
+		return;
+	snprintf(p->error, sizeof(p->error), "%s", e->message ? e->message : "XML error");
+	size_t l = strlen(p->error);
+	while (l > 0 && is_space(p->error[l - 1]))
+		p->error[--l] = '\0';
+	p->error_line = e->line;
+	p->error_col = e->int2;
+}
+
+static void record_clear(struct record *rec)
+{
+	for (int i = 0; i < S_MAX; i++) {
+		free(rec->v[i]);
+		rec->v[i] = NULL;
+	}
+	memset(rec, 0, sizeof(*rec));
+}
+
+static char *attr(struct parser *p, const char *name)
+{
+	return (char *)xmlTextReaderGetAttribute(p->r, (const xmlChar *)name);
+}
+
+/* The type of an Atom text construct (and Atom 0.3's mode="escaped"/"xml"). */
+static enum kind atom_kind(struct parser *p)
+{
+	char *type = attr(p, "type");
+	char *mode = attr(p, "mode");
+	enum kind k = K_TEXT;
+	if (type) {
+		if (strcasecmp(type, "xhtml") == 0 ||
+		    strcasecmp(type, "application/xhtml+xml") == 0)
+			k = K_XHTML;
+		else if (strcasecmp(type, "html") == 0 || strcasecmp(type, "text/html") == 0)
+			k = K_HTML;
+	}
+	if (mode && strcmp(mode, "xml") == 0 && k == K_HTML)
+		k = K_XHTML;
+	else if (mode && strcmp(mode, "escaped") == 0 && k == K_TEXT && type &&
+		 strcasecmp(type, "text/plain") != 0)
+		k = K_HTML;
+	xmlFree(type);
+	xmlFree(mode);
+	return k;
+}
+
+static void capture_start(struct parser *p, enum slot slot, enum kind kind, size_t limit)
+{
+	struct capture *c = &p->cap;
+	c->active = true;
+	c->slot = slot;
+	c->kind = kind;
+	c->depth = xmlTextReaderDepth(p->r);
+	c->limit = limit;
+	free(c->base);
+	c->base = NULL;
+	if (slot == S_LINK) {
+		const xmlChar *b = xmlTextReaderConstBaseUri(p->r);
+		c->base = b ? xstrdup((const char *)b) : NULL;
+	}
+	buf_reset(&c->b);
+}
+
+static void cap_put(struct capture *c, const char *s, size_t n)
+{
+	if (c->b.len >= c->limit)
+		return;
+	if (n > c->limit - c->b.len)
+		n = utf8_cut(s, n, c->limit - c->b.len);
+	buf_append(&c->b, s, n);
+}
+
+static void cap_put_escaped(struct capture *c, const char *s)
+{
+	for (const char *q = s; *q && c->b.len < c->limit;) {
+		size_t k = strcspn(q, "<>&");
+		cap_put(c, q, k);
+		q += k;
+		if (!*q)
+			break;
+		cap_put(c, *q == '<' ? "&lt;" : *q == '>' ? "&gt;" : "&amp;", *q == '&' ? 5 : 4);
+		q++;
+	}
+}
+
+static bool is_http(const char *s)
+{
+	return s && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0);
+}
+
+/* Resolves a reference against a base URI; returns new memory or NULL. */
+static char *resolve(const char *ref, const char *base)
+{
+	if (!ref || !*ref)
+		return NULL;
+	if (strlen(ref) > VEILLE_MAX_URL)
+		return NULL;
+	xmlChar *u = base ? xmlBuildURI((const xmlChar *)ref, (const xmlChar *)base) : NULL;
+	char *r = xstrdup(u ? (const char *)u : ref);
+	xmlFree(u);
+	/* Only web links: javascript:, data:, file: and the like are dropped. */
+	size_t k = strspn(r, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	bool foreign = k > 0 && r[k] == ':' && !is_http(r);
+	if (strlen(r) > VEILLE_MAX_URL || foreign) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Trims and collapses white space runs into one space; returns new memory of at most max
+ * bytes, or NULL when nothing is left. */
+static char *clean_text(const char *s, size_t len, size_t max)
+{
+	struct buf b = {0};
+	bool space = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (is_space(c) || c == '\f' || c == '\v') {
+			space = b.len > 0;
+			continue;
+		}
+		if (space)
+			buf_putc(&b, ' ');
+		space = false;
+		buf_putc(&b, c);
+		if (b.len > max)
+			break;
+	}
+	if (b.len == 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	b.len = utf8_cut(b.p, b.len, max);
+	while (b.len > 0 && b.p[b.len - 1] == ' ')
+		b.len--;
+	b.p[b.len] = '\0';
+	return buf_steal(&b);
+}
+
+/* True when plain text looks like escaped HTML (a tag or an entity). */
+static bool looks_like_html(const char *s)
+{
+	for (const char *q = s; *q; q++) {
+		if (q[0] == '<' && (name_start((unsigned char)q[1]) || q[1] == '/'))
+			return true;
+		if (q[0] == '&') {
+			const char *e = q + 1;
+			if (*e == '#')
+				e++;
+			size_t k = strspn(
+			    e, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+			if (k > 0 && k < 32 && e[k] == ';')
+				return true;
+		}
+	}
+	return false;
+}
+
+static void capture_end(struct parser *p)
+{
+	struct capture *c = &p->cap;
+	struct record *rec = p->item_depth >= 0 ? &p->item : &p->chan;
+	c->active = false;
+	if (rec->v[c->slot]) /* the first occurrence wins */
+		return;
+	char *v = NULL;
+	switch (c->slot) {
+	case S_LINK: {
+		/* not cut: a cut URL is a wrong URL; resolve() drops one that is too long */
+		char *t = clean_text(c->b.p ? c->b.p : "", c->b.len, c->b.len);
+		v = t ? resolve(t, c->base) : NULL;
+		free(t);
+		break;
+	}
+	case S_SUMMARY:
+	case S_CONTENT:
+	case S_MEDIA_DESC:
+	case S_TITLE:
+		/* Kept raw; turned into text when the item is complete (kind decides how). */
+		if (c->b.len)
+			v = xstrndup(c->b.p, c->b.len);
+		rec->kind[c->slot] = c->kind;
+		break;
+	default:
+		v = clean_text(c->b.p ? c->b.p : "", c->b.len, VEILLE_MAX_SHORT);
+		break;
+	}
+	rec->v[c->slot] = v;
+}
+
+/* Feeds one node to the open capture. */
+static void capture_node(struct parser *p, int type)
+{
+	struct capture *c = &p->cap;
+	int depth = xmlTextReaderDepth(p->r);
+	switch (type) {
+	case XML_READER_TYPE_END_ELEMENT:
+		if (depth <= c->depth) {
+			capture_end(p);
+			return;
+		}
+		if (c->kind != K_TEXT) {
+			cap_put(c, "</", 2);
+			cap_put(c, (const char *)xmlTextReaderConstLocalName(p->r),
+				strlen((const char *)xmlTextReaderConstLocalName(p->r)));
+			cap_put(c, ">", 1);
+		}
+		return;
+	case XML_READER_TYPE_ELEMENT:
+		if (c->kind != K_TEXT) {
+			const char *name = (const char *)xmlTextReaderConstLocalName(p->r);
+			cap_put(c, "<", 1);
+			cap_put(c, name, strlen(name));
+			cap_put(c, xmlTextReaderIsEmptyElement(p->r) ? "/>" : ">",
+				xmlTextReaderIsEmptyElement(p->r) ? 2 : 1);
+		}
+		return;
+	case XML_READER_TYPE_TEXT:
+	case XML_READER_TYPE_CDATA:
+	case XML_READER_TYPE_WHITESPACE:
+	case XML_READER_TYPE_SIGNIFICANT_WHITESPACE: {
+		const char *v = (const char *)xmlTextReaderConstValue(p->r);
+		if (!v)
+			return;
+		if (c->kind == K_XHTML)
+			cap_put_escaped(c, v);
+		else
+			cap_put(c, v, strlen(v));
+		return;
+	}
+	default:
+		return; /* comments, PIs, entity references (never expanded) */
+	}
+}
+
+static char *html_field(const char *raw, enum kind kind, size_t max)
+{
+	if (!raw)
+		return NULL;
+	char *t;
+	if (kind == K_TEXT) {
+		t = clean_text(raw, strlen(raw), max);
+	} else {
+		t = html_to_text(raw, strlen(raw), max);
+		if (!*t) {
+			free(t);
+			t = NULL;
+		}
+	}
+	return t;
+}
+
+static void item_finish(struct parser *p)
+{
+	struct record *rec = &p->item;
+	struct feed_doc *doc = p->doc;
+	if (doc->nitems >= VEILLE_MAX_ITEMS) {
+		record_clear(rec);
+		return;
+	}
+	if (doc->nitems == p->items_cap) {
+		p->items_cap = p->items_cap ? p->items_cap * 2 : 16;
+		doc->items = xreallocarray(doc->items, p->items_cap, sizeof(*doc->items));
+	}
+	struct feed_item *it = &doc->items[doc->nitems++];
+	memset(it, 0, sizeof(*it));
+	it->id = rec->v[S_ID];
+	rec->v[S_ID] = NULL;
+	it->link = rec->v[S_LINK];
+	rec->v[S_LINK] = NULL;
+	if (!it->link && it->id && !rec->guid_not_permalink && doc->format == FEED_FORMAT_RSS &&
+	    is_http(it->id))
+		it->link = resolve(it->id, NULL);
+	/* RSS titles are plain text by the letter of the spec but are often escaped HTML. */
+	enum kind tk = rec->kind[S_TITLE];
+	if (tk == K_TEXT && doc->format != FEED_FORMAT_ATOM && rec->v[S_TITLE] &&
+	    looks_like_html(rec->v[S_TITLE]))
+		tk = K_HTML;
+	it->title = html_field(rec->v[S_TITLE], tk, VEILLE_MAX_TITLE);
+	if (it->title) /* titles are one line */
+		for (char *q = it->title; *q; q++)
+			if (*q == '\n')
+				*q = ' ';
+	const enum slot authors[] = {S_AUTHOR_DC, S_AUTHOR_NAME, S_AUTHOR};
+	for (size_t i = 0; i < ARRAY_SIZE(authors) && !it->author; i++) {
+		it->author = rec->v[authors[i]];
+		rec->v[authors[i]] = NULL;
+	}
+	it->summary = html_field(rec->v[S_SUMMARY], rec->kind[S_SUMMARY], VEILLE_MAX_TEXT);
+	it->content = html_field(rec->v[S_CONTENT], rec->kind[S_CONTENT], VEILLE_MAX_TEXT);
+	if (!it->content && !it->summary)
+		it->content =
+		    html_field(rec->v[S_MEDIA_DESC], rec->kind[S_MEDIA_DESC], VEILLE_MAX_TEXT);
+	it->published = FEED_NO_DATE;
+	int64_t t;
+	if (rec->v[S_PUBLISHED] && date_parse(rec->v[S_PUBLISHED], &t) == 0)
+		it->published = t;
+	else if (rec->v[S_UPDATED] && date_parse(rec->v[S_UPDATED], &t) == 0)
+		it->published = t;
+	record_clear(rec);
+}
+
+/* RSS's own elements: no namespace (0.9x, 2.0) or one of the RSS namespaces (0.90, 1.0). */
+static bool core_ns(enum ns ns)
+{
+	return ns == NS_NONE || ns == NS_RSS;
+}
+
+/* An atom <link>: takes rel="alternate" (or no rel) into the record's link. */
+static void atom_link(struct parser *p, struct record *rec)
+{
+	if (rec->v[S_LINK])
+		return;
+	char *rel = attr(p, "rel");
+	char *href = attr(p, "href");
+	if ((!rel || strcmp(rel, "alternate") == 0) && href) {
+		char *h = clean_text(href, strlen(href), strlen(href));
+		const xmlChar *base = xmlTextReaderConstBaseUri(p->r);
+		rec->v[S_LINK] = h ? resolve(h, (const char *)base) : NULL;
+		free(h);
+	}
+	xmlFree(rel);
+	xmlFree(href);
+}
+
+/* Decides what an element inside an item means. */
+static void item_element(struct parser *p, enum ns ns, const char *name, int depth, bool empty)
+{
+	struct record *rec = &p->item;
+	bool child = depth == p->item_depth + 1;
+	int slot = -1;
+	enum kind kind = K_TEXT;
+	size_t limit = VEILLE_MAX_SHORT * 4;
+
+	if (ns == NS_ATOM && strcmp(name, "link") == 0 && child) {
+		atom_link(p, rec);
+		return;
+	}
+	if (ns == NS_ATOM && strcmp(name, "author") == 0 && child) {
+		if (!empty)
+			p->author_depth = depth;
+		return;
+	}
+	if (ns == NS_ATOM && strcmp(name, "name") == 0 && p->author_depth >= 0 &&
+	    depth == p->author_depth + 1) {
+		slot = S_AUTHOR_NAME;
+	} else if (ns == NS_MEDIA && strcmp(name, "description") == 0) {
+		char *type = attr(p, "type");
+		kind = type && strcasecmp(type, "html") == 0 ? K_HTML : K_TEXT;
+		xmlFree(type);
+		slot = S_MEDIA_DESC;
+		limit = RAW_HTML_MAX;
+	} else if (!child) {
+		return;
+	} else if (core_ns(ns) && p->doc->format != FEED_FORMAT_ATOM) {
+		if (strcmp(name, "title") == 0) {
+			slot = S_TITLE;
+		} else if (strcmp(name, "link") == 0) {
+			slot = S_LINK;
+			limit = VEILLE_MAX_URL * 4;
+		} else if (strcmp(name, "guid") == 0) {
+			char *pl = attr(p, "isPermaLink");
+			rec->guid_not_permalink = pl && strcasecmp(pl, "false") == 0;
+			xmlFree(pl);
+			slot = S_ID;
+		} else if (strcmp(name, "description") == 0) {
+			slot = S_SUMMARY;
+			kind = K_HTML;
+			limit = RAW_HTML_MAX;
+		} else if (strcmp(name, "pubDate") == 0) {
+			slot = S_PUBLISHED;
+		} else if (strcmp(name, "author") == 0) {
+			slot = S_AUTHOR;
+		}
+	} else if (ns == NS_ATOM || (ns == NS_NONE && p->doc->format == FEED_FORMAT_ATOM)) {
+		if (strcmp(name, "id") == 0) {
+			slot = S_ID;
+		} else if (strcmp(name, "title") == 0) {
+			slot = S_TITLE;
+			kind = atom_kind(p);
+		} else if (strcmp(name, "summary") == 0) {
+			slot = S_SUMMARY;
+			kind = atom_kind(p);
+			limit = RAW_HTML_MAX;
+		} else if (strcmp(name, "content") == 0) {
+			slot = S_CONTENT;
+			kind = atom_kind(p);
+			limit = RAW_HTML_MAX;
+		} else if (strcmp(name, "published") == 0 || strcmp(name, "issued") == 0 ||
+			   strcmp(name, "created") == 0) {
+			slot = S_PUBLISHED;
+		} else if (strcmp(name, "updated") == 0 || strcmp(name, "modified") == 0) {
+			slot = S_UPDATED;
+		}
+	} else if (ns == NS_CONTENT && strcmp(name, "encoded") == 0) {
+		slot = S_CONTENT;
+		kind = K_HTML;
+		limit = RAW_HTML_MAX;
+	} else if (ns == NS_DC && strcmp(name, "date") == 0) {
+		slot = S_PUBLISHED;
+	} else if (ns == NS_DC && strcmp(name, "creator") == 0) {
+		slot = S_AUTHOR_DC;
+	} else if (ns == NS_DCTERMS &&
+		   (strcmp(name, "issued") == 0 || strcmp(name, "created") == 0)) {
+		slot = S_PUBLISHED;
+	} else if (ns == NS_DCTERMS && strcmp(name, "modified") == 0) {
+		slot = S_UPDATED;
+	}
+	if (slot < 0 || empty || rec->v[slot])
+		return;
+	capture_start(p, (enum slot)slot, kind, limit);
+}
+
+static void channel_element(struct parser *p, enum ns ns, const char *name, int depth, bool empty)
+{
+	struct record *rec = &p->chan;
+	if (depth != p->channel_depth + 1)
+		return;
+	bool atom = ns == NS_ATOM || (ns == NS_NONE && p->doc->format == FEED_FORMAT_ATOM);
+	if (atom && strcmp(name, "link") == 0) {
+		atom_link(p, rec);
+		return;
+	}
+	if (empty)
+		return;
+	bool core = core_ns(ns) && p->doc->format != FEED_FORMAT_ATOM;
+	if ((core || atom) && strcmp(name, "title") == 0 && !rec->v[S_TITLE])
+		capture_start(p, S_TITLE, atom ? atom_kind(p) : K_TEXT, VEILLE_MAX_TITLE * 4);
+	else if (core && strcmp(name, "link") == 0 && !rec->v[S_LINK])
+		capture_start(p, S_LINK, K_TEXT, VEILLE_MAX_URL * 4);
+	else if (core && strcmp(name, "ttl") == 0 && !rec->v[S_TTL])
+		capture_start(p, S_TTL, K_TEXT, 64);
+}
+
+/* The root element decides the format; returns false when this is not a feed. */
+static bool root_element(struct parser *p, enum ns ns, const char *name, char *err, size_t errlen)
+{
+	struct feed_doc *doc = p->doc;
+	if (strcasecmp(name, "html") == 0 || ns == NS_XHTML) {
+		set_err(err, errlen, "not a feed: HTML page");
+		return false;
+	}
+	if (strcmp(name, "rss") == 0 && ns != NS_ATOM) {
+		doc->format = FEED_FORMAT_RSS;
+	} else if (strcmp(name, "RDF") == 0 && ns == NS_RDF) {
+		doc->format = FEED_FORMAT_RDF;
+		p->channel_depth = -2; /* set by <channel> */
+	} else if (strcmp(name, "feed") == 0 && (ns == NS_ATOM || ns == NS_NONE)) {
+		doc->format = FEED_FORMAT_ATOM;
+		p->channel_depth = 0;
+	} else if (strcmp(name, "channel") == 0 && core_ns(ns)) {
+		doc->format = FEED_FORMAT_RSS; /* RSS 0.91 variants without <rss> */
+		p->channel_depth = 0;
+	} else {
+		set_err(err, errlen, "not a feed: root element <%.40s>", name);
+		return false;
+	}
+	return true;
+}
+
+static void element(struct parser *p, enum ns ns, const char *name, int depth, bool empty)
+{
+	struct feed_doc *doc = p->doc;
+	if (p->item_depth >= 0) {
+		item_element(p, ns, name, depth, empty);
+		return;
+	}
+	bool is_item = false;
+	if (doc->format == FEED_FORMAT_ATOM)
+		is_item = strcmp(name, "entry") == 0 && (ns == NS_ATOM || ns == NS_NONE);
+	else
+		is_item = strcmp(name, "item") == 0 && core_ns(ns);
+	if (is_item) {
+		record_clear(&p->item);
+		if (doc->format == FEED_FORMAT_RDF) {
+			char *about = (char *)xmlTextReaderGetAttributeNs(
+			    p->r, (const xmlChar *)"about", (const xmlChar *)RDF_NS);
+			if (about)
+				p->item.v[S_ID] =
+				    clean_text(about, strlen(about), VEILLE_MAX_SHORT);
+			xmlFree(about);
+		}
+		p->item_depth = depth;
+		if (empty) {
+			item_finish(p);
+			p->item_depth = -1;
+		}
+		return;
+	}
+	if (doc->format != FEED_FORMAT_ATOM && strcmp(name, "channel") == 0 && core_ns(ns) &&
+	    p->channel_depth < 0 && !empty) {
+		p->channel_depth = depth;
+		return;
+	}
+	if (p->channel_depth >= 0)
+		channel_element(p, ns, name, depth, empty);
+}
+
+static void end_element(struct parser *p, int depth)
+{
+	if (p->item_depth >= 0) {
+		if (depth == p->author_depth)
+			p->author_depth = -1;
+		if (depth == p->item_depth) {
+			item_finish(p);
+			p->item_depth = -1;
+			p->author_depth = -1;
+		}
+		return;
+	}
+	if (depth == p->channel_depth && p->doc->format != FEED_FORMAT_ATOM)
+		p->channel_depth = -2;
+}
+
+static void channel_finish(struct parser *p)
+{
+	struct record *rec = &p->chan;
+	struct feed_doc *doc = p->doc;
+	enum kind tk = rec->kind[S_TITLE];
+	if (tk == K_TEXT && rec->v[S_TITLE] && looks_like_html(rec->v[S_TITLE]))
+		tk = K_HTML;
+	doc->title = html_field(rec->v[S_TITLE], tk, VEILLE_MAX_TITLE);
+	doc->link = rec->v[S_LINK];
+	rec->v[S_LINK] = NULL;
+	uint64_t ttl;
+	if (rec->v[S_TTL] && parse_uint(rec->v[S_TTL], 0, 525600, &ttl) == 0) /* up to a year */
+		doc->ttl_minutes = (int)ttl;
+	record_clear(rec);
+}
+
+/* A broken document that never reached a root element: is it an HTML page? */
+static bool looks_like_html_page(const char *s, size_t len)
+{
+	size_t n = len < 2048 ? len : 2048;
+	for (size_t i = 0; i + 5 <= n; i++)
+		if (s[i] == '<' && (strncasecmp(s + i, "<html", 5) == 0 ||
+				    (i + 14 <= n && strncasecmp(s + i, "<!doctype html", 14) == 0)))
+			return true;
+	return false;
+}
+
+/* Byte offset of line:col (1-based, as libxml2 reports them) in s. */
+static size_t offset_of(const char *s, size_t len, int line, int col)
+{
+	size_t i = 0;
+	for (int l = 1; l < line && i < len; i++)
+		if (s[i] == '\n')
+			l++;
+	if (col > 1)
+		i += (size_t)col - 1;
+	return i < len ? i : len;
+}
+
+/* Position of the first item start tag (<item or <entry) at or after from; len when none. */
+static size_t next_item_tag(const char *s, size_t len, size_t from, bool atom)
+{
+	const char *tag = atom ? "<entry" : "<item";
+	size_t tl = strlen(tag);
+	while (from < len) {
+		const char *q = memmem(s + from, len - from, tag, tl);
+		if (!q)
+			return len;
+		size_t at = (size_t)(q - s);
+		char c = at + tl < len ? s[at + tl] : '\0';
+		if (c == '>' || c == '/' || is_space(c))
+			return at;
+		from = at + 1;
+	}
+	return len;
+}
+
+/* End of the root element's start tag (just past its '>'), skipping the prolog; 0 if none. */
+static size_t root_tag_end(const char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		const char *q = memchr(s + i, '<', len - i);
+		if (!q)
+			return 0;
+		i = (size_t)(q - s);
+		const char *endmark = NULL;
+		if (len - i >= 4 && memcmp(s + i, "<!--", 4) == 0)
+			endmark = "-->";
+		else if (len - i >= 2 && s[i + 1] == '?')
+			endmark = "?>";
+		else if (len - i >= 2 && s[i + 1] == '!')
+			endmark = "]>"; /* a DOCTYPE: approximate, good enough to skip the subset */
+		if (endmark) {
+			const char *e = memmem(s + i + 2, len - i - 2, endmark, 2);
+			if (!e && s[i + 1] == '!')
+				e = memchr(s + i, '>', len - i);
+			if (!e)
+				return 0;
+			if (s[i + 1] == '!' && memcmp(endmark, "]>", 2) == 0) {
+				/* a DOCTYPE without internal subset ends at its first '>' */
+				const char *gt = memchr(s + i, '>', len - i);
+				const char *br = memchr(s + i, '[', len - i);
+				if (gt && (!br || gt < br))
+					e = gt - 1;
+			}
+			i = (size_t)(e - s) + 2;
+			continue;
+		}
+		char quote = 0;
+		for (size_t k = i + 1; k < len; k++) {
+			if (quote) {
+				if (s[k] == quote)
+					quote = 0;
+			} else if (s[k] == '"' || s[k] == '\'') {
+				quote = s[k];
+			} else if (s[k] == '>') {
+				return k + 1;
+			}
+		}
+		return 0;
+	}
+	return 0;
+}
+
+enum pass_result { PASS_OK, PASS_BROKEN, PASS_TOO_DEEP, PASS_NO_ROOT, PASS_NOT_FEED };
+
+/* Runs the reader over s[0..len), appending items to p->doc. */
+static enum pass_result run_pass(struct parser *p, const char *s, size_t len, const char *url,
+				 char *err, size_t errlen)
+{
+	p->r = xmlReaderForMemory(s, (int)len, url, "UTF-8",
+				  XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOERROR |
+				      XML_PARSE_NOWARNING | XML_PARSE_IGNORE_ENC |
+				      XML_PARSE_NOCDATA | XML_PARSE_COMPACT);
+	if (!p->r)
+		return PASS_NO_ROOT;
+	xmlTextReaderSetStructuredErrorHandler(p->r, reader_error_cb, p);
+	p->error[0] = '\0';
+	p->error_line = p->error_col = 0;
+	p->item_depth = p->author_depth = -1;
+	p->channel_depth = -2;
+	p->cap.active = false;
+	bool root = false;
+	enum pass_result res = PASS_OK;
+	int r;
+	while ((r = xmlTextReaderRead(p->r)) == 1) {
+		int type = xmlTextReaderNodeType(p->r);
+		int depth = xmlTextReaderDepth(p->r);
+		if (depth > VEILLE_MAX_DEPTH) {
+			res = PASS_TOO_DEEP;
+			break;
+		}
+		if (p->cap.active) {
+			capture_node(p, type);
+			continue;
+		}
+		if (type == XML_READER_TYPE_ELEMENT) {
+			const char *name = (const char *)xmlTextReaderConstLocalName(p->r);
+			enum ns ns = ns_of(xmlTextReaderConstNamespaceUri(p->r));
+			bool empty = xmlTextReaderIsEmptyElement(p->r) == 1;
+			if (!name)
+				continue;
+			if (!root) {
+				root = true;
+				if (!root_element(p, ns, name, err, errlen)) {
+					res = PASS_NOT_FEED;
+					break;
+				}
+			}
+			element(p, ns, name, depth, empty);
+		} else if (type == XML_READER_TYPE_END_ELEMENT) {
+			end_element(p, depth);
+		}
+	}
+	if (res == PASS_OK && !root)
+		res = PASS_NO_ROOT;
+	else if (res == PASS_OK && r != 0)
+		res = PASS_BROKEN;
+	xmlFreeTextReader(p->r);
+	p->r = NULL;
+	record_clear(&p->item);
+	return res;
+}
+
+/* Drops the items from index n on. */
+static void items_truncate(struct feed_doc *doc, size_t n)
+{
+	while (doc->nitems > n) {
+		struct feed_item *it = &doc->items[--doc->nitems];
+		free(it->id);
+		free(it->link);
+		free(it->title);
+		free(it->author);
+		free(it->summary);
+		free(it->content);
+	}
+}
+
+/*
+ * After the reader stopped at damage. The reader hands out nothing of the 512-byte chunk where
+ * the error is, so complete items just before the damage would be lost: the part before the
+ * damage is parsed again on its own, followed by white space, then parsing resumes at the next
+ * item start tag after the damage. Each part is glued behind the prolog and the root start tag,
+ * so the namespaces stay declared. At most MAX_SALVAGE parts, each starting further on.
+ */
+#define MAX_SALVAGE 16
+#define SALVAGE_PAD 1024
+
+static void salvage(struct parser *p, const char *clean, size_t len, const char *url)
+{
+	bool atom = p->doc->format == FEED_FORMAT_ATOM;
+	size_t head = root_tag_end(clean, len);
+	if (!head)
+		return;
+	size_t seg = head; /* where the part that broke starts in clean */
+	const char *s = clean;
+	size_t slen = len;
+	size_t items_before = 0;
+	struct buf syn = {0};
+	char pad[SALVAGE_PAD];
+	memset(pad, '\n', sizeof(pad));
+	for (int pass = 0; pass < MAX_SALVAGE; pass++) {
+		size_t at = offset_of(s, slen, p->error_line, p->error_col);
+		if (at < head)
+			break;
+		at = seg + (at - head);
+		if (at > len)
+			at = len;
+		/* libxml2 reports the position after the construct it choked on: cut before it. */
+		while (at > seg && clean[at - 1] != '<')
+			at--;
+		if (at > seg)
+			at--;
+		/* The part before the damage, alone. */
+		items_truncate(p->doc, items_before);
+		buf_reset(&syn);
+		buf_append(&syn, clean, head);
+		buf_append(&syn, clean + seg, at - seg);
+		buf_append(&syn, pad, sizeof(pad));
+		char dummy[8];
+		run_pass(p, syn.p, syn.len, url, dummy, sizeof(dummy));
+		/* Then the rest, from the next item. */
+		size_t next = next_item_tag(clean, len, at, atom);
+		if (next >= len || next <= seg || p->doc->nitems >= VEILLE_MAX_ITEMS)
+			break;
+		seg = next;
+		buf_reset(&syn);
+		buf_append(&syn, clean, head);
+		buf_append(&syn, clean + seg, len - seg);
+		s = syn.p;
+		slen = syn.len;
+		items_before = p->doc->nitems;
+		enum pass_result r = run_pass(p, s, slen, url, dummy, sizeof(dummy));
+		/* broken again, possibly within its first chunk (nothing handed out) */
+		if (r != PASS_BROKEN && !(r == PASS_NO_ROOT && p->error[0]))
+			break;
+	}
+	buf_free(&syn);
+}
+
+int feed_parse(const char *data, size_t len, const char *url, const char *http_charset,
+	       struct feed_doc **ret_doc, char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	if (!data || len == 0) {
+		set_err(err, errlen, "empty document");
+		return -EINVAL;
+	}
+	if (len > INT32_MAX / 2) {
+		set_err(err, errlen, "document too large");
+		return -EINVAL;
+	}
+	xmlInitParser();
+
+	struct buf utf8 = {0}, clean = {0};
+	const char *u8;
+	size_t u8len;
+	decode(data, len, http_charset, &utf8, &u8, &u8len);
+	if (!u8) {
+		u8 = utf8.p ? utf8.p : "";
+		u8len = utf8.len;
+	}
+	tidy(u8, u8len, &clean);
+	buf_free(&utf8);
+	if (clean.len == 0 || clean.len > INT32_MAX) {
+		buf_free(&clean);
+		set_err(err, errlen, "empty document");
+		return -EINVAL;
+	}
+
+	struct parser p = {.channel_depth = -2, .item_depth = -1, .author_depth = -1};
+	p.doc = xcalloc(1, sizeof(*p.doc));
+	int rc = -EINVAL;
+	enum pass_result res = run_pass(&p, clean.p, clean.len, url, err, errlen);
+	if (res == PASS_NOT_FEED)
+		goto out;
+	if (res == PASS_NO_ROOT && p.error[0]) {
+		/* Broken within the first chunk, before the reader handed out anything: read the
+		 * root start tag alone to learn the format, then salvage as below. */
+		char saved[sizeof(p.error)];
+		int line = p.error_line, col = p.error_col;
+		memcpy(saved, p.error, sizeof(saved));
+		size_t head = root_tag_end(clean.p, clean.len);
+		if (head) {
+			struct buf syn = {0};
+			buf_append(&syn, clean.p, head);
+			for (int i = 0; i < SALVAGE_PAD; i++)
+				buf_putc(&syn, '\n');
+			enum pass_result r2 = run_pass(&p, syn.p, syn.len, url, err, errlen);
+			buf_free(&syn);
+			if (r2 == PASS_NOT_FEED)
+				goto out;
+			if (p.doc->format != FEED_FORMAT_UNKNOWN)
+				res = PASS_BROKEN;
+		}
+		memcpy(p.error, saved, sizeof(saved));
+		p.error_line = line;
+		p.error_col = col;
+	}
+	if (res == PASS_NO_ROOT) {
+		if (looks_like_html_page(clean.p, clean.len))
+			set_err(err, errlen, "not a feed: HTML page");
+		else if (p.error[0])
+			set_err(err, errlen, "not XML: %s (line %d)", p.error, p.error_line);
+		else
+			set_err(err, errlen, "not XML: no root element");
+		goto out;
+	}
+	char first_error[sizeof(p.error)];
+	int first_line = p.error_line;
+	snprintf(first_error, sizeof(first_error), "%s",
+		 res == PASS_TOO_DEEP ? "nesting too deep"
+		 : p.error[0]	      ? p.error
+				      : "parse error");
+	if (res != PASS_OK) {
+		p.doc->recovered = 1;
+		if (res == PASS_BROKEN)
+			salvage(&p, clean.p, clean.len, url);
+	}
+	if (p.doc->recovered && p.doc->nitems == 0) {
+		set_err(err, errlen, "broken XML: %s (line %d), no item recovered", first_error,
+			first_line);
+		goto out;
+	}
+	channel_finish(&p);
+	if (p.doc->recovered)
+		set_err(err, errlen, "broken XML: %s (line %d), kept %zu items", first_error,
+			first_line, p.doc->nitems);
+	*ret_doc = p.doc;
+	p.doc = NULL;
+	rc = 0;
+out:
+	record_clear(&p.item);
+	record_clear(&p.chan);
+	free(p.cap.base);
+	buf_free(&p.cap.b);
+	buf_free(&clean);
+	feed_doc_free(p.doc);
+	return rc;
+}
+
+void feed_doc_free(struct feed_doc *doc)
+{
+	if (!doc)
+		return;
+	for (size_t i = 0; i < doc->nitems; i++) {
+		struct feed_item *it = &doc->items[i];
+		free(it->id);
+		free(it->link);
+		free(it->title);
+		free(it->author);
+		free(it->summary);
+		free(it->content);
+	}
+	free(doc->items);
+	free(doc->title);
+	free(doc->link);
+	free(doc);
+}
+
+const char *feed_format_name(enum feed_format f)
+{
+	static const char *const names[FEED_FORMAT_MAX] = {
+	    [FEED_FORMAT_UNKNOWN] = "unknown",
+	    [FEED_FORMAT_RSS] = "rss",
+	    [FEED_FORMAT_RDF] = "rdf",
+	    [FEED_FORMAT_ATOM] = "atom",
+	};
+	if ((int)f < 0 || f >= FEED_FORMAT_MAX)
+		return "unknown";
+	return names[f];
+}

@@ -1,0 +1,146 @@
+/*
+ * test_html.c - html_to_text: entities, nesting, dropped elements, white space, caps.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "html.h"
+#include "limits.h"
+#include "util.h"
+
+static void expect_text(const char *html, const char *want)
+{
+	char *t = html_to_text(html, strlen(html), 4096);
+	if (strcmp(t, want) != 0)
+		fail_msg("html_to_text(\"%s\") = \"%s\", expected \"%s\"", html, t, want);
+	free(t);
+}
+
+static void test_entities(void **state)
+{
+	(void)state;
+	expect_text("caf&eacute; &amp; cr&egrave;me", "café & crème");
+	expect_text("l&rsquo;&eacute;t&eacute;&nbsp;: chaud", "l’été\xc2\xa0: chaud");
+	expect_text("&laquo;&#160;Oui&#xA0;&raquo; &hellip;", "«\xc2\xa0Oui\xc2\xa0» …");
+	expect_text("&lt;b&gt; is a tag", "<b> is a tag");
+	/* a double-escaped description arrives here with one level of escaping left */
+	expect_text("&amp;eacute;", "&eacute;");
+	expect_text("&Eacute;lys&eacute;e &mdash; &OElig;uvre", "Élysée — Œuvre");
+	expect_text("unknown &foo; entity", "unknown &foo; entity");
+}
+
+static void test_tags(void **state)
+{
+	(void)state;
+	expect_text("<p>Un <b>gras</b> et <i><a href=\"x\">un lien</a></i>.</p>",
+		    "Un gras et un lien.");
+	expect_text("<p>un</p><p>deux</p>", "un\ndeux");
+	expect_text("ligne<br>suivante<br/>fin", "ligne\nsuivante\nfin");
+	expect_text("<ul><li>a</li><li>b</li></ul>", "a\nb");
+	expect_text("<div><div><div><span>profond</span></div></div></div>", "profond");
+	expect_text("<img src=\"a.jpg\" alt=\"x\">Texte", "Texte");
+	expect_text("avant<img src=a.jpg>après", "avant après");
+	expect_text("<table><tr><td>1</td><td>2</td></tr></table>", "1\n2");
+	/* broken markup is recovered, not rejected */
+	expect_text("<p>non <b>fermé", "non fermé");
+	expect_text("</p>orphelin</div>", "orphelin");
+}
+
+static void test_dropped(void **state)
+{
+	(void)state;
+	expect_text("avant<script>alert('x')</script>après", "avantaprès");
+	expect_text("a <style>p { color: red }</style>b", "a b");
+	expect_text("<noscript>n</noscript>visible<iframe src=x>i</iframe>", "visible");
+	expect_text("<!-- commentaire -->texte", "texte");
+	expect_text("<svg><text>dessin</text></svg>ok", "ok");
+}
+
+static void test_whitespace(void **state)
+{
+	(void)state;
+	expect_text("  un \t\n  deux   ", "un deux");
+	expect_text("\n<p>\n  texte  \n</p>\n", "texte");
+	expect_text("<p>a</p>\n\n\n<p>b</p>", "a\nb");
+	expect_text("", "");
+	expect_text("   ", "");
+	expect_text("<p></p><br><br>", "");
+	expect_text("plain text only", "plain text only");
+}
+
+static void test_caps(void **state)
+{
+	(void)state;
+	/* "é" is two bytes: a cap in its middle must back off to the boundary */
+	const char *s = "<p>ééééé</p>";
+	char *t = html_to_text(s, strlen(s), 5);
+	assert_string_equal(t, "éé");
+	free(t);
+	t = html_to_text(s, strlen(s), 6);
+	assert_string_equal(t, "ééé");
+	free(t);
+	/* a 4-byte character */
+	s = "\xf0\x9f\x98\x80\xf0\x9f\x98\x80";
+	t = html_to_text(s, strlen(s), 7);
+	assert_string_equal(t, "\xf0\x9f\x98\x80");
+	free(t);
+	t = html_to_text("abc", 3, 0);
+	assert_string_equal(t, "");
+	free(t);
+	/* len is honoured: no reading past it */
+	t = html_to_text("abcdef", 3, 100);
+	assert_string_equal(t, "abc");
+	free(t);
+	/* a big fragment stops at the cap and is valid UTF-8 */
+	struct buf b = {0};
+	for (int i = 0; i < 20000; i++)
+		buf_puts(&b, "<p>àéîõü</p>");
+	t = html_to_text(b.p, b.len, 1001);
+	assert_true(strlen(t) <= 1001);
+	assert_true(strlen(t) > 900);
+	assert_true(utf8_valid(t, strlen(t)));
+	free(t);
+	buf_free(&b);
+}
+
+static void test_invalid_utf8(void **state)
+{
+	(void)state;
+	/* invalid bytes become U+FFFD; the parser must not switch to Latin-1 and garble "é" */
+	const char s[] = "<p>caf\xc3\xa9 \xff\xfe fin</p>";
+	char *t = html_to_text(s, sizeof(s) - 1, 100);
+	assert_true(utf8_valid(t, strlen(t)));
+	assert_non_null(strstr(t, "café"));
+	assert_non_null(strstr(t, "\xef\xbf\xbd"));
+	free(t);
+}
+
+static void test_deep_nesting(void **state)
+{
+	(void)state;
+	struct buf b = {0};
+	for (int i = 0; i < 10000; i++)
+		buf_puts(&b, "<div><span>");
+	buf_puts(&b, "fond");
+	char *t = html_to_text(b.p, b.len, VEILLE_MAX_TEXT);
+	assert_true(utf8_valid(t, strlen(t)));
+	free(t);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_entities),	 cmocka_unit_test(test_tags),
+	    cmocka_unit_test(test_dropped),	 cmocka_unit_test(test_whitespace),
+	    cmocka_unit_test(test_caps),	 cmocka_unit_test(test_invalid_utf8),
+	    cmocka_unit_test(test_deep_nesting),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
