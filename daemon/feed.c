@@ -21,7 +21,7 @@
 
 #include "date.h"
 #include "html.h"
-#include "limits.h"
+#include "bounds.h"
 #include "util.h"
 
 #include <errno.h>

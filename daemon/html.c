@@ -8,7 +8,7 @@
  */
 #include "html.h"
 
-#include "limits.h"
+#include "bounds.h"
 #include "util.h"
 
 #include <stdbool.h>

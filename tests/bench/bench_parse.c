@@ -15,7 +15,7 @@
 #include <libxml/xmlreader.h>
 
 #include "feed.h"
-#include "limits.h"
+#include "bounds.h"
 #include "util.h"
 
 struct doc {

@@ -11,7 +11,7 @@
 #include "date.h"
 #include "feed.h"
 #include "html.h"
-#include "limits.h"
+#include "bounds.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

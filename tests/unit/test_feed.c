@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "feed.h"
-#include "limits.h"
+#include "bounds.h"
 #include "util.h"
 
 #define REAL_DIR     TEST_SHARED_DIR "/feeds/real"

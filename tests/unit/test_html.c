@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "html.h"
-#include "limits.h"
+#include "bounds.h"
 #include "util.h"
 
 static void expect_text(const char *html, const char *want)
