@@ -302,7 +302,7 @@ static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *
 	if (r < 0)
 		return -EINVAL;
 	*ret_ttl = doc->ttl_minutes > 0 ? (int64_t)doc->ttl_minutes * 60 : 0;
-	struct ingest_counts n;
+	struct ingest_counts n = {0};
 	r = store_begin(e->store);
 	if (r == 0)
 		r = ingest_doc(e->store, &e->topics, f->cf->name, doc, now_unix(), &n);
