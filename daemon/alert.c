@@ -23,8 +23,8 @@ static const char *alert_ident = "veilled";
 enum alert_sink alert_sink_from(const char *mode)
 {
 	if (!mode || strcmp(mode, "auto") == 0)
-		return access("/run/systemd/journal/socket", W_OK) == 0 ? ALERT_JOURNAL :
-									   ALERT_SYSLOG;
+		return access("/run/systemd/journal/socket", W_OK) == 0 ? ALERT_JOURNAL
+									: ALERT_SYSLOG;
 	if (strcmp(mode, "journal") == 0)
 		return ALERT_JOURNAL;
 	if (strcmp(mode, "syslog") == 0)
@@ -82,14 +82,13 @@ int alert_send(const struct alert *a)
 	alert_format(a, line, sizeof(line));
 	switch (sink) {
 	case ALERT_JOURNAL: {
-		int r = sd_journal_send("MESSAGE=%s", line, "MESSAGE_ID=" ALERT_MESSAGE_ID,
-					"PRIORITY=%d", prio, "SYSLOG_IDENTIFIER=%s", alert_ident,
-					"SYSLOG_FACILITY=%d", LOG_DAEMON >> 3, "VEILLE_TOPIC=%s",
-					a->topic, "VEILLE_SCORE=%.4f", a->score, "VEILLE_FEED=%s",
-					a->feed ? a->feed : "", "VEILLE_URL=%s", a->url ? a->url : "",
-					"VEILLE_TITLE=%s", a->title ? a->title : "",
-					"VEILLE_TERMS=%s", a->terms ? a->terms : "[]",
-					"VEILLE_ITEM=%lld", (long long)a->item_id, NULL);
+		int r = sd_journal_send(
+		    "MESSAGE=%s", line, "MESSAGE_ID=" ALERT_MESSAGE_ID, "PRIORITY=%d", prio,
+		    "SYSLOG_IDENTIFIER=%s", alert_ident, "SYSLOG_FACILITY=%d", LOG_DAEMON >> 3,
+		    "VEILLE_TOPIC=%s", a->topic, "VEILLE_SCORE=%.4f", a->score, "VEILLE_FEED=%s",
+		    a->feed ? a->feed : "", "VEILLE_URL=%s", a->url ? a->url : "",
+		    "VEILLE_TITLE=%s", a->title ? a->title : "", "VEILLE_TERMS=%s",
+		    a->terms ? a->terms : "[]", "VEILLE_ITEM=%lld", (long long)a->item_id, NULL);
 		return r < 0 ? r : 0;
 	}
 	case ALERT_SYSLOG:

@@ -16,7 +16,7 @@ enum alert_sink { ALERT_NONE, ALERT_JOURNAL, ALERT_SYSLOG, ALERT_SINK_MAX };
 struct alert {
 	const char *topic;
 	double score;
-	double high;	   /* score at or above which the alert is a WARNING, not a NOTICE */
+	double high; /* score at or above which the alert is a WARNING, not a NOTICE */
 	const char *feed;
 	const char *url;
 	const char *title;

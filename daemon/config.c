@@ -37,7 +37,7 @@ struct parser {
 };
 
 static void perr(struct parser *p, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void perr(struct parser *p, int line, const char *fmt, ...)
 {
@@ -67,8 +67,8 @@ static bool valid_name(const char *s)
 	if (n == 0 || n >= VEILLE_MAX_NAME)
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '-' || *s == '_' || *s == '.'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
 			return false;
 	return true;
 }
@@ -141,7 +141,8 @@ static int set_size(struct parser *p, const char *key, const char *v, uint64_t *
 	*out = (uint64_t)n << shift;
 	return 0;
 bad:
-	perr(p, p->line, "%s: '%s' is not a size from 1 to 64M (bytes, or with K/M suffix)", key, v);
+	perr(p, p->line, "%s: '%s' is not a size from 1 to 64M (bytes, or with K/M suffix)", key,
+	     v);
 	return -EINVAL;
 }
 
@@ -185,7 +186,8 @@ static void key_veille(struct parser *p, const char *k, const char *v)
 	} else if (strcmp(k, "alerts") == 0) {
 		if (strcmp(v, "auto") && strcmp(v, "journal") && strcmp(v, "syslog") &&
 		    strcmp(v, "none"))
-			perr(p, p->line, "alerts: '%s' is not one of auto, journal, syslog, none", v);
+			perr(p, p->line, "alerts: '%s' is not one of auto, journal, syslog, none",
+			     v);
 		else {
 			free(c->alerts);
 			c->alerts = xstrdup(v);
@@ -222,8 +224,7 @@ static void key_topic(struct parser *p, const char *k, const char *v)
 		char *end;
 		errno = 0;
 		double d = strtod(v, &end);
-		if (end == v || *end || errno || !isfinite(d) || d <= 0 || d > 1)
-		{
+		if (end == v || *end || errno || !isfinite(d) || d <= 0 || d > 1) {
 			perr(p, p->line, "threshold: '%s' is not a number in (0, 1]", v);
 			t->threshold = 0; /* reported: not "missing" too */
 		} else
@@ -257,13 +258,15 @@ static void section(struct parser *p, char *hdr)
 	}
 	p->sec = SEC_NONE;
 	if (strcmp(hdr, "feed") != 0 && strcmp(hdr, "topic") != 0) {
-		perr(p, p->line, "unknown section [%s%s%s] (expected [veille], [feed NAME], [topic NAME])",
-		     hdr, name ? " " : "", name ? name : "");
+		perr(p, p->line,
+		     "unknown section [%s%s%s] (expected [veille], [feed NAME], [topic NAME])", hdr,
+		     name ? " " : "", name ? name : "");
 		return;
 	}
 	if (!name || !valid_name(name)) {
-		perr(p, p->line, "[%s] needs a name of letters, digits, '-', '_' or '.' (at most %d)",
-		     hdr, VEILLE_MAX_NAME - 1);
+		perr(p, p->line,
+		     "[%s] needs a name of letters, digits, '-', '_' or '.' (at most %d)", hdr,
+		     VEILLE_MAX_NAME - 1);
 		return;
 	}
 	if (hdr[0] == 'f') {
@@ -278,7 +281,8 @@ static void section(struct parser *p, char *hdr)
 			return;
 		}
 		c->feeds = xreallocarray(c->feeds, c->nfeeds + 1, sizeof(*c->feeds));
-		c->feeds[c->nfeeds++] = (struct config_feed){.name = xstrdup(name), .line = p->line};
+		c->feeds[c->nfeeds++] =
+		    (struct config_feed){.name = xstrdup(name), .line = p->line};
 		p->sec = SEC_FEED;
 	} else {
 		for (size_t i = 0; i < c->ntopics; i++)
@@ -292,8 +296,8 @@ static void section(struct parser *p, char *hdr)
 			return;
 		}
 		c->topics = xreallocarray(c->topics, c->ntopics + 1, sizeof(*c->topics));
-		c->topics[c->ntopics] = (struct config_topic){
-			.name = xstrdup(name), .line = p->line, .threshold = -1};
+		c->topics[c->ntopics] =
+		    (struct config_topic){.name = xstrdup(name), .line = p->line, .threshold = -1};
 		p->topic_refs = xreallocarray(p->topic_refs, c->ntopics + 1, sizeof(char *));
 		p->topic_ref_line = xreallocarray(p->topic_ref_line, c->ntopics + 1, sizeof(int));
 		p->topic_refs[c->ntopics] = NULL;
@@ -378,7 +382,8 @@ static void resolve_references(struct parser *p, size_t i)
 		perr(p, t->line, "[topic %s] has no 'references ='", t->name);
 		return;
 	}
-	for (char *save = NULL, *w = strtok_r(pat, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+	for (char *save = NULL, *w = strtok_r(pat, " \t", &save); w;
+	     w = strtok_r(NULL, " \t", &save)) {
 		char *full = resolve(p->c, w);
 		glob_t g;
 		int r = glob(full, GLOB_NOSORT, NULL, &g);
@@ -389,8 +394,8 @@ static void resolve_references(struct parser *p, size_t i)
 		} else {
 			for (size_t j = 0; j < g.gl_pathc; j++) {
 				if (access(g.gl_pathv[j], R_OK) < 0) {
-					perr(p, line, "references: cannot read '%s': %s", g.gl_pathv[j],
-					     strerror(errno));
+					perr(p, line, "references: cannot read '%s': %s",
+					     g.gl_pathv[j], strerror(errno));
 					continue;
 				}
 				if (t->nreferences >= VEILLE_MAX_REFERENCES) {
@@ -425,8 +430,8 @@ static void finish(struct parser *p)
 	struct config *c = p->c;
 	if (!c->database) {
 		const char *sd = getenv("STATE_DIRECTORY");
-		c->database = sd && *sd ? xasprintf("%s/veille.db", sd) :
-					  xstrdup("/var/lib/veille/veille.db");
+		c->database = sd && *sd ? xasprintf("%s/veille.db", sd)
+					: xstrdup("/var/lib/veille/veille.db");
 	}
 	if (!c->alerts)
 		c->alerts = xstrdup("auto");

@@ -11,29 +11,29 @@
 #include <stdint.h>
 
 struct config_feed {
-	char *name;	  /* [feed NAME] */
+	char *name; /* [feed NAME] */
 	char *url;
 	int64_t interval; /* seconds; the global interval unless overridden */
 	int line;	  /* where the section starts, for messages */
 };
 
 struct config_topic {
-	char *name;	    /* [topic NAME] */
-	char **references;  /* expanded, absolute paths, sorted */
+	char *name;	   /* [topic NAME] */
+	char **references; /* expanded, absolute paths, sorted */
 	size_t nreferences;
 	double threshold;
 	int line;
 };
 
 struct config {
-	char *path;	   /* the file it was read from */
-	char *dir;	   /* its folder: base of relative paths */
+	char *path; /* the file it was read from */
+	char *dir;  /* its folder: base of relative paths */
 	char *database;
-	char *aliases;	   /* spelling-variant file shared by topics, NULL when none */
+	char *aliases; /* spelling-variant file shared by topics, NULL when none */
 	char *user_agent;
-	char *contact;	   /* URL or mail address put in the User-Agent */
-	char *alerts;	   /* auto, journal, syslog or none */
-	int64_t interval;  /* default poll interval, seconds */
+	char *contact;	  /* URL or mail address put in the User-Agent */
+	char *alerts;	  /* auto, journal, syslog or none */
+	int64_t interval; /* default poll interval, seconds */
 	int64_t min_interval, max_interval;
 	int64_t timeout, connect_timeout; /* seconds */
 	uint64_t max_body;

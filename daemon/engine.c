@@ -58,16 +58,16 @@ static void feed_due_cb(size_t i, void *arg);
 static struct fetch *make_fetch(struct engine *e)
 {
 	const struct config *c = e->cfg;
-	char *ua = c->user_agent ? xstrdup(c->user_agent) :
-		   c->contact	 ? xasprintf("veille/%s (+%s)", VEILLE_VERSION, c->contact) :
-				   xasprintf("veille/%s", VEILLE_VERSION);
+	char *ua = c->user_agent ? xstrdup(c->user_agent)
+		   : c->contact	 ? xasprintf("veille/%s (+%s)", VEILLE_VERSION, c->contact)
+				 : xasprintf("veille/%s", VEILLE_VERSION);
 	struct fetch_options fo = {
-		.max_connections = c->max_connections,
-		.max_host_connections = c->max_host_connections,
-		.connect_timeout_ms = (long)c->connect_timeout * 1000,
-		.timeout_ms = (long)c->timeout * 1000,
-		.max_body = (size_t)c->max_body,
-		.user_agent = ua,
+	    .max_connections = c->max_connections,
+	    .max_host_connections = c->max_host_connections,
+	    .connect_timeout_ms = (long)c->connect_timeout * 1000,
+	    .timeout_ms = (long)c->timeout * 1000,
+	    .max_body = (size_t)c->max_body,
+	    .user_agent = ua,
 	};
 	struct fetch *f = fetch_new(e->base, &fo);
 	free(ua);
@@ -87,8 +87,7 @@ static int make_feeds(struct engine *e, char **ret_err)
 		int r = store_feed_load(e->store, f->cf->name, &f->st);
 		if (r < 0 && r != -ENOENT) {
 			*ret_err = xasprintf("%s: cannot load the state of feed %s: %s",
-					     e->cfg->database, f->cf->name,
-					     store_errmsg(e->store));
+					     e->cfg->database, f->cf->name, store_errmsg(e->store));
 			return r;
 		}
 		if (r == -ENOENT || !f->st.url || strcmp(f->st.url, f->cf->url) != 0) {
@@ -204,7 +203,8 @@ int engine_start(struct engine *e)
 			sched_at(e->sched, i, now);
 		} else {
 			/* Feeds never fetched, or due, start now with a little spread. */
-			int64_t at = f->st.next_fetch > now ? f->st.next_fetch : now + (int64_t)(i % 10);
+			int64_t at =
+			    f->st.next_fetch > now ? f->st.next_fetch : now + (int64_t)(i % 10);
 			sched_at(e->sched, i, at);
 		}
 	}
@@ -220,9 +220,9 @@ static void feed_due_cb(size_t i, void *arg)
 	if (f->inflight || e->stopping)
 		return;
 	struct fetch_request req = {
-		.url = f->st.url,
-		.etag = f->st.etag,
-		.last_modified = f->st.last_modified,
+	    .url = f->st.url,
+	    .etag = f->st.etag,
+	    .last_modified = f->st.last_modified,
 	};
 	int r = fetch_start(e->fetch, &req, feed_fetched_cb, f);
 	if (r < 0) {
@@ -247,9 +247,9 @@ static void once_done(struct feed_rt *f)
 static struct sched_policy policy(const struct feed_rt *f)
 {
 	return (struct sched_policy){
-		.interval = f->cf->interval,
-		.min_interval = f->e->cfg->min_interval,
-		.max_interval = f->e->cfg->max_interval,
+	    .interval = f->cf->interval,
+	    .min_interval = f->e->cfg->min_interval,
+	    .max_interval = f->e->cfg->max_interval,
 	};
 }
 
@@ -297,7 +297,8 @@ static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *
 		snprintf(charset, sizeof(charset), "%s", cs + 8);
 		charset[strcspn(charset, " ;\"'")] = '\0';
 	}
-	int r = feed_parse(res->body, res->body_len, res->effective_url ? res->effective_url : f->st.url,
+	int r = feed_parse(res->body, res->body_len,
+			   res->effective_url ? res->effective_url : f->st.url,
 			   *charset ? charset : NULL, &doc, errmsg, errlen);
 	if (r < 0)
 		return -EINVAL;
@@ -351,8 +352,9 @@ static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 	} else if (res->status == 410) {
 		f->st.disabled = true;
 		replace(&f->st.last_error, "410 Gone: the publisher removed this feed");
-		log_warnx("feed %s (%s): 410 Gone, feed disabled; change its url to enable it again",
-			  f->cf->name, f->st.url);
+		log_warnx(
+		    "feed %s (%s): 410 Gone, feed disabled; change its url to enable it again",
+		    f->cf->name, f->st.url);
 	} else if (res->status >= 200 && res->status < 300) {
 		if (res->permanent_url && strcmp(res->permanent_url, f->st.url) != 0) {
 			log_notice("feed %s: moved permanently from %s to %s", f->cf->name,

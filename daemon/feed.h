@@ -23,13 +23,14 @@ enum feed_format {
 /* One entry. Every string is UTF-8, NUL-terminated, owned by the document, NULL when absent;
  * summary and content are plain text (HTML already turned into text). */
 struct feed_item {
-	char *id;	 /* guid / atom:id / rdf:about */
-	char *link;	 /* absolute URL, resolved against xml:base and the document URL */
+	char *id;   /* guid / atom:id / rdf:about */
+	char *link; /* absolute URL, resolved against xml:base and the document URL */
 	char *title;
 	char *author;
 	char *summary;
 	char *content;
-	int64_t published; /* seconds since the epoch, UTC; FEED_NO_DATE when absent or unparseable */
+	int64_t
+	    published; /* seconds since the epoch, UTC; FEED_NO_DATE when absent or unparseable */
 };
 
 struct feed_doc {

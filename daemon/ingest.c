@@ -86,7 +86,9 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 		if ((!it->title || !*it->title) && (!text || !*text))
 			continue; /* nothing a person could read */
 		dedup_content_hash(it->title, text, hash);
-		const char *identity = it->id && *it->id ? it->id : it->link && *it->link ? it->link : hash;
+		const char *identity = it->id && *it->id       ? it->id
+				       : it->link && *it->link ? it->link
+							       : hash;
 		r = store_item_seen(st, feed, identity);
 		if (r < 0)
 			goto out;
@@ -96,18 +98,18 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 		}
 		char *canon = it->link ? dedup_canonical_url(it->link) : NULL;
 		struct store_item si = {
-			.feed = feed,
-			.identity = identity,
-			.guid = it->id,
-			.link = it->link,
-			.canonical_link = canon,
-			.title = it->title,
-			.author = it->author,
-			.summary = it->summary,
-			.content = it->content,
-			.hash = hash,
-			.published = it->published,
-			.fetched = now,
+		    .feed = feed,
+		    .identity = identity,
+		    .guid = it->id,
+		    .link = it->link,
+		    .canonical_link = canon,
+		    .title = it->title,
+		    .author = it->author,
+		    .summary = it->summary,
+		    .content = it->content,
+		    .hash = hash,
+		    .published = it->published,
+		    .fetched = now,
 		};
 		int64_t id;
 		r = store_item_add(st, &si, &id);
@@ -154,13 +156,13 @@ static int collect_cb(const struct store_alert *a, void *arg)
 	struct pending *p = arg;
 	p->v = xreallocarray(p->v, p->n + 1, sizeof(*p->v));
 	p->v[p->n++] = (struct alert){
-		.topic = xstrdup(a->topic),
-		.score = a->score,
-		.feed = a->feed ? xstrdup(a->feed) : NULL,
-		.url = a->url ? xstrdup(a->url) : NULL,
-		.title = a->title ? xstrdup(a->title) : NULL,
-		.terms = a->terms_json ? xstrdup(a->terms_json) : NULL,
-		.item_id = a->item_id,
+	    .topic = xstrdup(a->topic),
+	    .score = a->score,
+	    .feed = a->feed ? xstrdup(a->feed) : NULL,
+	    .url = a->url ? xstrdup(a->url) : NULL,
+	    .title = a->title ? xstrdup(a->title) : NULL,
+	    .terms = a->terms_json ? xstrdup(a->terms_json) : NULL,
+	    .item_id = a->item_id,
 	};
 	return 0;
 }

@@ -23,8 +23,8 @@ void log_init(const char *progname)
 	log_journal = false;
 	if (js && fstat(2, &st) == 0) {
 		unsigned long long dev, ino;
-		if (sscanf(js, "%llu:%llu", &dev, &ino) == 2 && dev == (unsigned long long)st.st_dev &&
-		    ino == (unsigned long long)st.st_ino)
+		if (sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+		    dev == (unsigned long long)st.st_dev && ino == (unsigned long long)st.st_ino)
 			log_journal = true;
 	}
 }

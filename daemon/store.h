@@ -31,16 +31,16 @@ int store_rollback(struct store *s);
  * with store_feed_clear. */
 struct store_feed {
 	char *name;
-	char *url;	     /* the URL last fetched (a permanent redirect updates it) */
-	char *etag;	     /* validators for conditional GET, NULL when none */
+	char *url;  /* the URL last fetched (a permanent redirect updates it) */
+	char *etag; /* validators for conditional GET, NULL when none */
 	char *last_modified;
-	char *last_error;    /* NULL when the last fetch succeeded */
-	int64_t last_fetch;  /* unix time, 0 = never */
-	int64_t next_fetch;  /* unix time, 0 = as soon as possible */
-	int last_status;     /* HTTP status of the last fetch, 0 = none / transport error */
-	unsigned errors;     /* consecutive failures */
-	uint64_t items;	     /* items stored from this feed, all time */
-	bool disabled;	     /* 410 Gone */
+	char *last_error;   /* NULL when the last fetch succeeded */
+	int64_t last_fetch; /* unix time, 0 = never */
+	int64_t next_fetch; /* unix time, 0 = as soon as possible */
+	int last_status;    /* HTTP status of the last fetch, 0 = none / transport error */
+	unsigned errors;    /* consecutive failures */
+	uint64_t items;	    /* items stored from this feed, all time */
+	bool disabled;	    /* 410 Gone */
 };
 void store_feed_clear(struct store_feed *f);
 /* Loads the state of feed name into *ret: 0, or -ENOENT when never seen (ret is then zeroed with
@@ -57,8 +57,8 @@ int store_item_seen(struct store *s, const char *feed, const char *identity);
 
 /* An item on its way in. Strings are borrowed. */
 struct store_item {
-	const char *feed;	/* configured feed name it came from */
-	const char *identity;	/* guid, else link: the per-feed identity */
+	const char *feed;     /* configured feed name it came from */
+	const char *identity; /* guid, else link: the per-feed identity */
 	const char *guid;
 	const char *link;
 	const char *canonical_link;
@@ -66,8 +66,8 @@ struct store_item {
 	const char *author;
 	const char *summary;
 	const char *content;
-	const char *hash;	/* dedup_content_hash */
-	int64_t published;	/* FEED_NO_DATE when unknown */
+	const char *hash;  /* dedup_content_hash */
+	int64_t published; /* FEED_NO_DATE when unknown */
 	int64_t fetched;
 };
 /*

@@ -384,8 +384,8 @@ int parse_when(const char *s, int64_t now, int64_t *ret_time)
 	}
 	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
 		return -EINVAL;
-	*ret_time = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
-		    off;
+	*ret_time =
+	    days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - off;
 	return 0;
 }
 

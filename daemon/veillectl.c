@@ -22,24 +22,25 @@
 #include "util.h"
 
 #define DEFAULT_CONFIG VEILLE_CONFDIR "/veille.conf"
-#define MAX_INPUT	(64u << 20)
+#define MAX_INPUT      (64u << 20)
 
 static const char *config_path = DEFAULT_CONFIG;
 static const char *progname = "veillectl";
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: veillectl [-c FILE] COMMAND [ARGS]\n"
-		"  parse FILE...                  feed documents to JSON Lines, one object per item\n"
-		"  score [--topic NAME] [FILE...] score plain-text articles (stdin when no FILE)\n"
-		"  profile [--topic NAME] [--json] a topic's derived terms and weights\n"
-		"  feeds [--json]                 each feed's fetch state\n"
-		"  items [--since WHEN] [--relevant] [--limit N] [--json]\n"
-		"  search [--limit N] [--json] QUERY\n"
-		"  stats [--json]\n"
-		"WHEN: an ISO-8601 date or time, or a duration back from now (24h, 7d).\n"
-		"-c FILE: configuration (default " DEFAULT_CONFIG ").\n");
+	fprintf(
+	    out,
+	    "usage: veillectl [-c FILE] COMMAND [ARGS]\n"
+	    "  parse FILE...                  feed documents to JSON Lines, one object per item\n"
+	    "  score [--topic NAME] [FILE...] score plain-text articles (stdin when no FILE)\n"
+	    "  profile [--topic NAME] [--json] a topic's derived terms and weights\n"
+	    "  feeds [--json]                 each feed's fetch state\n"
+	    "  items [--since WHEN] [--relevant] [--limit N] [--json]\n"
+	    "  search [--limit N] [--json] QUERY\n"
+	    "  stats [--json]\n"
+	    "WHEN: an ISO-8601 date or time, or a duration back from now (24h, 7d).\n"
+	    "-c FILE: configuration (default " DEFAULT_CONFIG ").\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -136,7 +137,8 @@ static int cmd_parse(int argc, char **argv)
 			emit(&b);
 		}
 		if (doc->recovered)
-			fprintf(stderr, "%s: %s: broken XML, %zu items recovered before the damage\n",
+			fprintf(stderr,
+				"%s: %s: broken XML, %zu items recovered before the damage\n",
 				progname, argv[i], doc->nitems);
 		feed_doc_free(doc);
 		free(data);
@@ -571,7 +573,8 @@ static int cmd_items(int argc, char **argv, bool search)
 			break;
 		case 'l':
 			if (parse_uint(optarg, 1, INT64_MAX, &u) < 0)
-				return usage_error("--limit: '%s' is not a positive number", optarg);
+				return usage_error("--limit: '%s' is not a positive number",
+						   optarg);
 			q.limit = (int64_t)u;
 			break;
 		case 'j':

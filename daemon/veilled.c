@@ -142,11 +142,13 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
-		{"check", no_argument, NULL, 'k'},	  {"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},	  {"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"once", no_argument, NULL, 'o'},
+					     {"check", no_argument, NULL, 'k'},
+					     {"verbose", no_argument, NULL, 'v'},
+					     {"help", no_argument, NULL, 'h'},
+					     {"version", no_argument, NULL, 'V'},
+					     {NULL, 0, NULL, 0}};
 	struct daemon d = {.config_path = DEFAULT_CONFIG};
 	bool do_check = false;
 	int ch;

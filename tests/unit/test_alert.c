@@ -21,9 +21,10 @@ static void test_format(void **state)
 			  .title = "Minsk \"masse\" des troupes\nà la frontière \\ Kiev",
 			  .item_id = 7};
 	alert_format(&a, line, sizeof(line));
-	assert_string_equal(line, "ALERT topic=belarus-border score=0.82 feed=lemonde-international "
-				  "url=https://www.lemonde.fr/a+b title=\"Minsk \\\"masse\\\" des "
-				  "troupes à la frontière \\\\ Kiev\"");
+	assert_string_equal(line,
+			    "ALERT topic=belarus-border score=0.82 feed=lemonde-international "
+			    "url=https://www.lemonde.fr/a+b title=\"Minsk \\\"masse\\\" des "
+			    "troupes à la frontière \\\\ Kiev\"");
 	struct alert b = {.topic = "t", .score = 1};
 	alert_format(&b, line, sizeof(line));
 	assert_string_equal(line, "ALERT topic=t score=1.00 feed=- url=- title=\"\"");
@@ -50,8 +51,8 @@ static void test_sink(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_sink),
+	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_sink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -118,7 +118,8 @@ static void test_errors(void **state)
 {
 	(void)state;
 	expect_error("[feed a]\nurl = gopher://x/\n", 2, "not an http");
-	expect_error("[feed a]\nurl = http://x/\n[feed a]\nurl = http://y/\n", 3, "already defined");
+	expect_error("[feed a]\nurl = http://x/\n[feed a]\nurl = http://y/\n", 3,
+		     "already defined");
 	expect_error("[veille]\ninterval = 5 minutes\n[feed a]\nurl = http://x/\n", 2, "duration");
 	expect_error("[veille]\nmax_body = 1T\n[feed a]\nurl = http://x/\n", 2, "size");
 	expect_error("[veille]\nnope = 1\n[feed a]\nurl = http://x/\n", 2, "unknown key 'nope'");
@@ -126,16 +127,21 @@ static void test_errors(void **state)
 	expect_error("[feed a b]\nurl = http://x/\n", 1, "needs a name");
 	expect_error("[feed a]\n", 1, "has no 'url ='");
 	expect_error("[veille]\n", 0, "no [feed NAME]");
-	expect_error("[feed a]\nurl = http://x/\n[topic t]\nthreshold = 0.5\n", 3, "no 'references");
-	expect_error("[feed a]\nurl = http://x/\n[topic t]\nreferences = none/*.txt\nthreshold = 0.5\n",
-		     4, "matches no file");
-	expect_error("[feed a]\nurl = http://x/\n[topic t]\nreferences = none/*.txt\nthreshold = 2\n",
-		     5, "threshold");
+	expect_error("[feed a]\nurl = http://x/\n[topic t]\nthreshold = 0.5\n", 3,
+		     "no 'references");
+	expect_error(
+	    "[feed a]\nurl = http://x/\n[topic t]\nreferences = none/*.txt\nthreshold = 0.5\n", 4,
+	    "matches no file");
+	expect_error(
+	    "[feed a]\nurl = http://x/\n[topic t]\nreferences = none/*.txt\nthreshold = 2\n", 5,
+	    "threshold");
 	expect_error("[feed a]\nurl\n", 2, "key = value");
 	expect_error("[feed a\nurl = http://x/\n", 1, "malformed section");
-	expect_error("[veille]\nmax_connections = 0\n[feed a]\nurl = http://x/\n", 2, "whole number");
+	expect_error("[veille]\nmax_connections = 0\n[feed a]\nurl = http://x/\n", 2,
+		     "whole number");
 	/* Every problem is reported, not just the first. */
-	char *path = write_conf("many.conf", "[veille]\ninterval = x\nfoo = 1\n[feed a]\nurl = ftp://x/\n");
+	char *path =
+	    write_conf("many.conf", "[veille]\ninterval = x\nfoo = 1\n[feed a]\nurl = ftp://x/\n");
 	char *errors = NULL;
 	assert_null(config_load(path, &errors));
 	int lines = 0;
@@ -173,9 +179,9 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shipped),	 cmocka_unit_test(test_values),
-		cmocka_unit_test(test_long_url), cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_shipped),	 cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_long_url),	 cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_missing_file),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,9 +20,9 @@
 
 static const char *ON_TITLE = "Minsk déploie des troupes à la frontière ukrainienne";
 static const char *ON_TEXT =
-	"L'armée biélorusse a déployé des bataillons et de l'artillerie près de la frontière avec "
-	"l'Ukraine, dans la région de Gomel, selon les gardes-frontières ukrainiens. Loukachenko "
-	"affirme que ces troupes répondent aux provocations de Kiev.";
+    "L'armée biélorusse a déployé des bataillons et de l'artillerie près de la frontière avec "
+    "l'Ukraine, dans la région de Gomel, selon les gardes-frontières ukrainiens. Loukachenko "
+    "affirme que ces troupes répondent aux provocations de Kiev.";
 static const char *OFF_TITLE = "Le marché des vins de Bordeaux se redresse";
 static const char *OFF_TEXT = "Les négociants observent une reprise des ventes à l'export, portée "
 			      "par les millésimes récents et la demande asiatique.";
@@ -90,16 +90,24 @@ static void test_ingest(void **state)
 {
 	struct fixture *f = *state;
 	struct feed_item items[] = {
-		{.id = "a1", .link = "https://a.example.fr/1", .title = (char *)ON_TITLE,
-		 .summary = (char *)ON_TEXT, .published = 1700000000},
-		{.id = "a2", .link = "https://a.example.fr/2", .title = (char *)OFF_TITLE,
-		 .summary = (char *)OFF_TEXT, .published = FEED_NO_DATE},
-		/* the same story again under another identity, with other spacing and case */
-		{.id = "a3", .link = "https://a.example.fr/3?utm_source=x",
-		 .title = "MINSK déploie des troupes  à la frontière ukrainienne",
-		 .summary = (char *)ON_TEXT, .published = FEED_NO_DATE},
-		/* nothing a person could read */
-		{.id = "a4", .link = "https://a.example.fr/4"},
+	    {.id = "a1",
+	     .link = "https://a.example.fr/1",
+	     .title = (char *)ON_TITLE,
+	     .summary = (char *)ON_TEXT,
+	     .published = 1700000000},
+	    {.id = "a2",
+	     .link = "https://a.example.fr/2",
+	     .title = (char *)OFF_TITLE,
+	     .summary = (char *)OFF_TEXT,
+	     .published = FEED_NO_DATE},
+	    /* the same story again under another identity, with other spacing and case */
+	    {.id = "a3",
+	     .link = "https://a.example.fr/3?utm_source=x",
+	     .title = "MINSK déploie des troupes  à la frontière ukrainienne",
+	     .summary = (char *)ON_TEXT,
+	     .published = FEED_NO_DATE},
+	    /* nothing a person could read */
+	    {.id = "a4", .link = "https://a.example.fr/4"},
 	};
 	struct ingest_counts c;
 	assert_int_equal(ingest(f, "feed-a", items, 4, &c), 0);
@@ -138,7 +146,7 @@ static void test_ingest(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ingest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ingest, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,10 +140,10 @@ static void test_read_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf),	    cmocka_unit_test(test_json_string),
-		cmocka_unit_test(test_utf8),	    cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_when),	    cmocka_unit_test(test_uint),
-		cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_buf),	      cmocka_unit_test(test_json_string),
+	    cmocka_unit_test(test_utf8),      cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_when),      cmocka_unit_test(test_uint),
+	    cmocka_unit_test(test_read_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
