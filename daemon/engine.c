@@ -257,7 +257,11 @@ static void set_error(struct feed_rt *f, const char *msg, int64_t retry_after)
 {
 	struct sched_policy p = policy(f);
 	f->st.errors++;
-	int64_t wait = sched_jitter(sched_backoff(&p, f->st.errors, retry_after));
+	int64_t base = sched_backoff(&p, f->st.errors, retry_after);
+	int64_t wait = sched_jitter(base);
+	/* The jitter spreads retries, but never earlier than a Retry-After the server asked for. */
+	if (retry_after > 0 && wait < base)
+		wait = 2 * base - wait;
 	f->st.next_fetch = now_unix() + wait;
 	if (f->st.errors == 1 || !f->st.last_error)
 		log_warnx("feed %s (%s): %s; retrying in %llds", f->cf->name, f->st.url, msg,
