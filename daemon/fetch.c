@@ -369,12 +369,14 @@ static enum fetch_error map_error(struct xfer *x, CURLcode rc, char *msg, size_t
 			snprintf(msg, msglen, "could not connect: %.200s", detail);
 		return FETCH_E_CONNECT;
 	case CURLE_OPERATION_TIMEDOUT: {
-		double connect = 0;
-		curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME, &connect);
+		/* Connect time is 0 on a reused keep-alive connection too: whether the request was
+		 * ever sent (pre-transfer time) tells a connect timeout from a slow answer. */
+		double sent = 0;
+		curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME, &sent);
 		if (strncmp(x->errbuf, "Operation too slow", 18) == 0)
 			snprintf(msg, msglen, "too slow: under %ld bytes/s for %ld s",
 				 o->low_speed_bytes, o->low_speed_seconds);
-		else if (connect <= 0)
+		else if (sent <= 0)
 			snprintf(msg, msglen, "connect timed out after %g s",
 				 (double)o->connect_timeout_ms / 1000.0);
 		else
