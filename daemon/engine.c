@@ -30,6 +30,7 @@ struct feed_rt {
 	const struct config_feed *cf;
 	struct store_feed st;
 	bool inflight;
+	bool queued;	/* due, waiting for a free transfer slot */
 	bool done_once; /* --once: this feed's cycle is over */
 };
 
@@ -42,6 +43,12 @@ struct engine {
 	struct sched *sched;
 	struct feed_rt *feeds;
 	size_t nfeeds;
+	/* Due feeds beyond max_connections wait here, first come first served: libcurl's total
+	 * timeout runs from the moment a transfer is added, so queueing thousands inside libcurl
+	 * would time them out before they ever connect. */
+	size_t *waitq;
+	size_t wq_head, wq_len;
+	size_t active; /* transfers started and not yet completed */
 	bool once;
 	bool stopping;
 	size_t once_left;
@@ -79,6 +86,8 @@ static int make_feeds(struct engine *e, char **ret_err)
 {
 	e->nfeeds = e->cfg->nfeeds;
 	e->feeds = xcalloc(e->nfeeds, sizeof(*e->feeds));
+	e->waitq = xcalloc(e->nfeeds ? e->nfeeds : 1, sizeof(*e->waitq));
+	e->wq_head = e->wq_len = 0;
 	for (size_t i = 0; i < e->nfeeds; i++) {
 		struct feed_rt *f = &e->feeds[i];
 		f->e = e;
@@ -114,6 +123,9 @@ static void free_feeds(struct engine *e)
 	free(e->feeds);
 	e->feeds = NULL;
 	e->nfeeds = 0;
+	free(e->waitq);
+	e->waitq = NULL;
+	e->wq_head = e->wq_len = 0;
 }
 
 struct engine *engine_new(struct event_base *base, struct config *c, bool once, char **ret_err)
@@ -213,12 +225,9 @@ int engine_start(struct engine *e)
 	return 0;
 }
 
-static void feed_due_cb(size_t i, void *arg)
+static void start_fetch(struct feed_rt *f)
 {
-	struct engine *e = arg;
-	struct feed_rt *f = &e->feeds[i];
-	if (f->inflight || e->stopping)
-		return;
+	struct engine *e = f->e;
 	struct fetch_request req = {
 	    .url = f->st.url,
 	    .etag = f->st.etag,
@@ -228,10 +237,39 @@ static void feed_due_cb(size_t i, void *arg)
 	if (r < 0) {
 		log_warnx("feed %s (%s): cannot start a transfer: %s", f->cf->name, f->st.url,
 			  strerror(-r));
-		sched_at(e->sched, i, now_unix() + 60);
+		sched_at(e->sched, f->index, now_unix() + 60);
 		return;
 	}
 	f->inflight = true;
+	e->active++;
+}
+
+/* Starts waiting feeds while transfer slots are free. */
+static void drain_queue(struct engine *e)
+{
+	while (!e->stopping && e->wq_len && e->active < e->cfg->max_connections) {
+		struct feed_rt *f = &e->feeds[e->waitq[e->wq_head]];
+		e->wq_head = (e->wq_head + 1) % e->nfeeds;
+		e->wq_len--;
+		f->queued = false;
+		start_fetch(f);
+	}
+}
+
+static void feed_due_cb(size_t i, void *arg)
+{
+	struct engine *e = arg;
+	struct feed_rt *f = &e->feeds[i];
+	if (f->inflight || f->queued || e->stopping)
+		return;
+	if (e->active >= e->cfg->max_connections) {
+		/* Each feed is queued at most once, so nfeeds slots always suffice. */
+		e->waitq[(e->wq_head + e->wq_len) % e->nfeeds] = i;
+		e->wq_len++;
+		f->queued = true;
+		return;
+	}
+	start_fetch(f);
 }
 
 static void once_done(struct feed_rt *f)
@@ -345,6 +383,7 @@ static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 	char msg[512];
 	int64_t ttl = 0;
 	f->inflight = false;
+	e->active--;
 	if (res->error == FETCH_E_CANCELLED)
 		return; /* stopping or reloading: the feed keeps its state */
 	f->st.last_fetch = now_unix();
@@ -391,6 +430,7 @@ static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 	if (!f->st.disabled && !e->once)
 		sched_at(e->sched, f->index, f->st.next_fetch);
 	once_done(f);
+	drain_queue(e);
 }
 
 int engine_reload(struct engine *e, struct config *c, char **ret_err)
