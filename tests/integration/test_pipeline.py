@@ -67,7 +67,8 @@ def main():
             feeds = [(n, f"{server.base}/{f}") for n, f in names]
             # One feed nobody answers: a clean per-feed error, the others unaffected.
             feeds.append(("test-refused", "http://127.0.0.1:1/feed.xml"))
-            h.write_config(conf, db, feeds, extra="alerts = syslog\n")
+            # Two transfer slots for 13 feeds: most wait in the engine's queue.
+            h.write_config(conf, db, feeds, extra="alerts = syslog\nmax_connections = 2\n")
 
             p = run_once(syslog, conf, "first cycle")
             h.check("test-refused" in p.stderr and "retrying in" in p.stderr,
