@@ -11,6 +11,22 @@
 
 #include "util.h"
 
+/* Appends to out the characters of s[0..len) that are valid UTF-8, dropping invalid bytes. */
+static void valid_chars(const char *s, size_t len, struct buf *out)
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+	for (size_t i = 0; i < len;) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+		if (k < 0) {
+			i++;
+			continue;
+		}
+		buf_append(out, p + i, (size_t)k);
+		i += (size_t)k;
+	}
+}
+
 char *text_fold(const char *s, size_t len)
 {
 	struct buf out = {0};
@@ -26,18 +42,7 @@ char *text_fold(const char *s, size_t len)
 	if (n < 0) {
 		/* Invalid UTF-8 somewhere: fold the valid characters only. */
 		struct buf clean = {0};
-		const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-		for (size_t i = 0; i < len;) {
-			utf8proc_int32_t cp;
-			utf8proc_ssize_t k =
-			    utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-			if (k < 0) {
-				i++;
-				continue;
-			}
-			buf_append(&clean, p + i, (size_t)k);
-			i += (size_t)k;
-		}
+		valid_chars(s, len, &clean);
 		char *r = clean.len ? text_fold(clean.p, clean.len) : xstrdup("");
 		buf_free(&clean);
 		return r;
@@ -440,18 +445,7 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 	if (n < 0) {
 		/* Invalid UTF-8: keep the valid characters only, as text_fold does. */
 		struct buf clean = {0};
-		const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-		for (size_t i = 0; i < len;) {
-			utf8proc_int32_t cp;
-			utf8proc_ssize_t k =
-			    utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-			if (k < 0) {
-				i++;
-				continue;
-			}
-			buf_append(&clean, p + i, (size_t)k);
-			i += (size_t)k;
-		}
+		valid_chars(s, len, &clean);
 		size_t r = clean.len ? text_tokens(st, al, clean.p, clean.len, cb, arg) : 0;
 		buf_free(&clean);
 		return r;
