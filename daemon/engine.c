@@ -481,8 +481,7 @@ void engine_stop(struct engine *e)
 
 bool engine_healthy(struct engine *e)
 {
-	struct store_stats st;
-	return store_stats(e->store, &st) == 0;
+	return store_ping(e->store) == 0;
 }
 
 void engine_status(struct engine *e, char *out, size_t len)

@@ -123,6 +123,9 @@ struct store_stats {
 	int64_t feeds, items, relevant, alerts_sent, alerts_pending, sources;
 };
 int store_stats(struct store *s, struct store_stats *ret);
+/* A cheap read that proves the database answers (the watchdog's test; store_stats scans whole
+ * tables). 0 or -errno. */
+int store_ping(struct store *s);
 
 /* Small persistent key/value settings (the export watermark). store_meta_get returns a new string
  * the caller frees in *ret_value, or -ENOENT. store_meta_set borrows both strings. */

@@ -202,6 +202,17 @@ static void test_wal(void **state)
 	store_close(s);
 }
 
+static void test_ping(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	assert_int_equal(store_ping(s), 0);
+	store_close(s);
+	s = open_ok(fx->path, true);
+	assert_int_equal(store_ping(s), 0);
+	store_close(s);
+}
+
 static int feed_names_cb(const struct store_feed *f, void *arg)
 {
 	struct buf *b = arg;
@@ -706,6 +717,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_create_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_from_v0, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_dedup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verdicts_alerts, setup, teardown),
