@@ -1384,15 +1384,7 @@ void feed_doc_free(struct feed_doc *doc)
 {
 	if (!doc)
 		return;
-	for (size_t i = 0; i < doc->nitems; i++) {
-		struct feed_item *it = &doc->items[i];
-		free(it->id);
-		free(it->link);
-		free(it->title);
-		free(it->author);
-		free(it->summary);
-		free(it->content);
-	}
+	items_truncate(doc, 0);
 	free(doc->items);
 	free(doc->title);
 	free(doc->link);

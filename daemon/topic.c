@@ -504,16 +504,8 @@ struct topic *topic_new(const char *name, const char *const *ref_paths, size_t n
 	}
 	topic_index(t);
 	topic_calibrate(t);
-
-	for (size_t r = 0; r < nrefs; r++) {
-		buf_free(&rt[r].keys);
-		free(rt[r].flags);
-	}
-	free(rt);
-	candmap_free(&cm);
-	text_stemmer_free(st);
-	return t;
 fail:
+	/* One cleanup for both ends: every failure above has set err. */
 	if (rt) {
 		for (size_t r = 0; r < nrefs; r++) {
 			buf_free(&rt[r].keys);
@@ -523,6 +515,8 @@ fail:
 	}
 	candmap_free(&cm);
 	text_stemmer_free(st);
+	if (!err)
+		return t;
 	topic_free(t);
 	if (ret_err)
 		*ret_err = err;

@@ -56,6 +56,16 @@ def wait_for(pred, timeout, step=0.05):
     return pred()
 
 
+def stop_process(proc, grace=5):
+    """SIGTERM, then SIGKILL if proc has not exited within grace seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class TempDir:
     def __init__(self, prefix="veille-test-"):
         self.path = tempfile.mkdtemp(prefix=prefix)
@@ -95,12 +105,7 @@ class FeedServer:
             return []
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
 
 NS_SCRIPT = r"""
@@ -155,12 +160,7 @@ class Syslog:
             return []
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
 
 class NotifySocket:
