@@ -61,6 +61,7 @@ struct engine {
 
 static void feed_fetched_cb(const struct fetch_result *res, void *arg);
 static void feed_due_cb(size_t i, void *arg);
+static void load_background(struct engine *e, bool only_when_stale);
 
 static struct fetch *make_fetch(struct engine *e)
 {
@@ -150,6 +151,7 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	}
 	if (make_feeds(e, ret_err) < 0)
 		goto fail;
+	load_background(e, false);
 	return e;
 fail:
 	engine_free(e);
@@ -186,6 +188,16 @@ static void store_problem(struct engine *e, const char *what, int r)
 			  "next one",
 			  e->cfg->database, what, store_errmsg(e->store), strerror(-r));
 	e->store_failing = true;
+}
+
+/* The corpus's document frequencies into the topics: at start, reload, and as the corpus grows. */
+static void load_background(struct engine *e, bool only_when_stale)
+{
+	int r = topics_load_background(e->store, &e->topics, only_when_stale);
+	if (r < 0)
+		log_warnx("database %s: cannot read the document frequencies, topics keep their "
+			  "reference weights: %s",
+			  e->cfg->database, store_errmsg(e->store));
 }
 
 static void flush_alerts(struct engine *e)
@@ -367,6 +379,7 @@ static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *
 	e->store_failing = false;
 	count_day(e);
 	e->items_today += n.added;
+	load_background(e, true);
 	log_info("feed %s: %u items, %u new, %u already seen, %u duplicates, %u relevant%s",
 		 f->cf->name, n.items, n.added, n.seen, n.duplicates, n.relevant,
 		 doc->recovered ? " (broken XML, recovered)" : "");
@@ -467,6 +480,7 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 	e->fetch = make_fetch(e);
 	if (!e->fetch)
 		fatalx("cannot initialise libcurl after reload");
+	load_background(e, false);
 	int r = make_feeds(e, ret_err);
 	if (r < 0)
 		return r;

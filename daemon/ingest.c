@@ -10,6 +10,7 @@
 
 #include "alert.h"
 #include "config.h"
+#include "corpus.h"
 #include "dedup.h"
 #include "feed.h"
 #include "store.h"
@@ -18,7 +19,8 @@
 
 int topics_build(const struct config *c, struct topics *ret, char **ret_err)
 {
-	struct topics t = {.v = xcalloc(c->ntopics ? c->ntopics : 1, sizeof(struct topic *))};
+	struct topics t = {.v = xcalloc(c->ntopics ? c->ntopics : 1, sizeof(struct topic *)),
+			   .corpus = corpus_new()};
 	for (size_t i = 0; i < c->ntopics; i++) {
 		const struct config_topic *ct = &c->topics[i];
 		char *err = NULL;
@@ -43,6 +45,15 @@ void topics_clear(struct topics *t)
 	free(t->v);
 	t->v = NULL;
 	t->n = 0;
+	corpus_free(t->corpus);
+	t->corpus = NULL;
+}
+
+int topics_load_background(struct store *st, struct topics *t, bool only_when_stale)
+{
+	if (only_when_stale && !corpus_stale(t->corpus))
+		return 0;
+	return corpus_load(t->corpus, st, t->v, t->n);
 }
 
 double topics_high_mark(const struct topic *t)
@@ -122,9 +133,11 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 		}
 		n.added++;
 		bool any = false;
+		corpus_doc(topics->corpus);
 		for (size_t t = 0; t < topics->n; t++) {
 			struct topic_verdict v;
-			topic_score(topics->v[t], it->title, text, &v);
+			topic_score_keys(topics->v[t], it->title, text, &v, corpus_key_cb,
+					 topics->corpus);
 			terms_json(&v, &terms);
 			r = store_verdict_add(st, id, topic_name(topics->v[t]), v.score, v.relevant,
 					      terms.p);
@@ -139,8 +152,10 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 		}
 		n.relevant += any;
 	}
-	r = 0;
+	r = corpus_flush(topics->corpus, st);
 out:
+	if (r < 0)
+		corpus_discard(topics->corpus);
 	buf_free(&terms);
 	*ret = n;
 	return r;

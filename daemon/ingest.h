@@ -5,6 +5,7 @@
 #ifndef VEILLE_INGEST_H
 #define VEILLE_INGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,20 +22,29 @@ struct ingest_counts {
 	unsigned relevant;   /* of those, relevant for at least one topic (alerts queued) */
 };
 
-/* The topics of a configuration, built from their reference articles. */
+struct corpus;
+
+/* The topics of a configuration, built from their reference articles, and the background
+ * document frequencies counted for them (corpus.h). */
 struct topics {
 	struct topic **v;
 	size_t n;
+	struct corpus *corpus;
 };
 /* Builds every topic of c. 0, or -EINVAL with a new message (naming the file) in *ret_err. */
 int topics_build(const struct config *c, struct topics *ret, char **ret_err);
 void topics_clear(struct topics *t);
+/* Loads the background document frequencies stored in st into every topic: at start, at reload,
+ * and (with only_when_stale) after a commit once the corpus has grown by a quarter since the last
+ * load. 0 or -errno (the topics then keep their reference weights). */
+int topics_load_background(struct store *st, struct topics *t, bool only_when_stale);
 /* Score at or above which an alert of t is a WARNING rather than a NOTICE. */
 double topics_high_mark(const struct topic *t);
 
 /*
  * Adds the items of doc, fetched from feed at time now, to the store. Runs inside the caller's
- * transaction (the caller commits or rolls back). Counts go to *ret. 0 or -errno (store error).
+ * transaction (the caller commits or rolls back), background document frequencies of the new
+ * items included. Counts go to *ret. 0 or -errno (store error).
  */
 int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 	       const struct feed_doc *doc, int64_t now, struct ingest_counts *ret);

@@ -80,11 +80,17 @@ static const char schema_v1[] =
     "  coalesce(old.summary, '') || ' ' || coalesce(old.content, ''));"
     "END;";
 
+/* Version 2: background document frequencies of the topics' profile keys over every stored item
+ * (the corpus size is the meta key 'corpus_docs'). */
+static const char schema_v2_term_df[] =
+    "CREATE TABLE term_df (term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;";
+
 /* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit. */
 static const struct migration {
 	const char *sql;
 } migrations[] = {
     {schema_v1},
+    {schema_v2_term_df},
 };
 #define STORE_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -114,6 +120,10 @@ enum stmt {
 	ST_PING,
 	ST_META_GET,
 	ST_META_SET,
+	ST_DF_ADD,
+	ST_DF_GET,
+	ST_DOCS_ADD,
+	ST_DOCS_GET,
 	ST_MAX
 };
 
@@ -190,6 +200,12 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
 		    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [ST_DF_ADD] = "INSERT INTO term_df (term, docs) VALUES (?1, ?2)"
+		  " ON CONFLICT (term) DO UPDATE SET docs = docs + excluded.docs",
+    [ST_DF_GET] = "SELECT docs FROM term_df WHERE term = ?1",
+    [ST_DOCS_ADD] = "INSERT INTO meta (key, value) VALUES ('corpus_docs', ?1)"
+		    " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?1",
+    [ST_DOCS_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'corpus_docs'",
 };
 
 struct store {
@@ -948,4 +964,52 @@ int store_meta_set(struct store *s, const char *key, const char *value)
 	bind_text(st, 1, key);
 	bind_text(st, 2, value);
 	return run(s, st);
+}
+
+int store_df_add(struct store *s, const char *term, uint64_t delta)
+{
+	if (!term || !*term || delta > INT64_MAX)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_DF_ADD);
+	bind_text(st, 1, term);
+	sqlite3_bind_int64(st, 2, (int64_t)delta);
+	return run(s, st);
+}
+
+int store_df_docs_add(struct store *s, uint64_t delta)
+{
+	if (delta > INT64_MAX)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_DOCS_ADD);
+	sqlite3_bind_int64(st, 1, (int64_t)delta);
+	return run(s, st);
+}
+
+/* One non-negative integer column of a one-row query, 0 when there is no row. */
+static int get_count(struct store *s, sqlite3_stmt *st, uint64_t *ret)
+{
+	int r = step(s, st);
+	if (r < 0)
+		return r;
+	*ret = 0;
+	if (r == 1) {
+		int64_t v = sqlite3_column_int64(st, 0);
+		*ret = v > 0 ? (uint64_t)v : 0;
+		done(st);
+	}
+	return 0;
+}
+
+int store_df_get(struct store *s, const char *term, uint64_t *ret)
+{
+	if (!term)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_DF_GET);
+	bind_text(st, 1, term);
+	return get_count(s, st, ret);
+}
+
+int store_df_docs(struct store *s, uint64_t *ret)
+{
+	return get_count(s, stmt(s, ST_DOCS_GET), ret);
 }

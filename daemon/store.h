@@ -132,6 +132,16 @@ int store_ping(struct store *s);
 int store_meta_get(struct store *s, const char *key, char **ret_value);
 int store_meta_set(struct store *s, const char *key, const char *value);
 
+/*
+ * Background document frequencies (see topic_set_background): how many stored items hold each
+ * profile key, and how many items were counted. The adds run inside the caller's transaction
+ * (the feed's), so the counts always match the items stored. A term never counted reads 0.
+ */
+int store_df_add(struct store *s, const char *term, uint64_t delta);
+int store_df_docs_add(struct store *s, uint64_t delta);
+int store_df_get(struct store *s, const char *term, uint64_t *ret);
+int store_df_docs(struct store *s, uint64_t *ret);
+
 /* Caps the database file at about max_bytes (0 = SQLite's own limit): writes that would grow it
  * further fail with -ENOSPC, leaving the data stored so far intact. */
 int store_limit_size(struct store *s, uint64_t max_bytes);

@@ -577,6 +577,13 @@ static double group_level(double rel, double half)
 void topic_score(const struct topic *t, const char *title, const char *text,
 		 struct topic_verdict *ret)
 {
+	topic_score_keys(t, title, text, ret, NULL, NULL);
+}
+
+void topic_score_keys(const struct topic *t, const char *title, const char *text,
+		      struct topic_verdict *ret, void (*key_cb)(const char *key, void *arg),
+		      void *arg)
+{
 	memset(ret, 0, sizeof(*ret));
 	struct text_stemmer *st = text_stemmer_new();
 	struct doc d = {.t = t};
@@ -584,6 +591,10 @@ void topic_score(const struct topic *t, const char *title, const char *text,
 	text_stemmer_free(st);
 	if (!d.n)
 		goto out;
+	if (key_cb)
+		for (size_t k = 0; k < d.n; k++)
+			if (d.v[k].prof >= 0)
+				key_cb(t->terms[d.v[k].prof].key, arg);
 
 	double cos[GROUP_MAX], dn[GROUP_MAX], score = 1.0;
 	doc_similarity(&d, cos, dn);
@@ -625,6 +636,12 @@ void topic_score(const struct topic *t, const char *title, const char *text,
 	ret->nterms = ntop;
 out:
 	doc_free(&d);
+}
+
+double topic_weight(const struct topic *t, const char *key)
+{
+	ssize_t i = term_find(t, key, strlen(key));
+	return i < 0 ? 0.0 : t->terms[i].weight;
 }
 
 void topic_profile(const struct topic *t, void (*cb)(const char *term, double weight, void *arg),

@@ -38,6 +38,16 @@ double topic_threshold(const struct topic *t);
 /* Scores an item given its title and plain text (either may be NULL). Pure: no I/O, no logging. */
 void topic_score(const struct topic *t, const char *title, const char *text,
 		 struct topic_verdict *ret);
+/* As topic_score, and calls key_cb (when not NULL) once for each distinct profile key the item
+ * holds, from the same reading of the text: what the caller counts into its background document
+ * frequencies (see topic_set_background). key is borrowed for the call. */
+void topic_score_keys(const struct topic *t, const char *title, const char *text,
+		      struct topic_verdict *ret, void (*key_cb)(const char *key, void *arg),
+		      void *arg);
+
+/* The current weight of profile key (a stem, or two stems separated by one space), before the
+ * per-group normalisation topic_profile applies; 0 when key is not in the profile. */
+double topic_weight(const struct topic *t, const char *key);
 
 /* Calls cb for each derived term, strongest first. */
 void topic_profile(const struct topic *t, void (*cb)(const char *term, double weight, void *arg),

@@ -185,6 +185,17 @@ static int load_topics(struct config **ret_c, struct topics *ret_t)
 		config_free(c);
 		return -EINVAL;
 	}
+	/* Weigh terms as the daemon does now: with the corpus's document frequencies when its
+	 * database exists (the reference weights alone before any corpus). */
+	if (access(c->database, F_OK) == 0) {
+		struct store *s = store_open(c->database, true, &err);
+		if (!s || topics_load_background(s, ret_t, false) < 0) {
+			fprintf(stderr, "%s: %s: %s; scoring with the reference weights alone\n",
+				progname, c->database, s ? store_errmsg(s) : err);
+		}
+		free(err);
+		store_close(s);
+	}
 	*ret_c = c;
 	return 0;
 }

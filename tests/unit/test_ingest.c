@@ -132,6 +132,12 @@ static void test_ingest(void **state)
 	assert_int_equal(st.items, 2);
 	assert_int_equal(st.relevant, 1);
 	assert_int_equal(st.alerts_pending, 1);
+	/* Background document frequencies: the two stored items, not the duplicates. */
+	uint64_t df = 0;
+	assert_int_equal(store_df_docs(f->store, &df), 0);
+	assert_int_equal(df, 2);
+	assert_int_equal(store_df_get(f->store, "belarus", &df), 0);
+	assert_int_equal(df, 1);
 
 	unsigned sent = 9;
 	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &sent), 0);
