@@ -384,8 +384,8 @@ static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *
 		 f->cf->name, n.items, n.added, n.seen, n.duplicates, n.relevant,
 		 doc->recovered ? " (broken XML, recovered)" : "");
 	feed_doc_free(doc);
-	if (n.relevant)
-		flush_alerts(e);
+	/* Not only this fetch's alerts: those `veillectl rescore --alert` queued go out too. */
+	flush_alerts(e);
 	return 0;
 }
 

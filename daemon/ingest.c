@@ -77,11 +77,16 @@ static void terms_json(const struct topic_verdict *v, struct buf *b)
 }
 
 /* The text an item is judged and hashed on: its fullest body. */
+static const char *fullest_text(const char *summary, const char *content)
+{
+	if (content && (!summary || strlen(content) >= strlen(summary)))
+		return content;
+	return summary;
+}
+
 static const char *item_text(const struct feed_item *it)
 {
-	if (it->content && (!it->summary || strlen(it->content) >= strlen(it->summary)))
-		return it->content;
-	return it->summary;
+	return fullest_text(it->summary, it->content);
 }
 
 int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
@@ -212,4 +217,134 @@ int ingest_flush_alerts(struct store *st, const struct topics *topics, unsigned 
 	free(p.v);
 	*ret_sent = sent;
 	return r < 0 ? r : 0;
+}
+
+/* --- rescore ------------------------------------------------------------------------------ */
+
+#define RESCORE_BATCH 500 /* items per transaction: the daemon waits at most one batch */
+
+struct judged_copy {
+	int64_t id;
+	char *title, *text, *link;
+	bool has_verdict, relevant;
+	double score;
+};
+
+struct batch {
+	struct judged_copy *v;
+	size_t n;
+};
+
+static int batch_cb(const struct store_judged *j, void *arg)
+{
+	struct batch *b = arg;
+	const char *text = fullest_text(j->summary, j->content);
+	b->v[b->n++] = (struct judged_copy){
+	    .id = j->id,
+	    .title = j->title ? xstrdup(j->title) : NULL,
+	    .text = text ? xstrdup(text) : NULL,
+	    .link = j->link ? xstrdup(j->link) : NULL,
+	    .has_verdict = j->has_verdict,
+	    .relevant = j->relevant,
+	    .score = j->score,
+	};
+	return 0;
+}
+
+static void batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->v[i].title);
+		free(b->v[i].text);
+		free(b->v[i].link);
+	}
+	b->n = 0;
+}
+
+/* Re-scores one batch of items against topic t in one transaction. */
+static int rescore_batch(struct store *st, const struct topic *t, struct batch *b, bool alert,
+			 void (*cb)(const struct ingest_change *c, void *arg), void *arg,
+			 struct ingest_rescore_counts *n)
+{
+	struct buf terms = {0};
+	struct ingest_rescore_counts m = *n; /* kept when the batch commits */
+	int r = store_begin(st);
+	for (size_t i = 0; r == 0 && i < b->n; i++) {
+		struct judged_copy *j = &b->v[i];
+		struct topic_verdict v;
+		topic_score(t, j->title, j->text, &v);
+		m.items++;
+		/* Scores are stored and printed with four decimals: smaller moves are no change. */
+		bool moved = !j->has_verdict || j->relevant != v.relevant ||
+			     (long)(j->score * 1e4 + 0.5) != (long)(v.score * 1e4 + 0.5);
+		if (!moved)
+			continue;
+		terms_json(&v, &terms);
+		r = store_verdict_add(st, j->id, topic_name(t), v.score, v.relevant, terms.p);
+		bool queued = false;
+		if (r == 0 && alert && v.relevant && !j->relevant) {
+			r = store_alert_queue(st, j->id, topic_name(t));
+			queued = r == 1;
+			if (r > 0)
+				r = 0;
+		}
+		if (r < 0)
+			break;
+		m.changed++;
+		m.became_relevant += v.relevant && !j->relevant;
+		m.no_longer_relevant += !v.relevant && j->relevant;
+		m.alerts += queued;
+		struct ingest_change c = {
+		    .item_id = j->id,
+		    .topic = topic_name(t),
+		    .title = j->title,
+		    .link = j->link,
+		    .had_verdict = j->has_verdict,
+		    .was_relevant = j->relevant,
+		    .old_score = j->score,
+		    .relevant = v.relevant,
+		    .score = v.score,
+		    .alert_queued = queued,
+		};
+		if (cb)
+			cb(&c, arg);
+	}
+	if (r == 0)
+		r = store_commit(st);
+	if (r < 0)
+		store_rollback(st);
+	else
+		*n = m;
+	buf_free(&terms);
+	return r;
+}
+
+int ingest_rescore(struct store *st, const struct topics *topics, const char *topic, bool alert,
+		   void (*cb)(const struct ingest_change *c, void *arg), void *arg,
+		   struct ingest_rescore_counts *ret)
+{
+	struct ingest_rescore_counts n = {0};
+	struct batch b = {.v = xcalloc(RESCORE_BATCH, sizeof(*b.v))};
+	int r = 0;
+	for (size_t k = 0; r == 0 && k < topics->n; k++) {
+		const struct topic *t = topics->v[k];
+		if (topic && strcmp(topic, topic_name(t)) != 0)
+			continue;
+		int64_t after = 0;
+		for (;;) {
+			r = store_topic_items(st, topic_name(t), after, RESCORE_BATCH, batch_cb,
+					      &b);
+			if (r < 0 || b.n == 0)
+				break;
+			after = b.v[b.n - 1].id;
+			r = rescore_batch(st, t, &b, alert, cb, arg, &n);
+			batch_clear(&b);
+			if (r < 0)
+				break;
+		}
+	}
+	batch_clear(&b);
+	free(b.v);
+	*ret = n;
+	return r;
 }

@@ -53,4 +53,32 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
  * alerts a crash left pending. Sets *ret_sent to how many were sent. 0 or -errno. */
 int ingest_flush_alerts(struct store *st, const struct topics *topics, unsigned *ret_sent);
 
+/* One verdict that changed during ingest_rescore. Strings are borrowed for the callback. */
+struct ingest_change {
+	int64_t item_id;
+	const char *topic, *title, *link;
+	bool had_verdict; /* false: the item had never been scored for this topic */
+	bool was_relevant, relevant;
+	double old_score, score;
+	bool alert_queued;
+};
+struct ingest_rescore_counts {
+	unsigned items;		     /* verdicts computed */
+	unsigned changed;	     /* verdicts written: new, or a different score or relevance */
+	unsigned became_relevant;    /* of which now relevant, and not before */
+	unsigned no_longer_relevant; /* of which relevant before, and not now */
+	unsigned alerts;	     /* alerts queued (only with alert) */
+};
+/*
+ * Re-scores every stored item against topic (NULL: every topic of topics) after references,
+ * thresholds or document frequencies changed, in transactions of a few hundred items, and stores
+ * each verdict that changed (cb, when not NULL, is told of each before its batch commits). With
+ * alert, an alert is queued for each item that became relevant (the daemon sends queued alerts
+ * after its next fetch, or at start or reload); an item alerted once for a topic is never queued
+ * again. Counts go to *ret (those of the batches committed). 0 or -errno.
+ */
+int ingest_rescore(struct store *st, const struct topics *topics, const char *topic, bool alert,
+		   void (*cb)(const struct ingest_change *c, void *arg), void *arg,
+		   struct ingest_rescore_counts *ret);
+
 #endif

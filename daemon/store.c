@@ -124,6 +124,7 @@ enum stmt {
 	ST_DF_GET,
 	ST_DOCS_ADD,
 	ST_DOCS_GET,
+	ST_TOPIC_ITEMS,
 	ST_MAX
 };
 
@@ -206,6 +207,10 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_DOCS_ADD] = "INSERT INTO meta (key, value) VALUES ('corpus_docs', ?1)"
 		    " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?1",
     [ST_DOCS_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'corpus_docs'",
+    [ST_TOPIC_ITEMS] = "SELECT i.id, i.title, i.summary, i.content,"
+		       " coalesce(i.link, i.canonical_link), v.score, v.relevant"
+		       " FROM items i LEFT JOIN verdicts v ON v.item_id = i.id AND v.topic = ?1"
+		       " WHERE i.id > ?2 ORDER BY i.id LIMIT ?3",
 };
 
 struct store {
@@ -761,7 +766,8 @@ int store_alert_queue(struct store *s, int64_t item_id, const char *topic)
 	sqlite3_bind_int64(st, 1, item_id);
 	bind_text(st, 2, topic);
 	sqlite3_bind_int64(st, 3, now_unix());
-	return run(s, st);
+	int r = run(s, st);
+	return r < 0 ? r : sqlite3_changes(s->db) > 0;
 }
 
 struct alert_copy {
@@ -1012,4 +1018,34 @@ int store_df_get(struct store *s, const char *term, uint64_t *ret)
 int store_df_docs(struct store *s, uint64_t *ret)
 {
 	return get_count(s, stmt(s, ST_DOCS_GET), ret);
+}
+
+int store_topic_items(struct store *s, const char *topic, int64_t after, int64_t limit,
+		      int (*cb)(const struct store_judged *j, void *arg), void *arg)
+{
+	if (!topic)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_TOPIC_ITEMS);
+	bind_text(st, 1, topic);
+	sqlite3_bind_int64(st, 2, after);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+	int r;
+	while ((r = step(s, st)) == 1) {
+		bool verdict = sqlite3_column_type(st, 5) != SQLITE_NULL;
+		struct store_judged j = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .title = col_text(st, 1),
+		    .summary = col_text(st, 2),
+		    .content = col_text(st, 3),
+		    .link = col_text(st, 4),
+		    .has_verdict = verdict,
+		    .score = verdict ? sqlite3_column_double(st, 5) : 0,
+		    .relevant = verdict && sqlite3_column_int(st, 6),
+		};
+		if ((r = cb(&j, arg)) != 0) {
+			done(st);
+			return r;
+		}
+	}
+	return r;
 }

@@ -83,6 +83,7 @@ int store_verdict_add(struct store *s, int64_t item_id, const char *topic, doubl
 
 /* Alerts: queued in the same transaction as the item, sent after the commit, then marked sent, so
  * a crash between commit and send still alerts at the next start. */
+/* Returns 1 when queued, 0 when item_id already has an alert for topic (queued or sent). */
 int store_alert_queue(struct store *s, int64_t item_id, const char *topic);
 struct store_alert {
 	int64_t item_id;
@@ -141,6 +142,20 @@ int store_df_add(struct store *s, const char *term, uint64_t delta);
 int store_df_docs_add(struct store *s, uint64_t delta);
 int store_df_get(struct store *s, const char *term, uint64_t *ret);
 int store_df_docs(struct store *s, uint64_t *ret);
+
+/* A stored item with its verdict for one topic, for re-scoring. Pointers are valid during the
+ * call. */
+struct store_judged {
+	int64_t id;
+	const char *title, *summary, *content, *link;
+	bool has_verdict; /* false: never scored for this topic */
+	double score;
+	bool relevant;
+};
+/* Calls cb for up to limit items (0 = all) with an id above after, in id order, each with its
+ * verdict for topic. The callback must not write to the store. */
+int store_topic_items(struct store *s, const char *topic, int64_t after, int64_t limit,
+		      int (*cb)(const struct store_judged *j, void *arg), void *arg);
 
 /* Caps the database file at about max_bytes (0 = SQLite's own limit): writes that would grow it
  * further fail with -ENOSPC, leaving the data stored so far intact. */

@@ -39,6 +39,10 @@ static void usage(FILE *out)
 	    "  items [--since WHEN] [--relevant] [--limit N] [--json]\n"
 	    "  search [--limit N] [--json] QUERY\n"
 	    "  stats [--json]\n"
+	    "  rescore [--topic NAME] [--alert] re-judge stored items (after references or "
+	    "thresholds\n"
+	    "                                 changed); --alert queues alerts for newly relevant "
+	    "items\n"
 	    "WHEN: an ISO-8601 date or time, or a duration back from now (24h, 7d).\n"
 	    "-c FILE: configuration (default " DEFAULT_CONFIG ").\n");
 }
@@ -637,6 +641,77 @@ static int cmd_stats(int argc, char **argv)
 	return rc;
 }
 
+/* --- rescore ------------------------------------------------------------------------------ */
+
+static void rescore_cb(const struct ingest_change *c, void *arg)
+{
+	(void)arg;
+	if (c->was_relevant == c->relevant)
+		return; /* score moves are counted, relevance changes are listed */
+	const char *was = !c->had_verdict ? "new" : c->was_relevant ? "relevant" : "not relevant";
+	printf("item %lld %s: %s %.4f -> %s %.4f%s  %s\n", (long long)c->item_id, c->topic, was,
+	       c->old_score, c->relevant ? "relevant" : "not relevant", c->score,
+	       c->alert_queued ? " (alert queued)" : "", c->title ? c->title : "");
+}
+
+static int cmd_rescore(int argc, char **argv)
+{
+	static const struct option opts[] = {{"topic", required_argument, NULL, 't'},
+					     {"alert", no_argument, NULL, 'a'},
+					     {NULL, 0, NULL, 0}};
+	const char *topic = NULL;
+	bool alert = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "t:a", opts, NULL)) != -1) {
+		if (ch == 't')
+			topic = optarg;
+		else if (ch == 'a')
+			alert = true;
+		else
+			return 2;
+	}
+	if (optind != argc)
+		return usage_error("rescore: unexpected argument '%s'", argv[optind]);
+	struct config *c;
+	struct topics t;
+	size_t first, count;
+	if (load_topics(&c, &t) < 0)
+		return 1;
+	int rc = 1;
+	char *err = NULL;
+	struct store *s = NULL;
+	if (pick_topics(&t, topic, &first, &count) < 0)
+		goto out;
+	/* Written to: opened read-write (and migrated) like the daemon does. */
+	s = store_open(c->database, false, &err);
+	if (!s) {
+		fprintf(stderr, "%s: %s\n", progname, err ? err : c->database);
+		goto out;
+	}
+	if (topics_load_background(s, &t, false) < 0)
+		fprintf(stderr, "%s: %s: %s; scoring with the reference weights alone\n", progname,
+			c->database, store_errmsg(s));
+	struct ingest_rescore_counts n;
+	int r = ingest_rescore(s, &t, topic, alert, rescore_cb, NULL, &n);
+	printf("rescored %u verdicts: %u changed, %u became relevant, %u no longer relevant, "
+	       "%u alerts queued\n",
+	       n.items, n.changed, n.became_relevant, n.no_longer_relevant, n.alerts);
+	if (r < 0) {
+		fprintf(stderr,
+			"%s: %s: rescore stopped: %s (%s); the batches counted above are "
+			"stored\n",
+			progname, c->database, store_errmsg(s), strerror(-r));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(err);
+	store_close(s);
+	topics_clear(&t);
+	config_free(c);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -687,5 +762,7 @@ int main(int argc, char **argv)
 		return cmd_items(argc, argv, true);
 	if (strcmp(cmd, "stats") == 0)
 		return cmd_stats(argc, argv);
+	if (strcmp(cmd, "rescore") == 0)
+		return cmd_rescore(argc, argv);
 	return usage_error("unknown command '%s'", cmd);
 }
