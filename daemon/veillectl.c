@@ -32,7 +32,8 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: veillectl [-c FILE] COMMAND [ARGS]\n"
-	    "  parse FILE...                  feed documents to JSON Lines, one object per item\n"
+	    "  parse [--url URL] [--charset CS] FILE...\n"
+	    "                                 feed documents to JSON Lines, one object per item\n"
 	    "  score [--topic NAME] [FILE...] score plain-text articles (stdin when no FILE)\n"
 	    "  profile [--topic NAME] [--json] a topic's derived terms and weights\n"
 	    "  feeds [--json]                 each feed's fetch state\n"
@@ -103,11 +104,27 @@ static struct config *load_config(void)
 
 static int cmd_parse(int argc, char **argv)
 {
-	if (argc < 2)
+	/* --url: the address the documents came from, against which relative links resolve, as the
+	 * daemon resolves them against the URL it fetched; --charset: an HTTP Content-Type charset.
+	 */
+	static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+					     {"charset", required_argument, NULL, 'C'},
+					     {NULL, 0, NULL, 0}};
+	const char *url = NULL, *charset = NULL;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "u:C:", opts, NULL)) != -1) {
+		if (ch == 'u')
+			url = optarg;
+		else if (ch == 'C')
+			charset = optarg;
+		else
+			return 2;
+	}
+	if (optind == argc)
 		return usage_error("parse: %s", "needs at least one FILE");
 	int rc = 0;
 	struct buf b = {0};
-	for (int i = 1; i < argc; i++) {
+	for (int i = optind; i < argc; i++) {
 		char *data;
 		size_t len;
 		int r = read_file(argv[i], VEILLE_MAX_BODY_CEILING, &data, &len);
@@ -119,7 +136,7 @@ static int cmd_parse(int argc, char **argv)
 		}
 		struct feed_doc *doc;
 		char err[256];
-		if (feed_parse(data, len, NULL, NULL, &doc, err, sizeof(err)) < 0) {
+		if (feed_parse(data, len, url, charset, &doc, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s: %s: %s\n", progname, argv[i], err);
 			free(data);
 			rc = 1;

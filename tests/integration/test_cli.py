@@ -76,6 +76,19 @@ def main():
         p = run([h.VEILLECTL, "-c", CONF, "score", "--topic", "nope", files[0]])
         h.check(p.returncode == 1 and "nope" in p.stderr, "an unknown topic is a runtime error naming it")
 
+        # parse --url resolves relative links as the daemon does against the URL it fetched;
+        # --charset is the HTTP Content-Type charset, used when the document declares none.
+        doc = os.path.join(tmp, "rel.xml")
+        with open(doc, "wb") as f:
+            f.write(b'<rss version="2.0"><channel><title>t</title><item><title>Ann\xe9e</title>'
+                    b'<link>../a/b?x=1</link></item></channel></rss>')
+        p = run([h.VEILLECTL, "parse", "--url", "https://ex.org/rss/une/feed.xml",
+                 "--charset", "iso-8859-1", doc])
+        o = json.loads(p.stdout) if p.returncode == 0 else {}
+        h.check(o.get("link") == "https://ex.org/rss/a/b?x=1",
+                f"parse --url resolves a relative link ({o.get('link')})")
+        h.check(o.get("title") == "Ann\u00e9e", f"parse --charset decodes ISO-8859-1 ({o.get('title')})")
+
     p = run([h.VEILLECTL, "-c", CONF, "profile"])
     rows = [l for l in p.stdout.splitlines() if l and not l.startswith("#")]
     h.check(p.returncode == 0 and len(rows) >= 10, f"profile prints derived terms ({len(rows)})")
