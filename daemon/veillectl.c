@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,7 +22,9 @@
 #include "export.h"
 #include "feed.h"
 #include "ingest.h"
+#include "opml.h"
 #include "store.h"
+#include "text.h"
 #include "topic.h"
 #include "util.h"
 
@@ -915,6 +918,329 @@ out:
 	return rc;
 }
 
+/* --- import-opml ------------------------------------------------------------------------- */
+
+#define OPML_NAME_MAX 48 /* bytes of a derived feed name, before any -N suffix */
+
+/* Folds s to a feed name: lower-case ASCII letters and digits, runs of anything else as one
+ * '-', at most OPML_NAME_MAX bytes; "" when nothing is left. New string. */
+static char *name_from(const char *s)
+{
+	char *folded = text_fold(s, strlen(s));
+	struct buf b = {0};
+	bool dash = false;
+	for (const char *p = folded; *p && b.len < OPML_NAME_MAX; p++) {
+		char ch = *p;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) {
+			if (dash && b.len)
+				buf_putc(&b, '-');
+			buf_putc(&b, ch);
+			dash = false;
+		} else {
+			dash = true;
+		}
+	}
+	free(folded);
+	return buf_steal(&b);
+}
+
+/* The host of an http(s) URL without "www.", as a name (new string, maybe ""). */
+static char *name_from_host(const char *url)
+{
+	const char *h = strstr(url, "://");
+	h = h ? h + 3 : url;
+	size_t n = strcspn(h, "/?#:@");
+	if (h[n] == '@') { /* user info */
+		h += n + 1;
+		n = strcspn(h, "/?#:");
+	}
+	char *host = xstrndup(h, n);
+	char *name = name_from(strncmp(host, "www.", 4) == 0 ? host + 4 : host);
+	free(host);
+	return name;
+}
+
+struct names {
+	char **v;
+	size_t n;
+};
+
+static bool names_has(const struct names *ns, const char *name)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		if (strcmp(ns->v[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void names_add(struct names *ns, const char *name)
+{
+	ns->v = xreallocarray(ns->v, ns->n + 1, sizeof(*ns->v));
+	ns->v[ns->n++] = xstrdup(name);
+}
+
+static void names_free(struct names *ns)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+}
+
+/* A valid name for feed f not in taken: from its title, else its host, made unique with -2, -3...
+ */
+static char *derive_name(const struct opml_feed *f, const struct names *taken)
+{
+	char *base = f->title ? name_from(f->title) : xstrdup("");
+	if (!*base) {
+		free(base);
+		base = name_from_host(f->url);
+	}
+	if (!*base) {
+		free(base);
+		base = xstrdup("feed");
+	}
+	char *name = xstrdup(base);
+	for (unsigned k = 2; names_has(taken, name); k++) {
+		free(name);
+		name = xasprintf("%s-%u", base, k);
+	}
+	free(base);
+	return name;
+}
+
+static bool http_url(const char *u)
+{
+	if (strncasecmp(u, "http://", 7) != 0 && strncasecmp(u, "https://", 8) != 0)
+		return false;
+	const char *rest = strstr(u, "://") + 3;
+	if (*rest == '\0' || *rest == '/')
+		return false;
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* One line of a comment: control characters (a title's line breaks) become spaces. */
+static void put_comment_text(struct buf *b, const char *s)
+{
+	for (; *s; s++)
+		buf_putc(b, (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
+}
+
+/* Writes text to path through a temporary file in the same folder: fsync, rename, fsync the
+ * folder. The new file keeps the old one's mode and, when allowed, its owner. */
+static int replace_file(const char *path, const char *text, size_t len, char **ret_tmp)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	if (!*dir) {
+		free(dir);
+		dir = xstrdup("/");
+	}
+	char *tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : path);
+	int r = 0;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fchmod(fd, st.st_mode & 07777) < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0)
+		r = -errno;
+	if (fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM && r == 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && ret_tmp) {
+		/* The caller validates the new text where it will live before it replaces the old.
+		 */
+		*ret_tmp = tmp;
+		tmp = NULL;
+		goto out;
+	}
+out:
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(dir);
+	return r;
+}
+
+static int commit_file(const char *tmp, const char *path)
+{
+	if (rename(tmp, path) < 0)
+		return -errno;
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	int r = fsync_dir(*dir ? dir : "/");
+	free(dir);
+	return r;
+}
+
+static void opml_report(bool json, const char *status, const struct opml_feed *f, const char *name,
+			const char *why)
+{
+	if (json) {
+		struct buf b = {0};
+		buf_putc(&b, '{');
+		put_key(&b, "status", true);
+		json_put_string(&b, status);
+		put_str(&b, "name", name);
+		put_str(&b, "url", f->url);
+		put_str(&b, "title", f->title);
+		put_key(&b, "line", false);
+		buf_printf(&b, "%d", f->line);
+		put_str(&b, "reason", why);
+		buf_putc(&b, '}');
+		emit(&b);
+		buf_free(&b);
+	} else if (name && !why) {
+		printf("added   %-32s %s\n", name, f->url);
+	} else {
+		printf("skipped %-32s %s (%s)\n", name ? name : "-", f->url, why);
+	}
+}
+
+static int cmd_import_opml(int argc, char **argv)
+{
+	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+					     {"json", no_argument, NULL, 'j'},
+					     {NULL, 0, NULL, 0}};
+	bool dry = false, json = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "nj", opts, NULL)) != -1) {
+		if (ch == 'n')
+			dry = true;
+		else if (ch == 'j')
+			json = true;
+		else
+			return 2;
+	}
+	if (optind + 1 != argc)
+		return usage_error("import-opml: %s", "needs exactly one FILE");
+	const char *file = argv[optind];
+	struct config *c = load_config();
+	if (!c)
+		return 1;
+	int rc = 1;
+	char *data = NULL, *conf_text = NULL, *tmp = NULL;
+	struct opml_feed *feeds = NULL;
+	size_t nfeeds = 0, conf_len = 0, added = 0;
+	struct names taken = {0}, urls = {0};
+	struct buf out = {0};
+	char err[320];
+	int r = read_file(file, VEILLE_MAX_BODY_CEILING, &data, NULL);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, file,
+			r == -EFBIG ? "file too large" : strerror(-r));
+		goto out;
+	}
+	if (opml_parse(data, strlen(data), &feeds, &nfeeds, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, file, err);
+		goto out;
+	}
+	if ((r = read_file(c->path, 4u << 20, &conf_text, &conf_len)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, c->path, strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < c->nfeeds; i++) {
+		names_add(&taken, c->feeds[i].name);
+		names_add(&urls, c->feeds[i].url);
+	}
+	buf_append(&out, conf_text, conf_len);
+	if (conf_len && conf_text[conf_len - 1] != '\n')
+		buf_putc(&out, '\n');
+	char today[21];
+	time_iso8601(now_unix(), today);
+	today[10] = '\0';
+	for (size_t i = 0; i < nfeeds; i++) {
+		const struct opml_feed *f = &feeds[i];
+		if (!http_url(f->url) || strlen(f->url) >= VEILLE_MAX_URL) {
+			opml_report(json, "skipped", f, NULL, "not an http:// or https:// URL");
+			continue;
+		}
+		size_t k;
+		for (k = 0; k < urls.n; k++)
+			if (strcmp(urls.v[k], f->url) == 0)
+				break;
+		if (k < urls.n) {
+			opml_report(json, "exists", f, k < c->nfeeds ? c->feeds[k].name : NULL,
+				    k < c->nfeeds ? "already configured" : "twice in the file");
+			continue;
+		}
+		if (c->nfeeds + added >= VEILLE_MAX_FEEDS) {
+			opml_report(json, "skipped", f, NULL, "too many feeds");
+			continue;
+		}
+		char *name = derive_name(f, &taken);
+		if (added == 0)
+			buf_printf(&out,
+				   "\n; --- imported from %s by veillectl import-opml, %s ---\n",
+				   file, today);
+		buf_puts(&out, "\n");
+		if (f->title) {
+			buf_puts(&out, "; ");
+			put_comment_text(&out, f->title);
+			buf_putc(&out, '\n');
+		}
+		buf_printf(&out, "[feed %s]\nurl = %s\n", name, f->url);
+		names_add(&taken, name);
+		names_add(&urls, f->url);
+		opml_report(json, "added", f, name, NULL);
+		free(name);
+		added++;
+	}
+	if (added == 0 || dry) {
+		if (!json)
+			printf("%zu feed%s %s %s\n", added, added == 1 ? "" : "s",
+			       dry ? "would be added to" : "added to", c->path);
+		rc = 0;
+		goto out;
+	}
+	/* Validate the whole new file where it will live, then swap it in. */
+	if ((r = replace_file(c->path, out.p, out.len, &tmp)) < 0) {
+		fprintf(stderr, "%s: %s: cannot write: %s\n", progname, c->path, strerror(-r));
+		goto out;
+	}
+	char *errors = NULL;
+	struct config *check = config_load(tmp, &errors);
+	if (!check) {
+		fprintf(stderr, "%s: %s: the new configuration would not load, left unchanged: %s",
+			progname, c->path, errors);
+		free(errors);
+		goto out;
+	}
+	config_free(check);
+	if ((r = commit_file(tmp, c->path)) < 0) {
+		fprintf(stderr, "%s: %s: cannot replace: %s\n", progname, c->path, strerror(-r));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	if (!json)
+		printf("%zu feed%s added to %s; reload veilled to fetch them "
+		       "(systemctl reload veilled)\n",
+		       added, added == 1 ? "" : "s", c->path);
+	rc = 0;
+out:
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	buf_free(&out);
+	names_free(&taken);
+	names_free(&urls);
+	opml_feeds_free(feeds, nfeeds);
+	free(data);
+	free(conf_text);
+	config_free(c);
+	return rc;
+}
+
 static int cmd_stats(int argc, char **argv)
 {
 	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
@@ -999,5 +1325,7 @@ int main(int argc, char **argv)
 		return cmd_stats(argc, argv);
 	if (strcmp(cmd, "export") == 0)
 		return cmd_export(argc, argv);
+	if (strcmp(cmd, "import-opml") == 0)
+		return cmd_import_opml(argc, argv);
 	return usage_error("unknown command '%s'", cmd);
 }
