@@ -34,6 +34,9 @@
 static const char *config_path = DEFAULT_CONFIG;
 static const char *progname = "veillectl";
 
+/* The command being run, for messages ("see veillectl items --help"). */
+static const char *command = NULL;
+
 static void usage(FILE *out)
 {
 	fprintf(
@@ -46,15 +49,23 @@ static void usage(FILE *out)
 	    "  items [--since WHEN] [--relevant] [--limit N] [--json]\n"
 	    "  search [--limit N] [--json] QUERY\n"
 	    "  stats [--json]\n"
+	    "  export [--since WHEN | --since-last] [--format jsonl|csv|atom] [--relevant-only]\n"
+	    "         [--output FILE | --nightly]\n"
+	    "  import-opml [--dry-run] [--json] FILE\n"
 	    "WHEN: an ISO-8601 date or time, or a duration back from now (24h, 7d).\n"
-	    "-c FILE: configuration (default " DEFAULT_CONFIG ").\n");
+	    "-c FILE: configuration (default " DEFAULT_CONFIG ").\n"
+	    "veillectl COMMAND --help: that command's options.\n"
+	    "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "%s: ", progname);
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see veillectl --help)\n");
+	if (command)
+		fprintf(stderr, " (see veillectl %s --help)\n", command);
+	else
+		fprintf(stderr, " (see veillectl --help)\n");
 	return 2;
 }
 
@@ -528,6 +539,8 @@ static int items_cb(const struct store_row *r, void *arg)
 		emit(&x->b);
 	} else {
 		char when[21], score[8] = "-";
+		if (x->count == 1)
+			printf("%-20s %5s %c %-20s %s\n", "FETCHED", "SCORE", 'R', "FEED", "TITLE");
 		time_iso8601(r->fetched, when);
 		if (r->topic)
 			snprintf(score, sizeof(score), "%.2f", r->score);
@@ -1243,9 +1256,17 @@ out:
 
 static int cmd_stats(int argc, char **argv)
 {
-	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
-	if (argc > (json ? 2 : 1))
-		return usage_error("stats: unexpected argument '%s'", argv[json ? 2 : 1]);
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	bool json = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (ch == 'j')
+			json = true;
+		else
+			return 2;
+	}
+	if (optind != argc)
+		return usage_error("stats: unexpected argument '%s'", argv[optind]);
 	struct config *c;
 	struct store *s = open_store(&c);
 	if (!s)
@@ -1272,6 +1293,79 @@ static int cmd_stats(int argc, char **argv)
 	config_free(c);
 	return rc;
 }
+
+static int cmd_items_list(int argc, char **argv)
+{
+	return cmd_items(argc, argv, false);
+}
+
+static int cmd_search(int argc, char **argv)
+{
+	return cmd_items(argc, argv, true);
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help; /* after "usage: veillectl [-c FILE] " */
+} commands[] = {
+    {"parse", cmd_parse,
+     "parse FILE...\n"
+     "Parses feed documents (RSS, RDF, Atom) and prints one JSON object per item:\n"
+     "  {source, id, link, title, published, author, summary, content}\n"},
+    {"score", cmd_score,
+     "score [--topic NAME] [FILE...]\n"
+     "Scores plain-text articles (standard input when no FILE) against the configured topics;\n"
+     "one JSON object per article and topic: {source, topic, score, relevant, terms}.\n"
+     "A first line followed by a blank line is the title.\n"
+     "  --topic NAME   only this topic\n"},
+    {"profile", cmd_profile,
+     "profile [--topic NAME] [--json]\n"
+     "Prints each topic's derived terms and weights, strongest first.\n"
+     "  --topic NAME   only this topic\n"
+     "  --json         one JSON object per term: {topic, term, weight}\n"},
+    {"feeds", cmd_feeds,
+     "feeds [--json]\n"
+     "Each configured feed: last fetch, next fetch, HTTP status, items stored, consecutive\n"
+     "errors, URL and last error.\n"
+     "  --json         one JSON object per feed\n"},
+    {"items", cmd_items_list,
+     "items [--since WHEN] [--relevant] [--limit N] [--json]\n"
+     "Stored items, newest first: fetched, best score, '*' when relevant, feed, title.\n"
+     "  --since WHEN   fetched at or after WHEN (ISO-8601 date or time, or 24h, 7d...)\n"
+     "  --relevant     only items relevant to a topic\n"
+     "  --limit N      at most N items\n"
+     "  --json         one JSON object per item\n"},
+    {"search", cmd_search,
+     "search [--since WHEN] [--relevant] [--limit N] [--json] QUERY\n"
+     "Full-text search over titles, summaries and contents; case and accents are folded\n"
+     "(\"loukachenko frontiere\" finds \"Loukachenko ... frontière\"). QUERY is FTS5 syntax\n"
+     "(words, \"phrases\", OR, NOT, prefix*); anything else is read as plain words.\n"
+     "Options as for items.\n"},
+    {"stats", cmd_stats,
+     "stats [--json]\n"
+     "Counts: feeds, items, relevant items, sources, alerts sent and pending.\n"
+     "  --json         one JSON object\n"},
+    {"export", cmd_export,
+     "export [--since WHEN | --since-last] [--format jsonl|csv|atom] [--relevant-only]\n"
+     "                         [--output FILE | --nightly]\n"
+     "Writes stored items, oldest first, to standard output or a file.\n"
+     "  --since WHEN      fetched at or after WHEN\n"
+     "  --since-last      stored after the last --since-last export to a file (the watermark)\n"
+     "  --format F        jsonl (every field, default), csv (RFC 4180) or atom (a feed)\n"
+     "  --relevant-only   only items relevant to a topic (a watermark of its own)\n"
+     "  --output FILE     write FILE atomically (temporary file, fsync, rename), then move\n"
+     "                    the watermark when --since-last\n"
+     "  --nightly         as the nightly timer: --since-last, the [export] section's format\n"
+     "                    and folder, a dated file, old ones removed after keep_days\n"},
+    {"import-opml", cmd_import_opml,
+     "import-opml [--dry-run] [--json] FILE\n"
+     "Adds the feeds of an OPML file (a feed reader's export) to the configuration file:\n"
+     "one [feed NAME] per new URL, names derived from titles, URLs already configured skipped.\n"
+     "The file is rewritten atomically and keeps its comments; reload veilled afterwards.\n"
+     "  --dry-run      say what would be added, change nothing\n"
+     "  --json         one JSON object per feed found: {status, name, url, title, line, reason}\n"},
+};
 
 int main(int argc, char **argv)
 {
@@ -1303,29 +1397,22 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	const char *cmd = argv[0];
+	const struct command *cmd = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (!cmd)
+		return usage_error("unknown command '%s'", argv[0]);
+	command = cmd->name;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("usage: veillectl [-c FILE] %s", cmd->help);
+			return 0;
+		}
+	/* getopt names argv[0] in its messages: "veillectl items: unrecognized option '--x'". */
+	char label[64];
+	snprintf(label, sizeof(label), "%s %s", progname, cmd->name);
+	argv[0] = label;
 	optind = 0; /* reset getopt for the command's own options (argv[0] is the command) */
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		usage(stdout);
-		return 0;
-	}
-	if (strcmp(cmd, "parse") == 0)
-		return cmd_parse(argc, argv);
-	if (strcmp(cmd, "score") == 0)
-		return cmd_score(argc, argv);
-	if (strcmp(cmd, "profile") == 0)
-		return cmd_profile(argc, argv);
-	if (strcmp(cmd, "feeds") == 0)
-		return cmd_feeds(argc, argv);
-	if (strcmp(cmd, "items") == 0)
-		return cmd_items(argc, argv, false);
-	if (strcmp(cmd, "search") == 0)
-		return cmd_items(argc, argv, true);
-	if (strcmp(cmd, "stats") == 0)
-		return cmd_stats(argc, argv);
-	if (strcmp(cmd, "export") == 0)
-		return cmd_export(argc, argv);
-	if (strcmp(cmd, "import-opml") == 0)
-		return cmd_import_opml(argc, argv);
-	return usage_error("unknown command '%s'", cmd);
+	return cmd->run(argc, argv);
 }
