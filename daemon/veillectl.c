@@ -1,5 +1,6 @@
 /*
- * veillectl.c - the operator's tool: parse, score, profile, feeds, items, search, stats.
+ * veillectl.c - the operator's tool: parse, score, profile, feeds, items, search, stats, export,
+ * import-opml.
  *
  * Output for people is a table; --json gives one JSON object per line for scripts (parse and
  * score always print JSON Lines, as the command-line contract says). Exit status: 0 success,
@@ -838,6 +839,16 @@ static int cmd_export(int argc, char **argv)
 	int r = store_begin_read(s);
 	if (r == 0)
 		r = store_last_item_id(s, &last);
+	if (r == 0 && q.after_id > last) {
+		/* A database restored from an older copy: its next items get row ids below the
+		 * watermark. Following the store, not the watermark, skips none of them. */
+		fprintf(
+		    stderr,
+		    "%s: %s: the export watermark (%lld) is past the newest item (%lld), was the "
+		    "database restored? Exporting from the newest item on\n",
+		    progname, c->database, (long long)q.after_id, (long long)last);
+		q.after_id = last;
+	}
 	if (r == 0) {
 		q.upto_id = last;
 		export_begin(x.format,
