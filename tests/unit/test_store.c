@@ -134,20 +134,20 @@ static void test_create_reopen(void **state)
 {
 	struct fx *fx = *state;
 	struct store *s = open_ok(fx->path, false);
-	assert_int_equal(store_schema_version(s), 1);
-	assert_int_equal(store_migrations_applied(s), 1);
+	assert_int_equal(store_schema_version(s), 2);
+	assert_int_equal(store_migrations_applied(s), 2);
 	struct titem t;
 	mkitem(&t, "a", "id1", "https://example.com/1", "Titre", "Texte", 1000);
 	int64_t id = add(s, &t, 1);
 	store_close(s);
 
 	char *v = pragma(fx->path, "user_version");
-	assert_string_equal(v, "1");
+	assert_string_equal(v, "2");
 	free(v);
 
 	s = open_ok(fx->path, false);
-	assert_int_equal(store_schema_version(s), 1);
-	assert_int_equal(store_migrations_applied(s), 0); /* the step ran once, at creation */
+	assert_int_equal(store_schema_version(s), 2);
+	assert_int_equal(store_migrations_applied(s), 0); /* the steps ran once, at creation */
 	assert_int_equal(store_item_seen(s, "a", "id1"), 1);
 	int64_t id2;
 	assert_int_equal(store_item_add(s, &t.it, &id2), 0);
@@ -166,14 +166,14 @@ static void test_migrate_from_v0(void **state)
 	/* A database that exists but has no schema (version 0), with a stray table. */
 	exec_outside(fx->path, "CREATE TABLE unrelated (x); PRAGMA user_version = 0;");
 	struct store *s = open_ok(fx->path, false);
-	assert_int_equal(store_migrations_applied(s), 1);
-	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_migrations_applied(s), 2);
+	assert_int_equal(store_schema_version(s), 2);
 	store_close(s);
 	s = open_ok(fx->path, false);
 	assert_int_equal(store_migrations_applied(s), 0);
 	store_close(s);
 	char *v = pragma(fx->path, "user_version");
-	assert_string_equal(v, "1");
+	assert_string_equal(v, "2");
 	free(v);
 
 	/* A version from the future is refused, not downgraded. */
@@ -185,6 +185,49 @@ static void test_migrate_from_v0(void **state)
 	v = pragma(fx->path, "user_version");
 	assert_string_equal(v, "99");
 	free(v);
+}
+
+/* Version 1 to 2: a feed's state is kept; the configured URL and the rate are unknown. */
+static void test_migrate_v1_feed_state(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	store_close(s);
+	exec_outside(fx->path, "ALTER TABLE feeds DROP COLUMN config_url;"
+			       "ALTER TABLE feeds DROP COLUMN items_per_week;"
+			       "INSERT INTO feeds (name, url, etag, last_fetch, next_fetch, items)"
+			       " VALUES ('lemonde', 'https://a.example/moved.xml', '\"e1\"', 100,"
+			       " 200, 7);"
+			       "PRAGMA user_version = 1;");
+	s = open_ok(fx->path, false);
+	assert_int_equal(store_migrations_applied(s), 1);
+	assert_int_equal(store_schema_version(s), 2);
+	struct store_feed f;
+	assert_int_equal(store_feed_load(s, "lemonde", &f), 0);
+	assert_string_equal(f.url, "https://a.example/moved.xml");
+	assert_string_equal(f.etag, "\"e1\"");
+	assert_int_equal(f.next_fetch, 200);
+	assert_int_equal(f.items, 7);
+	assert_null(f.config_url);
+	assert_true(f.items_per_week < 0);
+	/* Both new columns round-trip. */
+	f.config_url = xstrdup("https://a.example/feed.xml");
+	f.items_per_week = 42.5;
+	assert_int_equal(store_feed_save(s, &f), 0);
+	store_feed_clear(&f);
+	assert_int_equal(store_feed_load(s, "lemonde", &f), 0);
+	assert_string_equal(f.config_url, "https://a.example/feed.xml");
+	assert_true(f.items_per_week > 42.4 && f.items_per_week < 42.6);
+	f.items_per_week = 0; /* a silent feed is not an unknown rate */
+	assert_int_equal(store_feed_save(s, &f), 0);
+	store_feed_clear(&f);
+	assert_int_equal(store_feed_load(s, "lemonde", &f), 0);
+	assert_true(f.items_per_week == 0);
+	store_feed_clear(&f);
+	assert_int_equal(store_feed_load(s, "nosuchfeed", &f), -ENOENT);
+	assert_true(f.items_per_week < 0);
+	store_feed_clear(&f);
+	store_close(s);
 }
 
 static void test_wal(void **state)
@@ -716,6 +759,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_create_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_from_v0, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_v1_feed_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
