@@ -439,7 +439,7 @@ static struct feed_view feed_view(const struct config_feed *cf, const struct sto
 		v.state = "new";
 		v.items = st->items;
 	} else {
-		v.url = st->url;
+		v.url = st->url ? st->url : cf->url;
 		v.state = st->disabled	   ? "disabled"
 			  : st->errors	   ? "failing"
 			  : st->last_fetch ? "ok"
