@@ -169,6 +169,10 @@ static void key_veille(struct parser *p, const char *k, const char *v)
 		set_duration(p, k, v, &c->timeout);
 	} else if (strcmp(k, "connect_timeout") == 0) {
 		set_duration(p, k, v, &c->connect_timeout);
+	} else if (strcmp(k, "low_speed_limit") == 0) {
+		set_uint(p, k, v, 1, 1u << 30, &c->low_speed_limit);
+	} else if (strcmp(k, "low_speed_time") == 0) {
+		set_duration(p, k, v, &c->low_speed_time);
 	} else if (strcmp(k, "max_body") == 0) {
 		set_size(p, k, v, &c->max_body);
 	} else if (strcmp(k, "max_connections") == 0) {
@@ -257,7 +261,8 @@ static void key_feed(struct parser *p, const char *k, const char *v)
 		free(f->url);
 		f->url = xstrdup(v);
 	} else if (strcmp(k, "interval") == 0) {
-		set_duration(p, k, v, &f->interval);
+		if (set_duration(p, k, v, &f->interval) == 0)
+			f->interval_fixed = true;
 	} else {
 		perr(p, p->line, "unknown key '%s' in [feed %s]", k, f->name);
 	}
@@ -487,6 +492,8 @@ static void defaults(struct config *c)
 	c->interval = 15 * 60;
 	c->timeout = 60;
 	c->connect_timeout = 10;
+	c->low_speed_limit = 100;
+	c->low_speed_time = 20;
 	c->max_body = VEILLE_MAX_BODY;
 	c->max_connections = 32;
 	c->max_host_connections = 4;

@@ -14,8 +14,9 @@
 struct config_feed {
 	char *name; /* [feed NAME] */
 	char *url;
-	int64_t interval; /* seconds; the global interval unless overridden */
-	int line;	  /* where the section starts, for messages */
+	int64_t interval;    /* seconds; the global interval unless overridden */
+	bool interval_fixed; /* interval set in [feed]: used as is, not adapted to the rate */
+	int line;	     /* where the section starts, for messages */
 };
 
 struct config_topic {
@@ -37,6 +38,9 @@ struct config {
 	int64_t interval; /* default poll interval, seconds */
 	int64_t min_interval, max_interval;
 	int64_t timeout, connect_timeout; /* seconds */
+	/* a transfer slower than low_speed_limit bytes/s for low_speed_time seconds is cut off */
+	uint64_t low_speed_limit;
+	int64_t low_speed_time;
 	uint64_t max_body;
 	unsigned max_connections, max_host_connections;
 	/* [retention]: how long items are kept after they were fetched, seconds; 0 = forever */

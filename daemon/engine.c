@@ -88,12 +88,57 @@ static struct fetch *make_fetch(struct engine *e)
 	    .max_host_connections = c->max_host_connections,
 	    .connect_timeout_ms = (long)c->connect_timeout * 1000,
 	    .timeout_ms = (long)c->timeout * 1000,
+	    .low_speed_bytes = (long)c->low_speed_limit,
+	    .low_speed_seconds = (long)c->low_speed_time,
 	    .max_body = (size_t)c->max_body,
 	    .user_agent = ua,
 	};
 	struct fetch *f = fetch_new(e->base, &fo);
 	free(ua);
 	return f;
+}
+
+static void replace(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? xstrdup(src) : NULL;
+}
+
+/*
+ * Reconciles a feed's stored state (known: there was one) with its configured URL. The state
+ * remembers the configured URL it belongs to: while the configuration names the same URL, the
+ * stored URL (where a permanent redirect led) and its validators are kept; when the configuration
+ * changed it, the feed starts afresh from the new URL: no validators, no errors, not disabled, due
+ * now. A state from before config_url was stored is kept when its URL is the configured one, and
+ * starts afresh otherwise (a redirect and an edit cannot be told apart then).
+ */
+static void adopt_config_url(struct feed_rt *f, bool known)
+{
+	const char *want = f->cf->url;
+	if (known && f->st.config_url && strcmp(f->st.config_url, want) == 0) {
+		if (f->st.url && strcmp(f->st.url, want) != 0)
+			log_debug("feed %s: fetching %s, where %s moved permanently", f->cf->name,
+				  f->st.url, want);
+		return;
+	}
+	if (known && !f->st.config_url && f->st.url && strcmp(f->st.url, want) == 0) {
+		replace(&f->st.config_url, want);
+		return;
+	}
+	if (known && f->st.config_url)
+		log_info("feed %s: url changed in the configuration from %s to %s; its fetch state "
+			 "starts afresh",
+			 f->cf->name, f->st.config_url, want);
+	replace(&f->st.url, want);
+	replace(&f->st.config_url, want);
+	replace(&f->st.etag, NULL);
+	replace(&f->st.last_modified, NULL);
+	replace(&f->st.last_error, NULL);
+	f->st.errors = 0;
+	f->st.disabled = false;
+	f->st.last_status = 0;
+	f->st.next_fetch = 0;
+	f->st.items_per_week = -1;
 }
 
 /* Builds the runtime records for e->cfg's feeds, loading their stored state. */
@@ -114,16 +159,7 @@ static int make_feeds(struct engine *e, char **ret_err)
 					     e->cfg->database, f->cf->name, store_errmsg(e->store));
 			return r;
 		}
-		if (r == -ENOENT || !f->st.url || strcmp(f->st.url, f->cf->url) != 0) {
-			/* New feed, or its URL changed in the configuration: start afresh. */
-			free(f->st.url);
-			f->st.url = xstrdup(f->cf->url);
-			free(f->st.etag);
-			free(f->st.last_modified);
-			f->st.etag = f->st.last_modified = NULL;
-			if (r == 0)
-				f->st.disabled = false;
-		}
+		adopt_config_url(f, r == 0);
 	}
 	e->sched = sched_new(e->base, e->nfeeds, feed_due_cb, e);
 	return e->sched ? 0 : -ENOMEM;
@@ -400,8 +436,16 @@ static void once_done(struct feed_rt *f)
 		once_finish(e);
 }
 
+/* The feed's polling policy: a per-feed interval in the configuration is used as is (the
+ * publishing rate is then not consulted), otherwise the interval adapts between the bounds. */
 static struct sched_policy policy(const struct feed_rt *f)
 {
+	if (f->cf->interval_fixed)
+		return (struct sched_policy){
+		    .interval = f->cf->interval,
+		    .min_interval = f->cf->interval,
+		    .max_interval = f->cf->interval,
+		};
 	return (struct sched_policy){
 	    .interval = f->cf->interval,
 	    .min_interval = f->e->cfg->min_interval,
@@ -409,7 +453,9 @@ static struct sched_policy policy(const struct feed_rt *f)
 	};
 }
 
-static void set_error(struct feed_rt *f, const char *msg, int64_t retry_after)
+/* Counts a failure and schedules the retry. The failure is logged (one line, prefixed by what,
+ * e.g. a permanent move this fetch followed) only when the feed starts failing. */
+static void set_error(struct feed_rt *f, const char *what, const char *msg, int64_t retry_after)
 {
 	struct sched_policy p = policy(f);
 	f->st.errors++;
@@ -420,34 +466,45 @@ static void set_error(struct feed_rt *f, const char *msg, int64_t retry_after)
 		wait = 2 * base - wait;
 	f->st.next_fetch = now_unix() + wait;
 	if (f->st.errors == 1 || !f->st.last_error)
-		log_warnx("feed %s (%s): %s; retrying in %llds", f->cf->name, f->st.url, msg,
-			  (long long)wait);
-	free(f->st.last_error);
-	f->st.last_error = xstrdup(msg);
+		log_warnx("feed %s (%s): %s%s; retrying in %llds", f->cf->name, f->st.url, what,
+			  msg, (long long)wait);
+	else if (*what)
+		log_notice("feed %s: %s", f->cf->name, what);
+	replace(&f->st.last_error, msg);
 }
 
+/* Records a success and schedules the next fetch from the publishing rate, <ttl> and max-age. */
 static void set_ok(struct feed_rt *f, int64_t ttl, int64_t max_age)
 {
 	struct sched_policy p = policy(f);
-	if (f->st.errors > 0)
-		log_notice("feed %s (%s): recovered after %u failed attempt%s", f->cf->name,
-			   f->st.url, f->st.errors, f->st.errors == 1 ? "" : "s");
+	double rate = f->cf->interval_fixed ? -1 : f->st.items_per_week;
 	f->st.errors = 0;
-	free(f->st.last_error);
-	f->st.last_error = NULL;
-	f->st.next_fetch = now_unix() + sched_jitter(sched_interval(&p, -1, ttl, max_age));
+	replace(&f->st.last_error, NULL);
+	int64_t wait = sched_jitter(sched_interval(&p, rate, ttl, max_age));
+	f->st.next_fetch = now_unix() + wait;
+	log_debug("feed %s: next fetch in %llds (%s%.1f items a week, ttl %llds, max-age %llds)",
+		  f->cf->name, (long long)wait, f->cf->interval_fixed ? "fixed interval; " : "",
+		  f->st.items_per_week, (long long)ttl, (long long)max_age);
 }
 
-static void replace(char **dst, const char *src)
+/* The publishing rate the dated items of doc show at time now (see sched_rate). */
+static double doc_rate(const struct feed_doc *doc, int64_t now)
 {
-	free(*dst);
-	*dst = src ? xstrdup(src) : NULL;
+	int64_t *dates = xcalloc(doc->nitems ? doc->nitems : 1, sizeof(*dates));
+	size_t n = 0;
+	for (size_t i = 0; i < doc->nitems; i++)
+		if (doc->items[i].published != FEED_NO_DATE)
+			dates[n++] = doc->items[i].published;
+	double rate = sched_rate(dates, n, now);
+	free(dates);
+	return rate;
 }
 
-/* Parses and ingests a 200 response; returns 0, or -EINVAL for a document that is no feed
- * (errmsg says why), or a store error. */
+/* Parses and ingests a 200 response; returns 0 with the counts in *ret_n, or -EINVAL for a
+ * document that is no feed (errmsg says why), or a store error (logged). */
 static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *errmsg,
-		       size_t errlen, int64_t *ret_ttl)
+		       size_t errlen, int64_t *ret_ttl, struct ingest_counts *ret_n,
+		       bool *ret_recovered)
 {
 	struct engine *e = f->e;
 	struct feed_doc *doc = NULL;
@@ -462,11 +519,14 @@ static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *
 			   *charset ? charset : NULL, &doc, errmsg, errlen);
 	if (r < 0)
 		return -EINVAL;
+	int64_t now = now_unix();
 	*ret_ttl = doc->ttl_minutes > 0 ? (int64_t)doc->ttl_minutes * 60 : 0;
+	double old_rate = f->st.items_per_week;
+	f->st.items_per_week = doc_rate(doc, now);
 	struct ingest_counts n = {0};
 	r = store_begin(e->store);
 	if (r == 0)
-		r = ingest_doc(e->store, &e->topics, f->cf->name, doc, now_unix(), &n);
+		r = ingest_doc(e->store, &e->topics, f->cf->name, doc, now, &n);
 	if (r == 0) {
 		f->st.items += n.added;
 		r = store_feed_save(e->store, &f->st);
@@ -477,6 +537,7 @@ static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *
 		store_problem(e, "storing items", r);
 		store_rollback(e->store);
 		f->st.items -= n.added;
+		f->st.items_per_week = old_rate;
 		feed_doc_free(doc);
 		return r;
 	}
@@ -486,31 +547,46 @@ static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *
 	count_day(e);
 	e->items_today += n.added;
 	load_background(e, true);
-	log_info("feed %s: %u items, %u new, %u already seen, %u duplicates, %u relevant%s",
-		 f->cf->name, n.items, n.added, n.seen, n.duplicates, n.relevant,
-		 doc->recovered ? " (broken XML, recovered)" : "");
+	*ret_n = n;
+	*ret_recovered = doc->recovered;
 	feed_doc_free(doc);
 	/* Not only this fetch's alerts: those `veillectl rescore --alert` queued go out too. */
 	flush_alerts(e);
 	return 0;
 }
 
+/*
+ * A finished fetch. Every outcome logs at most one line about the feed: a 200 or a 304 one info
+ * line (a notice when the feed recovers or has moved: the change of state leads the line); a
+ * failure one warning when the feed starts failing, nothing while it keeps failing; a 410 one
+ * warning. A 304 touches neither the parser nor the items: only the feed's state is saved.
+ */
 static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 {
 	struct feed_rt *f = arg;
 	struct engine *e = f->e;
 	char msg[512];
 	int64_t ttl = 0;
+	struct buf what = {0}; /* the change of state this fetch brought, for its log line */
+	unsigned failed = f->st.errors;
 	f->inflight = false;
 	e->active--;
 	if (res->error == FETCH_E_CANCELLED)
 		return; /* stopping or reloading: the feed keeps its state */
 	f->st.last_fetch = now_unix();
 	f->st.last_status = (int)res->status;
+	buf_puts(&what, ""); /* what.p is a string from here on */
 	if (res->error != FETCH_OK) {
-		set_error(f, res->errmsg, -1);
+		set_error(f, "", res->errmsg, -1);
 	} else if (res->status == 304) {
 		set_ok(f, 0, res->max_age);
+		if (failed)
+			log_notice(
+			    "feed %s (%s): recovered after %u failed attempt%s; not modified "
+			    "(304)",
+			    f->cf->name, f->st.url, failed, failed == 1 ? "" : "s");
+		else
+			log_info("feed %s: not modified (304), nothing parsed", f->cf->name);
 	} else if (res->status == 410) {
 		f->st.disabled = true;
 		replace(&f->st.last_error, "410 Gone: the publisher removed this feed");
@@ -519,30 +595,46 @@ static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 		    f->cf->name, f->st.url);
 	} else if (res->status >= 200 && res->status < 300) {
 		if (res->permanent_url && strcmp(res->permanent_url, f->st.url) != 0) {
-			log_notice("feed %s: moved permanently from %s to %s", f->cf->name,
-				   f->st.url, res->permanent_url);
+			buf_printf(&what, "moved permanently from %s to %s; ", f->st.url,
+				   res->permanent_url);
 			replace(&f->st.url, res->permanent_url);
 		}
 		replace(&f->st.etag, res->etag);
 		replace(&f->st.last_modified, res->last_modified);
-		int r = ingest_body(f, res, msg, sizeof(msg), &ttl);
+		struct ingest_counts n = {0};
+		bool broken = false;
+		int r = ingest_body(f, res, msg, sizeof(msg), &ttl, &n, &broken);
 		if (r == -EINVAL) {
 			/* Not a feed: no validators kept, so the next try re-reads it whole. */
 			replace(&f->st.etag, NULL);
 			replace(&f->st.last_modified, NULL);
-			set_error(f, msg, -1);
+			set_error(f, what.p, msg, -1);
 		} else if (r < 0) {
-			/* Database trouble: keep the old validators so nothing is skipped. */
+			/* Database trouble: forget the validators so nothing is skipped. */
 			replace(&f->st.etag, NULL);
 			replace(&f->st.last_modified, NULL);
 			f->st.next_fetch = now_unix() + 60;
 		} else {
 			set_ok(f, ttl, res->max_age);
+			if (failed)
+				buf_printf(&what, "recovered after %u failed attempt%s; ", failed,
+					   failed == 1 ? "" : "s");
+			bool notable = what.len > 0;
+			buf_printf(&what,
+				   "%u items, %u new, %u already seen, %u duplicates, %u "
+				   "relevant%s",
+				   n.items, n.added, n.seen, n.duplicates, n.relevant,
+				   broken ? " (broken XML, recovered)" : "");
+			if (notable)
+				log_notice("feed %s: %s", f->cf->name, what.p);
+			else
+				log_info("feed %s: %s", f->cf->name, what.p);
 		}
 	} else {
 		snprintf(msg, sizeof(msg), "HTTP %ld", res->status);
-		set_error(f, msg, res->retry_after);
+		set_error(f, "", msg, res->retry_after);
 	}
+	buf_free(&what);
 	int r = store_feed_save(e->store, &f->st);
 	if (r < 0)
 		store_problem(e, "saving feed state", r);

@@ -14,6 +14,17 @@
  *    stays around the configured interval; the floor is never below SCHED_MIN_WAIT. The publisher's
  *    RSS <ttl> and HTTP Cache-Control max-age are then honoured as minimums, but trusted only up to
  *    a day (or max_interval when that is longer), so a bogus "max-age=31536000" cannot park a feed.
+ *  - rate: from the published dates of the items of the document just fetched: k dated items,
+ *    the oldest published at t, make k items in (now - t), that is k * week / (now - t) items a
+ *    week. A feed document is a window on the publisher's latest items, so this is the recent
+ *    rate, and measuring up to now (not up to the newest item) lowers it when the feed has gone
+ *    quiet since. The published dates rather than the store's count of new items over the last
+ *    week, because the dates are known from the first fetch (the store would count the whole
+ *    backlog as new on the first fetch, and nothing at all while veilled was stopped), and they
+ *    do not depend on how often we polled. Dates more than an hour ahead are ignored (a clock or
+ *    time-zone error), less than that count as now; a window under an hour counts as an hour.
+ *    Undated items, a single date, or every item stamped with one instant (feeds that date
+ *    everything with the build time) tell nothing: the rate is unknown.
  *  - backoff: after the n-th consecutive failure wait base * 2^(n-1), base being the interval
  *    (at least SCHED_MIN_WAIT), capped at one day. A Retry-After (429/503) is a minimum, trusted
  *    up to a week.
@@ -32,6 +43,7 @@
 #define SCHED_DAY	      86400
 #define SCHED_WEEK	      (7 * SCHED_DAY)
 #define SCHED_MAX_RETRY_AFTER SCHED_WEEK
+#define SCHED_RATE_SKEW	      3600 /* seconds: future dates tolerated, and the shortest window */
 
 struct slot {
 	struct sched *s;
@@ -164,6 +176,30 @@ int64_t sched_interval(const struct sched_policy *p, double items_per_week, int6
 	if (max_age > 0 && max_age > wait)
 		wait = max_age < trust ? max_age : trust;
 	return wait;
+}
+
+double sched_rate(const int64_t *dates, size_t n, int64_t now)
+{
+	size_t k = 0;
+	int64_t oldest = 0, newest = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t d = dates[i];
+		if (d > now + SCHED_RATE_SKEW)
+			continue;
+		if (d > now)
+			d = now;
+		if (k == 0 || d < oldest)
+			oldest = d;
+		if (k == 0 || d > newest)
+			newest = d;
+		k++;
+	}
+	if (k < 2 || oldest == newest)
+		return -1;
+	int64_t window = now - oldest;
+	if (window < SCHED_RATE_SKEW)
+		window = SCHED_RATE_SKEW;
+	return (double)k * SCHED_WEEK / (double)window;
 }
 
 int64_t sched_backoff(const struct sched_policy *p, unsigned errors, int64_t retry_after)

@@ -33,6 +33,10 @@ struct sched_policy {
  * >0). */
 int64_t sched_interval(const struct sched_policy *p, double items_per_week, int64_t ttl_seconds,
 		       int64_t max_age);
+/* The publishing rate, in items per week, that the published dates dates[0..n) of the items of one
+ * fetched document show at time now (borrowed, any order), or -1 when they cannot tell: fewer
+ * than two dates, or all the same instant. */
+double sched_rate(const int64_t *dates, size_t n, int64_t now);
 /* Seconds to wait after the errors-th consecutive failure (errors >= 1): exponential with the
  * interval as base, capped at a day; retry_after (>0) is honoured as a minimum. */
 int64_t sched_backoff(const struct sched_policy *p, unsigned errors, int64_t retry_after);

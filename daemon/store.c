@@ -85,12 +85,20 @@ static const char schema_v1[] =
 static const char schema_v2_term_df[] =
     "CREATE TABLE term_df (term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;";
 
+/* Version 3: a feed's state remembers the configured URL it belongs to (config_url), so a
+ * permanent redirect stored in url survives a restart while a changed configuration starts
+ * afresh; and the publishing rate last observed (items_per_week, NULL when unknown) that the
+ * adaptive schedule uses when a fetch brings no document (304). */
+static const char schema_v3_feed_url[] = "ALTER TABLE feeds ADD COLUMN config_url TEXT;"
+					 "ALTER TABLE feeds ADD COLUMN items_per_week REAL;";
+
 /* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit. */
 static const struct migration {
 	const char *sql;
 } migrations[] = {
     {schema_v1},
     {schema_v2_term_df},
+    {schema_v3_feed_url},
 };
 #define STORE_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -137,7 +145,7 @@ enum stmt {
 
 #define FEED_COLUMNS                                                                               \
 	"url, etag, last_modified, last_error, last_fetch, next_fetch, last_status, errors, "      \
-	"items, disabled"
+	"items, disabled, config_url, items_per_week"
 
 /* The columns store_items_each reads, and its best verdict per item: relevant first, then the
  * highest score. */
@@ -163,14 +171,16 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_FEED_CREATE] = "INSERT INTO feeds (name) VALUES (?1) RETURNING id",
     [ST_FEED_LOAD] = "SELECT " FEED_COLUMNS " FROM feeds WHERE name = ?1",
     [ST_FEED_SAVE] = "INSERT INTO feeds (name, url, etag, last_modified, last_error, last_fetch,"
-		     " next_fetch, last_status, errors, items, disabled)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		     " next_fetch, last_status, errors, items, disabled, config_url,"
+		     " items_per_week)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
 		     " ON CONFLICT (name) DO UPDATE SET url = excluded.url,"
 		     " etag = excluded.etag, last_modified = excluded.last_modified,"
 		     " last_error = excluded.last_error, last_fetch = excluded.last_fetch,"
 		     " next_fetch = excluded.next_fetch, last_status = excluded.last_status,"
 		     " errors = excluded.errors, items = excluded.items,"
-		     " disabled = excluded.disabled",
+		     " disabled = excluded.disabled, config_url = excluded.config_url,"
+		     " items_per_week = excluded.items_per_week",
     [ST_FEEDS_EACH] = "SELECT name, " FEED_COLUMNS " FROM feeds ORDER BY name",
     [ST_SEEN] = "SELECT 1 FROM sources WHERE feed_id = (SELECT id FROM feeds WHERE name = ?1)"
 		" AND identity = ?2",
@@ -562,6 +572,7 @@ void store_feed_clear(struct store_feed *f)
 	free(f->etag);
 	free(f->last_modified);
 	free(f->last_error);
+	free(f->config_url);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -578,6 +589,10 @@ static void feed_read(sqlite3_stmt *st, int first, struct store_feed *f)
 	f->errors = (unsigned)sqlite3_column_int64(st, first + 7);
 	f->items = (uint64_t)sqlite3_column_int64(st, first + 8);
 	f->disabled = sqlite3_column_int(st, first + 9) != 0;
+	f->config_url = col_dup(st, first + 10);
+	f->items_per_week = sqlite3_column_type(st, first + 11) == SQLITE_NULL
+				? -1
+				: sqlite3_column_double(st, first + 11);
 }
 
 int store_feed_load(struct store *s, const char *name, struct store_feed *ret)
@@ -589,6 +604,7 @@ int store_feed_load(struct store *s, const char *name, struct store_feed *ret)
 		return r;
 	memset(ret, 0, sizeof(*ret));
 	ret->name = xstrdup(name);
+	ret->items_per_week = -1;
 	if (r == 0)
 		return -ENOENT;
 	feed_read(st, 0, ret);
@@ -612,6 +628,11 @@ int store_feed_save(struct store *s, const struct store_feed *f)
 	sqlite3_bind_int64(st, 9, f->errors);
 	sqlite3_bind_int64(st, 10, (int64_t)f->items);
 	sqlite3_bind_int(st, 11, f->disabled);
+	bind_text(st, 12, f->config_url);
+	if (f->items_per_week >= 0)
+		sqlite3_bind_double(st, 13, f->items_per_week);
+	else
+		sqlite3_bind_null(st, 13);
 	return run(s, st);
 }
 

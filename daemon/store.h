@@ -31,20 +31,22 @@ int store_rollback(struct store *s);
  * with store_feed_clear. */
 struct store_feed {
 	char *name;
-	char *url;  /* the URL last fetched (a permanent redirect updates it) */
-	char *etag; /* validators for conditional GET, NULL when none */
+	char *url;	  /* the URL fetched (a permanent redirect updates it) */
+	char *config_url; /* the configured URL this state belongs to, NULL when unknown */
+	char *etag;	  /* validators for conditional GET, NULL when none */
 	char *last_modified;
-	char *last_error;   /* NULL when the last fetch succeeded */
-	int64_t last_fetch; /* unix time, 0 = never */
-	int64_t next_fetch; /* unix time, 0 = as soon as possible */
-	int last_status;    /* HTTP status of the last fetch, 0 = none / transport error */
-	unsigned errors;    /* consecutive failures */
-	uint64_t items;	    /* items stored from this feed, all time */
-	bool disabled;	    /* 410 Gone */
+	char *last_error;      /* NULL when the last fetch succeeded */
+	int64_t last_fetch;    /* unix time, 0 = never */
+	int64_t next_fetch;    /* unix time, 0 = as soon as possible */
+	int last_status;       /* HTTP status of the last fetch, 0 = none / transport error */
+	unsigned errors;       /* consecutive failures */
+	uint64_t items;	       /* items stored from this feed, all time */
+	bool disabled;	       /* 410 Gone */
+	double items_per_week; /* publishing rate last observed, <0 when unknown */
 };
 void store_feed_clear(struct store_feed *f);
 /* Loads the state of feed name into *ret: 0, or -ENOENT when never seen (ret is then zeroed with
- * name set). */
+ * name set and items_per_week -1). */
 int store_feed_load(struct store *s, const char *name, struct store_feed *ret);
 /* Inserts or replaces the state of f->name. */
 int store_feed_save(struct store *s, const struct store_feed *f);

@@ -434,7 +434,7 @@ struct feeds_ctx {
 	const struct config *c;
 	bool json;
 	struct buf b;
-	const struct store_feed **known;
+	struct store_feed *known; /* per configured feed; name NULL when never stored */
 };
 
 static void fmt_time(int64_t t, char out[21])
@@ -450,15 +450,109 @@ static int feeds_collect_cb(const struct store_feed *f, void *arg)
 	struct feeds_ctx *x = arg;
 	for (size_t i = 0; i < x->c->nfeeds; i++)
 		if (strcmp(x->c->feeds[i].name, f->name) == 0) {
-			struct store_feed *copy = xcalloc(1, sizeof(*copy));
-			*copy = *f;
-			copy->name = xstrdup(f->name);
-			copy->url = f->url ? xstrdup(f->url) : NULL;
-			copy->etag = copy->last_modified = NULL;
-			copy->last_error = f->last_error ? xstrdup(f->last_error) : NULL;
-			x->known[i] = copy;
+			struct store_feed *k = &x->known[i];
+			*k = *f;
+			k->name = xstrdup(f->name);
+			k->url = f->url ? xstrdup(f->url) : NULL;
+			k->config_url = f->config_url ? xstrdup(f->config_url) : NULL;
+			k->last_error = f->last_error ? xstrdup(f->last_error) : NULL;
+			k->etag = k->last_modified = NULL;
 		}
 	return 0;
+}
+
+/* One feed as veillectl shows it: the stored state as veilled will use it. */
+struct feed_view {
+	const char *name;
+	const char *url;	/* fetched: the configured one, or where it moved permanently */
+	const char *config_url; /* configured */
+	const char *state;	/* ok, failing, disabled, or new (never fetched) */
+	const char *last_error;
+	int64_t last_fetch, next_fetch;
+	int status;
+	uint64_t items;
+	unsigned errors;
+	double items_per_week;
+};
+
+/* Mirrors veilled's start-up: a state recorded for another configured URL starts afresh. */
+static struct feed_view feed_view(const struct config_feed *cf, const struct store_feed *st)
+{
+	struct feed_view v = {
+	    .name = cf->name, .url = cf->url, .config_url = cf->url, .items_per_week = -1};
+	if (!st->name)
+		v.state = "new";
+	else if (!(st->config_url ? !strcmp(st->config_url, cf->url)
+				  : st->url && !strcmp(st->url, cf->url))) {
+		v.state = "new";
+		v.items = st->items;
+	} else {
+		v.url = st->url ? st->url : cf->url;
+		v.state = st->disabled	   ? "disabled"
+			  : st->errors	   ? "failing"
+			  : st->last_fetch ? "ok"
+					   : "new";
+		v.last_error = st->last_error;
+		v.last_fetch = st->last_fetch;
+		v.next_fetch = st->disabled ? 0 : st->next_fetch;
+		v.status = st->last_status;
+		v.items = st->items;
+		v.errors = st->errors;
+		v.items_per_week = st->items_per_week;
+	}
+	return v;
+}
+
+static void feed_json(struct buf *b, const struct feed_view *v)
+{
+	buf_putc(b, '{');
+	put_key(b, "name", true);
+	json_put_string(b, v->name);
+	put_str(b, "url", v->url);
+	put_str(b, "config_url", v->config_url);
+	put_key(b, "moved", false);
+	buf_puts(b, strcmp(v->url, v->config_url) ? "true" : "false");
+	put_str(b, "state", v->state);
+	put_time(b, "last_fetch", v->last_fetch, v->last_fetch > 0);
+	put_key(b, "status", false);
+	buf_printf(b, "%d", v->status);
+	put_key(b, "items", false);
+	buf_printf(b, "%llu", (unsigned long long)v->items);
+	put_key(b, "errors", false);
+	buf_printf(b, "%u", v->errors);
+	put_str(b, "last_error", v->last_error);
+	put_time(b, "next_fetch", v->next_fetch, v->next_fetch > 0);
+	put_key(b, "items_per_week", false);
+	if (v->items_per_week >= 0)
+		buf_printf(b, "%.1f", v->items_per_week);
+	else
+		buf_puts(b, "null");
+	put_key(b, "disabled", false);
+	buf_puts(b, strcmp(v->state, "disabled") ? "false}" : "true}");
+	emit(b);
+}
+
+/* One line of fixed columns per feed, the URL last; a moved feed's configured URL and a failing
+ * feed's last error on indented lines below it. */
+static void feed_row(const struct feed_view *v, int namew)
+{
+	char last[21], next[21];
+	fmt_time(v->last_fetch, last);
+	if (!strcmp(v->state, "disabled"))
+		snprintf(next, sizeof(next), "never");
+	else if (v->next_fetch <= 0)
+		snprintf(next, sizeof(next), "at start");
+	else
+		fmt_time(v->next_fetch, next);
+	char status[8] = "-";
+	if (v->status)
+		snprintf(status, sizeof(status), "%d", v->status);
+	printf("%-*s %-8s %4s %7llu %6u  %-20s  %-20s  %s\n", namew, v->name, v->state, status,
+	       (unsigned long long)v->items, v->errors, last, next, v->url);
+	if (strcmp(v->url, v->config_url))
+		printf("%*s   moved permanently from %s\n", namew, "", v->config_url);
+	if (v->last_error)
+		printf("%*s   last error: %s\n", namew, "", v->last_error);
 }
 
 static int cmd_feeds(int argc, char **argv)
@@ -485,45 +579,24 @@ static int cmd_feeds(int argc, char **argv)
 		fprintf(stderr, "%s: %s: %s\n", progname, c->database, store_errmsg(s));
 		rc = 1;
 	}
+	int namew = 4;
+	for (size_t i = 0; i < c->nfeeds; i++)
+		if ((int)strlen(c->feeds[i].name) > namew)
+			namew = (int)strlen(c->feeds[i].name);
+	if (namew > 40)
+		namew = 40;
 	if (!x.json && rc == 0)
-		printf("%-24s %-20s %-20s %6s %6s %6s  %s\n", "NAME", "LAST FETCH", "NEXT FETCH",
-		       "STATUS", "ITEMS", "ERRORS", "URL / LAST ERROR");
+		printf("%-*s %-8s %4s %7s %6s  %-20s  %-20s  %s\n", namew, "NAME", "STATE", "HTTP",
+		       "ITEMS", "ERRORS", "LAST FETCH", "NEXT FETCH", "URL");
 	for (size_t i = 0; rc == 0 && i < c->nfeeds; i++) {
-		const struct store_feed *f = x.known[i];
-		const char *url = f && f->url ? f->url : c->feeds[i].url;
-		char last[21], next[21];
-		fmt_time(f ? f->last_fetch : 0, last);
-		fmt_time(f ? f->next_fetch : 0, next);
-		if (x.json) {
-			buf_putc(&x.b, '{');
-			put_key(&x.b, "name", true);
-			json_put_string(&x.b, c->feeds[i].name);
-			put_str(&x.b, "url", url);
-			put_time(&x.b, "last_fetch", f ? f->last_fetch : 0, f && f->last_fetch);
-			put_key(&x.b, "status", false);
-			buf_printf(&x.b, "%d", f ? f->last_status : 0);
-			put_key(&x.b, "items", false);
-			buf_printf(&x.b, "%llu", f ? (unsigned long long)f->items : 0ull);
-			put_key(&x.b, "errors", false);
-			buf_printf(&x.b, "%u", f ? f->errors : 0u);
-			put_str(&x.b, "last_error", f ? f->last_error : NULL);
-			put_time(&x.b, "next_fetch", f ? f->next_fetch : 0, f && f->next_fetch);
-			put_key(&x.b, "disabled", false);
-			buf_puts(&x.b, f && f->disabled ? "true}" : "false}");
-			emit(&x.b);
-		} else {
-			printf("%-24s %-20s %-20s %6d %6llu %6u  %s%s%s\n", c->feeds[i].name, last,
-			       f && f->disabled ? "disabled" : next, f ? f->last_status : 0,
-			       f ? (unsigned long long)f->items : 0ull, f ? f->errors : 0u, url,
-			       f && f->last_error ? " -- " : "",
-			       f && f->last_error ? f->last_error : "");
-		}
+		struct feed_view v = feed_view(&c->feeds[i], &x.known[i]);
+		if (x.json)
+			feed_json(&x.b, &v);
+		else
+			feed_row(&v, namew);
 	}
 	for (size_t i = 0; i < c->nfeeds; i++)
-		if (x.known[i]) {
-			store_feed_clear((struct store_feed *)x.known[i]);
-			free((void *)x.known[i]);
-		}
+		store_feed_clear(&x.known[i]);
 	free(x.known);
 	buf_free(&x.b);
 	store_close(s);

@@ -98,9 +98,10 @@ class FeedServer:
         self.base = f"http://127.0.0.1:{self.port}"
 
     def requests(self):
+        """[METHOD, URI, STATUS, BYTES, USER-AGENT] per request, oldest first."""
         try:
             with open(self.log) as f:
-                return [l.split() for l in f if l.strip()]
+                return [l.rstrip("\n").split(" ", 4) for l in f if l.strip()]
         except FileNotFoundError:
             return []
 

@@ -46,7 +46,10 @@ static void test_shipped(void **state)
 	for (size_t i = 0; i < c->nfeeds; i++) {
 		assert_int_equal(strncmp(c->feeds[i].url, "https://", 8), 0);
 		assert_int_equal(c->feeds[i].interval, c->interval);
+		assert_false(c->feeds[i].interval_fixed);
 	}
+	assert_int_equal(c->low_speed_limit, 100);
+	assert_int_equal(c->low_speed_time, 20);
 	config_free(c);
 }
 
@@ -59,9 +62,13 @@ static void test_values(void **state)
 					   "interval = 2h\n"
 					   "max_body = 512K\n"
 					   "max_connections = 8\n"
+					   "low_speed_limit = 2000\n"
+					   "low_speed_time = 1m\n"
 					   "[feed x]\n"
 					   "url = https://example.org/feed?a=1&b=2#frag\n"
-					   "interval = 90s\n");
+					   "interval = 90s\n"
+					   "[feed y]\n"
+					   "url = https://example.org/y\n");
 	char *errors = NULL;
 	struct config *c = config_load(path, &errors);
 	if (!c)
@@ -72,6 +79,11 @@ static void test_values(void **state)
 	assert_int_equal(c->max_body, 512 * 1024);
 	assert_int_equal(c->max_connections, 8);
 	assert_int_equal(c->feeds[0].interval, 90);
+	assert_true(c->feeds[0].interval_fixed);
+	assert_int_equal(c->feeds[1].interval, 7200);
+	assert_false(c->feeds[1].interval_fixed);
+	assert_int_equal(c->low_speed_limit, 2000);
+	assert_int_equal(c->low_speed_time, 60);
 	assert_string_equal(c->feeds[0].url, "https://example.org/feed?a=1&b=2#frag");
 	assert_int_equal(c->ntopics, 0);
 	free(want);
@@ -121,6 +133,9 @@ static void test_errors(void **state)
 	expect_error("[feed a]\nurl = http://x/\n[feed a]\nurl = http://y/\n", 3,
 		     "already defined");
 	expect_error("[veille]\ninterval = 5 minutes\n[feed a]\nurl = http://x/\n", 2, "duration");
+	expect_error("[veille]\nlow_speed_limit = 0\n[feed a]\nurl = http://x/\n", 2,
+		     "whole number");
+	expect_error("[veille]\nlow_speed_time = fast\n[feed a]\nurl = http://x/\n", 2, "duration");
 	expect_error("[veille]\nmax_body = 1T\n[feed a]\nurl = http://x/\n", 2, "size");
 	expect_error("[veille]\nnope = 1\n[feed a]\nurl = http://x/\n", 2, "unknown key 'nope'");
 	expect_error("[bogus]\n[feed a]\nurl = http://x/\n", 1, "unknown section");

@@ -61,6 +61,47 @@ static void test_interval_ttl_max_age(void **state)
 	assert_int_equal(sched_interval(&slow, 0, 0, 31536000), 3 * 86400);
 }
 
+static void test_rate(void **state)
+{
+	(void)state;
+	const int64_t now = 1700000000, H = 3600, D = 86400;
+	/* One item a day for the last week: 7 a week. */
+	int64_t daily[7];
+	for (int i = 0; i < 7; i++)
+		daily[i] = now - (i + 1) * D;
+	assert_true(fabs(sched_rate(daily, 7, now) - 7.0) < 1e-9);
+	/* Order does not matter. */
+	int64_t shuffled[7] = {daily[3], daily[6], daily[0], daily[5],
+			       daily[1], daily[4], daily[2]};
+	assert_true(fabs(sched_rate(shuffled, 7, now) - 7.0) < 1e-9);
+	/* Hourly items over the last day: 24 * 7 a week, which the policy turns into an hour. */
+	int64_t hourly[24];
+	for (int i = 0; i < 24; i++)
+		hourly[i] = now - (i + 1) * H;
+	double r = sched_rate(hourly, 24, now);
+	assert_true(fabs(r - 168.0) < 1e-9);
+	assert_int_equal(sched_interval(&pol, r, 0, -1), 3600);
+	/* Gone quiet: the same 24 items a week ago are 24 in two weeks, 12 a week. */
+	int64_t quiet[24];
+	for (int i = 0; i < 24; i++)
+		quiet[i] = now - 7 * D - (i + 1) * (7 * D / 24);
+	assert_true(fabs(sched_rate(quiet, 24, now) - 12.0) < 1e-9);
+	/* Unknown: no date, one date, or one instant for every item (the build time). */
+	assert_true(sched_rate(NULL, 0, now) < 0);
+	assert_true(sched_rate(daily, 1, now) < 0);
+	int64_t same[3] = {now - 60, now - 60, now - 60};
+	assert_true(sched_rate(same, 3, now) < 0);
+	/* Dates far in the future are ignored; a little ahead counts as now. */
+	int64_t future[4] = {now + 30 * D, now + 60, now - D, now + 2 * H};
+	assert_true(fabs(sched_rate(future, 4, now) - 14.0) < 1e-9);
+	int64_t onlyfuture[2] = {now + 30 * D, now + 40 * D};
+	assert_true(sched_rate(onlyfuture, 2, now) < 0);
+	/* A burst within the last minutes counts over at least an hour. */
+	int64_t burst[6] = {now - 60, now - 120, now - 180, now - 240, now - 300, now - 360};
+	assert_true(fabs(sched_rate(burst, 6, now) - 6.0 * 168) < 1e-9);
+	assert_int_equal(sched_interval(&pol, sched_rate(burst, 6, now), 0, -1), 600);
+}
+
 static void test_backoff(void **state)
 {
 	(void)state;
@@ -216,6 +257,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_interval_adaptive),
 	    cmocka_unit_test(test_interval_ttl_max_age),
+	    cmocka_unit_test(test_rate),
 	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_jitter),
 	    cmocka_unit_test(test_timers),

@@ -193,6 +193,54 @@ static void test_migrate_from_v0(void **state)
 	free(v);
 }
 
+/* The step that added feeds.config_url and items_per_week (the last one): a feed's state is kept;
+ * the configured URL and the rate are unknown. */
+static void test_migrate_feed_config_url(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	int latest = store_schema_version(s);
+	store_close(s);
+	char *sql = xasprintf("ALTER TABLE feeds DROP COLUMN config_url;"
+			      "ALTER TABLE feeds DROP COLUMN items_per_week;"
+			      "INSERT INTO feeds (name, url, etag, last_fetch, next_fetch, items)"
+			      " VALUES ('lemonde', 'https://a.example/moved.xml', '\"e1\"', 100,"
+			      " 200, 7);"
+			      "PRAGMA user_version = %d;",
+			      latest - 1);
+	exec_outside(fx->path, sql);
+	free(sql);
+	s = open_ok(fx->path, false);
+	assert_int_equal(store_migrations_applied(s), 1);
+	assert_int_equal(store_schema_version(s), latest);
+	struct store_feed f;
+	assert_int_equal(store_feed_load(s, "lemonde", &f), 0);
+	assert_string_equal(f.url, "https://a.example/moved.xml");
+	assert_string_equal(f.etag, "\"e1\"");
+	assert_int_equal(f.next_fetch, 200);
+	assert_int_equal(f.items, 7);
+	assert_null(f.config_url);
+	assert_true(f.items_per_week < 0);
+	/* Both new columns round-trip. */
+	f.config_url = xstrdup("https://a.example/feed.xml");
+	f.items_per_week = 42.5;
+	assert_int_equal(store_feed_save(s, &f), 0);
+	store_feed_clear(&f);
+	assert_int_equal(store_feed_load(s, "lemonde", &f), 0);
+	assert_string_equal(f.config_url, "https://a.example/feed.xml");
+	assert_true(f.items_per_week > 42.4 && f.items_per_week < 42.6);
+	f.items_per_week = 0; /* a silent feed is not an unknown rate */
+	assert_int_equal(store_feed_save(s, &f), 0);
+	store_feed_clear(&f);
+	assert_int_equal(store_feed_load(s, "lemonde", &f), 0);
+	assert_true(f.items_per_week == 0);
+	store_feed_clear(&f);
+	assert_int_equal(store_feed_load(s, "nosuchfeed", &f), -ENOENT);
+	assert_true(f.items_per_week < 0);
+	store_feed_clear(&f);
+	store_close(s);
+}
+
 static void test_wal(void **state)
 {
 	struct fx *fx = *state;
@@ -872,6 +920,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_create_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_from_v0, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_feed_config_url, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
