@@ -1,6 +1,7 @@
 """Alerts in the systemd journal: a private journald receives veilled's alerts with the fixed
 MESSAGE_ID and the VEILLE_* fields; `journalctl MESSAGE_ID=...` lists exactly one entry per
-relevant item."""
+relevant item, at PRIORITY=4 (warning) when the score reaches the topic's high-confidence mark
+(threshold + (1 - threshold) / 2) and PRIORITY=5 (notice) below it."""
 
 import os
 import re
@@ -18,7 +19,9 @@ def main():
         journal = h.Journal(tmp)
         root = os.path.join(tmp, "feeds")
         os.mkdir(root)
-        stories = [ON_TOPIC[0], OFF_TOPIC[1], ON_TOPIC[3], OFF_TOPIC[2]]
+        # ON_TOPIC[0] scores far above the high-confidence mark, ON_TOPIC[5] between the threshold
+        # and the mark: both priorities are exercised.
+        stories = [ON_TOPIC[0], OFF_TOPIC[1], ON_TOPIC[5], OFF_TOPIC[2]]
         with open(os.path.join(root, "f.xml"), "w") as f:
             f.write(WRITERS["atom"]("journal", [item(s, f"urn:j:{i}", f"https://j.example.fr/{i}", i)
                                                for i, s in enumerate(stories)]))
@@ -32,7 +35,12 @@ def main():
             alerts = journal.entries(f"MESSAGE_ID={MESSAGE_ID}")
             h.check(len(alerts) == 2, f"two alerts in the journal ({len(alerts)})")
             titles = sorted(a.get("VEILLE_TITLE") for a in alerts)
-            h.check(titles == sorted([ON_TOPIC[0][0], ON_TOPIC[3][0]]), f"VEILLE_TITLE of the relevant items: {titles}")
+            h.check(titles == sorted([ON_TOPIC[0][0], ON_TOPIC[5][0]]), f"VEILLE_TITLE of the relevant items: {titles}")
+            threshold = float(h.shipped_threshold())
+            mark = threshold + (1 - threshold) / 2
+            prios = sorted(a.get("PRIORITY") for a in alerts)
+            h.check(prios == ["4", "5"], f"one warning and one notice: {prios} "
+                    f"(scores {[a.get('VEILLE_SCORE') for a in alerts]}, mark {mark:.4f})")
             for a in alerts:
                 h.check(a.get("VEILLE_TOPIC") == "belarus-border", "VEILLE_TOPIC")
                 h.check(a.get("VEILLE_FEED") == "journal-feed", "VEILLE_FEED")
@@ -41,7 +49,8 @@ def main():
                 h.check(a.get("VEILLE_ITEM", "").isdigit(), "VEILLE_ITEM is the stored item's id")
                 h.check(a.get("VEILLE_TERMS", "").startswith("[["), "VEILLE_TERMS explain the verdict")
                 h.check(a.get("SYSLOG_IDENTIFIER") == "veilled", "SYSLOG_IDENTIFIER=veilled")
-                h.check(a.get("PRIORITY") in ("4", "5"), f"PRIORITY notice or warning ({a.get('PRIORITY')})")
+                want = "4" if float(a.get("VEILLE_SCORE", "0")) >= mark else "5"
+                h.check(a.get("PRIORITY") == want, f"PRIORITY {a.get('PRIORITY')} for score {a.get('VEILLE_SCORE')}")
                 h.check(a.get("MESSAGE", "").startswith("ALERT topic=belarus-border score="), "MESSAGE is the alert line")
             # A second cycle alerts nothing new.
             p = journal.run([h.VEILLED, "-c", conf, "--once"])
