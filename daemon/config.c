@@ -23,7 +23,7 @@
 
 #define CONFIG_MAX_SIZE (4u << 20)
 
-enum section { SEC_NONE, SEC_VEILLE, SEC_FEED, SEC_TOPIC };
+enum section { SEC_NONE, SEC_VEILLE, SEC_FEED, SEC_TOPIC, SEC_RETENTION, SEC_EXPORT };
 
 struct parser {
 	struct config *c;
@@ -197,6 +197,57 @@ static void key_veille(struct parser *p, const char *k, const char *v)
 	}
 }
 
+/* A duration, or "forever" (0). */
+static void set_keep(struct parser *p, const char *key, const char *v, int64_t *out)
+{
+	int64_t s;
+	if (strcmp(v, "forever") == 0)
+		*out = 0;
+	else if (parse_duration(v, &s) == 0 && s > 0)
+		*out = s;
+	else
+		perr(p, p->line, "%s: '%s' is neither a duration (e.g. 90d) nor 'forever'", key, v);
+}
+
+static void key_retention(struct parser *p, const char *k, const char *v)
+{
+	if (strcmp(k, "relevant") == 0)
+		set_keep(p, k, v, &p->c->keep_relevant);
+	else if (strcmp(k, "irrelevant") == 0)
+		set_keep(p, k, v, &p->c->keep_irrelevant);
+	else
+		perr(p, p->line, "unknown key '%s' in [retention]", k);
+}
+
+static void key_export(struct parser *p, const char *k, const char *v)
+{
+	struct config *c = p->c;
+	uint64_t u;
+	if (strcmp(k, "directory") == 0) {
+		free(c->export_dir);
+		c->export_dir = resolve(c, v);
+	} else if (strcmp(k, "format") == 0) {
+		if (strcmp(v, "jsonl") && strcmp(v, "csv") && strcmp(v, "atom")) {
+			perr(p, p->line, "format: '%s' is not one of jsonl, csv, atom", v);
+		} else {
+			free(c->export_format);
+			c->export_format = xstrdup(v);
+		}
+	} else if (strcmp(k, "relevant_only") == 0) {
+		if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
+			c->export_relevant = true;
+		else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
+			c->export_relevant = false;
+		else
+			perr(p, p->line, "relevant_only: '%s' is not yes or no", v);
+	} else if (strcmp(k, "keep_days") == 0) {
+		if (set_uint(p, k, v, 0, 36500, &u) == 0)
+			c->export_keep_days = (unsigned)u;
+	} else {
+		perr(p, p->line, "unknown key '%s' in [export]", k);
+	}
+}
+
 static void key_feed(struct parser *p, const char *k, const char *v)
 {
 	struct config_feed *f = &p->c->feeds[p->c->nfeeds - 1];
@@ -256,11 +307,21 @@ static void section(struct parser *p, char *hdr)
 		p->sec = SEC_VEILLE;
 		return;
 	}
+	if (strcmp(hdr, "retention") == 0 && !name) {
+		p->sec = SEC_RETENTION;
+		return;
+	}
+	if (strcmp(hdr, "export") == 0 && !name) {
+		p->sec = SEC_EXPORT;
+		return;
+	}
 	p->sec = SEC_NONE;
 	if (strcmp(hdr, "feed") != 0 && strcmp(hdr, "topic") != 0) {
 		perr(p, p->line,
-		     "unknown section [%s%s%s] (expected [veille], [feed NAME], [topic NAME])", hdr,
-		     name ? " " : "", name ? name : "");
+		     "unknown section [%s%s%s] (expected [veille], [retention], [export], [feed "
+		     "NAME], "
+		     "[topic NAME])",
+		     hdr, name ? " " : "", name ? name : "");
 		return;
 	}
 	if (!name || !valid_name(name)) {
@@ -359,6 +420,12 @@ static void parse_line(struct parser *p, char *raw)
 	case SEC_TOPIC:
 		key_topic(p, k, v);
 		break;
+	case SEC_RETENTION:
+		key_retention(p, k, v);
+		break;
+	case SEC_EXPORT:
+		key_export(p, k, v);
+		break;
 	case SEC_NONE:
 		/* After a bad header the error was already reported; before any header, say so. */
 		if (p->c->nfeeds == 0 && p->c->ntopics == 0)
@@ -423,6 +490,9 @@ static void defaults(struct config *c)
 	c->max_body = VEILLE_MAX_BODY;
 	c->max_connections = 32;
 	c->max_host_connections = 4;
+	c->keep_relevant = 0; /* forever */
+	c->keep_irrelevant = 90 * 86400;
+	c->export_keep_days = 30;
 }
 
 static void finish(struct parser *p)
@@ -435,6 +505,17 @@ static void finish(struct parser *p)
 	}
 	if (!c->alerts)
 		c->alerts = xstrdup("auto");
+	if (!c->export_format)
+		c->export_format = xstrdup("jsonl");
+	if (!c->export_dir) {
+		/* Beside the database: under systemd, in the state folder both units share. */
+		const char *slash = strrchr(c->database, '/');
+		c->export_dir =
+		    !slash ? xstrdup("exports")
+		    : slash == c->database
+			? xstrdup("/exports")
+			: xasprintf("%.*s/exports", (int)(slash - c->database), c->database);
+	}
 	if (!c->min_interval)
 		c->min_interval = c->interval < 300 ? c->interval : 300;
 	if (!c->max_interval)
@@ -531,5 +612,7 @@ void config_free(struct config *c)
 	free(c->user_agent);
 	free(c->contact);
 	free(c->alerts);
+	free(c->export_dir);
+	free(c->export_format);
 	free(c);
 }

@@ -7,6 +7,7 @@
 #ifndef VEILLE_CONFIG_H
 #define VEILLE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,13 @@ struct config {
 	int64_t timeout, connect_timeout; /* seconds */
 	uint64_t max_body;
 	unsigned max_connections, max_host_connections;
+	/* [retention]: how long items are kept after they were fetched, seconds; 0 = forever */
+	int64_t keep_relevant, keep_irrelevant;
+	/* [export]: the nightly export (veillectl export --nightly) */
+	char *export_dir;     /* where its dated files go (default: exports/ beside the database) */
+	char *export_format;  /* jsonl, csv or atom */
+	bool export_relevant; /* only items relevant to a topic */
+	unsigned export_keep_days; /* dated files kept, days; 0 = all */
 	struct config_feed *feeds;
 	size_t nfeeds;
 	struct config_topic *topics;

@@ -114,6 +114,13 @@ enum stmt {
 	ST_PING,
 	ST_META_GET,
 	ST_META_SET,
+	ST_BEGIN_READ,
+	ST_RECORDS,
+	ST_RECORD_SOURCES,
+	ST_RECORD_VERDICTS,
+	ST_LAST_ID,
+	ST_PRUNE,
+	ST_OPTIMIZE,
 	ST_MAX
 };
 
@@ -131,7 +138,8 @@ enum stmt {
 	"  WHERE item_id = i.id ORDER BY relevant DESC, score DESC, topic LIMIT 1)"                \
 	" WHERE i.fetched >= ?1"                                                                   \
 	" AND (?2 = 0 OR EXISTS (SELECT 1 FROM verdicts WHERE item_id = i.id AND relevant))"
-#define ITEM_ORDER " ORDER BY i.fetched DESC, i.published DESC, i.id DESC LIMIT ?3"
+#define RELEVANT_EXISTS " EXISTS (SELECT 1 FROM verdicts WHERE item_id = i.id AND relevant)"
+#define ITEM_ORDER	" ORDER BY i.fetched DESC, i.published DESC, i.id DESC LIMIT ?3"
 
 static const char *const stmt_sql[ST_MAX] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -190,6 +198,25 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
 		    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [ST_BEGIN_READ] = "BEGIN",
+    [ST_RECORDS] = "SELECT i.id, i.guid, i.link, i.canonical_link, i.title, i.author, i.summary,"
+		   " i.content, i.hash, i.published, i.fetched," RELEVANT_EXISTS
+		   " FROM items i WHERE i.id > ?1 AND i.id <= ?2 AND i.fetched >= ?3"
+		   " AND (?4 = 0 OR " RELEVANT_EXISTS ") ORDER BY i.id",
+    [ST_RECORD_SOURCES] = "SELECT f.name, s.identity, s.link, s.first_seen FROM sources s"
+			  " JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = ?1"
+			  " ORDER BY s.first_seen, f.name, s.identity",
+    [ST_RECORD_VERDICTS] = "SELECT topic, score, relevant, coalesce(terms, '[]') FROM verdicts"
+			   " WHERE item_id = ?1 ORDER BY topic",
+    [ST_LAST_ID] = "SELECT coalesce(max(id), 0) FROM items",
+    /* Oldest first, a batch at a time (one short transaction each); the newest row stays so
+     * that SQLite never hands its id out again. */
+    [ST_PRUNE] = "DELETE FROM items WHERE id IN (SELECT i.id FROM items i"
+		 " WHERE i.id < (SELECT max(id) FROM items)"
+		 " AND ((i.fetched < ?1 AND NOT " RELEVANT_EXISTS ")"
+		 "  OR (?2 > 0 AND i.fetched < ?2 AND " RELEVANT_EXISTS "))"
+		 " ORDER BY i.id LIMIT ?3)",
+    [ST_OPTIMIZE] = "PRAGMA optimize",
 };
 
 struct store {
@@ -307,13 +334,13 @@ static int user_version(struct store *s, int *ret)
 
 /* Applies the missing migration steps, each in one transaction. Another process may migrate the
  * same file at the same time: the version is read again under the write lock. */
-static int migrate(struct store *s)
+static int migrate_to(struct store *s, int target)
 {
 	int r, v;
 	/* Current already (the common case): no write at all, so a read-only file opens too. */
 	if ((r = user_version(s, &v)) < 0)
 		return r;
-	if (v == STORE_VERSION) {
+	if (v == target) {
 		s->version = v;
 		return 0;
 	}
@@ -329,7 +356,7 @@ static int migrate(struct store *s)
 			r = -EPROTO;
 			goto fail;
 		}
-		if (v == STORE_VERSION)
+		if (v >= target)
 			break;
 		if ((r = exec(s, migrations[v].sql)) < 0)
 			goto fail;
@@ -347,6 +374,11 @@ fail:
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return r;
+}
+
+static int migrate(struct store *s)
+{
+	return migrate_to(s, STORE_VERSION);
 }
 
 /* Readonly opens check the version without migrating. */
@@ -948,4 +980,184 @@ int store_meta_set(struct store *s, const char *key, const char *value)
 	bind_text(st, 1, key);
 	bind_text(st, 2, value);
 	return run(s, st);
+}
+
+int store_begin_read(struct store *s)
+{
+	return run(s, stmt(s, ST_BEGIN_READ));
+}
+
+int store_last_item_id(struct store *s, int64_t *ret_id)
+{
+	sqlite3_stmt *st = stmt(s, ST_LAST_ID);
+	int r = step(s, st);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return -EIO;
+	*ret_id = sqlite3_column_int64(st, 0);
+	done(st);
+	return 0;
+}
+
+/* The strings of one record's sources and verdicts, copied out of their statements. */
+struct record_parts {
+	struct store_source *src;
+	struct store_verdict *ver;
+	size_t nsrc, nver, capsrc, capver;
+};
+
+static void parts_clear(struct record_parts *p)
+{
+	for (size_t i = 0; i < p->nsrc; i++) {
+		free((char *)p->src[i].feed);
+		free((char *)p->src[i].identity);
+		free((char *)p->src[i].link);
+	}
+	for (size_t i = 0; i < p->nver; i++) {
+		free((char *)p->ver[i].topic);
+		free((char *)p->ver[i].terms_json);
+	}
+	p->nsrc = p->nver = 0;
+}
+
+static int parts_load(struct store *s, int64_t id, struct record_parts *p)
+{
+	sqlite3_stmt *st = stmt(s, ST_RECORD_SOURCES);
+	sqlite3_bind_int64(st, 1, id);
+	int r;
+	while ((r = step(s, st)) == 1) {
+		if (p->nsrc == p->capsrc) {
+			p->capsrc = p->capsrc ? 2 * p->capsrc : 4;
+			p->src = xreallocarray(p->src, p->capsrc, sizeof(*p->src));
+		}
+		p->src[p->nsrc++] = (struct store_source){
+		    .feed = col_dup(st, 0),
+		    .identity = col_dup(st, 1),
+		    .link = col_dup(st, 2),
+		    .first_seen = sqlite3_column_int64(st, 3),
+		};
+	}
+	if (r < 0)
+		return r;
+	st = stmt(s, ST_RECORD_VERDICTS);
+	sqlite3_bind_int64(st, 1, id);
+	while ((r = step(s, st)) == 1) {
+		if (p->nver == p->capver) {
+			p->capver = p->capver ? 2 * p->capver : 4;
+			p->ver = xreallocarray(p->ver, p->capver, sizeof(*p->ver));
+		}
+		p->ver[p->nver++] = (struct store_verdict){
+		    .topic = col_dup(st, 0),
+		    .score = sqlite3_column_double(st, 1),
+		    .relevant = sqlite3_column_int(st, 2) != 0,
+		    .terms_json = col_dup(st, 3),
+		};
+	}
+	return r;
+}
+
+int store_records_each(struct store *s, const struct store_record_query *q,
+		       int (*cb)(const struct store_record *r, void *arg), void *arg)
+{
+	sqlite3_stmt *st = stmt(s, ST_RECORDS);
+	struct record_parts p = {0};
+	sqlite3_bind_int64(st, 1, q->after_id);
+	sqlite3_bind_int64(st, 2, q->upto_id > 0 ? q->upto_id : INT64_MAX);
+	sqlite3_bind_int64(st, 3, q->since);
+	sqlite3_bind_int(st, 4, q->relevant_only);
+	int r;
+	while ((r = step(s, st)) == 1) {
+		struct store_record rec = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .guid = col_text(st, 1),
+		    .link = col_text(st, 2),
+		    .canonical_link = col_text(st, 3),
+		    .title = col_text(st, 4),
+		    .author = col_text(st, 5),
+		    .summary = col_text(st, 6),
+		    .content = col_text(st, 7),
+		    .hash = col_text(st, 8),
+		    .published = sqlite3_column_type(st, 9) == SQLITE_NULL
+				     ? FEED_NO_DATE
+				     : sqlite3_column_int64(st, 9),
+		    .fetched = sqlite3_column_int64(st, 10),
+		    .relevant = sqlite3_column_int(st, 11) != 0,
+		};
+		parts_clear(&p);
+		if ((r = parts_load(s, rec.id, &p)) < 0) {
+			done(st);
+			break;
+		}
+		rec.sources = p.src;
+		rec.nsources = p.nsrc;
+		rec.verdicts = p.ver;
+		rec.nverdicts = p.nver;
+		if ((r = cb(&rec, arg)) != 0) {
+			done(st);
+			break;
+		}
+	}
+	parts_clear(&p);
+	free(p.src);
+	free(p.ver);
+	return r;
+}
+
+int store_prune(struct store *s, int64_t irrelevant_before, int64_t relevant_before, int64_t batch,
+		int64_t *ret_deleted)
+{
+	if (batch <= 0)
+		return -EINVAL;
+	int r = store_begin(s);
+	if (r < 0)
+		return r;
+	sqlite3_stmt *st = stmt(s, ST_PRUNE);
+	sqlite3_bind_int64(st, 1, irrelevant_before);
+	sqlite3_bind_int64(st, 2, relevant_before);
+	sqlite3_bind_int64(st, 3, batch);
+	if ((r = run(s, st)) < 0)
+		goto fail;
+	int64_t n = sqlite3_changes(s->db);
+	if ((r = store_commit(s)) < 0)
+		goto fail;
+	*ret_deleted = n;
+	return 0;
+fail:;
+	char err[sizeof(s->err)];
+	memcpy(err, s->err, sizeof(err));
+	store_rollback(s);
+	memcpy(s->err, err, sizeof(err));
+	return r;
+}
+
+int store_optimize(struct store *s)
+{
+	return run(s, stmt(s, ST_OPTIMIZE));
+}
+
+int store_version_latest(void)
+{
+	return STORE_VERSION;
+}
+
+int store_create_at_version(const char *path, int version, char **ret_err)
+{
+	if (version < 0 || version > STORE_VERSION) {
+		*ret_err = xasprintf("%s: no schema version %d (this program knows 0 to %d)", path,
+				     version, STORE_VERSION);
+		return -EINVAL;
+	}
+	struct store *s = xcalloc(1, sizeof(*s));
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	int r;
+	if (rc != SQLITE_OK) {
+		*ret_err =
+		    xasprintf("%s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		r = -EIO;
+	} else if ((r = configure(s)) < 0 || (r = migrate_to(s, version)) < 0) {
+		*ret_err = xasprintf("%s: %s", path, s->err);
+	}
+	store_close(s);
+	return r;
 }

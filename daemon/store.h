@@ -119,6 +119,62 @@ struct store_row {
 int store_items_each(struct store *s, const struct store_query *q,
 		     int (*cb)(const struct store_row *r, void *arg), void *arg);
 
+/*
+ * Whole records, for the export: every field stored for an item, every (feed, identity) it was
+ * seen in and every topic's verdict. New per-item data (story grouping...) belongs here.
+ */
+struct store_source {
+	const char *feed; /* configured feed name */
+	const char *identity;
+	const char *link;
+	int64_t first_seen;
+};
+struct store_verdict {
+	const char *topic;
+	double score;
+	bool relevant;
+	const char *terms_json; /* JSON array of [term, weight] pairs, never NULL */
+};
+struct store_record {
+	int64_t id; /* row id: grows with every new item, the export watermark's key */
+	const char *guid, *link, *canonical_link, *title, *author, *summary, *content, *hash;
+	int64_t published; /* FEED_NO_DATE when unknown */
+	int64_t fetched;
+	bool relevant;			    /* relevant for at least one topic */
+	const struct store_source *sources; /* first seen first */
+	size_t nsources;
+	const struct store_verdict *verdicts; /* by topic name */
+	size_t nverdicts;
+};
+struct store_record_query {
+	int64_t after_id;   /* only items with a larger row id */
+	int64_t upto_id;    /* and at most this one; 0 = no bound */
+	int64_t since;	    /* fetched at or after, unix time; 0 = all */
+	bool relevant_only; /* relevant for at least one topic */
+};
+/* Calls cb for each matching item, by increasing row id; a non-zero return from cb stops and is
+ * returned. Pointers are valid during the call. Run it inside store_begin_read for a consistent
+ * snapshot with store_last_item_id. */
+int store_records_each(struct store *s, const struct store_record_query *q,
+		       int (*cb)(const struct store_record *r, void *arg), void *arg);
+/* The largest item row id (0 when there is no item). */
+int store_last_item_id(struct store *s, int64_t *ret_id);
+/* A read transaction: what it reads is one snapshot, whatever the daemon commits meanwhile. End
+ * it with store_commit. */
+int store_begin_read(struct store *s);
+
+/*
+ * Retention: deletes at most batch items fetched before irrelevant_before that no topic found
+ * relevant, and (when relevant_before > 0) relevant ones fetched before relevant_before, with
+ * their sources, verdicts, alerts and full-text entries. The newest item is never deleted, so
+ * row ids never go back (the export watermark relies on it). Sets *ret_deleted; a count equal to
+ * batch means more may remain. Runs in its own transaction.
+ */
+int store_prune(struct store *s, int64_t irrelevant_before, int64_t relevant_before, int64_t batch,
+		int64_t *ret_deleted);
+/* PRAGMA optimize: lets SQLite refresh the statistics its query planner uses. */
+int store_optimize(struct store *s);
+
 struct store_stats {
 	int64_t feeds, items, relevant, alerts_sent, alerts_pending, sources;
 };
@@ -135,6 +191,14 @@ int store_meta_set(struct store *s, const char *key, const char *value);
 /* Caps the database file at about max_bytes (0 = SQLite's own limit): writes that would grow it
  * further fail with -ENOSPC, leaving the data stored so far intact. */
 int store_limit_size(struct store *s, uint64_t max_bytes);
+
+/*
+ * For tests and tooling: creates the database at path (or migrates an existing one) up to schema
+ * version exactly, applying only the first `version` migration steps, and closes it. 0 or -errno
+ * with a new message in *ret_err. store_version_latest() is the version store_open migrates to.
+ */
+int store_create_at_version(const char *path, int version, char **ret_err);
+int store_version_latest(void);
 
 /* The schema version of the open database, and how many migration steps this store_open applied
  * (0 when the database was already current). */

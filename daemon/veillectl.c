@@ -6,15 +6,19 @@
  * 1 runtime failure, 2 usage error. Errors go to stderr, one line each.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bounds.h"
 #include "config.h"
+#include "export.h"
 #include "feed.h"
 #include "ingest.h"
 #include "store.h"
@@ -594,6 +598,323 @@ static int cmd_items(int argc, char **argv, bool search)
 	return run_items(&q, json);
 }
 
+/* --- export ------------------------------------------------------------------------------ */
+
+/* The watermark: the largest item row id a --since-last export to a file has written. Relevant-only
+ * exports keep their own, so one never makes the other skip items. */
+#define WATERMARK_ALL	   "export.last_id"
+#define WATERMARK_RELEVANT "export.last_id.relevant"
+
+struct export_ctx {
+	enum export_format format;
+	int fd;
+	struct buf b;
+	int64_t count;
+	int err; /* -errno of a failed write */
+};
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int export_flush(struct export_ctx *x)
+{
+	int r = write_all(x->fd, x->b.p, x->b.len);
+	buf_reset(&x->b);
+	if (r < 0 && !x->err)
+		x->err = r;
+	return r;
+}
+
+static int export_cb(const struct store_record *r, void *arg)
+{
+	struct export_ctx *x = arg;
+	export_record(x->format, r, &x->b);
+	x->count++;
+	if (x->b.len >= (64u << 10) && export_flush(x) < 0)
+		return 1;
+	return 0;
+}
+
+/* Makes what was written to dir (renames, new files) survive a crash. */
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/* Moves tmp to the first free dated name in dir for today's local date; never replaces a file.
+ * Returns the new path (new string) or NULL with errno set. */
+static char *rename_dated(const char *tmp, const char *dir, enum export_format f)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	if (!localtime_r(&now, &tm))
+		return NULL;
+	for (unsigned seq = 0; seq < 1000; seq++) {
+		char *name =
+		    export_dated_name(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, seq, f);
+		char *path = xasprintf("%s/%s", dir, name);
+		free(name);
+		int r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+		if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
+			/* A file system without RENAME_NOREPLACE: check, then rename. */
+			r = access(path, F_OK) == 0 ? (errno = EEXIST, -1) : rename(tmp, path);
+		}
+		if (r == 0)
+			return path;
+		int e = errno;
+		free(path);
+		if (e != EEXIST) {
+			errno = e;
+			return NULL;
+		}
+	}
+	errno = EEXIST;
+	return NULL;
+}
+
+static void removed_cb(const char *name, void *arg)
+{
+	printf("removed %s/%s (older than the days kept)\n", (const char *)arg, name);
+}
+
+static int cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {{"since", required_argument, NULL, 's'},
+					     {"since-last", no_argument, NULL, 'L'},
+					     {"format", required_argument, NULL, 'f'},
+					     {"relevant-only", no_argument, NULL, 'r'},
+					     {"output", required_argument, NULL, 'o'},
+					     {"nightly", no_argument, NULL, 'N'},
+					     {NULL, 0, NULL, 0}};
+	struct store_record_query q = {0};
+	bool since = false, since_last = false, nightly = false, format_set = false;
+	const char *output = NULL;
+	struct export_ctx x = {.format = EXPORT_JSONL, .fd = STDOUT_FILENO};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "s:Lf:ro:N", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			if (parse_when(optarg, now_unix(), &q.since) < 0)
+				return usage_error("--since: '%s' is not a date, time or duration",
+						   optarg);
+			since = true;
+			break;
+		case 'L':
+			since_last = true;
+			break;
+		case 'f':
+			if (export_format_parse(optarg, &x.format) < 0)
+				return usage_error("--format: '%s' is not jsonl, csv or atom",
+						   optarg);
+			format_set = true;
+			break;
+		case 'r':
+			q.relevant_only = true;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'N':
+			nightly = true;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc)
+		return usage_error("export: unexpected argument '%s'", argv[optind]);
+	if (since && since_last)
+		return usage_error("export: %s", "--since and --since-last exclude each other");
+	if (output && nightly)
+		return usage_error("export: %s", "--output and --nightly exclude each other");
+
+	struct config *c = load_config();
+	if (!c)
+		return 1;
+	int rc = 1;
+	struct store *s = NULL;
+	char *tmp = NULL, *dir = NULL, *final = NULL, *err = NULL, *wm = NULL;
+	if (nightly) {
+		if (!format_set)
+			export_format_parse(c->export_format, &x.format);
+		q.relevant_only = q.relevant_only || c->export_relevant;
+		since_last = !since;
+	}
+	/* Only the --since-last chain written to files moves the watermark: ad-hoc exports never
+	 * make the nightly one skip anything. */
+	bool to_file = output || nightly;
+	bool advance = to_file && since_last;
+	const char *key = q.relevant_only ? WATERMARK_RELEVANT : WATERMARK_ALL;
+	if (access(c->database, F_OK) < 0) {
+		fprintf(stderr, "%s: %s: no database (veilled creates it): %s\n", progname,
+			c->database, strerror(errno));
+		goto out;
+	}
+	s = store_open(c->database, !advance, &err);
+	if (!s) {
+		fprintf(stderr, "%s: %s\n", progname, err ? err : c->database);
+		goto out;
+	}
+	if (since_last) {
+		int r = store_meta_get(s, key, &wm);
+		uint64_t u = 0;
+		if (r < 0 && r != -ENOENT) {
+			fprintf(stderr, "%s: %s: cannot read the export watermark: %s\n", progname,
+				c->database, store_errmsg(s));
+			goto out;
+		}
+		if (r == 0 && parse_uint(wm, 0, INT64_MAX, &u) < 0) {
+			fprintf(stderr, "%s: %s: export watermark '%s' is not a row id\n", progname,
+				c->database, wm);
+			goto out;
+		}
+		q.after_id = (int64_t)u;
+	}
+
+	if (to_file) {
+		if (nightly) {
+			dir = xstrdup(c->export_dir);
+			if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+				fprintf(stderr, "%s: %s: cannot create the export folder: %s\n",
+					progname, dir, strerror(errno));
+				goto out;
+			}
+			tmp = xasprintf("%s/.veille-export.XXXXXX", dir);
+		} else {
+			const char *slash = strrchr(output, '/');
+			dir = !slash		? xstrdup(".")
+			      : slash == output ? xstrdup("/")
+						: xstrndup(output, (size_t)(slash - output));
+			tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : output);
+		}
+		x.fd = mkostemp(tmp, O_CLOEXEC);
+		if (x.fd < 0) {
+			fprintf(stderr, "%s: %s: cannot create a temporary file: %s\n", progname,
+				dir, strerror(errno));
+			free(tmp);
+			tmp = NULL;
+			goto out;
+		}
+		mode_t mask = umask(0);
+		umask(mask);
+		fchmod(x.fd, 0666 & ~mask);
+	}
+
+	/* One snapshot: the items written and the watermark are the same state of the store. */
+	int64_t last = 0;
+	int r = store_begin_read(s);
+	if (r == 0)
+		r = store_last_item_id(s, &last);
+	if (r == 0) {
+		q.upto_id = last;
+		export_begin(x.format,
+			     q.relevant_only ? "urn:veille:export:relevant" : "urn:veille:export",
+			     q.relevant_only ? "veille: relevant items" : "veille: stored items",
+			     now_unix(), &x.b);
+		r = store_records_each(s, &q, export_cb, &x);
+	}
+	store_commit(s);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, c->database, store_errmsg(s));
+		goto out;
+	}
+	if (x.err == 0) {
+		export_end(x.format, &x.b);
+		export_flush(&x);
+	}
+	if (x.err) {
+		fprintf(stderr, "%s: %s: cannot write: %s\n", progname,
+			to_file ? tmp : "standard output", strerror(-x.err));
+		goto out;
+	}
+	if (!to_file) {
+		rc = 0;
+		goto out;
+	}
+	/* Durable before visible, visible before the watermark moves: a crash at any point
+	 * exports these items again, never skips them. */
+	if (fsync(x.fd) < 0 || close(x.fd) < 0) {
+		x.fd = -1;
+		fprintf(stderr, "%s: %s: cannot write: %s\n", progname, tmp, strerror(errno));
+		goto out;
+	}
+	x.fd = -1;
+	if (nightly) {
+		final = rename_dated(tmp, dir, x.format);
+	} else {
+		final = xstrdup(output);
+		if (rename(tmp, final) < 0) {
+			free(final);
+			final = NULL;
+		}
+	}
+	if (!final) {
+		fprintf(stderr, "%s: %s: cannot rename into place: %s\n", progname,
+			nightly ? dir : output, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	if ((r = fsync_dir(dir)) < 0) {
+		fprintf(stderr, "%s: %s: cannot sync the folder: %s\n", progname, dir,
+			strerror(-r));
+		goto out;
+	}
+	if (advance) {
+		char v[24];
+		snprintf(v, sizeof(v), "%lld", (long long)last);
+		if (store_meta_set(s, key, v) < 0) {
+			fprintf(
+			    stderr,
+			    "%s: %s: %s written, but the watermark was not saved (%s): the next "
+			    "--since-last exports these items again\n",
+			    progname, c->database, final, store_errmsg(s));
+			goto out;
+		}
+	}
+	printf("exported %lld item%s to %s\n", (long long)x.count, x.count == 1 ? "" : "s", final);
+	rc = 0;
+	if (nightly) {
+		r = export_prune_dir(dir, c->export_keep_days, now_unix(), removed_cb, dir);
+		if (r < 0) {
+			fprintf(stderr, "%s: %s: cannot remove old exports: %s\n", progname, dir,
+				strerror(-r));
+			rc = 1;
+		}
+	}
+out:
+	if (to_file && x.fd >= 0)
+		close(x.fd);
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	free(dir);
+	free(final);
+	free(err);
+	free(wm);
+	buf_free(&x.b);
+	store_close(s);
+	config_free(c);
+	return rc;
+}
+
 static int cmd_stats(int argc, char **argv)
 {
 	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
@@ -676,5 +997,7 @@ int main(int argc, char **argv)
 		return cmd_items(argc, argv, true);
 	if (strcmp(cmd, "stats") == 0)
 		return cmd_stats(argc, argv);
+	if (strcmp(cmd, "export") == 0)
+		return cmd_export(argc, argv);
 	return usage_error("unknown command '%s'", cmd);
 }

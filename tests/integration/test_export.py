@@ -1,0 +1,245 @@
+"""veillectl export on a store filled by veilled --once from local feeds: JSON Lines, CSV (read back
+with Python's csv module) and Atom (parsed back by veillectl parse) carry the same records;
+--since ranges and --relevant-only select the right ones; and the --since-last watermark survives a
+real crash (SIGKILL inside rename(), from an LD_PRELOAD shim): the next export writes the same
+items again, the one after that nothing new."""
+
+import csv
+import io
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+import harness as h
+from corpus import ON_TOPIC, OFF_TOPIC
+from feedgen import rss2, item
+
+CRASH_RENAME = os.environ.get("CRASH_RENAME", "")
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+# A story whose fields need CSV quoting and XML escaping: quotes, commas, &, and a line break
+# in the text (two paragraphs).
+AWKWARD = ('Minsk, Kiev et "la frontière" : tensions & manœuvres',
+           'Premier paragraphe, avec une virgule et des "guillemets".</p><p>Second paragraphe '
+           "sur la frontière biélorusse & ukrainienne.")
+
+
+def run(argv, env=None, stdin=None):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, input=stdin)
+
+
+def write_feeds(root, stories, start):
+    """Two RSS feeds holding stories[start:]; each story keeps its guid across rewrites."""
+    halves = ([], [])
+    for n, s in enumerate(stories):
+        halves[n % 2].append(item(s, f"urn:export-test:{n}", f"https://news.example.fr/a/{n}", n))
+    for k in (0, 1):
+        with open(os.path.join(root, f"f{k}.xml"), "w", encoding="utf-8") as f:
+            f.write(rss2(f"Export feed {k}", halves[k]))
+
+
+def cycle(conf):
+    p = run([h.VEILLED, "-c", conf, "--once"])
+    h.check(p.returncode == 0, f"veilled --once exits 0 ({p.stderr.strip()[-300:]})")
+
+
+def export(conf, *args, env=None):
+    return run([h.VEILLECTL, "-c", conf, "export"] + list(args), env=env)
+
+
+def jsonl(text):
+    return [json.loads(l) for l in text.splitlines() if l.strip()]
+
+
+def exported_ids(path):
+    with open(path, encoding="utf-8") as f:
+        return [r["id"] for r in jsonl(f.read())]
+
+
+def squash(s):
+    return " ".join(s.split()) if s else s
+
+
+def check_formats(conf, tmp, records):
+    # CSV: header plus one row per record, every cell equal to the JSON value (nested ones as JSON).
+    # Bytes, not text: Python's text mode would turn CRLF into LF before the test sees it.
+    p = subprocess.run([h.VEILLECTL, "-c", conf, "export", "--format", "csv"], capture_output=True, timeout=60)
+    h.check(p.returncode == 0, f"export --format csv exits 0 ({p.stderr.strip()})")
+    raw = p.stdout.decode("utf-8")
+    unquoted = re.sub(r'"(?:[^"]|"")*"', "", raw)
+    h.check(raw.endswith("\r\n") and "\n" not in unquoted.replace("\r\n", ""),
+            "CSV records end with CRLF, bare line breaks only inside quoted fields")
+    rows = list(csv.reader(io.StringIO(raw, newline=""), strict=True))
+    header, rows = rows[0], rows[1:]
+    h.check(header[:3] == ["id", "feeds", "guid"] and "verdicts" in header and "canonical_link" in header,
+            f"CSV header names the fields: {header}")
+    h.check(len(rows) == len(records), f"one CSV row per record ({len(rows)} vs {len(records)})")
+    h.check(all(len(r) == len(header) for r in rows), "every CSV row has every column")
+    by_id = {r["id"]: r for r in records}
+    mismatches = []
+    for row in rows:
+        rec = by_id[int(row[0])]
+        for name, cell in zip(header, row):
+            v = rec[name]
+            if name == "feeds":
+                want = " ".join(v)
+            elif isinstance(v, bool):
+                want = "true" if v else "false"
+            elif v is None:
+                want = ""
+            elif isinstance(v, (list, dict)):
+                want = v
+                cell = json.loads(cell)
+            else:
+                want = str(v)
+            if cell != want:
+                mismatches.append((rec["id"], name))
+    h.check(not mismatches, f"every CSV cell equals the JSON Lines value ({mismatches[:5]})")
+    title, summary = header.index("title"), header.index("summary")
+    awkward = [r for r in rows if "guillemets" in r[summary]]
+    h.check(len(awkward) == 1 and '"' in awkward[0][title] and "," in awkward[0][title]
+            and "\n" in awkward[0][summary],
+            "a title with quotes and commas, a summary with a line break survive CSV")
+
+    # Atom: a feed document with the required elements, parsed back by veillectl parse.
+    path = os.path.join(tmp, "export.atom")
+    p = export(conf, "--format", "atom", "--output", path)
+    h.check(p.returncode == 0, f"export --format atom --output exits 0 ({p.stderr.strip()})")
+    root = ET.parse(path).getroot()
+    h.check(root.tag == ATOM + "feed", "Atom root is atom:feed")
+    for tag in ("id", "title", "updated", "author"):
+        h.check(root.find(ATOM + tag) is not None, f"Atom feed has {tag}")
+    entries = root.findall(ATOM + "entry")
+    h.check(len(entries) == len(records), f"one Atom entry per record ({len(entries)})")
+    h.check(all(e.find(ATOM + t) is not None for e in entries for t in ("id", "title", "updated")),
+            "every entry has id, title, updated")
+    p = run([h.VEILLECTL, "parse", path])
+    h.check(p.returncode == 0 and p.stderr == "", f"veillectl parse reads the export back ({p.stderr.strip()})")
+    parsed = {o["id"]: o for o in jsonl(p.stdout)}
+    h.check(len(parsed) == len(records), f"parse finds every entry ({len(parsed)})")
+    bad = []
+    for r in records:
+        o = parsed.get("urn:veille:item:" + r["hash"])
+        # The parser folds white space in text (a line break becomes a space).
+        if not o or (o["title"], o["link"], o["published"], squash(o["summary"])) != \
+                (r["title"], r["link"], r["published"], squash(r["summary"])):
+            bad.append(r["id"])
+    h.check(not bad, f"title, link, published and summary read back unchanged ({bad[:5]})")
+    cats = [c.get("term") for e in entries for c in e.findall(ATOM + "category")]
+    h.check(len(cats) == sum(1 for r in records if r["relevant"]) and set(cats) == {"belarus-border"},
+            "relevant entries carry their topic as a category")
+
+
+def main():
+    if not os.path.exists(CRASH_RENAME):
+        h.skip("the crash_rename shim is not built")
+    with h.TempDir() as tmp:
+        root = os.path.join(tmp, "feeds")
+        os.mkdir(root)
+        stories = ON_TOPIC[:4] + OFF_TOPIC[:6] + [AWKWARD]
+        write_feeds(root, stories, 0)
+        server = h.FeedServer(root, tmp)
+        try:
+            db = os.path.join(tmp, "veille.db")
+            conf = os.path.join(tmp, "veille.conf")
+            h.write_config(conf, db, [("exp-a", f"{server.base}/f0.xml"), ("exp-b", f"{server.base}/f1.xml")],
+                           extra="alerts = none\n")
+            p = export(conf)
+            h.check(p.returncode == 1 and "no database" in p.stderr, f"no database yet: status 1 ({p.stderr.strip()})")
+            cycle(conf)
+
+            # JSON Lines: every field, every record.
+            p = export(conf)
+            h.check(p.returncode == 0, f"export (JSON Lines to stdout) exits 0 ({p.stderr.strip()})")
+            records = jsonl(p.stdout)
+            h.check(len(records) == len(stories), f"one record per stored item ({len(records)})")
+            want = {"id", "feeds", "sources", "guid", "link", "canonical_link", "title", "author",
+                    "published", "fetched", "summary", "content", "hash", "relevant", "verdicts"}
+            h.check(all(want <= set(r) for r in records), f"records carry {sorted(want)}")
+            h.check([r["id"] for r in records] == sorted(r["id"] for r in records), "oldest row first")
+            h.check(all(r["feeds"] and r["sources"][0]["feed"] == r["feeds"][0] for r in records),
+                    "records name their feeds and sources")
+            h.check(all(len(r["verdicts"]) == 1 and r["verdicts"][0]["topic"] == "belarus-border"
+                        for r in records), "records carry every topic's verdict")
+            relevant = {r["title"] for r in records if r["relevant"]}
+            h.check({s[0] for s in ON_TOPIC[:4]} <= relevant, "on-topic stories are relevant")
+            check_formats(conf, tmp, records)
+
+            # --relevant-only
+            p = export(conf, "--relevant-only")
+            rel = jsonl(p.stdout)
+            h.check(p.returncode == 0 and len(rel) == len(relevant) and all(r["relevant"] for r in rel),
+                    f"--relevant-only exports the {len(relevant)} relevant items ({len(rel)})")
+
+            # --since: move half the items ten days back.
+            old = [r["id"] for r in records[: len(records) // 2]]
+            with sqlite3.connect(db) as c:
+                c.executemany("update items set fetched = fetched - 10 * 86400 where id = ?", [(i,) for i in old])
+            got = {r["id"] for r in jsonl(export(conf, "--since", "7d").stdout)}
+            h.check(got == {r["id"] for r in records} - set(old), f"--since 7d leaves out the ten-day-old items")
+            day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 8 * 86400))
+            got = {r["id"] for r in jsonl(export(conf, "--since", day).stdout)}
+            h.check(got == {r["id"] for r in records} - set(old), f"--since {day} as well")
+            got = jsonl(export(conf, "--since", "30d").stdout)
+            h.check(len(got) == len(records), "--since 30d takes them all")
+
+            # The watermark.
+            f1 = os.path.join(tmp, "out1.jsonl")
+            p = export(conf, "--since-last", "--output", f1)
+            h.check(p.returncode == 0 and exported_ids(f1) == [r["id"] for r in records],
+                    f"first --since-last --output exports everything ({p.stdout.strip()})")
+            h.check(not [n for n in os.listdir(tmp) if n.startswith(".out1")], "no temporary file left behind")
+            p = export(conf, "--since-last")
+            h.check(p.returncode == 0 and p.stdout == "", "then --since-last has nothing new")
+
+            more = [ON_TOPIC[4], OFF_TOPIC[6], OFF_TOPIC[7]]
+            write_feeds(root, stories + more, 0)
+            cycle(conf)
+            # Peeking at stdout does not move the watermark.
+            peek = jsonl(export(conf, "--since-last").stdout)
+            h.check(sorted(r["title"] for r in peek) == sorted(s[0] for s in more),
+                    f"the new items follow the watermark ({len(peek)})")
+            new_ids = [r["id"] for r in peek]
+
+            env = dict(os.environ, LD_PRELOAD=CRASH_RENAME, VEILLE_CRASH_RENAME="out2",
+                       ASAN_OPTIONS="verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", ""))
+            f2 = os.path.join(tmp, "out2.jsonl")
+            p = export(conf, "--since-last", "--output", f2, env=env)
+            h.check(p.returncode == -9, f"the export is killed by SIGKILL inside rename() (status {p.returncode})")
+            h.check(not os.path.exists(f2), "the killed export left no output file")
+            h.check([n for n in os.listdir(tmp) if n.startswith(".out2.jsonl.")],
+                    "the killed export had written its temporary file")
+            f3 = os.path.join(tmp, "out3.jsonl")
+            p = export(conf, "--since-last", "--output", f3)
+            h.check(p.returncode == 0 and exported_ids(f3) == new_ids,
+                    f"after the crash, --since-last exports the same items again ({p.stdout.strip()})")
+            f4 = os.path.join(tmp, "out4.jsonl")
+            p = export(conf, "--since-last", "--output", f4)
+            h.check(p.returncode == 0 and exported_ids(f4) == [] and "exported 0 items" in p.stdout,
+                    "and the one after that exports nothing new")
+            # The relevant-only chain keeps its own watermark.
+            f5 = os.path.join(tmp, "out5.jsonl")
+            p = export(conf, "--since-last", "--relevant-only", "--output", f5)
+            h.check(p.returncode == 0 and len(exported_ids(f5)) == len(relevant) + 1,
+                    "--relevant-only --since-last has its own watermark")
+
+            for args, what in [(["--since", "1d", "--since-last"], "--since with --since-last"),
+                               (["--format", "xml"], "an unknown format"),
+                               (["--output", f1, "--nightly"], "--output with --nightly"),
+                               (["--since", "someday"], "a bad --since"), (["extra"], "an extra argument")]:
+                p = export(conf, *args)
+                h.check(p.returncode == 2 and p.stderr.count("\n") == 1, f"usage error for {what}: {p.stderr.strip()}")
+            p = export(conf, "--output", os.path.join(tmp, "missing", "x.jsonl"))
+            h.check(p.returncode == 1 and "missing" in p.stderr and p.stderr.count("\n") == 1,
+                    f"an output folder that does not exist: status 1, one line ({p.stderr.strip()})")
+        finally:
+            server.stop()
+    h.finish()
+
+
+if __name__ == "__main__":
+    main()
