@@ -2,7 +2,8 @@
 read-only view of this machine's root with a tmpfs overlay, private network), installs the build
 into it with `cmake --install` (DESTDIR, copied in), serves feeds on the container's loopback, and
 drives the units as an operator would: start veilled (Type=notify), reload it with one more feed,
-start veille-export.service, stop veilled. Checks Result=success with no restart, the status line,
+start veille-export.service, stop veilled, then freeze it (SIGSTOP) under a short WatchdogSec.
+Checks Result=success with no restart, Result=watchdog for the frozen one, the status line,
 the alerts in the container's journal (fields, priority, the catalog's explanation with -x), the
 alert line forwarded to /var/log/syslog by rsyslog, and the export file.
 
@@ -72,6 +73,17 @@ cp /var/lib/veille/exports/* /out/exports/ || true
 
 systemctl stop veilled.service; say stop-rc $?
 systemctl show -p Result,NRestarts,ExecMainStatus,ActiveState veilled > /out/show
+# The watchdog bites: a frozen daemon (SIGSTOP) ends with Result=watchdog. The drop-in only
+# shortens the delays and keeps the failed state for inspection (no restart, no core file).
+mkdir -p /run/systemd/system/veilled.service.d
+printf '[Service]\nWatchdogSec=2s\nTimeoutStopSec=3s\nRestart=no\nLimitCORE=0\n' \
+	> /run/systemd/system/veilled.service.d/zz-boot-test.conf
+systemctl daemon-reload
+systemctl start veilled.service
+kill -STOP "$(systemctl show -p MainPID --value veilled)"
+wait_for 20 sh -c '[ "$(systemctl show -p ActiveState --value veilled)" = failed ]'
+systemctl show -p Result --value veilled > /out/frozen-result
+
 journalctl -o json MESSAGE_ID=@MSGID@ > /out/alerts.json
 journalctl -x --no-pager -o short MESSAGE_ID=@MSGID@ > /out/alerts-x.txt
 journalctl -o json -u veilled.service > /out/veilled.json
@@ -248,6 +260,9 @@ def main():
         h.check(show.get("Result") == "success", f"Result=success ({show})")
         h.check(show.get("NRestarts") == "0", "no restart")
         h.check(show.get("ExecMainStatus") == "0", "exit status 0")
+
+        h.check(read(out, "frozen-result") == "watchdog",
+                f"a frozen veilled is killed by the watchdog (Result={read(out, 'frozen-result')})")
 
         alerts = [json.loads(l) for l in (read(out, "alerts.json") or "").splitlines() if l.strip()]
         h.check(len(alerts) == 1, f"one alert in the journal ({len(alerts)})")
