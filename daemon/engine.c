@@ -54,6 +54,10 @@ struct engine {
 	size_t once_left;
 	int failed;
 	bool store_failing;
+	/* retention and PRAGMA optimize, on a timer of their own */
+	struct event *maint_ev;
+	int64_t next_optimize;
+	bool maint_failing;
 	/* counters for STATUS= */
 	int64_t day;
 	unsigned items_today, alerts_today;
@@ -61,6 +65,16 @@ struct engine {
 
 static void feed_fetched_cb(const struct fetch_result *res, void *arg);
 static void feed_due_cb(size_t i, void *arg);
+static void maint_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Retention runs an hour apart, deleting MAINT_BATCH items per transaction for at most
+ * MAINT_BUDGET_MS at a time (then again a second later), so fetches never wait long. */
+#define MAINT_FIRST	  60
+#define MAINT_INTERVAL	  3600
+#define MAINT_AGAIN	  1
+#define MAINT_BATCH	  500
+#define MAINT_BUDGET_MS	  200
+#define OPTIMIZE_INTERVAL (6 * 3600)
 
 static struct fetch *make_fetch(struct engine *e)
 {
@@ -150,6 +164,12 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	}
 	if (make_feeds(e, ret_err) < 0)
 		goto fail;
+	e->maint_ev = evtimer_new(base, maint_cb, e);
+	if (!e->maint_ev) {
+		*ret_err = xstrdup("cannot create the maintenance timer");
+		goto fail;
+	}
+	e->next_optimize = now_unix() + OPTIMIZE_INTERVAL;
 	return e;
 fail:
 	engine_free(e);
@@ -163,6 +183,8 @@ void engine_free(struct engine *e)
 	/* fetch_free completes transfers (cancelled) while the feed records still exist. */
 	fetch_free(e->fetch);
 	free_feeds(e);
+	if (e->maint_ev)
+		event_free(e->maint_ev);
 	store_close(e->store);
 	topics_clear(&e->topics);
 	config_free(e->cfg);
@@ -198,6 +220,88 @@ static void flush_alerts(struct engine *e)
 		log_warnx("alerts: %u sent, the others stay queued: %s", sent, strerror(-r));
 }
 
+static void human_span(int64_t secs, char *out, size_t len)
+{
+	if (secs == 0)
+		snprintf(out, len, "forever");
+	else if (secs % 86400 == 0)
+		snprintf(out, len, "%lldd", (long long)(secs / 86400));
+	else
+		snprintf(out, len, "%llds", (long long)secs);
+}
+
+/*
+ * Applies the retention policy ([retention]) and, every few hours, PRAGMA optimize. Deletes in
+ * batches until done, or (unless all) until its time budget is spent. Returns true when items
+ * older than the policy remain.
+ */
+static bool maintain(struct engine *e, bool all)
+{
+	const struct config *c = e->cfg;
+	int64_t now = now_unix(), total = 0, n = 0;
+	bool more = false;
+	if (c->keep_irrelevant || c->keep_relevant) {
+		int64_t irr = c->keep_irrelevant ? now - c->keep_irrelevant : 0;
+		int64_t rel = c->keep_relevant ? now - c->keep_relevant : 0;
+		uint64_t start = now_mono_ms();
+		do {
+			int r = store_prune(e->store, irr, rel, MAINT_BATCH, &n);
+			if (r < 0) {
+				if (!e->maint_failing)
+					log_warnx(
+					    "database %s: retention failed: %s (%s); retrying in "
+					    "%ds",
+					    c->database, store_errmsg(e->store), strerror(-r),
+					    MAINT_INTERVAL);
+				e->maint_failing = true;
+				return false;
+			}
+			total += n;
+			more = n == MAINT_BATCH;
+		} while (more && (all || now_mono_ms() - start < MAINT_BUDGET_MS));
+		e->maint_failing = false;
+	}
+	if (total) {
+		char irr[24], rel[24];
+		human_span(c->keep_irrelevant, irr, sizeof(irr));
+		human_span(c->keep_relevant, rel, sizeof(rel));
+		log_info(
+		    "retention: %lld old items deleted (irrelevant kept %s, relevant kept %s)%s",
+		    (long long)total, irr, rel, more ? ", more to come" : "");
+	}
+	if (now >= e->next_optimize) {
+		e->next_optimize = now + OPTIMIZE_INTERVAL;
+		if (store_optimize(e->store) < 0)
+			log_warnx("database %s: PRAGMA optimize failed: %s", c->database,
+				  store_errmsg(e->store));
+	}
+	return more;
+}
+
+static void maint_arm(struct engine *e, int seconds)
+{
+	struct timeval tv = {.tv_sec = seconds};
+	evtimer_add(e->maint_ev, &tv);
+}
+
+static void maint_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	(void)fd;
+	(void)what;
+	if (e->stopping)
+		return;
+	maint_arm(e, maintain(e, false) ? MAINT_AGAIN : MAINT_INTERVAL);
+}
+
+/* --once: the cycle is over; apply retention and optimize before the loop ends. */
+static void once_finish(struct engine *e)
+{
+	e->next_optimize = 0;
+	maintain(e, true);
+	event_base_loopexit(e->base, NULL);
+}
+
 int engine_start(struct engine *e)
 {
 	int64_t now = now_unix();
@@ -221,7 +325,9 @@ int engine_start(struct engine *e)
 		}
 	}
 	if (e->once && e->once_left == 0)
-		event_base_loopexit(e->base, NULL);
+		once_finish(e);
+	if (!e->once && !evtimer_pending(e->maint_ev, NULL))
+		maint_arm(e, MAINT_FIRST);
 	return 0;
 }
 
@@ -279,7 +385,7 @@ static void once_done(struct feed_rt *f)
 		return;
 	f->done_once = true;
 	if (--e->once_left == 0)
-		event_base_loopexit(e->base, NULL);
+		once_finish(e);
 }
 
 static struct sched_policy policy(const struct feed_rt *f)
@@ -477,6 +583,7 @@ void engine_stop(struct engine *e)
 {
 	e->stopping = true;
 	fetch_cancel_all(e->fetch);
+	event_del(e->maint_ev);
 }
 
 bool engine_healthy(struct engine *e)

@@ -14,7 +14,8 @@ struct event_base;
 
 /*
  * Opens the store, builds the topics and prepares the fetcher for config c (the engine takes it).
- * once: fetch every feed once and leave the loop when all are done.
+ * once: fetch every feed once, then apply the retention policy and leave the loop. Otherwise
+ * retention runs a minute after the start and then hourly, and PRAGMA optimize every 6 hours.
  * Returns NULL and a new message in *ret_err (the config is freed then).
  */
 struct engine *engine_new(struct event_base *base, struct config *c, bool once, char **ret_err);

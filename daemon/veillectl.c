@@ -1,5 +1,6 @@
 /*
- * veillectl.c - the operator's tool: parse, score, profile, feeds, items, search, stats.
+ * veillectl.c - the operator's tool: parse, score, profile, feeds, items, search, stats, export,
+ * import-opml.
  *
  * Output for people is a table; --json gives one JSON object per line for scripts (parse and
  * score always print JSON Lines, as the command-line contract says). Exit status: 0 success,
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,7 +23,9 @@
 #include "export.h"
 #include "feed.h"
 #include "ingest.h"
+#include "opml.h"
 #include "store.h"
+#include "text.h"
 #include "topic.h"
 #include "util.h"
 
@@ -30,6 +34,9 @@
 
 static const char *config_path = DEFAULT_CONFIG;
 static const char *progname = "veillectl";
+
+/* The command being run, for messages ("see veillectl items --help"). */
+static const char *command = NULL;
 
 static void usage(FILE *out)
 {
@@ -43,15 +50,23 @@ static void usage(FILE *out)
 	    "  items [--since WHEN] [--relevant] [--limit N] [--json]\n"
 	    "  search [--limit N] [--json] QUERY\n"
 	    "  stats [--json]\n"
+	    "  export [--since WHEN | --since-last] [--format jsonl|csv|atom] [--relevant-only]\n"
+	    "         [--output FILE | --nightly]\n"
+	    "  import-opml [--dry-run] [--json] FILE\n"
 	    "WHEN: an ISO-8601 date or time, or a duration back from now (24h, 7d).\n"
-	    "-c FILE: configuration (default " DEFAULT_CONFIG ").\n");
+	    "-c FILE: configuration (default " DEFAULT_CONFIG ").\n"
+	    "veillectl COMMAND --help: that command's options.\n"
+	    "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "%s: ", progname);
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see veillectl --help)\n");
+	if (command)
+		fprintf(stderr, " (see veillectl %s --help)\n", command);
+	else
+		fprintf(stderr, " (see veillectl --help)\n");
 	return 2;
 }
 
@@ -525,6 +540,8 @@ static int items_cb(const struct store_row *r, void *arg)
 		emit(&x->b);
 	} else {
 		char when[21], score[8] = "-";
+		if (x->count == 1)
+			printf("%-20s %5s %c %-20s %s\n", "FETCHED", "SCORE", 'R', "FEED", "TITLE");
 		time_iso8601(r->fetched, when);
 		if (r->topic)
 			snprintf(score, sizeof(score), "%.2f", r->score);
@@ -822,6 +839,16 @@ static int cmd_export(int argc, char **argv)
 	int r = store_begin_read(s);
 	if (r == 0)
 		r = store_last_item_id(s, &last);
+	if (r == 0 && q.after_id > last) {
+		/* A database restored from an older copy: its next items get row ids below the
+		 * watermark. Following the store, not the watermark, skips none of them. */
+		fprintf(
+		    stderr,
+		    "%s: %s: the export watermark (%lld) is past the newest item (%lld), was the "
+		    "database restored? Exporting from the newest item on\n",
+		    progname, c->database, (long long)q.after_id, (long long)last);
+		q.after_id = last;
+	}
 	if (r == 0) {
 		q.upto_id = last;
 		export_begin(x.format,
@@ -915,11 +942,342 @@ out:
 	return rc;
 }
 
+/* --- import-opml ------------------------------------------------------------------------- */
+
+#define OPML_NAME_MAX 48 /* bytes of a derived feed name, before any -N suffix */
+
+/* Folds s to a feed name: lower-case ASCII letters and digits, runs of anything else as one
+ * '-', at most OPML_NAME_MAX bytes; "" when nothing is left. New string. */
+static char *name_from(const char *s)
+{
+	char *folded = text_fold(s, strlen(s));
+	struct buf b = {0};
+	bool dash = false;
+	for (const char *p = folded; *p && b.len < OPML_NAME_MAX; p++) {
+		char ch = *p;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) {
+			if (dash && b.len)
+				buf_putc(&b, '-');
+			buf_putc(&b, ch);
+			dash = false;
+		} else {
+			dash = true;
+		}
+	}
+	free(folded);
+	return buf_steal(&b);
+}
+
+/* The host of an http(s) URL without "www.", as a name (new string, maybe ""). */
+static char *name_from_host(const char *url)
+{
+	const char *h = strstr(url, "://");
+	h = h ? h + 3 : url;
+	size_t n = strcspn(h, "/?#:@");
+	if (h[n] == '@') { /* user info */
+		h += n + 1;
+		n = strcspn(h, "/?#:");
+	}
+	char *host = xstrndup(h, n);
+	char *name = name_from(strncmp(host, "www.", 4) == 0 ? host + 4 : host);
+	free(host);
+	return name;
+}
+
+struct names {
+	char **v;
+	size_t n;
+};
+
+static bool names_has(const struct names *ns, const char *name)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		if (strcmp(ns->v[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void names_add(struct names *ns, const char *name)
+{
+	ns->v = xreallocarray(ns->v, ns->n + 1, sizeof(*ns->v));
+	ns->v[ns->n++] = xstrdup(name);
+}
+
+static void names_free(struct names *ns)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+}
+
+/* A valid name for feed f not in taken: from its title, else its host, made unique with -2, -3...
+ */
+static char *derive_name(const struct opml_feed *f, const struct names *taken)
+{
+	char *base = f->title ? name_from(f->title) : xstrdup("");
+	if (!*base) {
+		free(base);
+		base = name_from_host(f->url);
+	}
+	if (!*base) {
+		free(base);
+		base = xstrdup("feed");
+	}
+	char *name = xstrdup(base);
+	for (unsigned k = 2; names_has(taken, name); k++) {
+		free(name);
+		name = xasprintf("%s-%u", base, k);
+	}
+	free(base);
+	return name;
+}
+
+static bool http_url(const char *u)
+{
+	if (strncasecmp(u, "http://", 7) != 0 && strncasecmp(u, "https://", 8) != 0)
+		return false;
+	const char *rest = strstr(u, "://") + 3;
+	if (*rest == '\0' || *rest == '/')
+		return false;
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* One line of a comment: control characters (a title's line breaks) become spaces. */
+static void put_comment_text(struct buf *b, const char *s)
+{
+	for (; *s; s++)
+		buf_putc(b, (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
+}
+
+/* Writes text to path through a temporary file in the same folder: fsync, rename, fsync the
+ * folder. The new file keeps the old one's mode and, when allowed, its owner. */
+static int replace_file(const char *path, const char *text, size_t len, char **ret_tmp)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	if (!*dir) {
+		free(dir);
+		dir = xstrdup("/");
+	}
+	char *tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : path);
+	int r = 0;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fchmod(fd, st.st_mode & 07777) < 0 || write_all(fd, text, len) < 0 || fsync(fd) < 0)
+		r = -errno;
+	if (fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM && r == 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && ret_tmp) {
+		/* The caller validates the new text where it will live before it replaces the old.
+		 */
+		*ret_tmp = tmp;
+		tmp = NULL;
+		goto out;
+	}
+out:
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(dir);
+	return r;
+}
+
+static int commit_file(const char *tmp, const char *path)
+{
+	if (rename(tmp, path) < 0)
+		return -errno;
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	int r = fsync_dir(*dir ? dir : "/");
+	free(dir);
+	return r;
+}
+
+static void opml_report(bool json, const char *status, const struct opml_feed *f, const char *name,
+			const char *why)
+{
+	if (json) {
+		struct buf b = {0};
+		buf_putc(&b, '{');
+		put_key(&b, "status", true);
+		json_put_string(&b, status);
+		put_str(&b, "name", name);
+		put_str(&b, "url", f->url);
+		put_str(&b, "title", f->title);
+		put_key(&b, "line", false);
+		buf_printf(&b, "%d", f->line);
+		put_str(&b, "reason", why);
+		buf_putc(&b, '}');
+		emit(&b);
+		buf_free(&b);
+	} else if (name && !why) {
+		printf("added   %-32s %s\n", name, f->url);
+	} else {
+		printf("skipped %-32s %s (%s)\n", name ? name : "-", f->url, why);
+	}
+}
+
+static int cmd_import_opml(int argc, char **argv)
+{
+	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+					     {"json", no_argument, NULL, 'j'},
+					     {NULL, 0, NULL, 0}};
+	bool dry = false, json = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "nj", opts, NULL)) != -1) {
+		if (ch == 'n')
+			dry = true;
+		else if (ch == 'j')
+			json = true;
+		else
+			return 2;
+	}
+	if (optind + 1 != argc)
+		return usage_error("import-opml: %s", "needs exactly one FILE");
+	const char *file = argv[optind];
+	struct config *c = load_config();
+	if (!c)
+		return 1;
+	int rc = 1;
+	char *data = NULL, *conf_text = NULL, *tmp = NULL;
+	struct opml_feed *feeds = NULL;
+	size_t nfeeds = 0, conf_len = 0, added = 0;
+	struct names taken = {0}, urls = {0};
+	struct buf out = {0};
+	char err[320];
+	int r = read_file(file, VEILLE_MAX_BODY_CEILING, &data, NULL);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, file,
+			r == -EFBIG ? "file too large" : strerror(-r));
+		goto out;
+	}
+	if (opml_parse(data, strlen(data), &feeds, &nfeeds, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, file, err);
+		goto out;
+	}
+	if ((r = read_file(c->path, 4u << 20, &conf_text, &conf_len)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", progname, c->path, strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < c->nfeeds; i++) {
+		names_add(&taken, c->feeds[i].name);
+		names_add(&urls, c->feeds[i].url);
+	}
+	buf_append(&out, conf_text, conf_len);
+	if (conf_len && conf_text[conf_len - 1] != '\n')
+		buf_putc(&out, '\n');
+	char today[21];
+	time_iso8601(now_unix(), today);
+	today[10] = '\0';
+	for (size_t i = 0; i < nfeeds; i++) {
+		const struct opml_feed *f = &feeds[i];
+		if (!http_url(f->url) || strlen(f->url) >= VEILLE_MAX_URL) {
+			opml_report(json, "skipped", f, NULL, "not an http:// or https:// URL");
+			continue;
+		}
+		size_t k;
+		for (k = 0; k < urls.n; k++)
+			if (strcmp(urls.v[k], f->url) == 0)
+				break;
+		if (k < urls.n) {
+			opml_report(json, "exists", f, k < c->nfeeds ? c->feeds[k].name : NULL,
+				    k < c->nfeeds ? "already configured" : "twice in the file");
+			continue;
+		}
+		if (c->nfeeds + added >= VEILLE_MAX_FEEDS) {
+			opml_report(json, "skipped", f, NULL, "too many feeds");
+			continue;
+		}
+		char *name = derive_name(f, &taken);
+		if (added == 0)
+			buf_printf(&out,
+				   "\n; --- imported from %s by veillectl import-opml, %s ---\n",
+				   file, today);
+		buf_puts(&out, "\n");
+		if (f->title) {
+			buf_puts(&out, "; ");
+			put_comment_text(&out, f->title);
+			buf_putc(&out, '\n');
+		}
+		buf_printf(&out, "[feed %s]\nurl = %s\n", name, f->url);
+		names_add(&taken, name);
+		names_add(&urls, f->url);
+		opml_report(json, "added", f, name, NULL);
+		free(name);
+		added++;
+	}
+	if (added == 0 || dry) {
+		if (!json)
+			printf("%zu feed%s %s %s\n", added, added == 1 ? "" : "s",
+			       dry ? "would be added to" : "added to", c->path);
+		rc = 0;
+		goto out;
+	}
+	/* Validate the whole new file where it will live, then swap it in. */
+	if ((r = replace_file(c->path, out.p, out.len, &tmp)) < 0) {
+		fprintf(stderr, "%s: %s: cannot write: %s\n", progname, c->path, strerror(-r));
+		goto out;
+	}
+	char *errors = NULL;
+	struct config *check = config_load(tmp, &errors);
+	if (!check) {
+		fprintf(stderr, "%s: %s: the new configuration would not load, left unchanged: %s",
+			progname, c->path, errors);
+		free(errors);
+		goto out;
+	}
+	config_free(check);
+	if ((r = commit_file(tmp, c->path)) < 0) {
+		fprintf(stderr, "%s: %s: cannot replace: %s\n", progname, c->path, strerror(-r));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	if (!json)
+		printf("%zu feed%s added to %s; reload veilled to fetch them "
+		       "(systemctl reload veilled)\n",
+		       added, added == 1 ? "" : "s", c->path);
+	rc = 0;
+out:
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	buf_free(&out);
+	names_free(&taken);
+	names_free(&urls);
+	opml_feeds_free(feeds, nfeeds);
+	free(data);
+	free(conf_text);
+	config_free(c);
+	return rc;
+}
+
 static int cmd_stats(int argc, char **argv)
 {
-	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
-	if (argc > (json ? 2 : 1))
-		return usage_error("stats: unexpected argument '%s'", argv[json ? 2 : 1]);
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	bool json = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (ch == 'j')
+			json = true;
+		else
+			return 2;
+	}
+	if (optind != argc)
+		return usage_error("stats: unexpected argument '%s'", argv[optind]);
 	struct config *c;
 	struct store *s = open_store(&c);
 	if (!s)
@@ -946,6 +1304,79 @@ static int cmd_stats(int argc, char **argv)
 	config_free(c);
 	return rc;
 }
+
+static int cmd_items_list(int argc, char **argv)
+{
+	return cmd_items(argc, argv, false);
+}
+
+static int cmd_search(int argc, char **argv)
+{
+	return cmd_items(argc, argv, true);
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help; /* after "usage: veillectl [-c FILE] " */
+} commands[] = {
+    {"parse", cmd_parse,
+     "parse FILE...\n"
+     "Parses feed documents (RSS, RDF, Atom) and prints one JSON object per item:\n"
+     "  {source, id, link, title, published, author, summary, content}\n"},
+    {"score", cmd_score,
+     "score [--topic NAME] [FILE...]\n"
+     "Scores plain-text articles (standard input when no FILE) against the configured topics;\n"
+     "one JSON object per article and topic: {source, topic, score, relevant, terms}.\n"
+     "A first line followed by a blank line is the title.\n"
+     "  --topic NAME   only this topic\n"},
+    {"profile", cmd_profile,
+     "profile [--topic NAME] [--json]\n"
+     "Prints each topic's derived terms and weights, strongest first.\n"
+     "  --topic NAME   only this topic\n"
+     "  --json         one JSON object per term: {topic, term, weight}\n"},
+    {"feeds", cmd_feeds,
+     "feeds [--json]\n"
+     "Each configured feed: last fetch, next fetch, HTTP status, items stored, consecutive\n"
+     "errors, URL and last error.\n"
+     "  --json         one JSON object per feed\n"},
+    {"items", cmd_items_list,
+     "items [--since WHEN] [--relevant] [--limit N] [--json]\n"
+     "Stored items, newest first: fetched, best score, '*' when relevant, feed, title.\n"
+     "  --since WHEN   fetched at or after WHEN (ISO-8601 date or time, or 24h, 7d...)\n"
+     "  --relevant     only items relevant to a topic\n"
+     "  --limit N      at most N items\n"
+     "  --json         one JSON object per item\n"},
+    {"search", cmd_search,
+     "search [--since WHEN] [--relevant] [--limit N] [--json] QUERY\n"
+     "Full-text search over titles, summaries and contents; case and accents are folded\n"
+     "(\"loukachenko frontiere\" finds \"Loukachenko ... frontière\"). QUERY is FTS5 syntax\n"
+     "(words, \"phrases\", OR, NOT, prefix*); anything else is read as plain words.\n"
+     "Options as for items.\n"},
+    {"stats", cmd_stats,
+     "stats [--json]\n"
+     "Counts: feeds, items, relevant items, sources, alerts sent and pending.\n"
+     "  --json         one JSON object\n"},
+    {"export", cmd_export,
+     "export [--since WHEN | --since-last] [--format jsonl|csv|atom] [--relevant-only]\n"
+     "                         [--output FILE | --nightly]\n"
+     "Writes stored items, oldest first, to standard output or a file.\n"
+     "  --since WHEN      fetched at or after WHEN\n"
+     "  --since-last      stored after the last --since-last export to a file (the watermark)\n"
+     "  --format F        jsonl (every field, default), csv (RFC 4180) or atom (a feed)\n"
+     "  --relevant-only   only items relevant to a topic (a watermark of its own)\n"
+     "  --output FILE     write FILE atomically (temporary file, fsync, rename), then move\n"
+     "                    the watermark when --since-last\n"
+     "  --nightly         as the nightly timer: --since-last, the [export] section's format\n"
+     "                    and folder, a dated file, old ones removed after keep_days\n"},
+    {"import-opml", cmd_import_opml,
+     "import-opml [--dry-run] [--json] FILE\n"
+     "Adds the feeds of an OPML file (a feed reader's export) to the configuration file:\n"
+     "one [feed NAME] per new URL, names derived from titles, URLs already configured skipped.\n"
+     "The file is rewritten atomically and keeps its comments; reload veilled afterwards.\n"
+     "  --dry-run      say what would be added, change nothing\n"
+     "  --json         one JSON object per feed found: {status, name, url, title, line, reason}\n"},
+};
 
 int main(int argc, char **argv)
 {
@@ -977,27 +1408,22 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	const char *cmd = argv[0];
+	const struct command *cmd = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (!cmd)
+		return usage_error("unknown command '%s'", argv[0]);
+	command = cmd->name;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("usage: veillectl [-c FILE] %s", cmd->help);
+			return 0;
+		}
+	/* getopt names argv[0] in its messages: "veillectl items: unrecognized option '--x'". */
+	char label[64];
+	snprintf(label, sizeof(label), "%s %s", progname, cmd->name);
+	argv[0] = label;
 	optind = 0; /* reset getopt for the command's own options (argv[0] is the command) */
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		usage(stdout);
-		return 0;
-	}
-	if (strcmp(cmd, "parse") == 0)
-		return cmd_parse(argc, argv);
-	if (strcmp(cmd, "score") == 0)
-		return cmd_score(argc, argv);
-	if (strcmp(cmd, "profile") == 0)
-		return cmd_profile(argc, argv);
-	if (strcmp(cmd, "feeds") == 0)
-		return cmd_feeds(argc, argv);
-	if (strcmp(cmd, "items") == 0)
-		return cmd_items(argc, argv, false);
-	if (strcmp(cmd, "search") == 0)
-		return cmd_items(argc, argv, true);
-	if (strcmp(cmd, "stats") == 0)
-		return cmd_stats(argc, argv);
-	if (strcmp(cmd, "export") == 0)
-		return cmd_export(argc, argv);
-	return usage_error("unknown command '%s'", cmd);
+	return cmd->run(argc, argv);
 }

@@ -227,6 +227,18 @@ def main():
             h.check(p.returncode == 0 and len(exported_ids(f5)) == len(relevant) + 1,
                     "--relevant-only --since-last has its own watermark")
 
+            # A watermark past the newest item (a database restored from an older copy) is
+            # brought back to it, so the items stored next are not skipped.
+            with sqlite3.connect(db) as c:
+                c.execute("update meta set value = '9999' where key = 'export.last_id'")
+                newest = c.execute("select max(id) from items").fetchone()[0]
+            f6 = os.path.join(tmp, "out6.jsonl")
+            p = export(conf, "--since-last", "--output", f6)
+            with sqlite3.connect(db) as c:
+                wm = c.execute("select value from meta where key = 'export.last_id'").fetchone()[0]
+            h.check(p.returncode == 0 and "restored" in p.stderr and exported_ids(f6) == [] and wm == str(newest),
+                    f"a watermark past the newest item is brought back to it ({wm}, {p.stderr.strip()})")
+
             for args, what in [(["--since", "1d", "--since-last"], "--since with --since-last"),
                                (["--format", "xml"], "an unknown format"),
                                (["--output", f1, "--nightly"], "--output with --nightly"),

@@ -711,6 +711,120 @@ static void test_meta(void **state)
 	store_close(s);
 }
 
+/* Counts rows with a query run from outside the store. */
+static int64_t count_outside(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static int count_cb(const struct store_row *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int search_count(struct store *s, const char *q)
+{
+	struct store_query sq = {.match = q};
+	int n = 0;
+	assert_int_equal(store_items_each(s, &sq, count_cb, &n), 0);
+	return n;
+}
+
+static void test_prune(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	const int64_t day = 86400, now = 1800000000;
+	struct titem it[6];
+	int64_t id[6];
+	/* 0: old, irrelevant verdict, seen in two feeds; 1: old, no verdict; 2: old, relevant,
+	 * alert queued; 3: new, irrelevant; 4: old relevant for one topic out of two;
+	 * 5: the newest row, old and irrelevant (row ids must never go back: it stays). */
+	mkitem(&it[0], "a", "g0", "https://x.fr/0", "Marmotte alpine", "hiberne", now - 100 * day);
+	mkitem(&it[1], "a", "g1", "https://x.fr/1", "Pelote de laine", "tricot", now - 100 * day);
+	mkitem(&it[2], "a", "g2", "https://x.fr/2", "Frontière biélorusse", "chars",
+	       now - 100 * day);
+	mkitem(&it[3], "a", "g3", "https://x.fr/3", "Girafe du zoo", "cou", now - 1 * day);
+	mkitem(&it[4], "b", "g4", "https://x.fr/4", "Manœuvres à Brest", "troupes",
+	       now - 200 * day);
+	mkitem(&it[5], "b", "g5", "https://x.fr/5", "Courgette géante", "potager", now - 100 * day);
+	assert_int_equal(store_begin(s), 0);
+	for (int i = 0; i < 6; i++)
+		id[i] = add(s, &it[i], 1);
+	struct titem again = it[0];
+	again.it.feed = "b";
+	again.it.identity = "other-g0";
+	assert_int_equal(store_item_add(s, &again.it, &id[0]), 0);
+	assert_int_equal(store_verdict_add(s, id[0], "t", 0.1, false, "[]"), 0);
+	assert_int_equal(store_verdict_add(s, id[2], "t", 0.9, true, "[]"), 0);
+	assert_int_equal(store_alert_queue(s, id[2], "t"), 0);
+	assert_int_equal(store_verdict_add(s, id[3], "t", 0.1, false, "[]"), 0);
+	assert_int_equal(store_verdict_add(s, id[4], "t", 0.2, false, "[]"), 0);
+	assert_int_equal(store_verdict_add(s, id[4], "u", 0.8, true, "[]"), 0);
+	assert_int_equal(store_verdict_add(s, id[5], "t", 0.1, false, "[]"), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(search_count(s, "marmotte"), 1);
+	assert_int_equal(search_count(s, "tricot"), 1);
+
+	/* Irrelevant items older than 30 days go, in batches of one to exercise the loop. */
+	int64_t n = -1, total = 0;
+	do {
+		assert_int_equal(store_prune(s, now - 30 * day, 0, 1, &n), 0);
+		total += n;
+	} while (n == 1);
+	assert_int_equal(total, 2);
+	struct store_stats st;
+	stats(s, &st);
+	assert_int_equal(st.items, 4);
+	/* Gone from the full-text index too, and their sources and verdicts with them. */
+	assert_int_equal(search_count(s, "marmotte"), 0);
+	assert_int_equal(search_count(s, "tricot"), 0);
+	assert_int_equal(search_count(s, "frontiere"), 1);
+	assert_int_equal(search_count(s, "potager"), 1);
+	char *q = xasprintf("SELECT count(*) FROM sources WHERE item_id IN (%lld, %lld)",
+			    (long long)id[0], (long long)id[1]);
+	assert_int_equal(count_outside(fx->path, q), 0);
+	free(q);
+	q = xasprintf("SELECT count(*) FROM verdicts WHERE item_id = %lld", (long long)id[0]);
+	assert_int_equal(count_outside(fx->path, q), 0);
+	free(q);
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM items_fts WHERE items_fts "
+						 "MATCH 'hiberne OR tricot'"),
+			 0);
+	int64_t last = 0;
+	assert_int_equal(store_last_item_id(s, &last), 0);
+	assert_int_equal(last, id[5]);
+
+	/* Relevant items are kept until a relevant limit is set; then their alerts go too. */
+	assert_int_equal(store_prune(s, now - 30 * day, now - 150 * day, 100, &n), 0);
+	assert_int_equal(n, 1); /* item 4 */
+	assert_int_equal(store_prune(s, now - 30 * day, now - 50 * day, 100, &n), 0);
+	assert_int_equal(n, 1); /* item 2 */
+	stats(s, &st);
+	assert_int_equal(st.items, 2);
+	assert_int_equal(st.alerts_pending, 0);
+	assert_int_equal(st.relevant, 0);
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM verdicts"), 2);
+	assert_int_equal(store_prune(s, 0, 0, 100, &n), 0); /* forever and forever */
+	assert_int_equal(n, 0);
+	assert_int_equal(store_optimize(s), 0);
+	store_close(s);
+	/* A read-only store refuses to prune. */
+	s = open_ok(fx->path, true);
+	assert_true(store_prune(s, now, 0, 10, &n) < 0);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -729,6 +843,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

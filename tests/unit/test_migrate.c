@@ -1,0 +1,304 @@
+/*
+ * test_migrate.c - migrations from every earlier schema version, on real database files.
+ *
+ * For each version k from 0 to the latest, store_create_at_version builds a database by applying
+ * only the first k migration steps; the rows of fills[] valid at version k (the latest fill at or
+ * below k) are written into it with plain SQL, as a program of that version would have left
+ * them; then the current store opens it, migrates it, and the test checks that every row came
+ * through and that everything the current store does works on it. Nothing here names a version
+ * but the fills: a new migration is covered as soon as it is appended, and one that changes the
+ * shape of stored rows adds its own fill (the same logical rows, in the new shape).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "feed.h"
+#include "store.h"
+#include "util.h"
+
+#define T0 1700000000
+
+/*
+ * The same logical content at every version: two feeds; item 1, relevant, seen in both feeds,
+ * its alert still queued; item 2, irrelevant, without a date; the export watermark at item 1.
+ */
+static const char *const fills[] = {
+    [1] =
+	"INSERT INTO feeds (id, name, url, etag, last_modified, last_error, last_fetch,"
+	" next_fetch, last_status, errors, items, disabled) VALUES"
+	" (1, 'lemonde-europe', 'https://www.lemonde.fr/europe/rss_full.xml', '\"abc\"',"
+	"  'Tue, 14 Nov 2023 22:13:20 GMT', NULL, 1700000000, 1700000900, 200, 0, 2, 0),"
+	" (2, 'rfi-europe', 'https://www.rfi.fr/fr/europe/rss', NULL, NULL, 'HTTP 503',"
+	"  1700000100, 1700001000, 503, 3, 0, 0);"
+	"INSERT INTO items (id, guid, link, canonical_link, title, author, summary, content, hash,"
+	" published, fetched, feed_id) VALUES"
+	" (1, 'g1', 'https://www.lemonde.fr/europe/a1.html', "
+	"'https://www.lemonde.fr/europe/a1.html',"
+	"  'Loukachenko masse des troupes à la frontière', 'Rédaction',"
+	"  'Des chars près de Gomel.', NULL, 'hash-1', 1699990000, 1700000000, 1),"
+	" (2, 'g2', 'https://www.lemonde.fr/culture/a2.html', NULL, 'Festival de Cannes', NULL,"
+	"  'Sélection officielle.', 'Vingt films en compétition.', 'hash-2', NULL, 1700000050, 1);"
+	"INSERT INTO sources (item_id, feed_id, identity, link, first_seen) VALUES"
+	" (1, 1, 'g1', 'https://www.lemonde.fr/europe/a1.html', 1700000000),"
+	" (1, 2, 'rfi-1', 'https://www.rfi.fr/fr/europe/1', 1700000100),"
+	" (2, 1, 'g2', 'https://www.lemonde.fr/culture/a2.html', 1700000050);"
+	"INSERT INTO verdicts (item_id, topic, score, relevant, terms) VALUES"
+	" (1, 'belarus-border', 0.91, 1, '[[\"frontier\",0.5]]'),"
+	" (2, 'belarus-border', 0.02, 0, '[]');"
+	"INSERT INTO alerts (item_id, topic, queued, sent) VALUES"
+	" (1, 'belarus-border', 1700000001, NULL);"
+	"INSERT INTO meta (key, value) VALUES ('export.last_id', '1');",
+};
+
+/* The fill for a database at version k: the latest at or below it (NULL for k = 0). */
+static const char *fill_for(int k)
+{
+	for (int v = k; v >= 1; v--)
+		if ((size_t)v < ARRAY_SIZE(fills) && fills[v])
+			return fills[v];
+	return NULL;
+}
+
+static int user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void exec_sql(const char *path, const char *sql, int version)
+{
+	sqlite3 *db;
+	char *err = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("the fill for version %d does not apply (a migration changed the rows' "
+			 "shape: append a fill for it): %s",
+			 version, err);
+	sqlite3_close(db);
+}
+
+static int count_cb(const struct store_row *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int search(struct store *s, const char *q)
+{
+	struct store_query sq = {.match = q};
+	int n = 0;
+	assert_int_equal(store_items_each(s, &sq, count_cb, &n), 0);
+	return n;
+}
+
+struct seen {
+	int n;
+	int64_t id[8];
+	size_t nsources[8], nverdicts[8];
+	bool relevant[8], dated[8];
+	char title[8][64], content[8][64], feeds[8][64];
+};
+
+static int record_cb(const struct store_record *r, void *arg)
+{
+	struct seen *x = arg;
+	assert_true(x->n < 8);
+	int i = x->n++;
+	x->id[i] = r->id;
+	x->nsources[i] = r->nsources;
+	x->nverdicts[i] = r->nverdicts;
+	x->relevant[i] = r->relevant;
+	x->dated[i] = r->published != FEED_NO_DATE;
+	snprintf(x->title[i], sizeof(x->title[i]), "%s", r->title ? r->title : "");
+	snprintf(x->content[i], sizeof(x->content[i]), "%s", r->content ? r->content : "");
+	x->feeds[i][0] = '\0';
+	for (size_t k = 0; k < r->nsources; k++) {
+		size_t len = strlen(x->feeds[i]);
+		snprintf(x->feeds[i] + len, sizeof(x->feeds[i]) - len, "%s%s", k ? "," : "",
+			 r->sources[k].feed);
+	}
+	return 0;
+}
+
+/* What a database filled at an earlier version must still hold. */
+static void check_filled(struct store *s)
+{
+	struct store_feed f;
+	assert_int_equal(store_feed_load(s, "lemonde-europe", &f), 0);
+	assert_string_equal(f.etag, "\"abc\"");
+	assert_string_equal(f.last_modified, "Tue, 14 Nov 2023 22:13:20 GMT");
+	assert_int_equal(f.last_status, 200);
+	assert_int_equal(f.items, 2);
+	assert_int_equal(f.next_fetch, 1700000900);
+	store_feed_clear(&f);
+	assert_int_equal(store_feed_load(s, "rfi-europe", &f), 0);
+	assert_int_equal(f.errors, 3);
+	assert_string_equal(f.last_error, "HTTP 503");
+	store_feed_clear(&f);
+
+	struct store_stats st;
+	assert_int_equal(store_stats(s, &st), 0);
+	assert_int_equal(st.feeds, 2);
+	assert_int_equal(st.items, 2);
+	assert_int_equal(st.relevant, 1);
+	assert_int_equal(st.sources, 3);
+	assert_int_equal(st.alerts_pending, 1);
+
+	struct seen x = {0};
+	struct store_record_query q = {0};
+	assert_int_equal(store_records_each(s, &q, record_cb, &x), 0);
+	assert_int_equal(x.n, 2);
+	assert_string_equal(x.title[0], "Loukachenko masse des troupes à la frontière");
+	assert_string_equal(x.feeds[0], "lemonde-europe,rfi-europe");
+	assert_true(x.relevant[0] && x.dated[0]);
+	assert_int_equal(x.nverdicts[0], 1);
+	assert_false(x.relevant[1] || x.dated[1]);
+	assert_string_equal(x.content[1], "Vingt films en compétition.");
+
+	char *v = NULL;
+	assert_int_equal(store_meta_get(s, "export.last_id", &v), 0);
+	assert_string_equal(v, "1");
+	free(v);
+	assert_int_equal(store_item_seen(s, "rfi-europe", "rfi-1"), 1);
+	/* The full-text index came through, accents folded. */
+	assert_int_equal(search(s, "loukachenko frontiere"), 1);
+	assert_int_equal(search(s, "competition"), 1);
+	/* The queued alert can still be sent. */
+	assert_int_equal(store_alert_sent(s, 1, "belarus-border"), 0);
+}
+
+/* What the current store does, on a migrated database. */
+static void check_working(struct store *s, bool filled)
+{
+	int64_t before = 0, id = 0, last = 0;
+	assert_int_equal(store_last_item_id(s, &before), 0);
+	assert_int_equal(before, filled ? 2 : 0);
+	struct store_item it = {
+	    .feed = "lemonde-europe",
+	    .identity = "g3",
+	    .guid = "g3",
+	    .link = "https://www.lemonde.fr/europe/a3.html",
+	    .canonical_link = "https://www.lemonde.fr/europe/a3.html",
+	    .title = "Manœuvres biélorusses près de Brest",
+	    .summary = "Exercices militaires à la frontière polonaise.",
+	    .hash = "hash-3",
+	    .published = T0 + 500,
+	    .fetched = T0 + 600,
+	};
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_item_add(s, &it, &id), 1);
+	assert_int_equal(store_verdict_add(s, id, "belarus-border", 0.8, true, "[]"), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_last_item_id(s, &last), 0);
+	assert_int_equal(last, id);
+	assert_true(id > before);
+	assert_int_equal(search(s, "bielorusses brest"), 1);
+
+	/* The export's view after the watermark. */
+	struct seen x = {0};
+	struct store_record_query q = {.after_id = before};
+	assert_int_equal(store_begin_read(s), 0);
+	assert_int_equal(store_records_each(s, &q, record_cb, &x), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(x.n, 1);
+	assert_int_equal(x.id[0], id);
+	assert_true(x.relevant[0]);
+	assert_int_equal(store_meta_set(s, "export.last_id", "3"), 0);
+
+	/* Retention: the old irrelevant item goes, with its full-text entry. */
+	int64_t n = 0;
+	assert_int_equal(store_prune(s, T0 + 10000, 0, 100, &n), 0);
+	assert_int_equal(n, filled ? 1 : 0);
+	assert_int_equal(search(s, "cannes"), 0);
+	assert_int_equal(search(s, "brest"), 1);
+	assert_int_equal(store_optimize(s), 0);
+}
+
+static void test_every_version(void **state)
+{
+	(void)state;
+	const char *tmp = getenv("TMPDIR");
+	char dir[512];
+	int latest = store_version_latest();
+	assert_true(latest >= 1);
+	for (int k = 0; k <= latest; k++) {
+		snprintf(dir, sizeof(dir), "%s/test_migrate.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		assert_non_null(mkdtemp(dir));
+		char *path = xasprintf("%s/veille.db", dir);
+		char *err = NULL;
+		if (store_create_at_version(path, k, &err) < 0)
+			fail_msg("version %d: %s", k, err);
+		assert_int_equal(user_version(path), k);
+		const char *fill = fill_for(k);
+		if (fill)
+			exec_sql(path, fill, k);
+
+		struct store *s = store_open(path, false, &err);
+		if (!s)
+			fail_msg("opening a version %d database: %s", k, err);
+		assert_int_equal(store_schema_version(s), latest);
+		assert_int_equal(store_migrations_applied(s), latest - k);
+		if (fill)
+			check_filled(s);
+		check_working(s, fill != NULL);
+		store_close(s);
+		assert_int_equal(user_version(path), latest);
+
+		/* The migrated file opens read-only too, as veillectl opens it. */
+		s = store_open(path, true, &err);
+		if (!s)
+			fail_msg("read-only after migrating from version %d: %s", k, err);
+		store_close(s);
+
+		const char *sfx[] = {"", "-wal", "-shm"};
+		for (size_t i = 0; i < ARRAY_SIZE(sfx); i++) {
+			char *p = xasprintf("%s%s", path, sfx[i]);
+			unlink(p);
+			free(p);
+		}
+		rmdir(dir);
+		free(path);
+	}
+}
+
+static void test_bad_version(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	assert_int_equal(
+	    store_create_at_version("/nonexistent/x.db", store_version_latest() + 1, &err),
+	    -EINVAL);
+	assert_non_null(strstr(err, "no schema version"));
+	free(err);
+	err = NULL;
+	assert_int_equal(store_create_at_version("/nonexistent/dir/x.db", 1, &err), -EIO);
+	assert_non_null(err);
+	free(err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_every_version),
+	    cmocka_unit_test(test_bad_version),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
