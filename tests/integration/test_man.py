@@ -56,7 +56,7 @@ def main():
     # veillectl(1): each command and option.
     ctl = source("veillectl.c")
     ctl1 = page("veillectl.1")
-    cmds = set(re.findall(r'strcmp\(cmd, "([a-z-]+)"\) == 0', ctl))
+    cmds = set(re.findall(r'strcmp\(cmd, "([a-z-]+)"\) == 0', ctl)) | set(re.findall(r'\{"([a-z-]+)", cmd_\w+,', ctl))
     h.check(len(cmds) >= 7, f"found veillectl's commands ({sorted(cmds)})")
     for c in sorted(cmds):
         h.check(f".It Cm {c}" in ctl1, f"veillectl(1) documents the command {c}")
