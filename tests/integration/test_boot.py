@@ -42,6 +42,8 @@ alerts() { [ -n "$(journalctl -q -o cat MESSAGE_ID=@MSGID@)" ]; }
 # Install: the DESTDIR tree from `cmake --install`, as an operator would on a live system.
 # (tar keeps /lib, a symbolic link to usr/lib on Debian 12, a link.)
 tar -C /install -cf - . | tar -C / -xf - --keep-directory-symlink || { say install-failed 1; exit 1; }
+# Drop-ins of the test's own, if any (a sanitizer build's options).
+[ -d /setup/dropins ] && cp -r /setup/dropins/. /run/systemd/system/
 systemctl daemon-reload
 journalctl --update-catalog
 cp /setup/veille.conf /etc/veille/veille.conf
@@ -184,6 +186,14 @@ exec systemd-nspawn --quiet --register=no --keep-unit --private-network --direct
     return rc, time.monotonic() - t0, out
 
 
+def cache(build, name):
+    with open(os.path.join(build, "CMakeCache.txt")) as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split("=", 1)[1].strip()
+    return None
+
+
 def read(out, name):
     try:
         with open(os.path.join(out, name)) as f:
@@ -224,6 +234,17 @@ def main():
         with open(os.path.join(setup, "driver.sh"), "w") as f:
             f.write(DRIVER.replace("@MSGID@", MESSAGE_ID).replace("@PORT@", str(PORT)))
         shutil.copy(h.FEEDSERVER, os.path.join(setup, "feedserver"))
+        if cache(build, "VEILLE_SANITIZE") in ("ON", "1", "TRUE", "YES"):
+            # LeakSanitizer stops the world with ptrace, which the units' hardening forbids
+            # (SystemCallFilter, no capabilities): memory errors are still caught, leaks are
+            # checked by the tests that run the binaries outside the units.
+            print("note: sanitizer build: ASAN_OPTIONS=detect_leaks=0 for the units")
+            for unit in ("veilled.service", "veille-export.service"):
+                d = os.path.join(setup, "dropins", unit + ".d")
+                os.makedirs(d)
+                with open(os.path.join(d, "sanitizer.conf"), "w") as f:
+                    f.write("[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0 "
+                            "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1\n")
         with open(os.path.join(units, "veille-test.target"), "w") as f:
             f.write(TARGET)
         with open(os.path.join(units, "veille-test-driver.service"), "w") as f:
