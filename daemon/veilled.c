@@ -28,6 +28,7 @@ struct daemon {
 	struct engine *engine;
 	const char *config_path;
 	bool once;
+	bool db_silent; /* the last watchdog check found the database not answering */
 };
 
 static void usage(FILE *out)
@@ -105,6 +106,9 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 	notify_reloading();
 	log_info("SIGHUP received, reloading %s", d->config_path);
 	struct config *c = config_load(d->config_path, &errors);
+	/* The sink is chosen before the engine takes c; it changes only when the reload succeeds.
+	 */
+	enum alert_sink sink = c ? alert_sink_from(c->alerts) : ALERT_NONE;
 	if (!c) {
 		/* One line per problem, then keep running on the old configuration. */
 		for (char *save = NULL, *l = strtok_r(errors, "\n", &save); l;
@@ -115,6 +119,8 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 		log_warnx("reload refused, keeping the running configuration: %s", errors);
 		free(errors);
 	} else {
+		alert_close();
+		alert_open(sink, "veilled");
 		log_info("configuration reloaded");
 	}
 	status(d);
@@ -133,11 +139,18 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 	(void)fd;
 	(void)what;
-	/* Only while the loop turns (we are in it) and the database answers. */
-	if (engine_healthy(d->engine))
+	/* Only while the loop turns (we are in it) and the database answers. Logged when that
+	 * changes, not at every tick: systemd restarts us if it lasts a whole WatchdogSec. */
+	if (engine_healthy(d->engine)) {
+		if (d->db_silent)
+			log_notice("database answers again: watchdog fed");
+		d->db_silent = false;
 		notify_watchdog();
-	else
-		log_warnx("database does not answer: watchdog not fed");
+	} else {
+		if (!d->db_silent)
+			log_warnx("database does not answer: watchdog not fed");
+		d->db_silent = true;
+	}
 }
 
 int main(int argc, char **argv)
