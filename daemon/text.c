@@ -420,6 +420,22 @@ static bool is_sentence_break(utf8proc_int32_t cp)
 	       cp == '(';
 }
 
+/* Hyphens that join the parts of a compound word. */
+static bool is_hyphen(utf8proc_int32_t cp)
+{
+	return cp == '-' || cp == 0x2010 || cp == 0x2011;
+}
+
+/* True when s[0..n) starts with a letter. */
+static bool letter_at(const utf8proc_uint8_t *s, utf8proc_ssize_t n)
+{
+	utf8proc_int32_t cp;
+	if (n <= 0 || utf8proc_iterate(s, n, &cp) <= 0)
+		return false;
+	utf8proc_category_t cat = utf8proc_category(cp);
+	return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+}
+
 static void tok_add(struct tokenizer *tz, const char *s, size_t n)
 {
 	if (tz->len + n > TEXT_MAX_TOKEN) {
@@ -450,7 +466,7 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 		buf_free(&clean);
 		return r;
 	}
-	bool initial = true;
+	bool initial = true, joined = false;
 	for (utf8proc_ssize_t i = 0; i < n;) {
 		utf8proc_int32_t cp;
 		utf8proc_ssize_t k = utf8proc_iterate(norm + i, n - i, &cp);
@@ -466,6 +482,8 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 					tz.flags |= TEXT_TOKEN_CAPITAL;
 				if (initial)
 					tz.flags |= TEXT_TOKEN_INITIAL;
+				if (joined)
+					tz.flags |= TEXT_TOKEN_JOINED;
 			}
 			if (digit)
 				tz.digit = true;
@@ -492,9 +510,15 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 				tok_reset(&tz);
 				continue;
 			}
+			/* "porte-parole": both parts are marked, the second when it starts. */
+			joined = is_hyphen(cp) && letter_at(norm + i, n - i);
+			if (joined)
+				tz.flags |= TEXT_TOKEN_JOINED;
 			tok_emit(&tz);
 			tok_reset(&tz);
 			initial = false;
+		} else {
+			joined = false;
 		}
 		if (is_sentence_break(cp))
 			initial = true;

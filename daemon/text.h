@@ -19,10 +19,11 @@ char *text_fold(const char *s, size_t len);
  *
  * text_tokens normalises like text_fold (NFKC, accents stripped, lower case), splits words on
  * every character that is not a letter or a digit (so "gardes-frontières" gives "gardes" and
- * "frontieres"), drops French elided articles and pronouns before an apostrophe (' or U+2019:
- * "l'armée" gives "armee"; "jusqu'à" gives nothing), drops tokens holding a digit, one-letter
- * tokens and French stop words, maps spelling variants through an alias table to their canonical
- * form (not stemmed further), and stems what remains with Snowball French.
+ * "frontieres", both flagged TEXT_TOKEN_JOINED as parts of a compound), drops French elided
+ * articles and pronouns before an apostrophe (' or U+2019: "l'armée" gives "armee"; "jusqu'à" gives
+ * nothing), drops tokens holding a digit, one-letter tokens and French stop words, maps spelling
+ * variants through an alias table to their canonical form (not stemmed further), and stems what
+ * remains with Snowball French.
  *
  * Stemming runs on the accent-folded word, not the original: feed text often arrives without its
  * accents ("bielorusse", "termine"), and the profile must meet the same stem whether or not the
@@ -34,6 +35,7 @@ char *text_fold(const char *s, size_t len);
 /* Flags passed with each token. */
 #define TEXT_TOKEN_CAPITAL 0x1u /* its first letter was upper case in the original text */
 #define TEXT_TOKEN_INITIAL 0x2u /* it starts a sentence, a line or a quotation */
+#define TEXT_TOKEN_JOINED  0x4u /* a part of a hyphenated compound ("porte-parole") */
 
 /* Called for each token: tok (NUL-terminated, len bytes) is borrowed until the callback returns;
  * index counts kept tokens from 0. */

@@ -49,9 +49,20 @@ void topic_score_keys(const struct topic *t, const char *title, const char *text
  * per-group normalisation topic_profile applies; 0 when key is not in the profile. */
 double topic_weight(const struct topic *t, const char *key);
 
-/* Calls cb for each derived term, strongest first. */
-void topic_profile(const struct topic *t, void (*cb)(const char *term, double weight, void *arg),
-		   void *arg);
+/* The kinds of profile terms: names (written with a capital inside sentences: places, people,
+ * institutions), context words (what happens there), phrases (two adjacent stems, context). */
+enum topic_group { TOPIC_GROUP_NAME, TOPIC_GROUP_CONTEXT, TOPIC_GROUP_PHRASE };
+/* "name", "context" or "phrase". */
+const char *topic_group_name(enum topic_group g);
+
+/* Calls cb for each derived term: names, then context words, then phrases, strongest first
+ * within each. weight is the term's share of its group (the group's similarity to a text holding
+ * that term alone; the squares of a group's shares add up to 1, names and context apart,
+ * phrases sharing the context's): names and context are scored apart, so their weights are
+ * compared within a group, never across. */
+typedef void (*topic_profile_cb)(const char *term, enum topic_group group, double weight,
+				 void *arg);
+void topic_profile(const struct topic *t, topic_profile_cb cb, void *arg);
 
 /*
  * Background document frequencies: how common each profile key is in everyday news, learned from

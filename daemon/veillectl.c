@@ -46,7 +46,7 @@ static void usage(FILE *out)
 	    "  parse [--url URL] [--charset CS] FILE...\n"
 	    "                                 feed documents to JSON Lines, one object per item\n"
 	    "  score [--topic NAME] [FILE...] score plain-text articles (stdin when no FILE)\n"
-	    "  profile [--topic NAME] [--json] a topic's derived terms and weights\n"
+	    "  profile [--topic NAME] [--json] a topic's derived terms by group\n"
 	    "  feeds [--json]                 each feed's fetch state\n"
 	    "  items [--since WHEN] [--relevant] [--limit N] [--json]\n"
 	    "  search [--limit N] [--json] QUERY\n"
@@ -354,19 +354,20 @@ struct profile_ctx {
 	struct buf b;
 };
 
-static void profile_cb(const char *term, double weight, void *arg)
+static void profile_cb(const char *term, enum topic_group group, double weight, void *arg)
 {
 	struct profile_ctx *p = arg;
 	if (p->json) {
 		buf_putc(&p->b, '{');
 		put_key(&p->b, "topic", true);
 		json_put_string(&p->b, p->topic);
+		put_str(&p->b, "group", topic_group_name(group));
 		put_str(&p->b, "term", term);
 		put_key(&p->b, "weight", false);
 		buf_printf(&p->b, "%.6g}", weight);
 		emit(&p->b);
 	} else {
-		printf("%-32s %10.6g\n", term, weight);
+		printf("%-8s %-32s %8.4f\n", topic_group_name(group), term, weight);
 	}
 }
 
@@ -400,8 +401,9 @@ static int cmd_profile(int argc, char **argv)
 		for (size_t i = first; i < first + count; i++) {
 			p.topic = topic_name(t.v[i]);
 			if (!p.json)
-				printf("# topic %s, threshold %.3f\n", p.topic,
-				       topic_threshold(t.v[i]));
+				printf("# topic %s, threshold %.3f\n# %-6s %-32s %8s (share of "
+				       "its group)\n",
+				       p.topic, topic_threshold(t.v[i]), "group", "term", "weight");
 			topic_profile(t.v[i], profile_cb, &p);
 		}
 	}

@@ -95,8 +95,17 @@ def main():
     p = run([h.VEILLECTL, "-c", CONF, "profile", "--json"])
     rows = [json.loads(l) for l in p.stdout.splitlines()]
     h.check(rows and all(r["weight"] > 0 for r in rows), "profile --json weights are positive")
-    ws = [r["weight"] for r in rows]
-    h.check(ws == sorted(ws, reverse=True), "profile is strongest first")
+    groups = [r.get("group") for r in rows]
+    order = ["name", "context", "phrase"]
+    h.check(set(groups) == set(order) and groups == sorted(groups, key=order.index),
+            "profile --json: names, then context words, then phrases")
+    for g in order:
+        ws = [r["weight"] for r in rows if r["group"] == g]
+        h.check(ws == sorted(ws, reverse=True), f"profile is strongest first among {g}s")
+    h.check(rows[0]["term"] == "belarus", f"the strongest name is the subject ({rows[0]['term']})")
+    p = run([h.VEILLECTL, "-c", CONF, "profile"])
+    first = [l.split() for l in p.stdout.splitlines() if l and not l.startswith("#")][0]
+    h.check(first[:2] == ["name", "belarus"], f"profile shows each term's group ({first})")
 
     for argv, what in [([h.VEILLECTL], "no command"), ([h.VEILLECTL, "frobnicate"], "unknown command"),
                        ([h.VEILLECTL, "-c", CONF, "items", "--since", "yesterday-ish"], "bad --since"),

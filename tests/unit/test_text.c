@@ -112,6 +112,18 @@ static void test_flags(void **state)
 	assert_int_equal(t.flags[2], TEXT_TOKEN_CAPITAL);
 	assert_int_equal(t.flags[3], TEXT_TOKEN_CAPITAL | TEXT_TOKEN_INITIAL);
 	buf_free(&t.b);
+	/* Both parts of a hyphenated compound are marked, a dash between words is not. */
+	struct toks c = {0};
+	const char *h = "des gardes-frontières, Minsk - Kiev, porte\u2011parole";
+	text_tokens(NULL, NULL, h, strlen(h), toks_cb, &c);
+	assert_string_equal(c.b.p, "gardes frontieres minsk kiev porte parole");
+	assert_int_equal(c.flags[0], TEXT_TOKEN_JOINED);
+	assert_int_equal(c.flags[1], TEXT_TOKEN_JOINED);
+	assert_int_equal(c.flags[2], TEXT_TOKEN_CAPITAL);
+	assert_int_equal(c.flags[3], TEXT_TOKEN_CAPITAL);
+	assert_int_equal(c.flags[4], TEXT_TOKEN_JOINED);
+	assert_int_equal(c.flags[5], TEXT_TOKEN_JOINED);
+	buf_free(&c.b);
 	/* "L'Ukraine" at a sentence start stays sentence-initial through the elision. */
 	struct toks u = {0};
 	text_tokens(NULL, NULL, "L'Ukraine", 9, toks_cb, &u);

@@ -2,7 +2,9 @@
  * test_topic.c - the topic built from the shipped reference articles and alias file.
  */
 #include <glob.h>
+#include <math.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -171,24 +173,77 @@ static void test_length_does_not_win(void **state)
 	buf_free(&b);
 }
 
-static void profile_cb(const char *term, double weight, void *arg)
+struct profile_seen {
+	int group;	       /* of the last term */
+	double last;	       /* its weight */
+	double sq[3];	       /* sum of squared weights per group */
+	size_t n;	       /* terms */
+	double belarus;	       /* the alias canonical form, a name */
+	bool port, port_parol; /* compound parts: only "porte-parole" as a phrase */
+};
+
+static void profile_cb(const char *term, enum topic_group group, double weight, void *arg)
 {
-	double *last = arg;
-	assert_true(weight > 0);
-	assert_true(weight <= last[0]);
-	last[0] = weight;
-	last[1] += 1;
-	if (!strcmp(term, "belarus"))
-		last[2] = weight;
+	struct profile_seen *p = arg;
+	assert_true(weight > 0 && weight <= 1);
+	/* names, then context words, then phrases; strongest first within each */
+	assert_true((int)group >= p->group);
+	if ((int)group == p->group)
+		assert_true(weight <= p->last);
+	p->group = (int)group;
+	p->last = weight;
+	p->sq[group] += weight * weight;
+	p->n++;
+	assert_true((group == TOPIC_GROUP_PHRASE) == (strchr(term, ' ') != NULL));
+	if (!strcmp(term, "belarus") && group == TOPIC_GROUP_NAME)
+		p->belarus = weight;
+	p->port |= !strcmp(term, "port");
+	p->port_parol |= !strcmp(term, "port parol");
 }
 
 static void test_profile(void **state)
 {
 	(void)state;
-	double st[3] = {1e9, 0, 0};
-	topic_profile(topic, profile_cb, st);
-	assert_true(st[1] > 50);
-	assert_true(st[2] > 0); /* the canonical form of the aliases is a term */
+	struct profile_seen p = {.group = -1};
+	topic_profile(topic, profile_cb, &p);
+	assert_true(p.n > 50);
+	assert_true(p.belarus > 0.5); /* the subject outweighs every other name */
+	assert_true(fabs(p.sq[TOPIC_GROUP_NAME] - 1.0) < 1e-9);
+	assert_true(fabs(p.sq[TOPIC_GROUP_CONTEXT] + p.sq[TOPIC_GROUP_PHRASE] - 1.0) < 1e-9);
+	/* "porte-parole" in the references: a phrase, not a port */
+	assert_true(p.port_parol && !p.port);
+	assert_string_equal(topic_group_name(TOPIC_GROUP_NAME), "name");
+	assert_string_equal(topic_group_name(TOPIC_GROUP_CONTEXT), "context");
+	assert_string_equal(topic_group_name(TOPIC_GROUP_PHRASE), "phrase");
+}
+
+/* Strikes out of a NULL-terminated list the keys seen. */
+static void strike_key_cb(const char *key, void *arg)
+{
+	const char **want = arg;
+	for (; *want; want++)
+		if (!strcmp(key, *want))
+			*want = "";
+}
+
+static void test_compounds(void **state)
+{
+	(void)state;
+	/* A compound's parts count only together: the port of Klaipeda is not a spokesman. */
+	assert_true(topic_weight(topic, "port") == 0);
+	assert_true(topic_weight(topic, "port parol") > 0);
+	assert_true(topic_weight(topic, "frontier") > 0);
+	const char *joined[] = {"port parol", "frontier", NULL};
+	topic_doc_keys(topic, NULL, "Les gardes-frontières et le porte-parole.", strike_key_cb,
+		       joined);
+	assert_string_equal(joined[0], "");
+	assert_string_equal(joined[1], "frontier"); /* not a word of its own here */
+	/* Written apart, the words are words again. */
+	const char *apart[] = {"port parol", "frontier", NULL};
+	topic_doc_keys(topic, NULL, "Les gardes frontières et le porte parole.", strike_key_cb,
+		       apart);
+	assert_string_equal(apart[0], "");
+	assert_string_equal(apart[1], "");
 }
 
 struct bg {
@@ -268,8 +323,8 @@ int main(void)
 	    cmocka_unit_test(test_accessors),	 cmocka_unit_test(test_on_and_off_topic),
 	    cmocka_unit_test(test_empty),	 cmocka_unit_test(test_aliases_unify),
 	    cmocka_unit_test(test_title_weight), cmocka_unit_test(test_length_does_not_win),
-	    cmocka_unit_test(test_profile),	 cmocka_unit_test(test_background),
-	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_profile),	 cmocka_unit_test(test_compounds),
+	    cmocka_unit_test(test_background),	 cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
