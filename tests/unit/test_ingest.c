@@ -133,11 +133,16 @@ static void test_ingest(void **state)
 	assert_int_equal(st.relevant, 1);
 	assert_int_equal(st.alerts_pending, 1);
 
-	unsigned sent = 9;
-	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &sent), 0);
-	assert_int_equal(sent, 1);
-	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &sent), 0);
-	assert_int_equal(sent, 0);
+	struct ingest_outbox ob = {0};
+	struct ingest_flushed fl;
+	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &ob, false, &fl), 0);
+	assert_int_equal(fl.pending, 1);
+	assert_int_equal(fl.sent, 1);
+	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &ob, true, &fl), 0);
+	assert_int_equal(fl.pending, 0);
+	assert_int_equal(fl.sent, 0);
+	assert_int_equal(ob.nunmarked, 0);
+	ingest_outbox_clear(&ob);
 	assert_int_equal(store_stats(f->store, &st), 0);
 	assert_int_equal(st.alerts_sent, 1);
 	assert_int_equal(st.alerts_pending, 0);
