@@ -30,6 +30,8 @@ def nfds(pid):
 
 
 def main():
+    if os.environ.get("VEILLE_SANITIZED", "0") not in ("", "0", "OFF", "FALSE"):
+        h.skip("a sanitized build holds freed memory in quarantine: its RSS says nothing about leaks")
     t0 = time.monotonic()
     with h.TempDir() as tmp:
         os.mkdir(os.path.join(tmp, "feeds"))
