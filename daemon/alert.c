@@ -3,13 +3,17 @@
  *
  * The line is the same in both: "ALERT topic=T score=0.82 feed=F url=U title="..."": key=value
  * pairs an operator can grep, the free-text title last and quoted. In the journal it comes with
- * VEILLE_* fields and a fixed MESSAGE_ID.
+ * VEILLE_* fields and a fixed MESSAGE_ID, and the journal is read back after a crash so an alert
+ * already there is not sent twice (alert_recall_*).
  */
 #include "alert.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
@@ -19,6 +23,7 @@
 
 static enum alert_sink sink = ALERT_NONE;
 static const char *alert_ident = "veilled";
+static char alert_origin[64];
 
 enum alert_sink alert_sink_from(const char *mode)
 {
@@ -45,6 +50,11 @@ void alert_close(void)
 	if (sink == ALERT_SYSLOG)
 		closelog();
 	sink = ALERT_NONE;
+}
+
+void alert_set_origin(const char *origin)
+{
+	snprintf(alert_origin, sizeof(alert_origin), "%s", origin ? origin : "");
 }
 
 /* Copies s into out for a one-line, quoted field: newlines become spaces, '"' and '\' escaped. */
@@ -88,7 +98,8 @@ int alert_send(const struct alert *a)
 		    "VEILLE_TOPIC=%s", a->topic, "VEILLE_SCORE=%.4f", a->score, "VEILLE_FEED=%s",
 		    a->feed ? a->feed : "", "VEILLE_URL=%s", a->url ? a->url : "",
 		    "VEILLE_TITLE=%s", a->title ? a->title : "", "VEILLE_TERMS=%s",
-		    a->terms ? a->terms : "[]", "VEILLE_ITEM=%lld", (long long)a->item_id, NULL);
+		    a->terms ? a->terms : "[]", "VEILLE_ITEM=%lld", (long long)a->item_id,
+		    "VEILLE_ORIGIN=%s", alert_origin, NULL);
 		return r < 0 ? r : 0;
 	}
 	case ALERT_SYSLOG:
@@ -99,4 +110,98 @@ int alert_send(const struct alert *a)
 		break;
 	}
 	return 0;
+}
+
+struct alert_recall {
+	sd_journal *j;
+};
+
+void alert_recall_free(struct alert_recall *r)
+{
+	if (!r)
+		return;
+	if (r->j)
+		sd_journal_close(r->j);
+	free(r);
+}
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int alert_recall_open(unsigned pending, int timeout_ms, struct alert_recall **ret)
+{
+	if (sink != ALERT_JOURNAL)
+		return -EOPNOTSUPP;
+	struct alert_recall *r = xcalloc(1, sizeof(*r));
+	char nonce[40], match[64];
+	uint64_t n[2];
+	arc4random_buf(n, sizeof(n));
+	snprintf(nonce, sizeof(nonce), "%016" PRIx64 "%016" PRIx64, n[0], n[1]);
+	/* Open first: the notice then shows up as a change sd_journal_wait sees. */
+	int rc = sd_journal_open(&r->j, SD_JOURNAL_LOCAL_ONLY);
+	if (rc < 0)
+		goto fail;
+	/* journald reads its socket in order: once this notice is in the journal, so is every
+	 * alert the crashed process handed to the same socket before it died. */
+	rc = sd_journal_send("MESSAGE=%u alert%s left pending by an unclean stop: looking %s up in "
+			     "the journal before sending",
+			     pending, pending == 1 ? "" : "s", pending == 1 ? "it" : "them",
+			     "MESSAGE_ID=" ALERT_RECALL_MESSAGE_ID, "PRIORITY=%d", LOG_NOTICE,
+			     "SYSLOG_IDENTIFIER=%s", alert_ident, "VEILLE_RECALL=%s", nonce,
+			     "VEILLE_ORIGIN=%s", alert_origin, NULL);
+	if (rc < 0)
+		goto fail;
+	snprintf(match, sizeof(match), "VEILLE_RECALL=%s", nonce);
+	if ((rc = sd_journal_add_match(r->j, match, 0)) < 0)
+		goto fail;
+	uint64_t end = now_usec() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000u;
+	for (;;) {
+		if ((rc = sd_journal_seek_head(r->j)) < 0)
+			goto fail;
+		rc = sd_journal_next(r->j);
+		if (rc < 0)
+			goto fail;
+		if (rc > 0)
+			break;
+		uint64_t now = now_usec();
+		if (now >= end) {
+			rc = -ETIMEDOUT;
+			goto fail;
+		}
+		rc = sd_journal_wait(r->j, end - now);
+		if (rc < 0)
+			goto fail;
+	}
+	sd_journal_flush_matches(r->j);
+	*ret = r;
+	return 0;
+fail:
+	alert_recall_free(r);
+	return rc;
+}
+
+int alert_recall_find(struct alert_recall *r, const struct alert *a)
+{
+	char item[64], topic[VEILLE_MAX_NAME + 16], origin[96];
+	if (!a->topic)
+		return -EINVAL;
+	snprintf(item, sizeof(item), "VEILLE_ITEM=%lld", (long long)a->item_id);
+	int n = snprintf(topic, sizeof(topic), "VEILLE_TOPIC=%s", a->topic);
+	if (n < 0 || (size_t)n >= sizeof(topic))
+		return -ENAMETOOLONG;
+	snprintf(origin, sizeof(origin), "VEILLE_ORIGIN=%s", alert_origin);
+	sd_journal_flush_matches(r->j);
+	int rc;
+	if ((rc = sd_journal_add_match(r->j, "MESSAGE_ID=" ALERT_MESSAGE_ID, 0)) < 0 ||
+	    (rc = sd_journal_add_match(r->j, origin, 0)) < 0 ||
+	    (rc = sd_journal_add_match(r->j, item, 0)) < 0 ||
+	    (rc = sd_journal_add_match(r->j, topic, 0)) < 0 ||
+	    (rc = sd_journal_seek_head(r->j)) < 0)
+		return rc;
+	rc = sd_journal_next(r->j);
+	return rc < 0 ? rc : rc > 0;
 }

@@ -53,7 +53,11 @@ struct engine {
 	bool stopping;
 	size_t once_left;
 	int failed;
-	bool store_failing;
+	/* The database refused a write: what failed, so it is logged once and its recovery once. A
+	 * feed-state save succeeding does not prove that an ingest transaction would. */
+	enum { STORE_OK, STORE_SAVE_FAILING, STORE_INGEST_FAILING } store_failing;
+	bool store_reopen; /* the connection is read-only: open the file again before writing */
+	struct ingest_outbox outbox;
 	/* retention and PRAGMA optimize, on a timer of their own */
 	struct event *maint_ev;
 	int64_t next_optimize;
@@ -179,6 +183,28 @@ static void free_feeds(struct engine *e)
 	e->wq_head = e->wq_len = 0;
 }
 
+/* The database's identity, VEILLE_ORIGIN of its alerts: made once, kept in the meta table. When
+ * it cannot be kept (read-only database), one for this run only: a crash then costs at most a
+ * repeated alert, never a lost one. */
+static void set_origin(struct store *st, const char *database)
+{
+	char *origin = NULL;
+	int r = store_meta_get(st, "origin", &origin);
+	if (r == -ENOENT) {
+		uint64_t n[2];
+		arc4random_buf(n, sizeof(n));
+		origin =
+		    xasprintf("%016llx%016llx", (unsigned long long)n[0], (unsigned long long)n[1]);
+		r = store_meta_set(st, "origin", origin);
+	}
+	if (r < 0)
+		log_warnx("database %s: cannot keep its identity (%s): an alert sent just before a "
+			  "crash may be sent again",
+			  database, strerror(-r));
+	alert_set_origin(origin);
+	free(origin);
+}
+
 struct engine *engine_new(struct event_base *base, struct config *c, bool once, char **ret_err)
 {
 	struct engine *e = xcalloc(1, sizeof(*e));
@@ -194,6 +220,7 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 		free(err);
 		goto fail;
 	}
+	set_origin(e->store, c->database);
 	e->fetch = make_fetch(e);
 	if (!e->fetch) {
 		*ret_err = xstrdup("cannot initialise libcurl");
@@ -224,6 +251,7 @@ void engine_free(struct engine *e)
 	if (e->maint_ev)
 		event_free(e->maint_ev);
 	store_close(e->store);
+	ingest_outbox_clear(&e->outbox);
 	topics_clear(&e->topics);
 	config_free(e->cfg);
 	free(e);
@@ -238,14 +266,24 @@ static void count_day(struct engine *e)
 	}
 }
 
-static void store_problem(struct engine *e, const char *what, int r)
+/* A write failed: logged when the database starts failing, not at every attempt. ingest: the
+ * failure was an items transaction (else a feed-state save). */
+static void store_problem(struct engine *e, bool ingest, int r)
 {
 	e->failed = 1;
-	if (!e->store_failing)
-		log_warnx("database %s: %s failed: %s (%s); items of this fetch are kept for the "
-			  "next one",
-			  e->cfg->database, what, store_errmsg(e->store), strerror(-r));
-	e->store_failing = true;
+	if (e->store_failing == STORE_OK)
+		log_warnx("database %s: %s failed: %s (%s); %s", e->cfg->database,
+			  ingest ? "storing items" : "saving a feed's state",
+			  store_errmsg(e->store), strerror(-r),
+			  ingest ? "the feed's items and validators stay as they were, fetching it "
+				   "again later"
+				 : "retrying at its next fetch");
+	if (ingest || e->store_failing == STORE_OK)
+		e->store_failing = ingest ? STORE_INGEST_FAILING : STORE_SAVE_FAILING;
+	/* A connection opened on a read-only file stays read-only: reopen before the next write,
+	 * so the daemon resumes once the file is writable again. */
+	if (r == -EROFS)
+		e->store_reopen = true;
 }
 
 /* The corpus's document frequencies into the topics: at start, reload, and as the corpus grows. */
@@ -258,14 +296,52 @@ static void load_background(struct engine *e, bool only_when_stale)
 			  e->cfg->database, store_errmsg(e->store));
 }
 
-static void flush_alerts(struct engine *e)
+/* A write succeeded: logs the recovery when it proves the failure over. */
+static void store_ok(struct engine *e, bool ingest)
 {
-	unsigned sent = 0;
-	int r = ingest_flush_alerts(e->store, &e->topics, &sent);
+	if (e->store_failing == STORE_OK || (!ingest && e->store_failing == STORE_INGEST_FAILING))
+		return;
+	log_notice("database %s: writable again", e->cfg->database);
+	e->store_failing = STORE_OK;
+}
+
+/* Opens the database again when the connection was read-only. Keeps the old one on failure. */
+static void store_refresh(struct engine *e)
+{
+	if (!e->store_reopen)
+		return;
+	char *err = NULL;
+	struct store *st = store_open(e->cfg->database, false, &err);
+	if (!st) {
+		log_debug("database %s: cannot open it again: %s", e->cfg->database, err);
+		free(err);
+		return;
+	}
+	store_close(e->store);
+	e->store = st;
+	e->store_reopen = false;
+}
+
+static void flush_alerts(struct engine *e, bool after_crash)
+{
+	struct ingest_flushed n;
+	int r = ingest_flush_alerts(e->store, &e->topics, &e->outbox, after_crash, &n);
 	count_day(e);
-	e->alerts_today += sent;
+	e->alerts_today += n.sent;
+	if (after_crash && n.pending) {
+		if (n.recall == 0)
+			log_notice("alerts: %u left pending by an unclean stop: %u already in the "
+				   "journal, %u sent now",
+				   n.pending, n.found, n.sent);
+		else
+			log_notice("alerts: %u left pending by an unclean stop sent now, without "
+				   "knowing whether they went out before it (%s)",
+				   n.sent,
+				   n.recall == -EOPNOTSUPP ? "syslog cannot be read back"
+							   : strerror(-n.recall));
+	}
 	if (r < 0)
-		log_warnx("alerts: %u sent, the others stay queued: %s", sent, strerror(-r));
+		log_warnx("alerts: %u sent, the others stay queued: %s", n.sent, strerror(-r));
 }
 
 static void human_span(int64_t secs, char *out, size_t len)
@@ -353,7 +429,7 @@ static void once_finish(struct engine *e)
 int engine_start(struct engine *e)
 {
 	int64_t now = now_unix();
-	flush_alerts(e);
+	flush_alerts(e, true);
 	for (size_t i = 0; i < e->nfeeds; i++) {
 		struct feed_rt *f = &e->feeds[i];
 		if (f->st.disabled) {
@@ -500,8 +576,9 @@ static double doc_rate(const struct feed_doc *doc, int64_t now)
 	return rate;
 }
 
-/* Parses and ingests a 200 response; returns 0 with the counts in *ret_n, or -EINVAL for a
- * document that is no feed (errmsg says why), or a store error (logged). */
+/* Parses and ingests a 200 response; returns 0 with the counts in *ret_n, or -EBADMSG for a
+ * document that is no feed (errmsg says why), or a store error (logged; the store never returns
+ * -EBADMSG). */
 static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *errmsg,
 		       size_t errlen, int64_t *ret_ttl, struct ingest_counts *ret_n,
 		       bool *ret_recovered)
@@ -518,12 +595,13 @@ static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *
 			   res->effective_url ? res->effective_url : f->st.url,
 			   *charset ? charset : NULL, &doc, errmsg, errlen);
 	if (r < 0)
-		return -EINVAL;
+		return -EBADMSG;
 	int64_t now = now_unix();
 	*ret_ttl = doc->ttl_minutes > 0 ? (int64_t)doc->ttl_minutes * 60 : 0;
 	double old_rate = f->st.items_per_week;
 	f->st.items_per_week = doc_rate(doc, now);
 	struct ingest_counts n = {0};
+	store_refresh(e);
 	r = store_begin(e->store);
 	if (r == 0)
 		r = ingest_doc(e->store, &e->topics, f->cf->name, doc, now, &n);
@@ -534,24 +612,23 @@ static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *
 	if (r == 0)
 		r = store_commit(e->store);
 	if (r < 0) {
-		store_problem(e, "storing items", r);
+		store_problem(e, true, r);
 		store_rollback(e->store);
 		f->st.items -= n.added;
 		f->st.items_per_week = old_rate;
 		feed_doc_free(doc);
 		return r;
 	}
-	if (e->store_failing)
-		log_notice("database %s: writable again", e->cfg->database);
-	e->store_failing = false;
+	store_ok(e, true);
 	count_day(e);
 	e->items_today += n.added;
 	load_background(e, true);
 	*ret_n = n;
 	*ret_recovered = doc->recovered;
 	feed_doc_free(doc);
-	/* Not only this fetch's alerts: those `veillectl rescore --alert` queued go out too. */
-	flush_alerts(e);
+	/* Not only this fetch's alerts: those `veillectl rescore --alert` queued, and those a
+	 * failed mark left behind, go out too. */
+	flush_alerts(e, false);
 	return 0;
 }
 
@@ -599,21 +676,28 @@ static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 				   res->permanent_url);
 			replace(&f->st.url, res->permanent_url);
 		}
-		replace(&f->st.etag, res->etag);
-		replace(&f->st.last_modified, res->last_modified);
+		char *old_etag = f->st.etag, *old_lm = f->st.last_modified;
+		f->st.etag = res->etag ? xstrdup(res->etag) : NULL;
+		f->st.last_modified = res->last_modified ? xstrdup(res->last_modified) : NULL;
 		struct ingest_counts n = {0};
 		bool broken = false;
 		int r = ingest_body(f, res, msg, sizeof(msg), &ttl, &n, &broken);
-		if (r == -EINVAL) {
+		if (r == -EBADMSG) {
 			/* Not a feed: no validators kept, so the next try re-reads it whole. */
 			replace(&f->st.etag, NULL);
 			replace(&f->st.last_modified, NULL);
 			set_error(f, what.p, msg, -1);
 		} else if (r < 0) {
-			/* Database trouble: forget the validators so nothing is skipped. */
-			replace(&f->st.etag, NULL);
-			replace(&f->st.last_modified, NULL);
-			f->st.next_fetch = now_unix() + 60;
+			/* Database trouble: the items were not stored, so the validators stay those
+			 * of the last document stored (a 304 would otherwise skip these items for
+			 * good), and the feed is fetched again soon. */
+			free(f->st.etag);
+			free(f->st.last_modified);
+			f->st.etag = old_etag;
+			f->st.last_modified = old_lm;
+			old_etag = old_lm = NULL;
+			int64_t soon = e->cfg->min_interval < 60 ? e->cfg->min_interval : 60;
+			f->st.next_fetch = now_unix() + (soon > 0 ? soon : 1);
 		} else {
 			set_ok(f, ttl, res->max_age);
 			if (failed)
@@ -630,14 +714,19 @@ static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 			else
 				log_info("feed %s: %s", f->cf->name, what.p);
 		}
+		free(old_etag);
+		free(old_lm);
 	} else {
 		snprintf(msg, sizeof(msg), "HTTP %ld", res->status);
 		set_error(f, "", msg, res->retry_after);
 	}
 	buf_free(&what);
+	store_refresh(e);
 	int r = store_feed_save(e->store, &f->st);
 	if (r < 0)
-		store_problem(e, "saving feed state", r);
+		store_problem(e, false, r);
+	else
+		store_ok(e, false);
 	if (!f->st.disabled && !e->once)
 		sched_at(e->sched, f->index, f->st.next_fetch);
 	once_done(f);
@@ -672,6 +761,10 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 	if (store) {
 		store_close(e->store);
 		e->store = store;
+		e->store_reopen = false;
+		e->store_failing = STORE_OK;
+		ingest_outbox_clear(&e->outbox); /* those marks belong to the other database */
+		set_origin(e->store, c->database);
 	}
 	config_free(e->cfg);
 	e->cfg = c;

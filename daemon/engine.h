@@ -19,7 +19,8 @@ struct event_base;
  * Returns NULL and a new message in *ret_err (the config is freed then).
  */
 struct engine *engine_new(struct event_base *base, struct config *c, bool once, char **ret_err);
-/* Sends alerts a crash left pending and arms every feed's timer. 0 or -errno. */
+/* Sends alerts a crash left pending (those the journal already holds are only marked sent) and
+ * arms every feed's timer. 0 or -errno. */
 int engine_start(struct engine *e);
 /* Swaps in configuration c (taken) when its topics and database open; in-flight fetches are
  * cancelled and their feeds rescheduled. On failure keeps the old configuration, frees c, and

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "alert.h"
 #include "config.h"
@@ -187,26 +188,70 @@ static int collect_cb(const struct store_alert *a, void *arg)
 	return 0;
 }
 
-int ingest_flush_alerts(struct store *st, const struct topics *topics, unsigned *ret_sent)
+void ingest_outbox_clear(struct ingest_outbox *ob)
+{
+	for (size_t i = 0; i < ob->nunmarked; i++)
+		free(ob->unmarked[i].topic);
+	free(ob->unmarked);
+	ob->unmarked = NULL;
+	ob->nunmarked = 0;
+}
+
+/* Index of (item_id, topic) in ob's unmarked alerts, or -1. */
+static ssize_t unmarked_find(const struct ingest_outbox *ob, int64_t item_id, const char *topic)
+{
+	for (size_t i = 0; i < ob->nunmarked; i++)
+		if (ob->unmarked[i].item_id == item_id && strcmp(ob->unmarked[i].topic, topic) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void unmarked_drop(struct ingest_outbox *ob, size_t i)
+{
+	free(ob->unmarked[i].topic);
+	ob->unmarked[i] = ob->unmarked[--ob->nunmarked];
+}
+
+int ingest_flush_alerts(struct store *st, const struct topics *topics, struct ingest_outbox *ob,
+			bool after_crash, struct ingest_flushed *ret)
 {
 	struct pending p = {0};
-	unsigned sent = 0;
+	struct ingest_flushed n = {0};
+	struct alert_recall *recall = NULL;
 	/* Collect first: the alerts are marked sent while no statement iterates over them. */
 	int r = store_alerts_pending(st, collect_cb, &p);
+	n.pending = (unsigned)p.n;
+	if (r >= 0 && p.n && after_crash)
+		n.recall = alert_recall_open(n.pending, ALERT_RECALL_TIMEOUT_MS, &recall);
 	for (size_t i = 0; r >= 0 && i < p.n; i++) {
 		struct alert *a = &p.v[i];
 		a->high = 1.0;
 		for (size_t t = 0; t < topics->n; t++)
 			if (strcmp(topic_name(topics->v[t]), a->topic) == 0)
 				a->high = topics_high_mark(topics->v[t]);
+		ssize_t u = unmarked_find(ob, a->item_id, a->topic);
+		bool found = u >= 0 || (recall && alert_recall_find(recall, a) == 1);
 		/* Not marked sent when the sink refused it: it goes out at the next flush. */
-		r = alert_send(a);
-		if (r < 0)
+		if (!found && (r = alert_send(a)) < 0)
 			break;
 		r = store_alert_sent(st, a->item_id, a->topic);
-		if (r >= 0)
-			sent++;
+		if (r == -ENOENT)
+			r = 0; /* marked meanwhile: nothing left to do */
+		if (r < 0 && u < 0) {
+			/* Sent but not marked: remember it, so the next flush only marks it. */
+			ob->unmarked =
+			    xreallocarray(ob->unmarked, ob->nunmarked + 1, sizeof(*ob->unmarked));
+			ob->unmarked[ob->nunmarked++] = (struct ingest_unmarked){
+			    .item_id = a->item_id, .topic = xstrdup(a->topic)};
+		} else if (r >= 0 && u >= 0) {
+			unmarked_drop(ob, (size_t)u);
+		}
+		if (u < 0 && !found)
+			n.sent++;
+		else if (u < 0)
+			n.found++;
 	}
+	alert_recall_free(recall);
 	for (size_t i = 0; i < p.n; i++) {
 		free((char *)p.v[i].topic);
 		free((char *)p.v[i].feed);
@@ -215,7 +260,7 @@ int ingest_flush_alerts(struct store *st, const struct topics *topics, unsigned 
 		free((char *)p.v[i].terms);
 	}
 	free(p.v);
-	*ret_sent = sent;
+	*ret = n;
 	return r < 0 ? r : 0;
 }
 

@@ -49,9 +49,33 @@ double topics_high_mark(const struct topic *t);
 int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 	       const struct feed_doc *doc, int64_t now, struct ingest_counts *ret);
 
-/* Sends every queued, unsent alert and marks each sent. Call after a commit, and at start-up for
- * alerts a crash left pending. Sets *ret_sent to how many were sent. 0 or -errno. */
-int ingest_flush_alerts(struct store *st, const struct topics *topics, unsigned *ret_sent);
+/* What the caller keeps from one flush to the next. Zero-initialise; ingest_outbox_clear frees. */
+struct ingest_outbox {
+	/* Alerts sent whose "sent" mark the database refused (disk full, read-only): marked at
+	 * the next flush, never sent again by this process. */
+	struct ingest_unmarked {
+		int64_t item_id;
+		char *topic;
+	} * unmarked;
+	size_t nunmarked;
+};
+void ingest_outbox_clear(struct ingest_outbox *ob);
+
+struct ingest_flushed {
+	unsigned pending; /* queued and unsent when the flush began */
+	unsigned sent;	  /* sent now */
+	unsigned found;	  /* found in the sink already (sent before a crash), marked, not resent */
+	int recall;	  /* after_crash: 0 when the sink was read back, else why not (-errno) */
+};
+
+/*
+ * Sends every queued, unsent alert and marks each sent. Call after a commit, and at start-up
+ * (after_crash) for alerts a crash left pending: those are first looked up in the sink when it
+ * can be read back (the journal), so an alert sent just before the crash is not sent twice.
+ * Counts go to *ret. 0 or -errno (the sink refused an alert, or the database a mark).
+ */
+int ingest_flush_alerts(struct store *st, const struct topics *topics, struct ingest_outbox *ob,
+			bool after_crash, struct ingest_flushed *ret);
 
 /* One verdict that changed during ingest_rescore. Strings are borrowed for the callback. */
 struct ingest_change {

@@ -11,9 +11,11 @@
  *    [min_interval, max_interval], is the next wait; unknown rate (items_per_week < 0) keeps the
  *    configured interval (clamped the same way); a silent feed (0 items a week) waits
  *    max_interval. Unset clamps (<= 0) default to interval / 4 and interval * 4, so adaptation
- *    stays around the configured interval; the floor is never below SCHED_MIN_WAIT. The publisher's
- *    RSS <ttl> and HTTP Cache-Control max-age are then honoured as minimums, but trusted only up to
- *    a day (or max_interval when that is longer), so a bogus "max-age=31536000" cannot park a feed.
+ *    stays around the configured interval; that default floor is never below SCHED_MIN_WAIT, while
+ *    a configured min_interval is honoured as is (seconds are allowed: tests, local feeds). The
+ *    publisher's RSS <ttl> and HTTP Cache-Control max-age are then honoured as minimums, but
+ *    trusted only up to a day (or max_interval when that is longer), so a bogus
+ *    "max-age=31536000" cannot park a feed.
  *  - rate: from the published dates of the items of the document just fetched: k dated items,
  *    the oldest published at t, make k items in (now - t), that is k * week / (now - t) items a
  *    week. A feed document is a window on the publisher's latest items, so this is the recent
@@ -38,7 +40,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 
-#define SCHED_MIN_WAIT	      60  /* seconds: the shortest interval the policy produces */
+#define SCHED_MIN_WAIT	      60  /* seconds: the shortest derived interval and backoff base */
 #define SCHED_DEFAULT	      900 /* seconds: interval when none is configured */
 #define SCHED_DAY	      86400
 #define SCHED_WEEK	      (7 * SCHED_DAY)
@@ -149,7 +151,7 @@ static void bounds(const struct sched_policy *p, int64_t *ret_base, int64_t *ret
 	int64_t base = p && p->interval > 0 ? p->interval : SCHED_DEFAULT;
 	int64_t lo = p && p->min_interval > 0 ? p->min_interval : base / 4;
 	int64_t hi = p && p->max_interval > 0 ? p->max_interval : base * 4;
-	if (lo < SCHED_MIN_WAIT)
+	if (lo < SCHED_MIN_WAIT && !(p && p->min_interval > 0))
 		lo = SCHED_MIN_WAIT;
 	if (hi < lo)
 		hi = lo;

@@ -139,20 +139,65 @@ static void test_ingest(void **state)
 	assert_int_equal(store_df_get(f->store, "belarus", &df), 0);
 	assert_int_equal(df, 1);
 
-	unsigned sent = 9;
-	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &sent), 0);
-	assert_int_equal(sent, 1);
-	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &sent), 0);
-	assert_int_equal(sent, 0);
+	struct ingest_outbox ob = {0};
+	struct ingest_flushed fl;
+	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &ob, false, &fl), 0);
+	assert_int_equal(fl.pending, 1);
+	assert_int_equal(fl.sent, 1);
+	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &ob, true, &fl), 0);
+	assert_int_equal(fl.pending, 0);
+	assert_int_equal(fl.sent, 0);
+	assert_int_equal(ob.nunmarked, 0);
+	ingest_outbox_clear(&ob);
 	assert_int_equal(store_stats(f->store, &st), 0);
 	assert_int_equal(st.alerts_sent, 1);
 	assert_int_equal(st.alerts_pending, 0);
+}
+
+/* An alert sent whose "sent" mark the database refused is remembered, and the next flush marks
+ * it without sending it again. The refusal: another connection holds the write lock. */
+static void test_unmarked(void **state)
+{
+	struct fixture *f = *state;
+	struct feed_item items[] = {{.id = "u1",
+				     .link = "https://u.example.fr/1",
+				     .title = (char *)ON_TITLE,
+				     .summary = (char *)ON_TEXT,
+				     .published = FEED_NO_DATE}};
+	struct ingest_counts c;
+	assert_int_equal(ingest(f, "feed-u", items, 1, &c), 0);
+	assert_int_equal(c.relevant, 1);
+
+	char *err = NULL;
+	char *db = xasprintf("%s/v.db", f->dir);
+	struct store *other = store_open(db, false, &err);
+	free(db);
+	assert_non_null(other);
+	assert_int_equal(store_begin(other), 0);
+	struct ingest_outbox ob = {0};
+	struct ingest_flushed fl;
+	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &ob, false, &fl), -EBUSY);
+	assert_int_equal(fl.sent, 1);
+	assert_int_equal(ob.nunmarked, 1);
+	assert_int_equal(store_rollback(other), 0);
+	store_close(other);
+
+	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &ob, false, &fl), 0);
+	assert_int_equal(fl.pending, 1);
+	assert_int_equal(fl.sent, 0);
+	assert_int_equal(ob.nunmarked, 0);
+	struct store_stats st;
+	assert_int_equal(store_stats(f->store, &st), 0);
+	assert_int_equal(st.alerts_pending, 0);
+	assert_int_equal(st.alerts_sent, 1);
+	ingest_outbox_clear(&ob);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_ingest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unmarked, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,9 +35,13 @@ static void test_interval_adaptive(void **state)
 	struct sched_policy p = {.interval = 900};
 	assert_int_equal(sched_interval(&p, 100000, 0, -1), 225);
 	assert_int_equal(sched_interval(&p, 0, 0, -1), 3600);
-	/* Never below one minute, whatever is configured. */
+	/* A configured min_interval is honoured, seconds included; the derived floor (interval / 4)
+	 * is never below a minute. */
 	struct sched_policy tiny = {.interval = 5, .min_interval = 1, .max_interval = 10};
-	assert_int_equal(sched_interval(&tiny, 100000, 0, -1), 60);
+	assert_int_equal(sched_interval(&tiny, 1e7, 0, -1), 1);
+	assert_int_equal(sched_interval(&tiny, -1, 0, -1), 5);
+	struct sched_policy derived = {.interval = 120};
+	assert_int_equal(sched_interval(&derived, 100000, 0, -1), 60);
 	/* Max below min is repaired rather than inverted. */
 	struct sched_policy bad = {.interval = 900, .min_interval = 1000, .max_interval = 10};
 	assert_int_equal(sched_interval(&bad, -1, 0, -1), 1000);

@@ -1,0 +1,97 @@
+"""A read-only database: veilled runs as an unprivileged user (root ignores file modes). After a
+first run has stored the feeds, the database file is made read-only (chmod 0444) and veilled is
+started again while the feeds grow: it starts, logs the failure once, keeps running, stores no
+feed state ahead of its items, and once the file is writable again (chmod 0644, no restart) it
+opens the database again and stores everything it missed.
+
+Why chmod and a restart, rather than making the file read-only under a running daemon: SQLite
+keeps the file open for writing, so a mode change does not reach the open descriptor, and the
+kernel refuses to remount a filesystem read-only (EBUSY) while a file on it is open for writing.
+A database that is read-only when veilled opens it is the case that happens (a restore, a
+permissions mistake), and the one where the connection itself stays read-only until reopened."""
+
+import os
+import pwd
+import random
+import shutil
+import sqlite3
+import time
+
+import harness as h
+import outage
+from newsfeeds import NewsFeeds
+
+NFEEDS = 6
+
+
+def main():
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        h.skip("needs root and setpriv to run veilled as an unprivileged user")
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        h.skip("no user nobody")
+    t0 = time.monotonic()
+    with h.TempDir() as tmp:
+        os.chmod(tmp, 0o755)
+        os.mkdir(os.path.join(tmp, "feeds"))
+        feeds = NewsFeeds(os.path.join(tmp, "feeds"), NFEEDS, random.Random(5), prefix="ro")
+        for f in range(NFEEDS):
+            feeds.grow(f, 4)
+        server = h.FeedServer(feeds.root, tmp)
+        dbdir = os.path.join(tmp, "db")
+        os.mkdir(dbdir)
+        os.chown(dbdir, nobody.pw_uid, nobody.pw_gid)
+        db = os.path.join(dbdir, "veille.db")
+        conf = os.path.join(tmp, "veille.conf")
+        names = [f"ro{f}" for f in range(NFEEDS)]
+        h.write_config(conf, db, [(names[f], f"{server.base}/{feeds.name(f)}") for f in range(NFEEDS)],
+                       extra="alerts = none\ninterval = 2s\nmin_interval = 1s\nmax_interval = 4s\n")
+        os.chmod(conf, 0o644)
+        argv = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
+                h.VEILLED, "-c", conf]
+        log = os.path.join(tmp, "veilled.log")
+        problems = []
+        try:
+            d = outage.Daemon(argv, log)
+            h.check(h.wait_for(lambda: outage.all_stored(db, feeds), 20), "first run: items stored")
+            h.check(d.stop() == 0, "first run stops cleanly")
+
+            os.chmod(db, 0o444)
+            for f in range(NFEEDS):
+                feeds.grow(f, 3)
+            before = len(open(log).read().splitlines())
+            d = outage.Daemon(argv, log)
+            lines = lambda: d.lines()[before:]
+            failed = lambda: [l for l in lines() if "failed:" in l]
+            h.wait_for(lambda: failed() or not d.alive(), 15)
+            outage.watch(db, feeds, names, 4, problems)
+            h.check(d.alive(), f"veilled runs on a read-only database ({lines()[-3:]})")
+            fl = failed()
+            h.check(len(fl) == 1 and "read-only" in fl[0].lower(),
+                    f"the failure is logged once and says read-only: {fl}")
+            h.check(not outage.all_stored(db, feeds), "nothing new could be stored")
+
+            os.chmod(db, 0o644)
+            back = h.wait_for(lambda: outage.all_stored(db, feeds) and d.count("writable again"), 20)
+            outage.watch(db, feeds, names, 0.5, problems)
+            h.check(bool(back), "once writable again (no restart), every item missed is stored")
+            h.check(len([l for l in lines() if "writable again" in l]) == 1, "the recovery is logged once")
+            h.check(len(failed()) == 1, "still one failure line in all")
+            h.check(not problems, f"no feed state ran ahead of its items at any time ({problems[:3]})")
+            c = sqlite3.connect(db)
+            h.check(c.execute("pragma integrity_check").fetchone()[0] == "ok", "PRAGMA integrity_check is ok")
+            n, k = c.execute("select count(*), count(distinct guid) from items").fetchone()
+            c.close()
+            h.check(n == k == len(feeds.served), f"each item stored once ({n} rows, {len(feeds.served)} served)")
+            h.check(d.stop() == 0, "SIGTERM: exit 0")
+        finally:
+            if d.alive():
+                d.stop()
+            server.stop()
+    print(f"took {time.monotonic() - t0:.1f}s")
+    h.finish()
+
+
+if __name__ == "__main__":
+    main()
