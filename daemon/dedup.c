@@ -2,12 +2,18 @@
  * dedup.c - content hashes and canonical URLs: what makes two items the same story.
  *
  * The content hash is SHA-256 over a normalised reading of the title and the text:
- *   1. each line is folded with text_fold (NFKC, case fold, accents stripped);
- *   2. the line is reduced to its words: ASCII punctuation and the typographic marks listed in
+ *   1. a text still holding tags or character references ("<p>", "</a>", "&amp;", "&#8217;":
+ *      a feed that escaped its HTML twice; the parser already turned real markup into text)
+ *      goes through html_to_text once more; in each line, a lower-case letter glued to an
+ *      upper-case one ("Lire aussiKyiv craint", an HTML link flattened without a space) is
+ *      split in two;
+ *   2. the line is folded with text_fold (NFKC, case fold, accents stripped, white space
+ *      collapsed);
+ *   3. the line is reduced to its words: ASCII punctuation and the typographic marks listed in
  *      separators[] (French quotes, curly apostrophes, dashes, bullets) separate words and are
  *      otherwise dropped, so "l’armée" and "l'armee" or "frontière :" and "frontiere:" read alike;
- *   3. syndication boilerplate (the rules[] table below) is dropped;
- *   4. the remaining lines are joined with one space, so line breaks do not matter either.
+ *   4. syndication boilerplate (the rules[] table below) is dropped;
+ *   5. the remaining lines are joined with one space, so line breaks do not matter either.
  * The hash input is words(title) "\n" words(text).
  *
  * The canonical URL uses libcurl's URL parser (curl_url) rather than a hand-written one: URL
@@ -25,6 +31,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bounds.h"
+#include "html.h"
 #include "text.h"
 #include "util.h"
 
@@ -34,9 +42,11 @@
  * seen in real French feeds that carries no information about the story.
  */
 enum rule_kind {
+	RULE_LINE,	  /* drop the line when it is exactly the phrase */
 	RULE_LINE_PREFIX, /* drop the whole line when it starts with the phrase */
 	RULE_PHRASE,	  /* drop the phrase wherever it stands as whole words */
-	RULE_TAIL,	  /* from the phrase to the end of the line, when `marker` follows it */
+	RULE_TAIL,	  /* from the phrase to the end of the line, when `marker` follows it (or
+			     always, when marker is NULL) */
 	RULE_MAX
 };
 static const struct rule {
@@ -44,22 +54,44 @@ static const struct rule {
 	const char *phrase;
 	const char *marker; /* RULE_TAIL only */
 } rules[] = {
-    /* Cross-links to other articles, inserted between paragraphs. */
+    /* Cross-links to other articles, inserted between paragraphs ("Lire aussi : ...",
+     * "VOIR ÉGALEMENT – ...", "À lire aussi"). */
     {RULE_LINE_PREFIX, "lire aussi", NULL},
     {RULE_LINE_PREFIX, "a lire aussi", NULL},
     {RULE_LINE_PREFIX, "lire egalement", NULL},
+    {RULE_LINE_PREFIX, "a lire egalement", NULL},
     {RULE_LINE_PREFIX, "voir aussi", NULL},
-    /* Share prompts. */
+    {RULE_LINE_PREFIX, "a voir aussi", NULL},
+    {RULE_LINE_PREFIX, "voir egalement", NULL},
+    {RULE_LINE_PREFIX, "sur le meme sujet", NULL},
+    /* Share prompts (WordPress, Jetpack, press sites). */
     {RULE_LINE_PREFIX, "partager sur", NULL},
     {RULE_LINE_PREFIX, "partager cet article", NULL},
     {RULE_LINE_PREFIX, "partagez cet article", NULL},
+    {RULE_LINE_PREFIX, "partager la publication", NULL},
+    {RULE_LINE_PREFIX, "cliquez pour partager", NULL},
+    {RULE_LINE_PREFIX, "cliquer pour partager", NULL},
     {RULE_LINE_PREFIX, "share this", NULL},
+    {RULE_LINE, "partager", NULL},
+    {RULE_LINE, "partagez", NULL},
+    {RULE_LINE, "share", NULL},
+    /* Advertising slots. */
+    {RULE_LINE, "publicite", NULL},
+    {RULE_LINE, "advertisement", NULL},
     /* Truncation and aggregator markers ("[ad_1]" reads "ad 1" once punctuation is gone). */
     {RULE_PHRASE, "lire la suite", NULL},
     {RULE_PHRASE, "continuer la lecture", NULL},
     {RULE_PHRASE, "source link", NULL},
     {RULE_PHRASE, "ad 1", NULL},
     {RULE_PHRASE, "ad 2", NULL},
+    {RULE_PHRASE, "ad 3", NULL},
+    /* Where the article was first printed: "Cet article est paru dans Le Monde (site web)",
+     * "Cet article a été publié initialement sur ...". */
+    {RULE_TAIL, "cet article est paru dans", NULL},
+    {RULE_TAIL, "cet article est paru sur", NULL},
+    {RULE_TAIL, "cet article a ete publie", NULL},
+    {RULE_TAIL, "cet article a initialement ete publie", NULL},
+    {RULE_TAIL, "cet article a ete initialement publie", NULL},
     /* WordPress footers: "L'article X est apparu en premier sur Y." */
     {RULE_TAIL, "l article", "est apparu en premier sur"},
     {RULE_TAIL, "the post", "appeared first on"},
@@ -73,6 +105,101 @@ static const uint32_t separators[] = {
     0x201C, /* “ */ 0x201D, /* ” */ 0x201E, /* „ */ 0x2022, /* • */ 0x2026, /* … */
     0x2039, /* ‹ */ 0x203A, /* › */ 0x2192, /* → */ 0x25BA,		    /* ► */
 };
+
+/* Length of the tag "<p>", "</a>", "<br/>", "<!-- x -->" at s (a '<'), at most 256 bytes and
+ * with no '<' inside; 0 when s does not start one ("a < b" is text). */
+static size_t tag_len(const char *s, size_t len)
+{
+	unsigned char c = len > 1 ? (unsigned char)s[1] : 0;
+	if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '/' || c == '!'))
+		return 0;
+	for (size_t i = 2; i < len && i < 256; i++) {
+		if (s[i] == '>')
+			return i + 1;
+		if (s[i] == '<')
+			return 0;
+	}
+	return 0;
+}
+
+/* Length of the character reference "&amp;", "&#8217;", "&#x2019;" at s (a '&'); 0 when none. */
+static size_t entity_len(const char *s, size_t len)
+{
+	size_t i = 1;
+	bool num = i < len && s[i] == '#';
+	if (num) {
+		i++;
+		if (i < len && (s[i] == 'x' || s[i] == 'X'))
+			i++;
+	}
+	size_t start = i;
+	for (; i < len && i < 12; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool ok =
+		    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		if (!ok)
+			break;
+	}
+	if (i == start || i >= len || s[i] != ';')
+		return 0;
+	return i + 1;
+}
+
+/* Letter case of the character at s, for the glued-word split: ASCII and Latin-1 letters only
+ * (the French alphabet). Returns 1 upper, -1 lower, 0 anything else. */
+static int letter_case(const unsigned char *s, size_t len)
+{
+	if (s[0] >= 'A' && s[0] <= 'Z')
+		return 1;
+	if (s[0] >= 'a' && s[0] <= 'z')
+		return -1;
+	if (s[0] == 0xC3 && len > 1) { /* U+00C0..U+00FF */
+		if (s[1] >= 0x80 && s[1] <= 0x9E && s[1] != 0x97)
+			return 1;
+		if (s[1] >= 0x9F && s[1] <= 0xBF && s[1] != 0xB7)
+			return -1;
+	}
+	return 0;
+}
+
+/* True when s holds a tag or a character reference: HTML escaped twice by its feed. */
+static bool has_markup(const char *s)
+{
+	size_t len = strlen(s);
+	for (const char *p = s; (p = strpbrk(p, "<&")) != NULL; p++) {
+		size_t rest = len - (size_t)(p - s);
+		if (*p == '<' ? tag_len(p, rest) > 0 : entity_len(p, rest) > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Step 1 (glued words): copies the line s[0..len) to *out with a space between a lower-case
+ * letter and an upper-case one that follows it. */
+static void clean_line(const char *s, size_t len, struct buf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	buf_reset(out);
+	size_t from = 0; /* start of the bytes not yet copied */
+	int prev = 0;	 /* letter_case of the previous character */
+	for (size_t i = 0; i < len;) {
+		if (p[i] < 0x80 && !(p[i] >= 'A' && p[i] <= 'Z') && !(p[i] >= 'a' && p[i] <= 'z')) {
+			prev = 0; /* the common case, kept cheap */
+			i++;
+			continue;
+		}
+		int c = letter_case(p + i, len - i);
+		if (c == 1 && prev == -1) {
+			buf_append(out, s + from, i - from);
+			buf_putc(out, ' ');
+			from = i;
+		}
+		prev = c;
+		i += p[i] < 0x80 ? 1 : p[i] < 0xE0 ? 2 : p[i] < 0xF0 ? 3 : 4;
+	}
+	if (from < len)
+		buf_append(out, s + from, len - from);
+}
 
 /* Decodes the UTF-8 sequence at s (valid: text_fold output); returns its length. */
 static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret)
@@ -148,6 +275,10 @@ static void drop_boilerplate(struct buf *b)
 		size_t plen = strlen(rule->phrase);
 		ptrdiff_t at;
 		switch (rule->kind) {
+		case RULE_LINE:
+			if (b->len == plen + 1 && !memcmp(b->p, rule->phrase, plen))
+				buf_reset(b);
+			break;
 		case RULE_LINE_PREFIX:
 			if (find_words(b->p, 0, rule->phrase) == 0)
 				buf_reset(b);
@@ -161,7 +292,8 @@ static void drop_boilerplate(struct buf *b)
 			break;
 		case RULE_TAIL:
 			at = find_words(b->p, 0, rule->phrase);
-			if (at >= 0 && find_words(b->p, (size_t)at + plen, rule->marker) >= 0) {
+			if (at >= 0 && (!rule->marker ||
+					find_words(b->p, (size_t)at + plen, rule->marker) >= 0)) {
 				b->len = (size_t)at;
 				b->p[b->len] = '\0';
 			}
@@ -177,11 +309,16 @@ static void put_normalised(struct buf *out, const char *s)
 {
 	if (!s)
 		return;
-	struct buf line = {0};
+	/* Step 1 (markup): libxml2's HTML parser, as for the feed's own markup. */
+	char *plain = has_markup(s) ? html_to_text(s, strlen(s), VEILLE_MAX_TEXT) : NULL;
+	if (plain)
+		s = plain;
+	struct buf line = {0}, raw = {0};
 	size_t start = out->len;
 	for (const char *p = s; *p;) {
 		size_t n = strcspn(p, "\n");
-		char *folded = text_fold(p, n);
+		clean_line(p, n, &raw);
+		char *folded = text_fold(raw.p, raw.len);
 		buf_reset(&line);
 		put_words(&line, folded);
 		free(folded);
@@ -194,6 +331,8 @@ static void put_normalised(struct buf *out, const char *s)
 			p++;
 	}
 	buf_free(&line);
+	buf_free(&raw);
+	free(plain);
 	/* Every word was followed by a space: drop the last one. */
 	if (out->len > start)
 		out->p[--out->len] = '\0';
@@ -221,13 +360,15 @@ void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH
 
 /* Query parameters that only say where a reader came from. A name ending in '*' is a prefix. */
 static const char *const tracking_params[] = {
-    "utm_*",				/* Google Analytics campaigns */
-    "xtor",	   "xts",	"at_*", /* AT Internet (XiTi), French press */
+    "utm_*",					       /* Google Analytics campaigns */
+    "xtor",	   "xts",	"xtref",       "at_*", /* AT Internet (XiTi), French press */
     "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", /* comScore */
-    "fbclid",	   "gclid",	"dclid",       "msclkid",     "yclid",
-    "igshid",	   "_ga",    /* ad click ids */
-    "mc_cid",	   "mc_eid", /* Mailchimp */
-    "ocid",	   "cmp",    /* MSN, Le Monde-style campaign */
+    "pk_*",	   "mtm_*", /* Matomo (Piwik) campaigns */
+    "fbclid",	   "gclid",	"dclid",       "msclkid",     "yclid",	"twclid",
+    "ttclid",	   "li_fat_id", "srsltid",     "igshid",      "_ga", /* ad and click ids */
+    "mc_cid",	   "mc_eid",					     /* Mailchimp */
+    "_hsenc",	   "_hsmi",	"mkt_tok",		   /* HubSpot, Marketo newsletters */
+    "ocid",	   "cmp",	"wt_mc",       "wt.mc_id", /* MSN, Le Monde-style, Webtrends */
 };
 
 static bool is_tracking(const char *name, size_t len)

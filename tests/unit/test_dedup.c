@@ -101,6 +101,65 @@ static void test_hash_boilerplate(void **state)
 	assert_differ(t, "Il veut élire la suite du bureau.", t, "Il veut du bureau.");
 }
 
+/* What a feed that escaped its HTML twice leaves in the text reads like the text itself. */
+static void test_hash_html_leftovers(void **state)
+{
+	(void)state;
+	const char *t = "Minsk déploie des troupes";
+	const char *x = "Des unités ont été vues près de Brest. Le Kremlin dément.";
+	assert_same(t, x, t,
+		    "<p>Des unités ont été vues près de <a href=\"https://e.fr/brest\">Brest</a>."
+		    "</p><br/>Le&nbsp;Kremlin d&eacute;ment.<!-- pub -->");
+	assert_same(t, "L'armée", t, "L&#8217;armée");
+	assert_same(t, "L'armée", t, "L&#x2019;armée");
+	/* Comparisons and a lone ampersand are text, not markup. */
+	assert_differ(t, "x < 3 ans et y > 2 ans", t, "x ans");
+	assert_differ(t, "Tom & Jerry ; Bonnie & Clyde", t, "Tom Clyde");
+}
+
+/* A lower-case letter glued to an upper-case one is two words (a link flattened without its
+ * space), so the cross-link line it starts is recognised. */
+static void test_hash_glued_words(void **state)
+{
+	(void)state;
+	const char *t = "Le Bélarus reçoit un train de troupes russes";
+	const char *x =
+	    "Le ministère biélorusse de la Défense a confirmé l'arrivée du contingent.\n"
+	    "Minsk attend davantage d'armes.";
+	assert_same(t, "Lire aussi Kyiv", t, "Lire aussiKyiv");
+	assert_same(t, "la guerre Émile", t, "la guerreÉmile");
+	assert_same(t, x, t,
+		    "Le ministère biélorusse de la Défense a confirmé l'arrivée du contingent.\n"
+		    "Lire aussiKyiv craint que Poutine n’engage la Biélorussie\n"
+		    "Minsk attend davantage d'armes.\n"
+		    "VOIR ÉGALEMENT – La Biélorussie publie des photos de “préparation au combat”");
+}
+
+static void test_hash_trailers(void **state)
+{
+	(void)state;
+	const char *t = "Minsk déploie des troupes";
+	const char *x = "Des unités ont été vues près de Brest.\nLe Kremlin dément.";
+	assert_same(t, x, t,
+		    "Des unités ont été vues près de Brest.\nPublicité\n"
+		    "Le Kremlin dément. Cet article est paru dans Le Monde (site web)");
+	assert_same(t, x, t,
+		    "Des unités ont été vues près de Brest.\nLe Kremlin dément.\n"
+		    "Cet article a été publié initialement sur le site de la rédaction.\n"
+		    "Partager\nCliquez pour partager sur Twitter(ouvre dans une nouvelle fenêtre)\n"
+		    "[ad_2]");
+	assert_same(t, x, t,
+		    "Des unités ont été vues près de Brest.\nSur le même sujet : Minsk et Moscou\n"
+		    "Le Kremlin dément.\nPartager la publication « Minsk déploie des troupes »");
+	/* Only the exact line is an ad or share slot: a sentence using the word is kept. */
+	assert_differ(t, x, t,
+		      "Des unités ont été vues près de Brest.\nLe Kremlin dément.\n"
+		      "Partager le renseignement avec Kiev.");
+	assert_differ(t, x, t,
+		      "Des unités ont été vues près de Brest.\nLe Kremlin dément.\n"
+		      "La publicité des débats est garantie.");
+}
+
 static void check_url(const char *in, const char *want)
 {
 	char *got = dedup_canonical_url(in);
@@ -132,6 +191,14 @@ static void test_canonical_url(void **state)
 		  "https://example.com/a?id=42&page=2");
 	check_url("https://example.com/a?at_medium=rss&at_campaign=c&ns_mchannel=m&ocid=o&cmp=c",
 		  "https://example.com/a");
+	check_url("https://example.com/a?pk_campaign=rss&mtm_source=x&_hsenc=p&wt.mc_id=1&xtref=2"
+		  "&srsltid=abc&twclid=z&keep=1",
+		  "https://example.com/a?keep=1");
+	check_url("https://example.com/a?UTM_SOURCE=rss&Xtor=RSS-1&q=Minsk",
+		  "https://example.com/a?q=Minsk");
+	/* A parameter that merely starts like one is kept. */
+	check_url("https://example.com/a?xtorique=1&cmpt=2",
+		  "https://example.com/a?xtorique=1&cmpt=2");
 	check_url("https://example.com/a?", "https://example.com/a");
 	check_url("https://example.com/a?b=1&&c=2", "https://example.com/a?b=1&c=2");
 	check_url("https://example.com/Path/Case?Q=Keep", "https://example.com/Path/Case?Q=Keep");
@@ -152,9 +219,10 @@ static void test_canonical_url(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hash_format),	  cmocka_unit_test(test_hash_normalisation),
-	    cmocka_unit_test(test_hash_differs),  cmocka_unit_test(test_hash_boilerplate),
-	    cmocka_unit_test(test_canonical_url),
+	    cmocka_unit_test(test_hash_format),		cmocka_unit_test(test_hash_normalisation),
+	    cmocka_unit_test(test_hash_differs),	cmocka_unit_test(test_hash_boilerplate),
+	    cmocka_unit_test(test_hash_html_leftovers), cmocka_unit_test(test_hash_glued_words),
+	    cmocka_unit_test(test_hash_trailers),	cmocka_unit_test(test_canonical_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
