@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <xxhash.h>
 
 #include "bounds.h"
 #include "html.h"
@@ -338,24 +339,124 @@ static void put_normalised(struct buf *out, const char *s)
 		out->p[--out->len] = '\0';
 }
 
-void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH_HEX])
+static void sha256_hex(const char *p, size_t len, char out[DEDUP_HASH_HEX])
 {
-	struct buf in = {0};
-	put_normalised(&in, title);
-	buf_putc(&in, '\n');
-	put_normalised(&in, text);
-
 	/* libcrypto's one-shot SHA256() (not deprecated in OpenSSL 3): the whole input is in
 	 * memory, so no streaming EVP context is needed. */
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256((const unsigned char *)in.p, in.len, md);
-	buf_free(&in);
+	SHA256((const unsigned char *)p, len, md);
 	static const char hex[] = "0123456789abcdef";
 	for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 0xF];
 	}
 	out[64] = '\0';
+}
+
+/*
+ * SimHash (Charikar) of the word line w[0..len) (words separated by one space): every run of
+ * DEDUP_SHINGLE consecutive words is one feature, hashed to 128 bits with XXH3; bit b of the result
+ * is set when more features have bit b set than clear. Texts sharing most of their shingles get
+ * hashes a few bits apart; unrelated texts differ in about half of the 128 bits. 128 bits rather
+ * than 64: the same fraction of differing bits separates rewrites from unrelated texts with half
+ * the relative spread (tests/bench/simhash_threshold.py measures both).
+ */
+static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
+{
+	*ret = (struct dedup_simhash){0};
+	/* Word starts, then one shingle per window of DEDUP_SHINGLE words. */
+	size_t nwords = 0, cap = 0, *starts = NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (i == 0 || w[i - 1] == ' ') {
+			if (nwords == cap) {
+				cap = cap ? 2 * cap : 256;
+				starts = xreallocarray(starts, cap, sizeof(*starts));
+			}
+			starts[nwords++] = i;
+		}
+	}
+	if (nwords < DEDUP_SIMHASH_MIN_WORDS) {
+		free(starts);
+		return;
+	}
+	/* Bit counting, eight bits at a time: spread[x] has byte i set to bit i of x, so adding
+	 * spread[byte] to a 64-bit word counts 8 bits in 8 byte lanes; lanes are emptied into
+	 * ones[] before they can overflow. Eight times fewer additions than one per bit. */
+	static uint64_t spread[256];
+	if (!spread[255])
+		for (unsigned x = 0; x < 256; x++)
+			for (unsigned i = 0; i < 8; i++)
+				spread[x] |= (uint64_t)((x >> i) & 1u) << (8 * i);
+	uint32_t ones[128] = {0};
+	uint64_t lanes[16] = {0};
+	size_t nfeat = nwords - DEDUP_SHINGLE + 1;
+	for (size_t i = 0; i < nfeat; i++) {
+		size_t end = i + DEDUP_SHINGLE < nwords ? starts[i + DEDUP_SHINGLE] - 1 : len;
+		XXH128_hash_t h = XXH3_128bits(w + starts[i], end - starts[i]);
+		for (unsigned k = 0; k < 8; k++) {
+			lanes[k] += spread[(h.low64 >> (8 * k)) & 0xFF];
+			lanes[8 + k] += spread[(h.high64 >> (8 * k)) & 0xFF];
+		}
+		if (i % 255 == 254 || i == nfeat - 1) {
+			for (unsigned k = 0; k < 16; k++) {
+				for (unsigned j = 0; j < 8; j++)
+					ones[8 * k + j] += (uint32_t)((lanes[k] >> (8 * j)) & 0xFF);
+				lanes[k] = 0;
+			}
+		}
+	}
+	free(starts);
+	for (unsigned b = 0; b < 128; b++)
+		if (2u * ones[b] > nfeat)
+			ret->v[b / 64] |= (uint64_t)1 << (b % 64);
+	if (!ret->v[0] && !ret->v[1])
+		ret->v[0] = 1; /* all zero means "no SimHash" */
+}
+
+void dedup_digest(const char *title, const char *text, char ret_hash[DEDUP_HASH_HEX],
+		  struct dedup_simhash *ret_simhash)
+{
+	struct buf in = {0};
+	put_normalised(&in, title);
+	buf_putc(&in, '\n');
+	size_t body = in.len;
+	put_normalised(&in, text);
+	sha256_hex(in.p, in.len, ret_hash);
+	if (ret_simhash)
+		simhash_words(in.p + body, in.len - body, ret_simhash);
+	buf_free(&in);
+}
+
+void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH_HEX])
+{
+	dedup_digest(title, text, out, NULL);
+}
+
+void dedup_simhash(const char *text, struct dedup_simhash *ret)
+{
+	struct buf in = {0};
+	put_normalised(&in, text);
+	simhash_words(in.p ? in.p : "", in.len, ret);
+	buf_free(&in);
+}
+
+int dedup_distance(const struct dedup_simhash *a, const struct dedup_simhash *b)
+{
+	return __builtin_popcountll(a->v[0] ^ b->v[0]) + __builtin_popcountll(a->v[1] ^ b->v[1]);
+}
+
+/* A field as fingerprint input: its length (or a NULL marker) then its bytes, so ("ab", "c") and
+ * ("a", "bc") or (NULL, "") differ. */
+static uint64_t fp_field(uint64_t seed, const char *s)
+{
+	if (!s)
+		return XXH3_64bits_withSeed("", 0, seed ^ 0x9e3779b97f4a7c15ull);
+	return XXH3_64bits_withSeed(s, strlen(s), seed + 1);
+}
+
+uint64_t dedup_fingerprint(const char *title, const char *summary, const char *content)
+{
+	return fp_field(fp_field(fp_field(0, title), summary), content);
 }
 
 /* Query parameters that only say where a reader came from. A name ending in '*' is a prefix. */
