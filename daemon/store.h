@@ -113,7 +113,8 @@ int store_item_revise(struct store *s, int64_t item_id, const struct store_item 
  * closest to simhash and at most max_distance bits from it. 1 and *ret_story, or 0 when none (or
  * simhash is all zero). The SimHashes of that window are scanned in memory (16 bytes and a few
  * ids per item, loaded at the first call, kept up to date by store_item_add and
- * store_item_revise): 100,000 items cost about 0.1 ms per lookup.
+ * store_item_revise): a linear scan, about 5 ns per item in the window (bench_store: 0.5 ms with
+ * 110,000 items, a quarter of a new item's whole store-and-dedup cost).
  */
 int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, int max_distance,
 		     int64_t *ret_story);
