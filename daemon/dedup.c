@@ -2,12 +2,18 @@
  * dedup.c - content hashes and canonical URLs: what makes two items the same story.
  *
  * The content hash is SHA-256 over a normalised reading of the title and the text:
- *   1. each line is folded with text_fold (NFKC, case fold, accents stripped);
- *   2. the line is reduced to its words: ASCII punctuation and the typographic marks listed in
+ *   1. a text still holding tags or character references ("<p>", "</a>", "&amp;", "&#8217;":
+ *      a feed that escaped its HTML twice; the parser already turned real markup into text)
+ *      goes through html_to_text once more; in each line, a lower-case letter glued to an
+ *      upper-case one ("Lire aussiKyiv craint", an HTML link flattened without a space) is
+ *      split in two;
+ *   2. the line is folded with text_fold (NFKC, case fold, accents stripped, white space
+ *      collapsed);
+ *   3. the line is reduced to its words: ASCII punctuation and the typographic marks listed in
  *      separators[] (French quotes, curly apostrophes, dashes, bullets) separate words and are
  *      otherwise dropped, so "l’armée" and "l'armee" or "frontière :" and "frontiere:" read alike;
- *   3. syndication boilerplate (the rules[] table below) is dropped;
- *   4. the remaining lines are joined with one space, so line breaks do not matter either.
+ *   4. syndication boilerplate (the rules[] table below) is dropped;
+ *   5. the remaining lines are joined with one space, so line breaks do not matter either.
  * The hash input is words(title) "\n" words(text).
  *
  * The canonical URL uses libcurl's URL parser (curl_url) rather than a hand-written one: URL
@@ -24,7 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <xxhash.h>
 
+#include "bounds.h"
+#include "html.h"
 #include "text.h"
 #include "util.h"
 
@@ -34,9 +43,11 @@
  * seen in real French feeds that carries no information about the story.
  */
 enum rule_kind {
+	RULE_LINE,	  /* drop the line when it is exactly the phrase */
 	RULE_LINE_PREFIX, /* drop the whole line when it starts with the phrase */
 	RULE_PHRASE,	  /* drop the phrase wherever it stands as whole words */
-	RULE_TAIL,	  /* from the phrase to the end of the line, when `marker` follows it */
+	RULE_TAIL,	  /* from the phrase to the end of the line, when `marker` follows it (or
+			     always, when marker is NULL) */
 	RULE_MAX
 };
 static const struct rule {
@@ -44,22 +55,44 @@ static const struct rule {
 	const char *phrase;
 	const char *marker; /* RULE_TAIL only */
 } rules[] = {
-    /* Cross-links to other articles, inserted between paragraphs. */
+    /* Cross-links to other articles, inserted between paragraphs ("Lire aussi : ...",
+     * "VOIR ÉGALEMENT – ...", "À lire aussi"). */
     {RULE_LINE_PREFIX, "lire aussi", NULL},
     {RULE_LINE_PREFIX, "a lire aussi", NULL},
     {RULE_LINE_PREFIX, "lire egalement", NULL},
+    {RULE_LINE_PREFIX, "a lire egalement", NULL},
     {RULE_LINE_PREFIX, "voir aussi", NULL},
-    /* Share prompts. */
+    {RULE_LINE_PREFIX, "a voir aussi", NULL},
+    {RULE_LINE_PREFIX, "voir egalement", NULL},
+    {RULE_LINE_PREFIX, "sur le meme sujet", NULL},
+    /* Share prompts (WordPress, Jetpack, press sites). */
     {RULE_LINE_PREFIX, "partager sur", NULL},
     {RULE_LINE_PREFIX, "partager cet article", NULL},
     {RULE_LINE_PREFIX, "partagez cet article", NULL},
+    {RULE_LINE_PREFIX, "partager la publication", NULL},
+    {RULE_LINE_PREFIX, "cliquez pour partager", NULL},
+    {RULE_LINE_PREFIX, "cliquer pour partager", NULL},
     {RULE_LINE_PREFIX, "share this", NULL},
+    {RULE_LINE, "partager", NULL},
+    {RULE_LINE, "partagez", NULL},
+    {RULE_LINE, "share", NULL},
+    /* Advertising slots. */
+    {RULE_LINE, "publicite", NULL},
+    {RULE_LINE, "advertisement", NULL},
     /* Truncation and aggregator markers ("[ad_1]" reads "ad 1" once punctuation is gone). */
     {RULE_PHRASE, "lire la suite", NULL},
     {RULE_PHRASE, "continuer la lecture", NULL},
     {RULE_PHRASE, "source link", NULL},
     {RULE_PHRASE, "ad 1", NULL},
     {RULE_PHRASE, "ad 2", NULL},
+    {RULE_PHRASE, "ad 3", NULL},
+    /* Where the article was first printed: "Cet article est paru dans Le Monde (site web)",
+     * "Cet article a été publié initialement sur ...". */
+    {RULE_TAIL, "cet article est paru dans", NULL},
+    {RULE_TAIL, "cet article est paru sur", NULL},
+    {RULE_TAIL, "cet article a ete publie", NULL},
+    {RULE_TAIL, "cet article a initialement ete publie", NULL},
+    {RULE_TAIL, "cet article a ete initialement publie", NULL},
     /* WordPress footers: "L'article X est apparu en premier sur Y." */
     {RULE_TAIL, "l article", "est apparu en premier sur"},
     {RULE_TAIL, "the post", "appeared first on"},
@@ -73,6 +106,101 @@ static const uint32_t separators[] = {
     0x201C, /* “ */ 0x201D, /* ” */ 0x201E, /* „ */ 0x2022, /* • */ 0x2026, /* … */
     0x2039, /* ‹ */ 0x203A, /* › */ 0x2192, /* → */ 0x25BA,		    /* ► */
 };
+
+/* Length of the tag "<p>", "</a>", "<br/>", "<!-- x -->" at s (a '<'), at most 256 bytes and
+ * with no '<' inside; 0 when s does not start one ("a < b" is text). */
+static size_t tag_len(const char *s, size_t len)
+{
+	unsigned char c = len > 1 ? (unsigned char)s[1] : 0;
+	if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '/' || c == '!'))
+		return 0;
+	for (size_t i = 2; i < len && i < 256; i++) {
+		if (s[i] == '>')
+			return i + 1;
+		if (s[i] == '<')
+			return 0;
+	}
+	return 0;
+}
+
+/* Length of the character reference "&amp;", "&#8217;", "&#x2019;" at s (a '&'); 0 when none. */
+static size_t entity_len(const char *s, size_t len)
+{
+	size_t i = 1;
+	bool num = i < len && s[i] == '#';
+	if (num) {
+		i++;
+		if (i < len && (s[i] == 'x' || s[i] == 'X'))
+			i++;
+	}
+	size_t start = i;
+	for (; i < len && i < 12; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool ok =
+		    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		if (!ok)
+			break;
+	}
+	if (i == start || i >= len || s[i] != ';')
+		return 0;
+	return i + 1;
+}
+
+/* Letter case of the character at s, for the glued-word split: ASCII and Latin-1 letters only
+ * (the French alphabet). Returns 1 upper, -1 lower, 0 anything else. */
+static int letter_case(const unsigned char *s, size_t len)
+{
+	if (s[0] >= 'A' && s[0] <= 'Z')
+		return 1;
+	if (s[0] >= 'a' && s[0] <= 'z')
+		return -1;
+	if (s[0] == 0xC3 && len > 1) { /* U+00C0..U+00FF */
+		if (s[1] >= 0x80 && s[1] <= 0x9E && s[1] != 0x97)
+			return 1;
+		if (s[1] >= 0x9F && s[1] <= 0xBF && s[1] != 0xB7)
+			return -1;
+	}
+	return 0;
+}
+
+/* True when s holds a tag or a character reference: HTML escaped twice by its feed. */
+static bool has_markup(const char *s)
+{
+	size_t len = strlen(s);
+	for (const char *p = s; (p = strpbrk(p, "<&")) != NULL; p++) {
+		size_t rest = len - (size_t)(p - s);
+		if (*p == '<' ? tag_len(p, rest) > 0 : entity_len(p, rest) > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Step 1 (glued words): copies the line s[0..len) to *out with a space between a lower-case
+ * letter and an upper-case one that follows it. */
+static void clean_line(const char *s, size_t len, struct buf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	buf_reset(out);
+	size_t from = 0; /* start of the bytes not yet copied */
+	int prev = 0;	 /* letter_case of the previous character */
+	for (size_t i = 0; i < len;) {
+		if (p[i] < 0x80 && !(p[i] >= 'A' && p[i] <= 'Z') && !(p[i] >= 'a' && p[i] <= 'z')) {
+			prev = 0; /* the common case, kept cheap */
+			i++;
+			continue;
+		}
+		int c = letter_case(p + i, len - i);
+		if (c == 1 && prev == -1) {
+			buf_append(out, s + from, i - from);
+			buf_putc(out, ' ');
+			from = i;
+		}
+		prev = c;
+		i += p[i] < 0x80 ? 1 : p[i] < 0xE0 ? 2 : p[i] < 0xF0 ? 3 : 4;
+	}
+	if (from < len)
+		buf_append(out, s + from, len - from);
+}
 
 /* Decodes the UTF-8 sequence at s (valid: text_fold output); returns its length. */
 static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret)
@@ -148,6 +276,10 @@ static void drop_boilerplate(struct buf *b)
 		size_t plen = strlen(rule->phrase);
 		ptrdiff_t at;
 		switch (rule->kind) {
+		case RULE_LINE:
+			if (b->len == plen + 1 && !memcmp(b->p, rule->phrase, plen))
+				buf_reset(b);
+			break;
 		case RULE_LINE_PREFIX:
 			if (find_words(b->p, 0, rule->phrase) == 0)
 				buf_reset(b);
@@ -161,7 +293,8 @@ static void drop_boilerplate(struct buf *b)
 			break;
 		case RULE_TAIL:
 			at = find_words(b->p, 0, rule->phrase);
-			if (at >= 0 && find_words(b->p, (size_t)at + plen, rule->marker) >= 0) {
+			if (at >= 0 && (!rule->marker ||
+					find_words(b->p, (size_t)at + plen, rule->marker) >= 0)) {
 				b->len = (size_t)at;
 				b->p[b->len] = '\0';
 			}
@@ -177,11 +310,16 @@ static void put_normalised(struct buf *out, const char *s)
 {
 	if (!s)
 		return;
-	struct buf line = {0};
+	/* Step 1 (markup): libxml2's HTML parser, as for the feed's own markup. */
+	char *plain = has_markup(s) ? html_to_text(s, strlen(s), VEILLE_MAX_TEXT) : NULL;
+	if (plain)
+		s = plain;
+	struct buf line = {0}, raw = {0};
 	size_t start = out->len;
 	for (const char *p = s; *p;) {
 		size_t n = strcspn(p, "\n");
-		char *folded = text_fold(p, n);
+		clean_line(p, n, &raw);
+		char *folded = text_fold(raw.p, raw.len);
 		buf_reset(&line);
 		put_words(&line, folded);
 		free(folded);
@@ -194,23 +332,19 @@ static void put_normalised(struct buf *out, const char *s)
 			p++;
 	}
 	buf_free(&line);
+	buf_free(&raw);
+	free(plain);
 	/* Every word was followed by a space: drop the last one. */
 	if (out->len > start)
 		out->p[--out->len] = '\0';
 }
 
-void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH_HEX])
+static void sha256_hex(const char *p, size_t len, char out[DEDUP_HASH_HEX])
 {
-	struct buf in = {0};
-	put_normalised(&in, title);
-	buf_putc(&in, '\n');
-	put_normalised(&in, text);
-
 	/* libcrypto's one-shot SHA256() (not deprecated in OpenSSL 3): the whole input is in
 	 * memory, so no streaming EVP context is needed. */
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256((const unsigned char *)in.p, in.len, md);
-	buf_free(&in);
+	SHA256((const unsigned char *)p, len, md);
 	static const char hex[] = "0123456789abcdef";
 	for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++) {
 		out[2 * i] = hex[md[i] >> 4];
@@ -219,15 +353,123 @@ void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH
 	out[64] = '\0';
 }
 
+/*
+ * SimHash (Charikar) of the word line w[0..len) (words separated by one space): every run of
+ * DEDUP_SHINGLE consecutive words is one feature, hashed to 128 bits with XXH3; bit b of the result
+ * is set when more features have bit b set than clear. Texts sharing most of their shingles get
+ * hashes a few bits apart; unrelated texts differ in about half of the 128 bits. 128 bits rather
+ * than 64: the same fraction of differing bits separates rewrites from unrelated texts with half
+ * the relative spread (tests/bench/simhash_threshold.py measures both).
+ */
+static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
+{
+	*ret = (struct dedup_simhash){0};
+	/* Word starts, then one shingle per window of DEDUP_SHINGLE words. */
+	size_t nwords = 0, cap = 0, *starts = NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (i == 0 || w[i - 1] == ' ') {
+			if (nwords == cap) {
+				cap = cap ? 2 * cap : 256;
+				starts = xreallocarray(starts, cap, sizeof(*starts));
+			}
+			starts[nwords++] = i;
+		}
+	}
+	if (nwords < DEDUP_SIMHASH_MIN_WORDS) {
+		free(starts);
+		return;
+	}
+	/* Bit counting, eight bits at a time: spread[x] has byte i set to bit i of x, so adding
+	 * spread[byte] to a 64-bit word counts 8 bits in 8 byte lanes; lanes are emptied into
+	 * ones[] before they can overflow. Eight times fewer additions than one per bit. */
+	static uint64_t spread[256];
+	if (!spread[255])
+		for (unsigned x = 0; x < 256; x++)
+			for (unsigned i = 0; i < 8; i++)
+				spread[x] |= (uint64_t)((x >> i) & 1u) << (8 * i);
+	uint32_t ones[128] = {0};
+	uint64_t lanes[16] = {0};
+	size_t nfeat = nwords - DEDUP_SHINGLE + 1;
+	for (size_t i = 0; i < nfeat; i++) {
+		size_t end = i + DEDUP_SHINGLE < nwords ? starts[i + DEDUP_SHINGLE] - 1 : len;
+		XXH128_hash_t h = XXH3_128bits(w + starts[i], end - starts[i]);
+		for (unsigned k = 0; k < 8; k++) {
+			lanes[k] += spread[(h.low64 >> (8 * k)) & 0xFF];
+			lanes[8 + k] += spread[(h.high64 >> (8 * k)) & 0xFF];
+		}
+		if (i % 255 == 254 || i == nfeat - 1) {
+			for (unsigned k = 0; k < 16; k++) {
+				for (unsigned j = 0; j < 8; j++)
+					ones[8 * k + j] += (uint32_t)((lanes[k] >> (8 * j)) & 0xFF);
+				lanes[k] = 0;
+			}
+		}
+	}
+	free(starts);
+	for (unsigned b = 0; b < 128; b++)
+		if (2u * ones[b] > nfeat)
+			ret->v[b / 64] |= (uint64_t)1 << (b % 64);
+	if (!ret->v[0] && !ret->v[1])
+		ret->v[0] = 1; /* all zero means "no SimHash" */
+}
+
+void dedup_digest(const char *title, const char *text, char ret_hash[DEDUP_HASH_HEX],
+		  struct dedup_simhash *ret_simhash)
+{
+	struct buf in = {0};
+	put_normalised(&in, title);
+	buf_putc(&in, '\n');
+	size_t body = in.len;
+	put_normalised(&in, text);
+	sha256_hex(in.p, in.len, ret_hash);
+	if (ret_simhash)
+		simhash_words(in.p + body, in.len - body, ret_simhash);
+	buf_free(&in);
+}
+
+void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH_HEX])
+{
+	dedup_digest(title, text, out, NULL);
+}
+
+void dedup_simhash(const char *text, struct dedup_simhash *ret)
+{
+	struct buf in = {0};
+	put_normalised(&in, text);
+	simhash_words(in.p ? in.p : "", in.len, ret);
+	buf_free(&in);
+}
+
+int dedup_distance(const struct dedup_simhash *a, const struct dedup_simhash *b)
+{
+	return __builtin_popcountll(a->v[0] ^ b->v[0]) + __builtin_popcountll(a->v[1] ^ b->v[1]);
+}
+
+/* A field as fingerprint input: its length (or a NULL marker) then its bytes, so ("ab", "c") and
+ * ("a", "bc") or (NULL, "") differ. */
+static uint64_t fp_field(uint64_t seed, const char *s)
+{
+	if (!s)
+		return XXH3_64bits_withSeed("", 0, seed ^ 0x9e3779b97f4a7c15ull);
+	return XXH3_64bits_withSeed(s, strlen(s), seed + 1);
+}
+
+uint64_t dedup_fingerprint(const char *title, const char *summary, const char *content)
+{
+	return fp_field(fp_field(fp_field(0, title), summary), content);
+}
+
 /* Query parameters that only say where a reader came from. A name ending in '*' is a prefix. */
 static const char *const tracking_params[] = {
-    "utm_*",				/* Google Analytics campaigns */
-    "xtor",	   "xts",	"at_*", /* AT Internet (XiTi), French press */
+    "utm_*",					       /* Google Analytics campaigns */
+    "xtor",	   "xts",	"xtref",       "at_*", /* AT Internet (XiTi), French press */
     "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee", /* comScore */
-    "fbclid",	   "gclid",	"dclid",       "msclkid",     "yclid",
-    "igshid",	   "_ga",    /* ad click ids */
-    "mc_cid",	   "mc_eid", /* Mailchimp */
-    "ocid",	   "cmp",    /* MSN, Le Monde-style campaign */
+    "pk_*",	   "mtm_*", /* Matomo (Piwik) campaigns */
+    "fbclid",	   "gclid",	"dclid",       "msclkid",     "yclid",	"twclid",
+    "ttclid",	   "li_fat_id", "srsltid",     "igshid",      "_ga", /* ad and click ids */
+    "mc_cid",	   "mc_eid",					     /* Mailchimp */
+    "_hsenc",	   "_hsmi",	"mkt_tok",		   /* HubSpot, Marketo newsletters */
+    "ocid",	   "cmp",	"wt_mc",       "wt.mc_id", /* MSN, Le Monde-style, Webtrends */
 };
 
 static bool is_tracking(const char *name, size_t len)

@@ -90,6 +90,42 @@ static const char *item_text(const struct feed_item *it)
 	return fullest_text(it->summary, it->content);
 }
 
+/*
+ * Scores item id (of story) against every topic, records the verdicts and queues an alert for each
+ * topic it is relevant to, unless its story already had one for that topic: a story alerts once
+ * per topic, whichever of its items (or versions) became relevant first. *ret_relevant says
+ * whether it is relevant to any topic. count: the item is new, its profile keys go to the
+ * background document frequencies.
+ */
+static int judge(struct store *st, const struct topics *topics, int64_t id, int64_t story,
+		 const char *title, const char *text, bool count, struct buf *terms,
+		 bool *ret_relevant)
+{
+	bool any = false;
+	if (count)
+		corpus_doc(topics->corpus);
+	for (size_t t = 0; t < topics->n; t++) {
+		struct topic_verdict v;
+		const char *name = topic_name(topics->v[t]);
+		topic_score_keys(topics->v[t], title, text, &v, count ? corpus_key_cb : NULL,
+				 topics->corpus);
+		terms_json(&v, terms);
+		int r = store_verdict_add(st, id, name, v.score, v.relevant, terms->p);
+		if (r < 0)
+			return r;
+		if (!v.relevant)
+			continue;
+		any = true;
+		r = store_story_alerted(st, story, name);
+		if (r == 0)
+			r = store_alert_queue(st, id, name);
+		if (r < 0)
+			return r;
+	}
+	*ret_relevant = any;
+	return 0;
+}
+
 int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 	       const struct feed_doc *doc, int64_t now, struct ingest_counts *ret)
 {
@@ -100,19 +136,32 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 		const struct feed_item *it = &doc->items[i];
 		const char *text = item_text(it);
 		char hash[DEDUP_HASH_HEX];
+		struct dedup_simhash sim = {0};
+		bool digested = false;
 		if ((!it->title || !*it->title) && (!text || !*text))
 			continue; /* nothing a person could read */
-		dedup_content_hash(it->title, text, hash);
+		/* The cheap checks first: a warm cycle meets mostly items it stored before,
+		 * unchanged, and must not normalise them again. */
+		uint64_t fp = dedup_fingerprint(it->title, it->summary, it->content);
 		const char *identity = it->id && *it->id       ? it->id
 				       : it->link && *it->link ? it->link
-							       : hash;
-		r = store_item_seen(st, feed, identity);
+							       : NULL;
+		if (!identity) {
+			dedup_digest(it->title, text, hash, &sim);
+			digested = true;
+			identity = hash;
+		}
+		struct store_delivered src;
+		r = store_source_get(st, feed, identity, &src);
 		if (r < 0)
 			goto out;
-		if (r > 0) {
+		bool known = r > 0;
+		if (known && src.has_fingerprint && src.fingerprint == fp) {
 			n.seen++;
 			continue;
 		}
+		if (!digested)
+			dedup_digest(it->title, text, hash, &sim);
 		char *canon = it->link ? dedup_canonical_url(it->link) : NULL;
 		struct store_item si = {
 		    .feed = feed,
@@ -127,36 +176,55 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 		    .hash = hash,
 		    .published = it->published,
 		    .fetched = now,
+		    .fingerprint = fp,
+		    .simhash = {sim.v[0], sim.v[1]},
 		};
-		int64_t id;
-		r = store_item_add(st, &si, &id);
-		free(canon);
-		if (r < 0)
-			goto out;
-		if (r == 0) {
-			n.duplicates++;
-			continue;
-		}
-		n.added++;
-		bool any = false;
-		corpus_doc(topics->corpus);
-		for (size_t t = 0; t < topics->n; t++) {
-			struct topic_verdict v;
-			topic_score_keys(topics->v[t], it->title, text, &v, corpus_key_cb,
-					 topics->corpus);
-			terms_json(&v, &terms);
-			r = store_verdict_add(st, id, topic_name(topics->v[t]), v.score, v.relevant,
-					      terms.p);
-			if (r < 0)
-				goto out;
-			if (v.relevant) {
-				r = store_alert_queue(st, id, topic_name(topics->v[t]));
+		int64_t id, story;
+		if (known) {
+			/* Seen before with other bytes. A source stored before fingerprints
+			 * existed, or bytes that read the same: remember the fingerprint, nothing
+			 * else changed. */
+			if (!src.has_fingerprint || strcmp(src.hash, hash) == 0) {
+				free(canon);
+				r = store_source_fingerprint(st, feed, identity, fp);
 				if (r < 0)
 					goto out;
-				any = true;
+				n.seen++;
+				continue;
 			}
+			r = store_item_revise(st, src.item_id, &si, &id);
+			free(canon);
+			if (r < 0)
+				goto out;
+			if (r == 0) {
+				n.duplicates++;
+				continue;
+			}
+			n.revised++;
+			story = src.story;
+		} else {
+			r = store_story_find(st, si.simhash, now - INGEST_STORY_WINDOW,
+					     DEDUP_STORY_DISTANCE, &si.story);
+			if (r >= 0)
+				r = store_item_add(st, &si, &id);
+			free(canon);
+			if (r < 0)
+				goto out;
+			if (r == 0) {
+				n.duplicates++;
+				continue;
+			}
+			n.added++;
+			n.grouped += si.story > 0;
+			story = si.story > 0 ? si.story : id;
 		}
-		n.relevant += any;
+		bool relevant;
+		/* A new item joins the background document frequencies; a revision was counted
+		 * when it was new. */
+		r = judge(st, topics, id, story, it->title, text, !known, &terms, &relevant);
+		if (r < 0)
+			goto out;
+		n.relevant += relevant;
 	}
 	r = corpus_flush(topics->corpus, st);
 out:

@@ -16,13 +16,20 @@ struct topic;
 
 struct ingest_counts {
 	unsigned items;	     /* items in the document */
-	unsigned seen;	     /* skipped: this feed delivered the same identity before */
-	unsigned duplicates; /* same story already stored (another feed or URL) */
+	unsigned seen;	     /* skipped: this feed delivered the same identity, unchanged, before */
+	unsigned duplicates; /* same content already stored (another feed or URL) */
 	unsigned added;	     /* new items stored */
-	unsigned relevant;   /* of those, relevant for at least one topic (alerts queued) */
+	unsigned grouped;    /* of those, near-duplicates joined to an earlier item's story */
+	unsigned revised;    /* items seen before whose content changed: new version stored */
+	unsigned relevant;   /* added or revised items relevant for at least one topic (alerts
+				queued, once per story and topic) */
 };
 
 struct corpus;
+
+/* How far back a new item looks for a story to join (seconds of fetch time): rewrites of one
+ * dispatch come within hours; a longer window only adds comparisons. */
+#define INGEST_STORY_WINDOW (3 * 86400)
 
 /* The topics of a configuration, built from their reference articles, and the background
  * document frequencies counted for them (corpus.h). */
@@ -45,6 +52,13 @@ double topics_high_mark(const struct topic *t);
  * Adds the items of doc, fetched from feed at time now, to the store. Runs inside the caller's
  * transaction (the caller commits or rolls back), background document frequencies of the new
  * items included. Counts go to *ret. 0 or -errno (store error).
+ *
+ * Per item: an identity (guid, else link) this feed delivered before with the same raw bytes
+ * (dedup_fingerprint) is skipped before any normalisation. Other bytes under a known identity:
+ * when the content hash changed too, the item is revised (old version kept, re-scored). A new
+ * identity: an exact duplicate (content hash or canonical link) adds a source; otherwise the item
+ * is stored, joined to the story of a near-duplicate (SimHash within DEDUP_STORY_DISTANCE) fetched
+ * in the last INGEST_STORY_WINDOW, and scored. Alerts are queued once per story and topic.
  */
 int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 	       const struct feed_doc *doc, int64_t now, struct ingest_counts *ret);

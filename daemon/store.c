@@ -92,6 +92,32 @@ static const char schema_v2_term_df[] =
 static const char schema_v3_feed_url[] = "ALTER TABLE feeds ADD COLUMN config_url TEXT;"
 					 "ALTER TABLE feeds ADD COLUMN items_per_week REAL;";
 
+/* Version 4: edited items and stories. */
+static const char schema_v4_stories[] =
+    /* dedup_fingerprint of the raw fields this source delivered last; NULL before version 4 */
+    "ALTER TABLE sources ADD COLUMN fingerprint INTEGER;"
+    /* The story an item belongs to: the id of the story's first item, NULL when it is that
+     * first item. */
+    "ALTER TABLE items ADD COLUMN story INTEGER;"
+    /* The 128-bit SimHash of its text (dedup_simhash) as two signed 64-bit halves; NULL when the
+     * text is too short. */
+    "ALTER TABLE items ADD COLUMN sim0 INTEGER;"
+    "ALTER TABLE items ADD COLUMN sim1 INTEGER;"
+    "ALTER TABLE items ADD COLUMN updated INTEGER;" /* last revision, NULL when never edited */
+    "CREATE INDEX items_story ON items(story) WHERE story IS NOT NULL;"
+    /* Earlier versions of edited items: content hash and when that version was first seen. */
+    "CREATE TABLE revisions ("
+    " item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,"
+    " seen INTEGER NOT NULL,"
+    " hash TEXT NOT NULL,"
+    " PRIMARY KEY (item_id, seen, hash)) WITHOUT ROWID;"
+    "CREATE TRIGGER items_fts_update AFTER UPDATE OF title, summary, content ON items BEGIN"
+    " INSERT INTO items_fts(items_fts, rowid, title, text) VALUES ('delete', old.id, old.title,"
+    "  coalesce(old.summary, '') || ' ' || coalesce(old.content, ''));"
+    " INSERT INTO items_fts(rowid, title, text) VALUES (new.id, new.title,"
+    "  coalesce(new.summary, '') || ' ' || coalesce(new.content, ''));"
+    "END;";
+
 /* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit. */
 static const struct migration {
 	const char *sql;
@@ -99,6 +125,7 @@ static const struct migration {
     {schema_v1},
     {schema_v2_term_df},
     {schema_v3_feed_url},
+    {schema_v4_stories},
 };
 #define STORE_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -126,6 +153,13 @@ enum stmt {
 	ST_ITEMS_MATCH,
 	ST_STATS,
 	ST_PING,
+	ST_SOURCE_GET,
+	ST_SOURCE_FINGERPRINT,
+	ST_SOURCE_MOVE,
+	ST_REVISION_ADD,
+	ST_ITEM_REVISE,
+	ST_STORY_WINDOW,
+	ST_STORY_ALERTED,
 	ST_META_GET,
 	ST_META_SET,
 	ST_DF_ADD,
@@ -151,7 +185,11 @@ enum stmt {
  * highest score. */
 #define ITEM_SELECT                                                                                \
 	"SELECT i.id, f.name, i.guid, i.link, i.title, i.author, i.summary, i.content, i.hash,"    \
-	" i.published, i.fetched, v.topic, v.score, v.relevant, v.terms"                           \
+	" i.published, i.fetched, v.topic, v.score, v.relevant, v.terms,"                          \
+	" coalesce(i.story, i.id),"                                                                \
+	" (SELECT count(*) FROM items m WHERE m.id = coalesce(i.story, i.id)"                      \
+	"  OR m.story = coalesce(i.story, i.id)),"                                                 \
+	" (SELECT count(*) FROM revisions r WHERE r.item_id = i.id), i.updated"                    \
 	" FROM items i JOIN feeds f ON f.id = i.feed_id"                                           \
 	" LEFT JOIN verdicts v ON v.item_id = i.id AND v.topic = (SELECT topic FROM verdicts"      \
 	"  WHERE item_id = i.id ORDER BY relevant DESC, score DESC, topic LIMIT 1)"                \
@@ -185,13 +223,32 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_SEEN] = "SELECT 1 FROM sources WHERE feed_id = (SELECT id FROM feeds WHERE name = ?1)"
 		" AND identity = ?2",
     [ST_ITEM_INSERT] = "INSERT INTO items (feed_id, guid, link, canonical_link, title, author,"
-		       " summary, content, hash, published, fetched)"
-		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+		       " summary, content, hash, published, fetched, story, sim0, sim1)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
 		       " ON CONFLICT DO NOTHING RETURNING id",
     [ST_ITEM_FIND] = "SELECT id FROM items WHERE hash = ?1"
 		     " UNION ALL SELECT id FROM items WHERE canonical_link = ?2 LIMIT 1",
-    [ST_SOURCE_ADD] = "INSERT INTO sources (item_id, feed_id, identity, link, first_seen)"
-		      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    [ST_SOURCE_ADD] = "INSERT INTO sources (item_id, feed_id, identity, link, first_seen,"
+		      " fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+    [ST_SOURCE_GET] =
+	"SELECT s.item_id, s.fingerprint, i.hash, coalesce(i.story, i.id)"
+	" FROM sources s JOIN items i ON i.id = s.item_id"
+	" WHERE s.feed_id = (SELECT id FROM feeds WHERE name = ?1) AND s.identity = ?2",
+    [ST_SOURCE_FINGERPRINT] = "UPDATE sources SET fingerprint = ?3"
+			      " WHERE feed_id = ?1 AND identity = ?2",
+    [ST_SOURCE_MOVE] = "UPDATE sources SET item_id = ?3, fingerprint = ?4"
+		       " WHERE feed_id = ?1 AND identity = ?2",
+    /* The version being replaced: its hash, and since when it was the current one. */
+    [ST_REVISION_ADD] = "INSERT INTO revisions (item_id, seen, hash)"
+			" SELECT id, coalesce(updated, fetched), hash FROM items WHERE id = ?1"
+			" ON CONFLICT DO NOTHING",
+    [ST_ITEM_REVISE] = "UPDATE items SET title = ?2, author = ?3, summary = ?4, content = ?5,"
+		       " hash = ?6, published = coalesce(?7, published), sim0 = ?8, sim1 = ?9,"
+		       " updated = ?10 WHERE id = ?1",
+    [ST_STORY_WINDOW] = "SELECT id, coalesce(story, id), sim0, sim1, fetched FROM items"
+			" WHERE fetched >= ?1 AND sim0 IS NOT NULL ORDER BY id",
+    [ST_STORY_ALERTED] = "SELECT 1 FROM alerts WHERE topic = ?2 AND item_id IN"
+			 " (SELECT ?1 UNION ALL SELECT id FROM items WHERE story = ?1) LIMIT 1",
     [ST_VERDICT_ADD] = "INSERT INTO verdicts (item_id, topic, score, relevant, terms)"
 		       " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (item_id, topic) DO UPDATE"
 		       " SET score = excluded.score, relevant = excluded.relevant,"
@@ -261,6 +318,16 @@ struct store {
 	 * rollback, since the row may have been created in the transaction rolled back. */
 	char *feed_name;
 	int64_t feed_id;
+	/* SimHashes of the items fetched since `window_since`, in id order, for store_story_find;
+	 * loaded on first use, kept up to date by this connection's writes, dropped on rollback
+	 * (rows may have gone with it). */
+	struct story_entry {
+		uint64_t sim[2];
+		int64_t id, story, fetched;
+	} * window;
+	size_t nwindow, window_cap;
+	int64_t window_since;
+	bool window_loaded;
 	char err[512];
 };
 
@@ -504,6 +571,7 @@ void store_close(struct store *s)
 	/* A transaction left open is rolled back by close. */
 	sqlite3_close(s->db);
 	free(s->feed_name);
+	free(s->window);
 	free(s);
 }
 
@@ -553,10 +621,19 @@ int store_commit(struct store *s)
 	return run(s, stmt(s, ST_COMMIT));
 }
 
+static void window_drop(struct store *s)
+{
+	free(s->window);
+	s->window = NULL;
+	s->nwindow = s->window_cap = 0;
+	s->window_loaded = false;
+}
+
 int store_rollback(struct store *s)
 {
 	free(s->feed_name);
 	s->feed_name = NULL;
+	window_drop(s);
 	/* SQLite rolls back by itself after some errors (SQLITE_FULL, SQLITE_IOERR...). */
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
@@ -718,6 +795,12 @@ static int item_add(struct store *s, const struct store_item *it, int64_t *ret_i
 	else
 		sqlite3_bind_int64(st, 10, it->published);
 	sqlite3_bind_int64(st, 11, it->fetched);
+	if (it->story > 0)
+		sqlite3_bind_int64(st, 12, it->story);
+	if (it->simhash[0] || it->simhash[1]) {
+		sqlite3_bind_int64(st, 13, (int64_t)it->simhash[0]);
+		sqlite3_bind_int64(st, 14, (int64_t)it->simhash[1]);
+	}
 	int isnew = step(s, st);
 	if (isnew < 0)
 		return isnew;
@@ -750,10 +833,61 @@ static int item_add(struct store *s, const struct store_item *it, int64_t *ret_i
 	bind_text(st, 3, it->identity);
 	bind_text(st, 4, it->link);
 	sqlite3_bind_int64(st, 5, it->fetched);
+	sqlite3_bind_int64(st, 6, (int64_t)it->fingerprint);
 	if ((r = run(s, st)) < 0)
 		return r;
 	*ret_id = id;
 	return isnew;
+}
+
+/* Adds item id to the story window, when it is loaded and the item has a SimHash. */
+static void window_add(struct store *s, int64_t id, const struct store_item *it)
+{
+	if (!s->window_loaded || (!it->simhash[0] && !it->simhash[1]) ||
+	    it->fetched < s->window_since)
+		return;
+	if (s->nwindow == s->window_cap) {
+		s->window_cap = s->window_cap ? 2 * s->window_cap : 1024;
+		s->window = xreallocarray(s->window, s->window_cap, sizeof(*s->window));
+	}
+	s->window[s->nwindow++] = (struct story_entry){
+	    .sim = {it->simhash[0], it->simhash[1]},
+	    .id = id,
+	    .story = it->story > 0 ? it->story : id,
+	    .fetched = it->fetched,
+	};
+}
+
+/* Ends the savepoint of a change that succeeded. */
+static int release(struct store *s, bool own)
+{
+	int r = run(s, stmt(s, ST_RELEASE));
+	if (r < 0) {
+		/* Releasing our own transaction is its commit: when that fails, do not leave it
+		 * open for the next call to inherit. */
+		if (own && !sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		free(s->feed_name);
+		s->feed_name = NULL;
+		window_drop(s);
+	}
+	return r;
+}
+
+/* Undoes the savepoint of a change that failed with r, keeping the store's message. */
+static int undo(struct store *s, int r)
+{
+	char err[sizeof(s->err)];
+	memcpy(err, s->err, sizeof(err));
+	if (!sqlite3_get_autocommit(s->db)) {
+		run(s, stmt(s, ST_ROLLBACK_TO));
+		run(s, stmt(s, ST_RELEASE));
+	}
+	/* The feed row may have been created in what was just rolled back. */
+	free(s->feed_name);
+	s->feed_name = NULL;
+	memcpy(s->err, err, sizeof(err));
+	return r;
 }
 
 int store_item_add(struct store *s, const struct store_item *it, int64_t *ret_id)
@@ -770,30 +904,236 @@ int store_item_add(struct store *s, const struct store_item *it, int64_t *ret_id
 		return r;
 	int64_t id = 0;
 	r = item_add(s, it, &id);
-	if (r < 0) {
-		char err[sizeof(s->err)];
-		memcpy(err, s->err, sizeof(err));
-		if (!sqlite3_get_autocommit(s->db)) {
-			run(s, stmt(s, ST_ROLLBACK_TO));
-			run(s, stmt(s, ST_RELEASE));
+	if (r < 0)
+		return undo(s, r);
+	int rr = release(s, own);
+	if (rr < 0)
+		return rr;
+	if (r == 1)
+		window_add(s, id, it);
+	*ret_id = id;
+	return r;
+}
+
+int store_source_get(struct store *s, const char *feed, const char *identity,
+		     struct store_delivered *ret)
+{
+	if (!feed || !identity)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_SOURCE_GET);
+	bind_text(st, 1, feed);
+	bind_text(st, 2, identity);
+	int r = step(s, st);
+	if (r <= 0)
+		return r;
+	const char *hash = col_text(st, 2);
+	*ret = (struct store_delivered){
+	    .item_id = sqlite3_column_int64(st, 0),
+	    .has_fingerprint = sqlite3_column_type(st, 1) != SQLITE_NULL,
+	    .fingerprint = (uint64_t)sqlite3_column_int64(st, 1),
+	    .story = sqlite3_column_int64(st, 3),
+	};
+	snprintf(ret->hash, sizeof(ret->hash), "%s", hash ? hash : "");
+	done(st);
+	return 1;
+}
+
+int store_source_fingerprint(struct store *s, const char *feed, const char *identity,
+			     uint64_t fingerprint)
+{
+	int64_t fid;
+	int r = feed_id(s, feed, &fid);
+	if (r < 0)
+		return r;
+	sqlite3_stmt *st = stmt(s, ST_SOURCE_FINGERPRINT);
+	sqlite3_bind_int64(st, 1, fid);
+	bind_text(st, 2, identity);
+	sqlite3_bind_int64(st, 3, (int64_t)fingerprint);
+	return run(s, st);
+}
+
+/* The body of store_item_revise, inside its savepoint. */
+static int item_revise(struct store *s, int64_t item_id, const struct store_item *it,
+		       int64_t *ret_id)
+{
+	int64_t fid;
+	int r = feed_id(s, it->feed, &fid);
+	if (r < 0)
+		return r;
+	/* Another stored item reads like the new version: this source is one more of it. */
+	sqlite3_stmt *st = stmt(s, ST_ITEM_FIND);
+	bind_text(st, 1, it->hash);
+	sqlite3_bind_null(st, 2);
+	if ((r = step(s, st)) < 0)
+		return r;
+	if (r == 1) {
+		int64_t other = sqlite3_column_int64(st, 0);
+		done(st);
+		if (other == item_id) { /* same content after all: only the bytes changed */
+			*ret_id = item_id;
+			return 0;
 		}
-		/* The feed row may have been created in what was just rolled back. */
-		free(s->feed_name);
-		s->feed_name = NULL;
-		memcpy(s->err, err, sizeof(err));
+		st = stmt(s, ST_SOURCE_MOVE);
+		sqlite3_bind_int64(st, 1, fid);
+		bind_text(st, 2, it->identity);
+		sqlite3_bind_int64(st, 3, other);
+		sqlite3_bind_int64(st, 4, (int64_t)it->fingerprint);
+		if ((r = run(s, st)) < 0)
+			return r;
+		*ret_id = other;
+		return 0;
+	}
+	st = stmt(s, ST_REVISION_ADD);
+	sqlite3_bind_int64(st, 1, item_id);
+	if ((r = run(s, st)) < 0)
+		return r;
+	st = stmt(s, ST_ITEM_REVISE);
+	sqlite3_bind_int64(st, 1, item_id);
+	bind_text(st, 2, it->title);
+	bind_text(st, 3, it->author);
+	bind_text(st, 4, it->summary);
+	bind_text(st, 5, it->content);
+	bind_text(st, 6, it->hash);
+	if (it->published != FEED_NO_DATE)
+		sqlite3_bind_int64(st, 7, it->published);
+	if (it->simhash[0] || it->simhash[1]) {
+		sqlite3_bind_int64(st, 8, (int64_t)it->simhash[0]);
+		sqlite3_bind_int64(st, 9, (int64_t)it->simhash[1]);
+	}
+	sqlite3_bind_int64(st, 10, it->fetched);
+	if ((r = run(s, st)) < 0)
+		return r;
+	if (sqlite3_changes(s->db) != 1) {
+		snprintf(s->err, sizeof(s->err), "no item %lld to revise", (long long)item_id);
+		return -ENOENT;
+	}
+	st = stmt(s, ST_SOURCE_FINGERPRINT);
+	sqlite3_bind_int64(st, 1, fid);
+	bind_text(st, 2, it->identity);
+	sqlite3_bind_int64(st, 3, (int64_t)it->fingerprint);
+	if ((r = run(s, st)) < 0)
+		return r;
+	*ret_id = item_id;
+	return 1;
+}
+
+int store_item_revise(struct store *s, int64_t item_id, const struct store_item *it,
+		      int64_t *ret_id)
+{
+	if (!it->feed || !it->identity || !it->hash) {
+		snprintf(s->err, sizeof(s->err), "item without feed, identity or hash");
+		return -EINVAL;
+	}
+	bool own = sqlite3_get_autocommit(s->db);
+	int r = run(s, stmt(s, ST_SAVEPOINT));
+	if (r < 0)
+		return r;
+	int64_t id = 0;
+	r = item_revise(s, item_id, it, &id);
+	if (r < 0)
+		return undo(s, r);
+	int rr = release(s, own);
+	if (rr < 0)
+		return rr;
+	if (r == 1) /* its SimHash changed (edits are rare): reload the window when next needed */
+		window_drop(s);
+	*ret_id = id;
+	return r;
+}
+
+/* Bits set in x. Written out: without -mpopcnt (a baseline x86-64 build) __builtin_popcountll is a
+ * call into libgcc, ten times slower in the story lookup's loop. */
+static inline int popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+	return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* Loads the window of items fetched since `since`. */
+static int window_load(struct store *s, int64_t since)
+{
+	window_drop(s);
+	sqlite3_stmt *st = stmt(s, ST_STORY_WINDOW);
+	sqlite3_bind_int64(st, 1, since);
+	int r;
+	while ((r = step(s, st)) == 1) {
+		if (s->nwindow == s->window_cap) {
+			s->window_cap = s->window_cap ? 2 * s->window_cap : 1024;
+			s->window = xreallocarray(s->window, s->window_cap, sizeof(*s->window));
+		}
+		s->window[s->nwindow++] = (struct story_entry){
+		    .id = sqlite3_column_int64(st, 0),
+		    .story = sqlite3_column_int64(st, 1),
+		    .sim = {(uint64_t)sqlite3_column_int64(st, 2),
+			    (uint64_t)sqlite3_column_int64(st, 3)},
+		    .fetched = sqlite3_column_int64(st, 4),
+		};
+	}
+	if (r < 0) {
+		window_drop(s);
 		return r;
 	}
-	int rr = run(s, stmt(s, ST_RELEASE));
-	if (rr < 0) {
-		/* Releasing our own transaction is its commit: when that fails, do not leave it
-		 * open for the next call to inherit. */
-		if (own && !sqlite3_get_autocommit(s->db))
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		free(s->feed_name);
-		s->feed_name = NULL;
-		return rr;
+	s->window_since = since;
+	s->window_loaded = true;
+	return 0;
+}
+
+/* Forgets the entries fetched before since, once they are at least half the window. */
+static void window_trim(struct store *s, int64_t since)
+{
+	size_t old = 0;
+	while (old < s->nwindow && s->window[old].fetched < since)
+		old++;
+	if (old && 2 * old >= s->nwindow) {
+		size_t keep = 0;
+		for (size_t i = 0; i < s->nwindow; i++)
+			if (s->window[i].fetched >= since)
+				s->window[keep++] = s->window[i];
+		s->nwindow = keep;
 	}
-	*ret_id = id;
+	s->window_since = since;
+}
+
+int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, int max_distance,
+		     int64_t *ret_story)
+{
+	if (!simhash[0] && !simhash[1])
+		return 0;
+	int r;
+	if (!s->window_loaded || since < s->window_since) {
+		if ((r = window_load(s, since)) < 0)
+			return r;
+	} else if (since > s->window_since) {
+		window_trim(s, since);
+	}
+	int best = max_distance + 1;
+	int64_t story = 0;
+	for (size_t i = 0; i < s->nwindow; i++) {
+		const struct story_entry *e = &s->window[i];
+		int d = popcount64(e->sim[0] ^ simhash[0]) + popcount64(e->sim[1] ^ simhash[1]);
+		if (d < best && e->fetched >= since) {
+			best = d;
+			story = e->story;
+		}
+	}
+	if (!story)
+		return 0;
+	*ret_story = story;
+	return 1;
+}
+
+int store_story_alerted(struct store *s, int64_t story, const char *topic)
+{
+	if (!topic)
+		return -EINVAL;
+	sqlite3_stmt *st = stmt(s, ST_STORY_ALERTED);
+	sqlite3_bind_int64(st, 1, story);
+	bind_text(st, 2, topic);
+	int r = step(s, st);
+	if (r == 1)
+		done(st);
 	return r;
 }
 
@@ -945,6 +1285,10 @@ static int items_query(struct store *s, const struct store_query *q, const char 
 		    .score = verdict ? sqlite3_column_double(st, 12) : 0,
 		    .relevant = verdict && sqlite3_column_int(st, 13),
 		    .terms_json = verdict ? col_text(st, 14) : NULL,
+		    .story = sqlite3_column_int64(st, 15),
+		    .story_size = sqlite3_column_int64(st, 16),
+		    .revisions = sqlite3_column_int64(st, 17),
+		    .updated = sqlite3_column_int64(st, 18),
 		};
 		(*ret_rows)++;
 		if ((r = cb(&row, arg)) != 0) {

@@ -640,17 +640,30 @@ static int items_cb(const struct store_row *r, void *arg)
 		buf_puts(&x->b, r->relevant ? "true" : "false");
 		put_key(&x->b, "terms", false);
 		buf_puts(&x->b, r->terms_json ? r->terms_json : "[]");
+		put_key(&x->b, "story", false);
+		buf_printf(&x->b, "%lld", (long long)r->story);
+		put_key(&x->b, "story_size", false);
+		buf_printf(&x->b, "%lld", (long long)r->story_size);
+		put_key(&x->b, "revisions", false);
+		buf_printf(&x->b, "%lld", (long long)r->revisions);
+		put_time(&x->b, "updated", r->updated, r->updated != 0);
 		buf_putc(&x->b, '}');
 		emit(&x->b);
 	} else {
-		char when[21], score[8] = "-";
+		char when[21], score[8] = "-", story[48] = "-";
 		if (x->count == 1)
-			printf("%-20s %5s %c %-20s %s\n", "FETCHED", "SCORE", 'R', "FEED", "TITLE");
+			printf("%-20s %5s %c %-9s %-20s %s\n", "FETCHED", "SCORE", 'R', "STORY",
+			       "FEED", "TITLE");
 		time_iso8601(r->fetched, when);
 		if (r->topic)
 			snprintf(score, sizeof(score), "%.2f", r->score);
-		printf("%-20s %5s %c %-20.20s %s\n", when, score, r->relevant ? '*' : ' ',
-		       r->feed ? r->feed : "-", r->title ? r->title : "(untitled)");
+		/* The story column: "-" alone, else its id and size ("#12/3"). */
+		if (r->story_size > 1)
+			snprintf(story, sizeof(story), "#%lld/%lld", (long long)r->story,
+				 (long long)r->story_size);
+		printf("%-20s %5s %c %-9s %-20.20s %s%s\n", when, score, r->relevant ? '*' : ' ',
+		       story, r->feed ? r->feed : "-", r->title ? r->title : "(untitled)",
+		       r->revisions ? " (edited)" : "");
 	}
 	return 0;
 }

@@ -9,6 +9,10 @@
  * 2. With the N items stored, times per item: dedup_content_hash alone; store_item_seen on a
  *    known (feed, identity); store_item_add of the same story from another feed (a duplicate
  *    by hash, which records a source), again in transactions of 50.
+ * 3. With the N items stored (all of them in the story window: the worst case), the whole
+ *    deduplication path of ingest_doc per item, scoring left out, for M = min(N, 5000) items of
+ *    each kind: a new item; an exact duplicate from another feed; a near-duplicate (another
+ *    first line, the rest kept: it joins a story); an unchanged item its feed delivered before.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -48,7 +52,13 @@ static char *sentence(size_t nwords, unsigned serial)
 	struct buf b = {0};
 	buf_printf(&b, "N°%u ", serial);
 	for (size_t i = 0; i < nwords; i++) {
-		buf_puts(&b, words[next() % ARRAY_SIZE(words)]);
+		/* Half the words from a large vocabulary: texts built from 36 words alone would all
+		 * share the same word pairs, and their SimHashes would be alike. */
+		uint64_t x = next();
+		if (x & 1)
+			buf_printf(&b, "terme%u", (unsigned)(x >> 1) % 20000u);
+		else
+			buf_puts(&b, words[(x >> 1) % ARRAY_SIZE(words)]);
 		buf_putc(&b, i % 17 == 16 ? '\n' : ' ');
 	}
 	return buf_steal(&b);
@@ -85,6 +95,137 @@ static void die(struct store *s, const char *what, int r)
 	exit(1);
 }
 
+enum kind { K_NEW, K_EXACT, K_NEAR, K_SEEN, K_MAX };
+static const char *const kind_name[K_MAX] = {[K_NEW] = "new item",
+					     [K_EXACT] = "exact duplicate (other feed)",
+					     [K_NEAR] = "near-duplicate (joins a story)",
+					     [K_SEEN] = "unchanged, seen before"};
+
+/* What ingest_doc does for one item before scoring; returns store_item_add's result, or 2 when
+ * the item was skipped as seen. */
+static int dedup_one(struct store *s, const char *feed, const char *identity, const char *link,
+		     const char *title, const char *text, int64_t *ret_story)
+{
+	uint64_t fp = dedup_fingerprint(title, NULL, text);
+	struct store_delivered src;
+	int r = store_source_get(s, feed, identity, &src);
+	if (r < 0)
+		die(s, "source", r);
+	if (r == 1 && src.has_fingerprint && src.fingerprint == fp)
+		return 2;
+	char hash[DEDUP_HASH_HEX];
+	struct dedup_simhash sim;
+	dedup_digest(title, text, hash, &sim);
+	char *canon = dedup_canonical_url(link);
+	struct store_item it = {
+	    .feed = feed,
+	    .identity = identity,
+	    .link = link,
+	    .canonical_link = canon,
+	    .title = title,
+	    .content = text,
+	    .hash = hash,
+	    .published = FEED_NO_DATE,
+	    .fetched = 1900000000,
+	    .fingerprint = fp,
+	    .simhash = {sim.v[0], sim.v[1]},
+	};
+	if ((r = store_story_find(s, it.simhash, 0, DEDUP_STORY_DISTANCE, &it.story)) < 0)
+		die(s, "story", r);
+	*ret_story = it.story;
+	int64_t id;
+	if ((r = store_item_add(s, &it, &id)) < 0)
+		die(s, "add", r);
+	free(canon);
+	return r;
+}
+
+static void dedup_path(struct store *s, struct gen *g, unsigned n)
+{
+	unsigned m = n < 5000 ? n : 5000;
+	struct gen *fresh = xcalloc(m, sizeof(*fresh));
+	char **near = xcalloc(m, sizeof(*near));
+	for (unsigned i = 0; i < m; i++) {
+		gen_make(&fresh[i], n + i);
+		/* Another first line (17 words), the rest of the text kept. */
+		char *first = sentence(16, 9000000 + i);
+		const char *rest = strchr(g[i].content, '\n');
+		near[i] = xasprintf("%s%s", first, rest ? rest : "");
+		free(first);
+	}
+	struct store_stats st;
+	int r;
+	if ((r = store_stats(s, &st)) < 0)
+		die(s, "stats", r);
+	printf("dedup path per item (fingerprint, identity, hash + SimHash, canonical URL, story "
+	       "lookup over %" PRId64 " items, add), %u of each kind, transactions of %d:\n",
+	       st.items, m, BATCH);
+	for (int k = 0; k < K_MAX; k++) {
+		struct timespec t0, t1;
+		unsigned outcome[4] = {0}, joined = 0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (unsigned i = 0; i < m; i++) {
+			if (i % BATCH == 0 && (r = store_begin(s)) < 0)
+				die(s, "begin", r);
+			char id[48], link[96];
+			int64_t story = 0;
+			switch ((enum kind)k) {
+			case K_NEW:
+				r = dedup_one(s, "feed-n", fresh[i].id, fresh[i].link,
+					      fresh[i].title, fresh[i].content, &story);
+				break;
+			case K_EXACT:
+				snprintf(id, sizeof(id), "urn:copy:%u", i);
+				r = dedup_one(s, "feed-x", id, g[i].link, g[i].title, g[i].content,
+					      &story);
+				break;
+			case K_NEAR:
+				snprintf(id, sizeof(id), "urn:near:%u", i);
+				snprintf(link, sizeof(link), "https://autre.example.fr/%u", i);
+				r = dedup_one(s, "feed-y", id, link, "Un autre titre", near[i],
+					      &story);
+				break;
+			case K_SEEN:
+			case K_MAX:
+				r = dedup_one(s, "feed-n", fresh[i].id, fresh[i].link,
+					      fresh[i].title, fresh[i].content, &story);
+				break;
+			}
+			outcome[r]++;
+			joined += story > 0;
+			if ((i % BATCH == BATCH - 1 || i == m - 1) && (r = store_commit(s)) < 0)
+				die(s, "commit", r);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf(
+		    "  %-32s %7.1f us/item   (stored %u, duplicate %u, skipped %u; joined a story "
+		    "%u)\n",
+		    kind_name[k], secs(&t0, &t1) / m * 1e6, outcome[1], outcome[0], outcome[2],
+		    joined);
+	}
+	/* The story lookup alone. */
+	struct dedup_simhash sim;
+	char hash[DEDUP_HASH_HEX];
+	dedup_digest(NULL, near[0], hash, &sim);
+	struct timespec t0, t1;
+	int64_t story;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0; i < m; i++)
+		if ((r = store_story_find(s, sim.v, 0, DEDUP_STORY_DISTANCE, &story)) < 0)
+			die(s, "story", r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if ((r = store_stats(s, &st)) < 0)
+		die(s, "stats", r);
+	printf("  store_story_find alone (window of %" PRId64 " items): %.1f us/lookup\n", st.items,
+	       secs(&t0, &t1) / m * 1e6);
+	for (unsigned i = 0; i < m; i++) {
+		gen_free(&fresh[i]);
+		free(near[i]);
+	}
+	free(fresh);
+	free(near);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -114,7 +255,8 @@ int main(int argc, char **argv)
 		if (i % BATCH == 0 && (r = store_begin(s)) < 0)
 			die(s, "begin", r);
 		char hash[DEDUP_HASH_HEX];
-		dedup_content_hash(g[i].title, g[i].content, hash);
+		struct dedup_simhash sim;
+		dedup_digest(g[i].title, g[i].content, hash, &sim);
 		if ((r = store_item_seen(s, "feed-a", g[i].id)) != 0)
 			die(s, "seen", r < 0 ? r : -EEXIST);
 		struct store_item it = {
@@ -129,6 +271,8 @@ int main(int argc, char **argv)
 		    .hash = hash,
 		    .published = FEED_NO_DATE,
 		    .fetched = 1700000000 + i,
+		    .fingerprint = dedup_fingerprint(g[i].title, g[i].summary, g[i].content),
+		    .simhash = {sim.v[0], sim.v[1]},
 		};
 		struct timespec a0, a1;
 		clock_gettime(CLOCK_MONOTONIC, &a0);
@@ -194,6 +338,7 @@ int main(int argc, char **argv)
 	printf("  store_item_seen (known identity):         %.1f us/item\n", ts / n * 1e6);
 	printf("  duplicate from another feed (hash + seen + add, tx of %d): %.1f us/item\n", BATCH,
 	       td / n * 1e6);
+	dedup_path(s, g, n);
 	store_close(s);
 	for (unsigned i = 0; i < n; i++)
 		gen_free(&g[i]);

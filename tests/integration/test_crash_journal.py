@@ -70,7 +70,7 @@ def main():
             h.check(all(e.get("VEILLE_ORIGIN") == origin for e in entries), "every alert carries the database's VEILLE_ORIGIN")
             count = collections.Counter((int(e["VEILLE_ITEM"]), e["VEILLE_TOPIC"]) for e in entries)
             want = {(i, t) for i, t, _ in rel}
-            h.check(set(count) == want, f"every relevant item alerted ({len(want)} relevant, {len(count)} alerted; "
+            h.check(set(count) == want, f"every relevant story alerted once ({len(want)} relevant, {len(count)} alerted; "
                     f"missing {sorted(want - set(count))[:5]}, extra {sorted(set(count) - want)[:5]})")
             dups = {k: n for k, n in count.items() if n > 1}
             h.check(not dups, f"no alert sent twice ({len(entries)} journal entries; duplicates {list(dups.items())[:5]})")

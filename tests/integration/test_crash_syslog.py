@@ -52,7 +52,7 @@ def main():
             want = set(by_title.values())
             h.wait_for(lambda: set(counted()) >= want, 5)
             count = counted()
-            h.check(set(count) == want, f"every relevant item alerted ({len(want)} relevant, {len(count)} alerted; "
+            h.check(set(count) == want, f"every relevant story alerted once ({len(want)} relevant, {len(count)} alerted; "
                     f"missing {sorted(want - set(count))[:3]}, unknown {sorted(set(count) - want)[:3]})")
             extra = sum(n - 1 for n in count.values())
             h.check(extra <= s["kills"], f"at most one repeated alert per kill ({extra} repeats, {s['kills']} kills)")

@@ -67,7 +67,7 @@ def main():
 
             p = ctl(conf, "items")
             rows = p.stdout.splitlines()
-            h.check(p.returncode == 0 and rows[0].split() == ["FETCHED", "SCORE", "R", "FEED", "TITLE"]
+            h.check(p.returncode == 0 and rows[0].split() == ["FETCHED", "SCORE", "R", "STORY", "FEED", "TITLE"]
                     and len(rows) == 1 + len(stories), f"items: a header and one row per item ({len(rows)})")
             h.check(sum(1 for r in rows[1:] if " * " in r) == 2, "relevant items marked with *")
             js = [json.loads(l) for l in ctl(conf, "items", "--json").stdout.splitlines()]

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <glob.h>
+#include <sqlite3.h>
 
 #include "alert.h"
 #include "config.h"
@@ -193,11 +195,277 @@ static void test_unmarked(void **state)
 	ingest_outbox_clear(&ob);
 }
 
+static struct store_stats stats(struct fixture *f)
+{
+	struct store_stats st;
+	assert_int_equal(store_stats(f->store, &st), 0);
+	return st;
+}
+
+/* The story, revisions and verdict of the item titled title. */
+struct found {
+	const char *title;
+	int n;
+	int64_t id, story, story_size, revisions;
+	bool relevant;
+};
+
+static int find_cb(const struct store_row *r, void *arg)
+{
+	struct found *o = arg;
+	if (!r->title || strcmp(r->title, o->title))
+		return 0;
+	o->n++;
+	o->id = r->id;
+	o->story = r->story;
+	o->story_size = r->story_size;
+	o->revisions = r->revisions;
+	o->relevant = r->relevant;
+	return 0;
+}
+
+static struct found find(struct fixture *f, const char *title)
+{
+	struct found o = {.title = title};
+	struct store_query q = {0};
+	assert_int_equal(store_items_each(f->store, &q, find_cb, &o), 0);
+	return o;
+}
+
+/* One link under its variants (tracking parameters, fragment, host case) is one item. */
+static void test_url_variants(void **state)
+{
+	struct fixture *f = *state;
+	struct feed_item a = {
+	    .id = "x1",
+	    .link = "https://www.Example.fr/monde/minsk.html?utm_source=rss&xtor=RSS-1",
+	    .title = (char *)ON_TITLE,
+	    .summary = (char *)ON_TEXT,
+	    .published = FEED_NO_DATE};
+	struct feed_item b = {.id = "y1",
+			      .link = "https://WWW.EXAMPLE.FR/monde/minsk.html#commentaires",
+			      .title = "Minsk déploie des troupes (mis à jour)",
+			      .summary = "Texte complété par l'agrégateur.",
+			      .published = FEED_NO_DATE};
+	struct feed_item c = {.id = "z1",
+			      .link =
+				  "https://www.example.fr/monde/minsk.html?at_medium=rss&fbclid=1",
+			      .title = "Autre titre",
+			      .summary = "Autre texte.",
+			      .published = FEED_NO_DATE};
+	struct ingest_counts n;
+	assert_int_equal(ingest(f, "feed-a", &a, 1, &n), 0);
+	assert_int_equal(n.added, 1);
+	assert_int_equal(n.relevant, 1);
+	assert_int_equal(ingest(f, "feed-b", &b, 1, &n), 0);
+	assert_int_equal(n.duplicates, 1);
+	assert_int_equal(ingest(f, "feed-c", &c, 1, &n), 0);
+	assert_int_equal(n.duplicates, 1);
+	struct store_stats st = stats(f);
+	assert_int_equal(st.items, 1);
+	assert_int_equal(st.sources, 3);
+	assert_int_equal(st.alerts_pending, 1);
+}
+
+static void test_edits(void **state)
+{
+	struct fixture *f = *state;
+	char on_edit[1024], off_edit[1024];
+	struct feed_item it[] = {
+	    {.id = "e1",
+	     .link = "https://a.example.fr/e1",
+	     .title = (char *)ON_TITLE,
+	     .summary = (char *)ON_TEXT,
+	     .published = FEED_NO_DATE},
+	    {.id = "e2",
+	     .link = "https://a.example.fr/e2",
+	     .title = (char *)OFF_TITLE,
+	     .summary = (char *)OFF_TEXT,
+	     .published = FEED_NO_DATE},
+	};
+	struct ingest_counts n;
+	assert_int_equal(ingest(f, "feed-a", it, 2, &n), 0);
+	assert_int_equal(n.added, 2);
+	assert_int_equal(n.relevant, 1);
+	int64_t on_id = find(f, ON_TITLE).id;
+
+	/* Other bytes, same reading (spacing, an escaped apostrophe): no revision. */
+	snprintf(on_edit, sizeof(on_edit), "  %s\n", ON_TEXT);
+	it[0].summary = on_edit;
+	assert_int_equal(ingest(f, "feed-a", it, 2, &n), 0);
+	assert_int_equal(n.seen, 2);
+	assert_int_equal(n.revised, 0);
+	assert_int_equal(find(f, ON_TITLE).revisions, 0);
+
+	/* The relevant item edited: one revision, re-scored, no second alert. */
+	snprintf(on_edit, sizeof(on_edit), "%s Des chars ont été vus près de Mozyr.", ON_TEXT);
+	assert_int_equal(ingest(f, "feed-a", it, 2, &n), 0);
+	assert_int_equal(n.revised, 1);
+	assert_int_equal(n.seen, 1);
+	assert_int_equal(n.added, 0);
+	assert_int_equal(n.relevant, 1);
+	struct found o = find(f, ON_TITLE);
+	assert_int_equal(o.n, 1);
+	assert_int_equal(o.id, on_id);
+	assert_int_equal(o.revisions, 1);
+	assert_true(o.relevant);
+	struct store_stats st = stats(f);
+	assert_int_equal(st.items, 2);
+	assert_int_equal(st.alerts_pending, 1);
+
+	/* The same edit again: the fingerprint says nothing changed. */
+	assert_int_equal(ingest(f, "feed-a", it, 2, &n), 0);
+	assert_int_equal(n.seen, 2);
+
+	/* The off-topic item rewritten into an on-topic one: relevant for the first time, alerts
+	 * once, and only once. */
+	snprintf(off_edit, sizeof(off_edit),
+		 "Correction : %s Les gardes-frontières ukrainiens signalent des colonnes "
+		 "blindées biélorusses.",
+		 ON_TEXT);
+	it[1].summary = off_edit;
+	assert_int_equal(ingest(f, "feed-a", it, 2, &n), 0);
+	assert_int_equal(n.revised, 1);
+	assert_int_equal(n.relevant, 1);
+	o = find(f, OFF_TITLE);
+	assert_true(o.relevant);
+	assert_int_equal(o.revisions, 1);
+	st = stats(f);
+	assert_int_equal(st.alerts_pending, 2);
+	snprintf(off_edit + strlen(off_edit), sizeof(off_edit) - strlen(off_edit),
+		 " Kiev proteste.");
+	assert_int_equal(ingest(f, "feed-a", it, 2, &n), 0);
+	assert_int_equal(n.revised, 1);
+	assert_int_equal(find(f, OFF_TITLE).revisions, 2);
+	assert_int_equal(stats(f).alerts_pending, 2);
+}
+
+/* A source stored before fingerprints existed (schema version 1) is not taken for an edit. */
+static void test_legacy_source(void **state)
+{
+	struct fixture *f = *state;
+	struct feed_item it = {.id = "l1",
+			       .title = (char *)ON_TITLE,
+			       .summary = (char *)ON_TEXT,
+			       .published = FEED_NO_DATE};
+	struct ingest_counts n;
+	assert_int_equal(ingest(f, "feed-a", &it, 1, &n), 0);
+	char *db = xasprintf("%s/v.db", f->dir);
+	sqlite3 *h;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "UPDATE sources SET fingerprint = NULL", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	free(db);
+	it.title = "Minsk déploie des troupes à la frontière ukrainienne (nouvelle normalisation)";
+	assert_int_equal(ingest(f, "feed-a", &it, 1, &n), 0);
+	assert_int_equal(n.seen, 1);
+	assert_int_equal(n.revised, 0);
+	struct store_delivered src;
+	assert_int_equal(store_source_get(f->store, "feed-a", "l1", &src), 1);
+	assert_true(src.has_fingerprint);
+}
+
+static char *seed(const char *prefix)
+{
+	char *pattern = xasprintf("%s/conf/reference/%s_*.txt", TEST_SOURCE_DIR, prefix);
+	glob_t g;
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	char *data;
+	size_t len;
+	assert_int_equal(read_file(g.gl_pathv[0], 1u << 20, &data, &len), 0);
+	globfree(&g);
+	free(pattern);
+	return data;
+}
+
+/* One dispatch rewritten by three outlets (own headline, own first sentence, trailers): one
+ * story, one alert. Seeds 002 and 004 (two articles on the January 2023 troop train) share facts
+ * but not text: two stories, two alerts. */
+static void test_stories(void **state)
+{
+	struct fixture *f = *state;
+	char *wire = seed("003"), *s002 = seed("002"), *s004 = seed("004");
+	const char *body = strchr(wire, '.') + 1; /* past the first sentence */
+	char *r1 = xasprintf("Selon l'agence, Minsk renforce sa frontière sud.%s", body);
+	char *r2 =
+	    xasprintf("<p>Le Bélarus envoie des renforts vers l'Ukraine.%s</p>\n[ad_1]", body);
+	struct feed_item a = {.id = "w1",
+			      .link = "https://a.example.fr/w1",
+			      .title = "La Biélorussie déplace des troupes vers la frontière",
+			      .content = wire,
+			      .published = FEED_NO_DATE};
+	struct feed_item b = {.id = "w2",
+			      .link = "https://b.example.fr/w2",
+			      .title = "Loukachenko envoie missiles et soldats vers l'Ukraine",
+			      .content = r1,
+			      .published = FEED_NO_DATE};
+	struct feed_item c = {.id = "w3",
+			      .link = "https://c.example.fr/w3",
+			      .title = "Frontière : Minsk muscle son dispositif",
+			      .content = r2,
+			      .published = FEED_NO_DATE};
+	struct ingest_counts n;
+	assert_int_equal(ingest(f, "feed-a", &a, 1, &n), 0);
+	assert_int_equal(n.added, 1);
+	assert_int_equal(n.grouped, 0);
+	assert_int_equal(n.relevant, 1);
+	assert_int_equal(ingest(f, "feed-b", &b, 1, &n), 0);
+	assert_int_equal(n.added, 1);
+	assert_int_equal(n.grouped, 1);
+	assert_int_equal(ingest(f, "feed-c", &c, 1, &n), 0);
+	assert_int_equal(n.grouped, 1);
+	struct found o = find(f, b.title);
+	int64_t story = find(f, a.title).id;
+	assert_int_equal(o.story, story);
+	assert_int_equal(o.story_size, 3);
+	assert_true(o.relevant);
+	assert_int_equal(find(f, c.title).story, story);
+	struct store_stats st = stats(f);
+	assert_int_equal(st.items, 3);
+	assert_int_equal(st.alerts_pending, 1);
+
+	struct feed_item d = {.id = "t2",
+			      .link = "https://d.example.fr/t2",
+			      .title = "Un train de troupes russes arrive en Biélorussie",
+			      .content = s002,
+			      .published = FEED_NO_DATE};
+	struct feed_item e = {.id = "t4",
+			      .link = "https://e.example.fr/t4",
+			      .title = "Minsk reçoit un train de matériel russe",
+			      .content = s004,
+			      .published = FEED_NO_DATE};
+	assert_int_equal(ingest(f, "feed-d", &d, 1, &n), 0);
+	assert_int_equal(n.grouped, 0);
+	assert_int_equal(ingest(f, "feed-e", &e, 1, &n), 0);
+	assert_int_equal(n.added, 1);
+	assert_int_equal(n.grouped, 0);
+	assert_int_equal(n.relevant, 1);
+	assert_int_equal(find(f, d.title).story_size, 1);
+	assert_int_equal(find(f, e.title).story_size, 1);
+	assert_int_equal(stats(f).alerts_pending, 3);
+
+	struct ingest_outbox ob = {0};
+	struct ingest_flushed fl;
+	assert_int_equal(ingest_flush_alerts(f->store, &f->topics, &ob, false, &fl), 0);
+	assert_int_equal(fl.sent, 3);
+	ingest_outbox_clear(&ob);
+	free(r1);
+	free(r2);
+	free(wire);
+	free(s002);
+	free(s004);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_ingest, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unmarked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_url_variants, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_edits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_legacy_source, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stories, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

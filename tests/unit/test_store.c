@@ -565,6 +565,168 @@ static void test_items_each(void **state)
 	store_close(s);
 }
 
+/* Story and revision columns of one item, through store_items_each. */
+struct story_row {
+	int64_t id, story, size, revisions, updated;
+	char title[64];
+};
+
+static int story_row_cb(const struct store_row *r, void *arg)
+{
+	struct story_row *o = arg;
+	if (r->id != o->id)
+		return 0;
+	o->story = r->story;
+	o->size = r->story_size;
+	o->revisions = r->revisions;
+	o->updated = r->updated;
+	snprintf(o->title, sizeof(o->title), "%s", r->title ? r->title : "");
+	return 0;
+}
+
+static struct story_row row_of(struct store *s, int64_t id)
+{
+	struct story_row o = {.id = id};
+	struct store_query q = {0};
+	assert_int_equal(store_items_each(s, &q, story_row_cb, &o), 0);
+	return o;
+}
+
+static void test_sources_revisions(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem a, b, c;
+	struct store_delivered src;
+	mkitem(&a, "lemonde", "g1", "https://www.lemonde.fr/a.html", "Minsk masse des troupes",
+	       "Première version.", 100);
+	a.it.fingerprint = 0x1234;
+	assert_int_equal(store_source_get(s, "lemonde", "g1", &src), 0);
+	int64_t ida = add(s, &a, 1);
+	assert_int_equal(store_source_get(s, "lemonde", "g1", &src), 1);
+	assert_int_equal(src.item_id, ida);
+	assert_true(src.has_fingerprint && src.fingerprint == 0x1234);
+	assert_string_equal(src.hash, a.hash);
+	assert_int_equal(src.story, ida);
+	assert_int_equal(store_source_get(s, "lefigaro", "g1", &src), 0);
+
+	/* Bytes changed, content did not: only the fingerprint moves. */
+	assert_int_equal(store_source_fingerprint(s, "lemonde", "g1", 0xFFFFFFFFFFFFFFFFull), 0);
+	assert_int_equal(store_source_get(s, "lemonde", "g1", &src), 1);
+	assert_true(src.fingerprint == 0xFFFFFFFFFFFFFFFFull);
+
+	/* A new version: the item holds it, the old hash is kept, search follows. */
+	mkitem(&b, "lemonde", "g1", "https://www.lemonde.fr/a.html", "Minsk masse des troupes",
+	       "Version corrigée : des chars arrivent à Gomel.", 200);
+	b.it.fingerprint = 0x5678;
+	int64_t id;
+	assert_int_equal(store_item_revise(s, ida, &b.it, &id), 1);
+	assert_int_equal(id, ida);
+	assert_int_equal(store_source_get(s, "lemonde", "g1", &src), 1);
+	assert_string_equal(src.hash, b.hash);
+	assert_true(src.fingerprint == 0x5678);
+	struct story_row o = row_of(s, ida);
+	assert_int_equal(o.revisions, 1);
+	assert_int_equal(o.updated, 200);
+	struct rows rs = {0};
+	assert_string_equal(items(s, &rs, 0, false, 0, "gomel"), "Minsk masse des troupes");
+	assert_string_equal(items(s, &rs, 0, false, 0, "premiere"), "");
+	buf_free(&rs.ids);
+	/* The same version again is no revision. */
+	assert_int_equal(store_item_revise(s, ida, &b.it, &id), 0);
+	assert_int_equal(id, ida);
+	assert_int_equal(row_of(s, ida).revisions, 1);
+	/* A version that reads like another stored item: the source moves to that item. */
+	mkitem(&c, "afp", "x", NULL, "Autre", "Autre texte.", 300);
+	int64_t idc = add(s, &c, 1);
+	struct titem d = c;
+	d.it.feed = "lemonde";
+	d.it.identity = "g1";
+	d.it.fingerprint = 0x9;
+	assert_int_equal(store_item_revise(s, ida, &d.it, &id), 0);
+	assert_int_equal(id, idc);
+	assert_int_equal(store_source_get(s, "lemonde", "g1", &src), 1);
+	assert_int_equal(src.item_id, idc);
+	assert_int_equal(row_of(s, ida).revisions, 1);
+	/* Revising an item that does not exist fails and changes nothing. */
+	struct titem f;
+	mkitem(&f, "lemonde", "g1", NULL, "Neuf", "Jamais vu.", 400);
+	assert_int_equal(store_item_revise(s, 999, &f.it, &id), -ENOENT);
+	assert_int_equal(store_source_get(s, "lemonde", "g1", &src), 1);
+	assert_int_equal(src.item_id, idc);
+	store_close(s);
+}
+
+static void test_stories(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem a, b, c, d;
+	int64_t story = -1;
+	uint64_t sa[2] = {0x0F0F0F0F0F0F0F0Full, 0x123456789ABCDEF0ull};
+	uint64_t near[2] = {sa[0] ^ 0x7, sa[1] ^ 0x30}; /* 5 bits away */
+	uint64_t none[2] = {0, 0};
+	assert_int_equal(store_story_find(s, sa, 0, 28, &story), 0);
+
+	mkitem(&a, "f1", "1", "https://e.fr/1", "A", "texte a", 1000);
+	memcpy(a.it.simhash, sa, sizeof(sa));
+	int64_t ida = add(s, &a, 1);
+	assert_int_equal(store_story_find(s, near, 0, 28, &story), 1);
+	assert_int_equal(story, ida);
+	assert_int_equal(store_story_find(s, near, 0, 4, &story), 0);	  /* too far for 4 */
+	assert_int_equal(store_story_find(s, near, 1001, 28, &story), 0); /* outside the window */
+	assert_int_equal(store_story_find(s, none, 0, 128, &story), 0);
+
+	/* A member joins; a third item close to the member joins the same story. */
+	mkitem(&b, "f2", "2", "https://e.fr/2", "B", "texte b", 1100);
+	memcpy(b.it.simhash, near, sizeof(near));
+	b.it.story = ida;
+	int64_t idb = add(s, &b, 1);
+	uint64_t near_b[2] = {near[0] ^ 0x100, near[1]};
+	assert_int_equal(store_story_find(s, near_b, 1050, 28, &story), 1);
+	assert_int_equal(story, ida);
+	mkitem(&c, "f3", "3", "https://e.fr/3", "C", "texte c", 1200);
+	c.it.story = ida;
+	int64_t idc = add(s, &c, 1);
+	mkitem(&d, "f3", "4", "https://e.fr/4", "D", "texte d", 1300);
+	int64_t idd = add(s, &d, 1);
+	struct story_row o = row_of(s, ida);
+	assert_int_equal(o.story, ida);
+	assert_int_equal(o.size, 3);
+	o = row_of(s, idb);
+	assert_int_equal(o.story, ida);
+	assert_int_equal(o.size, 3);
+	assert_int_equal(row_of(s, idc).size, 3);
+	o = row_of(s, idd);
+	assert_int_equal(o.story, idd);
+	assert_int_equal(o.size, 1);
+
+	/* One alert per story and topic, whichever member had it. */
+	assert_int_equal(store_story_alerted(s, ida, "belarus"), 0);
+	assert_int_equal(store_alert_queue(s, idb, "belarus"), 0);
+	assert_int_equal(store_story_alerted(s, ida, "belarus"), 1);
+	assert_int_equal(store_story_alerted(s, ida, "weather"), 0);
+	assert_int_equal(store_story_alerted(s, idd, "belarus"), 0);
+
+	/* A rollback takes the window's new entries with it. */
+	assert_int_equal(store_begin(s), 0);
+	struct titem e;
+	uint64_t se[2] = {~sa[0], ~sa[1]};
+	mkitem(&e, "f1", "5", "https://e.fr/5", "E", "texte e", 1400);
+	memcpy(e.it.simhash, se, sizeof(se));
+	int64_t ide = add(s, &e, 1);
+	assert_int_equal(store_story_find(s, se, 0, 0, &story), 1);
+	assert_int_equal(story, ide);
+	assert_int_equal(store_rollback(s), 0);
+	assert_int_equal(store_story_find(s, se, 0, 0, &story), 0);
+	/* The window as loaded from the file, by a new connection. */
+	store_close(s);
+	s = open_ok(fx->path, false);
+	assert_int_equal(store_story_find(s, near_b, 0, 28, &story), 1);
+	assert_int_equal(story, ida);
+	store_close(s);
+}
+
 struct one_row {
 	int64_t published;
 	char author[16], feed[16];
@@ -925,6 +1087,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_dedup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sources_revisions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stories, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verdicts_alerts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_items_each, setup, teardown),
