@@ -66,6 +66,9 @@ static const struct field {
     {"content", K_STR, offsetof(struct store_record, content)},
     {"hash", K_STR, offsetof(struct store_record, hash)},
     {"relevant", K_BOOL, offsetof(struct store_record, relevant)},
+    {"story", K_ID, offsetof(struct store_record, story)},
+    {"story_size", K_ID, offsetof(struct store_record, story_size)},
+    {"updated", K_TIME, offsetof(struct store_record, updated)},
     {"verdicts", K_VERDICTS, 0},
     {"sources", K_SOURCES, 0},
 };

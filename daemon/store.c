@@ -288,7 +288,10 @@ static const char *const stmt_sql[ST_MAX] = {
 		       " WHERE i.id > ?2 ORDER BY i.id LIMIT ?3",
     [ST_BEGIN_READ] = "BEGIN",
     [ST_RECORDS] = "SELECT i.id, i.guid, i.link, i.canonical_link, i.title, i.author, i.summary,"
-		   " i.content, i.hash, i.published, i.fetched," RELEVANT_EXISTS
+		   " i.content, i.hash, i.published, i.fetched," RELEVANT_EXISTS ","
+		   " coalesce(i.story, i.id),"
+		   " 1 + (SELECT count(*) FROM items j WHERE j.story = coalesce(i.story, i.id)),"
+		   " i.updated"
 		   " FROM items i WHERE i.id > ?1 AND i.id <= ?2 AND i.fetched >= ?3"
 		   " AND (?4 = 0 OR " RELEVANT_EXISTS ") ORDER BY i.id",
     [ST_RECORD_SOURCES] = "SELECT f.name, s.identity, s.link, s.first_seen FROM sources s"
@@ -1547,6 +1550,11 @@ int store_records_each(struct store *s, const struct store_record_query *q,
 				     : sqlite3_column_int64(st, 9),
 		    .fetched = sqlite3_column_int64(st, 10),
 		    .relevant = sqlite3_column_int(st, 11) != 0,
+		    .story = sqlite3_column_int64(st, 12),
+		    .story_size = sqlite3_column_int64(st, 13),
+		    .updated = sqlite3_column_type(st, 14) == SQLITE_NULL
+				   ? FEED_NO_DATE
+				   : sqlite3_column_int64(st, 14),
 		};
 		parts_clear(&p);
 		if ((r = parts_load(s, rec.id, &p)) < 0) {

@@ -191,7 +191,10 @@ struct store_record {
 	const char *guid, *link, *canonical_link, *title, *author, *summary, *content, *hash;
 	int64_t published; /* FEED_NO_DATE when unknown */
 	int64_t fetched;
-	bool relevant;			    /* relevant for at least one topic */
+	bool relevant;	    /* relevant for at least one topic */
+	int64_t story;	    /* the row id of its story's first item (its own when it began it) */
+	int64_t story_size; /* items in that story, 1 when alone */
+	int64_t updated;    /* when its content last changed, FEED_NO_DATE when never edited */
 	const struct store_source *sources; /* first seen first */
 	size_t nsources;
 	const struct store_verdict *verdicts; /* by topic name */

@@ -138,6 +138,14 @@ def main():
             p = subprocess.run([h.VEILLECTL, "-c", conf, "items"], capture_output=True, text=True)
             h.check(re.search(rf"#{wire['id']}/3 ", p.stdout) is not None and "(edited)" in p.stdout,
                     "veillectl items shows story id/size and edits")
+            p = subprocess.run([h.VEILLECTL, "-c", conf, "export", "--format", "jsonl"],
+                               capture_output=True, text=True)
+            exp = [json.loads(l) for l in p.stdout.splitlines()] if p.returncode == 0 else []
+            members = [o for o in exp if o["story"] == wire["id"]]
+            h.check(len(members) == 3 and all(o["story_size"] == 3 for o in members),
+                    f"the export carries the story of each item ({len(members)} members)")
+            h.check(any(o["updated"] for o in exp) and all("updated" in o for o in exp),
+                    "the export carries when an item was edited")
 
             run_once(syslog, conf, "third cycle, nothing changed")
             h.wait_for(lambda: False, 1)

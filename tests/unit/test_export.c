@@ -45,6 +45,9 @@ static struct store_record record(const char *title, const char *summary)
 	    .published = FEED_NO_DATE,
 	    .fetched = 1700000000,
 	    .relevant = true,
+	    .story = 40,
+	    .story_size = 3,
+	    .updated = FEED_NO_DATE,
 	    .sources = sources,
 	    .nsources = ARRAY_SIZE(sources),
 	    .verdicts = verdicts,
@@ -76,6 +79,8 @@ static void test_jsonl(void **state)
 	assert_non_null(strstr(b.p, "\"author\":null"));
 	assert_non_null(strstr(b.p, "\"published\":null,\"fetched\":\"2023-11-14T22:13:20Z\""));
 	assert_non_null(strstr(b.p, "\"summary\":\"ligne 1\\nligne 2\""));
+	assert_non_null(strstr(b.p, "\"relevant\":true,\"story\":40,\"story_size\":3,"
+				    "\"updated\":null,"));
 	assert_non_null(strstr(b.p, "\"verdicts\":[{\"topic\":\"belarus-border\",\"score\":0.9123,"
 				    "\"relevant\":true,\"terms\":[[\"frontier\",0.5]]},"));
 	assert_non_null(strstr(b.p, "\"sources\":[{\"feed\":\"lemonde\",\"identity\":\"g1\","));
@@ -99,7 +104,7 @@ static void test_csv(void **state)
 	assert_true(strncmp(row, "42,lemonde rfi,g1,https://www.lemonde.fr/a.html?a=1&b=2,", 55) ==
 		    0);
 	assert_non_null(strstr(row, ",\"a,\"\"b\"\"\r\nc\",,,2023-11-14T22:13:20Z,plain,,abc123,"
-				    "true,\"[{\"\"topic\"\":\"\"belarus-border\"\","));
+				    "true,40,3,,\"[{\"\"topic\"\":\"\"belarus-border\"\","));
 	assert_true(b.len > 2 && b.p[b.len - 2] == '\r' && b.p[b.len - 1] == '\n');
 	buf_free(&b);
 }
