@@ -89,6 +89,20 @@ static void exec_outside(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
+/* A count read from outside the store. */
+static long count_outside(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	long n = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
 /* An item whose hash is computed from title and text, as the pipeline does. */
 struct titem {
 	struct store_item it;
@@ -134,19 +148,19 @@ static void test_create_reopen(void **state)
 {
 	struct fx *fx = *state;
 	struct store *s = open_ok(fx->path, false);
-	assert_int_equal(store_schema_version(s), 1);
-	assert_int_equal(store_migrations_applied(s), 1);
+	assert_int_equal(store_schema_version(s), 2);
+	assert_int_equal(store_migrations_applied(s), 2);
 	struct titem t;
 	mkitem(&t, "a", "id1", "https://example.com/1", "Titre", "Texte", 1000);
 	int64_t id = add(s, &t, 1);
 	store_close(s);
 
 	char *v = pragma(fx->path, "user_version");
-	assert_string_equal(v, "1");
+	assert_string_equal(v, "2");
 	free(v);
 
 	s = open_ok(fx->path, false);
-	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_schema_version(s), 2);
 	assert_int_equal(store_migrations_applied(s), 0); /* the step ran once, at creation */
 	assert_int_equal(store_item_seen(s, "a", "id1"), 1);
 	int64_t id2;
@@ -166,14 +180,14 @@ static void test_migrate_from_v0(void **state)
 	/* A database that exists but has no schema (version 0), with a stray table. */
 	exec_outside(fx->path, "CREATE TABLE unrelated (x); PRAGMA user_version = 0;");
 	struct store *s = open_ok(fx->path, false);
-	assert_int_equal(store_migrations_applied(s), 1);
-	assert_int_equal(store_schema_version(s), 1);
+	assert_int_equal(store_migrations_applied(s), 2);
+	assert_int_equal(store_schema_version(s), 2);
 	store_close(s);
 	s = open_ok(fx->path, false);
 	assert_int_equal(store_migrations_applied(s), 0);
 	store_close(s);
 	char *v = pragma(fx->path, "user_version");
-	assert_string_equal(v, "1");
+	assert_string_equal(v, "2");
 	free(v);
 
 	/* A version from the future is refused, not downgraded. */
@@ -425,6 +439,56 @@ static void test_rollback(void **state)
 	stats(s, &st);
 	assert_int_equal(st.items, 2);
 	assert_int_equal(st.feeds, 2);
+	store_close(s);
+}
+
+/* items_fts is written at commit (one FTS5 segment per transaction): every committed item is
+ * indexed once, a rolled-back one not at all, an item stored outside a transaction at once. */
+static void test_fts_at_commit(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem a, b, c, d;
+	mkitem(&a, "f", "a", "https://e.fr/a", "Alpha", "premier texte", 100);
+	mkitem(&b, "f", "b", "https://e.fr/b", "Bravo", "deuxième texte", 100);
+	mkitem(&c, "f", "c", "https://e.fr/c", "Charlie", "troisième texte", 100);
+	mkitem(&d, "f", "d", "https://e.fr/d", "Delta", "quatrième texte", 100);
+	c.it.content = "contenu complet";
+	int64_t ida = add(s, &a, 1); /* no transaction: indexed by its own commit */
+	const char *q_alpha = "SELECT count(*) FROM items_fts WHERE items_fts MATCH 'alpha'";
+	const char *q_bravo = "SELECT count(*) FROM items_fts WHERE items_fts MATCH 'bravo'";
+	assert_int_equal(count_outside(fx->path, q_alpha), 1);
+
+	assert_int_equal(store_begin(s), 0);
+	add(s, &b, 1);
+	assert_int_equal(count_outside(fx->path, q_bravo), 0); /* not committed yet */
+	assert_int_equal(store_rollback(s), 0);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(count_outside(fx->path, q_bravo), 0);
+
+	assert_int_equal(store_begin(s), 0);
+	int64_t idb = add(s, &b, 1);
+	int64_t id2;
+	assert_int_equal(store_item_add(s, &a.it, &id2), 0); /* a duplicate: not indexed again */
+	assert_int_equal(id2, ida);
+	add(s, &c, 1);
+	add(s, &d, 1);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(count_outside(fx->path, q_alpha), 1);
+	assert_int_equal(count_outside(fx->path, q_bravo), 1);
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM items_fts"), 4);
+	assert_int_equal(count_outside(fx->path, "SELECT rowid FROM items_fts WHERE items_fts"
+						 " MATCH 'bravo'"),
+			 idb);
+	/* Summary and content are both indexed, in the text column. */
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM items_fts WHERE items_fts"
+						 " MATCH 'text : (troisieme AND complet)'"),
+			 1);
+	assert_int_equal(count_outside(fx->path,
+				       "SELECT count(*) FROM sqlite_master"
+				       " WHERE type = 'trigger' AND name = 'items_fts_insert'"),
+			 0);
 	store_close(s);
 }
 
@@ -722,6 +786,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_item_dedup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verdicts_alerts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fts_at_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_items_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
