@@ -27,50 +27,131 @@ static void valid_chars(const char *s, size_t len, struct buf *out)
 	}
 }
 
+/* NFKC + case fold + strip marks (accents): "Biélorussie" and "BIELORUSSIE" fold alike.
+ * STRIPMARK needs a decomposition, so COMPOSE re-composes what is left afterwards. */
+#define FOLD_OPTIONS                                                                               \
+	(UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK |             \
+	 UTF8PROC_IGNORE)
+/* The same but for the case, which decides TEXT_TOKEN_CAPITAL and is folded per character. */
+#define TOKEN_OPTIONS (UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STRIPMARK | UTF8PROC_IGNORE)
+
+/* utf8proc of s[0..len) (no ASCII byte after its first one) appended to out; -1 on invalid
+ * UTF-8. Most segments are a letter and its accent: a stack buffer spares utf8proc_map's
+ * allocation. */
+static int map_segment(const utf8proc_uint8_t *s, size_t len, utf8proc_option_t options,
+		       struct buf *out)
+{
+	utf8proc_int32_t stack[64], *v = stack;
+	utf8proc_ssize_t n = utf8proc_decompose(s, (utf8proc_ssize_t)len, v, 64, options);
+	if (n > 64) {
+		v = xreallocarray(NULL, (size_t)n, sizeof(*v));
+		n = utf8proc_decompose(s, (utf8proc_ssize_t)len, v, n, options);
+	}
+	if (n >= 0)
+		n = utf8proc_reencode(v, n, options);
+	if (n >= 0)
+		buf_append(out, v, (size_t)n);
+	if (v != stack)
+		free(v);
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * utf8proc_map(s, len, options) appended to out, without utf8proc for ASCII runs: an ASCII
+ * character maps to itself (to lower case under CASEFOLD), has no decomposition, never reorders
+ * and never composes with what precedes it, so normalisation may restart before any ASCII
+ * character. Only a non-ASCII run goes through utf8proc, with the ASCII character before it (a
+ * base letter its marks may follow). -1 on invalid UTF-8, with out partly written.
+ */
+static int normalise(const char *str, size_t len, utf8proc_option_t options, struct buf *out)
+{
+	const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)str;
+	bool fold = options & UTF8PROC_CASEFOLD;
+	size_t i = 0;
+	while (i < len) {
+		size_t j = i;
+		while (j < len && s[j] < 0x80)
+			j++;
+		/* s[i..j) is ASCII; the last one goes with the run after it, if any. */
+		size_t plain = j < len && j > i ? j - 1 : j;
+		buf_append(out, s + i, plain - i);
+		if (fold) {
+			char *p = out->p + out->len - (plain - i);
+			for (size_t k = 0; k < plain - i; k++)
+				if (p[k] >= 'A' && p[k] <= 'Z')
+					p[k] = (char)(p[k] - 'A' + 'a');
+		}
+		if (j == len)
+			break;
+		size_t e = j;
+		while (e < len && s[e] >= 0x80)
+			e++;
+		if (map_segment(s + plain, e - plain, options, out) < 0)
+			return -1;
+		i = e;
+	}
+	if (!out->p)
+		buf_append(out, "", 0);
+	return 0;
+}
+
+/* The code point at s[0..len) (valid UTF-8) in *cp; returns its length. */
+static size_t next_char(const utf8proc_uint8_t *s, size_t len, utf8proc_int32_t *cp)
+{
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	utf8proc_ssize_t k = utf8proc_iterate(s, (utf8proc_ssize_t)len, cp);
+	return k > 0 ? (size_t)k : len;
+}
+
+/* White space, and control and format characters: collapsed to one space by text_fold. */
+static bool fold_space(utf8proc_int32_t cp)
+{
+	if (cp < 0x80)
+		return cp <= ' ' || cp == 0x7F;
+	utf8proc_category_t cat = utf8proc_category(cp);
+	return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
+	       cat == UTF8PROC_CATEGORY_ZP || cat == UTF8PROC_CATEGORY_CC ||
+	       cat == UTF8PROC_CATEGORY_CF;
+}
+
 char *text_fold(const char *s, size_t len)
 {
-	struct buf out = {0};
 	if (!s || !len)
 		return xstrdup("");
-	utf8proc_uint8_t *folded = NULL;
-	/* NFKC + case fold + strip marks (accents): "Biélorussie" and "BIELORUSSIE" fold alike.
-	 * STRIPMARK needs a decomposition, so COMPOSE re-composes what is left afterwards. */
-	utf8proc_ssize_t n =
-	    utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &folded,
-			 UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
-			     UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
-	if (n < 0) {
+	struct buf norm = {0};
+	if (normalise(s, len, FOLD_OPTIONS, &norm) < 0) {
 		/* Invalid UTF-8 somewhere: fold the valid characters only. */
 		struct buf clean = {0};
 		valid_chars(s, len, &clean);
 		char *r = clean.len ? text_fold(clean.p, clean.len) : xstrdup("");
 		buf_free(&clean);
+		buf_free(&norm);
 		return r;
 	}
-	/* Collapse white space and control characters. */
+	/* Collapse white space and control characters, in place (the result is never longer). */
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)norm.p;
+	size_t n = norm.len, w = 0;
 	bool space = true; /* drops leading space */
-	for (utf8proc_ssize_t i = 0; i < n;) {
+	for (size_t i = 0; i < n;) {
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t k = utf8proc_iterate(folded + i, n - i, &cp);
-		if (k <= 0)
-			break;
-		utf8proc_category_t cat = utf8proc_category(cp);
-		bool ws = cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' ||
-			  cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
-			  cat == UTF8PROC_CATEGORY_ZP || cat == UTF8PROC_CATEGORY_CC ||
-			  cat == UTF8PROC_CATEGORY_CF;
-		if (ws) {
+		size_t k = next_char(p + i, n - i, &cp);
+		if (fold_space(cp)) {
 			space = true;
 		} else {
-			if (space && out.len)
-				buf_putc(&out, ' ');
+			if (space && w)
+				norm.p[w++] = ' ';
 			space = false;
-			buf_append(&out, folded + i, (size_t)k);
+			memmove(norm.p + w, p + i, k);
+			w += k;
 		}
 		i += k;
 	}
-	free(folded);
-	return buf_steal(&out);
+	norm.p[w] = '\0';
+	norm.len = w;
+	return buf_steal(&norm);
 }
 
 /*
@@ -436,28 +517,31 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 	if (!s || !len || !cb)
 		return 0;
 	struct tokenizer tz = {.st = st, .al = al, .cb = cb, .arg = arg};
-	utf8proc_uint8_t *norm = NULL;
-	/* text_fold's normalisation but for the case, which decides TEXT_TOKEN_CAPITAL and is
-	 * folded per character below. */
-	utf8proc_ssize_t n =
-	    utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &norm,
-			 UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
-	if (n < 0) {
+	struct buf norm = {0};
+	if (normalise(s, len, TOKEN_OPTIONS, &norm) < 0) {
 		/* Invalid UTF-8: keep the valid characters only, as text_fold does. */
 		struct buf clean = {0};
 		valid_chars(s, len, &clean);
 		size_t r = clean.len ? text_tokens(st, al, clean.p, clean.len, cb, arg) : 0;
 		buf_free(&clean);
+		buf_free(&norm);
 		return r;
 	}
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)norm.p;
+	size_t n = norm.len;
 	bool initial = true;
-	for (utf8proc_ssize_t i = 0; i < n;) {
+	for (size_t i = 0; i < n;) {
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t k = utf8proc_iterate(norm + i, n - i, &cp);
-		if (k <= 0)
-			break;
-		i += k;
-		utf8proc_category_t cat = utf8proc_category(cp);
+		i += next_char(p + i, n - i, &cp);
+		utf8proc_category_t cat;
+		if (cp <
+		    0x80) /* every other ASCII character is punctuation, a symbol or a control */
+			cat = cp >= 'a' && cp <= 'z'   ? UTF8PROC_CATEGORY_LL
+			      : cp >= 'A' && cp <= 'Z' ? UTF8PROC_CATEGORY_LU
+			      : cp >= '0' && cp <= '9' ? UTF8PROC_CATEGORY_ND
+						       : UTF8PROC_CATEGORY_PO;
+		else
+			cat = utf8proc_category(cp);
 		bool letter = cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
 		bool digit = cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO;
 		if (letter || digit) {
@@ -469,6 +553,12 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 			}
 			if (digit)
 				tz.digit = true;
+			if (cp < 0x80) {
+				char c = (char)(cat == UTF8PROC_CATEGORY_LU ? cp - 'A' + 'a' : cp);
+				tok_add(&tz, &c, 1);
+				tz.nchars++;
+				continue;
+			}
 			utf8proc_int32_t lc = utf8proc_tolower(cp);
 			if (lc == 0x0153) { /* œ: "manœuvre" and "manoeuvre" alike */
 				tok_add(&tz, "oe", 2);
@@ -501,6 +591,6 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 	}
 	if (tz.len)
 		tok_emit(&tz);
-	free(norm);
+	buf_free(&norm);
 	return tz.count;
 }
