@@ -4,7 +4,9 @@
 #include "text.h"
 
 #include <libstemmer.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -246,6 +248,101 @@ void text_stemmer_free(struct text_stemmer *st)
 	free(st);
 }
 
+static uint32_t hash_word(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/*
+ * What tok_emit learns of a word that does not depend on the alias table: whether it is a stop
+ * word, and its Snowball stem. Stemming was most of a cold cycle's scoring, and news repeats
+ * its words: each thread keeps the answers for the last few thousand distinct words (stemmers
+ * are per call, the words are not). Open addressing; the keys and stems live in one arena;
+ * everything is forgotten at once when it is full. Freed when the thread exits.
+ */
+#define STEM_SLOTS   16384u /* power of two; at most half of them used */
+#define STEM_ENTRIES (STEM_SLOTS / 2)
+#define STEM_ARENA   (STEM_ENTRIES * 24u)
+
+struct stem_slot {
+	uint32_t hash;
+	uint32_t off;	 /* of the word in the arena; its stem follows it */
+	uint8_t len;	 /* of the word, 0 = empty slot */
+	uint8_t stemlen; /* of the stem */
+	bool stop;	 /* a stop word (no stem) */
+};
+
+struct stem_cache {
+	struct stem_slot slot[STEM_SLOTS];
+	size_t n;
+	size_t used; /* arena bytes */
+	char arena[STEM_ARENA];
+};
+
+static pthread_key_t stem_key;
+static pthread_once_t stem_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct stem_cache *stem_cache;
+
+static void stem_key_init(void)
+{
+	/* On failure no cache is made: every word is stemmed (correct, slower). */
+	if (pthread_key_create(&stem_key, free) != 0)
+		stem_key = (pthread_key_t)-1;
+}
+
+static struct stem_cache *stem_cache_get(void)
+{
+	if (stem_cache)
+		return stem_cache;
+	pthread_once(&stem_once, stem_key_init);
+	if (stem_key == (pthread_key_t)-1)
+		return NULL;
+	struct stem_cache *c = xcalloc(1, sizeof(*c));
+	if (pthread_setspecific(stem_key, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	return stem_cache = c;
+}
+
+/* The slot of w[0..len) (hash h): the word's, or the empty one where it would go. */
+static struct stem_slot *stem_find(struct stem_cache *c, const char *w, size_t len, uint32_t h)
+{
+	for (uint32_t i = h & (STEM_SLOTS - 1);; i = (i + 1) & (STEM_SLOTS - 1)) {
+		struct stem_slot *e = &c->slot[i];
+		if (!e->len ||
+		    (e->hash == h && e->len == len && !memcmp(c->arena + e->off, w, len)))
+			return e;
+	}
+}
+
+/* Records the word w and its stem (or that it is a stop word) in the empty slot e. */
+static void stem_put(struct stem_cache *c, struct stem_slot *e, const char *w, size_t len,
+		     uint32_t h, bool stop, const char *stem, size_t stemlen)
+{
+	if (len > UINT8_MAX || stemlen > UINT8_MAX)
+		return;
+	if (c->n == STEM_ENTRIES || c->used + len + stemlen > STEM_ARENA) {
+		memset(c->slot, 0, sizeof(c->slot));
+		c->n = c->used = 0;
+		e = stem_find(c, w, len, h);
+	}
+	e->hash = h;
+	e->off = (uint32_t)c->used;
+	e->len = (uint8_t)len;
+	e->stemlen = (uint8_t)stemlen;
+	e->stop = stop;
+	memcpy(c->arena + c->used, w, len);
+	memcpy(c->arena + c->used + len, stem, stemlen);
+	c->used += len + stemlen;
+	c->n++;
+}
+
 /* Aliases: a sorted array of (variant, canonical) pairs; the strings live in one arena. */
 struct alias {
 	char *variant;
@@ -453,27 +550,48 @@ struct tokenizer {
 	size_t count;
 };
 
+/* Stems tz->tok in place with Snowball French; unchanged when the stemmer fails. */
+static void tok_stem(struct tokenizer *tz)
+{
+	const sb_symbol *s = sb_stemmer_stem(tz->st->sb, (const sb_symbol *)tz->tok, (int)tz->len);
+	int n = sb_stemmer_length(tz->st->sb);
+	if (s && n > 0 && (size_t)n < sizeof(tz->tok)) {
+		memcpy(tz->tok, s, (size_t)n);
+		tz->len = (size_t)n;
+		tz->tok[n] = '\0';
+	}
+}
+
 static void tok_emit(struct tokenizer *tz)
 {
 	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
 		return;
 	tz->tok[tz->len] = '\0';
-	if (text_is_stopword(tz->tok, tz->len))
+	struct stem_cache *c = stem_cache_get();
+	uint32_t h = hash_word(tz->tok, tz->len);
+	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
+	bool known = e && e->len;
+	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
+		if (e && !known)
+			stem_put(c, e, tz->tok, tz->len, h, true, NULL, 0);
 		return;
+	}
 	const char *canon = text_alias(tz->al, tz->tok, tz->len);
 	if (canon) {
 		tz->cb(canon, strlen(canon), tz->count++, tz->flags, tz->arg);
 		return;
 	}
-	if (tz->st) {
-		const sb_symbol *s =
-		    sb_stemmer_stem(tz->st->sb, (const sb_symbol *)tz->tok, (int)tz->len);
-		int n = sb_stemmer_length(tz->st->sb);
-		if (s && n > 0 && (size_t)n < sizeof(tz->tok)) {
-			memcpy(tz->tok, s, (size_t)n);
-			tz->len = (size_t)n;
-			tz->tok[n] = '\0';
-		}
+	if (tz->st && known) {
+		memcpy(tz->tok, c->arena + e->off + e->len, e->stemlen);
+		tz->len = e->stemlen;
+		tz->tok[tz->len] = '\0';
+	} else if (tz->st) {
+		char word[sizeof(tz->tok)];
+		size_t wlen = tz->len;
+		memcpy(word, tz->tok, wlen);
+		tok_stem(tz);
+		if (e)
+			stem_put(c, e, word, wlen, h, false, tz->tok, tz->len);
 	}
 	tz->cb(tz->tok, tz->len, tz->count++, tz->flags, tz->arg);
 }

@@ -1,6 +1,7 @@
 /*
  * test_text.c - folding, French tokens, stop words, stems, aliases.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -99,6 +100,67 @@ static void test_stems(void **state)
 	free(a);
 	text_stemmer_free(st);
 	text_stemmer_free(NULL);
+}
+
+static uint32_t lcg(uint32_t *x)
+{
+	*x = *x * 1103515245u + 12345u;
+	return *x >> 16;
+}
+
+/* Pseudo-French words: a stem-like start and a French ending, many distinct. */
+static char *word_list(size_t n)
+{
+	static const char *const starts[] = {"front", "milit", "arm",	 "manœuvr", "déploi", "bél",
+					     "exerc", "sold",  "ukrain", "pologn",  "mobilis"};
+	static const char *const ends[] = {"ières", "aire", "ées", "ement", "ions", "eraient",
+					   "ité",   "iste", "a",   "ent",   "euse", "ances"};
+	struct buf b = {0};
+	uint32_t x = 7;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t r = lcg(&x);
+		buf_printf(&b, "%s%s%c%c%s ", starts[r % ARRAY_SIZE(starts)], i % 3 ? "" : "Q",
+			   (char)('a' + i % 26), (char)('a' + (i / 26) % 26),
+			   ends[(r / 16) % ARRAY_SIZE(ends)]);
+		if (i % 7 == 0)
+			buf_puts(&b, "les ");
+	}
+	return buf_steal(&b);
+}
+
+static void *tokens_thread(void *arg)
+{
+	struct text_stemmer *st = text_stemmer_new();
+	char *r = tokens(st, NULL, arg);
+	text_stemmer_free(st);
+	return r;
+}
+
+/* Stems come from a per-thread memo that forgets everything when full: tokens read from it
+ * (warm, and after it was emptied several times) equal those of a thread whose memo is new. */
+static void test_stem_memo(void **state)
+{
+	(void)state;
+	char *words = word_list(30000); /* more distinct words than the memo holds */
+	struct text_stemmer *st = text_stemmer_new();
+	char *first = tokens(st, NULL, words);
+	char *again = tokens(st, NULL, words);
+	text_stemmer_free(st);
+	pthread_t t;
+	void *fresh = NULL;
+	assert_int_equal(pthread_create(&t, NULL, tokens_thread, words), 0);
+	assert_int_equal(pthread_join(t, &fresh), 0);
+	assert_string_equal(first, fresh);
+	assert_string_equal(again, fresh);
+	assert_null(strstr(again, " les ")); /* stop words stay dropped */
+	/* No stemmer: the memo's stems are not used. */
+	char *plain = tokens(NULL, NULL, "frontières militaires");
+	assert_string_equal(plain, "frontieres militaires");
+	free(plain);
+	free(first);
+	free(again);
+	free(fresh);
+	free(words);
 }
 
 static void test_flags(void **state)
@@ -241,12 +303,6 @@ static const char *const pieces[] = {
     "K",
 };
 
-static uint32_t lcg(uint32_t *x)
-{
-	*x = *x * 1103515245u + 12345u;
-	return *x >> 16;
-}
-
 /* What text_fold computed before its ASCII fast path. */
 static char *ref_fold(const char *s, size_t len)
 {
@@ -351,6 +407,7 @@ int main(void)
 	    cmocka_unit_test(test_elisions),
 	    cmocka_unit_test(test_stopwords_numbers_hyphens),
 	    cmocka_unit_test(test_stems),
+	    cmocka_unit_test(test_stem_memo),
 	    cmocka_unit_test(test_flags),
 	    cmocka_unit_test(test_aliases),
 	    cmocka_unit_test(test_alias_errors),
