@@ -352,6 +352,8 @@ struct alias {
 struct text_aliases {
 	struct alias *v;
 	size_t n, cap;
+	uint32_t *slots; /* hash index of v: 1 + index, 0 = empty; nslots a power of two */
+	size_t nslots;
 	char **words; /* every allocated string, for freeing */
 	size_t nwords, capwords;
 };
@@ -374,6 +376,7 @@ void text_aliases_free(struct text_aliases *al)
 		free(al->words[i]);
 	free(al->words);
 	free(al->v);
+	free(al->slots);
 	free(al);
 }
 
@@ -492,6 +495,18 @@ struct text_aliases *text_aliases_parse(const char *name, const char *data, size
 		}
 	}
 	qsort(al->v, al->n, sizeof(*al->v), alias_cmp);
+	/* Looked up for every word scored: a hash index, at most half full. */
+	al->nslots = 16;
+	while (al->nslots < 2 * al->n)
+		al->nslots *= 2;
+	al->slots = xcalloc(al->nslots, sizeof(*al->slots));
+	for (size_t i = 0; i < al->n; i++) {
+		const char *w = al->v[i].variant;
+		size_t j = hash_word(w, strlen(w)) & (al->nslots - 1);
+		while (al->slots[j])
+			j = (j + 1) & (al->nslots - 1);
+		al->slots[j] = (uint32_t)(i + 1);
+	}
 	return al;
 fail:
 	if (ret_err)
@@ -515,24 +530,17 @@ struct text_aliases *text_aliases_load(const char *path, char **ret_err)
 	return al;
 }
 
-static int alias_key_cmp(const void *key, const void *elem)
-{
-	const struct word *k = key;
-	const struct alias *a = elem;
-	size_t el = strlen(a->variant);
-	int c = memcmp(k->w, a->variant, k->len < el ? k->len : el);
-	if (c)
-		return c;
-	return k->len < el ? -1 : k->len > el;
-}
-
 const char *text_alias(const struct text_aliases *al, const char *w, size_t len)
 {
 	if (!al || !al->n)
 		return NULL;
-	struct word k = {w, len};
-	const struct alias *a = bsearch(&k, al->v, al->n, sizeof(*al->v), alias_key_cmp);
-	return a ? a->canonical : NULL;
+	for (size_t j = hash_word(w, len) & (al->nslots - 1); al->slots[j];
+	     j = (j + 1) & (al->nslots - 1)) {
+		const struct alias *a = &al->v[al->slots[j] - 1];
+		if (!strncmp(a->variant, w, len) && !a->variant[len])
+			return a->canonical;
+	}
+	return NULL;
 }
 
 /* The state of one tokenisation. */
