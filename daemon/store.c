@@ -84,8 +84,13 @@ static const char schema_v1[] =
  * 3.40's FTS5 writes its pending index to disk at every savepoint, and each item had two (its own
  * and the trigger's statement journal): one tiny index segment per item, merged again and again,
  * was a sixth of a cold cycle. Queued and written after the transaction's last savepoint, a
- * feed's items make one segment. */
-static const char schema_v2[] = "DROP TRIGGER items_fts_insert;";
+ * feed's items make one segment. FTS5 merges segments 16 at a time (default 4) and forces a merge
+ * at 32 on a level (default 16): a third less indexing work for the same index size, searches
+ * reading a few more segments. */
+static const char schema_v2[] =
+    "DROP TRIGGER items_fts_insert;"
+    "INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 16);"
+    "INSERT INTO items_fts (items_fts, rank) VALUES ('crisismerge', 32);";
 
 /* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit. */
 static const struct migration {
