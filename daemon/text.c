@@ -581,7 +581,7 @@ static void tok_emit(struct tokenizer *tz)
 	bool known = e && e->len;
 	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
 		if (e && !known)
-			stem_put(c, e, tz->tok, tz->len, h, true, NULL, 0);
+			stem_put(c, e, tz->tok, tz->len, h, true, "", 0);
 		return;
 	}
 	const char *canon = text_alias(tz->al, tz->tok, tz->len);
