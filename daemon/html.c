@@ -5,6 +5,13 @@
  * walk is iterative (no recursion on hostile nesting), stops once max bytes of text exist, drops
  * script/style and other non-text elements, turns block elements into line breaks and collapses
  * white space.
+ *
+ * Most feed HTML is a few paragraphs of text with inline markup and entities, and libxml2's
+ * parser (a tree per field) was half of a feed's parse time. fast_text() reads that common case
+ * in one pass and gives the same text the tree walk gives; it declines (and the parser runs)
+ * at the first thing whose meaning it would have to guess: a tag outside its short list, an
+ * element libxml2 would close implicitly (its own htmlAutoCloseTag decides), a mismatched end
+ * tag, a comment, an unknown or unterminated entity, a control character.
  */
 #include "html.h"
 
@@ -17,6 +24,7 @@
 
 #include <libxml/HTMLparser.h>
 #include <libxml/HTMLtree.h>
+#include <libxml/entities.h>
 
 /* Elements whose content is not text a reader sees (sorted: searched with bsearch). */
 static const char *const skipped[] = {
@@ -62,22 +70,29 @@ static void out_break(struct out *o, int kind)
 		o->pending = kind;
 }
 
+static bool is_space_char(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
 /* Appends text, collapsing white space runs (which count as one space). */
 static void out_text(struct out *o, const char *s)
 {
-	for (const char *q = s; *q && !out_full(o);) {
-		unsigned char c = (unsigned char)*q;
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+	const unsigned char *q = (const unsigned char *)s;
+	while (*q && !out_full(o)) {
+		if (is_space_char(*q)) {
 			out_break(o, 1);
 			q++;
 			continue;
 		}
-		size_t k = strcspn(q, " \t\n\r\f\v");
+		const unsigned char *e = q;
+		while (*e && !is_space_char(*e))
+			e++;
 		if (o->b.len > 0 && o->pending)
 			buf_putc(&o->b, o->pending == 2 ? '\n' : ' ');
 		o->pending = 0;
-		buf_append(&o->b, q, k);
-		q += k;
+		buf_append(&o->b, q, (size_t)(e - q));
+		q = e;
 	}
 }
 
@@ -111,6 +126,269 @@ static char *finish(struct out *o)
 	return buf_steal(&o->b);
 }
 
+/* What fast_text() knows of an element. */
+enum fast_kind {
+	FAST_INLINE, /* text-level: no line break */
+	FAST_BLOCK,  /* a line break before and after */
+	FAST_VOID,   /* no content, no end tag: br, hr (blocks), img (a space) */
+};
+
+/* The elements fast_text() reads (sorted). Inline ones are all in libxml2's allowPCData list, so
+ * its parser keeps white space between them as we do. */
+static const struct fast_tag {
+	const char *name;
+	enum fast_kind kind;
+} fast_tags[] = {
+    {"a", FAST_INLINE},		{"abbr", FAST_INLINE},	{"b", FAST_INLINE},
+    {"blockquote", FAST_BLOCK}, {"br", FAST_VOID},	{"cite", FAST_INLINE},
+    {"code", FAST_INLINE},	{"div", FAST_BLOCK},	{"em", FAST_INLINE},
+    {"h1", FAST_BLOCK},		{"h2", FAST_BLOCK},	{"h3", FAST_BLOCK},
+    {"h4", FAST_BLOCK},		{"h5", FAST_BLOCK},	{"h6", FAST_BLOCK},
+    {"hr", FAST_VOID},		{"i", FAST_INLINE},	{"img", FAST_VOID},
+    {"li", FAST_BLOCK},		{"ol", FAST_BLOCK},	{"p", FAST_BLOCK},
+    {"q", FAST_INLINE},		{"small", FAST_INLINE}, {"span", FAST_INLINE},
+    {"strong", FAST_INLINE},	{"u", FAST_INLINE},	{"ul", FAST_BLOCK},
+};
+
+static int cmp_fast_tag(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct fast_tag *)elem)->name);
+}
+
+#define FAST_DEPTH 16
+
+static bool is_alpha(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_alnum(unsigned char c)
+{
+	return is_alpha(c) || (c >= '0' && c <= '9');
+}
+
+static bool is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Skips a tag's attributes from s[i]: returns the index after its '>' (*selfclose when it ends
+ * with "/>"), or 0 when they are not plain name[=value] pairs. */
+static size_t fast_attrs(const char *s, size_t len, size_t i, bool *selfclose)
+{
+	*selfclose = false;
+	for (;;) {
+		while (i < len && is_ws((unsigned char)s[i]))
+			i++;
+		if (i >= len)
+			return 0;
+		if (s[i] == '>')
+			return i + 1;
+		if (s[i] == '/' && i + 1 < len && s[i + 1] == '>') {
+			*selfclose = true;
+			return i + 2;
+		}
+		if (!is_alpha((unsigned char)s[i]))
+			return 0;
+		while (i < len &&
+		       (is_alnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_' || s[i] == ':'))
+			i++;
+		while (i < len && is_ws((unsigned char)s[i]))
+			i++;
+		if (i < len && s[i] == '=') {
+			i++;
+			while (i < len && is_ws((unsigned char)s[i]))
+				i++;
+			if (i < len && (s[i] == '"' || s[i] == '\'')) {
+				const char *q = memchr(s + i + 1, s[i], len - i - 1);
+				if (!q || memchr(s + i + 1, '<', (size_t)(q - s) - i - 1))
+					return 0;
+				i = (size_t)(q - s) + 1;
+			} else {
+				size_t v = i;
+				while (i < len && !is_ws((unsigned char)s[i]) && s[i] != '>' &&
+				       !strchr("\"'=<`", s[i]))
+					i++;
+				if (i == v)
+					return 0;
+			}
+		}
+	}
+}
+
+/* Decodes the reference at s[i] ('&'): appends its UTF-8 to b and returns the index after its
+ * ';', or 0 when libxml2 might read it differently (unknown, unterminated, not a character). */
+static size_t fast_ref(const char *s, size_t len, size_t i, struct buf *b)
+{
+	size_t j = i + 1;
+	unsigned long v = 0;
+	if (j < len && s[j] == '#') {
+		j++;
+		bool hex = j < len && (s[j] == 'x' || s[j] == 'X');
+		j += hex;
+		size_t start = j;
+		for (; j < len && j - start < 7; j++) {
+			unsigned char c = (unsigned char)s[j];
+			int d = c >= '0' && c <= '9'	      ? c - '0'
+				: hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
+				: hex && c >= 'A' && c <= 'F' ? c - 'A' + 10
+							      : -1;
+			if (d < 0)
+				break;
+			v = v * (hex ? 16 : 10) + (unsigned long)d;
+		}
+		if (j == start || j >= len || s[j] != ';')
+			return 0;
+	} else {
+		char name[16];
+		size_t n = 0;
+		while (j < len && is_alnum((unsigned char)s[j]) && n < sizeof(name) - 1)
+			name[n++] = s[j++];
+		name[n] = '\0';
+		if (!n || j >= len || s[j] != ';')
+			return 0;
+		const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
+		if (!e)
+			return 0;
+		v = e->value;
+	}
+	/* The characters XML allows but for the controls libxml2 would drop. */
+	if (!(v == '\t' || v == '\n' || v == '\r' || (v >= 0x20 && v < 0xD800) ||
+	      (v >= 0xE000 && v <= 0xFFFD) || (v >= 0x10000 && v <= 0x10FFFF)))
+		return 0;
+	unsigned char u[4];
+	size_t k;
+	if (v < 0x80) {
+		u[0] = (unsigned char)v;
+		k = 1;
+	} else if (v < 0x800) {
+		u[0] = (unsigned char)(0xC0 | (v >> 6));
+		u[1] = (unsigned char)(0x80 | (v & 0x3F));
+		k = 2;
+	} else if (v < 0x10000) {
+		u[0] = (unsigned char)(0xE0 | (v >> 12));
+		u[1] = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
+		u[2] = (unsigned char)(0x80 | (v & 0x3F));
+		k = 3;
+	} else {
+		u[0] = (unsigned char)(0xF0 | (v >> 18));
+		u[1] = (unsigned char)(0x80 | ((v >> 12) & 0x3F));
+		u[2] = (unsigned char)(0x80 | ((v >> 6) & 0x3F));
+		u[3] = (unsigned char)(0x80 | (v & 0x3F));
+		k = 4;
+	}
+	buf_append(b, u, k);
+	return j + 1;
+}
+
+/* True when opening name would make libxml2 close the open element open (or when nesting one in
+ * the other is something it repairs). */
+static bool fast_closes(const char *name, const char *open, enum fast_kind kind,
+			enum fast_kind open_kind)
+{
+	if (!strcmp(name, open))
+		return true; /* p in p, li in li, a in a... */
+	if (kind == FAST_BLOCK && open_kind == FAST_INLINE)
+		return true; /* a block in a text-level element */
+	xmlNode probe = {.type = XML_ELEMENT_NODE, .name = (const xmlChar *)name};
+	return htmlAutoCloseTag(NULL, (const xmlChar *)open, &probe) != 0;
+}
+
+/*
+ * The text of s[0..len) (valid UTF-8) into o, as the tree walk of html_to_text would give it;
+ * false (o then holds a partial result) when the fragment needs libxml2's parser.
+ */
+static bool fast_text(const char *s, size_t len, struct out *o)
+{
+	const struct fast_tag *stack[FAST_DEPTH];
+	size_t depth = 0;
+	struct buf text = {0};
+	bool ok = false;
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '&') {
+			size_t j = fast_ref(s, len, i, &text);
+			if (!j)
+				goto out;
+			i = j;
+			continue;
+		}
+		if (c != '<') {
+			size_t j = i;
+			while (j < len && s[j] != '<' && s[j] != '&') {
+				unsigned char d = (unsigned char)s[j];
+				if ((d < 0x20 && !is_ws(d)) || d == 0x7F)
+					goto out; /* libxml2 drops these */
+				if (d == 0xEF && j + 2 < len && (unsigned char)s[j + 1] == 0xBF &&
+				    (unsigned char)s[j + 2] >= 0xBE)
+					goto out; /* U+FFFE, U+FFFF */
+				j++;
+			}
+			buf_append(&text, s + i, j - i);
+			i = j;
+			continue;
+		}
+		/* A tag: flush the text before it. */
+		if (text.len) {
+			out_text(o, text.p);
+			buf_reset(&text);
+		}
+		bool end = i + 1 < len && s[i + 1] == '/';
+		size_t j = i + 1 + end, n = 0;
+		char name[12];
+		while (j < len && is_alnum((unsigned char)s[j]) && n < sizeof(name) - 1) {
+			char ch = s[j++];
+			name[n++] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+		}
+		name[n] = '\0';
+		if (!n || !is_alpha((unsigned char)name[0]) ||
+		    (j < len && is_alnum((unsigned char)s[j])))
+			goto out;
+		const struct fast_tag *t = bsearch(name, fast_tags, ARRAY_SIZE(fast_tags),
+						   sizeof(*fast_tags), cmp_fast_tag);
+		if (!t)
+			goto out;
+		if (end) {
+			while (j < len && is_ws((unsigned char)s[j]))
+				j++;
+			if (j >= len || s[j] != '>' || t->kind == FAST_VOID || !depth ||
+			    stack[depth - 1] != t)
+				goto out;
+			depth--;
+			if (t->kind == FAST_BLOCK)
+				out_break(o, 2);
+			i = j + 1;
+			continue;
+		}
+		bool selfclose;
+		j = fast_attrs(s, len, j, &selfclose);
+		if (!j)
+			goto out;
+		for (size_t k = 0; k < depth; k++)
+			if (fast_closes(t->name, stack[k]->name, t->kind, stack[k]->kind))
+				goto out;
+		if (t->kind == FAST_VOID) {
+			out_break(o, strcmp(t->name, "img") ? 2 : 1);
+		} else if (selfclose) {
+			goto out; /* "<b/>", "<p/>": left to libxml2 */
+		} else {
+			if (depth == FAST_DEPTH)
+				goto out;
+			stack[depth++] = t;
+			if (t->kind == FAST_BLOCK)
+				out_break(o, 2);
+		}
+		i = j;
+	}
+	if (text.len)
+		out_text(o, text.p);
+	ok = true;
+out:
+	buf_free(&text);
+	return ok;
+}
+
 char *html_to_text(const char *html, size_t len, size_t max)
 {
 	struct out o = {.max = max};
@@ -123,6 +401,19 @@ char *html_to_text(const char *html, size_t len, size_t max)
 		free(t);
 		return finish(&o);
 	}
+	if (utf8_valid(html, len)) {
+		if (fast_text(html, len, &o))
+			return finish(&o);
+		buf_free(&o.b);
+	}
+	return html_to_text_parsed(html, len, max);
+}
+
+char *html_to_text_parsed(const char *html, size_t len, size_t max)
+{
+	struct out o = {.max = max};
+	if (!html || len == 0 || max == 0)
+		return xstrdup("");
 	char *fixed = NULL;
 	if (!utf8_valid(html, len)) {
 		fixed = repair_utf8(html, len);

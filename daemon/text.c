@@ -4,7 +4,9 @@
 #include "text.h"
 
 #include <libstemmer.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -27,50 +29,131 @@ static void valid_chars(const char *s, size_t len, struct buf *out)
 	}
 }
 
+/* NFKC + case fold + strip marks (accents): "Biélorussie" and "BIELORUSSIE" fold alike.
+ * STRIPMARK needs a decomposition, so COMPOSE re-composes what is left afterwards. */
+#define FOLD_OPTIONS                                                                               \
+	(UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK |             \
+	 UTF8PROC_IGNORE)
+/* The same but for the case, which decides TEXT_TOKEN_CAPITAL and is folded per character. */
+#define TOKEN_OPTIONS (UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STRIPMARK | UTF8PROC_IGNORE)
+
+/* utf8proc of s[0..len) (no ASCII byte after its first one) appended to out; -1 on invalid
+ * UTF-8. Most segments are a letter and its accent: a stack buffer spares utf8proc_map's
+ * allocation. */
+static int map_segment(const utf8proc_uint8_t *s, size_t len, utf8proc_option_t options,
+		       struct buf *out)
+{
+	utf8proc_int32_t stack[64], *v = stack;
+	utf8proc_ssize_t n = utf8proc_decompose(s, (utf8proc_ssize_t)len, v, 64, options);
+	if (n > 64) {
+		v = xreallocarray(NULL, (size_t)n, sizeof(*v));
+		n = utf8proc_decompose(s, (utf8proc_ssize_t)len, v, n, options);
+	}
+	if (n >= 0)
+		n = utf8proc_reencode(v, n, options);
+	if (n >= 0)
+		buf_append(out, v, (size_t)n);
+	if (v != stack)
+		free(v);
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * utf8proc_map(s, len, options) appended to out, without utf8proc for ASCII runs: an ASCII
+ * character maps to itself (to lower case under CASEFOLD), has no decomposition, never reorders
+ * and never composes with what precedes it, so normalisation may restart before any ASCII
+ * character. Only a non-ASCII run goes through utf8proc, with the ASCII character before it (a
+ * base letter its marks may follow). -1 on invalid UTF-8, with out partly written.
+ */
+static int normalise(const char *str, size_t len, utf8proc_option_t options, struct buf *out)
+{
+	const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)str;
+	bool fold = options & UTF8PROC_CASEFOLD;
+	size_t i = 0;
+	while (i < len) {
+		size_t j = i;
+		while (j < len && s[j] < 0x80)
+			j++;
+		/* s[i..j) is ASCII; the last one goes with the run after it, if any. */
+		size_t plain = j < len && j > i ? j - 1 : j;
+		buf_append(out, s + i, plain - i);
+		if (fold) {
+			char *p = out->p + out->len - (plain - i);
+			for (size_t k = 0; k < plain - i; k++)
+				if (p[k] >= 'A' && p[k] <= 'Z')
+					p[k] = (char)(p[k] - 'A' + 'a');
+		}
+		if (j == len)
+			break;
+		size_t e = j;
+		while (e < len && s[e] >= 0x80)
+			e++;
+		if (map_segment(s + plain, e - plain, options, out) < 0)
+			return -1;
+		i = e;
+	}
+	if (!out->p)
+		buf_append(out, "", 0);
+	return 0;
+}
+
+/* The code point at s[0..len) (valid UTF-8) in *cp; returns its length. */
+static size_t next_char(const utf8proc_uint8_t *s, size_t len, utf8proc_int32_t *cp)
+{
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	utf8proc_ssize_t k = utf8proc_iterate(s, (utf8proc_ssize_t)len, cp);
+	return k > 0 ? (size_t)k : len;
+}
+
+/* White space, and control and format characters: collapsed to one space by text_fold. */
+static bool fold_space(utf8proc_int32_t cp)
+{
+	if (cp < 0x80)
+		return cp <= ' ' || cp == 0x7F;
+	utf8proc_category_t cat = utf8proc_category(cp);
+	return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
+	       cat == UTF8PROC_CATEGORY_ZP || cat == UTF8PROC_CATEGORY_CC ||
+	       cat == UTF8PROC_CATEGORY_CF;
+}
+
 char *text_fold(const char *s, size_t len)
 {
-	struct buf out = {0};
 	if (!s || !len)
 		return xstrdup("");
-	utf8proc_uint8_t *folded = NULL;
-	/* NFKC + case fold + strip marks (accents): "Biélorussie" and "BIELORUSSIE" fold alike.
-	 * STRIPMARK needs a decomposition, so COMPOSE re-composes what is left afterwards. */
-	utf8proc_ssize_t n =
-	    utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &folded,
-			 UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
-			     UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
-	if (n < 0) {
+	struct buf norm = {0};
+	if (normalise(s, len, FOLD_OPTIONS, &norm) < 0) {
 		/* Invalid UTF-8 somewhere: fold the valid characters only. */
 		struct buf clean = {0};
 		valid_chars(s, len, &clean);
 		char *r = clean.len ? text_fold(clean.p, clean.len) : xstrdup("");
 		buf_free(&clean);
+		buf_free(&norm);
 		return r;
 	}
-	/* Collapse white space and control characters. */
+	/* Collapse white space and control characters, in place (the result is never longer). */
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)norm.p;
+	size_t n = norm.len, w = 0;
 	bool space = true; /* drops leading space */
-	for (utf8proc_ssize_t i = 0; i < n;) {
+	for (size_t i = 0; i < n;) {
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t k = utf8proc_iterate(folded + i, n - i, &cp);
-		if (k <= 0)
-			break;
-		utf8proc_category_t cat = utf8proc_category(cp);
-		bool ws = cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' ||
-			  cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
-			  cat == UTF8PROC_CATEGORY_ZP || cat == UTF8PROC_CATEGORY_CC ||
-			  cat == UTF8PROC_CATEGORY_CF;
-		if (ws) {
+		size_t k = next_char(p + i, n - i, &cp);
+		if (fold_space(cp)) {
 			space = true;
 		} else {
-			if (space && out.len)
-				buf_putc(&out, ' ');
+			if (space && w)
+				norm.p[w++] = ' ';
 			space = false;
-			buf_append(&out, folded + i, (size_t)k);
+			memmove(norm.p + w, p + i, k);
+			w += k;
 		}
 		i += k;
 	}
-	free(folded);
-	return buf_steal(&out);
+	norm.p[w] = '\0';
+	norm.len = w;
+	return buf_steal(&norm);
 }
 
 /*
@@ -165,6 +248,101 @@ void text_stemmer_free(struct text_stemmer *st)
 	free(st);
 }
 
+static uint32_t hash_word(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/*
+ * What tok_emit learns of a word that does not depend on the alias table: whether it is a stop
+ * word, and its Snowball stem. Stemming was most of a cold cycle's scoring, and news repeats
+ * its words: each thread keeps the answers for the last few thousand distinct words (stemmers
+ * are per call, the words are not). Open addressing; the keys and stems live in one arena;
+ * everything is forgotten at once when it is full. Freed when the thread exits.
+ */
+#define STEM_SLOTS   16384u /* power of two; at most half of them used */
+#define STEM_ENTRIES (STEM_SLOTS / 2)
+#define STEM_ARENA   (STEM_ENTRIES * 24u)
+
+struct stem_slot {
+	uint32_t hash;
+	uint32_t off;	 /* of the word in the arena; its stem follows it */
+	uint8_t len;	 /* of the word, 0 = empty slot */
+	uint8_t stemlen; /* of the stem */
+	bool stop;	 /* a stop word (no stem) */
+};
+
+struct stem_cache {
+	struct stem_slot slot[STEM_SLOTS];
+	size_t n;
+	size_t used; /* arena bytes */
+	char arena[STEM_ARENA];
+};
+
+static pthread_key_t stem_key;
+static pthread_once_t stem_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct stem_cache *stem_cache;
+
+static void stem_key_init(void)
+{
+	/* On failure no cache is made: every word is stemmed (correct, slower). */
+	if (pthread_key_create(&stem_key, free) != 0)
+		stem_key = (pthread_key_t)-1;
+}
+
+static struct stem_cache *stem_cache_get(void)
+{
+	if (stem_cache)
+		return stem_cache;
+	pthread_once(&stem_once, stem_key_init);
+	if (stem_key == (pthread_key_t)-1)
+		return NULL;
+	struct stem_cache *c = xcalloc(1, sizeof(*c));
+	if (pthread_setspecific(stem_key, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	return stem_cache = c;
+}
+
+/* The slot of w[0..len) (hash h): the word's, or the empty one where it would go. */
+static struct stem_slot *stem_find(struct stem_cache *c, const char *w, size_t len, uint32_t h)
+{
+	for (uint32_t i = h & (STEM_SLOTS - 1);; i = (i + 1) & (STEM_SLOTS - 1)) {
+		struct stem_slot *e = &c->slot[i];
+		if (!e->len ||
+		    (e->hash == h && e->len == len && !memcmp(c->arena + e->off, w, len)))
+			return e;
+	}
+}
+
+/* Records the word w and its stem (or that it is a stop word) in the empty slot e. */
+static void stem_put(struct stem_cache *c, struct stem_slot *e, const char *w, size_t len,
+		     uint32_t h, bool stop, const char *stem, size_t stemlen)
+{
+	if (len > UINT8_MAX || stemlen > UINT8_MAX)
+		return;
+	if (c->n == STEM_ENTRIES || c->used + len + stemlen > STEM_ARENA) {
+		memset(c->slot, 0, sizeof(c->slot));
+		c->n = c->used = 0;
+		e = stem_find(c, w, len, h);
+	}
+	e->hash = h;
+	e->off = (uint32_t)c->used;
+	e->len = (uint8_t)len;
+	e->stemlen = (uint8_t)stemlen;
+	e->stop = stop;
+	memcpy(c->arena + c->used, w, len);
+	memcpy(c->arena + c->used + len, stem, stemlen);
+	c->used += len + stemlen;
+	c->n++;
+}
+
 /* Aliases: a sorted array of (variant, canonical) pairs; the strings live in one arena. */
 struct alias {
 	char *variant;
@@ -174,6 +352,8 @@ struct alias {
 struct text_aliases {
 	struct alias *v;
 	size_t n, cap;
+	uint32_t *slots; /* hash index of v: 1 + index, 0 = empty; nslots a power of two */
+	size_t nslots;
 	char **words; /* every allocated string, for freeing */
 	size_t nwords, capwords;
 };
@@ -196,6 +376,7 @@ void text_aliases_free(struct text_aliases *al)
 		free(al->words[i]);
 	free(al->words);
 	free(al->v);
+	free(al->slots);
 	free(al);
 }
 
@@ -314,6 +495,18 @@ struct text_aliases *text_aliases_parse(const char *name, const char *data, size
 		}
 	}
 	qsort(al->v, al->n, sizeof(*al->v), alias_cmp);
+	/* Looked up for every word scored: a hash index, at most half full. */
+	al->nslots = 16;
+	while (al->nslots < 2 * al->n)
+		al->nslots *= 2;
+	al->slots = xcalloc(al->nslots, sizeof(*al->slots));
+	for (size_t i = 0; i < al->n; i++) {
+		const char *w = al->v[i].variant;
+		size_t j = hash_word(w, strlen(w)) & (al->nslots - 1);
+		while (al->slots[j])
+			j = (j + 1) & (al->nslots - 1);
+		al->slots[j] = (uint32_t)(i + 1);
+	}
 	return al;
 fail:
 	if (ret_err)
@@ -337,24 +530,17 @@ struct text_aliases *text_aliases_load(const char *path, char **ret_err)
 	return al;
 }
 
-static int alias_key_cmp(const void *key, const void *elem)
-{
-	const struct word *k = key;
-	const struct alias *a = elem;
-	size_t el = strlen(a->variant);
-	int c = memcmp(k->w, a->variant, k->len < el ? k->len : el);
-	if (c)
-		return c;
-	return k->len < el ? -1 : k->len > el;
-}
-
 const char *text_alias(const struct text_aliases *al, const char *w, size_t len)
 {
 	if (!al || !al->n)
 		return NULL;
-	struct word k = {w, len};
-	const struct alias *a = bsearch(&k, al->v, al->n, sizeof(*al->v), alias_key_cmp);
-	return a ? a->canonical : NULL;
+	for (size_t j = hash_word(w, len) & (al->nslots - 1); al->slots[j];
+	     j = (j + 1) & (al->nslots - 1)) {
+		const struct alias *a = &al->v[al->slots[j] - 1];
+		if (!strncmp(a->variant, w, len) && !a->variant[len])
+			return a->canonical;
+	}
+	return NULL;
 }
 
 /* The state of one tokenisation. */
@@ -372,27 +558,48 @@ struct tokenizer {
 	size_t count;
 };
 
+/* Stems tz->tok in place with Snowball French; unchanged when the stemmer fails. */
+static void tok_stem(struct tokenizer *tz)
+{
+	const sb_symbol *s = sb_stemmer_stem(tz->st->sb, (const sb_symbol *)tz->tok, (int)tz->len);
+	int n = sb_stemmer_length(tz->st->sb);
+	if (s && n > 0 && (size_t)n < sizeof(tz->tok)) {
+		memcpy(tz->tok, s, (size_t)n);
+		tz->len = (size_t)n;
+		tz->tok[n] = '\0';
+	}
+}
+
 static void tok_emit(struct tokenizer *tz)
 {
 	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
 		return;
 	tz->tok[tz->len] = '\0';
-	if (text_is_stopword(tz->tok, tz->len))
+	struct stem_cache *c = stem_cache_get();
+	uint32_t h = hash_word(tz->tok, tz->len);
+	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
+	bool known = e && e->len;
+	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
+		if (e && !known)
+			stem_put(c, e, tz->tok, tz->len, h, true, "", 0);
 		return;
+	}
 	const char *canon = text_alias(tz->al, tz->tok, tz->len);
 	if (canon) {
 		tz->cb(canon, strlen(canon), tz->count++, tz->flags, tz->arg);
 		return;
 	}
-	if (tz->st) {
-		const sb_symbol *s =
-		    sb_stemmer_stem(tz->st->sb, (const sb_symbol *)tz->tok, (int)tz->len);
-		int n = sb_stemmer_length(tz->st->sb);
-		if (s && n > 0 && (size_t)n < sizeof(tz->tok)) {
-			memcpy(tz->tok, s, (size_t)n);
-			tz->len = (size_t)n;
-			tz->tok[n] = '\0';
-		}
+	if (tz->st && known) {
+		memcpy(tz->tok, c->arena + e->off + e->len, e->stemlen);
+		tz->len = e->stemlen;
+		tz->tok[tz->len] = '\0';
+	} else if (tz->st) {
+		char word[sizeof(tz->tok)];
+		size_t wlen = tz->len;
+		memcpy(word, tz->tok, wlen);
+		tok_stem(tz);
+		if (e)
+			stem_put(c, e, word, wlen, h, false, tz->tok, tz->len);
 	}
 	tz->cb(tz->tok, tz->len, tz->count++, tz->flags, tz->arg);
 }
@@ -452,28 +659,31 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 	if (!s || !len || !cb)
 		return 0;
 	struct tokenizer tz = {.st = st, .al = al, .cb = cb, .arg = arg};
-	utf8proc_uint8_t *norm = NULL;
-	/* text_fold's normalisation but for the case, which decides TEXT_TOKEN_CAPITAL and is
-	 * folded per character below. */
-	utf8proc_ssize_t n =
-	    utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &norm,
-			 UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
-	if (n < 0) {
+	struct buf norm = {0};
+	if (normalise(s, len, TOKEN_OPTIONS, &norm) < 0) {
 		/* Invalid UTF-8: keep the valid characters only, as text_fold does. */
 		struct buf clean = {0};
 		valid_chars(s, len, &clean);
 		size_t r = clean.len ? text_tokens(st, al, clean.p, clean.len, cb, arg) : 0;
 		buf_free(&clean);
+		buf_free(&norm);
 		return r;
 	}
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)norm.p;
+	size_t n = norm.len;
 	bool initial = true, joined = false;
-	for (utf8proc_ssize_t i = 0; i < n;) {
+	for (size_t i = 0; i < n;) {
 		utf8proc_int32_t cp;
-		utf8proc_ssize_t k = utf8proc_iterate(norm + i, n - i, &cp);
-		if (k <= 0)
-			break;
-		i += k;
-		utf8proc_category_t cat = utf8proc_category(cp);
+		i += next_char(p + i, n - i, &cp);
+		utf8proc_category_t cat;
+		if (cp <
+		    0x80) /* every other ASCII character is punctuation, a symbol or a control */
+			cat = cp >= 'a' && cp <= 'z'   ? UTF8PROC_CATEGORY_LL
+			      : cp >= 'A' && cp <= 'Z' ? UTF8PROC_CATEGORY_LU
+			      : cp >= '0' && cp <= '9' ? UTF8PROC_CATEGORY_ND
+						       : UTF8PROC_CATEGORY_PO;
+		else
+			cat = utf8proc_category(cp);
 		bool letter = cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
 		bool digit = cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO;
 		if (letter || digit) {
@@ -487,6 +697,12 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 			}
 			if (digit)
 				tz.digit = true;
+			if (cp < 0x80) {
+				char c = (char)(cat == UTF8PROC_CATEGORY_LU ? cp - 'A' + 'a' : cp);
+				tok_add(&tz, &c, 1);
+				tz.nchars++;
+				continue;
+			}
 			utf8proc_int32_t lc = utf8proc_tolower(cp);
 			if (lc == 0x0153) { /* œ: "manœuvre" and "manoeuvre" alike */
 				tok_add(&tz, "oe", 2);
@@ -511,7 +727,7 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 				continue;
 			}
 			/* "porte-parole": both parts are marked, the second when it starts. */
-			joined = is_hyphen(cp) && letter_at(norm + i, n - i);
+			joined = is_hyphen(cp) && letter_at(p + i, (utf8proc_ssize_t)(n - i));
 			if (joined)
 				tz.flags |= TEXT_TOKEN_JOINED;
 			tok_emit(&tz);
@@ -525,6 +741,6 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 	}
 	if (tz.len)
 		tok_emit(&tz);
-	free(norm);
+	buf_free(&norm);
 	return tz.count;
 }

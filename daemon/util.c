@@ -185,6 +185,14 @@ bool utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
+		/* ASCII runs, eight bytes at a time. */
+		uint64_t w;
+		while (i + 8 <= len && (memcpy(&w, p + i, 8), !(w & 0x8080808080808080ull)))
+			i += 8;
+		while (i < len && p[i] < 0x80)
+			i++;
+		if (i == len)
+			break;
 		size_t n = utf8_seq(p + i, len - i);
 		if (!n)
 			return false;

@@ -134,13 +134,129 @@ static void test_deep_nesting(void **state)
 	buf_free(&b);
 }
 
+/*
+ * html_to_text reads simple fragments without libxml2's parser: on pseudo-random fragments of
+ * well- and ill-formed markup it must give what the parser's tree gives, at any cap.
+ */
+static const char *const pieces[] = {
+    "<p>",
+    "</p>",
+    "<b>",
+    "</b>",
+    "<i>",
+    "</i>",
+    "<em>",
+    "</em>",
+    "<a href=\"https://e.fr/?a=1&amp;b=2\">",
+    "</a>",
+    "<br>",
+    "<br/>",
+    "<br />",
+    "<img src='x.jpg' alt=\"a > b\">",
+    "<hr>",
+    "<div>",
+    "</div>",
+    "<ul>",
+    "</ul>",
+    "<li>",
+    "</li>",
+    "<h2>",
+    "</h2>",
+    "<span class=x>",
+    "</span>",
+    "<blockquote>",
+    "</blockquote>",
+    "<P>",
+    "</P >",
+    "<strong>",
+    "</strong>",
+    "<script>",
+    "</script>",
+    "<table>",
+    "<td>",
+    "<!-- c -->",
+    "<b/>",
+    "</br>",
+    "<p/>",
+    "<a>",
+    "<q>",
+    "</q>",
+    "<font>",
+    "< p>",
+    "<p id=\"",
+    "text",
+    " ",
+    "  \n\t ",
+    "mot ",
+    " la frontière ",
+    "«\xc2\xa0Oui\xc2\xa0»",
+    "&amp;",
+    "&lt;",
+    "&gt;",
+    "&quot;",
+    "&#x27;",
+    "&#39;",
+    "&nbsp;",
+    "&eacute;",
+    "&hellip;",
+    "&foo;",
+    "&amp",
+    "&#0;",
+    "&#x1F600;",
+    "& ",
+    "&#12345678;",
+    "\x01",
+    "\x0c",
+    "\r\n",
+    ">",
+    "a<b",
+    "\xef\xbf\xbe",
+};
+
+static uint32_t lcg(uint32_t *x)
+{
+	*x = *x * 1103515245u + 12345u;
+	return *x >> 16;
+}
+
+static void test_fast_path_matches_parser(void **state)
+{
+	(void)state;
+	uint32_t x = 99;
+	static const size_t caps[] = {4096, 40, 7, 1};
+	for (int round = 0; round < 20000; round++) {
+		struct buf b = {0};
+		int n = 1 + (int)(lcg(&x) % 16);
+		/* Mostly the pieces the fast path reads, sometimes anything. */
+		size_t span = lcg(&x) % 4 ? 31 : ARRAY_SIZE(pieces);
+		for (int i = 0; i < n; i++) {
+			size_t k = lcg(&x) % span;
+			buf_puts(&b, k < 31 && lcg(&x) % 3 ? pieces[45 + k % 12] : pieces[k]);
+		}
+		size_t max = caps[round % ARRAY_SIZE(caps)];
+		if (!strpbrk(b.p, "<&")) { /* plain text never went to the parser */
+			buf_free(&b);
+			continue;
+		}
+		char *fast = html_to_text(b.p, b.len, max);
+		char *tree = html_to_text_parsed(b.p, b.len, max);
+		if (strcmp(fast, tree))
+			fail_msg(
+			    "html_to_text(\"%s\", %zu) = \"%s\", the parser's tree gives \"%s\"",
+			    b.p, max, fast, tree);
+		free(fast);
+		free(tree);
+		buf_free(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_entities),	 cmocka_unit_test(test_tags),
 	    cmocka_unit_test(test_dropped),	 cmocka_unit_test(test_whitespace),
 	    cmocka_unit_test(test_caps),	 cmocka_unit_test(test_invalid_utf8),
-	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_fast_path_matches_parser),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

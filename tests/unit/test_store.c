@@ -89,6 +89,20 @@ static void exec_outside(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
+/* A count read from outside the store. */
+static int64_t count_outside(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
 /* An item whose hash is computed from title and text, as the pipeline does. */
 struct titem {
 	struct store_item it;
@@ -198,20 +212,15 @@ static void test_migrate_from_v0(void **state)
 static void test_migrate_feed_config_url(void **state)
 {
 	struct fx *fx = *state;
+	/* A database of version 2, the last one before feeds knew their configured URL. */
+	char *err = NULL;
+	assert_int_equal(store_create_at_version(fx->path, 2, &err), 0);
+	exec_outside(fx->path, "INSERT INTO feeds (name, url, etag, last_fetch, next_fetch, items)"
+			       " VALUES ('lemonde', 'https://a.example/moved.xml', '\"e1\"', 100,"
+			       " 200, 7);");
 	struct store *s = open_ok(fx->path, false);
-	int latest = store_schema_version(s);
-	store_close(s);
-	char *sql = xasprintf("ALTER TABLE feeds DROP COLUMN config_url;"
-			      "ALTER TABLE feeds DROP COLUMN items_per_week;"
-			      "INSERT INTO feeds (name, url, etag, last_fetch, next_fetch, items)"
-			      " VALUES ('lemonde', 'https://a.example/moved.xml', '\"e1\"', 100,"
-			      " 200, 7);"
-			      "PRAGMA user_version = %d;",
-			      latest - 1);
-	exec_outside(fx->path, sql);
-	free(sql);
-	s = open_ok(fx->path, false);
-	assert_int_equal(store_migrations_applied(s), 1);
+	int latest = store_version_latest();
+	assert_int_equal(store_migrations_applied(s), latest - 2);
 	assert_int_equal(store_schema_version(s), latest);
 	struct store_feed f;
 	assert_int_equal(store_feed_load(s, "lemonde", &f), 0);
@@ -482,6 +491,56 @@ static void test_rollback(void **state)
 	store_close(s);
 }
 
+/* items_fts is written at commit (one FTS5 segment per transaction): every committed item is
+ * indexed once, a rolled-back one not at all, an item stored outside a transaction at once. */
+static void test_fts_at_commit(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem a, b, c, d;
+	mkitem(&a, "f", "a", "https://e.fr/a", "Alpha", "premier texte", 100);
+	mkitem(&b, "f", "b", "https://e.fr/b", "Bravo", "deuxième texte", 100);
+	mkitem(&c, "f", "c", "https://e.fr/c", "Charlie", "troisième texte", 100);
+	mkitem(&d, "f", "d", "https://e.fr/d", "Delta", "quatrième texte", 100);
+	c.it.content = "contenu complet";
+	int64_t ida = add(s, &a, 1); /* no transaction: indexed by its own commit */
+	const char *q_alpha = "SELECT count(*) FROM items_fts WHERE items_fts MATCH 'alpha'";
+	const char *q_bravo = "SELECT count(*) FROM items_fts WHERE items_fts MATCH 'bravo'";
+	assert_int_equal(count_outside(fx->path, q_alpha), 1);
+
+	assert_int_equal(store_begin(s), 0);
+	add(s, &b, 1);
+	assert_int_equal(count_outside(fx->path, q_bravo), 0); /* not committed yet */
+	assert_int_equal(store_rollback(s), 0);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(count_outside(fx->path, q_bravo), 0);
+
+	assert_int_equal(store_begin(s), 0);
+	int64_t idb = add(s, &b, 1);
+	int64_t id2;
+	assert_int_equal(store_item_add(s, &a.it, &id2), 0); /* a duplicate: not indexed again */
+	assert_int_equal(id2, ida);
+	add(s, &c, 1);
+	add(s, &d, 1);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(count_outside(fx->path, q_alpha), 1);
+	assert_int_equal(count_outside(fx->path, q_bravo), 1);
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM items_fts"), 4);
+	assert_int_equal(count_outside(fx->path, "SELECT rowid FROM items_fts WHERE items_fts"
+						 " MATCH 'bravo'"),
+			 idb);
+	/* Summary and content are both indexed, in the text column. */
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM items_fts WHERE items_fts"
+						 " MATCH 'text : (troisieme AND complet)'"),
+			 1);
+	assert_int_equal(count_outside(fx->path,
+				       "SELECT count(*) FROM sqlite_master"
+				       " WHERE type = 'trigger' AND name = 'items_fts_insert'"),
+			 0);
+	store_close(s);
+}
+
 struct rows {
 	struct buf ids;
 	int n;
@@ -703,7 +762,7 @@ static void test_stories(void **state)
 
 	/* One alert per story and topic, whichever member had it. */
 	assert_int_equal(store_story_alerted(s, ida, "belarus"), 0);
-	assert_int_equal(store_alert_queue(s, idb, "belarus"), 0);
+	assert_int_equal(store_alert_queue(s, idb, "belarus"), 1);
 	assert_int_equal(store_story_alerted(s, ida, "belarus"), 1);
 	assert_int_equal(store_story_alerted(s, ida, "weather"), 0);
 	assert_int_equal(store_story_alerted(s, idd, "belarus"), 0);
@@ -963,20 +1022,6 @@ static void test_df(void **state)
 	store_close(s);
 }
 
-/* Counts rows with a query run from outside the store. */
-static int64_t count_outside(const char *path, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	int64_t n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
-}
-
 static int count_cb(const struct store_row *r, void *arg)
 {
 	(void)r;
@@ -1091,6 +1136,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stories, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verdicts_alerts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fts_at_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_items_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
