@@ -62,6 +62,7 @@ struct engine {
 	struct event *maint_ev;
 	int64_t next_optimize;
 	bool maint_failing;
+	bool alerts_failing; /* the last flush left alerts queued: logged once, and its end once */
 	/* counters for STATUS= */
 	int64_t day;
 	unsigned items_today, alerts_today;
@@ -340,8 +341,12 @@ static void flush_alerts(struct engine *e, bool after_crash)
 				   n.recall == -EOPNOTSUPP ? "syslog cannot be read back"
 							   : strerror(-n.recall));
 	}
-	if (r < 0)
-		log_warnx("alerts: %u sent, the others stay queued: %s", n.sent, strerror(-r));
+	if (r < 0 && !e->alerts_failing)
+		log_warnx("alerts: %u sent, the others stay queued and go out at a later flush: %s",
+			  n.sent, strerror(-r));
+	else if (r >= 0 && e->alerts_failing)
+		log_notice("alerts: the queued alerts went out");
+	e->alerts_failing = r < 0;
 }
 
 static void human_span(int64_t secs, char *out, size_t len)

@@ -115,6 +115,8 @@ def main():
             outage.watch(db, feeds, names, 0.5, problems)
             h.check(bool(back), "every item missed during the outage is stored once space returns")
             h.check(d.count("writable again") == 1, "the recovery is logged once")
+            h.check(d.count("stay queued") <= 1 and d.count("stay queued") >= d.count("queued alerts went out"),
+                    "alerts a full disk kept queued are logged at most once, and their end once")
             h.check(not problems, f"no feed state ran ahead of its items at any time ({problems[:3]})")
             c = sqlite3.connect(db)
             h.check(c.execute("pragma integrity_check").fetchone()[0] == "ok", "PRAGMA integrity_check is ok")
