@@ -506,7 +506,7 @@ static int user_version(struct store *s, int *ret)
  * same file at the same time: the version is read again under the write lock. */
 static int migrate_to(struct store *s, int target)
 {
-	int r, v;
+	int r, v = 0;
 	/* Current already (the common case): no write at all, so a read-only file opens too. */
 	if ((r = user_version(s, &v)) < 0)
 		return r;
