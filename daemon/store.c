@@ -429,6 +429,13 @@ static const char *col_text(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
+/* A time column that may be NULL (unknown): FEED_NO_DATE then. */
+static int64_t col_time(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? FEED_NO_DATE
+							 : sqlite3_column_int64(st, i);
+}
+
 static char *col_dup(sqlite3_stmt *st, int i)
 {
 	const char *v = col_text(st, i);
@@ -1369,9 +1376,7 @@ static int items_query(struct store *s, const struct store_query *q, const char 
 		    .summary = col_text(st, 6),
 		    .content = col_text(st, 7),
 		    .hash = col_text(st, 8),
-		    .published = sqlite3_column_type(st, 9) == SQLITE_NULL
-				     ? FEED_NO_DATE
-				     : sqlite3_column_int64(st, 9),
+		    .published = col_time(st, 9),
 		    .fetched = sqlite3_column_int64(st, 10),
 		    .topic = verdict ? col_text(st, 11) : NULL,
 		    .score = verdict ? sqlite3_column_double(st, 12) : 0,
@@ -1634,16 +1639,12 @@ int store_records_each(struct store *s, const struct store_record_query *q,
 		    .summary = col_text(st, 6),
 		    .content = col_text(st, 7),
 		    .hash = col_text(st, 8),
-		    .published = sqlite3_column_type(st, 9) == SQLITE_NULL
-				     ? FEED_NO_DATE
-				     : sqlite3_column_int64(st, 9),
+		    .published = col_time(st, 9),
 		    .fetched = sqlite3_column_int64(st, 10),
 		    .relevant = sqlite3_column_int(st, 11) != 0,
 		    .story = sqlite3_column_int64(st, 12),
 		    .story_size = sqlite3_column_int64(st, 13),
-		    .updated = sqlite3_column_type(st, 14) == SQLITE_NULL
-				   ? FEED_NO_DATE
-				   : sqlite3_column_int64(st, 14),
+		    .updated = col_time(st, 14),
 		};
 		parts_clear(&p);
 		if ((r = parts_load(s, rec.id, &p)) < 0) {
