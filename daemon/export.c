@@ -12,10 +12,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -441,8 +443,6 @@ static bool dated_file(const char *name, char date[11])
 int export_prune_dir(const char *dir, unsigned keep_days, int64_t now,
 		     void (*removed)(const char *name, void *arg), void *arg)
 {
-	if (keep_days == 0)
-		return 0;
 	/* The first day kept: noon today minus keep_days - 1 days, normalised by mktime, so a
 	 * daylight-saving change never shifts the date. */
 	time_t t = (time_t)now;
@@ -466,8 +466,15 @@ int export_prune_dir(const char *dir, unsigned keep_days, int64_t now,
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		char date[11];
-		if (!dated_file(de->d_name, date) || strcmp(date, first) >= 0)
+		struct stat st;
+		if (!strncmp(de->d_name, EXPORT_TMP_PREFIX, strlen(EXPORT_TMP_PREFIX))) {
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(st.st_mode) || (int64_t)st.st_mtime > now - EXPORT_TMP_STALE)
+				continue;
+		} else if (keep_days == 0 || !dated_file(de->d_name, date) ||
+			   strcmp(date, first) >= 0) {
 			continue;
+		}
 		if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
 			r = -errno;
 			break;

@@ -39,13 +39,17 @@ void export_end(enum export_format f, struct buf *out);
  * already has one (local dates). export_dated_name returns that name (new string, no folder) for
  * the given day and sequence number seq (0 = the plain name).
  */
+#define EXPORT_TMP_PREFIX ".veille-export."
+#define EXPORT_TMP_STALE  86400
 char *export_dated_name(int year, int month, int day, unsigned seq, enum export_format f);
 /*
  * Removes from dir the nightly files (names as above, any format) dated before the first of the
  * last keep_days days (today, local time of now, included); other files are left alone.
- * keep_days 0 keeps everything. Calls removed(name, arg) for each file removed (may be NULL).
- * Returns the number removed, or -errno when dir cannot be read or a file cannot be removed
- * (files removed before that stay removed).
+ * keep_days 0 keeps everything. Also removes the named temporary files (EXPORT_TMP_PREFIX...)
+ * older than EXPORT_TMP_STALE seconds: left by an export killed on a file system without
+ * O_TMPFILE (a running export's file is younger). Calls removed(name, arg) for each file removed
+ * (may be NULL). Returns the number removed, or -errno when dir cannot be read or a file cannot be
+ * removed (files removed before that stay removed).
  */
 int export_prune_dir(const char *dir, unsigned keep_days, int64_t now,
 		     void (*removed)(const char *name, void *arg), void *arg);

@@ -792,23 +792,34 @@ static int fsync_dir(const char *dir)
 	return r;
 }
 
-/* Moves tmp to the first free dated name in dir for today's local date; never replaces a file.
- * Returns the new path (new string) or NULL with errno set. */
-static char *rename_dated(const char *tmp, const char *dir, enum export_format f)
+/* Gives the finished export its dated name in dir, the first free one for today's local date;
+ * never replaces a file. The file is fd: unnamed (O_TMPFILE) when tmp is NULL, linked into dir
+ * through /proc; else named tmp, renamed. Returns the new path (new string) or NULL with errno
+ * set. */
+static char *publish_dated(const char *tmp, int fd, const char *dir, enum export_format f)
 {
 	time_t now = time(NULL);
 	struct tm tm;
 	if (!localtime_r(&now, &tm))
 		return NULL;
+	char proc[48];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	for (unsigned seq = 0; seq < 1000; seq++) {
 		char *name =
 		    export_dated_name(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, seq, f);
 		char *path = xasprintf("%s/%s", dir, name);
 		free(name);
-		int r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
-		if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
-			/* A file system without RENAME_NOREPLACE: check, then rename. */
-			r = access(path, F_OK) == 0 ? (errno = EEXIST, -1) : rename(tmp, path);
+		int r;
+		if (!tmp) {
+			/* A link never replaces a file: EEXIST moves on to the next name. */
+			r = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+		} else {
+			r = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+			if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
+				/* A file system without RENAME_NOREPLACE: check, then rename. */
+				r = access(path, F_OK) == 0 ? (errno = EEXIST, -1)
+							    : rename(tmp, path);
+			}
 		}
 		if (r == 0)
 			return path;
@@ -825,7 +836,10 @@ static char *rename_dated(const char *tmp, const char *dir, enum export_format f
 
 static void removed_cb(const char *name, void *arg)
 {
-	printf("removed %s/%s (older than the days kept)\n", (const char *)arg, name);
+	bool stale = !strncmp(name, EXPORT_TMP_PREFIX, strlen(EXPORT_TMP_PREFIX));
+	printf("removed %s/%s (%s)\n", (const char *)arg, name,
+	       stale ? "a stale temporary file of an interrupted export"
+		     : "older than the days kept");
 }
 
 static int cmd_export(int argc, char **argv)
@@ -930,7 +944,21 @@ static int cmd_export(int argc, char **argv)
 					progname, dir, strerror(errno));
 				goto out;
 			}
-			tmp = xasprintf("%s/.veille-export.XXXXXX", dir);
+			/* Unnamed until it is complete: an export killed half-way (a timeout, a
+			 * crash) leaves nothing in the folder. Where the file system or /proc lacks
+			 * what that needs, a named temporary file, swept when stale. */
+			if (access("/proc/self/fd", X_OK) == 0)
+				x.fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+			else
+				x.fd = (errno = EOPNOTSUPP, -1);
+			if (x.fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL &&
+			    errno != ENOENT) {
+				fprintf(stderr, "%s: %s: cannot create a temporary file: %s\n",
+					progname, dir, strerror(errno));
+				goto out;
+			}
+			if (x.fd < 0)
+				tmp = xasprintf("%s/" EXPORT_TMP_PREFIX "XXXXXX", dir);
 		} else {
 			const char *slash = strrchr(output, '/');
 			dir = !slash		? xstrdup(".")
@@ -938,17 +966,19 @@ static int cmd_export(int argc, char **argv)
 						: xstrndup(output, (size_t)(slash - output));
 			tmp = xasprintf("%s/.%s.XXXXXX", dir, slash ? slash + 1 : output);
 		}
-		x.fd = mkostemp(tmp, O_CLOEXEC);
-		if (x.fd < 0) {
-			fprintf(stderr, "%s: %s: cannot create a temporary file: %s\n", progname,
-				dir, strerror(errno));
-			free(tmp);
-			tmp = NULL;
-			goto out;
+		if (tmp) {
+			x.fd = mkostemp(tmp, O_CLOEXEC);
+			if (x.fd < 0) {
+				fprintf(stderr, "%s: %s: cannot create a temporary file: %s\n",
+					progname, dir, strerror(errno));
+				free(tmp);
+				tmp = NULL;
+				goto out;
+			}
+			mode_t mask = umask(0);
+			umask(mask);
+			fchmod(x.fd, 0666 & ~mask);
 		}
-		mode_t mask = umask(0);
-		umask(mask);
-		fchmod(x.fd, 0666 & ~mask);
 	}
 
 	/* One snapshot: the items written and the watermark are the same state of the store. */
@@ -994,14 +1024,13 @@ static int cmd_export(int argc, char **argv)
 	}
 	/* Durable before visible, visible before the watermark moves: a crash at any point
 	 * exports these items again, never skips them. */
-	if (fsync(x.fd) < 0 || close(x.fd) < 0) {
-		x.fd = -1;
-		fprintf(stderr, "%s: %s: cannot write: %s\n", progname, tmp, strerror(errno));
+	if (fsync(x.fd) < 0) {
+		fprintf(stderr, "%s: %s: cannot write: %s\n", progname, tmp ? tmp : dir,
+			strerror(errno));
 		goto out;
 	}
-	x.fd = -1;
 	if (nightly) {
-		final = rename_dated(tmp, dir, x.format);
+		final = publish_dated(tmp, x.fd, dir, x.format);
 	} else {
 		final = xstrdup(output);
 		if (rename(tmp, final) < 0) {
@@ -1012,6 +1041,12 @@ static int cmd_export(int argc, char **argv)
 	if (!final) {
 		fprintf(stderr, "%s: %s: cannot rename into place: %s\n", progname,
 			nightly ? dir : output, strerror(errno));
+		goto out;
+	}
+	int closed = close(x.fd);
+	x.fd = -1;
+	if (closed < 0) {
+		fprintf(stderr, "%s: %s: cannot write: %s\n", progname, final, strerror(errno));
 		goto out;
 	}
 	free(tmp);

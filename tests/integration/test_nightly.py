@@ -2,7 +2,10 @@
 generated unit's ExecStart (only the binary and the configuration path are swapped for the test's),
 it writes a dated file in the [export] folder in the configured format, a second run the same day
 gets a file of its own with nothing new in it, and dated files older than keep_days are removed
-while the others (and files that are not exports) stay."""
+while the others (and files that are not exports) stay. An export killed (SIGKILL, from the
+crash_rename shim) as it publishes its file leaves nothing in the folder, the next run exports
+the same items, and a named temporary file left by an older interrupted export is swept once
+stale."""
 
 import csv
 import io
@@ -77,6 +80,38 @@ def main():
             h.check(len(rows2) == 1 and len(list(csv.reader(open(first, newline="")))) == len(stories) + 1,
                     "with nothing new in it, and the first file untouched")
             h.check(not [n for n in os.listdir(out) if n.startswith(".")], "no temporary file left behind")
+
+            # Killed while publishing: nothing half-written stays, nothing is skipped.
+            crash = os.environ.get("CRASH_RENAME", "")
+            h.check(os.path.exists(crash), f"the crash_rename shim is built ({crash!r})")
+            if os.path.exists(crash):
+                with open(os.path.join(root, "f.xml"), "w", encoding="utf-8") as f:
+                    f.write(rss2("Nightly", [item(s, f"urn:nightly:{n}", f"https://news.example.fr/n/{n}", n)
+                                             for n, s in enumerate(stories + ON_TOPIC[3:5])]))
+                p = subprocess.run([h.VEILLED, "-c", conf, "--once"], capture_output=True, text=True,
+                                   timeout=120)
+                h.check(p.returncode == 0, f"a second cycle stores two more items ({p.stderr.strip()[-300:]})")
+                env = dict(os.environ, LD_PRELOAD=crash, VEILLE_CRASH_RENAME="veille-",
+                           ASAN_OPTIONS="verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", ""))
+                before = set(os.listdir(out))
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+                h.check(p.returncode == -9, f"the export is killed as it publishes its file ({p.returncode})")
+                h.check(set(os.listdir(out)) == before,
+                        f"the killed export left nothing behind ({sorted(set(os.listdir(out)) - before)})")
+                stale = os.path.join(out, ".veille-export.Ab12Cd")
+                young = os.path.join(out, ".veille-export.Ef34Gh")
+                for path in (stale, young):
+                    with open(path, "w") as f:
+                        f.write("half an export\n")
+                os.utime(stale, (0, os.path.getmtime(stale) - 2 * 86400))
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+                third = os.path.join(out, dated(0, ".2.csv"))
+                rows3 = list(csv.reader(open(third, newline=""))) if os.path.exists(third) else []
+                h.check(p.returncode == 0 and len(rows3) == 3,
+                        f"the next run exports the two new items ({len(rows3) - 1 if rows3 else None})")
+                h.check(not os.path.exists(stale) and "stale temporary file" in p.stdout,
+                        f"a day-old temporary file of an interrupted export is swept ({p.stdout.strip()})")
+                h.check(os.path.exists(young), "a recent one (an export still running) is left alone")
         finally:
             server.stop()
     h.finish()

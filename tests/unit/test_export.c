@@ -3,6 +3,7 @@
  * forbids, invalid UTF-8) and the nightly files' names and pruning, on a real folder.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -204,6 +206,23 @@ static void test_prune(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(kept); i++)
 		touch(dir, kept[i]);
 	assert_int_equal(export_prune_dir(dir, 0, now, removed_cb, NULL), 0);
+	/* Temporary files of interrupted exports: swept when a day old, whatever keep_days. */
+	touch(dir, EXPORT_TMP_PREFIX "stale1");
+	touch(dir, EXPORT_TMP_PREFIX "young1");
+	char *sp = xasprintf("%s/%s", dir, EXPORT_TMP_PREFIX "stale1");
+	struct timespec ts[2] = {{.tv_sec = now - EXPORT_TMP_STALE - 60},
+				 {.tv_sec = now - EXPORT_TMP_STALE - 60}};
+	assert_int_equal(utimensat(AT_FDCWD, sp, ts, 0), 0);
+	free(sp);
+	sp = xasprintf("%s/%s", dir, EXPORT_TMP_PREFIX "young1");
+	ts[0].tv_sec = ts[1].tv_sec = now - 60;
+	assert_int_equal(utimensat(AT_FDCWD, sp, ts, 0), 0);
+	assert_int_equal(export_prune_dir(dir, 0, now, removed_cb, NULL), 1);
+	assert_false(exists(dir, EXPORT_TMP_PREFIX "stale1"));
+	assert_true(exists(dir, EXPORT_TMP_PREFIX "young1"));
+	unlink(sp);
+	free(sp);
+	removed = 0;
 	assert_int_equal(export_prune_dir(dir, 3, now, removed_cb, NULL), 3);
 	assert_int_equal(removed, 3);
 	for (size_t i = 0; i < ARRAY_SIZE(gone); i++)
