@@ -736,7 +736,9 @@ struct topic *topic_new(const char *name, const char *const *ref_paths, size_t n
 	/* The profile: what recurs across references. With three or more references a word
 	 * must appear in two of them; one article alone does not define the topic. */
 	size_t min_df = nrefs >= 3 ? 2 : 1;
-	for (size_t i = 0; i < cm.n; i++) /* before the keys move to the profile */
+	/* Two names side by side are no term: dropped here, while every candidate still has its key
+	 * to look its parts up by (the loop below moves the keys into the profile). */
+	for (size_t i = 0; i < cm.n; i++)
 		if (cand_is_name_pair(&cm, &cm.v[i]))
 			cm.v[i].df = 0;
 	t->terms = xcalloc(cm.n ? cm.n : 1, sizeof(*t->terms));
