@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 import harness as h
-from corpus import ON_TOPIC, OFF_TOPIC
+from corpus import NEAR_THRESHOLD, ON_TOPIC, OFF_TOPIC
 from feedgen import WRITERS, item
 
 MESSAGE_ID = re.search(r'#define ALERT_MESSAGE_ID "([0-9a-f]{32})"',
@@ -54,9 +54,9 @@ def main():
         journal = h.Journal(tmp)
         root = os.path.join(tmp, "feeds")
         os.mkdir(root)
-        # ON_TOPIC[0] scores far above the high-confidence mark, ON_TOPIC[5] between the threshold
-        # and the mark: both priorities are exercised.
-        stories = [ON_TOPIC[0], OFF_TOPIC[1], ON_TOPIC[5], OFF_TOPIC[2]]
+        # ON_TOPIC[0] scores far above the high-confidence mark, NEAR_THRESHOLD between the
+        # threshold and the mark: both priorities are exercised.
+        stories = [ON_TOPIC[0], OFF_TOPIC[1], NEAR_THRESHOLD, OFF_TOPIC[2]]
         with open(os.path.join(root, "f.xml"), "w") as f:
             f.write(WRITERS["atom"]("journal", [item(s, f"urn:j:{i}", f"https://j.example.fr/{i}", i)
                                                for i, s in enumerate(stories)]))
@@ -70,7 +70,7 @@ def main():
             alerts = journal.entries(f"MESSAGE_ID={MESSAGE_ID}")
             h.check(len(alerts) == 2, f"two alerts in the journal ({len(alerts)})")
             titles = sorted(a.get("VEILLE_TITLE") for a in alerts)
-            h.check(titles == sorted([ON_TOPIC[0][0], ON_TOPIC[5][0]]), f"VEILLE_TITLE of the relevant items: {titles}")
+            h.check(titles == sorted([ON_TOPIC[0][0], NEAR_THRESHOLD[0]]), f"VEILLE_TITLE of the relevant items: {titles}")
             threshold = float(h.shipped_threshold())
             mark = threshold + (1 - threshold) / 2
             prios = sorted(a.get("PRIORITY") for a in alerts)

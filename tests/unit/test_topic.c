@@ -246,6 +246,80 @@ static void test_compounds(void **state)
 	assert_string_equal(apart[1], "");
 }
 
+static void test_name_pairs(void **state)
+{
+	(void)state;
+	/* Two names side by side repeat the names: no term of their own... */
+	assert_true(topic_weight(topic, "loukachenko") > 0);
+	assert_true(topic_weight(topic, "alexandr") > 0);
+	assert_true(topic_weight(topic, "alexandr loukachenko") == 0);
+	assert_true(topic_weight(topic, "vladim poutine") == 0);
+	/* ...while a name beside a word says what happens to it ("ministère biélorusse"). */
+	assert_true(topic_weight(topic, "minister belarus") > 0);
+	assert_true(topic_weight(topic, "troup russ") > 0);
+}
+
+/* Writes text to a new file in dir; returns its path (free it). */
+static char *write_ref(const char *dir, const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+static double score_with(struct topic *t, const char *text)
+{
+	struct topic_verdict v;
+	topic_score(t, NULL, text, &v);
+	return v.score;
+}
+
+static void test_reference_profiles(void **state)
+{
+	(void)state;
+	/* Two sub-events of one topic, written for this test. */
+	static const char troops[] =
+	    "Le ministère biélorusse de la Défense annonce l'arrivée de troupes russes près de "
+	    "la frontière ukrainienne. Les troupes biélorusses et russes renforcent la frontière "
+	    "avec des blindés, selon Minsk. Kiev dénonce une provocation à sa frontière nord.";
+	static const char missiles[] =
+	    "La Biélorussie a reçu des systèmes de missiles livrés par la Russie, a annoncé "
+	    "Minsk. Les missiles seront déployés dans le sud du pays, a déclaré le ministère "
+	    "biélorusse, qui promet d'autres livraisons d'armes russes cette année.";
+	char dir[] = "/tmp/test_topic_refsXXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *a = write_ref(dir, "a.txt", troops), *b = write_ref(dir, "b.txt", missiles);
+	const char *ab[] = {a, b}, *ba[] = {b, a}, *aa[] = {a, a}, *one[] = {a};
+	char *err = NULL;
+	struct topic *t_ab = topic_new("t", ab, 2, 0.5, NULL, &err);
+	struct topic *t_ba = topic_new("t", ba, 2, 0.5, NULL, &err);
+	struct topic *t_aa = topic_new("t", aa, 2, 0.5, NULL, &err);
+	struct topic *t_a = topic_new("t", one, 1, 0.5, NULL, &err);
+	assert_true(t_ab && t_ba && t_aa && t_a);
+	const char *texts[] = {troops, missiles, on_topic, hard_negative, belarus_sport};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(*texts); i++) {
+		/* The order of the references does not matter... */
+		assert_true(fabs(score_with(t_ab, texts[i]) - score_with(t_ba, texts[i])) < 1e-12);
+		/* ...nor does a reference given twice. */
+		assert_true(fabs(score_with(t_aa, texts[i]) - score_with(t_a, texts[i])) < 1e-9);
+	}
+	/* Each reference is as close to the topic as a typical reference. */
+	assert_true(score_with(t_ab, troops) > 0.9);
+	assert_true(score_with(t_ab, missiles) > 0.9);
+	topic_free(t_ab);
+	topic_free(t_ba);
+	topic_free(t_aa);
+	topic_free(t_a);
+	unlink(a);
+	unlink(b);
+	rmdir(dir);
+	free(a);
+	free(b);
+}
+
 struct bg {
 	const char *common; /* a key every background document holds */
 	size_t calls;
@@ -324,6 +398,7 @@ int main(void)
 	    cmocka_unit_test(test_empty),	 cmocka_unit_test(test_aliases_unify),
 	    cmocka_unit_test(test_title_weight), cmocka_unit_test(test_length_does_not_win),
 	    cmocka_unit_test(test_profile),	 cmocka_unit_test(test_compounds),
+	    cmocka_unit_test(test_name_pairs),	 cmocka_unit_test(test_reference_profiles),
 	    cmocka_unit_test(test_background),	 cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
