@@ -205,8 +205,8 @@ static void fold_init(void)
 		}
 		/* The fast path copies ASCII (lower-cased under CASEFOLD) without a look at the
 		 * table: it must be what utf8proc makes of it, and every ASCII character a
-		 * boundary. NUL never occurs in a C string. */
-		for (unsigned c = 1; c < 0x80 && ok; c++) {
+		 * boundary. */
+		for (unsigned c = 0; c < 0x80 && ok; c++) {
 			char want = (char)((options & UTF8PROC_CASEFOLD) && c >= 'A' && c <= 'Z'
 					       ? c - 'A' + 'a'
 					       : c);
@@ -267,6 +267,29 @@ static void reserve(struct buf *b, size_t extra)
 	b->cap = cap;
 }
 
+#define HIGH_BITS 0x8080808080808080ull
+
+/* Copies the ASCII bytes s[0..n) to d, lower-cased when fold, eight at a time: in each byte of
+ * an ASCII word, adding 0x80 - 'A' sets the high bit from 'A' up and adding 0x7F - 'Z' from past
+ * 'Z' (no carry leaves a byte of at most 0x7F). */
+static void ascii_copy(char *d, const utf8proc_uint8_t *s, size_t n, bool fold)
+{
+	if (!fold) {
+		memcpy(d, s, n);
+		return;
+	}
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, s + i, 8);
+		uint64_t ge_a = x + 0x3F3F3F3F3F3F3F3Full, gt_z = x + 0x2525252525252525ull;
+		x |= (ge_a & ~gt_z & HIGH_BITS) >> 2;
+		memcpy(d + i, &x, 8);
+	}
+	for (; i < n; i++)
+		d[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+}
+
 /* normalise_ref through the table: the same bytes, utf8proc only around non-boundaries. */
 static int normalise_fast(const char *str, size_t len, const struct fold_table *t, bool fold,
 			  utf8proc_option_t options, struct buf *out)
@@ -277,15 +300,19 @@ static int normalise_fast(const char *str, size_t len, const struct fold_table *
 	reserve(out, len + 8);
 	size_t i = 0, prev = SIZE_MAX, prev_out = 0; /* the boundary before i, where it went */
 	while (i < len) {
-		unsigned c = s[i];
-		if (c < 0x80) {
-			if (out->cap - out->len < 2)
-				reserve(out, 8);
-			prev = i;
-			prev_out = out->len;
-			out->p[out->len++] =
-			    (char)(fold && c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-			i++;
+		if (s[i] < 0x80) {
+			size_t j = i;
+			uint64_t x;
+			while (j + 8 <= len && (memcpy(&x, s + j, 8), !(x & HIGH_BITS)))
+				j += 8;
+			while (j < len && s[j] < 0x80)
+				j++;
+			reserve(out, j - i + 8);
+			ascii_copy(out->p + out->len, s + i, j - i, fold);
+			out->len += j - i;
+			prev = j - 1; /* an ASCII character is a boundary (fold_init checked) */
+			prev_out = out->len - 1;
+			i = j;
 			continue;
 		}
 		size_t k;
@@ -378,6 +405,18 @@ static char *fold_impl(const char *s, size_t len, bool reference)
 	size_t n = norm.len, w = 0;
 	bool space = true; /* drops leading space */
 	for (size_t i = 0; i < n;) {
+		if (p[i] < 0x80) { /* fold_space and the copy below, for ASCII */
+			if (p[i] <= ' ' || p[i] == 0x7F) {
+				space = true;
+			} else {
+				if (space && w)
+					norm.p[w++] = ' ';
+				space = false;
+				norm.p[w++] = (char)p[i];
+			}
+			i++;
+			continue;
+		}
 		utf8proc_int32_t cp;
 		size_t k = next_char(p + i, n - i, &cp);
 		if (fold_space(cp)) {
@@ -780,17 +819,22 @@ struct text_aliases *text_aliases_load(const char *path, char **ret_err)
 	return al;
 }
 
-const char *text_alias(const struct text_aliases *al, const char *w, size_t len)
+/* text_alias, with h = hash_word(w, len) already known. */
+static const char *alias_find(const struct text_aliases *al, const char *w, size_t len, uint32_t h)
 {
 	if (!al || !al->n)
 		return NULL;
-	for (size_t j = hash_word(w, len) & (al->nslots - 1); al->slots[j];
-	     j = (j + 1) & (al->nslots - 1)) {
+	for (size_t j = h & (al->nslots - 1); al->slots[j]; j = (j + 1) & (al->nslots - 1)) {
 		const struct alias *a = &al->v[al->slots[j] - 1];
 		if (!strncmp(a->variant, w, len) && !a->variant[len])
 			return a->canonical;
 	}
 	return NULL;
+}
+
+const char *text_alias(const struct text_aliases *al, const char *w, size_t len)
+{
+	return al && al->n ? alias_find(al, w, len, hash_word(w, len)) : NULL;
 }
 
 /* The state of one tokenisation. */
@@ -834,7 +878,7 @@ static void tok_emit(struct tokenizer *tz)
 			stem_put(c, e, tz->tok, tz->len, h, true, "", 0);
 		return;
 	}
-	const char *canon = text_alias(tz->al, tz->tok, tz->len);
+	const char *canon = alias_find(tz->al, tz->tok, tz->len, h);
 	if (canon) {
 		tz->cb(canon, strlen(canon), tz->count++, tz->flags, tz->arg);
 		return;
