@@ -402,14 +402,8 @@ static bool put_words_fast(struct buf *out, const char *s, size_t len)
 		bool sep;
 		if (p[i] < 0x80) {
 			unsigned c = p[i];
-			if ((unsigned)(c | 0x20) - 'a' < 26 || c - '0' < 10) {
-				if (!word)
-					word = w;
-				*w++ = (char)c;
-				i++;
-				continue;
-			}
-			sep = true;
+			sep = !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+				(c >= 'A' && c <= 'Z'));
 		} else {
 			uint32_t cp;
 			k = utf8_decode(p + i, len - i, &cp);

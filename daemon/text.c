@@ -937,12 +937,6 @@ static bool letter_at(const utf8proc_uint8_t *s, utf8proc_ssize_t n)
 	return cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
 }
 
-/* An ASCII letter or digit. */
-static bool ascii_alnum(unsigned char c)
-{
-	return (unsigned)(c | 0x20) - 'a' < 26 || (unsigned)c - '0' < 10;
-}
-
 static void tok_add(struct tokenizer *tz, const char *s, size_t n)
 {
 	if (tz->len + n > TEXT_MAX_TOKEN) {
@@ -998,26 +992,6 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 			}
 			if (digit)
 				tz.digit = true;
-			if (cp < 0x80 && !reference) {
-				/* This character and the ASCII letters and digits right after it,
-				 * each as the branch below would add it. */
-				size_t j = i - 1;
-				do {
-					unsigned b = p[j];
-					if (b <= '9')
-						tz.digit = true;
-					if (tz.len < TEXT_MAX_TOKEN)
-						tz.tok[tz.len++] =
-						    (char)(b >= 'A' && b <= 'Z' ? b - 'A' + 'a'
-										: b);
-					else
-						tz.toolong = true;
-					tz.nchars++;
-					j++;
-				} while (j < n && ascii_alnum(p[j]));
-				i = j;
-				continue;
-			}
 			if (cp < 0x80) {
 				char c = (char)(cat == UTF8PROC_CATEGORY_LU ? cp - 'A' + 'a' : cp);
 				tok_add(&tz, &c, 1);
