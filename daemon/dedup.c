@@ -25,6 +25,7 @@
 
 #include <curl/curl.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,52 +51,57 @@ enum rule_kind {
 			     always, when marker is NULL) */
 	RULE_MAX
 };
+/* Most lines hold no boilerplate, and the rules' phrase searches were a tenth of an item's cost.
+ * A line is searched only when its first word starts a RULE_LINE or RULE_LINE_PREFIX phrase or
+ * when it holds, as a whole word, the `key` of a RULE_PHRASE or RULE_TAIL rule: one of the words
+ * of its phrase or marker (the rarest), without which the rule cannot match. */
 static const struct rule {
 	enum rule_kind kind;
 	const char *phrase;
 	const char *marker; /* RULE_TAIL only */
+	const char *key;    /* RULE_PHRASE and RULE_TAIL */
 } rules[] = {
     /* Cross-links to other articles, inserted between paragraphs ("Lire aussi : ...",
      * "VOIR ÉGALEMENT – ...", "À lire aussi"). */
-    {RULE_LINE_PREFIX, "lire aussi", NULL},
-    {RULE_LINE_PREFIX, "a lire aussi", NULL},
-    {RULE_LINE_PREFIX, "lire egalement", NULL},
-    {RULE_LINE_PREFIX, "a lire egalement", NULL},
-    {RULE_LINE_PREFIX, "voir aussi", NULL},
-    {RULE_LINE_PREFIX, "a voir aussi", NULL},
-    {RULE_LINE_PREFIX, "voir egalement", NULL},
-    {RULE_LINE_PREFIX, "sur le meme sujet", NULL},
+    {RULE_LINE_PREFIX, "lire aussi", NULL, NULL},
+    {RULE_LINE_PREFIX, "a lire aussi", NULL, NULL},
+    {RULE_LINE_PREFIX, "lire egalement", NULL, NULL},
+    {RULE_LINE_PREFIX, "a lire egalement", NULL, NULL},
+    {RULE_LINE_PREFIX, "voir aussi", NULL, NULL},
+    {RULE_LINE_PREFIX, "a voir aussi", NULL, NULL},
+    {RULE_LINE_PREFIX, "voir egalement", NULL, NULL},
+    {RULE_LINE_PREFIX, "sur le meme sujet", NULL, NULL},
     /* Share prompts (WordPress, Jetpack, press sites). */
-    {RULE_LINE_PREFIX, "partager sur", NULL},
-    {RULE_LINE_PREFIX, "partager cet article", NULL},
-    {RULE_LINE_PREFIX, "partagez cet article", NULL},
-    {RULE_LINE_PREFIX, "partager la publication", NULL},
-    {RULE_LINE_PREFIX, "cliquez pour partager", NULL},
-    {RULE_LINE_PREFIX, "cliquer pour partager", NULL},
-    {RULE_LINE_PREFIX, "share this", NULL},
-    {RULE_LINE, "partager", NULL},
-    {RULE_LINE, "partagez", NULL},
-    {RULE_LINE, "share", NULL},
+    {RULE_LINE_PREFIX, "partager sur", NULL, NULL},
+    {RULE_LINE_PREFIX, "partager cet article", NULL, NULL},
+    {RULE_LINE_PREFIX, "partagez cet article", NULL, NULL},
+    {RULE_LINE_PREFIX, "partager la publication", NULL, NULL},
+    {RULE_LINE_PREFIX, "cliquez pour partager", NULL, NULL},
+    {RULE_LINE_PREFIX, "cliquer pour partager", NULL, NULL},
+    {RULE_LINE_PREFIX, "share this", NULL, NULL},
+    {RULE_LINE, "partager", NULL, NULL},
+    {RULE_LINE, "partagez", NULL, NULL},
+    {RULE_LINE, "share", NULL, NULL},
     /* Advertising slots. */
-    {RULE_LINE, "publicite", NULL},
-    {RULE_LINE, "advertisement", NULL},
+    {RULE_LINE, "publicite", NULL, NULL},
+    {RULE_LINE, "advertisement", NULL, NULL},
     /* Truncation and aggregator markers ("[ad_1]" reads "ad 1" once punctuation is gone). */
-    {RULE_PHRASE, "lire la suite", NULL},
-    {RULE_PHRASE, "continuer la lecture", NULL},
-    {RULE_PHRASE, "source link", NULL},
-    {RULE_PHRASE, "ad 1", NULL},
-    {RULE_PHRASE, "ad 2", NULL},
-    {RULE_PHRASE, "ad 3", NULL},
+    {RULE_PHRASE, "lire la suite", NULL, "suite"},
+    {RULE_PHRASE, "continuer la lecture", NULL, "continuer"},
+    {RULE_PHRASE, "source link", NULL, "link"},
+    {RULE_PHRASE, "ad 1", NULL, "ad"},
+    {RULE_PHRASE, "ad 2", NULL, "ad"},
+    {RULE_PHRASE, "ad 3", NULL, "ad"},
     /* Where the article was first printed: "Cet article est paru dans Le Monde (site web)",
      * "Cet article a été publié initialement sur ...". */
-    {RULE_TAIL, "cet article est paru dans", NULL},
-    {RULE_TAIL, "cet article est paru sur", NULL},
-    {RULE_TAIL, "cet article a ete publie", NULL},
-    {RULE_TAIL, "cet article a initialement ete publie", NULL},
-    {RULE_TAIL, "cet article a ete initialement publie", NULL},
+    {RULE_TAIL, "cet article est paru dans", NULL, "paru"},
+    {RULE_TAIL, "cet article est paru sur", NULL, "paru"},
+    {RULE_TAIL, "cet article a ete publie", NULL, "publie"},
+    {RULE_TAIL, "cet article a initialement ete publie", NULL, "initialement"},
+    {RULE_TAIL, "cet article a ete initialement publie", NULL, "initialement"},
     /* WordPress footers: "L'article X est apparu en premier sur Y." */
-    {RULE_TAIL, "l article", "est apparu en premier sur"},
-    {RULE_TAIL, "the post", "appeared first on"},
+    {RULE_TAIL, "l article", "est apparu en premier sur", "apparu"},
+    {RULE_TAIL, "the post", "appeared first on", "appeared"},
 };
 
 /* Non-ASCII code points that separate words like ASCII punctuation does (after NFKC, which
@@ -305,11 +311,137 @@ static void drop_boilerplate(struct buf *b)
 	}
 }
 
-/* Appends the normalised reading of s (NULL: nothing) to *out, words separated by one space. */
-static void put_normalised(struct buf *out, const char *s)
+/*
+ * The words that send a line to drop_boilerplate (see rules[]): the first word of each RULE_LINE
+ * and RULE_LINE_PREFIX phrase (which only matches at the start of the line) and the key of each
+ * other rule (anywhere). Built once from rules[]; a key that is not one of its rule's words
+ * would let a line through unsearched, so then every line is searched.
+ */
+struct trigger {
+	const char *w;
+	size_t len;
+	bool first; /* only as the first word of a line */
+};
+static struct trigger triggers[ARRAY_SIZE(rules)];
+static size_t ntriggers;
+static uint32_t trigger_lens[256]; /* bit n: a trigger of n bytes (n < 32) starts with it */
+static bool search_all;		   /* a rule without a usable key */
+static pthread_once_t triggers_once = PTHREAD_ONCE_INIT;
+
+/* True when the word w[0..len) is a whole word of the phrase p (NULL: none). */
+static bool has_word(const char *p, const char *w, size_t len)
+{
+	for (; p && *p; p += strcspn(p, " "), p += *p == ' ') {
+		size_t n = strcspn(p, " ");
+		if (n == len && !memcmp(p, w, len))
+			return true;
+	}
+	return false;
+}
+
+static void triggers_init(void)
+{
+	for (size_t r = 0; r < ARRAY_SIZE(rules); r++) {
+		const struct rule *rule = &rules[r];
+		struct trigger t;
+		if (rule->kind == RULE_LINE || rule->kind == RULE_LINE_PREFIX) {
+			t = (struct trigger){rule->phrase, strcspn(rule->phrase, " "), true};
+		} else {
+			t = (struct trigger){rule->key, rule->key ? strlen(rule->key) : 0, false};
+			if (!t.len || strchr(t.w, ' ') ||
+			    (!has_word(rule->phrase, t.w, t.len) &&
+			     !has_word(rule->marker, t.w, t.len))) {
+				search_all = true;
+				continue;
+			}
+		}
+		if (!t.len || t.len >= 32) {
+			search_all = true;
+			continue;
+		}
+		triggers[ntriggers++] = t;
+		trigger_lens[(unsigned char)t.w[0]] |= 1u << t.len;
+	}
+}
+
+/* True when the word w[0..len) (first: the first of its line) is a trigger. */
+static bool is_trigger(const char *w, size_t len, bool first)
+{
+	if (len >= 32 || !(trigger_lens[(unsigned char)w[0]] >> len & 1u))
+		return false;
+	for (size_t i = 0; i < ntriggers; i++)
+		if (triggers[i].len == len && (first || !triggers[i].first) &&
+		    !memcmp(triggers[i].w, w, len))
+			return true;
+	return false;
+}
+
+/* Makes room for extra more bytes (and a NUL) in *b. */
+static void reserve(struct buf *b, size_t extra)
+{
+	if (b->cap - b->len > extra)
+		return;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap - b->len <= extra)
+		cap *= 2;
+	b->p = xreallocarray(b->p, cap, 1);
+	b->cap = cap;
+}
+
+/* put_words(out, s) for the folded line s[0..len), in one reserved write; returns whether the
+ * line holds a trigger. */
+static bool put_words_fast(struct buf *out, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	reserve(out, len + 1); /* every byte at most once, and one space after the last word */
+	char *w = out->p + out->len;
+	const char *word = NULL; /* start of the current word in out */
+	bool hit = false, first = true;
+	for (size_t i = 0; i < len;) {
+		size_t k = 1;
+		bool sep;
+		if (p[i] < 0x80) {
+			unsigned c = p[i];
+			sep = !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+				(c >= 'A' && c <= 'Z'));
+		} else {
+			uint32_t cp;
+			k = utf8_decode(p + i, len - i, &cp);
+			sep = is_separator(cp);
+		}
+		if (sep) {
+			if (word) {
+				hit = hit || is_trigger(word, (size_t)(w - word), first);
+				first = false;
+				*w++ = ' ';
+				word = NULL;
+			}
+		} else {
+			if (!word)
+				word = w;
+			memcpy(w, p + i, k);
+			w += k;
+		}
+		i += k;
+	}
+	if (word) {
+		hit = hit || is_trigger(word, (size_t)(w - word), first);
+		*w++ = ' ';
+	}
+	out->len = (size_t)(w - out->p);
+	out->p[out->len] = '\0';
+	return hit;
+}
+
+/* Appends the normalised reading of s (NULL: nothing) to *out, words separated by one space.
+ * reference: through text_fold_reference, every line searched for boilerplate (the way the
+ * content hashes already stored were computed, which the tests hold the fast path to). */
+static void put_normalised(struct buf *out, const char *s, bool reference)
 {
 	if (!s)
 		return;
+	if (!reference)
+		pthread_once(&triggers_once, triggers_init);
 	/* Step 1 (markup): libxml2's HTML parser, as for the feed's own markup. */
 	char *plain = has_markup(s) ? html_to_text(s, strlen(s), VEILLE_MAX_TEXT) : NULL;
 	if (plain)
@@ -319,11 +451,16 @@ static void put_normalised(struct buf *out, const char *s)
 	for (const char *p = s; *p;) {
 		size_t n = strcspn(p, "\n");
 		clean_line(p, n, &raw);
-		char *folded = text_fold(raw.p, raw.len);
+		char *folded =
+		    reference ? text_fold_reference(raw.p, raw.len) : text_fold(raw.p, raw.len);
 		buf_reset(&line);
-		put_words(&line, folded);
+		bool search = true;
+		if (reference)
+			put_words(&line, folded);
+		else
+			search = put_words_fast(&line, folded, strlen(folded)) || search_all;
 		free(folded);
-		if (line.len)
+		if (line.len && search)
 			drop_boilerplate(&line);
 		if (line.len)
 			buf_append(out, line.p, line.len);
@@ -413,18 +550,30 @@ static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
 		ret->v[0] = 1; /* all zero means "no SimHash" */
 }
 
-void dedup_digest(const char *title, const char *text, char ret_hash[DEDUP_HASH_HEX],
-		  struct dedup_simhash *ret_simhash)
+static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH_HEX],
+		   struct dedup_simhash *ret_simhash, bool reference)
 {
 	struct buf in = {0};
-	put_normalised(&in, title);
+	put_normalised(&in, title, reference);
 	buf_putc(&in, '\n');
 	size_t body = in.len;
-	put_normalised(&in, text);
+	put_normalised(&in, text, reference);
 	sha256_hex(in.p, in.len, ret_hash);
 	if (ret_simhash)
 		simhash_words(in.p + body, in.len - body, ret_simhash);
 	buf_free(&in);
+}
+
+void dedup_digest(const char *title, const char *text, char ret_hash[DEDUP_HASH_HEX],
+		  struct dedup_simhash *ret_simhash)
+{
+	digest(title, text, ret_hash, ret_simhash, false);
+}
+
+void dedup_digest_reference(const char *title, const char *text, char ret_hash[DEDUP_HASH_HEX],
+			    struct dedup_simhash *ret_simhash)
+{
+	digest(title, text, ret_hash, ret_simhash, true);
 }
 
 void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH_HEX])
@@ -435,7 +584,7 @@ void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH
 void dedup_simhash(const char *text, struct dedup_simhash *ret)
 {
 	struct buf in = {0};
-	put_normalised(&in, text);
+	put_normalised(&in, text, false);
 	simhash_words(in.p ? in.p : "", in.len, ret);
 	buf_free(&in);
 }

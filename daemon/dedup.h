@@ -40,6 +40,10 @@ struct dedup_simhash {
 /* dedup_content_hash and dedup_simhash(text) in one normalisation pass. ret_simhash may be NULL. */
 void dedup_digest(const char *title, const char *text, char ret_hash[DEDUP_HASH_HEX],
 		  struct dedup_simhash *ret_simhash);
+/* dedup_digest the slow way: every line folded by text_fold_reference (utf8proc alone) and
+ * searched for every boilerplate rule. The same results; the reference of the tests. */
+void dedup_digest_reference(const char *title, const char *text, char ret_hash[DEDUP_HASH_HEX],
+			    struct dedup_simhash *ret_simhash);
 /* The SimHash of text (NULL: none). */
 void dedup_simhash(const char *text, struct dedup_simhash *ret);
 /* Hamming distance of two SimHashes, 0..128. */

@@ -65,7 +65,7 @@ static int map_segment(const utf8proc_uint8_t *s, size_t len, utf8proc_option_t 
  * character. Only a non-ASCII run goes through utf8proc, with the ASCII character before it (a
  * base letter its marks may follow). -1 on invalid UTF-8, with out partly written.
  */
-static int normalise(const char *str, size_t len, utf8proc_option_t options, struct buf *out)
+static int normalise_ref(const char *str, size_t len, utf8proc_option_t options, struct buf *out)
 {
 	const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)str;
 	bool fold = options & UTF8PROC_CASEFOLD;
@@ -97,6 +97,273 @@ static int normalise(const char *str, size_t len, utf8proc_option_t options, str
 	return 0;
 }
 
+/*
+ * The fast path of normalise: a table of what each code point of the common pages maps to.
+ *
+ * utf8proc maps a string in three steps: every code point c is decomposed on its own (d(c):
+ * compatibility decomposition, case fold, marks and ignorable characters dropped), the whole
+ * sequence is put in canonical order (only code points of a non-zero combining class move, and
+ * never across one of class zero), then composed from left to right (a code point joins the
+ * last starter when the two are a canonical composition). So when d(c) starts with a starter
+ * (class zero) that is never the second of a composition, map(x c y) = map(x) map(c y) for any
+ * x and y: nothing is reordered across d(c)[0] and composition restarts at it. Such a c is a
+ * boundary. A boundary followed by another boundary maps on its own: the table holds map(c)
+ * for the boundaries, computed at start-up by utf8proc itself; every other code point (marks,
+ * Hangul, ignorable characters, pages not in the table, invalid bytes) goes to utf8proc in one
+ * segment with the boundary before it and every non-boundary after it, as normalise_ref does.
+ *
+ * The seconds of compositions are found at start-up too: a code point without a decomposition
+ * that is the second of the pair a primary composite decomposes to sits past the first place of
+ * that composite's full canonical decomposition. Hangul syllables compose by arithmetic, not by
+ * table: their vowel and trailing jamo are added by hand.
+ */
+struct fold_char {
+	uint8_t len; /* bytes in s; 0: not a boundary, or not known: utf8proc maps it */
+	char s[7];
+};
+
+/* The pages (of 256 code points) of the table: Latin, Greek, Cyrillic, Hebrew, Arabic, Latin
+ * Extended Additional, punctuation, currency and letter-like symbols, arrows, mathematical
+ * operators, geometric shapes, ligatures and full-width forms. */
+static const uint8_t fold_page_list[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+					 0x1E, 0x20, 0x21, 0x22, 0x25, 0xFB, 0xFF};
+
+struct fold_table {
+	const struct fold_char *page[256]; /* by code point >> 8, below U+10000; NULL: none */
+};
+
+enum { FOLD_TABLE_FOLD, FOLD_TABLE_TOKEN, FOLD_TABLE_MAX };
+static const utf8proc_option_t fold_table_options[FOLD_TABLE_MAX] = {FOLD_OPTIONS, TOKEN_OPTIONS};
+static struct fold_char fold_chars[FOLD_TABLE_MAX][ARRAY_SIZE(fold_page_list)][256];
+static struct fold_table fold_tables[FOLD_TABLE_MAX];
+static bool fold_ready[FOLD_TABLE_MAX];
+static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
+
+#define UNICODE_MAX 0x110000
+
+/* Marks in *sec (a bit per code point) every code point that may be the second of a
+ * composition. */
+static void find_seconds(uint8_t *sec)
+{
+	for (utf8proc_int32_t v = 0x1161; v < 0x1161 + 21; v++) /* Hangul vowel jamo */
+		sec[v / 8] |= (uint8_t)(1u << (v % 8));
+	for (utf8proc_int32_t t = 0x11A7; t < 0x11A7 + 28; t++) /* trailing jamo */
+		sec[t / 8] |= (uint8_t)(1u << (t % 8));
+	for (utf8proc_int32_t cp = 0; cp < UNICODE_MAX; cp++) {
+		if (cp >= 0xAC00 && cp < 0xAC00 + 11172)
+			continue; /* Hangul syllables: their jamo are marked above */
+		if (utf8proc_get_property(cp)->decomp_seqindex == UINT16_MAX)
+			continue;
+		utf8proc_int32_t d[32];
+		int bc = UTF8PROC_BOUNDCLASS_START;
+		utf8proc_ssize_t n = utf8proc_decompose_char(cp, d, 32, UTF8PROC_DECOMPOSE, &bc);
+		for (utf8proc_ssize_t i = 1; i < n && i < 32; i++)
+			if (d[i] >= 0 && d[i] < UNICODE_MAX)
+				sec[d[i] / 8] |= (uint8_t)(1u << (d[i] % 8));
+	}
+}
+
+/* The table entry of cp under options: map(cp) when cp is a boundary; len 0 otherwise. */
+static struct fold_char fold_entry(utf8proc_int32_t cp, utf8proc_option_t options,
+				   const uint8_t *sec)
+{
+	struct fold_char fc = {0};
+	utf8proc_uint8_t u[4];
+	utf8proc_ssize_t ulen = utf8proc_encode_char(cp, u);
+	utf8proc_int32_t v[32];
+	utf8proc_ssize_t n = ulen > 0 ? utf8proc_decompose(u, ulen, v, 32, options) : -1;
+	if (n <= 0 || n > 32)
+		return fc; /* nothing left (ignorable, a mark), an error, or long */
+	utf8proc_int32_t first = v[0], d[4];
+	int bc = UTF8PROC_BOUNDCLASS_START;
+	if (first < 0 || first >= UNICODE_MAX ||
+	    utf8proc_get_property(first)->combining_class != 0 ||
+	    (sec[first / 8] >> (first % 8)) & 1u ||
+	    utf8proc_decompose_char(first, d, 4, UTF8PROC_DECOMPOSE, &bc) != 1 || d[0] != first)
+		return fc;
+	utf8proc_ssize_t m = utf8proc_reencode(v, n, options);
+	if (m <= 0 || m > (utf8proc_ssize_t)sizeof(fc.s))
+		return fc;
+	memcpy(fc.s, v, (size_t)m);
+	fc.len = (uint8_t)m;
+	return fc;
+}
+
+static void fold_init(void)
+{
+	uint8_t *sec = xcalloc(UNICODE_MAX / 8, 1);
+	find_seconds(sec);
+	for (int t = 0; t < FOLD_TABLE_MAX; t++) {
+		utf8proc_option_t options = fold_table_options[t];
+		bool ok = true;
+		for (size_t p = 0; p < ARRAY_SIZE(fold_page_list); p++) {
+			unsigned page = fold_page_list[p];
+			for (unsigned k = 0; k < 256; k++)
+				fold_chars[t][p][k] =
+				    fold_entry((utf8proc_int32_t)(page << 8 | k), options, sec);
+			fold_tables[t].page[page] = fold_chars[t][p];
+		}
+		/* The fast path copies ASCII (lower-cased under CASEFOLD) without a look at the
+		 * table: it must be what utf8proc makes of it, and every ASCII character a
+		 * boundary. */
+		for (unsigned c = 0; c < 0x80 && ok; c++) {
+			char want = (char)((options & UTF8PROC_CASEFOLD) && c >= 'A' && c <= 'Z'
+					       ? c - 'A' + 'a'
+					       : c);
+			const struct fold_char *fc = &fold_chars[t][0][c];
+			ok = fc->len == 1 && fc->s[0] == want;
+		}
+		fold_ready[t] = ok;
+	}
+	free(sec);
+}
+
+/* Length of the valid UTF-8 sequence of 2 or 3 bytes at s (below U+10000, no surrogate) and its
+ * code point in *cp; 0 for anything else (4 bytes, invalid, truncated). */
+static size_t decode_bmp(const utf8proc_uint8_t *s, size_t len, utf8proc_int32_t *cp)
+{
+	unsigned c = s[0];
+	if (c >= 0xC2 && c <= 0xDF) {
+		if (len < 2 || (s[1] & 0xC0) != 0x80)
+			return 0;
+		*cp = (utf8proc_int32_t)((c & 0x1Fu) << 6 | (s[1] & 0x3Fu));
+		return 2;
+	}
+	if (c >= 0xE0 && c <= 0xEF) {
+		if (len < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+		    (c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
+			return 0;
+		*cp = (utf8proc_int32_t)((c & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu));
+		return 3;
+	}
+	return 0;
+}
+
+/* The table entry of the character at s (not ASCII) and its length in *k; NULL when it is not a
+ * boundary of the table (*k is then 1: the next byte is looked at next). */
+static const struct fold_char *fold_lookup(const struct fold_table *t, const utf8proc_uint8_t *s,
+					   size_t len, size_t *k)
+{
+	utf8proc_int32_t cp;
+	size_t n = decode_bmp(s, len, &cp);
+	const struct fold_char *page = n ? t->page[cp >> 8] : NULL;
+	if (page && page[cp & 0xFF].len) {
+		*k = n;
+		return &page[cp & 0xFF];
+	}
+	*k = 1;
+	return NULL;
+}
+
+/* Makes room for extra more bytes (and a NUL) in *b. */
+static void reserve(struct buf *b, size_t extra)
+{
+	if (b->cap - b->len > extra)
+		return;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap - b->len <= extra)
+		cap *= 2;
+	b->p = xreallocarray(b->p, cap, 1);
+	b->cap = cap;
+}
+
+#define HIGH_BITS 0x8080808080808080ull
+
+/* Copies the ASCII bytes s[0..n) to d, lower-cased when fold, eight at a time: in each byte of
+ * an ASCII word, adding 0x80 - 'A' sets the high bit from 'A' up and adding 0x7F - 'Z' from past
+ * 'Z' (no carry leaves a byte of at most 0x7F). */
+static void ascii_copy(char *d, const utf8proc_uint8_t *s, size_t n, bool fold)
+{
+	if (!fold) {
+		memcpy(d, s, n);
+		return;
+	}
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, s + i, 8);
+		uint64_t ge_a = x + 0x3F3F3F3F3F3F3F3Full, gt_z = x + 0x2525252525252525ull;
+		x |= (ge_a & ~gt_z & HIGH_BITS) >> 2;
+		memcpy(d + i, &x, 8);
+	}
+	for (; i < n; i++)
+		d[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+}
+
+/* normalise_ref through the table: the same bytes, utf8proc only around non-boundaries. */
+static int normalise_fast(const char *str, size_t len, const struct fold_table *t, bool fold,
+			  utf8proc_option_t options, struct buf *out)
+{
+	const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)str;
+	/* Most characters map to no more bytes than they have: room for the whole string once,
+	 * then more only when a table entry or a segment needs it. */
+	reserve(out, len + 8);
+	size_t i = 0, prev = SIZE_MAX, prev_out = 0; /* the boundary before i, where it went */
+	while (i < len) {
+		if (s[i] < 0x80) {
+			size_t j = i;
+			uint64_t x;
+			while (j + 8 <= len && (memcpy(&x, s + j, 8), !(x & HIGH_BITS)))
+				j += 8;
+			while (j < len && s[j] < 0x80)
+				j++;
+			reserve(out, j - i + 8);
+			ascii_copy(out->p + out->len, s + i, j - i, fold);
+			out->len += j - i;
+			prev = j - 1; /* an ASCII character is a boundary (fold_init checked) */
+			prev_out = out->len - 1;
+			i = j;
+			continue;
+		}
+		size_t k;
+		const struct fold_char *fc = fold_lookup(t, s + i, len - i, &k);
+		if (fc) {
+			if (out->cap - out->len <= sizeof(fc->s))
+				reserve(out, sizeof(fc->s));
+			prev = i;
+			prev_out = out->len;
+			memcpy(out->p + out->len, fc->s, sizeof(fc->s));
+			out->len += fc->len;
+			i += k;
+			continue;
+		}
+		/* A segment: the boundary just before (its output taken back), this character
+		 * and every non-boundary after it. */
+		size_t from = i;
+		if (prev != SIZE_MAX) {
+			from = prev;
+			out->len = prev_out;
+		}
+		size_t e = i + k;
+		while (e < len && s[e] >= 0x80 && !fold_lookup(t, s + e, len - e, &k))
+			e += k;
+		out->p[out->len] = '\0';
+		if (map_segment(s + from, e - from, options, out) < 0)
+			return -1;
+		prev = SIZE_MAX;
+		i = e;
+	}
+	if (!out->p)
+		buf_append(out, "", 0);
+	out->p[out->len] = '\0';
+	return 0;
+}
+
+/* utf8proc_map(str, len, options) appended to out (options: FOLD_OPTIONS or TOKEN_OPTIONS),
+ * through the table unless reference is set. -1 on invalid UTF-8, with out partly written. */
+static int normalise(const char *str, size_t len, utf8proc_option_t options, bool reference,
+		     struct buf *out)
+{
+	int t = options == FOLD_OPTIONS ? FOLD_TABLE_FOLD : FOLD_TABLE_TOKEN;
+	if (!reference) {
+		pthread_once(&fold_once, fold_init);
+		if (fold_ready[t])
+			return normalise_fast(str, len, &fold_tables[t],
+					      options & UTF8PROC_CASEFOLD, options, out);
+	}
+	return normalise_ref(str, len, options, out);
+}
+
 /* The code point at s[0..len) (valid UTF-8) in *cp; returns its length. */
 static size_t next_char(const utf8proc_uint8_t *s, size_t len, utf8proc_int32_t *cp)
 {
@@ -119,16 +386,16 @@ static bool fold_space(utf8proc_int32_t cp)
 	       cat == UTF8PROC_CATEGORY_CF;
 }
 
-char *text_fold(const char *s, size_t len)
+static char *fold_impl(const char *s, size_t len, bool reference)
 {
 	if (!s || !len)
 		return xstrdup("");
 	struct buf norm = {0};
-	if (normalise(s, len, FOLD_OPTIONS, &norm) < 0) {
+	if (normalise(s, len, FOLD_OPTIONS, reference, &norm) < 0) {
 		/* Invalid UTF-8 somewhere: fold the valid characters only. */
 		struct buf clean = {0};
 		valid_chars(s, len, &clean);
-		char *r = clean.len ? text_fold(clean.p, clean.len) : xstrdup("");
+		char *r = clean.len ? fold_impl(clean.p, clean.len, reference) : xstrdup("");
 		buf_free(&clean);
 		buf_free(&norm);
 		return r;
@@ -138,6 +405,18 @@ char *text_fold(const char *s, size_t len)
 	size_t n = norm.len, w = 0;
 	bool space = true; /* drops leading space */
 	for (size_t i = 0; i < n;) {
+		if (p[i] < 0x80) { /* fold_space and the copy below, for ASCII */
+			if (p[i] <= ' ' || p[i] == 0x7F) {
+				space = true;
+			} else {
+				if (space && w)
+					norm.p[w++] = ' ';
+				space = false;
+				norm.p[w++] = (char)p[i];
+			}
+			i++;
+			continue;
+		}
 		utf8proc_int32_t cp;
 		size_t k = next_char(p + i, n - i, &cp);
 		if (fold_space(cp)) {
@@ -154,6 +433,16 @@ char *text_fold(const char *s, size_t len)
 	norm.p[w] = '\0';
 	norm.len = w;
 	return buf_steal(&norm);
+}
+
+char *text_fold(const char *s, size_t len)
+{
+	return fold_impl(s, len, false);
+}
+
+char *text_fold_reference(const char *s, size_t len)
+{
+	return fold_impl(s, len, true);
 }
 
 /*
@@ -530,17 +819,22 @@ struct text_aliases *text_aliases_load(const char *path, char **ret_err)
 	return al;
 }
 
-const char *text_alias(const struct text_aliases *al, const char *w, size_t len)
+/* text_alias, with h = hash_word(w, len) already known. */
+static const char *alias_find(const struct text_aliases *al, const char *w, size_t len, uint32_t h)
 {
 	if (!al || !al->n)
 		return NULL;
-	for (size_t j = hash_word(w, len) & (al->nslots - 1); al->slots[j];
-	     j = (j + 1) & (al->nslots - 1)) {
+	for (size_t j = h & (al->nslots - 1); al->slots[j]; j = (j + 1) & (al->nslots - 1)) {
 		const struct alias *a = &al->v[al->slots[j] - 1];
 		if (!strncmp(a->variant, w, len) && !a->variant[len])
 			return a->canonical;
 	}
 	return NULL;
+}
+
+const char *text_alias(const struct text_aliases *al, const char *w, size_t len)
+{
+	return al && al->n ? alias_find(al, w, len, hash_word(w, len)) : NULL;
 }
 
 /* The state of one tokenisation. */
@@ -584,7 +878,7 @@ static void tok_emit(struct tokenizer *tz)
 			stem_put(c, e, tz->tok, tz->len, h, true, "", 0);
 		return;
 	}
-	const char *canon = text_alias(tz->al, tz->tok, tz->len);
+	const char *canon = alias_find(tz->al, tz->tok, tz->len, h);
 	if (canon) {
 		tz->cb(canon, strlen(canon), tz->count++, tz->flags, tz->arg);
 		return;
@@ -653,18 +947,19 @@ static void tok_add(struct tokenizer *tz, const char *s, size_t n)
 	tz->len += n;
 }
 
-size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const char *s,
-		   size_t len, text_token_cb cb, void *arg)
+static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al, const char *s,
+			  size_t len, text_token_cb cb, void *arg, bool reference)
 {
 	if (!s || !len || !cb)
 		return 0;
 	struct tokenizer tz = {.st = st, .al = al, .cb = cb, .arg = arg};
 	struct buf norm = {0};
-	if (normalise(s, len, TOKEN_OPTIONS, &norm) < 0) {
+	if (normalise(s, len, TOKEN_OPTIONS, reference, &norm) < 0) {
 		/* Invalid UTF-8: keep the valid characters only, as text_fold does. */
 		struct buf clean = {0};
 		valid_chars(s, len, &clean);
-		size_t r = clean.len ? text_tokens(st, al, clean.p, clean.len, cb, arg) : 0;
+		size_t r =
+		    clean.len ? tokens_impl(st, al, clean.p, clean.len, cb, arg, reference) : 0;
 		buf_free(&clean);
 		buf_free(&norm);
 		return r;
@@ -743,4 +1038,16 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 		tok_emit(&tz);
 	buf_free(&norm);
 	return tz.count;
+}
+
+size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const char *s,
+		   size_t len, text_token_cb cb, void *arg)
+{
+	return tokens_impl(st, al, s, len, cb, arg, false);
+}
+
+size_t text_tokens_reference(struct text_stemmer *st, const struct text_aliases *al, const char *s,
+			     size_t len, text_token_cb cb, void *arg)
+{
+	return tokens_impl(st, al, s, len, cb, arg, true);
 }

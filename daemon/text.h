@@ -72,4 +72,14 @@ bool text_is_stopword(const char *w, size_t len);
 size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const char *s,
 		   size_t len, text_token_cb cb, void *arg);
 
+/*
+ * text_fold and text_tokens normalise through a table of the common code points, built from
+ * utf8proc at first use, and call utf8proc only around the others. These two do everything
+ * through utf8proc: the reference the tests hold the fast path to, byte for byte (content
+ * hashes already stored depend on it).
+ */
+char *text_fold_reference(const char *s, size_t len);
+size_t text_tokens_reference(struct text_stemmer *st, const struct text_aliases *al, const char *s,
+			     size_t len, text_token_cb cb, void *arg);
+
 #endif

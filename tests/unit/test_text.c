@@ -1,6 +1,7 @@
 /*
  * test_text.c - folding, French tokens, stop words, stems, aliases.
  */
+#include <glob.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 #include <utf8proc.h>
 
+#include "feed.h"
 #include "text.h"
 #include "util.h"
 
@@ -412,6 +414,254 @@ static void test_fast_path_matches_utf8proc(void **state)
 	}
 }
 
+/*
+ * text_fold and text_tokens normalise through a table of the common code points; the
+ * reference functions do it all through utf8proc, as text_fold and text_tokens did when the
+ * content hashes already stored were computed. They must agree byte for byte, flags included.
+ */
+
+/* Every token with its index and flags, in one string. */
+static void all_cb(const char *tok, size_t len, size_t index, unsigned flags, void *arg)
+{
+	buf_printf(arg, "%zu:%.*s/%u ", index, (int)len, tok, flags);
+}
+
+/* Fails unless the fast path and the reference fold and tokenise s[0..len) alike. */
+static void check_same(struct text_stemmer *st, const char *s, size_t len)
+{
+	char *got = text_fold(s, len), *want = text_fold_reference(s, len);
+	if (strcmp(got, want)) {
+		struct buf hex = {0};
+		for (size_t i = 0; i < len; i++)
+			buf_printf(&hex, "%02x", (unsigned char)s[i]);
+		fail_msg("text_fold(%s) = \"%s\", reference \"%s\"", hex.p, got, want);
+	}
+	free(got);
+	free(want);
+	struct buf a = {0}, b = {0};
+	size_t na = text_tokens(st, NULL, s, len, all_cb, &a);
+	size_t nb = text_tokens_reference(st, NULL, s, len, all_cb, &b);
+	if (na != nb || (a.p && strcmp(a.p, b.p))) {
+		struct buf hex = {0};
+		for (size_t i = 0; i < len; i++)
+			buf_printf(&hex, "%02x", (unsigned char)s[i]);
+		fail_msg("text_tokens(%s) = \"%s\", reference \"%s\"", hex.p, a.p ? a.p : "",
+			 b.p ? b.p : "");
+	}
+	buf_free(&a);
+	buf_free(&b);
+}
+
+static void put_cp(struct buf *b, utf8proc_int32_t cp)
+{
+	utf8proc_uint8_t u[4];
+	utf8proc_ssize_t n = utf8proc_encode_char(cp, u);
+	buf_append(b, u, (size_t)n);
+}
+
+/* Code points around which normalisation does something: marks (to strip, to reorder, that
+ * compose), Hangul jamo and syllables, Indic vowel signs that compose without being marks of
+ * class zero, ignorable and format characters, spaces, compatibility forms. */
+static const utf8proc_int32_t tricky[] = {
+    0x0301, 0x0300, 0x0327, 0x0308, 0x0316,  0x0345,  0x0344,	0x0342,	 0x031B,  0x0323,  0x20D7,
+    0x302A, 0x3099, 0x1100, 0x1161, 0x11A7,  0x11A8,  0xAC00,	0xAC01,	 0x0B47,  0x0B3E,  0x0B57,
+    0x09C7, 0x09BE, 0x0DD9, 0x0DCF, 0x1B05,  0x1B35,  0x0CC6,	0x0CC2,	 0x0CD5,  0x00AD,  0x200B,
+    0x200C, 0x200D, 0x2060, 0xFEFF, 0x034F,  0x180B,  0xFE0F,	0x00A0,	 0x2009,  0x202F,  0x2007,
+    0x3000, 0x2028, 0x0085, 0x0130, 0x0131,  0x0149,  0x01C5,	0x03D3,	 0x1E9E,  0x212A,  0x2126,
+    0x212B, 0x1E9B, 0xFB05, 0xFF21, 0xFF41,  0x0041,  0x0065,	0x03B1,	 0x0415,  0x0418,  0x05D0,
+    0x0627, 0x0653, 0x0654, 0x0655, 0x1D400, 0x1F600, 0x10FFFD, 0xE0001, 0x11099, 0x110BA, 0x0F71,
+    0x0F72, 0x0F80, 0x0FB5, 0x0FB7, 0x0F40,  0x0F92,  0x1025,	0x102E};
+
+/* A random string biased to French news text and to what normalisation acts on. */
+static void random_text(uint32_t *x, struct buf *b)
+{
+	static const char *const words[] = {
+	    "Biélorussie",
+	    "frontière",
+	    "l'armée",
+	    "l’armée",
+	    "Kyiv",
+	    "ŒUVRE",
+	    "manœuvre",
+	    "ex æquo",
+	    "ﬁnancer",
+	    "ﬂotte",
+	    "«\xc2\xa0oui\xc2\xa0»",
+	    "— dit-il",
+	    "…",
+	    "Ｂｅｌａｒｕｓ",
+	    "n°\xe2\x80\xaf"
+	    "3",
+	    "Ⅻ",
+	    "½",
+	    "²",
+	    "L'Élysée",
+	    "garde-frontières",
+	    "aujourd’hui",
+	    "ÇA",
+	    "où",
+	    "Noël",
+	    "naïf",
+	    "Mañana",
+	    "İstanbul",
+	    "straße",
+	    "ΣΟΦΙΑ",
+	    "Ёлка",
+	    "Україна",
+	    "e\xcc\x81t\xc3\xa9",
+	    "\xe2\x80\x89",
+	    "\t",
+	    "\n",
+	    "  ",
+	    "12,5 %",
+	    "https://x.fr/a?b=1",
+	    "Dépêche",
+	    "COVID-19",
+	    "A320neo",
+	    "x86_64",
+	    "2024-11-02",
+	    "anticonstitutionnellementanticonstitutionnellementanticonstitutionnellement",
+	    "Anticonstitutionnellementanticonstitutionnellementanticonstitutionnellementé",
+	    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl",
+	    "\xef\xbb\xbf",
+	    "\xc2\xad",
+	    "ǅemal",
+	    "\xe2\x80\x8b"};
+	int n = (int)(lcg(x) % 40);
+	for (int i = 0; i < n; i++) {
+		uint32_t r = lcg(x) % 100;
+		if (r < 45) {
+			buf_puts(b, words[lcg(x) % ARRAY_SIZE(words)]);
+		} else if (r < 60) {
+			static const char ascii[] =
+			    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789 .,;:!?'\"()[]-_/\\@#&*+=<>\x01\x1f\x7f";
+			int k = 1 + (int)(lcg(x) % 8);
+			for (int j = 0; j < k; j++)
+				buf_putc(b, ascii[lcg(x) % (sizeof(ascii) - 1)]);
+		} else if (r < 72) {
+			put_cp(b, 0xC0 + (utf8proc_int32_t)(lcg(x) % 0x1C0)); /* Latin */
+		} else if (r < 80) {
+			put_cp(b, tricky[lcg(x) % ARRAY_SIZE(tricky)]);
+		} else if (r < 85) {
+			put_cp(b, 0x2000 + (utf8proc_int32_t)(lcg(x) % 0x200)); /* punctuation */
+		} else if (r < 88) {
+			put_cp(b, 0xFB00 + (utf8proc_int32_t)(lcg(x) % 0x50)); /* ligatures */
+		} else if (r < 91) {
+			put_cp(b, 0xFF00 + (utf8proc_int32_t)(lcg(x) % 0xF0)); /* full width */
+		} else if (r < 94) {
+			put_cp(b, 0x300 + (utf8proc_int32_t)(lcg(x) % 0x70)); /* marks */
+		} else if (r < 98) {
+			utf8proc_int32_t cp;
+			do
+				cp = (utf8proc_int32_t)(((uint64_t)lcg(x) << 16 | lcg(x)) %
+							0x110000);
+			while (cp >= 0xD800 && cp < 0xE000);
+			put_cp(b, cp);
+		} else {
+			static const char *const bad[] = {
+			    "\xe9",	    "\xc3",	    "\x80",
+			    "\xed\xa0\x80", "\xc0\xaf",	    "\xf5\x80\x80\x80",
+			    "\xe2\x82",	    "\xf0\x9f\x98", "\xff"};
+			buf_puts(b, bad[lcg(x) % ARRAY_SIZE(bad)]);
+		}
+	}
+	if (!b->p)
+		buf_append(b, "", 0);
+}
+
+static void test_table_matches_reference(void **state)
+{
+	(void)state;
+	struct text_stemmer *st = text_stemmer_new();
+	/* Every code point of the table's pages (and some past them) alone and between the
+	 * code points normalisation acts on. */
+	static const utf8proc_int32_t around[] = {0,	  'e',	  'E',	  0x0301, 0x0327,
+						  0x1100, 0x1161, 0x0B47, 0x0B3E, 0x00E9,
+						  0x200D, 0xAC00, 0x11A8, 0x0418, 0x03B9};
+	for (utf8proc_int32_t cp = 0x80; cp < 0x10000; cp++) {
+		if (cp >= 0xD800 && cp < 0xE000)
+			continue;
+		unsigned page = (unsigned)cp >> 8;
+		bool tabled = page < 0x08 || page == 0x1E || (page >= 0x20 && page <= 0x22) ||
+			      page == 0x25 || page == 0xFB || page == 0xFF;
+		if (!tabled && cp % 61)
+			continue;
+		for (size_t a = 0; a < ARRAY_SIZE(around); a++) {
+			for (size_t z = 0; z < ARRAY_SIZE(around); z += tabled ? 1 : 4) {
+				struct buf b = {0};
+				if (around[a])
+					put_cp(&b, around[a]);
+				put_cp(&b, cp);
+				if (around[z])
+					put_cp(&b, around[z]);
+				check_same(st, b.p, b.len);
+				buf_free(&b);
+			}
+		}
+	}
+	/* Random strings. */
+	uint32_t x = 20261102;
+	for (int round = 0; round < 20000; round++) {
+		struct buf b = {0};
+		random_text(&x, &b);
+		check_same(st, b.p, b.len);
+		buf_free(&b);
+	}
+	text_stemmer_free(st);
+}
+
+/* The reference articles, and every text of the real feeds when the shared test bed is there. */
+static void test_real_texts_match_reference(void **state)
+{
+	(void)state;
+	struct text_stemmer *st = text_stemmer_new();
+	glob_t g;
+	assert_int_equal(glob(TEST_SOURCE_DIR "/conf/reference/*.txt", 0, NULL, &g), 0);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		char *data;
+		size_t len;
+		assert_int_equal(read_file(g.gl_pathv[i], 1u << 22, &data, &len), 0);
+		check_same(st, data, len);
+		for (const char *p = data; *p;) { /* line by line, as dedup folds */
+			size_t n = strcspn(p, "\n");
+			check_same(st, p, n);
+			p += n + (p[n] != '\0');
+		}
+		free(data);
+	}
+	globfree(&g);
+	size_t docs = 0;
+	if (glob(TEST_SHARED_DIR "/feeds/real/*.xml", 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			char *data, err[256];
+			size_t len;
+			struct feed_doc *doc;
+			if (read_file(g.gl_pathv[i], 64u << 20, &data, &len) < 0)
+				continue;
+			/* raw bytes too: some documents are not UTF-8 */
+			check_same(st, data, len < 65536 ? len : utf8_cut(data, len, 65536));
+			if (feed_parse(data, len, NULL, NULL, &doc, err, sizeof(err)) == 0) {
+				for (size_t k = 0; k < doc->nitems; k++) {
+					const struct feed_item *it = &doc->items[k];
+					const char *f[] = {it->title, it->summary, it->content,
+							   it->author};
+					for (size_t j = 0; j < ARRAY_SIZE(f); j++)
+						if (f[j])
+							check_same(st, f[j], strlen(f[j]));
+				}
+				feed_doc_free(doc);
+				docs++;
+			}
+			free(data);
+		}
+		globfree(&g);
+	}
+	text_stemmer_free(st);
+	if (!docs)
+		skip(); /* the shared test bed is absent: the references passed */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +675,8 @@ int main(void)
 	    cmocka_unit_test(test_alias_errors),
 	    cmocka_unit_test(test_invalid_utf8),
 	    cmocka_unit_test(test_fast_path_matches_utf8proc),
+	    cmocka_unit_test(test_table_matches_reference),
+	    cmocka_unit_test(test_real_texts_match_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

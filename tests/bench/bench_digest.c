@@ -1,0 +1,132 @@
+/*
+ * bench_digest.c - the per-item text work of a cold cycle, alone: dedup_digest and text_tokens
+ * (title and text, as topic scoring reads them) over every item of the given feed documents.
+ *
+ * Usage: bench_digest [-p] [-t] [-a ALIASES] FILE...
+ * Each FILE is a feed document, or with -t a plain text (its first line read as the title).
+ * -p prints, per item, the content hash, the SimHash and the tokens with their flags: two builds
+ * must print the same bytes (a check that a faster normalisation changed nothing). Without -p it
+ * prints the item count and the time per item; `valgrind --tool=callgrind` on it gives the
+ * instructions per item of dedup_digest and text_tokens.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dedup.h"
+#include "feed.h"
+#include "text.h"
+#include "util.h"
+
+struct out {
+	struct buf *b;
+	bool print;
+	size_t n;
+};
+
+static void tok_cb(const char *tok, size_t len, size_t index, unsigned flags, void *arg)
+{
+	struct out *o = arg;
+	o->n++;
+	if (o->print)
+		buf_printf(o->b, " %zu:%.*s/%u", index, (int)len, tok, flags);
+}
+
+/* The text an item is hashed and judged on (ingest.c's choice). */
+static const char *fullest(const struct feed_item *it)
+{
+	if (it->content && (!it->summary || strlen(it->content) >= strlen(it->summary)))
+		return it->content;
+	return it->summary;
+}
+
+int main(int argc, char **argv)
+{
+	bool print = false, plain = false;
+	const char *aliases = NULL;
+	int opt;
+	while ((opt = getopt(argc, argv, "pta:")) != -1) {
+		if (opt == 'p')
+			print = true;
+		else if (opt == 't')
+			plain = true;
+		else if (opt == 'a')
+			aliases = optarg;
+		else
+			return 2;
+	}
+	struct text_aliases *al = NULL;
+	if (aliases) {
+		char *err = NULL;
+		al = text_aliases_load(aliases, &err);
+		if (!al) {
+			fprintf(stderr, "bench_digest: %s\n", err);
+			return 1;
+		}
+	}
+	struct text_stemmer *st = text_stemmer_new();
+	struct buf b = {0};
+	struct out o = {.b = &b, .print = print};
+	size_t items = 0;
+	struct timespec t0, t1;
+	double total = 0;
+	for (int a = optind; a < argc; a++) {
+		char *data = NULL, err[256];
+		size_t len = 0;
+		struct feed_doc *doc = NULL;
+		struct feed_item one = {0};
+		struct feed_doc single = {.items = &one, .nitems = 1};
+		if (read_file(argv[a], 64u << 20, &data, &len) < 0) {
+			continue;
+		} else if (plain) {
+			char *nl = strchr(data, '\n');
+			one.title = data;
+			one.content = nl ? nl + 1 : NULL;
+			if (nl)
+				*nl = '\0';
+			doc = &single;
+		} else if (feed_parse(data, len, NULL, NULL, &doc, err, sizeof(err)) < 0) {
+			free(data);
+			continue;
+		}
+		for (size_t i = 0; i < doc->nitems; i++) {
+			const struct feed_item *it = &doc->items[i];
+			const char *text = fullest(it);
+			char hash[DEDUP_HASH_HEX];
+			struct dedup_simhash sim;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			dedup_digest(it->title, text, hash, &sim);
+			if (print)
+				buf_printf(&b, "%s %016" PRIx64 "%016" PRIx64 "\n", hash, sim.v[0],
+					   sim.v[1]);
+			if (it->title && *it->title)
+				text_tokens(st, al, it->title, strlen(it->title), tok_cb, &o);
+			if (print)
+				buf_putc(&b, '\n');
+			if (text && *text)
+				text_tokens(st, al, text, strlen(text), tok_cb, &o);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			total += (double)(t1.tv_sec - t0.tv_sec) +
+				 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+			if (print) {
+				buf_putc(&b, '\n');
+				fwrite(b.p, 1, b.len, stdout);
+				buf_reset(&b);
+			}
+			items++;
+		}
+		if (!plain)
+			feed_doc_free(doc);
+		free(data);
+	}
+	if (!print)
+		printf("%zu items, %zu tokens, %.1f us per item\n", items, o.n,
+		       items ? total * 1e6 / (double)items : 0.0);
+	buf_free(&b);
+	text_stemmer_free(st);
+	text_aliases_free(al);
+	return 0;
+}
