@@ -250,6 +250,63 @@ static void test_migrate_feed_config_url(void **state)
 	store_close(s);
 }
 
+/* FTS5's leaf page size, from outside the store. */
+static int fts_pgsz(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT v FROM items_fts_config WHERE k = 'pgsz'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A new file gets 8 KiB pages and FTS5 leaves to match; a file made with 4 KiB pages keeps them
+ * and FTS5's default leaf size once migrated. */
+static void test_page_size(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	store_close(s);
+	char *v = pragma(fx->path, "page_size");
+	assert_string_equal(v, "8192");
+	free(v);
+	assert_int_equal(fts_pgsz(fx->path), 8192 - 46);
+
+	char *old = xasprintf("%s/old.db", fx->dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "PRAGMA page_size = 4096; CREATE TABLE x (a); DROP TABLE x;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	char *err = NULL;
+	assert_int_equal(store_create_at_version(old, 5, &err), 0);
+	s = open_ok(old, false);
+	assert_int_equal(store_migrations_applied(s), store_version_latest() - 5);
+	struct titem t;
+	mkitem(&t, "a", "id1", "https://example.com/1", "Frontière fermée", "Texte", 1000);
+	add(s, &t, 1);
+	store_close(s);
+	v = pragma(old, "page_size");
+	assert_string_equal(v, "4096");
+	free(v);
+	assert_int_equal(fts_pgsz(old), 4050);
+	const char *sfx[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < ARRAY_SIZE(sfx); i++) {
+		char *p = xasprintf("%s%s", old, sfx[i]);
+		unlink(p);
+		free(p);
+	}
+	free(old);
+}
+
 static void test_wal(void **state)
 {
 	struct fx *fx = *state;
@@ -1273,6 +1330,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_migrate_from_v0, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_feed_config_url, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_page_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_dedup, setup, teardown),
