@@ -379,6 +379,9 @@ struct store {
 	 * (rows may have gone with it). */
 	struct story_window window;
 	const struct scan_impl *scan; /* how store_story_find scans it */
+	/* A change failed inside the open transaction and may be half done: only a rollback
+	 * ends it. */
+	bool failed;
 	/* Items of the open transaction waiting for items_fts (fts_flush). */
 	struct fts_row *fts;
 	size_t nfts, capfts;
@@ -1027,7 +1030,10 @@ int store_limit_size(struct store *s, uint64_t max_bytes)
 
 int store_begin(struct store *s)
 {
-	return run(s, stmt(s, ST_BEGIN));
+	int r = run(s, stmt(s, ST_BEGIN));
+	if (r == 0)
+		s->failed = false;
+	return r;
 }
 
 int store_commit(struct store *s)
@@ -1036,6 +1042,11 @@ int store_commit(struct store *s)
 	 * is gone with it, and COMMIT says so. */
 	if (sqlite3_get_autocommit(s->db))
 		fts_drop(s, 0);
+	if (s->failed) {
+		snprintf(s->err, sizeof(s->err),
+			 "a change failed in this transaction: it must be rolled back");
+		return -EIO;
+	}
 	int r = fts_flush(s);
 	if (r < 0)
 		return r;
@@ -1044,6 +1055,7 @@ int store_commit(struct store *s)
 
 int store_rollback(struct store *s)
 {
+	s->failed = false;
 	free(s->feed_name);
 	s->feed_name = NULL;
 	window_drop(s);
@@ -1291,12 +1303,14 @@ int store_item_add(struct store *s, const struct store_item *it, int64_t *ret_id
 		snprintf(s->err, sizeof(s->err), "item without feed, identity or hash");
 		return -EINVAL;
 	}
-	/* A savepoint makes the item, its source and the feed's count one change, inside the
-	 * caller's transaction or as a transaction of its own. */
-	bool own = sqlite3_get_autocommit(s->db); /* the savepoint is the whole transaction */
+	/* Its own transaction: a savepoint makes the item and its source one change. Inside the
+	 * caller's transaction, a savepoint per item cost 9k instructions (SQLite's statement
+	 * journal); a failure there leaves the transaction half done instead, and store_commit
+	 * refuses it: the caller rolls it back, as it does after any error. */
+	bool own = sqlite3_get_autocommit(s->db);
 	size_t nfts = s->nfts;
-	int r = run(s, stmt(s, ST_SAVEPOINT));
-	if (r < 0)
+	int r;
+	if (own && (r = run(s, stmt(s, ST_SAVEPOINT))) < 0)
 		return r;
 	int64_t id = 0;
 	r = item_add(s, it, &id);
@@ -1308,9 +1322,12 @@ int store_item_add(struct store *s, const struct store_item *it, int64_t *ret_id
 	}
 	if (r < 0) {
 		fts_drop(s, nfts);
-		return undo(s, r);
+		if (own)
+			return undo(s, r);
+		s->failed = true;
+		return r;
 	}
-	int rr = release(s, own);
+	int rr = own ? release(s, own) : 0;
 	if (rr < 0)
 		return rr;
 	if (r == 1)

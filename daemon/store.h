@@ -78,7 +78,9 @@ struct store_item {
 /*
  * Stores it. Returns 1 when it is a new item (*ret_id is its row id); 0 when an item with the same
  * content hash (or canonical link) is already stored: the (feed, identity) is recorded as one more
- * source of that item and *ret_id is the existing row id. Negative on error.
+ * source of that item and *ret_id is the existing row id. Negative on error: outside a transaction
+ * nothing is stored; inside one (store_begin) the item may be half stored, and store_commit then
+ * fails until store_rollback ends the transaction.
  */
 int store_item_add(struct store *s, const struct store_item *it, int64_t *ret_id);
 

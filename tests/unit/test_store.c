@@ -1135,6 +1135,9 @@ static void test_full(void **state)
 		fail_msg("after %d items: %d %s", i, r, store_errmsg(s));
 	assert_true(i > 1);
 	assert_non_null(strstr(store_errmsg(s), "full"));
+	/* The failed item may be half stored: the transaction cannot be committed. */
+	assert_int_equal(store_commit(s), -EIO);
+	assert_non_null(strstr(store_errmsg(s), "rolled back"));
 	assert_int_equal(store_rollback(s), 0);
 	struct store_stats st;
 	stats(s, &st);
@@ -1144,6 +1147,11 @@ static void test_full(void **state)
 	assert_int_equal(store_limit_size(s, 0), 0);
 	mkitem(&a, "f1", "after", NULL, "Après", "Place", 300);
 	add(s, &a, 1);
+	assert_int_equal(store_begin(s), 0);
+	mkitem(&a, "f1", "after2", NULL, "Après encore", "Place", 300);
+	add(s, &a, 1);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_item_seen(s, "f1", "after2"), 1);
 	store_close(s);
 }
 
