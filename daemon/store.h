@@ -78,7 +78,9 @@ struct store_item {
 /*
  * Stores it. Returns 1 when it is a new item (*ret_id is its row id); 0 when an item with the same
  * content hash (or canonical link) is already stored: the (feed, identity) is recorded as one more
- * source of that item and *ret_id is the existing row id. Negative on error.
+ * source of that item and *ret_id is the existing row id. Negative on error: outside a transaction
+ * nothing is stored; inside one (store_begin) the item may be half stored, and store_commit then
+ * fails until store_rollback ends the transaction.
  */
 int store_item_add(struct store *s, const struct store_item *it, int64_t *ret_id);
 
@@ -112,14 +114,21 @@ int store_item_revise(struct store *s, int64_t item_id, const struct store_item 
 
 /*
  * Near-duplicate lookup: the story of the stored item, fetched at or after since, whose SimHash is
- * closest to simhash and at most max_distance bits from it. 1 and *ret_story, or 0 when none (or
- * simhash is all zero). The SimHashes of that window are scanned in memory (16 bytes and a few
- * ids per item, loaded at the first call, kept up to date by store_item_add and
- * store_item_revise): a linear scan, about 5 ns per item in the window (bench_store: 0.5 ms with
- * 110,000 items, a quarter of a new item's whole store-and-dedup cost).
+ * closest to simhash and at most max_distance bits from it (the first such item, by row id, when
+ * several are as close). 1 and *ret_story, or 0 when none (or simhash is all zero). The SimHashes
+ * of that window are scanned in memory (24 bytes and a story id per item, loaded at the first
+ * call, kept up to date by store_item_add and store_item_revise) with the CPU's vector units when
+ * it has them. A linear scan; per item in the window, bench_store measured 0.4 ns with AVX-512
+ * VPOPCNTDQ, 0.7 ns with AVX2, 1.1 ns with POPCNT alone, 3.1 ns without (60,000 items).
  */
 int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, int max_distance,
 		     int64_t *ret_story);
+/* For tests and benchmarks: makes store_story_find scan with the implementation name ("avx512",
+ * "avx2", "popcnt" on x86-64; "portable" everywhere), or with the fastest this CPU runs when
+ * name is NULL (what store_open chooses). -ENOTSUP when this CPU cannot run it, -ENOENT when this
+ * build has no such implementation. store_scan_name says which is in use. */
+int store_scan_select(struct store *s, const char *name);
+const char *store_scan_name(const struct store *s);
 /* 1 when an alert of topic was queued (sent or not) for any item of story, 0 when not. */
 int store_story_alerted(struct store *s, int64_t story, const char *topic);
 

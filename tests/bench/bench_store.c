@@ -203,21 +203,30 @@ static void dedup_path(struct store *s, struct gen *g, unsigned n)
 		    kind_name[k], secs(&t0, &t1) / m * 1e6, outcome[1], outcome[0], outcome[2],
 		    joined);
 	}
-	/* The story lookup alone. */
+	/* The story lookup alone, with each scan this CPU runs (the automatic choice first). */
 	struct dedup_simhash sim;
 	char hash[DEDUP_HASH_HEX];
 	dedup_digest(NULL, near[0], hash, &sim);
-	struct timespec t0, t1;
-	int64_t story;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (unsigned i = 0; i < m; i++)
-		if ((r = store_story_find(s, sim.v, 0, DEDUP_STORY_DISTANCE, &story)) < 0)
-			die(s, "story", r);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if ((r = store_stats(s, &st)) < 0)
 		die(s, "stats", r);
-	printf("  store_story_find alone (window of %" PRId64 " items): %.1f us/lookup\n", st.items,
-	       secs(&t0, &t1) / m * 1e6);
+	const char *scans[] = {NULL, "avx512", "avx2", "popcnt", "portable"};
+	for (size_t k = 0; k < ARRAY_SIZE(scans); k++) {
+		if (store_scan_select(s, scans[k]) < 0)
+			continue;
+		struct timespec t0, t1;
+		int64_t story;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (unsigned i = 0; i < m; i++)
+			if ((r = store_story_find(s, sim.v, 0, DEDUP_STORY_DISTANCE, &story)) < 0)
+				die(s, "story", r);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double us = secs(&t0, &t1) / m * 1e6;
+		printf("  store_story_find alone (window of %" PRId64
+		       " items, %s scan%s): %.1f us/lookup, %.2f ns/entry\n",
+		       st.items, store_scan_name(s), scans[k] ? "" : ", the automatic choice", us,
+		       us * 1e3 / (double)st.items);
+	}
+	store_scan_select(s, NULL);
 	for (unsigned i = 0; i < m; i++) {
 		gen_free(&fresh[i]);
 		free(near[i]);

@@ -250,6 +250,63 @@ static void test_migrate_feed_config_url(void **state)
 	store_close(s);
 }
 
+/* FTS5's leaf page size, from outside the store. */
+static int fts_pgsz(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT v FROM items_fts_config WHERE k = 'pgsz'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A new file gets 8 KiB pages and FTS5 leaves to match; a file made with 4 KiB pages keeps them
+ * and FTS5's default leaf size once migrated. */
+static void test_page_size(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	store_close(s);
+	char *v = pragma(fx->path, "page_size");
+	assert_string_equal(v, "8192");
+	free(v);
+	assert_int_equal(fts_pgsz(fx->path), 8192 - 46);
+
+	char *old = xasprintf("%s/old.db", fx->dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "PRAGMA page_size = 4096; CREATE TABLE x (a); DROP TABLE x;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	char *err = NULL;
+	assert_int_equal(store_create_at_version(old, 5, &err), 0);
+	s = open_ok(old, false);
+	assert_int_equal(store_migrations_applied(s), store_version_latest() - 5);
+	struct titem t;
+	mkitem(&t, "a", "id1", "https://example.com/1", "Frontière fermée", "Texte", 1000);
+	add(s, &t, 1);
+	store_close(s);
+	v = pragma(old, "page_size");
+	assert_string_equal(v, "4096");
+	free(v);
+	assert_int_equal(fts_pgsz(old), 4050);
+	const char *sfx[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < ARRAY_SIZE(sfx); i++) {
+		char *p = xasprintf("%s%s", old, sfx[i]);
+		unlink(p);
+		free(p);
+	}
+	free(old);
+}
+
 static void test_wal(void **state)
 {
 	struct fx *fx = *state;
@@ -786,6 +843,150 @@ static void test_stories(void **state)
 	store_close(s);
 }
 
+/* A window entry as the test keeps it, for the reference scan. */
+struct ref_entry {
+	uint64_t sim[2];
+	int64_t fetched, story;
+};
+
+static uint64_t rnd_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/* base with about k of its 128 bits flipped at random. */
+static void mutate(const uint64_t base[2], unsigned k, uint64_t out[2])
+{
+	out[0] = base[0];
+	out[1] = base[1];
+	for (unsigned i = 0; i < k; i++) {
+		unsigned bit = (unsigned)(rnd() % 128);
+		out[bit / 64] ^= 1ull << (bit % 64);
+	}
+}
+
+/* The plain loop store_story_find must agree with: the first entry, in id order, of smallest
+ * distance among those fetched at or after since. */
+static int64_t ref_find(const struct ref_entry *e, size_t n, const uint64_t x[2], int64_t since,
+			int max_distance)
+{
+	int best = max_distance + 1;
+	int64_t story = 0;
+	for (size_t i = 0; i < n; i++) {
+		int d = __builtin_popcountll(e[i].sim[0] ^ x[0]) +
+			__builtin_popcountll(e[i].sim[1] ^ x[1]);
+		if (d < best && e[i].fetched >= since) {
+			best = d;
+			story = e[i].story;
+		}
+	}
+	return story;
+}
+
+/* Every scan implementation this CPU runs against the plain loop, on random windows: SimHashes
+ * near a few bases (so that distances range from 0 up, with ties), fetch times out of order,
+ * windows that end inside a vector and a block, since filters that drop entries here and there.
+ */
+static void test_story_scan(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	const char *impls[] = {"avx512", "avx2", "popcnt", "portable"};
+	assert_int_equal(store_scan_select(s, "nonesuch"), -ENOENT);
+	assert_int_equal(store_scan_select(s, NULL), 0);
+	const char *chosen = store_scan_name(s);
+	bool known = false;
+	for (size_t k = 0; k < ARRAY_SIZE(impls); k++)
+		known |= !strcmp(chosen, impls[k]);
+	assert_true(known);
+	assert_int_equal(store_scan_select(s, "portable"), 0);
+
+	uint64_t bases[4][2];
+	for (size_t b = 0; b < ARRAY_SIZE(bases); b++) {
+		bases[b][0] = rnd();
+		bases[b][1] = rnd();
+	}
+	size_t cap = 1700, n = 0;
+	struct ref_entry *e = xcalloc(cap, sizeof(*e));
+	unsigned checked = 0, found = 0, tested[ARRAY_SIZE(impls)] = {0};
+	/* Windows of growing size: each round adds a few entries, then queries. */
+	for (unsigned round = 0; n < cap; round++) {
+		size_t more = round < 40 ? 1 + rnd() % 3 : 1 + rnd() % 97;
+		assert_int_equal(store_begin(s), 0);
+		for (size_t j = 0; j < more && n < cap; j++, n++) {
+			char id[32], text[64];
+			snprintf(id, sizeof(id), "scan-%zu", n);
+			snprintf(text, sizeof(text), "texte %zu", n);
+			struct titem t;
+			mkitem(&t, "scan", id, NULL, "T", text, 1000 + (int64_t)(rnd() % 500));
+			mutate(bases[rnd() % ARRAY_SIZE(bases)], (unsigned)(rnd() % 40),
+			       t.it.simhash);
+			if (!t.it.simhash[0] && !t.it.simhash[1])
+				t.it.simhash[0] = 1;
+			if (n && rnd() % 4 == 0)
+				t.it.story = e[rnd() % n].story;
+			int64_t rowid = add(s, &t, 1);
+			e[n] = (struct ref_entry){
+			    .sim = {t.it.simhash[0], t.it.simhash[1]},
+			    .fetched = t.it.fetched,
+			    .story = t.it.story > 0 ? t.it.story : rowid,
+			};
+		}
+		assert_int_equal(store_commit(s), 0);
+		for (unsigned q = 0; q < 6; q++) {
+			uint64_t x[2];
+			if (q == 0) /* an entry's own SimHash: distance 0, maybe more than once */
+				memcpy(x, e[rnd() % n].sim, sizeof(x));
+			else
+				mutate(bases[rnd() % ARRAY_SIZE(bases)], (unsigned)(rnd() % 60), x);
+			int64_t since = q < 2 ? 0 : 1000 + (int64_t)(rnd() % 520);
+			int maxd = q == 5 ? 128 : (int)(rnd() % 40);
+			int64_t want = ref_find(e, n, x, since, maxd);
+			for (size_t k = 0; k < ARRAY_SIZE(impls); k++) {
+				int r = store_scan_select(s, impls[k]);
+				if (r == -ENOTSUP || r == -ENOENT)
+					continue;
+				assert_int_equal(r, 0);
+				int64_t story = 0;
+				r = store_story_find(s, x, since, maxd, &story);
+				if (r != (want != 0) || (r == 1 && story != want))
+					fail_msg(
+					    "%s, %zu entries, since %lld, max %d: %d story %lld, "
+					    "want %lld",
+					    impls[k], n, (long long)since, maxd, r,
+					    (long long)story, (long long)want);
+				tested[k]++;
+			}
+			checked++;
+			found += want != 0;
+		}
+	}
+	/* The automatic choice, on the window loaded from the file by a new connection. */
+	store_close(s);
+	s = open_ok(fx->path, false);
+	for (unsigned q = 0; q < 200; q++) {
+		uint64_t x[2];
+		mutate(bases[q % ARRAY_SIZE(bases)], q % 50, x);
+		int64_t since = q % 2 ? 0 : 1000 + (int64_t)(rnd() % 520), story = 0;
+		int64_t want = ref_find(e, n, x, since, 30);
+		assert_int_equal(store_story_find(s, x, since, 30, &story), want != 0);
+		if (want)
+			assert_int_equal(story, want);
+	}
+	/* The queries were not all misses nor all hits, and the portable scan always ran. */
+	assert_true(found > checked / 10 && found < checked);
+	assert_int_equal(tested[ARRAY_SIZE(impls) - 1], checked);
+	print_message("story scan: %u queries on windows up to %zu entries, %u found; checked "
+		      "avx512 %u, avx2 %u, popcnt %u, portable %u\n",
+		      checked, n, found, tested[0], tested[1], tested[2], tested[3]);
+	free(e);
+	store_close(s);
+}
+
 struct one_row {
 	int64_t published;
 	char author[16], feed[16];
@@ -934,6 +1135,9 @@ static void test_full(void **state)
 		fail_msg("after %d items: %d %s", i, r, store_errmsg(s));
 	assert_true(i > 1);
 	assert_non_null(strstr(store_errmsg(s), "full"));
+	/* The failed item may be half stored: the transaction cannot be committed. */
+	assert_int_equal(store_commit(s), -EIO);
+	assert_non_null(strstr(store_errmsg(s), "rolled back"));
 	assert_int_equal(store_rollback(s), 0);
 	struct store_stats st;
 	stats(s, &st);
@@ -943,6 +1147,11 @@ static void test_full(void **state)
 	assert_int_equal(store_limit_size(s, 0), 0);
 	mkitem(&a, "f1", "after", NULL, "Après", "Place", 300);
 	add(s, &a, 1);
+	assert_int_equal(store_begin(s), 0);
+	mkitem(&a, "f1", "after2", NULL, "Après encore", "Place", 300);
+	add(s, &a, 1);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_item_seen(s, "f1", "after2"), 1);
 	store_close(s);
 }
 
@@ -1129,11 +1338,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_migrate_from_v0, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_feed_config_url, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_page_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_dedup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sources_revisions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stories, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_story_scan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verdicts_alerts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_at_commit, setup, teardown),
