@@ -1592,6 +1592,145 @@ static char *fts_quote(const char *q)
 	return buf_steal(&b);
 }
 
+/* Whether a query word holds a ligature or the letters it stands for: FTS5's unicode61 folds
+ * accents but not œ and æ, which are letters of their own, so "manoeuvres" would never find
+ * "manœuvres". */
+static bool has_ligature(const char *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		unsigned char a = (unsigned char)p[i], b = (unsigned char)p[i + 1];
+		if ((a | 0x20) == 'o' && (b | 0x20) == 'e')
+			return true;
+		if ((a | 0x20) == 'a' && (b | 0x20) == 'e')
+			return true;
+		if (a == 0xC5 && (b == 0x92 || b == 0x93)) /* Œ œ */
+			return true;
+		if (a == 0xC3 && (b == 0x86 || b == 0xA6)) /* Æ æ */
+			return true;
+	}
+	return false;
+}
+
+/* p[0..n) with every ligature written out and every "oe"/"ae" written as the ligature, into b. */
+static void put_swapped(struct buf *b, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char a = (unsigned char)p[i], c = i + 1 < n ? (unsigned char)p[i + 1] : 0;
+		bool upper = a >= 'A' && a <= 'Z';
+		if ((a | 0x20) == 'o' && (c | 0x20) == 'e') {
+			buf_append(b, upper ? "\xC5\x92" : "\xC5\x93", 2);
+			i++;
+		} else if ((a | 0x20) == 'a' && (c | 0x20) == 'e') {
+			buf_append(b, upper ? "\xC3\x86" : "\xC3\xA6", 2);
+			i++;
+		} else if (a == 0xC5 && (c == 0x92 || c == 0x93)) {
+			buf_append(b, c == 0x92 ? "OE" : "oe", 2);
+			i++;
+		} else if (a == 0xC3 && (c == 0x86 || c == 0xA6)) {
+			buf_append(b, c == 0x86 ? "AE" : "ae", 2);
+			i++;
+		} else {
+			buf_putc(b, (char)a);
+		}
+	}
+}
+
+static bool fts_bareword_char(unsigned char c)
+{
+	return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z') || c == '_' || c == 0x1A;
+}
+
+/* The query with each word or phrase that holds œ, æ, oe or ae searched both ways: "coeur"
+ * becomes (coeur OR cœur), "mise en œuvre" ("mise en œuvre" OR "mise en oeuvre"). Column names,
+ * operators, NEAR groups and phrases joined by + are left as they are. New string. */
+static char *fts_expand(const char *q)
+{
+	struct buf b = {0};
+	int near = 0;	      /* parentheses open in a NEAR group */
+	bool group = false;   /* the last thing written is a group made here */
+	bool operand = false; /* the last thing written ends a phrase or group, not an operator */
+	char prev = ' ';      /* the last character written that is not white space */
+	for (const char *p = q; *p;) {
+		size_t n;
+		if (*p == '"') {
+			n = 1;
+			while (p[n] && !(p[n] == '"' && p[n + 1] != '"'))
+				n += p[n] == '"' ? 2 : 1;
+			if (p[n] == '"')
+				n++;
+		} else if (fts_bareword_char((unsigned char)*p)) {
+			n = 0;
+			while (fts_bareword_char((unsigned char)p[n]))
+				n++;
+		} else {
+			if (near && *p == '(')
+				near++;
+			else if (near && *p == ')')
+				near--;
+			if (!strchr(" \t\r\n", *p)) {
+				if (group && *p == '(')
+					buf_append(&b, "AND ", 4);
+				group = false;
+				operand = *p == ')';
+			}
+			buf_putc(&b, *p);
+			if (!strchr(" \t\r\n", *p))
+				prev = *p;
+			p++;
+			continue;
+		}
+		size_t word = n; /* the word or phrase, without a prefix star */
+		if (p[n] == '*')
+			n++;
+		const char *next = p + n + strspn(p + n, " \t\r\n");
+		bool op = (word == 2 && !strncmp(p, "OR", 2)) ||
+			  (word == 3 && !strncmp(p, "AND", 3)) ||
+			  (word == 3 && !strncmp(p, "NOT", 3));
+		if (word == 4 && !strncmp(p, "NEAR", 4) && *next == '(') {
+			near = 0; /* counted from the parenthesis */
+			if (group)
+				buf_append(&b, "AND ", 4);
+			group = operand = false;
+			buf_append(&b, p, n);
+			p += n;
+			p += strspn(p, " \t\r\n");
+			if (*p == '(') {
+				buf_putc(&b, '(');
+				p++;
+				near = 1;
+			}
+			prev = '(';
+			continue;
+		}
+		/* SQLite 3.40's FTS5 joins phrases by juxtaposition, not a parenthesised group:
+		 * "a (b OR c)" is a syntax error, "a AND (b OR c)" is not. */
+		bool joined = operand;
+		if (op || near || prev == '^' || prev == '+' || *next == '+' || *next == ':' ||
+		    !has_ligature(p, word)) {
+			if (group && !op)
+				buf_append(&b, "AND ", 4);
+			buf_append(&b, p, n);
+			group = false;
+			operand = !op;
+		} else {
+			operand = true;
+			if (joined)
+				buf_append(&b, "AND ", 4);
+			group = true;
+			buf_putc(&b, '(');
+			buf_append(&b, p, n);
+			buf_append(&b, " OR ", 4);
+			put_swapped(&b, p, word);
+			buf_append(&b, p + word, n - word);
+			buf_putc(&b, ')');
+		}
+		prev = p[n - 1];
+		p += n;
+	}
+	return buf_steal(&b);
+}
+
 static int items_query(struct store *s, const struct store_query *q, const char *match,
 		       int (*cb)(const struct store_row *r, void *arg), void *arg, int *ret_rows)
 {
@@ -1639,12 +1778,16 @@ int store_items_each(struct store *s, const struct store_query *q,
 		     int (*cb)(const struct store_row *r, void *arg), void *arg)
 {
 	int rows;
-	int r = items_query(s, q, q->match, cb, arg, &rows);
+	char *match = q->match ? fts_expand(q->match) : NULL;
+	int r = items_query(s, q, match, cb, arg, &rows);
+	free(match);
 	/* An FTS syntax error (SQLITE_ERROR) shows before the first row: retry with the words
 	 * quoted. */
 	if (r == -EIO && q->match && rows == 0 && s->rc == SQLITE_ERROR) {
 		char *quoted = fts_quote(q->match);
-		r = items_query(s, q, quoted, cb, arg, &rows);
+		match = fts_expand(quoted);
+		r = items_query(s, q, match, cb, arg, &rows);
+		free(match);
 		free(quoted);
 		if (r == -EIO && s->rc == SQLITE_ERROR)
 			r = -EINVAL;

@@ -1575,8 +1575,9 @@ static const struct command {
     {"search", cmd_search,
      "search [--since WHEN] [--relevant] [--limit N] [--json] QUERY\n"
      "Full-text search over titles, summaries and contents; case and accents are folded\n"
-     "(\"loukachenko frontiere\" finds \"Loukachenko ... frontière\"). QUERY is FTS5 syntax\n"
-     "(words, \"phrases\", OR, NOT, prefix*); anything else is read as plain words.\n"
+     "(\"loukachenko frontiere\" finds \"Loukachenko ... frontière\", \"manoeuvres\" finds\n"
+     "\"manœuvres\"). QUERY is FTS5 syntax (words, \"phrases\", OR, NOT, prefix*);\n"
+     "anything else is read as plain words.\n"
      "Options as for items.\n"},
     {"stats", cmd_stats,
      "stats [--json]\n"

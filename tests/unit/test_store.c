@@ -670,8 +670,22 @@ static void test_items_each(void **state)
 	assert_string_equal(items(s, &rs, 0, true, 0, "loukachenko OR lyon OR armee"),
 			    "B(weather 0.7 R),A(belarus 0.9 R)");
 	assert_string_equal(items(s, &rs, 250, false, 0, "loukachenko OR armee"), "C(belarus 0.3)");
+	/* œ and æ are letters to FTS5: the query asks for both spellings. */
+	assert_string_equal(items(s, &rs, 0, false, 0, "manoeuvres"), "C(belarus 0.3)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "MANOEUVRES"), "C(belarus 0.3)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "manœuvres"), "C(belarus 0.3)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "manoeuvr*"), "C(belarus 0.3)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "\"en manoeuvres\""), "C(belarus 0.3)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "text : manoeuvres"), "C(belarus 0.3)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "armee AND manoeuvres NOT lyon"),
+			    "C(belarus 0.3)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "NEAR(armee manœuvres, 3)"),
+			    "C(belarus 0.3)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "michael OR loukachenko"),
+			    "A(belarus 0.9 R)");
 	/* Not FTS syntax: searched as plain words. */
 	assert_string_equal(items(s, &rs, 0, false, 0, "l'armée"), "C(belarus 0.3)");
+	assert_string_equal(items(s, &rs, 0, false, 0, "l'armée manoeuvres"), "C(belarus 0.3)");
 	assert_string_equal(items(s, &rs, 0, false, 0, "\"unbalanced"), "");
 	/* The callback stops the walk. */
 	rs.stop_after = 2;
