@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,13 +24,14 @@
 #include "sched.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 struct feed_rt {
 	struct engine *e;
 	size_t index;
 	const struct config_feed *cf;
 	struct store_feed st;
-	bool inflight;
+	bool inflight;	/* fetching, or its document on its way to the store */
 	bool queued;	/* due, waiting for a free transfer slot */
 	bool done_once; /* --once: this feed's cycle is over */
 };
@@ -48,7 +50,20 @@ struct engine {
 	 * would time them out before they ever connect. */
 	size_t *waitq;
 	size_t wq_head, wq_len;
-	size_t active; /* transfers started and not yet completed */
+	/* Transfers started, and documents they brought not yet stored: a document keeps its
+	 * transfer's slot until committed, so max_connections bounds the bodies held too. */
+	size_t active;
+	/* Parsing, digests and scoring run on the worker's threads (struct job); the store and
+	 * everything else stay on the loop's thread. Documents wait in jobq until fewer than
+	 * jobs_max are parsed and not yet committed: that bounds the memory of parsed documents. */
+	struct worker *worker;
+	struct job *jobq, **jobq_tail;
+	size_t jobs_open, jobs_max;
+	/* The worker scores with the read lock held; the loop re-weights the topics
+	 * (topics_load_background) with the write lock, and counts each re-weighting in
+	 * topics_gen: verdicts prepared under an older generation are computed again. */
+	pthread_rwlock_t topics_lock;
+	unsigned topics_gen;
 	bool once;
 	bool stopping;
 	size_t once_left;
@@ -72,6 +87,7 @@ static void feed_fetched_cb(const struct fetch_result *res, void *arg);
 static void feed_due_cb(size_t i, void *arg);
 static void load_background(struct engine *e, bool only_when_stale);
 static void maint_cb(evutil_socket_t fd, short what, void *arg);
+static void jobs_cancel(struct engine *e);
 
 /* Retention runs an hour apart, deleting MAINT_BATCH items per transaction for at most
  * MAINT_BUDGET_MS at a time (then again a second later), so fetches never wait long. */
@@ -213,6 +229,13 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	e->base = base;
 	e->cfg = c;
 	e->once = once;
+	e->jobq_tail = &e->jobq;
+	/* A waiting writer goes first: the loop never waits for more than one document. */
+	pthread_rwlockattr_t la;
+	pthread_rwlockattr_init(&la);
+	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&e->topics_lock, &la);
+	pthread_rwlockattr_destroy(&la);
 	if (topics_build(c, &e->topics, ret_err) < 0)
 		goto fail;
 	e->store = store_open(c->database, false, &err);
@@ -230,6 +253,16 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	if (make_feeds(e, ret_err) < 0)
 		goto fail;
 	load_background(e, false);
+	feed_global_init();
+	unsigned nthreads = worker_threads_default();
+	/* Documents parsed and not yet committed: one per thread being worked on, one waiting for
+	 * the loop, one being committed. */
+	e->jobs_max = nthreads + 2;
+	e->worker = worker_new(base, nthreads);
+	if (!e->worker) {
+		*ret_err = xstrdup("cannot start the worker threads");
+		goto fail;
+	}
 	e->maint_ev = evtimer_new(base, maint_cb, e);
 	if (!e->maint_ev) {
 		*ret_err = xstrdup("cannot create the maintenance timer");
@@ -246,14 +279,20 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
-	/* fetch_free completes transfers (cancelled) while the feed records still exist. */
+	/* fetch_free completes transfers (cancelled) while the feed records still exist; the
+	 * documents already with the worker are stored, those waiting for it are dropped. */
+	e->stopping = true;
 	fetch_free(e->fetch);
+	e->fetch = NULL;
+	jobs_cancel(e);
+	worker_free(e->worker);
 	free_feeds(e);
 	if (e->maint_ev)
 		event_free(e->maint_ev);
 	store_close(e->store);
 	ingest_outbox_clear(&e->outbox);
 	topics_clear(&e->topics);
+	pthread_rwlock_destroy(&e->topics_lock);
 	config_free(e->cfg);
 	free(e);
 }
@@ -290,7 +329,12 @@ static void store_problem(struct engine *e, bool ingest, int r)
 /* The corpus's document frequencies into the topics: at start, reload, and as the corpus grows. */
 static void load_background(struct engine *e, bool only_when_stale)
 {
+	if (only_when_stale && !topics_background_stale(&e->topics))
+		return;
+	pthread_rwlock_wrlock(&e->topics_lock);
 	int r = topics_load_background(e->store, &e->topics, only_when_stale);
+	e->topics_gen++;
+	pthread_rwlock_unlock(&e->topics_lock);
 	if (r < 0)
 		log_warnx("database %s: cannot read the document frequencies, topics keep their "
 			  "reference weights: %s",
@@ -581,35 +625,140 @@ static double doc_rate(const struct feed_doc *doc, int64_t now)
 	return rate;
 }
 
-/* Parses and ingests a 200 response; returns 0 with the counts in *ret_n, or -EBADMSG for a
- * document that is no feed (errmsg says why), or a store error (logged; the store never returns
- * -EBADMSG). */
-static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *errmsg,
-		       size_t errlen, int64_t *ret_ttl, struct ingest_counts *ret_n,
-		       bool *ret_recovered)
+/*
+ * A document on its way from its transfer to the store. The loop's thread makes it from the
+ * response (feed_fetched_cb) and queues it; a worker parses it (parse_run); the loop looks up
+ * which items the store knows unchanged (parsed_cb); a worker digests and scores the others
+ * (prepare_run); the loop commits it and ends the feed's fetch (prepared_cb). The feed stays
+ * inflight meanwhile: one feed never has two documents on the way.
+ */
+struct job {
+	struct feed_rt *f;
+	struct job *next; /* in e->jobq */
+	/* the response, until parsed */
+	char *body;
+	size_t body_len;
+	char *url;
+	char charset[64];
+	/* what feed_fetched_cb knew when the response came */
+	unsigned failed;	 /* the feed's failed attempts before this one */
+	int64_t max_age;	 /* Cache-Control max-age, -1 when absent */
+	struct buf what;	 /* the change of state this fetch brought, for its log line */
+	char *old_etag, *old_lm; /* the validators of the last document stored */
+	/* the parse, then the preparation */
+	int parse_r;
+	char errmsg[512];
+	struct feed_doc *doc;
+	struct ingest_prep *prep;
+	unsigned gen; /* topics_gen of the prepared verdicts */
+};
+
+static void job_free(struct job *j)
+{
+	free(j->body);
+	free(j->url);
+	buf_free(&j->what);
+	free(j->old_etag);
+	free(j->old_lm);
+	feed_doc_free(j->doc);
+	ingest_prep_free(j->prep);
+	free(j);
+}
+
+/* On a worker: the parse. Nothing here touches what the loop's thread uses. */
+static void parse_run(void *arg)
+{
+	struct job *j = arg;
+	j->parse_r = feed_parse(j->body, j->body_len, j->url, *j->charset ? j->charset : NULL,
+				&j->doc, j->errmsg, sizeof(j->errmsg));
+	free(j->body);
+	j->body = NULL;
+}
+
+/* On a worker: digests, canonical links and verdicts of the items parsed_cb wants. */
+static void prepare_run(void *arg)
+{
+	struct job *j = arg;
+	struct engine *e = j->f->e;
+	ingest_prepare_digests(j->prep, j->doc);
+	pthread_rwlock_rdlock(&e->topics_lock);
+	j->gen = e->topics_gen;
+	ingest_prepare_verdicts(j->prep, &e->topics, j->doc);
+	pthread_rwlock_unlock(&e->topics_lock);
+}
+
+static void parsed_cb(void *arg);
+static void prepared_cb(void *arg);
+
+/* Hands waiting documents to the worker while fewer than jobs_max are open. */
+static void jobs_start(struct engine *e)
+{
+	while (e->jobq && e->jobs_open < e->jobs_max) {
+		struct job *j = e->jobq;
+		e->jobq = j->next;
+		if (!e->jobq)
+			e->jobq_tail = &e->jobq;
+		e->jobs_open++;
+		worker_submit(e->worker, parse_run, parsed_cb, j);
+	}
+}
+
+/* The end of a feed's fetch, whatever its outcome: its state saved, its next fetch scheduled,
+ * its transfer slot given to a waiting feed. */
+static void fetch_end(struct feed_rt *f)
 {
 	struct engine *e = f->e;
-	struct feed_doc *doc = NULL;
-	char charset[64] = "";
-	const char *cs = res->content_type ? strcasestr(res->content_type, "charset=") : NULL;
-	if (cs) {
-		snprintf(charset, sizeof(charset), "%s", cs + 8);
-		charset[strcspn(charset, " ;\"'")] = '\0';
-	}
-	int r = feed_parse(res->body, res->body_len,
-			   res->effective_url ? res->effective_url : f->st.url,
-			   *charset ? charset : NULL, &doc, errmsg, errlen);
+	f->inflight = false;
+	e->active--;
+	store_refresh(e);
+	int r = store_feed_save(e->store, &f->st);
 	if (r < 0)
-		return -EBADMSG;
+		store_problem(e, false, r);
+	else
+		store_ok(e, false);
+	if (!f->st.disabled && !e->once)
+		sched_at(e->sched, f->index, f->st.next_fetch);
+	once_done(f);
+	drain_queue(e);
+}
+
+/* Drops the documents not handed to the worker yet (stop, reload), as a cancelled transfer: the
+ * feed keeps the state of its last stored document and is fetched again. */
+static void jobs_cancel(struct engine *e)
+{
+	while (e->jobq) {
+		struct job *j = e->jobq;
+		struct feed_rt *f = j->f;
+		e->jobq = j->next;
+		free(f->st.etag);
+		free(f->st.last_modified);
+		f->st.etag = j->old_etag;
+		f->st.last_modified = j->old_lm;
+		j->old_etag = j->old_lm = NULL;
+		f->inflight = false;
+		e->active--;
+		job_free(j);
+	}
+	e->jobq_tail = &e->jobq;
+}
+
+/* Commits the prepared document of j with the feed's new state in one transaction; returns 0
+ * with the counts in *ret_n, or a store error (logged). */
+static int commit_doc(struct job *j, int64_t *ret_ttl, struct ingest_counts *ret_n)
+{
+	struct feed_rt *f = j->f;
+	struct engine *e = f->e;
+	const struct feed_doc *doc = j->doc;
 	int64_t now = now_unix();
 	*ret_ttl = doc->ttl_minutes > 0 ? (int64_t)doc->ttl_minutes * 60 : 0;
 	double old_rate = f->st.items_per_week;
 	f->st.items_per_week = doc_rate(doc, now);
 	struct ingest_counts n = {0};
 	store_refresh(e);
-	r = store_begin(e->store);
+	int r = store_begin(e->store);
 	if (r == 0)
-		r = ingest_doc(e->store, &e->topics, f->cf->name, doc, now, &n);
+		r = ingest_commit(e->store, &e->topics, f->cf->name, doc, j->prep,
+				  j->gen == e->topics_gen, now, &n);
 	if (r == 0) {
 		f->st.items += n.added;
 		r = store_feed_save(e->store, &f->st);
@@ -621,7 +770,6 @@ static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *
 		store_rollback(e->store);
 		f->st.items -= n.added;
 		f->st.items_per_week = old_rate;
-		feed_doc_free(doc);
 		return r;
 	}
 	store_ok(e, true);
@@ -629,35 +777,138 @@ static int ingest_body(struct feed_rt *f, const struct fetch_result *res, char *
 	e->items_today += n.added;
 	load_background(e, true);
 	*ret_n = n;
-	*ret_recovered = doc->recovered;
-	feed_doc_free(doc);
 	/* Not only this fetch's alerts: those `veillectl rescore --alert` queued, and those a
 	 * failed mark left behind, go out too. */
 	flush_alerts(e, false);
 	return 0;
 }
 
+/* The outcome of a 2xx document: r is 0 (stored), -EBADMSG (no feed: j->errmsg says why) or a
+ * store error. Logs the fetch's one line, ends the fetch and frees j. */
+static void job_end(struct job *j, int r, int64_t ttl, const struct ingest_counts *n)
+{
+	struct feed_rt *f = j->f;
+	struct engine *e = f->e;
+	if (r == -EBADMSG) {
+		/* Not a feed: no validators kept, so the next try re-reads it whole. */
+		replace(&f->st.etag, NULL);
+		replace(&f->st.last_modified, NULL);
+		set_error(f, j->what.p, j->errmsg, -1);
+	} else if (r < 0) {
+		/* Database trouble: the items were not stored, so the validators stay those of the
+		 * last document stored (a 304 would otherwise skip these items for good), and the
+		 * feed is fetched again soon. */
+		free(f->st.etag);
+		free(f->st.last_modified);
+		f->st.etag = j->old_etag;
+		f->st.last_modified = j->old_lm;
+		j->old_etag = j->old_lm = NULL;
+		int64_t soon = e->cfg->min_interval < 60 ? e->cfg->min_interval : 60;
+		f->st.next_fetch = now_unix() + (soon > 0 ? soon : 1);
+	} else {
+		set_ok(f, ttl, j->max_age);
+		if (j->failed)
+			buf_printf(&j->what, "recovered after %u failed attempt%s; ", j->failed,
+				   j->failed == 1 ? "" : "s");
+		bool notable = j->what.len > 0;
+		buf_printf(&j->what,
+			   "%u items, %u new, %u already seen, %u duplicates, %u relevant%s",
+			   n->items, n->added, n->seen, n->duplicates, n->relevant,
+			   j->doc->recovered ? " (broken XML, recovered)" : "");
+		if (notable)
+			log_notice("feed %s: %s", f->cf->name, j->what.p);
+		else
+			log_info("feed %s: %s", f->cf->name, j->what.p);
+	}
+	job_free(j);
+	e->jobs_open--;
+	jobs_start(e);
+	fetch_end(f);
+}
+
+/* On the loop: the document is parsed; which of its items need preparing? */
+static void parsed_cb(void *arg)
+{
+	struct job *j = arg;
+	struct feed_rt *f = j->f;
+	struct engine *e = f->e;
+	if (j->parse_r < 0) {
+		job_end(j, -EBADMSG, 0, NULL);
+		return;
+	}
+	size_t want;
+	j->prep = ingest_triage(e->store, f->cf->name, j->doc, &want);
+	if (want)
+		worker_submit(e->worker, prepare_run, prepared_cb, j);
+	else
+		prepared_cb(j); /* every item known unchanged: straight to the commit */
+}
+
+/* On the loop: the document is prepared; into the store. */
+static void prepared_cb(void *arg)
+{
+	struct job *j = arg;
+	int64_t ttl = 0;
+	struct ingest_counts n = {0};
+	int r = commit_doc(j, &ttl, &n);
+	job_end(j, r, ttl, &n);
+}
+
+/* A 2xx response: its body becomes a job, and the fetch ends in job_end. */
+static void fetched_doc(struct feed_rt *f, const struct fetch_result *res)
+{
+	struct engine *e = f->e;
+	struct job *j = xcalloc(1, sizeof(*j));
+	j->f = f;
+	j->failed = f->st.errors;
+	j->max_age = res->max_age;
+	buf_puts(&j->what, ""); /* what.p is a string from here on */
+	if (res->permanent_url && strcmp(res->permanent_url, f->st.url) != 0) {
+		buf_printf(&j->what, "moved permanently from %s to %s; ", f->st.url,
+			   res->permanent_url);
+		replace(&f->st.url, res->permanent_url);
+	}
+	j->old_etag = f->st.etag;
+	j->old_lm = f->st.last_modified;
+	f->st.etag = res->etag ? xstrdup(res->etag) : NULL;
+	f->st.last_modified = res->last_modified ? xstrdup(res->last_modified) : NULL;
+	if (res->body) {
+		j->body = xmalloc(res->body_len + 1);
+		memcpy(j->body, res->body, res->body_len);
+		j->body[res->body_len] = '\0';
+		j->body_len = res->body_len;
+	}
+	j->url = xstrdup(res->effective_url ? res->effective_url : f->st.url);
+	const char *cs = res->content_type ? strcasestr(res->content_type, "charset=") : NULL;
+	if (cs) {
+		snprintf(j->charset, sizeof(j->charset), "%s", cs + 8);
+		j->charset[strcspn(j->charset, " ;\"'")] = '\0';
+	}
+	*e->jobq_tail = j;
+	e->jobq_tail = &j->next;
+	jobs_start(e);
+}
+
 /*
  * A finished fetch. Every outcome logs at most one line about the feed: a 200 or a 304 one info
  * line (a notice when the feed recovers or has moved: the change of state leads the line); a
  * failure one warning when the feed starts failing, nothing while it keeps failing; a 410 one
- * warning. A 304 touches neither the parser nor the items: only the feed's state is saved.
+ * warning. A 304 touches neither the parser nor the items: only the feed's state is saved. A 2xx
+ * document goes to the worker (struct job), and the fetch ends when it is stored.
  */
 static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 {
 	struct feed_rt *f = arg;
 	struct engine *e = f->e;
 	char msg[512];
-	int64_t ttl = 0;
-	struct buf what = {0}; /* the change of state this fetch brought, for its log line */
 	unsigned failed = f->st.errors;
-	f->inflight = false;
-	e->active--;
-	if (res->error == FETCH_E_CANCELLED)
+	if (res->error == FETCH_E_CANCELLED) {
+		f->inflight = false;
+		e->active--;
 		return; /* stopping or reloading: the feed keeps its state */
+	}
 	f->st.last_fetch = now_unix();
 	f->st.last_status = (int)res->status;
-	buf_puts(&what, ""); /* what.p is a string from here on */
 	if (res->error != FETCH_OK) {
 		set_error(f, "", res->errmsg, -1);
 	} else if (res->status == 304) {
@@ -676,66 +927,13 @@ static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 		    "feed %s (%s): 410 Gone, feed disabled; change its url to enable it again",
 		    f->cf->name, f->st.url);
 	} else if (res->status >= 200 && res->status < 300) {
-		if (res->permanent_url && strcmp(res->permanent_url, f->st.url) != 0) {
-			buf_printf(&what, "moved permanently from %s to %s; ", f->st.url,
-				   res->permanent_url);
-			replace(&f->st.url, res->permanent_url);
-		}
-		char *old_etag = f->st.etag, *old_lm = f->st.last_modified;
-		f->st.etag = res->etag ? xstrdup(res->etag) : NULL;
-		f->st.last_modified = res->last_modified ? xstrdup(res->last_modified) : NULL;
-		struct ingest_counts n = {0};
-		bool broken = false;
-		int r = ingest_body(f, res, msg, sizeof(msg), &ttl, &n, &broken);
-		if (r == -EBADMSG) {
-			/* Not a feed: no validators kept, so the next try re-reads it whole. */
-			replace(&f->st.etag, NULL);
-			replace(&f->st.last_modified, NULL);
-			set_error(f, what.p, msg, -1);
-		} else if (r < 0) {
-			/* Database trouble: the items were not stored, so the validators stay those
-			 * of the last document stored (a 304 would otherwise skip these items for
-			 * good), and the feed is fetched again soon. */
-			free(f->st.etag);
-			free(f->st.last_modified);
-			f->st.etag = old_etag;
-			f->st.last_modified = old_lm;
-			old_etag = old_lm = NULL;
-			int64_t soon = e->cfg->min_interval < 60 ? e->cfg->min_interval : 60;
-			f->st.next_fetch = now_unix() + (soon > 0 ? soon : 1);
-		} else {
-			set_ok(f, ttl, res->max_age);
-			if (failed)
-				buf_printf(&what, "recovered after %u failed attempt%s; ", failed,
-					   failed == 1 ? "" : "s");
-			bool notable = what.len > 0;
-			buf_printf(&what,
-				   "%u items, %u new, %u already seen, %u duplicates, %u "
-				   "relevant%s",
-				   n.items, n.added, n.seen, n.duplicates, n.relevant,
-				   broken ? " (broken XML, recovered)" : "");
-			if (notable)
-				log_notice("feed %s: %s", f->cf->name, what.p);
-			else
-				log_info("feed %s: %s", f->cf->name, what.p);
-		}
-		free(old_etag);
-		free(old_lm);
+		fetched_doc(f, res);
+		return;
 	} else {
 		snprintf(msg, sizeof(msg), "HTTP %ld", res->status);
 		set_error(f, "", msg, res->retry_after);
 	}
-	buf_free(&what);
-	store_refresh(e);
-	int r = store_feed_save(e->store, &f->st);
-	if (r < 0)
-		store_problem(e, false, r);
-	else
-		store_ok(e, false);
-	if (!f->st.disabled && !e->once)
-		sched_at(e->sched, f->index, f->st.next_fetch);
-	once_done(f);
-	drain_queue(e);
+	fetch_end(f);
 }
 
 int engine_reload(struct engine *e, struct config *c, char **ret_err)
@@ -757,9 +955,14 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 			return -EIO;
 		}
 	}
-	/* Everything new is ready: cancel what is in flight and swap. */
+	/* Everything new is ready: cancel what is in flight, store what the worker holds, and
+	 * swap. */
+	e->stopping = true; /* starts no transfer meanwhile */
 	fetch_free(e->fetch);
 	e->fetch = NULL;
+	jobs_cancel(e);
+	worker_drain(e->worker);
+	e->stopping = false;
 	free_feeds(e);
 	topics_clear(&e->topics);
 	e->topics = topics;
@@ -787,6 +990,7 @@ void engine_stop(struct engine *e)
 {
 	e->stopping = true;
 	fetch_cancel_all(e->fetch);
+	jobs_cancel(e);
 	event_del(e->maint_ev);
 }
 

@@ -1380,6 +1380,11 @@ out:
 	return rc;
 }
 
+void feed_global_init(void)
+{
+	xmlInitParser();
+}
+
 void feed_doc_free(struct feed_doc *doc)
 {
 	if (!doc)

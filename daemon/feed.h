@@ -43,6 +43,10 @@ struct feed_doc {
 	size_t nitems;
 };
 
+/* libxml2's process-wide state: call once from the main thread before feed_parse runs on other
+ * threads (feed_parse initialises it itself otherwise). */
+void feed_global_init(void);
+
 /*
  * Parses data[0..len) fetched from url (used to resolve relative links; may be NULL).
  * http_charset is the charset parameter of the HTTP Content-Type, or NULL.

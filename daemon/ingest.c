@@ -50,6 +50,11 @@ void topics_clear(struct topics *t)
 	t->corpus = NULL;
 }
 
+bool topics_background_stale(const struct topics *t)
+{
+	return corpus_stale(t->corpus);
+}
+
 int topics_load_background(struct store *st, struct topics *t, bool only_when_stale)
 {
 	if (only_when_stale && !corpus_stale(t->corpus))
@@ -90,27 +95,165 @@ static const char *item_text(const struct feed_item *it)
 	return fullest_text(it->summary, it->content);
 }
 
+/* --- preparation: what an item needs that the store does not decide --------------------------- */
+
+/* One topic's verdict on an item, worked out ahead of the commit. */
+struct prep_verdict {
+	double score;
+	bool relevant;
+	char *terms; /* terms_json */
+};
+
+struct prep_item {
+	uint64_t fp;
+	bool want;     /* not known unchanged at triage: worth preparing */
+	bool digested; /* hash, sim and canon are set */
+	char hash[DEDUP_HASH_HEX];
+	struct dedup_simhash sim;
+	char *canon;		/* dedup_canonical_url of the link, NULL when none */
+	struct prep_verdict *v; /* one per topic once scored, else NULL */
+	struct buf keys;	/* the profile keys the item holds, each NUL-terminated */
+};
+
+struct ingest_prep {
+	size_t n; /* the document's items */
+	size_t ntopics;
+	struct prep_item *v;
+};
+
+static bool readable(const struct feed_item *it, const char *text)
+{
+	return (it->title && *it->title) || (text && *text);
+}
+
+static const char *item_identity(const struct feed_item *it)
+{
+	return it->id && *it->id ? it->id : it->link && *it->link ? it->link : NULL;
+}
+
+struct ingest_prep *ingest_triage(struct store *st, const char *feed, const struct feed_doc *doc,
+				  size_t *ret_want)
+{
+	struct ingest_prep *p = xcalloc(1, sizeof(*p));
+	size_t want = 0;
+	bool lookups = st != NULL;
+	p->n = doc->nitems;
+	p->v = xcalloc(p->n ? p->n : 1, sizeof(*p->v));
+	for (size_t i = 0; i < p->n; i++) {
+		const struct feed_item *it = &doc->items[i];
+		struct prep_item *pi = &p->v[i];
+		if (!readable(it, item_text(it)))
+			continue;
+		pi->fp = dedup_fingerprint(it->title, it->summary, it->content);
+		pi->want = true;
+		const char *identity = item_identity(it);
+		struct store_delivered src;
+		if (identity && lookups) {
+			int r = store_source_get(st, feed, identity, &src);
+			if (r < 0)
+				lookups = false; /* a hint only: the commit meets the error again */
+			else if (r > 0 && src.has_fingerprint && src.fingerprint == pi->fp)
+				pi->want = false;
+		}
+		want += pi->want;
+	}
+	*ret_want = want;
+	return p;
+}
+
+void ingest_prepare_digests(struct ingest_prep *p, const struct feed_doc *doc)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct feed_item *it = &doc->items[i];
+		struct prep_item *pi = &p->v[i];
+		if (!pi->want || pi->digested)
+			continue;
+		dedup_digest(it->title, item_text(it), pi->hash, &pi->sim);
+		pi->canon = it->link ? dedup_canonical_url(it->link) : NULL;
+		pi->digested = true;
+	}
+}
+
+static void key_collect_cb(const char *key, void *arg)
+{
+	struct buf *b = arg;
+	buf_append(b, key, strlen(key) + 1);
+}
+
+void ingest_prepare_verdicts(struct ingest_prep *p, const struct topics *topics,
+			     const struct feed_doc *doc)
+{
+	struct buf terms = {0};
+	for (size_t i = 0; i < p->n; i++) {
+		const struct feed_item *it = &doc->items[i];
+		struct prep_item *pi = &p->v[i];
+		if (!pi->want || pi->v)
+			continue;
+		pi->v = xcalloc(topics->n ? topics->n : 1, sizeof(*pi->v));
+		for (size_t t = 0; t < topics->n; t++) {
+			struct topic_verdict v;
+			topic_score_keys(topics->v[t], it->title, item_text(it), &v, key_collect_cb,
+					 &pi->keys);
+			terms_json(&v, &terms);
+			pi->v[t] = (struct prep_verdict){v.score, v.relevant, xstrdup(terms.p)};
+		}
+	}
+	p->ntopics = topics->n;
+	buf_free(&terms);
+}
+
+void ingest_prep_free(struct ingest_prep *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		struct prep_item *pi = &p->v[i];
+		free(pi->canon);
+		if (pi->v)
+			for (size_t t = 0; t < p->ntopics; t++)
+				free(pi->v[t].terms);
+		free(pi->v);
+		buf_free(&pi->keys);
+	}
+	free(p->v);
+	free(p);
+}
+
 /*
  * Scores item id (of story) against every topic, records the verdicts and queues an alert for each
  * topic it is relevant to, unless its story already had one for that topic: a story alerts once
  * per topic, whichever of its items (or versions) became relevant first. *ret_relevant says
  * whether it is relevant to any topic. count: the item is new, its profile keys go to the
- * background document frequencies.
+ * background document frequencies. pi (may be NULL): the verdicts and keys prepared for the item,
+ * used when it holds them.
  */
 static int judge(struct store *st, const struct topics *topics, int64_t id, int64_t story,
-		 const char *title, const char *text, bool count, struct buf *terms,
-		 bool *ret_relevant)
+		 const char *title, const char *text, bool count, const struct prep_item *pi,
+		 struct buf *terms, bool *ret_relevant)
 {
 	bool any = false;
-	if (count)
+	if (pi && !pi->v)
+		pi = NULL;
+	if (count) {
 		corpus_doc(topics->corpus);
+		for (size_t k = 0; pi && k < pi->keys.len; k += strlen(pi->keys.p + k) + 1)
+			corpus_key_cb(pi->keys.p + k, topics->corpus);
+	}
 	for (size_t t = 0; t < topics->n; t++) {
 		struct topic_verdict v;
 		const char *name = topic_name(topics->v[t]);
-		topic_score_keys(topics->v[t], title, text, &v, count ? corpus_key_cb : NULL,
-				 topics->corpus);
-		terms_json(&v, terms);
-		int r = store_verdict_add(st, id, name, v.score, v.relevant, terms->p);
+		const char *json;
+		if (pi) {
+			v.score = pi->v[t].score;
+			v.relevant = pi->v[t].relevant;
+			json = pi->v[t].terms;
+		} else {
+			topic_score_keys(topics->v[t], title, text, &v,
+					 count ? corpus_key_cb : NULL, topics->corpus);
+			terms_json(&v, terms);
+			json = terms->p;
+		}
+		int r = store_verdict_add(st, id, name, v.score, v.relevant, json);
 		if (r < 0)
 			return r;
 		if (!v.relevant)
@@ -129,25 +272,41 @@ static int judge(struct store *st, const struct topics *topics, int64_t id, int6
 int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 	       const struct feed_doc *doc, int64_t now, struct ingest_counts *ret)
 {
+	return ingest_commit(st, topics, feed, doc, NULL, false, now, ret);
+}
+
+int ingest_commit(struct store *st, const struct topics *topics, const char *feed,
+		  const struct feed_doc *doc, const struct ingest_prep *prep, bool verdicts_current,
+		  int64_t now, struct ingest_counts *ret)
+{
 	struct ingest_counts n = {.items = (unsigned)doc->nitems};
 	struct buf terms = {0};
 	int r = 0;
+	if (prep && prep->n != doc->nitems)
+		prep = NULL;
+	if (!prep || prep->ntopics != topics->n)
+		verdicts_current = false;
 	for (size_t i = 0; i < doc->nitems; i++) {
 		const struct feed_item *it = &doc->items[i];
+		const struct prep_item *pi = prep ? &prep->v[i] : NULL;
 		const char *text = item_text(it);
 		char hash[DEDUP_HASH_HEX];
 		struct dedup_simhash sim = {0};
 		bool digested = false;
-		if ((!it->title || !*it->title) && (!text || !*text))
+		if (!readable(it, text))
 			continue; /* nothing a person could read */
 		/* The cheap checks first: a warm cycle meets mostly items it stored before,
 		 * unchanged, and must not normalise them again. */
-		uint64_t fp = dedup_fingerprint(it->title, it->summary, it->content);
-		const char *identity = it->id && *it->id       ? it->id
-				       : it->link && *it->link ? it->link
-							       : NULL;
+		uint64_t fp = pi ? pi->fp : dedup_fingerprint(it->title, it->summary, it->content);
+		const char *identity = item_identity(it);
+		if (pi && pi->digested) {
+			memcpy(hash, pi->hash, sizeof(hash));
+			sim = pi->sim;
+			digested = true;
+		}
 		if (!identity) {
-			dedup_digest(it->title, text, hash, &sim);
+			if (!digested)
+				dedup_digest(it->title, text, hash, &sim);
 			digested = true;
 			identity = hash;
 		}
@@ -160,9 +319,15 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 			n.seen++;
 			continue;
 		}
-		if (!digested)
-			dedup_digest(it->title, text, hash, &sim);
-		char *canon = it->link ? dedup_canonical_url(it->link) : NULL;
+		char *canon = NULL; /* owned when computed here, else borrowed from pi */
+		if (pi && pi->digested) {
+			canon = pi->canon;
+		} else {
+			if (!digested)
+				dedup_digest(it->title, text, hash, &sim);
+			canon = it->link ? dedup_canonical_url(it->link) : NULL;
+		}
+		char *owned = pi && pi->digested ? NULL : canon;
 		struct store_item si = {
 		    .feed = feed,
 		    .identity = identity,
@@ -185,7 +350,7 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 			 * existed, or bytes that read the same: remember the fingerprint, nothing
 			 * else changed. */
 			if (!src.has_fingerprint || strcmp(src.hash, hash) == 0) {
-				free(canon);
+				free(owned);
 				r = store_source_fingerprint(st, feed, identity, fp);
 				if (r < 0)
 					goto out;
@@ -193,7 +358,7 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 				continue;
 			}
 			r = store_item_revise(st, src.item_id, &si, &id);
-			free(canon);
+			free(owned);
 			if (r < 0)
 				goto out;
 			if (r == 0) {
@@ -207,7 +372,7 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 					     DEDUP_STORY_DISTANCE, &si.story);
 			if (r >= 0)
 				r = store_item_add(st, &si, &id);
-			free(canon);
+			free(owned);
 			if (r < 0)
 				goto out;
 			if (r == 0) {
@@ -221,7 +386,8 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 		bool relevant;
 		/* A new item joins the background document frequencies; a revision was counted
 		 * when it was new. */
-		r = judge(st, topics, id, story, it->title, text, !known, &terms, &relevant);
+		r = judge(st, topics, id, story, it->title, text, !known,
+			  verdicts_current ? pi : NULL, &terms, &relevant);
 		if (r < 0)
 			goto out;
 		n.relevant += relevant;

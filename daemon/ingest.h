@@ -63,6 +63,40 @@ double topics_high_mark(const struct topic *t);
 int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 	       const struct feed_doc *doc, int64_t now, struct ingest_counts *ret);
 
+/*
+ * ingest_doc in three steps, so that its CPU work can run on another thread:
+ *
+ * 1. ingest_triage, on the store's thread, outside any transaction: the items' fingerprints, and
+ *    which items the store holds already, unchanged (those are skipped at the commit and need no
+ *    preparing). A read error makes every later item wanted: triage is only a hint.
+ * 2. ingest_prepare_digests, then ingest_prepare_verdicts, on any thread: content hashes,
+ *    SimHashes and canonical links of the wanted items, then their verdicts against every topic
+ *    (scores, terms, profile keys). They read doc and topics and write only p: nobody may change
+ *    either meanwhile (topics_load_background re-weights the topics).
+ * 3. ingest_commit, on the store's thread, inside the caller's transaction: exactly ingest_doc,
+ *    taking from p what it holds and working out inline what it does not. verdicts_current: the
+ *    topics have not been re-weighted since ingest_prepare_verdicts (else the verdicts are
+ *    computed again).
+ *
+ * The preparation belongs to doc (same items, same order) and is freed by ingest_prep_free.
+ */
+struct ingest_prep;
+/* st may be NULL: every readable item is wanted. Returns a new preparation; *ret_want is the
+ * number of items wanted (0: step 2 has nothing to do). */
+struct ingest_prep *ingest_triage(struct store *st, const char *feed, const struct feed_doc *doc,
+				  size_t *ret_want);
+void ingest_prepare_digests(struct ingest_prep *p, const struct feed_doc *doc);
+void ingest_prepare_verdicts(struct ingest_prep *p, const struct topics *topics,
+			     const struct feed_doc *doc);
+/* prep may be NULL: ingest_doc. 0 or -errno, as ingest_doc. */
+int ingest_commit(struct store *st, const struct topics *topics, const char *feed,
+		  const struct feed_doc *doc, const struct ingest_prep *prep, bool verdicts_current,
+		  int64_t now, struct ingest_counts *ret);
+void ingest_prep_free(struct ingest_prep *p);
+
+/* True when topics_load_background(only_when_stale) would load the frequencies again. */
+bool topics_background_stale(const struct topics *t);
+
 /* What the caller keeps from one flush to the next. Zero-initialise; ingest_outbox_clear frees. */
 struct ingest_outbox {
 	/* Alerts sent whose "sent" mark the database refused (disk full, read-only): marked at

@@ -1,0 +1,226 @@
+/*
+ * worker.c - a small thread pool whose completions come back through a pipe watched by the loop.
+ *
+ * One mutex guards two lists: the jobs to run and the jobs run, waiting for the loop. A thread
+ * that finishes a job appends it to the second list and, when that list was empty, writes one
+ * byte to the pipe; the loop's event reads every byte, then takes the whole list. A byte can
+ * come with an empty list (the loop took the job before the byte arrived): nothing happens then.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+struct job {
+	worker_fn run, done;
+	void *arg;
+	struct job *next;
+};
+
+struct jobs {
+	struct job *head, **tail;
+};
+
+struct worker {
+	pthread_mutex_t mu;
+	pthread_cond_t todo_cv; /* threads wait here for jobs */
+	pthread_cond_t done_cv; /* worker_drain waits here for completions */
+	struct jobs todo, done;
+	bool stop;
+	pthread_t *threads;
+	unsigned nthreads;
+	int pipe[2];
+	struct event *ev;
+	/* the loop's thread only */
+	size_t pending;
+	bool delivering;
+};
+
+unsigned worker_threads_default(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+	if (n < 1)
+		return 1;
+	return n > WORKER_MAX_THREADS ? WORKER_MAX_THREADS : (unsigned)n;
+}
+
+static void jobs_init(struct jobs *l)
+{
+	l->head = NULL;
+	l->tail = &l->head;
+}
+
+static void jobs_push(struct jobs *l, struct job *j)
+{
+	j->next = NULL;
+	*l->tail = j;
+	l->tail = &j->next;
+}
+
+/* A job has run: hand it to the loop. Called with w->mu held. */
+static void finished(struct worker *w, struct job *j)
+{
+	bool was_empty = !w->done.head;
+	jobs_push(&w->done, j);
+	pthread_cond_signal(&w->done_cv);
+	if (was_empty) {
+		/* Non-blocking: a full pipe already holds a wake-up. */
+		ssize_t r;
+		do
+			r = write(w->pipe[1], "", 1);
+		while (r < 0 && errno == EINTR);
+	}
+}
+
+static void *thread_main(void *arg)
+{
+	struct worker *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->todo.head && !w->stop)
+			pthread_cond_wait(&w->todo_cv, &w->mu);
+		struct job *j = w->todo.head;
+		if (!j)
+			break; /* stopping, and nothing left to run */
+		w->todo.head = j->next;
+		if (!w->todo.head)
+			w->todo.tail = &w->todo.head;
+		pthread_mutex_unlock(&w->mu);
+		j->run(j->arg);
+		pthread_mutex_lock(&w->mu);
+		finished(w, j);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Calls the done callbacks of every finished job, in the order they finished. */
+static void deliver(struct worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	struct job *j = w->done.head;
+	jobs_init(&w->done);
+	pthread_mutex_unlock(&w->mu);
+	w->delivering = true;
+	while (j) {
+		struct job *next = j->next;
+		w->pending--;
+		j->done(j->arg);
+		free(j);
+		j = next;
+	}
+	w->delivering = false;
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char b[64];
+	(void)what;
+	while (read(fd, b, sizeof(b)) > 0)
+		;
+	deliver(arg);
+}
+
+static void stop_threads(struct worker *w, unsigned n)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->todo_cv);
+	pthread_mutex_unlock(&w->mu);
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(w->threads[i], NULL);
+}
+
+struct worker *worker_new(struct event_base *base, unsigned nthreads)
+{
+	struct worker *w = xcalloc(1, sizeof(*w));
+	w->pipe[0] = w->pipe[1] = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->todo_cv, NULL);
+	pthread_cond_init(&w->done_cv, NULL);
+	jobs_init(&w->todo);
+	jobs_init(&w->done);
+	if (pipe2(w->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		goto fail;
+	w->ev = event_new(base, w->pipe[0], EV_READ | EV_PERSIST, wake_cb, w);
+	if (!w->ev || event_add(w->ev, NULL) < 0)
+		goto fail;
+	w->threads = xcalloc(nthreads ? nthreads : 1, sizeof(*w->threads));
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (; w->nthreads < nthreads; w->nthreads++)
+		if (pthread_create(&w->threads[w->nthreads], NULL, thread_main, w) != 0)
+			break;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (w->nthreads < nthreads)
+		goto fail;
+	return w;
+fail:
+	worker_free(w);
+	return NULL;
+}
+
+void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	worker_drain(w);
+	stop_threads(w, w->nthreads);
+	free(w->threads);
+	if (w->ev)
+		event_free(w->ev);
+	for (int i = 0; i < 2; i++)
+		if (w->pipe[i] >= 0)
+			close(w->pipe[i]);
+	pthread_cond_destroy(&w->done_cv);
+	pthread_cond_destroy(&w->todo_cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+void worker_submit(struct worker *w, worker_fn run, worker_fn done, void *arg)
+{
+	struct job *j = xmalloc(sizeof(*j));
+	*j = (struct job){.run = run, .done = done, .arg = arg};
+	w->pending++;
+	if (!w->nthreads) {
+		run(arg);
+		pthread_mutex_lock(&w->mu);
+		finished(w, j);
+		pthread_mutex_unlock(&w->mu);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	jobs_push(&w->todo, j);
+	pthread_cond_signal(&w->todo_cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void worker_drain(struct worker *w)
+{
+	if (w->delivering)
+		fatalx("worker_drain called from a done callback");
+	while (w->pending) {
+		/* pending > 0: a job is queued, running or finished, so a completion comes. */
+		pthread_mutex_lock(&w->mu);
+		while (!w->done.head)
+			pthread_cond_wait(&w->done_cv, &w->mu);
+		pthread_mutex_unlock(&w->mu);
+		deliver(w);
+	}
+}
+
+size_t worker_pending(const struct worker *w)
+{
+	return w->pending;
+}
