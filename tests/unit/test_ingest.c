@@ -1,6 +1,8 @@
 /* Unit tests for ingest.c against a real SQLite file and the shipped topic: identity skips,
- * content-hash duplicates, verdicts, alerts queued with the item and sent once. */
+ * content-hash duplicates, verdicts, alerts queued with the item and sent once. Every test runs
+ * twice: through ingest_doc, and staged as the daemon runs it (triage, preparation, commit). */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include "feed.h"
 #include "ingest.h"
 #include "store.h"
+#include "topic.h"
 #include "util.h"
 
 static const char *ON_TITLE = "Minsk déploie des troupes à la frontière ukrainienne";
@@ -34,6 +37,8 @@ struct fixture {
 	struct config *cfg;
 	struct topics topics;
 	struct store *store;
+	bool staged;   /* ingest() triages, prepares, then commits */
+	size_t wanted; /* staged: items the last triage wanted prepared */
 };
 
 static int setup(void **state)
@@ -65,6 +70,14 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup_staged(void **state)
+{
+	int r = setup(state);
+	if (r == 0)
+		((struct fixture *)*state)->staged = true;
+	return r;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -82,9 +95,17 @@ static int ingest(struct fixture *f, const char *feed, struct feed_item *items, 
 		  struct ingest_counts *c)
 {
 	struct feed_doc doc = {.format = FEED_FORMAT_RSS, .items = items, .nitems = n};
+	struct ingest_prep *p = NULL;
+	if (f->staged) {
+		p = ingest_triage(f->store, feed, &doc, &f->wanted);
+		ingest_prepare_digests(p, &doc);
+		ingest_prepare_verdicts(p, &f->topics, &doc);
+	}
 	assert_int_equal(store_begin(f->store), 0);
-	int r = ingest_doc(f->store, &f->topics, feed, &doc, now_unix(), c);
+	int r = f->staged ? ingest_commit(f->store, &f->topics, feed, &doc, p, true, now_unix(), c)
+			  : ingest_doc(f->store, &f->topics, feed, &doc, now_unix(), c);
 	assert_int_equal(store_commit(f->store), 0);
+	ingest_prep_free(p);
 	return r;
 }
 
@@ -123,6 +144,8 @@ static void test_ingest(void **state)
 	assert_int_equal(ingest(f, "feed-a", items, 4, &c), 0);
 	assert_int_equal(c.seen, 3);
 	assert_int_equal(c.added, 0);
+	if (f->staged)
+		assert_int_equal(f->wanted, 0);
 
 	/* Another feed carrying the same story: a duplicate, no new alert. */
 	assert_int_equal(ingest(f, "feed-b", items, 1, &c), 0);
@@ -457,6 +480,86 @@ static void test_stories(void **state)
 	free(s004);
 }
 
+/* The stored score of the item whose guid is guid. */
+static double stored_score(struct fixture *f, const char *guid)
+{
+	sqlite3 *h;
+	sqlite3_stmt *q;
+	double score = -1;
+	char *db = xasprintf("%s/v.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	free(db);
+	assert_int_equal(sqlite3_prepare_v2(h,
+					    "SELECT v.score FROM verdicts v JOIN items i ON "
+					    "i.id = v.item_id WHERE i.guid = ?",
+					    -1, &q, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(q, 1, guid, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		score = sqlite3_column_double(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	return score;
+}
+
+static uint64_t common_df(const char *key, void *arg)
+{
+	(void)arg;
+	/* half the profile keys in almost every background document, the others in none */
+	return strlen(key) % 2 ? 990 : 0;
+}
+
+/* Verdicts prepared before the topics were re-weighted are not stored: the commit scores the item
+ * again with the weights of the moment, as ingest_doc would. */
+static void test_stale_verdicts(void **state)
+{
+	struct fixture *f = *state;
+	struct feed_item it[] = {
+	    {.id = "s1",
+	     .link = "https://s.example.fr/1",
+	     .title = (char *)ON_TITLE,
+	     .summary = (char *)ON_TEXT,
+	     .published = FEED_NO_DATE},
+	    {.id = "s2",
+	     .link = "https://s.example.fr/2",
+	     .title = (char *)ON_TITLE,
+	     .summary = "Des bataillons biélorusses près de la frontière, dit Kiev.",
+	     .published = FEED_NO_DATE}};
+	struct topic_verdict before, after;
+	topic_score(f->topics.v[0], it[1].title, it[1].summary, &before);
+	size_t wanted;
+	struct feed_doc doc = {.format = FEED_FORMAT_RSS, .items = it, .nitems = 2};
+	struct ingest_prep *p = ingest_triage(f->store, "feed-s", &doc, &wanted);
+	assert_int_equal(wanted, 2);
+	ingest_prepare_digests(p, &doc);
+	ingest_prepare_verdicts(p, &f->topics, &doc);
+	for (size_t t = 0; t < f->topics.n; t++)
+		topic_set_background(f->topics.v[t], 1000, common_df, NULL);
+	topic_score(f->topics.v[0], it[1].title, it[1].summary, &after);
+	assert_true(fabs(after.score - before.score) > 0.01); /* or the test proves nothing */
+
+	struct ingest_counts c;
+	struct feed_doc one = {.format = FEED_FORMAT_RSS, .items = it, .nitems = 1};
+	assert_int_equal(store_begin(f->store), 0);
+	/* A preparation of another document is ignored, not misread. */
+	assert_int_equal(
+	    ingest_commit(f->store, &f->topics, "feed-s", &one, p, true, now_unix(), &c), 0);
+	assert_int_equal(store_commit(f->store), 0);
+	assert_int_equal(c.added, 1);
+	struct topic_verdict v;
+	topic_score(f->topics.v[0], it[0].title, it[0].summary, &v);
+	assert_true(fabs(stored_score(f, "s1") - v.score) < 1e-4);
+
+	assert_int_equal(store_begin(f->store), 0);
+	assert_int_equal(
+	    ingest_commit(f->store, &f->topics, "feed-s", &doc, p, false, now_unix(), &c), 0);
+	assert_int_equal(store_commit(f->store), 0);
+	assert_int_equal(c.seen, 1);
+	assert_int_equal(c.added, 1);
+	assert_true(fabs(stored_score(f, "s2") - after.score) < 1e-4);
+	ingest_prep_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +569,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_edits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_legacy_source, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stories, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ingest, setup_staged, teardown),
+	    cmocka_unit_test_setup_teardown(test_unmarked, setup_staged, teardown),
+	    cmocka_unit_test_setup_teardown(test_url_variants, setup_staged, teardown),
+	    cmocka_unit_test_setup_teardown(test_edits, setup_staged, teardown),
+	    cmocka_unit_test_setup_teardown(test_legacy_source, setup_staged, teardown),
+	    cmocka_unit_test_setup_teardown(test_stories, setup_staged, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_verdicts, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
