@@ -490,6 +490,17 @@ static void sha256_hex(const char *p, size_t len, char out[DEDUP_HASH_HEX])
 	out[64] = '\0';
 }
 
+/* spread[x] has byte i set to bit i of x (see simhash_words). */
+static uint64_t spread[256];
+static pthread_once_t spread_once = PTHREAD_ONCE_INIT;
+
+static void spread_init(void)
+{
+	for (unsigned x = 0; x < 256; x++)
+		for (unsigned i = 0; i < 8; i++)
+			spread[x] |= (uint64_t)((x >> i) & 1u) << (8 * i);
+}
+
 /*
  * SimHash (Charikar) of the word line w[0..len) (words separated by one space): every run of
  * DEDUP_SHINGLE consecutive words is one feature, hashed to 128 bits with XXH3; bit b of the result
@@ -519,11 +530,7 @@ static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
 	/* Bit counting, eight bits at a time: spread[x] has byte i set to bit i of x, so adding
 	 * spread[byte] to a 64-bit word counts 8 bits in 8 byte lanes; lanes are emptied into
 	 * ones[] before they can overflow. Eight times fewer additions than one per bit. */
-	static uint64_t spread[256];
-	if (!spread[255])
-		for (unsigned x = 0; x < 256; x++)
-			for (unsigned i = 0; i < 8; i++)
-				spread[x] |= (uint64_t)((x >> i) & 1u) << (8 * i);
+	pthread_once(&spread_once, spread_init); /* threads digest concurrently */
 	uint32_t ones[128] = {0};
 	uint64_t lanes[16] = {0};
 	size_t nfeat = nwords - DEDUP_SHINGLE + 1;
