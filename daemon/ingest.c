@@ -136,7 +136,9 @@ struct ingest_prep *ingest_triage(struct store *st, const char *feed, const stru
 {
 	struct ingest_prep *p = xcalloc(1, sizeof(*p));
 	size_t want = 0;
-	bool lookups = st != NULL;
+	/* One read transaction: one snapshot for every lookup, not one each. */
+	bool lookups = st && store_begin_read(st) == 0;
+	bool reading = lookups;
 	p->n = doc->nitems;
 	p->v = xcalloc(p->n ? p->n : 1, sizeof(*p->v));
 	for (size_t i = 0; i < p->n; i++) {
@@ -157,6 +159,8 @@ struct ingest_prep *ingest_triage(struct store *st, const char *feed, const stru
 		}
 		want += pi->want;
 	}
+	if (reading)
+		store_commit(st);
 	*ret_want = want;
 	return p;
 }
