@@ -687,6 +687,11 @@ static void prepare_run(void *arg)
 	pthread_rwlock_unlock(&e->topics_lock);
 }
 
+static void nothing_run(void *arg)
+{
+	(void)arg;
+}
+
 static void parsed_cb(void *arg);
 static void prepared_cb(void *arg);
 
@@ -838,10 +843,9 @@ static void parsed_cb(void *arg)
 	}
 	size_t want;
 	j->prep = ingest_triage(e->store, f->cf->name, j->doc, &want);
-	if (want)
-		worker_submit(e->worker, prepare_run, prepared_cb, j);
-	else
-		prepared_cb(j); /* every item known unchanged: straight to the commit */
+	/* Through the worker even with nothing to prepare: documents are committed in the order
+	 * their transfers completed. */
+	worker_submit(e->worker, want ? prepare_run : nothing_run, prepared_cb, j);
 }
 
 /* On the loop: the document is prepared; into the store. */

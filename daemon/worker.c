@@ -1,10 +1,14 @@
 /*
- * worker.c - a small thread pool whose completions come back through a pipe watched by the loop.
+ * worker.c - a small thread pool whose completions come back, in submission order, through a
+ * pipe watched by the loop.
  *
- * One mutex guards two lists: the jobs to run and the jobs run, waiting for the loop. A thread
- * that finishes a job appends it to the second list and, when that list was empty, writes one
- * byte to the pipe; the loop's event reads every byte, then takes the whole list. A byte can
- * come with an empty list (the loop took the job before the byte arrived): nothing happens then.
+ * One mutex guards two lists of the same jobs: those waiting for a thread (todo), and every job
+ * not yet delivered, in submission order (order). A thread that finishes the job at the head of
+ * order writes one byte to the pipe; the loop's event reads every byte, then takes the finished
+ * jobs at the head of order. A job finished behind an unfinished one waits for it: the loop sees
+ * completions in the order it submitted the jobs, as if they had run one after the other. A byte
+ * can come with nothing to deliver (the loop took the jobs before the byte arrived): nothing
+ * happens then.
  */
 #include "worker.h"
 
@@ -23,7 +27,9 @@
 struct job {
 	worker_fn run, done;
 	void *arg;
-	struct job *next;
+	struct job *next;      /* in order */
+	struct job *next_todo; /* in todo */
+	bool finished;
 };
 
 struct jobs {
@@ -34,7 +40,7 @@ struct worker {
 	pthread_mutex_t mu;
 	pthread_cond_t todo_cv; /* threads wait here for jobs */
 	pthread_cond_t done_cv; /* worker_drain waits here for completions */
-	struct jobs todo, done;
+	struct jobs todo, order;
 	bool stop;
 	pthread_t *threads;
 	unsigned nthreads;
@@ -59,26 +65,18 @@ static void jobs_init(struct jobs *l)
 	l->tail = &l->head;
 }
 
-static void jobs_push(struct jobs *l, struct job *j)
-{
-	j->next = NULL;
-	*l->tail = j;
-	l->tail = &j->next;
-}
-
-/* A job has run: hand it to the loop. Called with w->mu held. */
+/* A job has run: the loop is woken when it can deliver it. Called with w->mu held. */
 static void finished(struct worker *w, struct job *j)
 {
-	bool was_empty = !w->done.head;
-	jobs_push(&w->done, j);
+	j->finished = true;
+	if (j != w->order.head)
+		return; /* delivered after the jobs submitted before it */
 	pthread_cond_signal(&w->done_cv);
-	if (was_empty) {
-		/* Non-blocking: a full pipe already holds a wake-up. */
-		ssize_t r;
-		do
-			r = write(w->pipe[1], "", 1);
-		while (r < 0 && errno == EINTR);
-	}
+	/* Non-blocking: a full pipe already holds a wake-up. */
+	ssize_t r;
+	do
+		r = write(w->pipe[1], "", 1);
+	while (r < 0 && errno == EINTR);
 }
 
 static void *thread_main(void *arg)
@@ -91,7 +89,7 @@ static void *thread_main(void *arg)
 		struct job *j = w->todo.head;
 		if (!j)
 			break; /* stopping, and nothing left to run */
-		w->todo.head = j->next;
+		w->todo.head = j->next_todo;
 		if (!w->todo.head)
 			w->todo.tail = &w->todo.head;
 		pthread_mutex_unlock(&w->mu);
@@ -103,20 +101,34 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-/* Calls the done callbacks of every finished job, in the order they finished. */
+/* True when the job at the head of order has finished. Called with w->mu held. */
+static bool deliverable(const struct worker *w)
+{
+	return w->order.head && w->order.head->finished;
+}
+
+/* Calls the done callbacks of the finished jobs at the head of order. */
 static void deliver(struct worker *w)
 {
+	struct job *first = NULL, *last = NULL;
 	pthread_mutex_lock(&w->mu);
-	struct job *j = w->done.head;
-	jobs_init(&w->done);
+	while (deliverable(w)) {
+		last = w->order.head;
+		if (!first)
+			first = last;
+		w->order.head = last->next;
+	}
+	if (!w->order.head)
+		w->order.tail = &w->order.head;
+	if (last)
+		last->next = NULL;
 	pthread_mutex_unlock(&w->mu);
 	w->delivering = true;
-	while (j) {
-		struct job *next = j->next;
+	for (struct job *j = first, *next; j; j = next) {
+		next = j->next;
 		w->pending--;
 		j->done(j->arg);
 		free(j);
-		j = next;
 	}
 	w->delivering = false;
 }
@@ -148,7 +160,7 @@ struct worker *worker_new(struct event_base *base, unsigned nthreads)
 	pthread_cond_init(&w->todo_cv, NULL);
 	pthread_cond_init(&w->done_cv, NULL);
 	jobs_init(&w->todo);
-	jobs_init(&w->done);
+	jobs_init(&w->order);
 	if (pipe2(w->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		goto fail;
 	w->ev = event_new(base, w->pipe[0], EV_READ | EV_PERSIST, wake_cb, w);
@@ -193,16 +205,19 @@ void worker_submit(struct worker *w, worker_fn run, worker_fn done, void *arg)
 	struct job *j = xmalloc(sizeof(*j));
 	*j = (struct job){.run = run, .done = done, .arg = arg};
 	w->pending++;
+	pthread_mutex_lock(&w->mu);
+	*w->order.tail = j;
+	w->order.tail = &j->next;
 	if (!w->nthreads) {
+		pthread_mutex_unlock(&w->mu);
 		run(arg);
 		pthread_mutex_lock(&w->mu);
 		finished(w, j);
-		pthread_mutex_unlock(&w->mu);
-		return;
+	} else {
+		*w->todo.tail = j;
+		w->todo.tail = &j->next_todo;
+		pthread_cond_signal(&w->todo_cv);
 	}
-	pthread_mutex_lock(&w->mu);
-	jobs_push(&w->todo, j);
-	pthread_cond_signal(&w->todo_cv);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -211,9 +226,9 @@ void worker_drain(struct worker *w)
 	if (w->delivering)
 		fatalx("worker_drain called from a done callback");
 	while (w->pending) {
-		/* pending > 0: a job is queued, running or finished, so a completion comes. */
+		/* pending > 0: the head of order is queued, running or finished. */
 		pthread_mutex_lock(&w->mu);
-		while (!w->done.head)
+		while (!deliverable(w))
 			pthread_cond_wait(&w->done_cv, &w->mu);
 		pthread_mutex_unlock(&w->mu);
 		deliver(w);

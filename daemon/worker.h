@@ -3,7 +3,9 @@
  * delivered back on the loop.
  *
  * A job is two functions and an argument: run(arg) on a worker thread, then done(arg) on the
- * event loop's thread, in the order the jobs finished. run must not touch what the loop's thread
+ * event loop's thread. Jobs run concurrently, but their done callbacks come in the order the jobs
+ * were submitted (a job finished early waits for those before it): the loop sees the same
+ * sequence of results whatever the number of threads. run must not touch what the loop's thread
  * may change meanwhile, nor log; done does everything else (the store, the log, freeing arg).
  */
 #ifndef VEILLE_WORKER_H
@@ -33,10 +35,10 @@ struct worker *worker_new(struct event_base *base, unsigned nthreads);
 /* Drains (worker_drain), stops the threads and frees. NULL is a no-op. */
 void worker_free(struct worker *w);
 
-/* Queues a job (first in, first out). done is never called from inside worker_submit. */
+/* Queues a job. done is never called from inside worker_submit. */
 void worker_submit(struct worker *w, worker_fn run, worker_fn done, void *arg);
 /* Waits until every job submitted, those submitted by done callbacks meanwhile included, has
- * run, calling the done callbacks as jobs finish (from inside this call). For reload and exit:
+ * run, calling the done callbacks (from inside this call). For reload and exit:
  * the loop need not be running. Not to be called from a done callback. */
 void worker_drain(struct worker *w);
 /* Jobs submitted whose done callback has not been called yet. */

@@ -1,7 +1,7 @@
 /*
  * test_worker.c - jobs run on the pool's threads, their completions come back on the event loop
- * (never inside worker_submit), every one exactly once, and worker_drain waits for all of them,
- * those submitted by completions included.
+ * (never inside worker_submit), every one exactly once and in submission order, and worker_drain
+ * waits for all of them, those submitted by completions included.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +28,7 @@ struct job {
 	long sum; /* computed by run */
 	bool ran, done;
 	int again; /* done submits this job again this many times */
+	int seq;   /* submission number */
 };
 
 struct pool {
@@ -35,7 +36,7 @@ struct pool {
 	struct worker *w;
 	pthread_t loop;
 	struct job jobs[NJOBS];
-	int done, submitting;
+	int done, submitted, delivered;
 	bool inside_submit;
 };
 
@@ -58,6 +59,7 @@ static void done(void *arg)
 	assert_true(pthread_equal(pthread_self(), p->loop));
 	assert_true(j->ran);
 	assert_false(j->done);
+	assert_int_equal(j->seq, p->delivered++);
 	long s = 0;
 	for (int i = 0; i <= 1000 * j->n; i++)
 		s += i % 7;
@@ -65,6 +67,7 @@ static void done(void *arg)
 	if (j->again) {
 		j->again--;
 		j->ran = false;
+		j->seq = p->submitted++;
 		p->inside_submit = true;
 		worker_submit(p->w, run, done, j);
 		p->inside_submit = false;
@@ -79,7 +82,9 @@ static void done(void *arg)
 static void submit_all(struct pool *p, int again)
 {
 	for (int i = 0; i < NJOBS; i++) {
-		p->jobs[i] = (struct job){.p = p, .n = i % 17, .again = i % 3 ? 0 : again};
+		/* Long and short jobs mixed: they finish out of order on several threads. */
+		p->jobs[i] = (struct job){
+		    .p = p, .n = (i * 7) % 17, .again = i % 3 ? 0 : again, .seq = p->submitted++};
 		p->inside_submit = true;
 		worker_submit(p->w, run, done, &p->jobs[i]);
 		p->inside_submit = false;
