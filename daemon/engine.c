@@ -876,12 +876,8 @@ static void fetched_doc(struct feed_rt *f, const struct fetch_result *res)
 	j->old_lm = f->st.last_modified;
 	f->st.etag = res->etag ? xstrdup(res->etag) : NULL;
 	f->st.last_modified = res->last_modified ? xstrdup(res->last_modified) : NULL;
-	if (res->body) {
-		j->body = xmalloc(res->body_len + 1);
-		memcpy(j->body, res->body, res->body_len);
-		j->body[res->body_len] = '\0';
-		j->body_len = res->body_len;
-	}
+	j->body = fetch_take_body(res);
+	j->body_len = j->body ? res->body_len : 0;
 	j->url = xstrdup(res->effective_url ? res->effective_url : f->st.url);
 	const char *cs = res->content_type ? strcasestr(res->content_type, "charset=") : NULL;
 	if (cs) {

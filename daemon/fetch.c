@@ -431,6 +431,11 @@ static enum fetch_error map_error(struct xfer *x, CURLcode rc, char *msg, size_t
 	}
 }
 
+char *fetch_take_body(const struct fetch_result *res)
+{
+	return res->body_buf && res->body_buf->p ? buf_steal(res->body_buf) : NULL;
+}
+
 /* Reports x to its callback and frees it. x is already out of the multi and the list. */
 static void xfer_deliver(struct xfer *x, CURLcode rc, bool cancelled)
 {
@@ -465,8 +470,9 @@ static void xfer_deliver(struct xfer *x, CURLcode rc, bool cancelled)
 			if (code != 304) {
 				if (!x->body.p)
 					buf_append(&x->body, "", 0);
-				r.body = x->body.p ? x->body.p : "";
+				r.body = x->body.p;
 				r.body_len = x->body.len;
+				r.body_buf = &x->body;
 			}
 		}
 	}

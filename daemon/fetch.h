@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
+
 struct event_base;
 struct fetch;
 
@@ -59,7 +61,12 @@ struct fetch_result {
 	int64_t retry_after;	   /* seconds asked by Retry-After (429/503), -1 when absent */
 	int64_t max_age;	   /* Cache-Control max-age, -1 when absent */
 	double seconds;		   /* total transfer time */
+	struct buf *body_buf;	   /* private: what fetch_take_body takes */
 };
+
+/* Takes the body of res during its callback, without a copy: returns res->body (NUL-terminated,
+ * res->body_len bytes), which the caller now owns and frees with free(); NULL when res has none. */
+char *fetch_take_body(const struct fetch_result *res);
 
 typedef void (*fetch_done_cb)(const struct fetch_result *res, void *arg);
 
