@@ -259,8 +259,10 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	 * the loop, one being committed. */
 	e->jobs_max = nthreads + 2;
 	e->worker = worker_new(base, nthreads);
+	if (!e->worker && (e->worker = worker_new(base, 0)))
+		log_warnx("cannot start a worker thread: parsing and scoring on the main thread");
 	if (!e->worker) {
-		*ret_err = xstrdup("cannot start the worker threads");
+		*ret_err = xstrdup("cannot create the worker's pipe");
 		goto fail;
 	}
 	e->maint_ev = evtimer_new(base, maint_cb, e);

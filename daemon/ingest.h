@@ -66,9 +66,10 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 /*
  * ingest_doc in three steps, so that its CPU work can run on another thread:
  *
- * 1. ingest_triage, on the store's thread, outside any transaction: the items' fingerprints, and
- *    which items the store holds already, unchanged (those are skipped at the commit and need no
- *    preparing). A read error makes every later item wanted: triage is only a hint.
+ * 1. ingest_triage, on the store's thread, outside a transaction (it reads in one of its own):
+ *    the items' fingerprints, and which items the store holds already, unchanged (those are
+ *    skipped at the commit and need no preparing). A read error makes every later item wanted:
+ *    triage is only a hint, the commit looks everything up again.
  * 2. ingest_prepare_digests, then ingest_prepare_verdicts, on any thread: content hashes,
  *    SimHashes and canonical links of the wanted items, then their verdicts against every topic
  *    (scores, terms, profile keys). They read doc and topics and write only p: nobody may change
@@ -78,7 +79,8 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
  *    topics have not been re-weighted since ingest_prepare_verdicts (else the verdicts are
  *    computed again).
  *
- * The preparation belongs to doc (same items, same order) and is freed by ingest_prep_free.
+ * The preparation belongs to doc (same items, same order; one for another document is ignored)
+ * and is freed by ingest_prep_free.
  */
 struct ingest_prep;
 /* st may be NULL: every readable item is wanted. Returns a new preparation; *ret_want is the
