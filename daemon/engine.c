@@ -55,10 +55,11 @@ struct engine {
 	size_t active;
 	/* Parsing, digests and scoring run on the worker's threads (struct job); the store and
 	 * everything else stay on the loop's thread. Documents wait in jobq until fewer than
-	 * jobs_max are parsed and not yet committed: that bounds the memory of parsed documents. */
+	 * jobs_max are parsed and not yet committed: that bounds the memory of parsed documents;
+	 * and no transfer starts while jobs_max wait: that bounds the bodies held. */
 	struct worker *worker;
 	struct job *jobq, **jobq_tail;
-	size_t jobs_open, jobs_max;
+	size_t jobq_len, jobs_open, jobs_max;
 	/* The worker scores with the read lock held; the loop re-weights the topics
 	 * (topics_load_background) with the write lock, and counts each re-weighting in
 	 * topics_gen: verdicts prepared under an older generation are computed again. */
@@ -526,9 +527,16 @@ static void start_fetch(struct feed_rt *f)
 }
 
 /* Starts waiting feeds while transfer slots are free. */
+/* A transfer may start: a slot is free, and the worker is not behind (documents waiting for it
+ * would only pile up, each holding its body). */
+static bool may_start(const struct engine *e)
+{
+	return e->active < e->cfg->max_connections && e->jobq_len < e->jobs_max;
+}
+
 static void drain_queue(struct engine *e)
 {
-	while (!e->stopping && e->wq_len && e->active < e->cfg->max_connections) {
+	while (!e->stopping && e->wq_len && may_start(e)) {
 		struct feed_rt *f = &e->feeds[e->waitq[e->wq_head]];
 		e->wq_head = (e->wq_head + 1) % e->nfeeds;
 		e->wq_len--;
@@ -543,7 +551,7 @@ static void feed_due_cb(size_t i, void *arg)
 	struct feed_rt *f = &e->feeds[i];
 	if (f->inflight || f->queued || e->stopping)
 		return;
-	if (e->active >= e->cfg->max_connections) {
+	if (!may_start(e)) {
 		/* Each feed is queued at most once, so nfeeds slots always suffice. */
 		e->waitq[(e->wq_head + e->wq_len) % e->nfeeds] = i;
 		e->wq_len++;
@@ -705,9 +713,11 @@ static void jobs_start(struct engine *e)
 		e->jobq = j->next;
 		if (!e->jobq)
 			e->jobq_tail = &e->jobq;
+		e->jobq_len--;
 		e->jobs_open++;
 		worker_submit(e->worker, parse_run, parsed_cb, j);
 	}
+	drain_queue(e);
 }
 
 /* The end of a feed's fetch, whatever its outcome: its state saved, its next fetch scheduled,
@@ -747,6 +757,7 @@ static void jobs_cancel(struct engine *e)
 		job_free(j);
 	}
 	e->jobq_tail = &e->jobq;
+	e->jobq_len = 0;
 }
 
 /* Commits the prepared document of j with the feed's new state in one transaction; returns 0
@@ -888,6 +899,7 @@ static void fetched_doc(struct feed_rt *f, const struct fetch_result *res)
 	}
 	*e->jobq_tail = j;
 	e->jobq_tail = &j->next;
+	e->jobq_len++;
 	jobs_start(e);
 }
 
