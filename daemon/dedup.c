@@ -376,24 +376,12 @@ static bool is_trigger(const char *w, size_t len, bool first)
 	return false;
 }
 
-/* Makes room for extra more bytes (and a NUL) in *b. */
-static void reserve(struct buf *b, size_t extra)
-{
-	if (b->cap - b->len > extra)
-		return;
-	size_t cap = b->cap ? b->cap : 64;
-	while (cap - b->len <= extra)
-		cap *= 2;
-	b->p = xreallocarray(b->p, cap, 1);
-	b->cap = cap;
-}
-
 /* put_words(out, s) for the folded line s[0..len), in one reserved write; returns whether the
  * line holds a trigger. */
 static bool put_words_fast(struct buf *out, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	reserve(out, len + 1); /* every byte at most once, and one space after the last word */
+	buf_reserve(out, len + 1); /* every byte at most once, and one space after the last word */
 	char *w = out->p + out->len;
 	const char *word = NULL; /* start of the current word in out */
 	bool hit = false, first = true;

@@ -255,18 +255,6 @@ static const struct fold_char *fold_lookup(const struct fold_table *t, const utf
 	return NULL;
 }
 
-/* Makes room for extra more bytes (and a NUL) in *b. */
-static void reserve(struct buf *b, size_t extra)
-{
-	if (b->cap - b->len > extra)
-		return;
-	size_t cap = b->cap ? b->cap : 64;
-	while (cap - b->len <= extra)
-		cap *= 2;
-	b->p = xreallocarray(b->p, cap, 1);
-	b->cap = cap;
-}
-
 #define HIGH_BITS 0x8080808080808080ull
 
 /* Copies the ASCII bytes s[0..n) to d, lower-cased when fold, eight at a time: in each byte of
@@ -297,7 +285,7 @@ static int normalise_fast(const char *str, size_t len, const struct fold_table *
 	const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)str;
 	/* Most characters map to no more bytes than they have: room for the whole string once,
 	 * then more only when a table entry or a segment needs it. */
-	reserve(out, len + 8);
+	buf_reserve(out, len + 8);
 	size_t i = 0, prev = SIZE_MAX, prev_out = 0; /* the boundary before i, where it went */
 	while (i < len) {
 		if (s[i] < 0x80) {
@@ -307,7 +295,7 @@ static int normalise_fast(const char *str, size_t len, const struct fold_table *
 				j += 8;
 			while (j < len && s[j] < 0x80)
 				j++;
-			reserve(out, j - i + 8);
+			buf_reserve(out, j - i + 8);
 			ascii_copy(out->p + out->len, s + i, j - i, fold);
 			out->len += j - i;
 			prev = j - 1; /* an ASCII character is a boundary (fold_init checked) */
@@ -319,7 +307,7 @@ static int normalise_fast(const char *str, size_t len, const struct fold_table *
 		const struct fold_char *fc = fold_lookup(t, s + i, len - i, &k);
 		if (fc) {
 			if (out->cap - out->len <= sizeof(fc->s))
-				reserve(out, sizeof(fc->s));
+				buf_reserve(out, sizeof(fc->s));
 			prev = i;
 			prev_out = out->len;
 			memcpy(out->p + out->len, fc->s, sizeof(fc->s));

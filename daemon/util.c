@@ -78,7 +78,7 @@ char *xasprintf(const char *fmt, ...)
 	return b.p;
 }
 
-static void buf_reserve(struct buf *b, size_t extra)
+void buf_reserve(struct buf *b, size_t extra)
 {
 	if (extra > SIZE_MAX - b->len - 1)
 		oom();

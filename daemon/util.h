@@ -29,6 +29,8 @@ struct buf {
 	size_t len;
 	size_t cap;
 };
+/* Makes room for extra more bytes and a NUL after b->len (b->len unchanged). */
+void buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *data, size_t len);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
