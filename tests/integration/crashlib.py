@@ -6,6 +6,7 @@ moments of start-up, fetching, ingestion and alert sending. After each kill it r
 the way the next start will find it and records what is committed. verify() then checks, after
 one last clean run, what must hold whatever the moments of the kills were."""
 
+import collections
 import json
 import os
 import random
@@ -168,6 +169,26 @@ def alerts_expected(db):
     h.check({(i, t) for i, t, _ in rel} == queued, f"an alert queued for every relevant story ({len(rel)} relevant, {len(queued)} queued)")
     h.check(unsent == 0, f"no alert left unsent after a clean run ({unsent})")
     return rel, origin[0] if origin else None
+
+
+SYSLOG_ALERT = re.compile(r'veilled\[\d+\]: ALERT topic=(\S+) .* title="(.*)"$')
+
+
+def syslog_alerts(syslog, rel):
+    """For rel as alerts_expected returns it: the set of (item_id, topic) owed an alert, and a
+    function counting the ALERT lines syslog holds by (item_id, topic), a title not in rel as
+    ("?", title)."""
+    by_title = {title: (i, t) for i, t, title in rel}
+
+    def counted():
+        n = collections.Counter()
+        for line in syslog.lines():
+            m = SYSLOG_ALERT.search(line)
+            if m:
+                n[by_title.get(m.group(2).replace('\\"', '"'), ("?", m.group(2)))] += 1
+        return n
+
+    return set(by_title.values()), counted
 
 
 def unmark(db, n, seed):

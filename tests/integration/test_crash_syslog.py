@@ -5,9 +5,7 @@ at-least-once: no relevant item may go unalerted, and a kill can repeat at most 
 interrupted between sending and marking. Alerts marked unsent by hand are sent again, and the
 daemon says so."""
 
-import collections
 import os
-import re
 import subprocess
 
 import crashlib as c
@@ -16,7 +14,6 @@ import harness as h
 KILLS = 30
 BUDGET_S = 120
 UNMARK = 4
-ALERT = re.compile(r'veilled\[\d+\]: ALERT topic=(\S+) .* title="(.*)"$')
 
 
 def main():
@@ -39,17 +36,7 @@ def main():
             h.check(rc == 0, "the clean run exits 0")
             c.check_store(db, s, s["served"])
             rel, _ = c.alerts_expected(db)
-            by_title = {title: (i, t) for i, t, title in rel}
-
-            def counted():
-                n = collections.Counter()
-                for l in syslog.lines():
-                    m = ALERT.search(l)
-                    if m:
-                        n[by_title.get(m.group(2).replace('\\"', '"'), ("?", m.group(2)))] += 1
-                return n
-
-            want = set(by_title.values())
+            want, counted = c.syslog_alerts(syslog, rel)
             h.wait_for(lambda: set(counted()) >= want, 5)
             count = counted()
             h.check(set(count) == want, f"every relevant story alerted once ({len(want)} relevant, {len(count)} alerted; "

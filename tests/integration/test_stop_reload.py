@@ -22,7 +22,6 @@ import random
 
 NFEEDS = 60
 SUMMARY = re.compile(r"feed (\S+): (?:.*; )?(\d+) items, (\d+) new, ")
-ALERT = re.compile(r'veilled\[\d+\]: ALERT topic=(\S+) .* title="(.*)"$')
 
 
 def summaries(path):
@@ -115,17 +114,7 @@ def main():
             h.check(sum(summaries(log).values()) == len(final),
                     "the summary lines account for every item")
             rel, _ = c.alerts_expected(db)
-            by_title = {title: (i, t) for i, t, title in rel}
-
-            def counted():
-                n = collections.Counter()
-                for line in syslog.lines():
-                    m = ALERT.search(line)
-                    if m:
-                        n[by_title.get(m.group(2).replace('\\"', '"'), ("?", m.group(2)))] += 1
-                return n
-
-            want = set(by_title.values())
+            want, counted = c.syslog_alerts(syslog, rel)
             h.wait_for(lambda: set(counted()) >= want, 5)
             count = counted()
             h.check(len(want) > 0 and set(count) == want,
