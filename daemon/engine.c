@@ -3,9 +3,10 @@
  *
  * Each feed has a runtime record (struct feed_rt) holding its stored fetch state. A timer fires,
  * the feed is fetched with its validators, and the completion (on the loop, never inside
- * libcurl) decides: 304 costs nothing; 200 is parsed and ingested in one transaction together
- * with the new fetch state; failures count towards backoff. Problems are logged when a feed's
- * state changes (starts failing, recovers, is gone), not at every attempt.
+ * libcurl) decides: 304 costs nothing; 200 is parsed and ingested together with the new fetch
+ * state, in a transaction the documents that come in a row share (batch_add); failures count
+ * towards backoff. Problems are logged when a feed's state changes (starts failing, recovers, is
+ * gone), not at every attempt.
  */
 #include "engine.h"
 
@@ -31,9 +32,10 @@ struct feed_rt {
 	size_t index;
 	const struct config_feed *cf;
 	struct store_feed st;
-	bool inflight;	/* fetching, or its document on its way to the store */
-	bool queued;	/* due, waiting for a free transfer slot */
-	bool done_once; /* --once: this feed's cycle is over */
+	bool inflight;	   /* fetching, or its document on its way to the store */
+	bool queued;	   /* due, waiting for a free transfer slot */
+	bool done_once;	   /* --once: this feed's cycle is over */
+	bool commit_alone; /* its document failed in a transaction shared with others */
 };
 
 struct engine {
@@ -65,6 +67,12 @@ struct engine {
 	 * topics_gen: verdicts prepared under an older generation are computed again. */
 	pthread_rwlock_t topics_lock;
 	unsigned topics_gen;
+	/* Documents stored in the open transaction, their fetches ended when it commits (see
+	 * batch_add). */
+	struct job *batch, **batch_tail;
+	size_t batch_docs;
+	unsigned batch_added;
+	struct event *batch_ev;
 	bool once;
 	bool stopping;
 	size_t once_left;
@@ -89,6 +97,8 @@ static void feed_due_cb(size_t i, void *arg);
 static void load_background(struct engine *e, bool only_when_stale);
 static void maint_cb(evutil_socket_t fd, short what, void *arg);
 static void jobs_cancel(struct engine *e);
+static void batch_cb(evutil_socket_t fd, short what, void *arg);
+static void batch_commit(struct engine *e);
 
 /* Retention runs an hour apart, deleting MAINT_BATCH items per transaction for at most
  * MAINT_BUDGET_MS at a time (then again a second later), so fetches never wait long. */
@@ -98,6 +108,11 @@ static void jobs_cancel(struct engine *e);
 #define MAINT_BATCH	  500
 #define MAINT_BUDGET_MS	  200
 #define OPTIMIZE_INTERVAL (6 * 3600)
+
+/* One transaction stores the documents that come in a row, up to BATCH_ITEMS new items or
+ * BATCH_MS after the first, and commits as soon as no other document is on its way. */
+#define BATCH_ITEMS 500
+#define BATCH_MS    1000
 
 static struct fetch *make_fetch(struct engine *e)
 {
@@ -231,6 +246,7 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	e->cfg = c;
 	e->once = once;
 	e->jobq_tail = &e->jobq;
+	e->batch_tail = &e->batch;
 	/* A waiting writer goes first: the loop never waits for more than one document. */
 	pthread_rwlockattr_t la;
 	pthread_rwlockattr_init(&la);
@@ -267,8 +283,9 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 		goto fail;
 	}
 	e->maint_ev = evtimer_new(base, maint_cb, e);
-	if (!e->maint_ev) {
-		*ret_err = xstrdup("cannot create the maintenance timer");
+	e->batch_ev = evtimer_new(base, batch_cb, e);
+	if (!e->maint_ev || !e->batch_ev) {
+		*ret_err = xstrdup("cannot create the engine's timers");
 		goto fail;
 	}
 	e->next_optimize = now_unix() + OPTIMIZE_INTERVAL;
@@ -289,9 +306,12 @@ void engine_free(struct engine *e)
 	e->fetch = NULL;
 	jobs_cancel(e);
 	worker_free(e->worker);
+	batch_commit(e);
 	free_feeds(e);
 	if (e->maint_ev)
 		event_free(e->maint_ev);
+	if (e->batch_ev)
+		event_free(e->batch_ev);
 	store_close(e->store);
 	ingest_outbox_clear(&e->outbox);
 	topics_clear(&e->topics);
@@ -356,7 +376,7 @@ static void store_ok(struct engine *e, bool ingest)
 /* Opens the database again when the connection was read-only. Keeps the old one on failure. */
 static void store_refresh(struct engine *e)
 {
-	if (!e->store_reopen)
+	if (!e->store_reopen || e->batch)
 		return;
 	char *err = NULL;
 	struct store *st = store_open(e->cfg->database, false, &err);
@@ -467,6 +487,7 @@ static void maint_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (e->stopping)
 		return;
+	batch_commit(e); /* retention runs transactions of its own */
 	maint_arm(e, maintain(e, false) ? MAINT_AGAIN : MAINT_INTERVAL);
 }
 
@@ -639,12 +660,13 @@ static double doc_rate(const struct feed_doc *doc, int64_t now)
  * A document on its way from its transfer to the store. The loop's thread makes it from the
  * response (feed_fetched_cb) and queues it; a worker parses it (parse_run); the loop looks up
  * which items the store knows unchanged (parsed_cb); a worker digests and scores the others
- * (prepare_run); the loop commits it and ends the feed's fetch (prepared_cb). The feed stays
- * inflight meanwhile: one feed never has two documents on the way.
+ * (prepare_run); the loop stores it in the open transaction and frees it (batch_add), and ends
+ * the feed's fetch once that transaction commits (batch_commit). The feed stays inflight
+ * meanwhile: one feed never has two documents on the way.
  */
 struct job {
 	struct feed_rt *f;
-	struct job *next; /* in e->jobq */
+	struct job *next; /* in e->jobq, then in e->batch */
 	/* the response, until parsed */
 	char *body;
 	size_t body_len;
@@ -661,6 +683,13 @@ struct job {
 	struct feed_doc *doc;
 	struct ingest_prep *prep;
 	unsigned gen; /* topics_gen of the prepared verdicts */
+	/* stored, its transaction not committed yet */
+	bool closed;	 /* no longer counted in jobs_open: the document is freed */
+	bool released;	 /* its transfer slot is free for another feed */
+	bool recovered;	 /* the document was broken XML, recovered */
+	int64_t ttl;	 /* <ttl>, in seconds, 0 when absent */
+	double old_rate; /* the feed's publishing rate before this document */
+	struct ingest_counts n;
 };
 
 static void job_free(struct job *j)
@@ -721,12 +750,13 @@ static void jobs_start(struct engine *e)
 }
 
 /* The end of a feed's fetch, whatever its outcome: its state saved, its next fetch scheduled,
- * its transfer slot given to a waiting feed. */
-static void fetch_end(struct feed_rt *f)
+ * its transfer slot (unless released before) given to a waiting feed. */
+static void fetch_end(struct feed_rt *f, bool release)
 {
 	struct engine *e = f->e;
 	f->inflight = false;
-	e->active--;
+	if (release)
+		e->active--;
 	store_refresh(e);
 	int r = store_feed_save(e->store, &f->st);
 	if (r < 0)
@@ -760,50 +790,27 @@ static void jobs_cancel(struct engine *e)
 	e->jobq_len = 0;
 }
 
-/* Commits the prepared document of j with the feed's new state in one transaction; returns 0
- * with the counts in *ret_n, or a store error (logged). */
-static int commit_doc(struct job *j, int64_t *ret_ttl, struct ingest_counts *ret_n)
+/* Frees j's document and preparation, and counts it out of jobs_open: another document may go to
+ * the worker. */
+static void job_close(struct job *j)
 {
-	struct feed_rt *f = j->f;
-	struct engine *e = f->e;
-	const struct feed_doc *doc = j->doc;
-	int64_t now = now_unix();
-	*ret_ttl = doc->ttl_minutes > 0 ? (int64_t)doc->ttl_minutes * 60 : 0;
-	double old_rate = f->st.items_per_week;
-	f->st.items_per_week = doc_rate(doc, now);
-	struct ingest_counts n = {0};
-	store_refresh(e);
-	int r = store_begin(e->store);
-	if (r == 0)
-		r = ingest_commit(e->store, &e->topics, f->cf->name, doc, j->prep,
-				  j->gen == e->topics_gen, now, &n);
-	if (r == 0) {
-		f->st.items += n.added;
-		r = store_feed_save(e->store, &f->st);
-	}
-	if (r == 0)
-		r = store_commit(e->store);
-	if (r < 0) {
-		store_problem(e, true, r);
-		store_rollback(e->store);
-		f->st.items -= n.added;
-		f->st.items_per_week = old_rate;
-		return r;
-	}
-	store_ok(e, true);
-	count_day(e);
-	e->items_today += n.added;
-	load_background(e, true);
-	*ret_n = n;
-	/* Not only this fetch's alerts: those `veillectl rescore --alert` queued, and those a
-	 * failed mark left behind, go out too. */
-	flush_alerts(e, false);
-	return 0;
+	struct engine *e = j->f->e;
+	if (j->closed)
+		return;
+	j->closed = true;
+	if (j->doc)
+		j->recovered = j->doc->recovered;
+	feed_doc_free(j->doc);
+	j->doc = NULL;
+	ingest_prep_free(j->prep);
+	j->prep = NULL;
+	e->jobs_open--;
+	jobs_start(e);
 }
 
-/* The outcome of a 2xx document: r is 0 (stored), -EBADMSG (no feed: j->errmsg says why) or a
- * store error. Logs the fetch's one line, ends the fetch and frees j. */
-static void job_end(struct job *j, int r, int64_t ttl, const struct ingest_counts *n)
+/* The outcome of a 2xx document: r is 0 (stored and committed), -EBADMSG (no feed: j->errmsg
+ * says why) or a store error. Logs the fetch's one line, ends the fetch and frees j. */
+static void job_end(struct job *j, int r)
 {
 	struct feed_rt *f = j->f;
 	struct engine *e = f->e;
@@ -824,7 +831,8 @@ static void job_end(struct job *j, int r, int64_t ttl, const struct ingest_count
 		int64_t soon = e->cfg->min_interval < 60 ? e->cfg->min_interval : 60;
 		f->st.next_fetch = now_unix() + (soon > 0 ? soon : 1);
 	} else {
-		set_ok(f, ttl, j->max_age);
+		const struct ingest_counts *n = &j->n;
+		set_ok(f, j->ttl, j->max_age);
 		if (j->failed)
 			buf_printf(&j->what, "recovered after %u failed attempt%s; ", j->failed,
 				   j->failed == 1 ? "" : "s");
@@ -832,16 +840,171 @@ static void job_end(struct job *j, int r, int64_t ttl, const struct ingest_count
 		buf_printf(&j->what,
 			   "%u items, %u new, %u already seen, %u duplicates, %u relevant%s",
 			   n->items, n->added, n->seen, n->duplicates, n->relevant,
-			   j->doc->recovered ? " (broken XML, recovered)" : "");
+			   j->recovered ? " (broken XML, recovered)" : "");
 		if (notable)
 			log_notice("feed %s: %s", f->cf->name, j->what.p);
 		else
 			log_info("feed %s: %s", f->cf->name, j->what.p);
 	}
+	bool release = !j->released;
+	job_close(j);
 	job_free(j);
-	e->jobs_open--;
-	jobs_start(e);
-	fetch_end(f);
+	fetch_end(f, release);
+}
+
+/* j's document was in a transaction shared with others, and that transaction failed: its feed
+ * is fetched again at once (with the validators of its last document stored), and that document
+ * is committed alone. One document the database refuses thus fails alone, and the others are
+ * stored, in the same cycle. */
+static void job_retry(struct job *j)
+{
+	struct feed_rt *f = j->f;
+	struct engine *e = f->e;
+	free(f->st.etag);
+	free(f->st.last_modified);
+	f->st.etag = j->old_etag;
+	f->st.last_modified = j->old_lm;
+	j->old_etag = j->old_lm = NULL;
+	f->commit_alone = true;
+	bool release = !j->released;
+	job_close(j);
+	job_free(j);
+	f->inflight = false;
+	if (release)
+		e->active--;
+	log_debug("feed %s: fetching it again, to store its document alone", f->cf->name);
+	feed_due_cb(f->index, e);
+}
+
+/* The open transaction failed (r), at failed's document (NULL: at the commit): rolled back. With
+ * one document, it has failed as it would have alone; with several, each is fetched again and
+ * committed alone (job_retry), failed's too, and the failure is logged if it happens again then.
+ * While stopping, every document fails: its feed keeps the validators of its last document
+ * stored. */
+static void batch_fail(struct engine *e, struct job *failed, int r)
+{
+	size_t docs = e->batch_docs + (failed != NULL);
+	bool shared = docs > 1 && !e->stopping;
+	if (shared)
+		log_debug("database: a transaction of %zu documents failed: %s (%s); storing each "
+			  "alone",
+			  docs, store_errmsg(e->store), strerror(-r));
+	else
+		store_problem(e, true, r);
+	store_rollback(e->store);
+	struct job *j = e->batch;
+	e->batch = NULL;
+	e->batch_tail = &e->batch;
+	e->batch_docs = 0;
+	e->batch_added = 0;
+	evtimer_del(e->batch_ev);
+	while (j) {
+		struct job *next = j->next;
+		j->f->st.items -= j->n.added;
+		j->f->st.items_per_week = j->old_rate;
+		if (shared)
+			job_retry(j);
+		else
+			job_end(j, r);
+		j = next;
+	}
+	if (failed && shared)
+		job_retry(failed);
+	else if (failed)
+		job_end(failed, r);
+}
+
+/* Commits the open transaction, if any; then the fetches of its documents end (each logs its
+ * line: what is logged stored is stored), and their alerts go out. */
+static void batch_commit(struct engine *e)
+{
+	if (!e->batch)
+		return;
+	evtimer_del(e->batch_ev);
+	int r = store_commit(e->store);
+	if (r < 0) {
+		batch_fail(e, NULL, r);
+		return;
+	}
+	log_debug("database: %zu document%s stored in one transaction, %u new items", e->batch_docs,
+		  e->batch_docs == 1 ? "" : "s", e->batch_added);
+	struct job *j = e->batch;
+	count_day(e);
+	e->items_today += e->batch_added;
+	e->batch = NULL;
+	e->batch_tail = &e->batch;
+	e->batch_docs = 0;
+	e->batch_added = 0;
+	store_ok(e, true);
+	load_background(e, true);
+	/* Not only these documents' alerts: those `veillectl rescore --alert` queued, and those a
+	 * failed mark left behind, go out too. */
+	flush_alerts(e, false);
+	while (j) {
+		struct job *next = j->next;
+		j->f->commit_alone = false;
+		job_end(j, 0);
+		j = next;
+	}
+}
+
+static void batch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	batch_commit(arg);
+}
+
+/*
+ * Stores j's prepared document with the feed's new state in the open transaction (beginning one
+ * when none is open), frees the document and the feed's transfer slot, and keeps j in e->batch
+ * until the transaction commits. Several documents in one transaction write the pages they
+ * share (FTS5's index, the tables' and indexes' last pages) once, not once each: half the bytes
+ * written, a tenth less CPU for a cold cycle. Returns 0, or a store error: the transaction is
+ * then rolled back and j has ended, with the other documents it held (batch_fail).
+ */
+static int batch_add(struct job *j)
+{
+	struct feed_rt *f = j->f;
+	struct engine *e = f->e;
+	const struct feed_doc *doc = j->doc;
+	int r = 0;
+	if (!e->batch) {
+		store_refresh(e);
+		if ((r = store_begin(e->store)) < 0) {
+			store_problem(e, true, r);
+			job_end(j, r);
+			return r;
+		}
+	}
+	int64_t now = now_unix();
+	j->ttl = doc->ttl_minutes > 0 ? (int64_t)doc->ttl_minutes * 60 : 0;
+	j->old_rate = f->st.items_per_week;
+	f->st.items_per_week = doc_rate(doc, now);
+	r = ingest_commit(e->store, &e->topics, f->cf->name, doc, j->prep, j->gen == e->topics_gen,
+			  now, &j->n);
+	if (r == 0) {
+		f->st.items += j->n.added;
+		r = store_feed_save(e->store, &f->st);
+		if (r == 0)
+			r = store_flush(e->store);
+		if (r < 0)
+			f->st.items -= j->n.added;
+	}
+	if (r < 0) {
+		f->st.items_per_week = j->old_rate;
+		batch_fail(e, j, r);
+		return r;
+	}
+	*e->batch_tail = j;
+	e->batch_tail = &j->next;
+	j->next = NULL;
+	e->batch_docs++;
+	e->batch_added += j->n.added;
+	j->released = true;
+	e->active--;
+	job_close(j);
+	return 0;
 }
 
 /* On the loop: the document is parsed; which of its items need preparing? */
@@ -851,7 +1014,7 @@ static void parsed_cb(void *arg)
 	struct feed_rt *f = j->f;
 	struct engine *e = f->e;
 	if (j->parse_r < 0) {
-		job_end(j, -EBADMSG, 0, NULL);
+		job_end(j, -EBADMSG);
 		return;
 	}
 	size_t want;
@@ -861,14 +1024,26 @@ static void parsed_cb(void *arg)
 	worker_submit(e->worker, want ? prepare_run : nothing_run, prepared_cb, j);
 }
 
-/* On the loop: the document is prepared; into the store. */
+/* On the loop: the document is prepared; into the store. The transaction commits now when
+ * nothing else is on its way to it, when it holds enough, or when the corpus has grown enough to
+ * re-weight the topics (as if each document had its own transaction); else within BATCH_MS. */
 static void prepared_cb(void *arg)
 {
 	struct job *j = arg;
-	int64_t ttl = 0;
-	struct ingest_counts n = {0};
-	int r = commit_doc(j, &ttl, &n);
-	job_end(j, r, ttl, &n);
+	struct feed_rt *f = j->f;
+	struct engine *e = f->e;
+	bool alone = f->commit_alone;
+	if (alone)
+		batch_commit(e);
+	if (batch_add(j) < 0)
+		return;
+	if (alone || e->stopping || e->batch_added >= BATCH_ITEMS ||
+	    (e->jobs_open == 0 && !e->jobq) || topics_background_stale(&e->topics)) {
+		batch_commit(e);
+	} else if (!evtimer_pending(e->batch_ev, NULL)) {
+		struct timeval tv = {.tv_sec = BATCH_MS / 1000, .tv_usec = BATCH_MS % 1000 * 1000};
+		evtimer_add(e->batch_ev, &tv);
+	}
 }
 
 /* A 2xx response: its body becomes a job, and the fetch ends in job_end. */
@@ -947,7 +1122,7 @@ static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 		snprintf(msg, sizeof(msg), "HTTP %ld", res->status);
 		set_error(f, "", msg, res->retry_after);
 	}
-	fetch_end(f);
+	fetch_end(f, true);
 }
 
 int engine_reload(struct engine *e, struct config *c, char **ret_err)
@@ -976,6 +1151,7 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 	e->fetch = NULL;
 	jobs_cancel(e);
 	worker_drain(e->worker);
+	batch_commit(e);
 	e->stopping = false;
 	free_feeds(e);
 	topics_clear(&e->topics);

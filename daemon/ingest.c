@@ -136,9 +136,11 @@ struct ingest_prep *ingest_triage(struct store *st, const char *feed, const stru
 {
 	struct ingest_prep *p = xcalloc(1, sizeof(*p));
 	size_t want = 0;
-	/* One read transaction: one snapshot for every lookup, not one each. */
-	bool lookups = st && store_begin_read(st) == 0;
-	bool reading = lookups;
+	/* One read transaction: one snapshot for every lookup, not one each. Inside the caller's
+	 * open transaction, the lookups see what it has stored. */
+	bool nested = st && store_in_transaction(st);
+	bool lookups = st && (nested || store_begin_read(st) == 0);
+	bool reading = lookups && !nested;
 	p->n = doc->nitems;
 	p->v = xcalloc(p->n ? p->n : 1, sizeof(*p->v));
 	for (size_t i = 0; i < p->n; i++) {

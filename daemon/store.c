@@ -1053,6 +1053,19 @@ int store_commit(struct store *s)
 	return run(s, stmt(s, ST_COMMIT));
 }
 
+int store_flush(struct store *s)
+{
+	if (s->failed) {
+		snprintf(s->err, sizeof(s->err),
+			 "a change failed in this transaction: it must be rolled back");
+		return -EIO;
+	}
+	int r = fts_flush(s);
+	if (r < 0)
+		s->failed = true;
+	return r;
+}
+
 int store_rollback(struct store *s)
 {
 	s->failed = false;
@@ -1928,6 +1941,11 @@ int store_topic_items(struct store *s, const char *topic, int64_t after, int64_t
 int store_begin_read(struct store *s)
 {
 	return run(s, stmt(s, ST_BEGIN_READ));
+}
+
+bool store_in_transaction(struct store *s)
+{
+	return !sqlite3_get_autocommit(s->db);
 }
 
 int store_last_item_id(struct store *s, int64_t *ret_id)

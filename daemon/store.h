@@ -26,6 +26,10 @@ const char *store_errmsg(const struct store *s);
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
+/* Writes into the open transaction what the store holds back until store_commit (the full-text
+ * index rows of the items added), so that a long transaction does not hold them in memory. 0 or a
+ * store error (the transaction must then be rolled back). */
+int store_flush(struct store *s);
 
 /* A feed's fetch state, keyed by its configured name. Strings are owned by the struct: free them
  * with store_feed_clear. */
@@ -225,6 +229,8 @@ int store_last_item_id(struct store *s, int64_t *ret_id);
 /* A read transaction: what it reads is one snapshot, whatever the daemon commits meanwhile. End
  * it with store_commit. */
 int store_begin_read(struct store *s);
+/* True inside a transaction (store_begin or store_begin_read, not yet committed). */
+bool store_in_transaction(struct store *s);
 
 /*
  * Retention: deletes at most batch items fetched before irrelevant_before that no topic found

@@ -1,0 +1,159 @@
+"""Several feeds' documents share one transaction, and one document the database refuses does not
+cost the others. veilled --once fetches 24 local feeds at once; one carries an item the database
+refuses (a trigger the test adds). Two ways to refuse it:
+
+- at the commit: the item breaks a deferred foreign key, so the shared transaction fails as a
+  whole when it commits; every other document in it is fetched again and stored alone;
+- at the insert: a trigger aborts the item's insert, in the middle of the shared transaction.
+
+Either way every other feed's items are stored in that same cycle, each exactly once, the refused
+feed stores nothing and keeps no validators of the refused document, the failure is logged once,
+and --once exits 1. Once the trigger is gone, the next cycle stores the refused feed's items.
+"""
+
+import os
+import re
+import sqlite3
+import subprocess
+
+import harness as h
+from feedgen import rss2, item
+
+NFEEDS = 24
+NITEMS = 10
+POISON = 7
+
+WORDS = ("conseil municipal budget école tramway piscine marché quartier association mairie "
+         "travaux bibliothèque stade parking festival collège jardin rénovation vote habitants").split()
+
+
+def story(k, i):
+    """A distinct short story for item i of feed k."""
+    n = k * NITEMS + i
+    words = [WORDS[(n * 7 + j * 3) % len(WORDS)] for j in range(40)]
+    return (f"Dépêche locale {n} : {WORDS[n % len(WORDS)]} et {WORDS[(n // 3) % len(WORDS)]}",
+            f"Numéro {n}. " + " ".join(words) + f". Fin de la dépêche {n}.")
+
+
+def build_feeds(root):
+    names = []
+    for k in range(NFEEDS):
+        items = []
+        for i in range(NITEMS):
+            title, text = story(k, i)
+            if k == POISON and i == 3:
+                title = "POISON " + title
+            items.append(item((title, text), f"urn:batch:{k}:{i}", f"https://ville.example.fr/{k}/{i}",
+                              k * NITEMS + i))
+        name = f"feed{k:02d}.xml"
+        with open(os.path.join(root, name), "w", encoding="utf-8") as f:
+            f.write(rss2(f"Feed {k}", items))
+        names.append((f"batch-{k:02d}", name))
+    return names
+
+
+POISONS = {
+    "commit": [
+        "CREATE TABLE poison_parent (id INTEGER PRIMARY KEY)",
+        "CREATE TABLE poison_child (parent INTEGER REFERENCES poison_parent(id)"
+        " DEFERRABLE INITIALLY DEFERRED)",
+        "CREATE TRIGGER poison AFTER INSERT ON items WHEN NEW.title LIKE 'POISON %'"
+        " BEGIN INSERT INTO poison_child VALUES (-1); END",
+    ],
+    "insert": [
+        "CREATE TRIGGER poison BEFORE INSERT ON items WHEN NEW.title LIKE 'POISON %'"
+        " BEGIN SELECT RAISE(ABORT, 'poisoned item'); END",
+    ],
+}
+UNPOISON = ["DROP TRIGGER poison"]
+
+
+def run_once(conf, what, expect):
+    p = subprocess.run([h.VEILLED, "-c", conf, "--once", "-v"], capture_output=True, text=True,
+                       timeout=120)
+    h.check(p.returncode == expect, f"{what}: veilled --once exits {expect} (got {p.returncode}: "
+            f"{p.stderr.strip()[-300:]})")
+    return p.stderr
+
+
+def sql(db, statements):
+    with sqlite3.connect(db) as c:
+        for s in statements:
+            c.execute(s)
+
+
+def gets(server, name):
+    return sum(1 for r in server.requests() if r[0] == "GET" and r[1] == f"/{name}")
+
+
+def scenario(tmp, server, names, mode):
+    db = os.path.join(tmp, f"{mode}.db")
+    conf = os.path.join(tmp, f"{mode}.conf")
+    empty = os.path.join(server.root, "empty.xml")
+    with open(empty, "w", encoding="utf-8") as f:
+        f.write(rss2("Empty", []))
+    # The schema first, from a cycle on an empty feed; then the poison.
+    h.write_config(conf, db, [("empty", f"{server.base}/empty.xml")])
+    run_once(conf, f"{mode}: creating the database", 0)
+    sql(db, POISONS[mode])
+
+    before = {f: gets(server, f) for _, f in names}
+    h.write_config(conf, db, [(n, f"{server.base}/{f}") for n, f in names])
+    log = run_once(conf, f"{mode}: the cycle with the refused item", 1)
+
+    shared = [int(m) for m in re.findall(r"(\d+) documents stored in one transaction", log)]
+    h.check(shared and max(shared) > 1,
+            f"{mode}: documents share a transaction (sizes {sorted(shared, reverse=True)[:5]})")
+    failures = [l for l in log.splitlines() if "storing items failed" in l]
+    h.check(len(failures) == 1, f"{mode}: the failure is logged once ({len(failures)} lines)")
+    poison_name = names[POISON][0]
+    with sqlite3.connect(db) as c:
+        per_feed = dict(c.execute("select f.name, count(*) from sources s join feeds f"
+                                  " on f.id = s.feed_id group by f.name").fetchall())
+        n, distinct = c.execute("select count(*), count(distinct hash) from items").fetchone()
+        state = dict(c.execute("select name, etag from feeds").fetchall())
+    h.check(per_feed.get(poison_name, 0) == 0, f"{mode}: the refused feed stored nothing")
+    h.check(all(per_feed.get(name) == NITEMS for name, _ in names if name != poison_name),
+            f"{mode}: every other feed stored its {NITEMS} items in the same cycle")
+    h.check(n == distinct == (NFEEDS - 1) * NITEMS,
+            f"{mode}: each item stored once ({n} rows, {distinct} hashes)")
+    h.check(state.get(poison_name) is None,
+            f"{mode}: the refused feed keeps no validators (etag {state.get(poison_name)!r})")
+    h.check(all(state.get(name) for name, _ in names if name != poison_name),
+            f"{mode}: the other feeds keep their new validators")
+    again = [f for _, f in names if gets(server, f) - before[f] == 2]
+    failed = [int(m) for m in re.findall(r"a transaction of (\d+) documents failed", log)]
+    if mode == "commit":
+        h.check(len(failed) == 1, f"{mode}: one shared transaction failed ({failed})")
+    h.check(len(again) == sum(failed),
+            f"{mode}: the documents of a failed shared transaction, and only they, were fetched "
+            f"again ({len(again)} feeds twice; failed transactions held {failed})")
+    h.check(all(gets(server, f) - before[f] in (1, 2) for _, f in names),
+            f"{mode}: no feed fetched more than twice")
+
+    sql(db, UNPOISON)
+    log = run_once(conf, f"{mode}: the cycle after the trigger is gone", 0)
+    with sqlite3.connect(db) as c:
+        got = c.execute("select count(*) from sources s join feeds f on f.id = s.feed_id"
+                        " where f.name = ?", (poison_name,)).fetchone()[0]
+        n = c.execute("select count(*) from items").fetchone()[0]
+    h.check(got == NITEMS and n == NFEEDS * NITEMS,
+            f"{mode}: the refused feed's items are stored at the next cycle ({got}; {n} in all)")
+
+
+def main():
+    with h.TempDir() as tmp:
+        root = os.path.join(tmp, "feeds")
+        os.mkdir(root)
+        names = build_feeds(root)
+        server = h.FeedServer(root, tmp)
+        try:
+            for mode in POISONS:
+                scenario(tmp, server, names, mode)
+        finally:
+            server.stop()
+    h.finish()
+
+
+if __name__ == "__main__":
+    main()
