@@ -1215,3 +1215,8 @@ int engine_failed(const struct engine *e)
 {
 	return e->failed;
 }
+
+double engine_worker_cpu(const struct engine *e)
+{
+	return worker_cpu_seconds(e->worker);
+}

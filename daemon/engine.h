@@ -35,5 +35,7 @@ bool engine_healthy(struct engine *e);
 void engine_status(struct engine *e, char *out, size_t len);
 /* Non-zero when a database error happened (the --once exit status). */
 int engine_failed(const struct engine *e);
+/* The CPU time the worker threads (parsing, digests, scores) have used so far, in seconds. */
+double engine_worker_cpu(const struct engine *e);
 
 #endif

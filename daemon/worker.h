@@ -43,5 +43,7 @@ void worker_submit(struct worker *w, worker_fn run, worker_fn done, void *arg);
 void worker_drain(struct worker *w);
 /* Jobs submitted whose done callback has not been called yet. */
 size_t worker_pending(const struct worker *w);
+/* The CPU time the worker's threads have used so far, in seconds (0 without threads). */
+double worker_cpu_seconds(const struct worker *w);
 
 #endif
