@@ -986,8 +986,6 @@ static int batch_add(struct job *j)
 	if (r == 0) {
 		f->st.items += j->n.added;
 		r = store_feed_save(e->store, &f->st);
-		if (r == 0)
-			r = store_flush(e->store);
 		if (r < 0)
 			f->st.items -= j->n.added;
 	}

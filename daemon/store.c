@@ -190,6 +190,7 @@ enum stmt {
 	ST_PRUNE,
 	ST_OPTIMIZE,
 	ST_FTS_ADD,
+	ST_FTS_TEXT,
 	ST_MAX
 };
 
@@ -327,14 +328,9 @@ static const char *const stmt_sql[ST_MAX] = {
     /* One row, VALUES: no statement journal, so no savepoint makes FTS5 flush
        (schema_v5_fts_commit). */
     [ST_FTS_ADD] = "INSERT INTO items_fts (rowid, title, text) VALUES (?1, ?2, ?3)",
-};
-
-/* An item stored in the open transaction and not yet in items_fts: its row id and the two
- * indexed columns (text is summary and content joined by a space, as items_fts_delete reads). */
-struct fts_row {
-	int64_t id;
-	char *title;
-	char *text;
+    /* The indexed columns of an item, as items_fts_delete reads them. */
+    [ST_FTS_TEXT] = "SELECT title, coalesce(summary, '') || ' ' || coalesce(content, '')"
+		    " FROM items WHERE id = ?1",
 };
 
 /*
@@ -383,7 +379,7 @@ struct store {
 	 * ends it. */
 	bool failed;
 	/* Items of the open transaction waiting for items_fts (fts_flush). */
-	struct fts_row *fts;
+	int64_t *fts;
 	size_t nfts, capfts;
 	char err[512];
 };
@@ -778,46 +774,41 @@ int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, 
 	return -EIO;
 }
 
-/* Forgets the queued rows from index from on (they were rolled back). */
+/* Forgets the queued items from index from on (they were rolled back). */
 static void fts_drop(struct store *s, size_t from)
 {
-	for (size_t i = from; i < s->nfts; i++) {
-		free(s->fts[i].title);
-		free(s->fts[i].text);
-	}
 	if (from < s->nfts)
 		s->nfts = from;
 }
 
-static void fts_queue(struct store *s, int64_t id, const struct store_item *it)
+/* Only the item's id waits: a transaction holding several documents would otherwise hold their
+ * texts twice. */
+static void fts_queue(struct store *s, int64_t id)
 {
 	if (s->nfts == s->capfts) {
 		s->capfts = s->capfts ? 2 * s->capfts : 64;
 		s->fts = xreallocarray(s->fts, s->capfts, sizeof(*s->fts));
 	}
-	struct buf text = {0};
-	if (it->summary)
-		buf_puts(&text, it->summary);
-	buf_putc(&text, ' ');
-	if (it->content)
-		buf_puts(&text, it->content);
-	s->fts[s->nfts++] = (struct fts_row){
-	    .id = id,
-	    .title = it->title ? xstrdup(it->title) : NULL,
-	    .text = buf_steal(&text),
-	};
+	s->fts[s->nfts++] = id;
 }
 
-/* Writes the queued rows into items_fts, in the open transaction, and forgets them. */
+/* Writes the queued items into items_fts, in the open transaction, and forgets them. Each text
+ * is read back from items, then inserted with VALUES: an INSERT ... SELECT could open a statement
+ * journal, and FTS5 would write a segment per item (schema_v5_fts_commit). */
 static int fts_flush(struct store *s)
 {
 	int r = 0;
 	for (size_t i = 0; i < s->nfts && r >= 0; i++) {
+		sqlite3_stmt *sel = stmt(s, ST_FTS_TEXT);
+		sqlite3_bind_int64(sel, 1, s->fts[i]);
+		if ((r = step(s, sel)) <= 0)
+			continue; /* an error, or the item is gone */
 		sqlite3_stmt *st = stmt(s, ST_FTS_ADD);
-		sqlite3_bind_int64(st, 1, s->fts[i].id);
-		bind_text(st, 2, s->fts[i].title);
-		bind_text(st, 3, s->fts[i].text);
+		sqlite3_bind_int64(st, 1, s->fts[i]);
+		sqlite3_bind_value(st, 2, sqlite3_column_value(sel, 0));
+		sqlite3_bind_value(st, 3, sqlite3_column_value(sel, 1));
 		r = run(s, st);
+		done(sel);
 	}
 	fts_drop(s, 0);
 	return r;
@@ -1053,19 +1044,6 @@ int store_commit(struct store *s)
 	return run(s, stmt(s, ST_COMMIT));
 }
 
-int store_flush(struct store *s)
-{
-	if (s->failed) {
-		snprintf(s->err, sizeof(s->err),
-			 "a change failed in this transaction: it must be rolled back");
-		return -EIO;
-	}
-	int r = fts_flush(s);
-	if (r < 0)
-		s->failed = true;
-	return r;
-}
-
 int store_rollback(struct store *s)
 {
 	s->failed = false;
@@ -1247,7 +1225,7 @@ static int item_add(struct store *s, const struct store_item *it, int64_t *ret_i
 	int isnew = sqlite3_changes(s->db) > 0;
 	if (isnew) {
 		id = sqlite3_last_insert_rowid(s->db);
-		fts_queue(s, id, it);
+		fts_queue(s, id);
 	} else {
 		/* Already stored: the same content, or the same canonical link. */
 		st = stmt(s, ST_ITEM_FIND);

@@ -26,10 +26,6 @@ const char *store_errmsg(const struct store *s);
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 int store_rollback(struct store *s);
-/* Writes into the open transaction what the store holds back until store_commit (the full-text
- * index rows of the items added), so that a long transaction does not hold them in memory. 0 or a
- * store error (the transaction must then be rolled back). */
-int store_flush(struct store *s);
 
 /* A feed's fetch state, keyed by its configured name. Strings are owned by the struct: free them
  * with store_feed_clear. */
