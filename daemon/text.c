@@ -396,13 +396,21 @@ static char *fold_impl(const char *s, size_t len, bool reference)
 		if (p[i] < 0x80) { /* fold_space and the copy below, for ASCII */
 			if (p[i] <= ' ' || p[i] == 0x7F) {
 				space = true;
-			} else {
-				if (space && w)
-					norm.p[w++] = ' ';
-				space = false;
-				norm.p[w++] = (char)p[i];
+				i++;
+				continue;
 			}
-			i++;
+			if (space && w)
+				norm.p[w++] = ' ';
+			space = false;
+			/* The rest of an ASCII word at once; it moves only after a collapse. */
+			size_t j = i + 1;
+			while (j < n && p[j] > ' ' && p[j] < 0x7F)
+				j++;
+			if (w != i)
+				for (size_t k = i; k < j; k++)
+					norm.p[w + k - i] = (char)p[k];
+			w += j - i;
+			i = j;
 			continue;
 		}
 		utf8proc_int32_t cp;
