@@ -533,6 +533,37 @@ void text_stemmer_free(struct text_stemmer *st)
 	free(st);
 }
 
+static pthread_key_t stemmer_key;
+static pthread_once_t stemmer_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct text_stemmer *thread_stemmer;
+
+static void stemmer_free_cb(void *st)
+{
+	text_stemmer_free(st);
+}
+
+static void stemmer_key_init(void)
+{
+	/* On failure no stemmer is kept: text_stemmer_thread returns NULL. */
+	if (pthread_key_create(&stemmer_key, stemmer_free_cb) != 0)
+		stemmer_key = (pthread_key_t)-1;
+}
+
+struct text_stemmer *text_stemmer_thread(void)
+{
+	if (thread_stemmer)
+		return thread_stemmer;
+	pthread_once(&stemmer_once, stemmer_key_init);
+	if (stemmer_key == (pthread_key_t)-1)
+		return NULL;
+	struct text_stemmer *st = text_stemmer_new();
+	if (st && pthread_setspecific(stemmer_key, st) != 0) {
+		text_stemmer_free(st);
+		return NULL;
+	}
+	return thread_stemmer = st;
+}
+
 static uint32_t hash_word(const char *s, size_t n)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
@@ -634,10 +665,15 @@ struct alias {
 	const char *canonical;
 };
 
+struct alias_slot {
+	uint32_t index; /* 1 + index in v, 0 = empty */
+	uint32_t hash;	/* hash_word of its variant: most probes end without a string compare */
+};
+
 struct text_aliases {
 	struct alias *v;
 	size_t n, cap;
-	uint32_t *slots; /* hash index of v: 1 + index, 0 = empty; nslots a power of two */
+	struct alias_slot *slots; /* hash index of v; nslots a power of two */
 	size_t nslots;
 	char **words; /* every allocated string, for freeing */
 	size_t nwords, capwords;
@@ -787,10 +823,11 @@ struct text_aliases *text_aliases_parse(const char *name, const char *data, size
 	al->slots = xcalloc(al->nslots, sizeof(*al->slots));
 	for (size_t i = 0; i < al->n; i++) {
 		const char *w = al->v[i].variant;
-		size_t j = hash_word(w, strlen(w)) & (al->nslots - 1);
-		while (al->slots[j])
+		uint32_t h = hash_word(w, strlen(w));
+		size_t j = h & (al->nslots - 1);
+		while (al->slots[j].index)
 			j = (j + 1) & (al->nslots - 1);
-		al->slots[j] = (uint32_t)(i + 1);
+		al->slots[j] = (struct alias_slot){(uint32_t)(i + 1), h};
 	}
 	return al;
 fail:
@@ -820,9 +857,9 @@ static const char *alias_find(const struct text_aliases *al, const char *w, size
 {
 	if (!al || !al->n)
 		return NULL;
-	for (size_t j = h & (al->nslots - 1); al->slots[j]; j = (j + 1) & (al->nslots - 1)) {
-		const struct alias *a = &al->v[al->slots[j] - 1];
-		if (!strncmp(a->variant, w, len) && !a->variant[len])
+	for (size_t j = h & (al->nslots - 1); al->slots[j].index; j = (j + 1) & (al->nslots - 1)) {
+		const struct alias *a = &al->v[al->slots[j].index - 1];
+		if (al->slots[j].hash == h && !strncmp(a->variant, w, len) && !a->variant[len])
 			return a->canonical;
 	}
 	return NULL;

@@ -48,6 +48,10 @@ struct text_aliases;
  * threads. Free with text_stemmer_free. */
 struct text_stemmer *text_stemmer_new(void);
 void text_stemmer_free(struct text_stemmer *st);
+/* The calling thread's own stemmer, made at its first call and freed when the thread exits
+ * (borrowed: never freed by the caller): spares a stemmer per scored item. NULL when none can
+ * be kept (no French in libstemmer, no thread-specific key): use text_stemmer_new then. */
+struct text_stemmer *text_stemmer_thread(void);
 
 /*
  * Loads a spelling-variant file (format in conf/aliases.txt: "canonical = variant, variant, ...",

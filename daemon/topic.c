@@ -500,14 +500,18 @@ static double tf_weight(double count)
 /* Reads title and text into d (initialised by the caller with d->t set). */
 static void doc_read(struct doc *d, struct text_stemmer *st, const char *title, const char *text)
 {
-	if (title && *title) {
+	size_t tlen = title ? strlen(title) : 0, xlen = text ? strlen(text) : 0;
+	/* Room for half the item's bytes at once: the arena seldom grows (from empty, it grew
+	 * several times per item). */
+	buf_reserve(&d->arena, (tlen + xlen) / 2);
+	if (tlen) {
 		d->mult = TITLE_WEIGHT;
-		text_tokens(st, d->t->aliases, title, strlen(title), doc_cb, d);
+		text_tokens(st, d->t->aliases, title, tlen, doc_cb, d);
 		d->prevlen = 0;
 	}
-	if (text && *text) {
+	if (xlen) {
 		d->mult = 1.0;
-		text_tokens(st, d->t->aliases, text, strlen(text), doc_cb, d);
+		text_tokens(st, d->t->aliases, text, xlen, doc_cb, d);
 	}
 }
 
@@ -880,10 +884,12 @@ void topic_score_keys(const struct topic *t, const char *title, const char *text
 		      void *arg)
 {
 	memset(ret, 0, sizeof(*ret));
-	struct text_stemmer *st = text_stemmer_new();
+	struct text_stemmer *own = NULL, *st = text_stemmer_thread();
+	if (!st)
+		st = own = text_stemmer_new();
 	struct doc d = {.t = t};
 	doc_read(&d, st, title, text);
-	text_stemmer_free(st);
+	text_stemmer_free(own);
 	if (!d.n)
 		goto out;
 	if (key_cb)

@@ -165,6 +165,37 @@ static void test_stem_memo(void **state)
 	free(words);
 }
 
+static void *thread_stemmer_cb(void *arg)
+{
+	(void)arg;
+	struct text_stemmer *st = text_stemmer_thread();
+	assert_non_null(st);
+	assert_ptr_equal(text_stemmer_thread(), st);
+	return st;
+}
+
+/* Each thread keeps one stemmer of its own, which stems as a new one does. */
+static void test_stemmer_thread(void **state)
+{
+	(void)state;
+	struct text_stemmer *st = text_stemmer_thread();
+	assert_non_null(st);
+	assert_ptr_equal(text_stemmer_thread(), st);
+	pthread_t t;
+	void *other = NULL;
+	assert_int_equal(pthread_create(&t, NULL, thread_stemmer_cb, NULL), 0);
+	assert_int_equal(pthread_join(t, &other), 0);
+	assert_ptr_not_equal(other, st);
+	char *words = word_list(300);
+	struct text_stemmer *fresh = text_stemmer_new();
+	char *got = tokens(st, NULL, words), *want = tokens(fresh, NULL, words);
+	assert_string_equal(got, want);
+	text_stemmer_free(fresh);
+	free(got);
+	free(want);
+	free(words);
+}
+
 static void test_flags(void **state)
 {
 	(void)state;
@@ -755,6 +786,7 @@ int main(void)
 	    cmocka_unit_test(test_alias_errors),
 	    cmocka_unit_test(test_invalid_utf8),
 	    cmocka_unit_test(test_fast_path_matches_utf8proc),
+	    cmocka_unit_test(test_stemmer_thread),
 	    cmocka_unit_test(test_table_matches_reference),
 	    cmocka_unit_test(test_fold_definition),
 	    cmocka_unit_test(test_real_texts_match_reference),
