@@ -248,11 +248,15 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret)
 	return n;
 }
 
+static bool ascii_alnum(uint32_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 static bool is_separator(uint32_t cp)
 {
 	if (cp < 0x80)
-		return !((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
-			 (cp >= 'A' && cp <= 'Z'));
+		return !ascii_alnum(cp);
 	for (size_t i = 0; i < ARRAY_SIZE(separators); i++)
 		if (separators[i] == cp)
 			return true;
@@ -414,9 +418,16 @@ static bool put_words_fast(struct buf *out, const char *s, size_t len)
 		size_t k = 1;
 		bool sep;
 		if (p[i] < 0x80) {
-			unsigned c = p[i];
-			sep = !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-				(c >= 'A' && c <= 'Z'));
+			if (ascii_alnum(p[i])) {
+				/* The rest of an ASCII word at once, byte by byte. */
+				if (!word)
+					word = w;
+				do
+					*w++ = (char)p[i++];
+				while (i < len && ascii_alnum(p[i]));
+				continue;
+			}
+			sep = true;
 		} else {
 			uint32_t cp;
 			k = utf8_decode(p + i, len - i, &cp);
