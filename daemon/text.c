@@ -980,6 +980,11 @@ static void tok_add(struct tokenizer *tz, const char *s, size_t n)
 	tz->len += n;
 }
 
+static bool ascii_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al, const char *s,
 			  size_t len, text_token_cb cb, void *arg, bool reference)
 {
@@ -1001,6 +1006,44 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 	size_t n = norm.len;
 	bool initial = true, joined = false;
 	for (size_t i = 0; i < n;) {
+		if (!reference && ascii_alnum(p[i])) {
+			/* A run of ASCII letters and digits, in local variables: what the code
+			 * below does one character at a time (and still does for the reference),
+			 * for most of the bytes of French text once normalised. Only its first
+			 * character may start the token. */
+			if (!tz.len && !tz.toolong) {
+				if (p[i] >= 'A' && p[i] <= 'Z')
+					tz.flags |= TEXT_TOKEN_CAPITAL;
+				if (initial)
+					tz.flags |= TEXT_TOKEN_INITIAL;
+				if (joined)
+					tz.flags |= TEXT_TOKEN_JOINED;
+			}
+			size_t tlen = tz.len, nchars = tz.nchars;
+			bool digit = false, toolong = tz.toolong;
+			do {
+				unsigned char c = p[i];
+				if (c >= 'a' && c <= 'z')
+					;
+				else if (c >= 'A' && c <= 'Z')
+					c = (unsigned char)(c - 'A' + 'a');
+				else if (c >= '0' && c <= '9')
+					digit = true;
+				else
+					break;
+				if (tlen < TEXT_MAX_TOKEN) /* tok_add of one byte */
+					tz.tok[tlen++] = (char)c;
+				else
+					toolong = true;
+				i++;
+				nchars++;
+			} while (i < n);
+			tz.len = tlen;
+			tz.nchars = nchars;
+			tz.digit = tz.digit || digit;
+			tz.toolong = toolong;
+			continue;
+		}
 		utf8proc_int32_t cp;
 		i += next_char(p + i, n - i, &cp);
 		utf8proc_category_t cat;

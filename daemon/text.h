@@ -78,8 +78,9 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 
 /*
  * text_fold and text_tokens normalise through a table of the common code points, built from
- * utf8proc at first use, and call utf8proc only around the others. These two do everything
- * through utf8proc: the reference the tests hold the fast path to, byte for byte (content
+ * utf8proc at first use, and call utf8proc only around the others; text_tokens reads runs of
+ * ASCII letters and digits at once. These two do everything through utf8proc, and tokenise one
+ * character at a time: the reference the tests hold the fast path to, byte for byte (content
  * hashes already stored depend on it).
  */
 char *text_fold_reference(const char *s, size_t len);
