@@ -81,8 +81,8 @@ static bool is_space_char(unsigned char c)
 }
 
 /* Appends the text s[0..len) (no NUL inside), collapsing white space runs (which count as one
- * space). Words are copied straight into the buffer, whose room is checked once per word: this
- * runs over every byte of every item's text. */
+ * space). Text that needs no collapsing (words one space apart) is copied a run at a time:
+ * this runs over every byte of every item's text. */
 static void out_text(struct out *o, const char *s, size_t len)
 {
 	const unsigned char *q = (const unsigned char *)s, *end = q + len;
@@ -90,22 +90,31 @@ static void out_text(struct out *o, const char *s, size_t len)
 	if (!len)
 		return;
 	/* The output is at most the input and one separator before it; past max nothing is kept. */
-	buf_reserve(b, (len < o->max ? len : o->max) + 1);
+	buf_reserve(b, (len < o->max ? len : o->max) + 2);
 	while (q < end && !out_full(o)) {
 		if (is_space_char(*q)) {
 			out_break(o, 1);
 			q++;
 			continue;
 		}
-		const unsigned char *e = q + 1;
-		while (e < end && !is_space_char(*e))
-			e++;
-		size_t n = (size_t)(e - q);
-		if (b->cap - b->len < n + 2)
-			buf_reserve(b, n + 1);
 		if (b->len > 0 && o->pending)
 			b->p[b->len++] = o->pending == 2 ? '\n' : ' ';
 		o->pending = 0;
+		/* Words and the single spaces between them, as they are, up to one byte past max
+		 * (finish() cuts there): the first space that is not alone ends the run. */
+		size_t limit = o->max + 1 - b->len;
+		const unsigned char *e = q + 1;
+		while (e < end && (size_t)(e - q) < limit) {
+			if (!is_space_char(*e))
+				e++;
+			else if (*e == ' ' && e + 1 < end && !is_space_char(e[1]))
+				e += 2;
+			else
+				break;
+		}
+		size_t n = (size_t)(e - q);
+		if (b->cap - b->len < n + 2)
+			buf_reserve(b, n + 1);
 		memcpy(b->p + b->len, q, n);
 		b->len += n;
 		q = e;

@@ -295,7 +295,8 @@ static int normalise_fast(const char *str, size_t len, const struct fold_table *
 				j += 8;
 			while (j < len && s[j] < 0x80)
 				j++;
-			buf_reserve(out, j - i + 8);
+			if (out->cap - out->len <= j - i + 8)
+				buf_reserve(out, j - i + 8);
 			ascii_copy(out->p + out->len, s + i, j - i, fold);
 			out->len += j - i;
 			prev = j - 1; /* an ASCII character is a boundary (fold_init checked) */
