@@ -273,6 +273,11 @@ static void utf8_repair(const char *s, size_t len, struct buf *out, size_t *ret_
 			i++;
 			continue;
 		}
+		if (p[i] >= 0xC2 && p[i] <= 0xDF && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {
+			multi++; /* a valid 2-byte sequence (é, à, ç...), without a call */
+			i += 2;
+			continue;
+		}
 		size_t n = utf8_len_at(p + i, len - i);
 		if (n) {
 			multi++;
