@@ -24,6 +24,7 @@
 #include "dedup.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -181,6 +182,19 @@ static bool has_markup(const char *s)
 	return false;
 }
 
+#define HIGH_BITS 0x8080808080808080ull
+
+/* True when the 8 bytes at p are ASCII without an upper-case letter: adding 0x80 - 'A' to each
+ * byte sets its high bit from 'A' up, adding 0x7F - 'Z' from past 'Z' (no carry crosses bytes
+ * of at most 0x7F). */
+static bool ascii_no_upper8(const unsigned char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+	uint64_t ge_a = x + 0x3F3F3F3F3F3F3F3Full, gt_z = x + 0x2525252525252525ull;
+	return !(x & HIGH_BITS) && !(ge_a & ~gt_z & HIGH_BITS);
+}
+
 /* Step 1 (glued words): copies the line s[0..len) to *out with a space between a lower-case
  * letter and an upper-case one that follows it. */
 static void clean_line(const char *s, size_t len, struct buf *out)
@@ -190,19 +204,30 @@ static void clean_line(const char *s, size_t len, struct buf *out)
 	size_t from = 0; /* start of the bytes not yet copied */
 	int prev = 0;	 /* letter_case of the previous character */
 	for (size_t i = 0; i < len;) {
-		if (p[i] < 0x80 && !(p[i] >= 'A' && p[i] <= 'Z') && !(p[i] >= 'a' && p[i] <= 'z')) {
-			prev = 0; /* the common case, kept cheap */
-			i++;
+		/* Most of a line is eight bytes at a time: none is upper case, so nothing is split
+		 * there, and the case of the last one is what follows. */
+		if (i + 8 <= len && ascii_no_upper8(p + i)) {
+			prev = p[i + 7] >= 'a' && p[i + 7] <= 'z' ? -1 : 0;
+			i += 8;
 			continue;
 		}
-		int c = letter_case(p + i, len - i);
-		if (c == 1 && prev == -1) {
-			buf_append(out, s + from, i - from);
-			buf_putc(out, ' ');
-			from = i;
+		/* Else the next eight bytes (or a little more) one character at a time. */
+		for (size_t stop = i + 8; i < len && i < stop;) {
+			if (p[i] < 0x80 && !(p[i] >= 'A' && p[i] <= 'Z') &&
+			    !(p[i] >= 'a' && p[i] <= 'z')) {
+				prev = 0; /* the common case, kept cheap */
+				i++;
+				continue;
+			}
+			int c = letter_case(p + i, len - i);
+			if (c == 1 && prev == -1) {
+				buf_append(out, s + from, i - from);
+				buf_putc(out, ' ');
+				from = i;
+			}
+			prev = c;
+			i += p[i] < 0x80 ? 1 : p[i] < 0xE0 ? 2 : p[i] < 0xF0 ? 3 : 4;
 		}
-		prev = c;
-		i += p[i] < 0x80 ? 1 : p[i] < 0xE0 ? 2 : p[i] < 0xF0 ? 3 : 4;
 	}
 	if (from < len)
 		buf_append(out, s + from, len - from);
@@ -223,11 +248,15 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret)
 	return n;
 }
 
+static bool ascii_alnum(uint32_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 static bool is_separator(uint32_t cp)
 {
 	if (cp < 0x80)
-		return !((cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
-			 (cp >= 'A' && cp <= 'Z'));
+		return !ascii_alnum(cp);
 	for (size_t i = 0; i < ARRAY_SIZE(separators); i++)
 		if (separators[i] == cp)
 			return true;
@@ -389,9 +418,16 @@ static bool put_words_fast(struct buf *out, const char *s, size_t len)
 		size_t k = 1;
 		bool sep;
 		if (p[i] < 0x80) {
-			unsigned c = p[i];
-			sep = !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-				(c >= 'A' && c <= 'Z'));
+			if (ascii_alnum(p[i])) {
+				/* The rest of an ASCII word at once, byte by byte. */
+				if (!word)
+					word = w;
+				do
+					*w++ = (char)p[i++];
+				while (i < len && ascii_alnum(p[i]));
+				continue;
+			}
+			sep = true;
 		} else {
 			uint32_t cp;
 			k = utf8_decode(p + i, len - i, &cp);
@@ -464,12 +500,22 @@ static void put_normalised(struct buf *out, const char *s, bool reference)
 		out->p[--out->len] = '\0';
 }
 
+/* SHA-256 as libcrypto implements it, looked up once: SHA256() fetches it anew on every call
+ * (OpenSSL 3), 15% of the cost of hashing an item. NULL when the lookup failed. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_init(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 static void sha256_hex(const char *p, size_t len, char out[DEDUP_HASH_HEX])
 {
-	/* libcrypto's one-shot SHA256() (not deprecated in OpenSSL 3): the whole input is in
-	 * memory, so no streaming EVP context is needed. */
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256((const unsigned char *)p, len, md);
+	pthread_once(&sha256_once, sha256_init);
+	if (!sha256_md || !EVP_Digest(p, len, md, NULL, sha256_md, NULL))
+		SHA256((const unsigned char *)p, len, md); /* libcrypto's one-shot */
 	static const char hex[] = "0123456789abcdef";
 	for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++) {
 		out[2 * i] = hex[md[i] >> 4];
@@ -478,15 +524,15 @@ static void sha256_hex(const char *p, size_t len, char out[DEDUP_HASH_HEX])
 	out[64] = '\0';
 }
 
-/* spread[x] has byte i set to bit i of x (see simhash_words). */
-static uint64_t spread[256];
-static pthread_once_t spread_once = PTHREAD_ONCE_INIT;
-
-static void spread_init(void)
+/* The byte of a 128-bit hash (byte 0: the low byte of low64) that lies k-th in the memory of
+ * {low64, high64}. */
+static unsigned lane_byte(unsigned k)
 {
-	for (unsigned x = 0; x < 256; x++)
-		for (unsigned i = 0; i < 8; i++)
-			spread[x] |= (uint64_t)((x >> i) & 1u) << (8 * i);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return (k & 8u) | (7u - (k & 7u));
+#else
+	return k;
+#endif
 }
 
 /*
@@ -515,25 +561,29 @@ static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
 		free(starts);
 		return;
 	}
-	/* Bit counting, eight bits at a time: spread[x] has byte i set to bit i of x, so adding
-	 * spread[byte] to a 64-bit word counts 8 bits in 8 byte lanes; lanes are emptied into
-	 * ones[] before they can overflow. Eight times fewer additions than one per bit. */
-	pthread_once(&spread_once, spread_init); /* threads digest concurrently */
+	/* Bit counting in byte lanes: lane k of lanes[j] counts the features with bit j of their
+	 * hash's byte k set, sixteen lanes in one vector (GCC and Clang vector extensions: SSE2 or
+	 * NEON, else plain code); (x & bit) == bit is -1 in a lane that has the bit, so subtracting
+	 * it counts. Lanes are emptied into ones[] (bit 8k + j) before they can overflow. */
+	typedef uint8_t v16u8 __attribute__((vector_size(16)));
 	uint32_t ones[128] = {0};
-	uint64_t lanes[16] = {0};
+	v16u8 lanes[8] = {0};
 	size_t nfeat = nwords - DEDUP_SHINGLE + 1;
 	for (size_t i = 0; i < nfeat; i++) {
 		size_t end = i + DEDUP_SHINGLE < nwords ? starts[i + DEDUP_SHINGLE] - 1 : len;
 		XXH128_hash_t h = XXH3_128bits(w + starts[i], end - starts[i]);
-		for (unsigned k = 0; k < 8; k++) {
-			lanes[k] += spread[(h.low64 >> (8 * k)) & 0xFF];
-			lanes[8 + k] += spread[(h.high64 >> (8 * k)) & 0xFF];
+		uint64_t halves[2] = {h.low64, h.high64};
+		v16u8 x;
+		memcpy(&x, halves, sizeof(x)); /* lane k: byte lane_byte(k) of the hash */
+		for (unsigned j = 0; j < 8; j++) {
+			v16u8 bit = (v16u8){0} + (uint8_t)(1u << j);
+			lanes[j] -= (v16u8)((x & bit) == bit);
 		}
 		if (i % 255 == 254 || i == nfeat - 1) {
-			for (unsigned k = 0; k < 16; k++) {
-				for (unsigned j = 0; j < 8; j++)
-					ones[8 * k + j] += (uint32_t)((lanes[k] >> (8 * j)) & 0xFF);
-				lanes[k] = 0;
+			for (unsigned j = 0; j < 8; j++) {
+				for (unsigned k = 0; k < 16; k++)
+					ones[8 * lane_byte(k) + j] += lanes[j][k];
+				lanes[j] = (v16u8){0};
 			}
 		}
 	}

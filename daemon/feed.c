@@ -28,6 +28,7 @@
 #include <iconv.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -220,6 +221,34 @@ static void decl_encoding(const char *data, size_t len, char *out, size_t outlen
 	out[o] = '\0';
 }
 
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static uint64_t load8(const void *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+	return x;
+}
+
+/* Nonzero when a byte of x is below n (n <= 0x80); when a byte of x is c. */
+static uint64_t has_below(uint64_t x, unsigned char n)
+{
+	return (x - ONES * n) & ~x & HIGHS;
+}
+
+static uint64_t has_byte(uint64_t x, unsigned char c)
+{
+	return has_below(x ^ (ONES * c), 1);
+}
+
+/* True when the 8 bytes at p are ASCII: the decoder and the tidier look at whole documents, eight
+ * bytes per test where they tested one. */
+static bool ascii8(const unsigned char *p)
+{
+	return !(load8(p) & HIGHS);
+}
+
 /* Length of a valid UTF-8 sequence at p (n bytes available), 0 when invalid. */
 static size_t utf8_len_at(const unsigned char *p, size_t n)
 {
@@ -236,8 +265,17 @@ static void utf8_repair(const char *s, size_t len, struct buf *out, size_t *ret_
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0, multi = 0, bad = 0;
 	while (i < len) {
+		if (i + 8 <= len && ascii8(p + i)) {
+			i += 8;
+			continue;
+		}
 		if (p[i] < 0x80) {
 			i++;
+			continue;
+		}
+		if (p[i] >= 0xC2 && p[i] <= 0xDF && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {
+			multi++; /* a valid 2-byte sequence (é, à, ç...), without a call */
+			i += 2;
 			continue;
 		}
 		size_t n = utf8_len_at(p + i, len - i);
@@ -447,6 +485,9 @@ static void tidy(const char *s, size_t n, struct buf *out)
 	while (i < n) {
 		/* Copy a run of ordinary bytes at once. */
 		size_t j = i;
+		while (j + 8 <= n && !(has_byte(load8(s + j), '&') | has_byte(load8(s + j), '<') |
+				       has_below(load8(s + j), 0x20)))
+			j += 8;
 		while (j < n && s[j] != '&' && s[j] != '<' && (unsigned char)s[j] >= 0x20)
 			j++;
 		buf_append(out, s + i, j - i);
@@ -638,6 +679,8 @@ static char *clean_text(const char *s, size_t len, size_t max)
 {
 	struct buf b = {0};
 	bool space = false;
+	/* Written in place: never longer than the input, and stops within max + 2 bytes. */
+	buf_reserve(&b, (len < max ? len : max) + 2);
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 		if (is_space(c) || c == '\f' || c == '\v') {
@@ -645,9 +688,9 @@ static char *clean_text(const char *s, size_t len, size_t max)
 			continue;
 		}
 		if (space)
-			buf_putc(&b, ' ');
+			b.p[b.len++] = ' ';
 		space = false;
-		buf_putc(&b, c);
+		b.p[b.len++] = c;
 		if (b.len > max)
 			break;
 	}

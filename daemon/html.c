@@ -19,6 +19,7 @@
 #include "util.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,30 +71,55 @@ static void out_break(struct out *o, int kind)
 		o->pending = kind;
 }
 
+/* The white space out_text collapses: ' ', '\t', '\n', '\v', '\f', '\r' (bit c set for c). */
+#define SPACE_CHARS                                                                                \
+	(1ull << ' ' | 1ull << '\t' | 1ull << '\n' | 1ull << '\v' | 1ull << '\f' | 1ull << '\r')
+
 static bool is_space_char(unsigned char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+	return c <= ' ' && (SPACE_CHARS >> c & 1u);
 }
 
-/* Appends text, collapsing white space runs (which count as one space). */
-static void out_text(struct out *o, const char *s)
+/* Appends the text s[0..len) (no NUL inside), collapsing white space runs (which count as one
+ * space). Text that needs no collapsing (words one space apart) is copied a run at a time:
+ * this runs over every byte of every item's text. */
+static void out_text(struct out *o, const char *s, size_t len)
 {
-	const unsigned char *q = (const unsigned char *)s;
-	while (*q && !out_full(o)) {
+	const unsigned char *q = (const unsigned char *)s, *end = q + len;
+	struct buf *b = &o->b;
+	if (!len)
+		return;
+	/* The output is at most the input and one separator before it; past max nothing is kept. */
+	buf_reserve(b, (len < o->max ? len : o->max) + 2);
+	while (q < end && !out_full(o)) {
 		if (is_space_char(*q)) {
 			out_break(o, 1);
 			q++;
 			continue;
 		}
-		const unsigned char *e = q;
-		while (*e && !is_space_char(*e))
-			e++;
-		if (o->b.len > 0 && o->pending)
-			buf_putc(&o->b, o->pending == 2 ? '\n' : ' ');
+		if (b->len > 0 && o->pending)
+			b->p[b->len++] = o->pending == 2 ? '\n' : ' ';
 		o->pending = 0;
-		buf_append(&o->b, q, (size_t)(e - q));
+		/* Words and the single spaces between them, as they are, up to one byte past max
+		 * (finish() cuts there): the first space that is not alone ends the run. */
+		size_t limit = o->max + 1 - b->len;
+		const unsigned char *e = q + 1;
+		while (e < end && (size_t)(e - q) < limit) {
+			if (!is_space_char(*e))
+				e++;
+			else if (*e == ' ' && e + 1 < end && !is_space_char(e[1]))
+				e += 2;
+			else
+				break;
+		}
+		size_t n = (size_t)(e - q);
+		if (b->cap - b->len < n + 2)
+			buf_reserve(b, n + 1);
+		memcpy(b->p + b->len, q, n);
+		b->len += n;
 		q = e;
 	}
+	b->p[b->len] = '\0';
 }
 
 /* Replaces invalid UTF-8 bytes with U+FFFD so the parser never falls back to Latin-1. */
@@ -294,6 +320,31 @@ static bool fast_closes(const char *name, const char *open, enum fast_kind kind,
 	return htmlAutoCloseTag(NULL, (const xmlChar *)open, &probe) != 0;
 }
 
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Nonzero when a byte of x is below n (n <= 0x80); when a byte of x is c. */
+static uint64_t has_below(uint64_t x, unsigned char n)
+{
+	return (x - ONES * n) & ~x & HIGHS;
+}
+
+static uint64_t has_byte(uint64_t x, unsigned char c)
+{
+	return has_below(x ^ (ONES * c), 1);
+}
+
+/* True when the 8 bytes at s are plain text to fast_text: none of '<', '&', a control
+ * character, DEL or 0xEF (which starts U+FFFE and U+FFFF). Eight bytes per test where it
+ * tested one. */
+static bool plain8(const char *s)
+{
+	uint64_t x;
+	memcpy(&x, s, 8);
+	return !(has_below(x, 0x20) | has_byte(x, '<') | has_byte(x, '&') | has_byte(x, 0x7F) |
+		 has_byte(x, 0xEF));
+}
+
 /*
  * The text of s[0..len) (valid UTF-8) into o, as the tree walk of html_to_text would give it;
  * false (o then holds a partial result) when the fragment needs libxml2's parser.
@@ -316,6 +367,8 @@ static bool fast_text(const char *s, size_t len, struct out *o)
 		}
 		if (c != '<') {
 			size_t j = i;
+			while (j + 8 <= len && plain8(s + j))
+				j += 8;
 			while (j < len && s[j] != '<' && s[j] != '&') {
 				unsigned char d = (unsigned char)s[j];
 				if ((d < 0x20 && !is_ws(d)) || d == 0x7F)
@@ -331,7 +384,7 @@ static bool fast_text(const char *s, size_t len, struct out *o)
 		}
 		/* A tag: flush the text before it. */
 		if (text.len) {
-			out_text(o, text.p);
+			out_text(o, text.p, text.len);
 			buf_reset(&text);
 		}
 		bool end = i + 1 < len && s[i + 1] == '/';
@@ -382,7 +435,7 @@ static bool fast_text(const char *s, size_t len, struct out *o)
 		i = j;
 	}
 	if (text.len)
-		out_text(o, text.p);
+		out_text(o, text.p, text.len);
 	ok = true;
 out:
 	buf_free(&text);
@@ -396,9 +449,7 @@ char *html_to_text(const char *html, size_t len, size_t max)
 		return xstrdup("");
 	/* Plain text needs no parser: only white space to collapse. */
 	if (!memchr(html, '<', len) && !memchr(html, '&', len) && utf8_valid(html, len)) {
-		char *t = xstrndup(html, len);
-		out_text(&o, t);
-		free(t);
+		out_text(&o, html, strnlen(html, len));
 		return finish(&o);
 	}
 	if (utf8_valid(html, len)) {
@@ -445,7 +496,8 @@ char *html_to_text_parsed(const char *html, size_t len, size_t max)
 				  depth < VEILLE_MAX_DEPTH;
 		} else if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
 			if (n->content)
-				out_text(&o, (const char *)n->content);
+				out_text(&o, (const char *)n->content,
+					 strlen((const char *)n->content));
 		} else if (n->type == XML_DTD_NODE || n->type == XML_COMMENT_NODE) {
 			/* nothing */
 		} else if (n->children && depth < VEILLE_MAX_DEPTH) {

@@ -295,7 +295,8 @@ static int normalise_fast(const char *str, size_t len, const struct fold_table *
 				j += 8;
 			while (j < len && s[j] < 0x80)
 				j++;
-			buf_reserve(out, j - i + 8);
+			if (out->cap - out->len <= j - i + 8)
+				buf_reserve(out, j - i + 8);
 			ascii_copy(out->p + out->len, s + i, j - i, fold);
 			out->len += j - i;
 			prev = j - 1; /* an ASCII character is a boundary (fold_init checked) */
@@ -396,13 +397,21 @@ static char *fold_impl(const char *s, size_t len, bool reference)
 		if (p[i] < 0x80) { /* fold_space and the copy below, for ASCII */
 			if (p[i] <= ' ' || p[i] == 0x7F) {
 				space = true;
-			} else {
-				if (space && w)
-					norm.p[w++] = ' ';
-				space = false;
-				norm.p[w++] = (char)p[i];
+				i++;
+				continue;
 			}
-			i++;
+			if (space && w)
+				norm.p[w++] = ' ';
+			space = false;
+			/* The rest of an ASCII word at once; it moves only after a collapse. */
+			size_t j = i + 1;
+			while (j < n && p[j] > ' ' && p[j] < 0x7F)
+				j++;
+			if (w != i)
+				for (size_t k = i; k < j; k++)
+					norm.p[w + k - i] = (char)p[k];
+			w += j - i;
+			i = j;
 			continue;
 		}
 		utf8proc_int32_t cp;
@@ -525,6 +534,37 @@ void text_stemmer_free(struct text_stemmer *st)
 	free(st);
 }
 
+static pthread_key_t stemmer_key;
+static pthread_once_t stemmer_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct text_stemmer *thread_stemmer;
+
+static void stemmer_free_cb(void *st)
+{
+	text_stemmer_free(st);
+}
+
+static void stemmer_key_init(void)
+{
+	/* On failure no stemmer is kept: text_stemmer_thread returns NULL. */
+	if (pthread_key_create(&stemmer_key, stemmer_free_cb) != 0)
+		stemmer_key = (pthread_key_t)-1;
+}
+
+struct text_stemmer *text_stemmer_thread(void)
+{
+	if (thread_stemmer)
+		return thread_stemmer;
+	pthread_once(&stemmer_once, stemmer_key_init);
+	if (stemmer_key == (pthread_key_t)-1)
+		return NULL;
+	struct text_stemmer *st = text_stemmer_new();
+	if (st && pthread_setspecific(stemmer_key, st) != 0) {
+		text_stemmer_free(st);
+		return NULL;
+	}
+	return thread_stemmer = st;
+}
+
 static uint32_t hash_word(const char *s, size_t n)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
@@ -626,10 +666,15 @@ struct alias {
 	const char *canonical;
 };
 
+struct alias_slot {
+	uint32_t index; /* 1 + index in v, 0 = empty */
+	uint32_t hash;	/* hash_word of its variant: most probes end without a string compare */
+};
+
 struct text_aliases {
 	struct alias *v;
 	size_t n, cap;
-	uint32_t *slots; /* hash index of v: 1 + index, 0 = empty; nslots a power of two */
+	struct alias_slot *slots; /* hash index of v; nslots a power of two */
 	size_t nslots;
 	char **words; /* every allocated string, for freeing */
 	size_t nwords, capwords;
@@ -779,10 +824,11 @@ struct text_aliases *text_aliases_parse(const char *name, const char *data, size
 	al->slots = xcalloc(al->nslots, sizeof(*al->slots));
 	for (size_t i = 0; i < al->n; i++) {
 		const char *w = al->v[i].variant;
-		size_t j = hash_word(w, strlen(w)) & (al->nslots - 1);
-		while (al->slots[j])
+		uint32_t h = hash_word(w, strlen(w));
+		size_t j = h & (al->nslots - 1);
+		while (al->slots[j].index)
 			j = (j + 1) & (al->nslots - 1);
-		al->slots[j] = (uint32_t)(i + 1);
+		al->slots[j] = (struct alias_slot){(uint32_t)(i + 1), h};
 	}
 	return al;
 fail:
@@ -812,9 +858,9 @@ static const char *alias_find(const struct text_aliases *al, const char *w, size
 {
 	if (!al || !al->n)
 		return NULL;
-	for (size_t j = h & (al->nslots - 1); al->slots[j]; j = (j + 1) & (al->nslots - 1)) {
-		const struct alias *a = &al->v[al->slots[j] - 1];
-		if (!strncmp(a->variant, w, len) && !a->variant[len])
+	for (size_t j = h & (al->nslots - 1); al->slots[j].index; j = (j + 1) & (al->nslots - 1)) {
+		const struct alias *a = &al->v[al->slots[j].index - 1];
+		if (al->slots[j].hash == h && !strncmp(a->variant, w, len) && !a->variant[len])
 			return a->canonical;
 	}
 	return NULL;
@@ -935,6 +981,11 @@ static void tok_add(struct tokenizer *tz, const char *s, size_t n)
 	tz->len += n;
 }
 
+static bool ascii_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al, const char *s,
 			  size_t len, text_token_cb cb, void *arg, bool reference)
 {
@@ -956,6 +1007,44 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 	size_t n = norm.len;
 	bool initial = true, joined = false;
 	for (size_t i = 0; i < n;) {
+		if (!reference && ascii_alnum(p[i])) {
+			/* A run of ASCII letters and digits, in local variables: what the code
+			 * below does one character at a time (and still does for the reference),
+			 * for most of the bytes of French text once normalised. Only its first
+			 * character may start the token. */
+			if (!tz.len && !tz.toolong) {
+				if (p[i] >= 'A' && p[i] <= 'Z')
+					tz.flags |= TEXT_TOKEN_CAPITAL;
+				if (initial)
+					tz.flags |= TEXT_TOKEN_INITIAL;
+				if (joined)
+					tz.flags |= TEXT_TOKEN_JOINED;
+			}
+			size_t tlen = tz.len, nchars = tz.nchars;
+			bool digit = false, toolong = tz.toolong;
+			do {
+				unsigned char c = p[i];
+				if (c >= 'a' && c <= 'z')
+					;
+				else if (c >= 'A' && c <= 'Z')
+					c = (unsigned char)(c - 'A' + 'a');
+				else if (c >= '0' && c <= '9')
+					digit = true;
+				else
+					break;
+				if (tlen < TEXT_MAX_TOKEN) /* tok_add of one byte */
+					tz.tok[tlen++] = (char)c;
+				else
+					toolong = true;
+				i++;
+				nchars++;
+			} while (i < n);
+			tz.len = tlen;
+			tz.nchars = nchars;
+			tz.digit = tz.digit || digit;
+			tz.toolong = toolong;
+			continue;
+		}
 		utf8proc_int32_t cp;
 		i += next_char(p + i, n - i, &cp);
 		utf8proc_category_t cat;

@@ -48,6 +48,10 @@ struct text_aliases;
  * threads. Free with text_stemmer_free. */
 struct text_stemmer *text_stemmer_new(void);
 void text_stemmer_free(struct text_stemmer *st);
+/* The calling thread's own stemmer, made at its first call and freed when the thread exits
+ * (borrowed: never freed by the caller): spares a stemmer per scored item. NULL when none can
+ * be kept (no French in libstemmer, no thread-specific key): use text_stemmer_new then. */
+struct text_stemmer *text_stemmer_thread(void);
 
 /*
  * Loads a spelling-variant file (format in conf/aliases.txt: "canonical = variant, variant, ...",
@@ -74,8 +78,9 @@ size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const
 
 /*
  * text_fold and text_tokens normalise through a table of the common code points, built from
- * utf8proc at first use, and call utf8proc only around the others. These two do everything
- * through utf8proc: the reference the tests hold the fast path to, byte for byte (content
+ * utf8proc at first use, and call utf8proc only around the others; text_tokens reads runs of
+ * ASCII letters and digits at once. These two do everything through utf8proc, and tokenise one
+ * character at a time: the reference the tests hold the fast path to, byte for byte (content
  * hashes already stored depend on it).
  */
 char *text_fold_reference(const char *s, size_t len);

@@ -136,6 +136,7 @@ enum group {
 
 struct term {
 	char *key;     /* stem, or "stem stem" for a pair */
+	size_t len;    /* of key */
 	double prior;  /* weight from the references alone */
 	double weight; /* prior times background specificity */
 	enum group group;
@@ -175,9 +176,12 @@ struct topic {
 #define STEEPNESS     4.0   /* Hill exponent of both group levels */
 #define BG_CONFIDENCE 500.0 /* background documents at which df counts for half */
 
-static uint64_t hash_str(const char *s, size_t n)
+#define HASH_SEED 1469598103934665603ull /* FNV-1a, 64 bits */
+
+/* The hash of h's string followed by s[0..n): hash_str("ab c") = hash_more(hash_str("ab"),
+ * " c", 2), so a pair's hash continues its first word's. */
+static uint64_t hash_more(uint64_t h, const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;
 	for (size_t i = 0; i < n; i++) {
 		h ^= (unsigned char)s[i];
 		h *= 1099511628211ull;
@@ -185,19 +189,30 @@ static uint64_t hash_str(const char *s, size_t n)
 	return h;
 }
 
-static ssize_t term_find(const struct topic *t, const char *key, size_t n)
+static uint64_t hash_str(const char *s, size_t n)
+{
+	return hash_more(HASH_SEED, s, n);
+}
+
+/* The profile term key[0..n) (h = hash_str(key, n)): its index, or -1. */
+static ssize_t term_find_hashed(const struct topic *t, const char *key, size_t n, uint64_t h)
 {
 	if (!t->nslots)
 		return -1;
 	size_t mask = t->nslots - 1;
-	for (size_t i = hash_str(key, n) & mask;; i = (i + 1) & mask) {
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
 		uint32_t v = t->slots[i];
 		if (!v)
 			return -1;
-		const char *k = t->terms[v - 1].key;
-		if (!strncmp(k, key, n) && k[n] == '\0')
+		const struct term *tm = &t->terms[v - 1];
+		if (tm->len == n && !memcmp(tm->key, key, n))
 			return (ssize_t)(v - 1);
 	}
+}
+
+static ssize_t term_find(const struct topic *t, const char *key, size_t n)
+{
+	return term_find_hashed(t, key, n, hash_str(key, n));
 }
 
 /* Candidate terms while reading the references. */
@@ -397,6 +412,7 @@ struct doc {
 	double mult; /* TITLE_WEIGHT while reading a title, else 1 */
 	char prev[TEXT_MAX_TOKEN + 1];
 	size_t prevlen;
+	uint64_t prevhash; /* hash_str(prev, prevlen) */
 };
 
 static void doc_rehash(struct doc *d)
@@ -413,12 +429,13 @@ static void doc_rehash(struct doc *d)
 	}
 }
 
-static void doc_add(struct doc *d, const char *key, size_t len, ssize_t prof, bool name)
+/* Counts key[0..len) (h = hash_str(key, len)) in d. */
+static void doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssize_t prof, bool name)
 {
 	if (2 * (d->n + 1) > d->nslots)
 		doc_rehash(d);
 	size_t mask = d->nslots - 1;
-	size_t i = hash_str(key, len) & mask;
+	size_t i = h & mask;
 	for (; d->slots[i]; i = (i + 1) & mask) {
 		struct docterm *e = &d->v[d->slots[i] - 1];
 		if (e->len == len && !memcmp(d->arena.p + e->off, key, len)) {
@@ -441,26 +458,30 @@ static void doc_cb(const char *tok, size_t len, size_t index, unsigned flags, vo
 	struct doc *d = arg;
 	(void)index;
 	ssize_t prof;
+	uint64_t h = hash_str(tok, len);
 	/* A part of a compound counts only in its pair, as in the profile (topic_new). */
 	if (!(flags & TEXT_TOKEN_JOINED)) {
-		prof = term_find(d->t, tok, len);
+		prof = term_find_hashed(d->t, tok, len, h);
 		/* A name is a profile name, or any word capitalised inside a sentence. */
 		bool name = prof >= 0
 				? d->t->terms[prof].group == GROUP_NAME
 				: (flags & TEXT_TOKEN_CAPITAL) && !(flags & TEXT_TOKEN_INITIAL);
-		doc_add(d, tok, len, prof, name);
+		doc_add(d, tok, len, h, prof, name);
 	}
 	if (d->prevlen && (d->prevlen != len || memcmp(d->prev, tok, len))) {
 		char pair[2 * TEXT_MAX_TOKEN + 2];
+		size_t n = d->prevlen + 1 + len;
 		memcpy(pair, d->prev, d->prevlen);
 		pair[d->prevlen] = ' ';
 		memcpy(pair + d->prevlen + 1, tok, len);
-		prof = term_find(d->t, pair, d->prevlen + 1 + len);
+		uint64_t ph = hash_more(d->prevhash, pair + d->prevlen, 1 + len);
+		prof = term_find_hashed(d->t, pair, n, ph);
 		if (prof >= 0) /* only the profile's pairs: all pairs would swamp the norm */
-			doc_add(d, pair, d->prevlen + 1 + len, prof, false);
+			doc_add(d, pair, n, ph, prof, false);
 	}
 	memcpy(d->prev, tok, len);
 	d->prevlen = len;
+	d->prevhash = h;
 }
 
 static void doc_free(struct doc *d)
@@ -479,14 +500,18 @@ static double tf_weight(double count)
 /* Reads title and text into d (initialised by the caller with d->t set). */
 static void doc_read(struct doc *d, struct text_stemmer *st, const char *title, const char *text)
 {
-	if (title && *title) {
+	size_t tlen = title ? strlen(title) : 0, xlen = text ? strlen(text) : 0;
+	/* Room for half the item's bytes at once: the arena seldom grows (from empty, it grew
+	 * several times per item). */
+	buf_reserve(&d->arena, (tlen + xlen) / 2);
+	if (tlen) {
 		d->mult = TITLE_WEIGHT;
-		text_tokens(st, d->t->aliases, title, strlen(title), doc_cb, d);
+		text_tokens(st, d->t->aliases, title, tlen, doc_cb, d);
 		d->prevlen = 0;
 	}
-	if (text && *text) {
+	if (xlen) {
 		d->mult = 1.0;
-		text_tokens(st, d->t->aliases, text, strlen(text), doc_cb, d);
+		text_tokens(st, d->t->aliases, text, xlen, doc_cb, d);
 	}
 }
 
@@ -603,7 +628,7 @@ static void topic_index(struct topic *t)
 	t->slots = xcalloc(t->nslots, sizeof(*t->slots));
 	size_t mask = t->nslots - 1;
 	for (size_t j = 0; j < t->nterms; j++) {
-		size_t i = hash_str(t->terms[j].key, strlen(t->terms[j].key)) & mask;
+		size_t i = hash_str(t->terms[j].key, t->terms[j].len) & mask;
 		while (t->slots[i])
 			i = (i + 1) & mask;
 		t->slots[i] = (uint32_t)(j + 1);
@@ -748,6 +773,7 @@ struct topic *topic_new(const char *name, const char *const *ref_paths, size_t n
 			continue;
 		struct term *tm = &t->terms[t->nterms++];
 		tm->key = c->key;
+		tm->len = strlen(c->key);
 		c->key = NULL;
 		double spread = (double)c->df / (double)nrefs;
 		double freq = c->tf / (double)nrefs;
@@ -858,10 +884,12 @@ void topic_score_keys(const struct topic *t, const char *title, const char *text
 		      void *arg)
 {
 	memset(ret, 0, sizeof(*ret));
-	struct text_stemmer *st = text_stemmer_new();
+	struct text_stemmer *own = NULL, *st = text_stemmer_thread();
+	if (!st)
+		st = own = text_stemmer_new();
 	struct doc d = {.t = t};
 	doc_read(&d, st, title, text);
-	text_stemmer_free(st);
+	text_stemmer_free(own);
 	if (!d.n)
 		goto out;
 	if (key_cb)
@@ -897,13 +925,13 @@ void topic_score_keys(const struct topic *t, const char *title, const char *text
 		struct contrib x = {(size_t)e->prof, t->terms[e->prof].weight *
 							 tf_weight(e->count) /
 							 (dn[g] * t->wnorm[g] * t->norm[g])};
-		if (ntop < VEILLE_MAX_TERMS) {
-			top[ntop++] = x;
-			qsort(top, ntop, sizeof(*top), contrib_cmp);
-		} else if (contrib_cmp(&x, &top[ntop - 1]) < 0) {
-			top[ntop - 1] = x;
-			qsort(top, ntop, sizeof(*top), contrib_cmp);
-		}
+		/* Kept sorted by insertion (contrib_cmp is a total order: no two share i). */
+		if (ntop == VEILLE_MAX_TERMS && contrib_cmp(&x, &top[ntop - 1]) >= 0)
+			continue;
+		size_t j = ntop < VEILLE_MAX_TERMS ? ntop++ : ntop - 1;
+		for (; j > 0 && contrib_cmp(&x, &top[j - 1]) < 0; j--)
+			top[j] = top[j - 1];
+		top[j] = x;
 	}
 	for (size_t k = 0; k < ntop; k++) {
 		struct topic_term *tt = &ret->terms[k];

@@ -2,12 +2,15 @@
  * bench_digest.c - the per-item text work of a cold cycle, alone: dedup_digest and text_tokens
  * (title and text, as topic scoring reads them) over every item of the given feed documents.
  *
- * Usage: bench_digest [-p] [-t] [-a ALIASES] FILE...
+ * Usage: bench_digest [-p] [-t] [-a ALIASES] [-r REFERENCE]... FILE...
  * Each FILE is a feed document, or with -t a plain text (its first line read as the title).
- * -p prints, per item, the content hash, the SimHash and the tokens with their flags: two builds
- * must print the same bytes (a check that a faster normalisation changed nothing). Without -p it
- * prints the item count and the time per item; `valgrind --tool=callgrind` on it gives the
- * instructions per item of dedup_digest and text_tokens.
+ * -r: also score every item with topic_score_keys against a topic built from the REFERENCE
+ * articles (and ALIASES), as the daemon does before its corpus holds any background.
+ * -p prints, per item, the content hash, the SimHash, the canonical link, the tokens with their
+ * flags and, with -r, the score, the profile keys and the top terms (doubles in %a, every bit):
+ * two builds must print the same bytes (a check that a faster normalisation changed nothing).
+ * Without -p it prints the item count and the time per item; `valgrind --tool=callgrind` on it
+ * gives the instructions per item of dedup_digest, text_tokens and topic_score_keys.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include "dedup.h"
 #include "feed.h"
 #include "text.h"
+#include "topic.h"
 #include "util.h"
 
 struct out {
@@ -35,6 +39,13 @@ static void tok_cb(const char *tok, size_t len, size_t index, unsigned flags, vo
 		buf_printf(o->b, " %zu:%.*s/%u", index, (int)len, tok, flags);
 }
 
+static void key_cb(const char *key, void *arg)
+{
+	struct out *o = arg;
+	if (o->print)
+		buf_printf(o->b, " %s", key);
+}
+
 /* The text an item is hashed and judged on (ingest.c's choice). */
 static const char *fullest(const struct feed_item *it)
 {
@@ -47,16 +58,29 @@ int main(int argc, char **argv)
 {
 	bool print = false, plain = false;
 	const char *aliases = NULL;
+	const char **refs = xcalloc((size_t)argc, sizeof(*refs));
+	size_t nrefs = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "pta:")) != -1) {
+	while ((opt = getopt(argc, argv, "pta:r:")) != -1) {
 		if (opt == 'p')
 			print = true;
 		else if (opt == 't')
 			plain = true;
 		else if (opt == 'a')
 			aliases = optarg;
+		else if (opt == 'r')
+			refs[nrefs++] = optarg;
 		else
 			return 2;
+	}
+	struct topic *topic = NULL;
+	if (nrefs) {
+		char *err = NULL;
+		topic = topic_new("bench", refs, nrefs, 0.65, aliases, &err);
+		if (!topic) {
+			fprintf(stderr, "bench_digest: %s\n", err);
+			return 1;
+		}
 	}
 	struct text_aliases *al = NULL;
 	if (aliases) {
@@ -99,15 +123,29 @@ int main(int argc, char **argv)
 			struct dedup_simhash sim;
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			dedup_digest(it->title, text, hash, &sim);
+			char *canon = it->link ? dedup_canonical_url(it->link) : NULL;
 			if (print)
-				buf_printf(&b, "%s %016" PRIx64 "%016" PRIx64 "\n", hash, sim.v[0],
-					   sim.v[1]);
+				buf_printf(&b, "%s %016" PRIx64 "%016" PRIx64 " %s\n", hash,
+					   sim.v[0], sim.v[1], canon ? canon : "-");
+			free(canon);
 			if (it->title && *it->title)
 				text_tokens(st, al, it->title, strlen(it->title), tok_cb, &o);
 			if (print)
 				buf_putc(&b, '\n');
 			if (text && *text)
 				text_tokens(st, al, text, strlen(text), tok_cb, &o);
+			if (topic) {
+				struct topic_verdict v;
+				if (print)
+					buf_puts(&b, "\nkeys");
+				topic_score_keys(topic, it->title, text, &v, key_cb, &o);
+				if (print) {
+					buf_printf(&b, "\nscore %a %d", v.score, v.relevant);
+					for (size_t k = 0; k < v.nterms; k++)
+						buf_printf(&b, " %s:%a", v.terms[k].term,
+							   v.terms[k].weight);
+				}
+			}
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			total += (double)(t1.tv_sec - t0.tv_sec) +
 				 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -128,5 +166,7 @@ int main(int argc, char **argv)
 	buf_free(&b);
 	text_stemmer_free(st);
 	text_aliases_free(al);
+	topic_free(topic);
+	free(refs);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <xxhash.h>
 
 #include "dedup.h"
 #include "feed.h"
@@ -518,6 +519,61 @@ static void test_digest_matches_reference(void **state)
 		skip(); /* the shared test bed is absent: the rest passed */
 }
 
+/* The SimHash of a word line as its definition reads: per shingle of DEDUP_SHINGLE words, XXH3
+ * over 128 bits; bit b set when more shingles have it set than clear. */
+static void simhash_by_definition(const char *const *words, size_t n, struct dedup_simhash *ret)
+{
+	uint32_t ones[128] = {0};
+	size_t nfeat = n - DEDUP_SHINGLE + 1;
+	struct buf b = {0};
+	for (size_t i = 0; i < nfeat; i++) {
+		buf_reset(&b);
+		for (size_t k = 0; k < DEDUP_SHINGLE; k++)
+			buf_printf(&b, "%s%s", k ? " " : "", words[i + k]);
+		XXH128_hash_t h = XXH3_128bits(b.p, b.len);
+		for (unsigned bit = 0; bit < 128; bit++)
+			ones[bit] +=
+			    (unsigned)((bit < 64 ? h.low64 >> bit : h.high64 >> (bit - 64)) & 1u);
+	}
+	buf_free(&b);
+	*ret = (struct dedup_simhash){0};
+	for (unsigned bit = 0; bit < 128; bit++)
+		if (2u * ones[bit] > nfeat)
+			ret->v[bit / 64] |= (uint64_t)1 << (bit % 64);
+	if (!ret->v[0] && !ret->v[1])
+		ret->v[0] = 1;
+}
+
+/* Texts already in normal form (lower-case ASCII words, one space apart) of 40 to 1200 words:
+ * the counting in dedup_simhash (byte lanes emptied every 255 shingles) gives the SimHash of
+ * the definition, bit for bit. */
+static void test_simhash_definition(void **state)
+{
+	(void)state;
+	static const char *const vocab[] = {"troupes", "frontiere", "minsk",   "exercices",
+					    "le",      "a",	    "armee",   "belarus",
+					    "1",       "kiev",	    "pologne", "de"};
+	const char *words[1200];
+	uint32_t x = 1;
+	for (int round = 0; round < 60; round++) {
+		size_t n = DEDUP_SIMHASH_MIN_WORDS + (size_t)round * 19;
+		struct buf text = {0};
+		for (size_t i = 0; i < n; i++) {
+			x = x * 1103515245u + 12345u;
+			words[i] = vocab[(x >> 16) % ARRAY_SIZE(vocab)];
+			buf_printf(&text, "%s%s", i ? " " : "", words[i]);
+		}
+		struct dedup_simhash got, want;
+		dedup_simhash(text.p, &got);
+		simhash_by_definition(words, n, &want);
+		if (got.v[0] != want.v[0] || got.v[1] != want.v[1])
+			fail_msg("%zu words: SimHash %016llx%016llx, by definition %016llx%016llx",
+				 n, (unsigned long long)got.v[0], (unsigned long long)got.v[1],
+				 (unsigned long long)want.v[0], (unsigned long long)want.v[1]);
+		buf_free(&text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -529,6 +585,7 @@ int main(void)
 	    cmocka_unit_test(test_hash_glued_words),
 	    cmocka_unit_test(test_hash_trailers),
 	    cmocka_unit_test(test_simhash),
+	    cmocka_unit_test(test_simhash_definition),
 	    cmocka_unit_test(test_fingerprint),
 	    cmocka_unit_test(test_canonical_url),
 	    cmocka_unit_test(test_digest_matches_reference),

@@ -250,13 +250,57 @@ static void test_fast_path_matches_parser(void **state)
 	}
 }
 
+/* Plain text (no markup) is only collapsed and cut: every run of white space becomes one space,
+ * the ends are trimmed, the result cut at max bytes on a UTF-8 boundary. Checked on
+ * pseudo-random texts of words, every kind of white space and multi-byte characters. */
+static void test_plain_text_collapse(void **state)
+{
+	(void)state;
+	static const char *const words[] = {
+	    "a",    "mot", "frontière", "«",	  "\xf0\x9f\x98\x80", " ", "  ", "\t", "\n",
+	    "\r\n", "\v",  "\f",	" \t\n ", "longmotsansespace"};
+	uint32_t x = 7;
+	static const size_t caps[] = {4096, 33, 8, 1};
+	for (int round = 0; round < 20000; round++) {
+		struct buf in = {0}, want = {0};
+		int n = (int)(lcg(&x) % 24);
+		for (int i = 0; i < n; i++)
+			buf_puts(&in, words[lcg(&x) % ARRAY_SIZE(words)]);
+		size_t max = caps[round % ARRAY_SIZE(caps)];
+		for (const char *p = in.p ? in.p : ""; *p;) {
+			size_t sp = strspn(p, " \t\n\r\v\f");
+			p += sp;
+			size_t w = strcspn(p, " \t\n\r\v\f");
+			if (w && want.len)
+				buf_putc(&want, ' ');
+			buf_append(&want, p, w);
+			p += w;
+		}
+		want.len = utf8_cut(want.p ? want.p : "", want.len, max);
+		while (want.len && want.p[want.len - 1] == ' ')
+			want.len--;
+		char *got = html_to_text(in.p ? in.p : "", in.len, max);
+		if (strlen(got) != want.len || memcmp(got, want.p ? want.p : "", want.len))
+			fail_msg("html_to_text(\"%s\", %zu) = \"%s\", want \"%.*s\"", in.p, max,
+				 got, (int)want.len, want.p ? want.p : "");
+		free(got);
+		buf_free(&in);
+		buf_free(&want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_entities),	 cmocka_unit_test(test_tags),
-	    cmocka_unit_test(test_dropped),	 cmocka_unit_test(test_whitespace),
-	    cmocka_unit_test(test_caps),	 cmocka_unit_test(test_invalid_utf8),
-	    cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_fast_path_matches_parser),
+	    cmocka_unit_test(test_entities),
+	    cmocka_unit_test(test_tags),
+	    cmocka_unit_test(test_dropped),
+	    cmocka_unit_test(test_whitespace),
+	    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_invalid_utf8),
+	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_fast_path_matches_parser),
+	    cmocka_unit_test(test_plain_text_collapse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

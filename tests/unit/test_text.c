@@ -165,6 +165,37 @@ static void test_stem_memo(void **state)
 	free(words);
 }
 
+static void *thread_stemmer_cb(void *arg)
+{
+	(void)arg;
+	struct text_stemmer *st = text_stemmer_thread();
+	assert_non_null(st);
+	assert_ptr_equal(text_stemmer_thread(), st);
+	return st;
+}
+
+/* Each thread keeps one stemmer of its own, which stems as a new one does. */
+static void test_stemmer_thread(void **state)
+{
+	(void)state;
+	struct text_stemmer *st = text_stemmer_thread();
+	assert_non_null(st);
+	assert_ptr_equal(text_stemmer_thread(), st);
+	pthread_t t;
+	void *other = NULL;
+	assert_int_equal(pthread_create(&t, NULL, thread_stemmer_cb, NULL), 0);
+	assert_int_equal(pthread_join(t, &other), 0);
+	assert_ptr_not_equal(other, st);
+	char *words = word_list(300);
+	struct text_stemmer *fresh = text_stemmer_new();
+	char *got = tokens(st, NULL, words), *want = tokens(fresh, NULL, words);
+	assert_string_equal(got, want);
+	text_stemmer_free(fresh);
+	free(got);
+	free(want);
+	free(words);
+}
+
 static void test_flags(void **state)
 {
 	(void)state;
@@ -611,6 +642,86 @@ static void test_table_matches_reference(void **state)
 	text_stemmer_free(st);
 }
 
+/* text_fold by its definition (text.h), through utf8proc alone and one code point at a time:
+ * invalid bytes dropped, NFKC, case folded, marks and ignorable characters dropped, then every
+ * run of white space, control and format characters one space, the ends trimmed. */
+static char *fold_by_definition(const char *s, size_t len)
+{
+	struct buf valid = {0}, out = {0};
+	for (size_t i = 0; i < len;) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+						      (utf8proc_ssize_t)(len - i), &cp);
+		if (k < 0) {
+			i++;
+			continue;
+		}
+		buf_append(&valid, s + i, (size_t)k);
+		i += (size_t)k;
+	}
+	utf8proc_uint8_t *m = NULL;
+	utf8proc_ssize_t n = 0;
+	if (valid.len)
+		n = utf8proc_map((const utf8proc_uint8_t *)valid.p, (utf8proc_ssize_t)valid.len, &m,
+				 UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+				     UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
+	assert_true(n >= 0);
+	bool space = false;
+	for (utf8proc_ssize_t i = 0; i < n;) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(m + i, n - i, &cp);
+		utf8proc_category_t cat = utf8proc_category(cp);
+		if (cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
+		    cat == UTF8PROC_CATEGORY_ZP || cat == UTF8PROC_CATEGORY_CC ||
+		    cat == UTF8PROC_CATEGORY_CF || cp == ' ') {
+			space = true;
+		} else {
+			if (space && out.len)
+				buf_putc(&out, ' ');
+			space = false;
+			buf_append(&out, m + i, (size_t)k);
+		}
+		i += k;
+	}
+	free(m);
+	buf_free(&valid);
+	if (!out.p)
+		buf_append(&out, "", 0);
+	return buf_steal(&out);
+}
+
+/* The fast and the reference text_fold share their collapsing of white space: both are held to
+ * the definition, on the random strings above and runs of ASCII words and spaces. */
+static void test_fold_definition(void **state)
+{
+	(void)state;
+	uint32_t x = 4242;
+	for (int round = 0; round < 20000; round++) {
+		struct buf b = {0};
+		if (round % 2) {
+			random_text(&x, &b);
+		} else {
+			static const char *const parts[] = {"mot", " ",	   "  ",      "\t",
+							    "\n ", "\x7f", "Bélarus", "\xc2\xa0",
+							    "x",   "\x01"};
+			for (int i = (int)(lcg(&x) % 30); i > 0; i--)
+				buf_puts(&b, parts[lcg(&x) % ARRAY_SIZE(parts)]);
+			if (!b.p)
+				buf_append(&b, "", 0);
+		}
+		char *want = fold_by_definition(b.p, b.len);
+		char *got = text_fold(b.p, b.len), *ref = text_fold_reference(b.p, b.len);
+		if (strcmp(got, want) || strcmp(ref, want))
+			fail_msg(
+			    "text_fold(\"%s\") = \"%s\", reference \"%s\", by definition \"%s\"",
+			    b.p, got, ref, want);
+		free(got);
+		free(ref);
+		free(want);
+		buf_free(&b);
+	}
+}
+
 /* The reference articles, and every text of the real feeds when the shared test bed is there. */
 static void test_real_texts_match_reference(void **state)
 {
@@ -675,7 +786,9 @@ int main(void)
 	    cmocka_unit_test(test_alias_errors),
 	    cmocka_unit_test(test_invalid_utf8),
 	    cmocka_unit_test(test_fast_path_matches_utf8proc),
+	    cmocka_unit_test(test_stemmer_thread),
 	    cmocka_unit_test(test_table_matches_reference),
+	    cmocka_unit_test(test_fold_definition),
 	    cmocka_unit_test(test_real_texts_match_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
