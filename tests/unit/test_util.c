@@ -29,6 +29,29 @@ static void test_buf(void **state)
 	free(s);
 }
 
+/* Formats that fit the buffer's room, fill it exactly, or overflow it (the second pass). */
+static void test_buf_printf_room(void **state)
+{
+	(void)state;
+	char big[400], want[1200];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (size_t pre = 0; pre < 140; pre += 7) {
+		for (size_t n = 0; n < sizeof(big); n += 13) {
+			struct buf b = {0};
+			for (size_t i = 0; i < pre; i++)
+				buf_putc(&b, (char)('a' + i % 26));
+			buf_printf(&b, "[%.*s|%d]", (int)n, big, (int)n);
+			snprintf(want, sizeof(want), "%.*s[%.*s|%d]", (int)pre, b.p, (int)n, big,
+				 (int)n);
+			assert_string_equal(b.p, want);
+			assert_int_equal(b.len, strlen(want));
+			assert_true(b.cap > b.len);
+			buf_free(&b);
+		}
+	}
+}
+
 static void test_json_string(void **state)
 {
 	(void)state;
@@ -140,10 +163,10 @@ static void test_read_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_buf),	      cmocka_unit_test(test_json_string),
-	    cmocka_unit_test(test_utf8),      cmocka_unit_test(test_duration),
-	    cmocka_unit_test(test_when),      cmocka_unit_test(test_uint),
-	    cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_buf),		cmocka_unit_test(test_buf_printf_room),
+	    cmocka_unit_test(test_json_string), cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_duration),	cmocka_unit_test(test_when),
+	    cmocka_unit_test(test_uint),	cmocka_unit_test(test_read_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
