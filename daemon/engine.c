@@ -769,6 +769,18 @@ static void fetch_end(struct feed_rt *f, bool release)
 	drain_queue(e);
 }
 
+/* The feed of j goes back to the validators of its last document stored: j's was not stored,
+ * and a 304 must not skip its items for good. */
+static void restore_validators(struct job *j)
+{
+	struct feed_rt *f = j->f;
+	free(f->st.etag);
+	free(f->st.last_modified);
+	f->st.etag = j->old_etag;
+	f->st.last_modified = j->old_lm;
+	j->old_etag = j->old_lm = NULL;
+}
+
 /* Drops the documents not handed to the worker yet (stop, reload), as a cancelled transfer: the
  * feed keeps the state of its last stored document and is fetched again. */
 static void jobs_cancel(struct engine *e)
@@ -777,11 +789,7 @@ static void jobs_cancel(struct engine *e)
 		struct job *j = e->jobq;
 		struct feed_rt *f = j->f;
 		e->jobq = j->next;
-		free(f->st.etag);
-		free(f->st.last_modified);
-		f->st.etag = j->old_etag;
-		f->st.last_modified = j->old_lm;
-		j->old_etag = j->old_lm = NULL;
+		restore_validators(j);
 		f->inflight = false;
 		e->active--;
 		job_free(j);
@@ -823,11 +831,7 @@ static void job_end(struct job *j, int r)
 		/* Database trouble: the items were not stored, so the validators stay those of the
 		 * last document stored (a 304 would otherwise skip these items for good), and the
 		 * feed is fetched again soon. */
-		free(f->st.etag);
-		free(f->st.last_modified);
-		f->st.etag = j->old_etag;
-		f->st.last_modified = j->old_lm;
-		j->old_etag = j->old_lm = NULL;
+		restore_validators(j);
 		int64_t soon = e->cfg->min_interval < 60 ? e->cfg->min_interval : 60;
 		f->st.next_fetch = now_unix() + (soon > 0 ? soon : 1);
 	} else {
@@ -860,11 +864,7 @@ static void job_retry(struct job *j)
 {
 	struct feed_rt *f = j->f;
 	struct engine *e = f->e;
-	free(f->st.etag);
-	free(f->st.last_modified);
-	f->st.etag = j->old_etag;
-	f->st.last_modified = j->old_lm;
-	j->old_etag = j->old_lm = NULL;
+	restore_validators(j);
 	f->commit_alone = true;
 	bool release = !j->released;
 	job_close(j);
