@@ -348,6 +348,22 @@ static const char *const pieces[] = {
     "K",
 };
 
+/* Appends to out the valid UTF-8 sequences of s, dropping every invalid byte. */
+static void valid_only(const char *s, size_t len, struct buf *out)
+{
+	for (size_t i = 0; i < len;) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+						      (utf8proc_ssize_t)(len - i), &cp);
+		if (k < 0) {
+			i++;
+			continue;
+		}
+		buf_append(out, s + i, (size_t)k);
+		i += (size_t)k;
+	}
+}
+
 /* What text_fold computed before its ASCII fast path. */
 static char *ref_fold(const char *s, size_t len)
 {
@@ -357,17 +373,7 @@ static char *ref_fold(const char *s, size_t len)
 					      UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
 	if (n < 0) {
 		struct buf clean = {0};
-		for (size_t i = 0; i < len;) {
-			utf8proc_int32_t cp;
-			utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
-							      (utf8proc_ssize_t)(len - i), &cp);
-			if (k < 0) {
-				i++;
-				continue;
-			}
-			buf_append(&clean, s + i, (size_t)k);
-			i += (size_t)k;
-		}
+		valid_only(s, len, &clean);
 		char *r = clean.len ? ref_fold(clean.p, clean.len) : xstrdup("");
 		buf_free(&clean);
 		return r;
@@ -648,17 +654,7 @@ static void test_table_matches_reference(void **state)
 static char *fold_by_definition(const char *s, size_t len)
 {
 	struct buf valid = {0}, out = {0};
-	for (size_t i = 0; i < len;) {
-		utf8proc_int32_t cp;
-		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i,
-						      (utf8proc_ssize_t)(len - i), &cp);
-		if (k < 0) {
-			i++;
-			continue;
-		}
-		buf_append(&valid, s + i, (size_t)k);
-		i += (size_t)k;
-	}
+	valid_only(s, len, &valid);
 	utf8proc_uint8_t *m = NULL;
 	utf8proc_ssize_t n = 0;
 	if (valid.len)
