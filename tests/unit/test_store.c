@@ -250,20 +250,26 @@ static void test_migrate_feed_config_url(void **state)
 	store_close(s);
 }
 
-/* FTS5's leaf page size, from outside the store. */
-static int fts_pgsz(const char *path)
+/* An FTS5 setting of items_fts (pgsz, automerge...), from outside the store. */
+static int fts_config(const char *path, const char *key)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT v FROM items_fts_config WHERE k = 'pgsz'",
-					    -1, &st, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT v FROM items_fts_config WHERE k = ?1", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	int v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return v;
+}
+
+static int fts_pgsz(const char *path)
+{
+	return fts_config(path, "pgsz");
 }
 
 /* A new file gets 8 KiB pages and FTS5 leaves to match; a file made with 4 KiB pages keeps them
@@ -298,6 +304,11 @@ static void test_page_size(void **state)
 	assert_string_equal(v, "4096");
 	free(v);
 	assert_int_equal(fts_pgsz(old), 4050);
+	/* Merges wait for 64 segments on a level, new file or migrated one. */
+	assert_int_equal(fts_config(fx->path, "automerge"), 64);
+	assert_int_equal(fts_config(fx->path, "crisismerge"), 128);
+	assert_int_equal(fts_config(old, "automerge"), 64);
+	assert_int_equal(fts_config(old, "crisismerge"), 128);
 	const char *sfx[] = {"", "-wal", "-shm"};
 	for (size_t i = 0; i < ARRAY_SIZE(sfx); i++) {
 		char *p = xasprintf("%s%s", old, sfx[i]);
@@ -320,6 +331,35 @@ static void test_wal(void **state)
 	assert_int_equal(stat(wal, &sb), 0);
 	free(wal);
 	store_close(s);
+}
+
+/* The WAL is copied back into the database once it holds 64 MiB, not after SQLite's 1000 pages
+ * (8 MiB here): 12 MiB committed in small transactions all stay in it until the store closes. */
+static void test_wal_checkpoint(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	char *big = xmalloc(100001);
+	memset(big, 'x', 100000);
+	big[100000] = '\0';
+	for (int i = 0; i < 120; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(store_meta_set(s, key, big), 0);
+	}
+	free(big);
+	char *wal = xasprintf("%s-wal", fx->path);
+	struct stat sb;
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_true(sb.st_size > 11 << 20);
+	assert_int_equal(stat(fx->path, &sb), 0);
+	assert_true(sb.st_size < 1 << 20);
+	store_close(s);
+	/* Closed, the WAL is in the database. */
+	assert_int_equal(stat(fx->path, &sb), 0);
+	assert_true(sb.st_size > 11 << 20);
+	assert_int_equal(stat(wal, &sb), -1);
+	free(wal);
 }
 
 static void test_ping(void **state)
@@ -1353,6 +1393,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_migrate_feed_config_url, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_page_size, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wal_checkpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_dedup, setup, teardown),
