@@ -247,8 +247,7 @@ static const char *const stmt_sql[ST_MAX] = {
 		     " disabled = excluded.disabled, config_url = excluded.config_url,"
 		     " items_per_week = excluded.items_per_week",
     [ST_FEEDS_EACH] = "SELECT name, " FEED_COLUMNS " FROM feeds ORDER BY name",
-    [ST_SEEN] = "SELECT 1 FROM sources WHERE feed_id = (SELECT id FROM feeds WHERE name = ?1)"
-		" AND identity = ?2",
+    [ST_SEEN] = "SELECT 1 FROM sources WHERE feed_id = ?1 AND identity = ?2",
     [ST_ITEM_INSERT] = "INSERT INTO items (feed_id, guid, link, canonical_link, title, author,"
 		       " summary, content, hash, published, fetched, story, sim0, sim1)"
 		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
@@ -257,10 +256,9 @@ static const char *const stmt_sql[ST_MAX] = {
 		     " UNION ALL SELECT id FROM items WHERE canonical_link = ?2 LIMIT 1",
     [ST_SOURCE_ADD] = "INSERT INTO sources (item_id, feed_id, identity, link, first_seen,"
 		      " fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-    [ST_SOURCE_GET] =
-	"SELECT s.item_id, s.fingerprint, i.hash, coalesce(i.story, i.id)"
-	" FROM sources s JOIN items i ON i.id = s.item_id"
-	" WHERE s.feed_id = (SELECT id FROM feeds WHERE name = ?1) AND s.identity = ?2",
+    [ST_SOURCE_GET] = "SELECT s.item_id, s.fingerprint, i.hash, coalesce(i.story, i.id)"
+		      " FROM sources s JOIN items i ON i.id = s.item_id"
+		      " WHERE s.feed_id = ?1 AND s.identity = ?2",
     [ST_SOURCE_FINGERPRINT] = "UPDATE sources SET fingerprint = ?3"
 			      " WHERE feed_id = ?1 AND identity = ?2",
     [ST_SOURCE_MOVE] = "UPDATE sources SET item_id = ?3, fingerprint = ?4"
@@ -1212,45 +1210,69 @@ int store_feeds_each(struct store *s, int (*cb)(const struct store_feed *f, void
 	return r;
 }
 
-int store_item_seen(struct store *s, const char *feed, const char *identity)
+static void feed_remember(struct store *s, const char *name, int64_t id)
 {
-	if (!feed || !identity)
-		return -EINVAL;
-	sqlite3_stmt *st = stmt(s, ST_SEEN);
-	bind_text(st, 1, feed);
-	bind_text(st, 2, identity);
+	if (!s->feed_name || strcmp(s->feed_name, name)) {
+		free(s->feed_name);
+		s->feed_name = xstrdup(name);
+	}
+	s->feed_id = id;
+}
+
+/* Sets *ret to the row id of feed name: 1, or 0 when there is no such feed. Feed rows are never
+ * deleted or renamed, so the remembered one stays right outside a transaction too. */
+static int feed_find(struct store *s, const char *name, int64_t *ret)
+{
+	if (s->feed_name && !strcmp(s->feed_name, name)) {
+		*ret = s->feed_id;
+		return 1;
+	}
+	sqlite3_stmt *st = stmt(s, ST_FEED_ID);
+	bind_text(st, 1, name);
 	int r = step(s, st);
-	if (r == 1)
-		done(st);
-	return r;
+	if (r <= 0)
+		return r;
+	*ret = sqlite3_column_int64(st, 0);
+	done(st);
+	feed_remember(s, name, *ret);
+	return 1;
 }
 
 /* Sets *ret to the row id of feed name, creating the row when missing. */
 static int feed_id(struct store *s, const char *name, int64_t *ret)
 {
-	if (s->feed_name && !strcmp(s->feed_name, name)) {
-		*ret = s->feed_id;
-		return 0;
-	}
-	sqlite3_stmt *st = stmt(s, ST_FEED_ID);
+	int r = feed_find(s, name, ret);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	sqlite3_stmt *st = stmt(s, ST_FEED_CREATE);
 	bind_text(st, 1, name);
-	int r = step(s, st);
-	if (r == 0) {
-		st = stmt(s, ST_FEED_CREATE);
-		bind_text(st, 1, name);
-		r = step(s, st);
-		if (r == 0) /* RETURNING always yields the row */
-			r = -EIO;
-	}
+	r = step(s, st);
+	if (r == 0) /* RETURNING always yields the row */
+		r = -EIO;
 	if (r < 0)
 		return r;
 	*ret = sqlite3_column_int64(st, 0);
 	if ((r = run(s, st)) < 0) /* see item_add on RETURNING */
 		return r;
-	free(s->feed_name);
-	s->feed_name = xstrdup(name);
-	s->feed_id = *ret;
+	feed_remember(s, name, *ret);
 	return 0;
+}
+
+int store_item_seen(struct store *s, const char *feed, const char *identity)
+{
+	if (!feed || !identity)
+		return -EINVAL;
+	int64_t fid;
+	int r = feed_find(s, feed, &fid);
+	if (r <= 0)
+		return r;
+	sqlite3_stmt *st = stmt(s, ST_SEEN);
+	sqlite3_bind_int64(st, 1, fid);
+	bind_text(st, 2, identity);
+	r = step(s, st);
+	if (r == 1)
+		done(st);
+	return r;
 }
 
 /* The body of store_item_add, inside its savepoint. */
@@ -1396,10 +1418,14 @@ int store_source_get(struct store *s, const char *feed, const char *identity,
 {
 	if (!feed || !identity)
 		return -EINVAL;
+	int64_t fid;
+	int r = feed_find(s, feed, &fid);
+	if (r <= 0)
+		return r;
 	sqlite3_stmt *st = stmt(s, ST_SOURCE_GET);
-	bind_text(st, 1, feed);
+	sqlite3_bind_int64(st, 1, fid);
 	bind_text(st, 2, identity);
-	int r = step(s, st);
+	r = step(s, st);
 	if (r <= 0)
 		return r;
 	const char *hash = col_text(st, 2);
