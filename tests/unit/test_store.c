@@ -735,6 +735,72 @@ static void test_items_each(void **state)
 	store_close(s);
 }
 
+static int count_cb(const struct store_row *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int search_count(struct store *s, const char *match)
+{
+	struct store_query q = {.match = match};
+	int n = 0;
+	assert_int_equal(store_items_each(s, &q, count_cb, &n), 0);
+	return n;
+}
+
+/* Search across many FTS5 segments (a commit writes one), merged and not: 200 commits of one
+ * item each, then the older half pruned. Phrases, prefixes, œ written either way and NEAR find
+ * exactly the items that hold them. */
+static void test_fts_segments(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	enum { N = 200 };
+	for (int i = 0; i < N; i++) {
+		char id[16], link[64], title[64], text[160];
+		snprintf(id, sizeof(id), "g%d", i);
+		snprintf(link, sizeof(link), "https://x.fr/%d", i);
+		snprintf(title, sizeof(title), "Dépêche numero%d", i);
+		/* i % 3 == 0: the phrase with œ; 1: with "oe" and another verb; 2: words apart */
+		snprintf(text, sizeof(text), "%s",
+			 i % 3 == 0   ? "La mise en œuvre du plan de la frontière"
+			 : i % 3 == 1 ? "Le plan est mis en oeuvre à la frontière"
+				      : "Une œuvre mise à part, en plan fixe");
+		struct titem t;
+		mkitem(&t, "a", id, link, title, text, 1000 + i);
+		assert_int_equal(store_begin(s), 0);
+		add(s, &t, 1);
+		assert_int_equal(store_commit(s), 0);
+	}
+	int64_t segs = count_outside(fx->path, "SELECT count(DISTINCT segid) FROM items_fts_idx");
+	assert_true(segs > 1 && segs < N); /* merged, but not into one */
+	int phrase = (N + 2) / 3, mis = (N + 1) / 3, apart = N / 3;
+	assert_int_equal(search_count(s, "\"mise en oeuvre\""), phrase);
+	assert_int_equal(search_count(s, "\"mise en œuvre\""), phrase);
+	assert_int_equal(search_count(s, "\"mis en œuvre\""), mis);
+	assert_int_equal(search_count(s, "oeuvre"), N);
+	assert_int_equal(search_count(s, "frontiere"), phrase + mis);
+	/* NEAR groups are not expanded: œ as stored; "œuvre mise" is near too */
+	assert_int_equal(search_count(s, "NEAR(mise œuvre, 1)"), phrase + apart);
+	assert_int_equal(search_count(s, "NEAR(mise oeuvre, 1)"), 0);
+	assert_int_equal(search_count(s, "mise AND part"), apart);
+	assert_int_equal(search_count(s, "numero42"), 1);
+	assert_int_equal(search_count(s, "numero1*"), 111); /* 1, 10-19, 100-199 */
+	assert_int_equal(search_count(s, "title : oeuvre"), 0);
+
+	/* Items 0 to 99 pruned: their rows leave the index too. */
+	int64_t n;
+	assert_int_equal(store_prune(s, 1000 + N / 2, 0, 1000, &n), 0);
+	assert_int_equal(n, N / 2);
+	assert_int_equal(search_count(s, "\"mise en oeuvre\""), phrase - (N / 2 + 2) / 3);
+	assert_int_equal(search_count(s, "oeuvre"), N / 2);
+	assert_int_equal(search_count(s, "numero42"), 0);
+	assert_int_equal(search_count(s, "numero1*"), 100);
+	store_close(s);
+}
+
 /* Story and revision columns of one item, through store_items_each. */
 struct story_row {
 	int64_t id, story, size, revisions, updated;
@@ -1285,21 +1351,6 @@ static void test_df(void **state)
 	store_close(s);
 }
 
-static int count_cb(const struct store_row *r, void *arg)
-{
-	(void)r;
-	(*(int *)arg)++;
-	return 0;
-}
-
-static int search_count(struct store *s, const char *q)
-{
-	struct store_query sq = {.match = q};
-	int n = 0;
-	assert_int_equal(store_items_each(s, &sq, count_cb, &n), 0);
-	return n;
-}
-
 static void test_prune(void **state)
 {
 	struct fx *fx = *state;
@@ -1404,6 +1455,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_at_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_items_each, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fts_segments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_file, setup, teardown),
