@@ -250,20 +250,26 @@ static void test_migrate_feed_config_url(void **state)
 	store_close(s);
 }
 
-/* FTS5's leaf page size, from outside the store. */
-static int fts_pgsz(const char *path)
+/* An FTS5 setting of items_fts (pgsz, automerge...), from outside the store. */
+static int fts_config(const char *path, const char *key)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT v FROM items_fts_config WHERE k = 'pgsz'",
-					    -1, &st, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT v FROM items_fts_config WHERE k = ?1", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	int v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return v;
+}
+
+static int fts_pgsz(const char *path)
+{
+	return fts_config(path, "pgsz");
 }
 
 /* A new file gets 8 KiB pages and FTS5 leaves to match; a file made with 4 KiB pages keeps them
@@ -298,6 +304,11 @@ static void test_page_size(void **state)
 	assert_string_equal(v, "4096");
 	free(v);
 	assert_int_equal(fts_pgsz(old), 4050);
+	/* Merges wait for 64 segments on a level, new file or migrated one. */
+	assert_int_equal(fts_config(fx->path, "automerge"), 64);
+	assert_int_equal(fts_config(fx->path, "crisismerge"), 128);
+	assert_int_equal(fts_config(old, "automerge"), 64);
+	assert_int_equal(fts_config(old, "crisismerge"), 128);
 	const char *sfx[] = {"", "-wal", "-shm"};
 	for (size_t i = 0; i < ARRAY_SIZE(sfx); i++) {
 		char *p = xasprintf("%s%s", old, sfx[i]);
@@ -320,6 +331,35 @@ static void test_wal(void **state)
 	assert_int_equal(stat(wal, &sb), 0);
 	free(wal);
 	store_close(s);
+}
+
+/* The WAL is copied back into the database once it holds 64 MiB, not after SQLite's 1000 pages
+ * (8 MiB here): 12 MiB committed in small transactions all stay in it until the store closes. */
+static void test_wal_checkpoint(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	char *big = xmalloc(100001);
+	memset(big, 'x', 100000);
+	big[100000] = '\0';
+	for (int i = 0; i < 120; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(store_meta_set(s, key, big), 0);
+	}
+	free(big);
+	char *wal = xasprintf("%s-wal", fx->path);
+	struct stat sb;
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_true(sb.st_size > 11 << 20);
+	assert_int_equal(stat(fx->path, &sb), 0);
+	assert_true(sb.st_size < 1 << 20);
+	store_close(s);
+	/* Closed, the WAL is in the database. */
+	assert_int_equal(stat(fx->path, &sb), 0);
+	assert_true(sb.st_size > 11 << 20);
+	assert_int_equal(stat(wal, &sb), -1);
+	free(wal);
 }
 
 static void test_ping(void **state)
@@ -692,6 +732,72 @@ static void test_items_each(void **state)
 	struct store_query q = {0};
 	assert_int_equal(store_items_each(s, &q, rows_cb, &rs), 7);
 	buf_free(&rs.ids);
+	store_close(s);
+}
+
+static int count_cb(const struct store_row *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int search_count(struct store *s, const char *match)
+{
+	struct store_query q = {.match = match};
+	int n = 0;
+	assert_int_equal(store_items_each(s, &q, count_cb, &n), 0);
+	return n;
+}
+
+/* Search across many FTS5 segments (a commit writes one), merged and not: 200 commits of one
+ * item each, then the older half pruned. Phrases, prefixes, œ written either way and NEAR find
+ * exactly the items that hold them. */
+static void test_fts_segments(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	enum { N = 200 };
+	for (int i = 0; i < N; i++) {
+		char id[16], link[64], title[64], text[160];
+		snprintf(id, sizeof(id), "g%d", i);
+		snprintf(link, sizeof(link), "https://x.fr/%d", i);
+		snprintf(title, sizeof(title), "Dépêche numero%d", i);
+		/* i % 3 == 0: the phrase with œ; 1: with "oe" and another verb; 2: words apart */
+		snprintf(text, sizeof(text), "%s",
+			 i % 3 == 0   ? "La mise en œuvre du plan de la frontière"
+			 : i % 3 == 1 ? "Le plan est mis en oeuvre à la frontière"
+				      : "Une œuvre mise à part, en plan fixe");
+		struct titem t;
+		mkitem(&t, "a", id, link, title, text, 1000 + i);
+		assert_int_equal(store_begin(s), 0);
+		add(s, &t, 1);
+		assert_int_equal(store_commit(s), 0);
+	}
+	int64_t segs = count_outside(fx->path, "SELECT count(DISTINCT segid) FROM items_fts_idx");
+	assert_true(segs > 1 && segs < N); /* merged, but not into one */
+	int phrase = (N + 2) / 3, mis = (N + 1) / 3, apart = N / 3;
+	assert_int_equal(search_count(s, "\"mise en oeuvre\""), phrase);
+	assert_int_equal(search_count(s, "\"mise en œuvre\""), phrase);
+	assert_int_equal(search_count(s, "\"mis en œuvre\""), mis);
+	assert_int_equal(search_count(s, "oeuvre"), N);
+	assert_int_equal(search_count(s, "frontiere"), phrase + mis);
+	/* NEAR groups are not expanded: œ as stored; "œuvre mise" is near too */
+	assert_int_equal(search_count(s, "NEAR(mise œuvre, 1)"), phrase + apart);
+	assert_int_equal(search_count(s, "NEAR(mise oeuvre, 1)"), 0);
+	assert_int_equal(search_count(s, "mise AND part"), apart);
+	assert_int_equal(search_count(s, "numero42"), 1);
+	assert_int_equal(search_count(s, "numero1*"), 111); /* 1, 10-19, 100-199 */
+	assert_int_equal(search_count(s, "title : oeuvre"), 0);
+
+	/* Items 0 to 99 pruned: their rows leave the index too. */
+	int64_t n;
+	assert_int_equal(store_prune(s, 1000 + N / 2, 0, 1000, &n), 0);
+	assert_int_equal(n, N / 2);
+	assert_int_equal(search_count(s, "\"mise en oeuvre\""), phrase - (N / 2 + 2) / 3);
+	assert_int_equal(search_count(s, "oeuvre"), N / 2);
+	assert_int_equal(search_count(s, "numero42"), 0);
+	assert_int_equal(search_count(s, "numero1*"), 100);
 	store_close(s);
 }
 
@@ -1245,21 +1351,6 @@ static void test_df(void **state)
 	store_close(s);
 }
 
-static int count_cb(const struct store_row *r, void *arg)
-{
-	(void)r;
-	(*(int *)arg)++;
-	return 0;
-}
-
-static int search_count(struct store *s, const char *q)
-{
-	struct store_query sq = {.match = q};
-	int n = 0;
-	assert_int_equal(store_items_each(s, &sq, count_cb, &n), 0);
-	return n;
-}
-
 static void test_prune(void **state)
 {
 	struct fx *fx = *state;
@@ -1353,6 +1444,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_migrate_feed_config_url, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_page_size, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wal_checkpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_dedup, setup, teardown),
@@ -1363,6 +1455,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_at_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_items_each, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fts_segments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_file, setup, teardown),
