@@ -53,7 +53,8 @@ struct engine {
 	size_t *waitq;
 	size_t wq_head, wq_len;
 	/* Transfers started, and documents they brought not yet stored: a document keeps its
-	 * transfer's slot until committed, so max_connections bounds the bodies held too. */
+	 * transfer's slot until it is in the open transaction (and freed), so max_connections
+	 * bounds the bodies held too. */
 	size_t active;
 	/* Parsing, digests and scoring run on the worker's threads (struct job); the store and
 	 * everything else stay on the loop's thread. Documents wait in jobq until fewer than
