@@ -1249,7 +1249,10 @@ static int feed_id(struct store *s, const char *name, int64_t *ret)
 	return 0;
 }
 
-int store_item_seen(struct store *s, const char *feed, const char *identity)
+/* Steps statement id, looking up the source (feed, identity): 1 with its row in *ret_st (the
+ * caller reads it, then calls done), 0 when the feed or the source is unknown, or an error. */
+static int source_step(struct store *s, enum stmt id, const char *feed, const char *identity,
+		       sqlite3_stmt **ret_st)
 {
 	if (!feed || !identity)
 		return -EINVAL;
@@ -1257,10 +1260,17 @@ int store_item_seen(struct store *s, const char *feed, const char *identity)
 	int r = feed_find(s, feed, &fid);
 	if (r <= 0)
 		return r;
-	sqlite3_stmt *st = stmt(s, ST_SEEN);
+	sqlite3_stmt *st = stmt(s, id);
 	sqlite3_bind_int64(st, 1, fid);
 	bind_text(st, 2, identity);
-	r = step(s, st);
+	*ret_st = st;
+	return step(s, st);
+}
+
+int store_item_seen(struct store *s, const char *feed, const char *identity)
+{
+	sqlite3_stmt *st;
+	int r = source_step(s, ST_SEEN, feed, identity, &st);
 	if (r == 1)
 		done(st);
 	return r;
@@ -1407,16 +1417,8 @@ int store_item_add(struct store *s, const struct store_item *it, int64_t *ret_id
 int store_source_get(struct store *s, const char *feed, const char *identity,
 		     struct store_delivered *ret)
 {
-	if (!feed || !identity)
-		return -EINVAL;
-	int64_t fid;
-	int r = feed_find(s, feed, &fid);
-	if (r <= 0)
-		return r;
-	sqlite3_stmt *st = stmt(s, ST_SOURCE_GET);
-	sqlite3_bind_int64(st, 1, fid);
-	bind_text(st, 2, identity);
-	r = step(s, st);
+	sqlite3_stmt *st;
+	int r = source_step(s, ST_SOURCE_GET, feed, identity, &st);
 	if (r <= 0)
 		return r;
 	const char *hash = col_text(st, 2);
