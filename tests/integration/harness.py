@@ -80,6 +80,15 @@ class TempDir:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
+def cmake_cache(build, name):
+    """The value of name in the CMake cache of the build folder, or None."""
+    with open(os.path.join(build, "CMakeCache.txt")) as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split("=", 1)[1].strip()
+    return None
+
+
 class FeedServer:
     """The fixture server (tests/fixture/feedserver.c) serving root on 127.0.0.1."""
 
@@ -159,6 +168,10 @@ class Syslog:
                 return [l.rstrip("\n") for l in f]
         except FileNotFoundError:
             return []
+
+    def alerts(self, topic="belarus-border"):
+        """The ALERT lines received so far for topic."""
+        return [l for l in self.lines() if f"ALERT topic={topic}" in l]
 
     def stop(self):
         stop_process(self.proc)

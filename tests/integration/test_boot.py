@@ -186,14 +186,6 @@ exec systemd-nspawn --quiet --register=no --keep-unit --private-network --direct
     return rc, time.monotonic() - t0, out
 
 
-def cache(build, name):
-    with open(os.path.join(build, "CMakeCache.txt")) as f:
-        for line in f:
-            if line.startswith(name + ":"):
-                return line.split("=", 1)[1].strip()
-    return None
-
-
 def read(out, name):
     try:
         with open(os.path.join(out, name)) as f:
@@ -234,7 +226,7 @@ def main():
         with open(os.path.join(setup, "driver.sh"), "w") as f:
             f.write(DRIVER.replace("@MSGID@", MESSAGE_ID).replace("@PORT@", str(PORT)))
         shutil.copy(h.FEEDSERVER, os.path.join(setup, "feedserver"))
-        if cache(build, "VEILLE_SANITIZE") in ("ON", "1", "TRUE", "YES"):
+        if h.cmake_cache(build, "VEILLE_SANITIZE") in ("ON", "1", "TRUE", "YES"):
             # LeakSanitizer stops the world with ptrace, which the units' hardening forbids
             # (SystemCallFilter, no capabilities): memory errors are still caught, leaks are
             # checked by the tests that run the binaries outside the units.

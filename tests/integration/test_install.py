@@ -12,14 +12,6 @@ import subprocess
 import harness as h
 
 
-def cache(build, name):
-    with open(os.path.join(build, "CMakeCache.txt")) as f:
-        for line in f:
-            if line.startswith(name + ":"):
-                return line.split("=", 1)[1].strip()
-    return None
-
-
 def tree(root):
     found = set()
     for d, _, files in os.walk(root):
@@ -32,10 +24,10 @@ def main():
     build = os.environ.get("VEILLE_BUILD_DIR", "")
     if not build or not os.path.exists(os.path.join(build, "CMakeCache.txt")):
         h.skip("VEILLE_BUILD_DIR does not name a configured build")
-    prefix = cache(build, "CMAKE_INSTALL_PREFIX")
-    confdir = cache(build, "VEILLE_CONFDIR")
-    unitdir = cache(build, "VEILLE_UNITDIR")
-    catdir = cache(build, "VEILLE_CATALOGDIR")
+    prefix = h.cmake_cache(build, "CMAKE_INSTALL_PREFIX")
+    confdir = h.cmake_cache(build, "VEILLE_CONFDIR")
+    unitdir = h.cmake_cache(build, "VEILLE_UNITDIR")
+    catdir = h.cmake_cache(build, "VEILLE_CATALOGDIR")
     if prefix == "/usr":
         h.check(unitdir == subprocess.run(["pkg-config", "--variable=systemdsystemunitdir", "systemd"],
                                           capture_output=True, text=True).stdout.strip(),
