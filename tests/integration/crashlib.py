@@ -32,15 +32,14 @@ def setup(tmp, seed):
     root = os.path.join(tmp, "feeds")
     os.makedirs(root, exist_ok=True)
     feeds = NewsFeeds(root, NFEEDS, random.Random(seed), border_share=0.5, prefix="crash")
-    for f in range(NFEEDS):
-        feeds.grow(f, 3)
+    feeds.grow_all(3)
     return feeds
 
 
 def write_conf(tmp, base, feeds, alerts):
     conf = os.path.join(tmp, "veille.conf")
     db = os.path.join(tmp, "veille.db")
-    h.write_config(conf, db, [(f"crash{f:03d}", f"{base}/{feeds.name(f)}") for f in range(NFEEDS)],
+    h.write_config(conf, db, feeds.entries(base, "{prefix}{f:03d}"),
                    extra=f"alerts = {alerts}\nmax_connections = 4\n")
     return conf, db
 

@@ -69,6 +69,17 @@ class NewsFeeds:
             self.served[it["guid"]] = it["title"]
         self.write(f)
 
+    def grow_all(self, n):
+        """Appends n new items to every feed."""
+        for f in range(len(self.items)):
+            self.grow(f, n)
+
+    def entries(self, base, label="{prefix}{f}"):
+        """(name, url) of every feed as served from base, for write_config; label formats the
+        name from prefix and the feed's index f."""
+        return [(label.format(prefix=self.prefix, f=f), f"{base}/{self.name(f)}")
+                for f in range(len(self.items))]
+
     def served_now(self):
         """guid of every item the documents on disk carry now."""
         return {it["guid"] for items in self.items for it in items}

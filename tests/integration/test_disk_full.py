@@ -64,15 +64,14 @@ def main():
     with h.TempDir() as tmp:
         os.mkdir(os.path.join(tmp, "feeds"))
         feeds = NewsFeeds(os.path.join(tmp, "feeds"), NFEEDS, random.Random(7), prefix="full")
-        for f in range(NFEEDS):
-            feeds.grow(f, 4)
+        feeds.grow_all(4)
         server = h.FeedServer(feeds.root, tmp)
         dbdir = os.path.join(tmp, "db")
         os.mkdir(dbdir)
         conf = os.path.join(tmp, "veille.conf")
-        names = [f"full{f}" for f in range(NFEEDS)]
-        h.write_config(conf, os.path.join(dbdir, "veille.db"),
-                       [(names[f], f"{server.base}/{feeds.name(f)}") for f in range(NFEEDS)],
+        entries = feeds.entries(server.base)
+        names = [name for name, _ in entries]
+        h.write_config(conf, os.path.join(dbdir, "veille.db"), entries,
                        extra="alerts = none\ninterval = 2s\nmin_interval = 1s\nmax_interval = 4s\n")
         subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS}", "tmpfs", dbdir], check=True)
         d = outage.Daemon([h.VEILLED, "-c", conf], os.path.join(tmp, "veilled.log"))

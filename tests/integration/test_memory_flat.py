@@ -36,12 +36,11 @@ def main():
     with h.TempDir() as tmp:
         os.mkdir(os.path.join(tmp, "feeds"))
         feeds = NewsFeeds(os.path.join(tmp, "feeds"), NFEEDS, random.Random(3), prefix="mem")
-        for f in range(NFEEDS):
-            feeds.grow(f, 6)
+        feeds.grow_all(6)
         server = h.FeedServer(feeds.root, tmp)
         conf = os.path.join(tmp, "veille.conf")
         h.write_config(conf, os.path.join(tmp, "veille.db"),
-                       [(f"mem{f}", f"{server.base}/{feeds.name(f)}") for f in range(NFEEDS)],
+                       feeds.entries(server.base),
                        extra="alerts = none\ninterval = 1s\nmin_interval = 1s\nmax_interval = 2s\n")
         d = outage.Daemon([h.VEILLED, "-c", conf], os.path.join(tmp, "veilled.log"))
         samples = []  # (304s answered, rss kB, fds)

@@ -36,16 +36,16 @@ def main():
         os.chmod(tmp, 0o755)
         os.mkdir(os.path.join(tmp, "feeds"))
         feeds = NewsFeeds(os.path.join(tmp, "feeds"), NFEEDS, random.Random(5), prefix="ro")
-        for f in range(NFEEDS):
-            feeds.grow(f, 4)
+        feeds.grow_all(4)
         server = h.FeedServer(feeds.root, tmp)
         dbdir = os.path.join(tmp, "db")
         os.mkdir(dbdir)
         os.chown(dbdir, nobody.pw_uid, nobody.pw_gid)
         db = os.path.join(dbdir, "veille.db")
         conf = os.path.join(tmp, "veille.conf")
-        names = [f"ro{f}" for f in range(NFEEDS)]
-        h.write_config(conf, db, [(names[f], f"{server.base}/{feeds.name(f)}") for f in range(NFEEDS)],
+        entries = feeds.entries(server.base)
+        names = [name for name, _ in entries]
+        h.write_config(conf, db, entries,
                        extra="alerts = none\ninterval = 2s\nmin_interval = 1s\nmax_interval = 4s\n")
         os.chmod(conf, 0o644)
         argv = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups",
@@ -58,8 +58,7 @@ def main():
             h.check(d.stop() == 0, "first run stops cleanly")
 
             os.chmod(db, 0o444)
-            for f in range(NFEEDS):
-                feeds.grow(f, 3)
+            feeds.grow_all(3)
             before = len(open(log).read().splitlines())
             d = outage.Daemon(argv, log)
             lines = lambda: d.lines()[before:]

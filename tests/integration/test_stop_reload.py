@@ -54,14 +54,12 @@ def main():
         root = os.path.join(tmp, "feeds")
         os.makedirs(root)
         feeds = NewsFeeds(root, NFEEDS, random.Random(9), border_share=0.3, prefix="stop")
-        for f in range(NFEEDS):
-            feeds.grow(f, 60)
+        feeds.grow_all(60)
         server = h.FeedServer(root, tmp)
         try:
             db = os.path.join(tmp, "veille.db")
             conf = os.path.join(tmp, "veille.conf")
-            h.write_config(conf, db, [(f"stop{f:03d}", f"{server.base}/{feeds.name(f)}")
-                                      for f in range(NFEEDS)],
+            h.write_config(conf, db, feeds.entries(server.base, "{prefix}{f:03d}"),
                            extra="alerts = syslog\nmax_connections = 4\n")
             log = os.path.join(tmp, "veilled.log")
             with open(log, "w") as logf:

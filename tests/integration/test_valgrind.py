@@ -41,13 +41,12 @@ def main():
     with h.TempDir() as tmp:
         os.mkdir(os.path.join(tmp, "feeds"))
         feeds = NewsFeeds(os.path.join(tmp, "feeds"), 5, random.Random(9), border_share=0.4, prefix="vg")
-        for f in range(5):
-            feeds.grow(f, 5)
+        feeds.grow_all(5)
         server = h.FeedServer(feeds.root, tmp)
         try:
             db = os.path.join(tmp, "veille.db")
             conf = os.path.join(tmp, "veille.conf")
-            fl = [(f"vg{f}", f"{server.base}/{feeds.name(f)}") for f in range(5)]
+            fl = feeds.entries(server.base)
             fl += [("vg-missing", f"{server.base}/missing.xml"),
                    ("vg-redirect", f"{server.base}/redirect/2/{feeds.name(0)}"),
                    ("vg-refused", "http://127.0.0.1:1/feed.xml")]
