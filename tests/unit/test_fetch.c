@@ -23,6 +23,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <zlib.h>
 #include <unistd.h>
 
 static struct event_base *base;
@@ -206,6 +209,61 @@ static void test_ok_200(void **state)
 	/* We asked for compression and got it, decoded. */
 	assert_int_equal(fixture_server_gzipped(srv), gz + 1);
 	got_clear(&g);
+}
+
+/* Writes ROOT/NAME with text, gzip-compressed when gz. */
+static void write_file(const char *name, const char *text, bool gz)
+{
+	char *path = xasprintf("%s/%s", root, name);
+	if (gz) {
+		gzFile z = gzopen(path, "wb");
+		assert_non_null(z);
+		assert_int_equal(gzputs(z, text), (int)strlen(text));
+		assert_int_equal(gzclose(z), Z_OK);
+	} else {
+		FILE *fp = fopen(path, "w");
+		assert_non_null(fp);
+		assert_int_equal(fputs(text, fp) >= 0, 1);
+		assert_int_equal(fclose(fp), 0);
+	}
+	free(path);
+}
+
+/* The fixture server sends FILE.gz as it is when it is no older than FILE (gzip_static), and
+ * compresses FILE itself otherwise. The two texts differ here, to tell which was sent. */
+static void test_gzip_static(void **state)
+{
+	struct got g;
+	(void)state;
+	const char *plain = "<rss version=\"2.0\"><channel><title>compressed for the request"
+			    "</title></channel></rss>\n";
+	const char *stored = "<rss version=\"2.0\"><channel><title>sent from the .gz file as it "
+			     "is</title></channel></rss>\n";
+	write_file("static.xml", plain, false);
+	write_file("static.xml.gz", stored, true);
+	unsigned long gz = fixture_server_gzipped(srv);
+	fetch_one(NULL, "/static.xml", NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	assert_int_equal(g.body_len, strlen(stored));
+	assert_memory_equal(g.body, stored, g.body_len);
+	assert_int_equal(fixture_server_gzipped(srv), gz + 1);
+	got_clear(&g);
+
+	/* An older .gz is stale: the file itself is compressed. */
+	char *gzpath = xasprintf("%s/static.xml.gz", root);
+	struct timespec old[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+	assert_int_equal(utimensat(AT_FDCWD, gzpath, old, 0), 0);
+	fetch_one(NULL, "/static.xml", NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	assert_int_equal(g.body_len, strlen(plain));
+	assert_memory_equal(g.body, plain, g.body_len);
+	assert_int_equal(fixture_server_gzipped(srv), gz + 2);
+	got_clear(&g);
+	unlink(gzpath);
+	free(gzpath);
+	char *path = xasprintf("%s/static.xml", root);
+	unlink(path);
+	free(path);
 }
 
 static void test_not_modified(void **state)
@@ -610,6 +668,7 @@ static void test_error_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_gzip_static),
 	    cmocka_unit_test(test_gzip_bomb),
 	    cmocka_unit_test(test_ok_200),
 	    cmocka_unit_test(test_not_modified),
