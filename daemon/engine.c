@@ -68,6 +68,12 @@ struct engine {
 	 * topics_gen: verdicts prepared under an older generation are computed again. */
 	pthread_rwlock_t topics_lock;
 	unsigned topics_gen;
+	/* Read-only connections for the worker's triage (ingest_triage), at most one per thread:
+	 * a job takes one from the pool and gives it back (triage_take, triage_give). */
+	pthread_mutex_t triage_mu;
+	struct store *triage[WORKER_MAX_THREADS];
+	unsigned ntriage;
+	int64_t triage_retry; /* opening one failed: not tried again before then */
 	/* Documents stored in the open transaction, their fetches ended when it commits (see
 	 * batch_add). */
 	struct job *batch, **batch_tail;
@@ -100,6 +106,7 @@ static void maint_cb(evutil_socket_t fd, short what, void *arg);
 static void jobs_cancel(struct engine *e);
 static void batch_cb(evutil_socket_t fd, short what, void *arg);
 static void batch_commit(struct engine *e);
+static void triage_close(struct engine *e);
 
 /* Retention runs an hour apart, deleting MAINT_BATCH items per transaction for at most
  * MAINT_BUDGET_MS at a time (then again a second later), so fetches never wait long. */
@@ -254,6 +261,7 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&e->topics_lock, &la);
 	pthread_rwlockattr_destroy(&la);
+	pthread_mutex_init(&e->triage_mu, NULL);
 	if (topics_build(c, &e->topics, ret_err) < 0)
 		goto fail;
 	e->store = store_open(c->database, false, &err);
@@ -307,6 +315,7 @@ void engine_free(struct engine *e)
 	e->fetch = NULL;
 	jobs_cancel(e);
 	worker_free(e->worker);
+	triage_close(e);
 	batch_commit(e);
 	free_feeds(e);
 	if (e->maint_ev)
@@ -317,6 +326,7 @@ void engine_free(struct engine *e)
 	ingest_outbox_clear(&e->outbox);
 	topics_clear(&e->topics);
 	pthread_rwlock_destroy(&e->topics_lock);
+	pthread_mutex_destroy(&e->triage_mu);
 	config_free(e->cfg);
 	free(e);
 }
@@ -659,11 +669,11 @@ static double doc_rate(const struct feed_doc *doc, int64_t now)
 
 /*
  * A document on its way from its transfer to the store. The loop's thread makes it from the
- * response (feed_fetched_cb) and queues it; a worker parses it (parse_run); the loop looks up
- * which items the store knows unchanged (parsed_cb); a worker digests and scores the others
- * (prepare_run); the loop stores it in the open transaction and frees it (batch_add), and ends
- * the feed's fetch once that transaction commits (batch_commit). The feed stays inflight
- * meanwhile: one feed never has two documents on the way.
+ * response (feed_fetched_cb) and queues it; a worker parses it, looks up which items the store
+ * already has unchanged, and digests and scores the others (document_run), all in one job; the
+ * loop stores it in the open transaction and frees it (batch_add), and ends the feed's fetch
+ * once that transaction commits (batch_commit). The feed stays inflight meanwhile: one feed
+ * never has two documents on the way.
  */
 struct job {
 	struct feed_rt *f;
@@ -705,21 +715,82 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-/* On a worker: the parse. Nothing here touches what the loop's thread uses. */
-static void parse_run(void *arg)
+/* A read-only connection for a worker's triage, from the pool or opened now; NULL when the
+ * database cannot be opened (retried a minute later). Any thread. */
+static struct store *triage_take(struct engine *e)
+{
+	struct store *st = NULL;
+	pthread_mutex_lock(&e->triage_mu);
+	if (e->ntriage) {
+		st = e->triage[--e->ntriage];
+	} else if (now_unix() >= e->triage_retry) {
+		char *err = NULL;
+		st = store_open(e->cfg->database, true, &err);
+		/* Triage reads a few pages per item: SQLite's 2 MiB cache would only add to the
+		 * peak memory. */
+		if (st && store_cache_limit(st, 256) < 0) {
+			err = xstrdup(store_errmsg(st));
+			store_close(st);
+			st = NULL;
+		}
+		if (!st) {
+			log_debug("database %s: cannot open it to read: %s; every item of the "
+				  "documents parsed meanwhile is digested and scored",
+				  e->cfg->database, err ? err : "?");
+			e->triage_retry = now_unix() + 60;
+		}
+		free(err);
+	}
+	pthread_mutex_unlock(&e->triage_mu);
+	return st;
+}
+
+static void triage_give(struct engine *e, struct store *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&e->triage_mu);
+	if (e->ntriage < WORKER_MAX_THREADS)
+		e->triage[e->ntriage++] = st;
+	else
+		store_close(st);
+	pthread_mutex_unlock(&e->triage_mu);
+}
+
+/* Closes the pooled connections: no job runs (worker drained or freed). */
+static void triage_close(struct engine *e)
+{
+	pthread_mutex_lock(&e->triage_mu);
+	while (e->ntriage)
+		store_close(e->triage[--e->ntriage]);
+	e->triage_retry = 0;
+	pthread_mutex_unlock(&e->triage_mu);
+}
+
+/*
+ * On a worker: the parse, the triage and the preparation of a document, in one job so that the
+ * worker never waits for the loop between them. The triage reads through a connection of its
+ * own: the feed's last document was committed before this fetch began, so what it reads of the
+ * feed's items is what the loop's transaction holds. It is a hint (ingest_commit checks every
+ * item again): without a connection, every item is prepared. Nothing here touches what the
+ * loop's thread uses.
+ */
+static void document_run(void *arg)
 {
 	struct job *j = arg;
+	struct engine *e = j->f->e;
 	j->parse_r = feed_parse(j->body, j->body_len, j->url, *j->charset ? j->charset : NULL,
 				&j->doc, j->errmsg, sizeof(j->errmsg));
 	free(j->body);
 	j->body = NULL;
-}
-
-/* On a worker: digests, canonical links and verdicts of the items parsed_cb wants. */
-static void prepare_run(void *arg)
-{
-	struct job *j = arg;
-	struct engine *e = j->f->e;
+	if (j->parse_r < 0)
+		return;
+	struct store *st = triage_take(e);
+	size_t want;
+	j->prep = ingest_triage(st, j->f->cf->name, j->doc, &want);
+	triage_give(e, st);
+	if (!want)
+		return;
 	ingest_prepare_digests(j->prep, j->doc);
 	pthread_rwlock_rdlock(&e->topics_lock);
 	j->gen = e->topics_gen;
@@ -727,12 +798,6 @@ static void prepare_run(void *arg)
 	pthread_rwlock_unlock(&e->topics_lock);
 }
 
-static void nothing_run(void *arg)
-{
-	(void)arg;
-}
-
-static void parsed_cb(void *arg);
 static void prepared_cb(void *arg);
 
 /* Hands waiting documents to the worker while fewer than jobs_max are open. */
@@ -745,7 +810,7 @@ static void jobs_start(struct engine *e)
 			e->jobq_tail = &e->jobq;
 		e->jobq_len--;
 		e->jobs_open++;
-		worker_submit(e->worker, parse_run, parsed_cb, j);
+		worker_submit(e->worker, document_run, prepared_cb, j);
 	}
 	drain_queue(e);
 }
@@ -1006,23 +1071,6 @@ static int batch_add(struct job *j)
 	return 0;
 }
 
-/* On the loop: the document is parsed; which of its items need preparing? */
-static void parsed_cb(void *arg)
-{
-	struct job *j = arg;
-	struct feed_rt *f = j->f;
-	struct engine *e = f->e;
-	if (j->parse_r < 0) {
-		job_end(j, -EBADMSG);
-		return;
-	}
-	size_t want;
-	j->prep = ingest_triage(e->store, f->cf->name, j->doc, &want);
-	/* Through the worker even with nothing to prepare: documents are committed in the order
-	 * their transfers completed. */
-	worker_submit(e->worker, want ? prepare_run : nothing_run, prepared_cb, j);
-}
-
 /* On the loop: the document is prepared; into the store. The transaction commits now when
  * nothing else is on its way to it, when it holds enough, or when the corpus has grown enough to
  * re-weight the topics (as if each document had its own transaction); else within BATCH_MS. */
@@ -1031,6 +1079,10 @@ static void prepared_cb(void *arg)
 	struct job *j = arg;
 	struct feed_rt *f = j->f;
 	struct engine *e = f->e;
+	if (j->parse_r < 0) {
+		job_end(j, -EBADMSG);
+		return;
+	}
 	bool alone = f->commit_alone;
 	if (alone)
 		batch_commit(e);
@@ -1150,6 +1202,7 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 	e->fetch = NULL;
 	jobs_cancel(e);
 	worker_drain(e->worker);
+	triage_close(e);
 	batch_commit(e);
 	e->stopping = false;
 	free_feeds(e);

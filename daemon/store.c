@@ -2009,6 +2009,13 @@ bool store_in_transaction(struct store *s)
 	return !sqlite3_get_autocommit(s->db);
 }
 
+int store_cache_limit(struct store *s, int kib)
+{
+	char sql[48];
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+	return exec(s, sql);
+}
+
 int store_last_item_id(struct store *s, int64_t *ret_id)
 {
 	sqlite3_stmt *st = stmt(s, ST_LAST_ID);

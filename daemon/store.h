@@ -227,6 +227,8 @@ int store_last_item_id(struct store *s, int64_t *ret_id);
 int store_begin_read(struct store *s);
 /* True inside a transaction (store_begin or store_begin_read, not yet committed). */
 bool store_in_transaction(struct store *s);
+/* Caps the connection's page cache at kib KiB (SQLite's default is 2000 KiB). 0 or -errno. */
+int store_cache_limit(struct store *s, int kib);
 
 /*
  * Retention: deletes at most batch items fetched before irrelevant_before that no topic found
