@@ -613,6 +613,8 @@ static void test_fts_at_commit(void **state)
 	assert_int_equal(store_commit(s), 0);
 	assert_int_equal(count_outside(fx->path, q_bravo), 0);
 
+	const char *q_segs = "SELECT count(DISTINCT segid) FROM items_fts_idx";
+	int64_t segs = count_outside(fx->path, q_segs);
 	assert_int_equal(store_begin(s), 0);
 	int64_t idb = add(s, &b, 1);
 	int64_t id2;
@@ -624,6 +626,7 @@ static void test_fts_at_commit(void **state)
 	assert_int_equal(count_outside(fx->path, q_alpha), 1);
 	assert_int_equal(count_outside(fx->path, q_bravo), 1);
 	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM items_fts"), 4);
+	assert_int_equal(count_outside(fx->path, q_segs), segs + 1); /* the three make one */
 	assert_int_equal(count_outside(fx->path, "SELECT rowid FROM items_fts WHERE items_fts"
 						 " MATCH 'bravo'"),
 			 idb);
