@@ -129,6 +129,10 @@ int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, 
  * build has no such implementation. store_scan_name says which is in use. */
 int store_scan_select(struct store *s, const char *name);
 const char *store_scan_name(const struct store *s);
+
+/* Whether items_fts's texts and queries are tokenized by the store's table-driven copy of
+ * SQLite's unicode61 (else by SQLite's own: the same tokens either way, more slowly). */
+bool store_fts_fast(const struct store *s);
 /* 1 when an alert of topic was queued (sent or not) for any item of story, 0 when not. */
 int store_story_alerted(struct store *s, int64_t story, const char *topic);
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <glob.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -753,6 +754,195 @@ static int search_count(struct store *s, const char *match)
 	return n;
 }
 
+/* Pieces of text for test_fts_tokens: accents composed and not, ligatures, typographic
+ * punctuation and spaces, other scripts, characters beyond the tokenizer's tables, bytes that are
+ * not UTF-8, long words. */
+static const char *const tok_pieces[] = {
+    "Élysée",
+    "l’armée",
+    "ÉTÉ",
+    "été",
+    "e\u0301te\u0301",
+    "\u0301",
+    "\u0327c",
+    "cœur",
+    "CŒUR",
+    "œuvre",
+    "Æsop",
+    "naïve",
+    "Noël",
+    "ça",
+    "«",
+    "»",
+    "\u00a0",
+    "\u202f",
+    "\u2009",
+    "—",
+    "–",
+    "…",
+    "“",
+    "”",
+    "‘",
+    "’",
+    "12,5",
+    "3.14",
+    "A380",
+    "x86_64",
+    "Ελλάδα",
+    "ΣΊΣΥΦΟΣ",
+    "Москва",
+    "ЁЖИК",
+    "Straße",
+    "İstanbul",
+    "ı",
+    "ǅ",
+    "Ÿ",
+    "ÿ",
+    "ﬁn",
+    "ⅷ",
+    "中文",
+    "😀",
+    "\u2070",
+    "€",
+    "\xc3",
+    "\x80",
+    "\xbf",
+    "\xc0\x80",
+    "\xe2\x80",
+    "\xed\xa0\x80",
+    "\xf0\x9f",
+    "\xff",
+    "\xc3\xa9\x80",
+    "\xe2\x80\x99\x80",
+    "foo_bar",
+    "e-mail",
+    "l'école",
+    "aujourd'hui",
+    "C++",
+    "#tag",
+    "@nom",
+    "https://www.lemonde.fr/europe/article/2024/01/01/x_123.html",
+    "\t",
+    "\n",
+    " ",
+    " ",
+    " ",
+    ",",
+    ".",
+    "(",
+    ")",
+    "Loukachenko",
+    "Biélorussie",
+    "frontière",
+    "MANŒUVRES",
+    "Ἀθῆναι",
+    "Україна",
+    "ﺍﻟﻌﺮﺑﻴﺔ",
+    "اردو",
+    "עברית",
+    "ᄀ",
+};
+
+/* Every text the store indexes writes the same index as SQLite's own unicode61, byte for byte:
+ * generated texts, the shipped reference texts and the real feeds' expected items, cut in pieces
+ * (so some start or end inside a character). */
+static void test_fts_tokens(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	assert_true(store_fts_fast(s));
+	struct buf texts = {0}; /* texts, each NUL-terminated */
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	for (int i = 0; i < 300; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		int n = 1 + (int)(x % 80);
+		for (int k = 0; k < n; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			buf_puts(&texts, tok_pieces[x % ARRAY_SIZE(tok_pieces)]);
+			if (x >> 60 < 10)
+				buf_putc(&texts, x >> 60 < 7 ? ' ' : '\'');
+		}
+		if (i == 0) /* a long word, past the tokenizer's buffer */
+			for (int k = 0; k < 400; k++)
+				buf_puts(&texts, k % 50 ? "a" : "é");
+		buf_putc(&texts, '\0');
+	}
+	const char *globs[] = {TEST_SOURCE_DIR "/conf/reference/*.txt",
+			       TEST_DATA_DIR "/real/*.expected"};
+	for (size_t g = 0; g < ARRAY_SIZE(globs); g++) {
+		glob_t gl;
+		assert_int_equal(glob(globs[g], 0, NULL, &gl), 0);
+		for (size_t i = 0; i < gl.gl_pathc; i++) {
+			char *data;
+			size_t len;
+			assert_int_equal(read_file(gl.gl_pathv[i], 1u << 20, &data, &len), 0);
+			for (size_t off = 0; off < len; off += 1000) {
+				size_t n = len - off < 1000 ? len - off : 1000;
+				buf_append(&texts, data + off, strnlen(data + off, n));
+				buf_putc(&texts, '\0');
+			}
+			free(data);
+		}
+		globfree(&gl);
+	}
+	assert_int_equal(store_begin(s), 0);
+	int n = 0;
+	for (size_t off = 0; off < texts.len; off += strlen(texts.p + off) + 1, n++) {
+		char id[32], title[64];
+		snprintf(id, sizeof(id), "t%d", n);
+		/* the title: the text's first bytes, with the item's number (each is new) */
+		snprintf(title, sizeof(title), "%d %.40s", n, texts.p + off);
+		struct titem t;
+		mkitem(&t, "f", id, NULL, title, texts.p + off, 100);
+		add(s, &t, 1);
+	}
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+	buf_free(&texts);
+	assert_true(n > 500);
+
+	/* The same table beside it, written by SQLite's tokenizer from the same rows. */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT replace(sql, 'items_fts', 'ref_fts')"
+					    " FROM sqlite_master WHERE name = 'items_fts'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	char *create = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_exec(db, create, NULL, NULL, NULL), SQLITE_OK);
+	free(create);
+	assert_int_equal(sqlite3_exec(db,
+				      "INSERT INTO ref_fts (ref_fts, rank) SELECT k, v"
+				      " FROM items_fts_config WHERE k <> 'version';"
+				      "INSERT INTO ref_fts (rowid, title, text) SELECT id, title,"
+				      " coalesce(summary, '') || ' ' || coalesce(content, '')"
+				      " FROM items ORDER BY id;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	/* The structure record (id 10) begins with a counter of configuration changes, which
+	 * items_fts had more of. */
+#define FTS_BLOCK "id, CASE id WHEN 10 THEN substr(block, 5) ELSE block END"
+	const char *same[] = {
+	    "SELECT count(*) FROM (SELECT " FTS_BLOCK " FROM items_fts_data"
+	    " EXCEPT SELECT " FTS_BLOCK " FROM ref_fts_data)",
+	    "SELECT count(*) FROM (SELECT " FTS_BLOCK " FROM ref_fts_data"
+	    " EXCEPT SELECT " FTS_BLOCK " FROM items_fts_data)",
+	    "SELECT count(*) FROM (SELECT * FROM items_fts_idx EXCEPT SELECT * FROM ref_fts_idx)",
+	    "SELECT count(*) FROM (SELECT * FROM ref_fts_idx EXCEPT SELECT * FROM items_fts_idx)",
+	};
+#undef FTS_BLOCK
+	for (size_t i = 0; i < ARRAY_SIZE(same); i++)
+		assert_int_equal(count_outside(fx->path, same[i]), 0);
+	assert_true(count_outside(fx->path, "SELECT count(*) FROM items_fts_data") > 10);
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM items_fts_data"),
+			 count_outside(fx->path, "SELECT count(*) FROM ref_fts_data"));
+}
+
 /* Search across many FTS5 segments (a commit writes one), merged and not: 200 commits of one
  * item each, then the older half pruned. Phrases, prefixes, œ written either way and NEAR find
  * exactly the items that hold them. */
@@ -1459,6 +1649,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fts_at_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_items_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_segments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fts_tokens, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_file, setup, teardown),
