@@ -383,7 +383,8 @@ struct store {
 	int version;
 	int migrated;
 	/* The last feed name resolved to a row id (items come feed by feed); forgotten on
-	 * rollback, since the row may have been created in the transaction rolled back. */
+	 * rollback, since the row may have been created in the transaction rolled back. feed_id 0:
+	 * no such row in the open transaction (feed_forget_absent). */
 	char *feed_name;
 	int64_t feed_id;
 	/* SimHashes of the items fetched since `window.since`, in id order, for store_story_find;
@@ -1460,8 +1461,19 @@ int store_limit_size(struct store *s, uint64_t max_bytes)
 	return exec(s, sql);
 }
 
+/* Forgets a feed remembered as missing: another connection may create it once the transaction
+ * ends, and store_feed_save creates it too. */
+static void feed_forget_absent(struct store *s)
+{
+	if (s->feed_name && !s->feed_id) {
+		free(s->feed_name);
+		s->feed_name = NULL;
+	}
+}
+
 int store_begin(struct store *s)
 {
+	feed_forget_absent(s);
 	int r = run(s, stmt(s, ST_BEGIN));
 	if (r == 0)
 		s->failed = false;
@@ -1470,6 +1482,7 @@ int store_begin(struct store *s)
 
 int store_commit(struct store *s)
 {
+	feed_forget_absent(s);
 	/* SQLite may have rolled the transaction back by itself (SQLITE_FULL...): what was queued
 	 * is gone with it, and COMMIT says so. */
 	if (sqlite3_get_autocommit(s->db))
@@ -1551,6 +1564,7 @@ int store_feed_save(struct store *s, const struct store_feed *f)
 {
 	if (!f->name)
 		return -EINVAL;
+	feed_forget_absent(s);
 	sqlite3_stmt *st = stmt(s, ST_FEED_SAVE);
 	bind_text(st, 1, f->name);
 	bind_text(st, 2, f->url);
@@ -1599,16 +1613,20 @@ static void feed_remember(struct store *s, const char *name, int64_t id)
 }
 
 /* Sets *ret to the row id of feed name: 1, or 0 when there is no such feed. Feed rows are never
- * deleted or renamed, so the remembered one stays right outside a transaction too. */
+ * deleted or renamed, so the remembered one stays right outside a transaction too. A feed found
+ * missing is remembered as such until the transaction ends: a new feed's first document looks up
+ * each of its items before the row exists (ingest_triage). */
 static int feed_find(struct store *s, const char *name, int64_t *ret)
 {
 	if (s->feed_name && !strcmp(s->feed_name, name)) {
 		*ret = s->feed_id;
-		return 1;
+		return s->feed_id != 0;
 	}
 	sqlite3_stmt *st = stmt(s, ST_FEED_ID);
 	bind_text(st, 1, name);
 	int r = step(s, st);
+	if (r == 0 && !sqlite3_get_autocommit(s->db))
+		feed_remember(s, name, 0);
 	if (r <= 0)
 		return r;
 	*ret = sqlite3_column_int64(st, 0);
@@ -1735,6 +1753,8 @@ static int item_add(struct store *s, const struct store_item *it, int64_t *ret_i
 /* Ends the savepoint of a change that succeeded. */
 static int release(struct store *s, bool own)
 {
+	if (own)
+		feed_forget_absent(s);
 	int r = run(s, stmt(s, ST_RELEASE));
 	if (r < 0) {
 		/* Releasing our own transaction is its commit: when that fails, do not leave it
@@ -2390,6 +2410,7 @@ int store_topic_items(struct store *s, const char *topic, int64_t after, int64_t
 }
 int store_begin_read(struct store *s)
 {
+	feed_forget_absent(s);
 	return run(s, stmt(s, ST_BEGIN_READ));
 }
 

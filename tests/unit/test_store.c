@@ -589,6 +589,45 @@ static void test_rollback(void **state)
 	store_close(s);
 }
 
+/* A feed looked up before its row exists is remembered as missing for the rest of the
+ * transaction only: the row this connection then creates, or another one does after it, is
+ * found. */
+static void test_feed_absent(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct store *other = open_ok(fx->path, false);
+	struct titem a, b, c;
+	mkitem(&a, "x", "a", "https://e.fr/a", "Alpha", "premier texte", 100);
+	mkitem(&b, "y", "b", "https://e.fr/b", "Bravo", "deuxième texte", 100);
+	mkitem(&c, "z", "c", "https://e.fr/c", "Charlie", "troisième texte", 100);
+
+	/* Created by the feed's state, then by an item of it, in the same transaction. */
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_item_seen(s, "x", "a"), 0);
+	struct store_feed f = {.name = "x", .items_per_week = -1};
+	assert_int_equal(store_feed_save(s, &f), 0);
+	add(s, &a, 1);
+	assert_int_equal(store_item_seen(s, "x", "a"), 1);
+	assert_int_equal(store_commit(s), 0);
+
+	/* Created by an item in this transaction. */
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_item_seen(s, "z", "c"), 0);
+	add(s, &c, 1);
+	assert_int_equal(store_item_seen(s, "z", "c"), 1);
+	assert_int_equal(store_commit(s), 0);
+
+	/* Created by another connection once the reading transaction has ended. */
+	assert_int_equal(store_begin_read(s), 0);
+	assert_int_equal(store_item_seen(s, "y", "b"), 0);
+	assert_int_equal(store_commit(s), 0);
+	add(other, &b, 1);
+	assert_int_equal(store_item_seen(s, "y", "b"), 1);
+	store_close(other);
+	store_close(s);
+}
+
 /* items_fts is written at commit (one FTS5 segment per transaction): every committed item is
  * indexed once, a rolled-back one not at all, an item stored outside a transaction at once. */
 static void test_fts_at_commit(void **state)
@@ -1646,6 +1685,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_story_scan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verdicts_alerts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_feed_absent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_at_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_items_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_segments, setup, teardown),
