@@ -1929,8 +1929,16 @@ int store_item_revise(struct store *s, int64_t item_id, const struct store_item 
 		return -EINVAL;
 	}
 	bool own = sqlite3_get_autocommit(s->db);
-	int r = run(s, stmt(s, ST_SAVEPOINT));
-	if (r < 0)
+	int r;
+	/* The update trigger takes the item's old text out of items_fts, so it must be there: an
+	 * item added in this transaction (a feed giving one guid two texts in one document) is
+	 * indexed first. Deleting what the index does not hold corrupts it. */
+	if (s->fts.n && item_id >= s->fts.first && item_id <= s->fts.last &&
+	    (r = fts_flush(s)) < 0) {
+		s->failed = true;
+		return r;
+	}
+	if ((r = run(s, stmt(s, ST_SAVEPOINT))) < 0)
 		return r;
 	int64_t id = 0;
 	r = item_revise(s, item_id, it, &id);

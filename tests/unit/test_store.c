@@ -681,6 +681,43 @@ static void test_fts_at_commit(void **state)
 	store_close(s);
 }
 
+/* An item added, then revised, in one transaction (a feed repeating a guid with another text in
+ * one document): the index holds its last text once, and FTS5's integrity check passes. */
+static void test_fts_revise_pending(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem a, b, c;
+	mkitem(&c, "f", "c", "https://e.fr/c", "Charlie", "texte commun avant", 100);
+	mkitem(&a, "f", "g", "https://e.fr/a", "Alpha", "texte commun premier", 100);
+	mkitem(&b, "f", "g", "https://e.fr/a", "Alpha", "texte commun corrige", 200);
+	assert_int_equal(store_begin(s), 0);
+	int64_t idc = add(s, &c, 1);
+	int64_t ida = add(s, &a, 1);
+	assert_true(ida > idc);
+	int64_t id;
+	int rv = store_item_revise(s, ida, &b.it, &id);
+	if (rv != 1)
+		fail_msg("store_item_revise: %d %s", rv, store_errmsg(s));
+	assert_int_equal(id, ida);
+	assert_int_equal(store_commit(s), 0);
+	const char *q = "SELECT count(*) FROM items_fts WHERE items_fts MATCH '%s'";
+	char sql[128];
+	snprintf(sql, sizeof(sql), q, "premier");
+	assert_int_equal(count_outside(fx->path, sql), 0);
+	snprintf(sql, sizeof(sql), q, "corrige");
+	assert_int_equal(count_outside(fx->path, sql), 1);
+	snprintf(sql, sizeof(sql), q, "commun");
+	assert_int_equal(count_outside(fx->path, sql), 2);
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM items_fts"), 2);
+	/* Deleting both must leave an index FTS5 finds sound, and empty. */
+	exec_outside(fx->path, "DELETE FROM items; INSERT INTO items_fts(items_fts, rank) VALUES "
+			       "('integrity-check', 0)");
+	snprintf(sql, sizeof(sql), q, "commun");
+	assert_int_equal(count_outside(fx->path, sql), 0);
+	store_close(s);
+}
+
 struct rows {
 	struct buf ids;
 	int n;
@@ -1687,6 +1724,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_absent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_at_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fts_revise_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_items_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_segments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_tokens, setup, teardown),
