@@ -193,14 +193,32 @@ bool utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
-		/* ASCII runs, eight bytes at a time. */
-		uint64_t w;
-		while (i + 8 <= len && (memcpy(&w, p + i, 8), !(w & 0x8080808080808080ull)))
+		/* ASCII, eight bytes at a time, to the first byte that is not */
+		for (;;) {
+			if (i + 8 > len) {
+				while (i < len && p[i] < 0x80)
+					i++;
+				break;
+			}
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			w = __builtin_bswap64(w);
+#endif
+			w &= 0x8080808080808080ull;
+			if (w) {
+				i += (size_t)__builtin_ctzll(w) / 8;
+				break;
+			}
 			i += 8;
-		while (i < len && p[i] < 0x80)
-			i++;
+		}
 		if (i == len)
 			break;
+		/* a 2-byte sequence (é, à, ç...) without a call */
+		if (p[i] >= 0xc2 && p[i] <= 0xdf && i + 1 < len && (p[i + 1] & 0xc0) == 0x80) {
+			i += 2;
+			continue;
+		}
 		size_t n = utf8_seq(p + i, len - i);
 		if (!n)
 			return false;

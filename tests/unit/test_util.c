@@ -85,6 +85,82 @@ static void test_utf8(void **state)
 	assert_false(utf8_valid("\xc0\xaf", 2));     /* overlong */
 }
 
+/* RFC 3629, one character at a time: what utf8_valid must answer, however it skips ahead. */
+static bool utf8_valid_slowly(const unsigned char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		unsigned c = s[i];
+		size_t n = c < 0x80		    ? 1
+			   : c >= 0xc2 && c <= 0xdf ? 2
+			   : c >= 0xe0 && c <= 0xef ? 3
+			   : c >= 0xf0 && c <= 0xf4 ? 4
+						    : 0;
+		if (!n || i + n > len)
+			return false;
+		uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+		for (size_t k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* utf8_valid skips ASCII eight bytes at a time and 2-byte characters without a call: random
+ * strings of ASCII runs, characters of every length and broken sequences, cut anywhere. */
+static void test_utf8_valid_random(void **state)
+{
+	(void)state;
+	static const char *const pieces[] = {
+	    "a",
+	    "bcdefgh",
+	    "ijklmnopqrstu",
+	    "é",
+	    "à la",
+	    "€",
+	    "😀",
+	    "\xc3",
+	    "\x80",
+	    "\xbf",
+	    "\xc0\xaf",
+	    "\xed\xa0\x80",
+	    "\xed\x9f\xbf",
+	    "\xef\xbf\xbf",
+	    "\xf4\x8f\xbf\xbf",
+	    "\xf4\x90\x80\x80",
+	    "\xe0\x9f\xbf",
+	    "\xf0\x8f\xbf\xbf",
+	    "\xc2\xa0",
+	    "\xdf\xbf",
+	    "\xc1\xbf",
+	    "\xff",
+	    " ",
+	};
+	uint32_t x = 7;
+	for (int round = 0; round < 20000; round++) {
+		unsigned char b[96];
+		size_t len = 0;
+		for (;;) {
+			x = x * 1103515245u + 12345u;
+			const char *p = pieces[(x >> 16) % ARRAY_SIZE(pieces)];
+			size_t n = strlen(p);
+			if (len + n > sizeof(b) || (x >> 8) % 13 == 0)
+				break;
+			memcpy(b + len, p, n);
+			len += n;
+		}
+		for (size_t cut = 0; cut <= len; cut += 1 + cut / 8)
+			if (utf8_valid((const char *)b, cut) != utf8_valid_slowly(b, cut))
+				fail_msg("utf8_valid wrong on a string of %zu bytes (round %d)",
+					 cut, round);
+	}
+}
+
 static void test_duration(void **state)
 {
 	(void)state;
@@ -163,10 +239,15 @@ static void test_read_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_buf),		cmocka_unit_test(test_buf_printf_room),
-	    cmocka_unit_test(test_json_string), cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_duration),	cmocka_unit_test(test_when),
-	    cmocka_unit_test(test_uint),	cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_buf),
+	    cmocka_unit_test(test_buf_printf_room),
+	    cmocka_unit_test(test_json_string),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_utf8_valid_random),
+	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_when),
+	    cmocka_unit_test(test_uint),
+	    cmocka_unit_test(test_read_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
