@@ -567,12 +567,7 @@ struct text_stemmer *text_stemmer_thread(void)
 
 static uint32_t hash_word(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
+	return (uint32_t)hash_bytes(s, n);
 }
 
 /*

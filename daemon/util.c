@@ -227,6 +227,50 @@ bool utf8_valid(const char *s, size_t len)
 	return true;
 }
 
+uint64_t hash_mix(uint64_t x)
+{
+	x ^= x >> 32;
+	x *= 0xD6E8FEB86659FD93ull;
+	x ^= x >> 32;
+	x *= 0xD6E8FEB86659FD93ull;
+	x ^= x >> 32;
+	return x;
+}
+
+static uint64_t read64(const unsigned char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+	return x;
+}
+
+static uint64_t read32(const unsigned char *p)
+{
+	uint32_t x;
+	memcpy(&x, p, 4);
+	return x;
+}
+
+uint64_t hash_bytes(const void *s, size_t n)
+{
+	const unsigned char *p = s;
+	const uint64_t k = 0x9E3779B97F4A7C15ull;
+	uint64_t h = n * k, x;
+	if (n >= 8) {
+		/* whole words, then the last eight bytes (overlapping the previous word) */
+		for (; n > 8; n -= 8, p += 8) {
+			uint64_t y = h ^ read64(p) * k;
+			h = (y << 29 | y >> 35) * 0xBF58476D1CE4E5B9ull;
+		}
+		x = read64(p + n - 8);
+	} else if (n >= 4) {
+		x = read32(p) | read32(p + n - 4) << 32;
+	} else {
+		x = n ? p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16 : 0;
+	}
+	return hash_mix(h ^ x * k);
+}
+
 size_t utf8_cut(const char *s, size_t len, size_t max)
 {
 	if (len <= max)

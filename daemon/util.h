@@ -50,6 +50,12 @@ size_t utf8_cut(const char *s, size_t len, size_t max);
 /* True when s[0..len) is valid UTF-8. */
 bool utf8_valid(const char *s, size_t len);
 
+/* A 64-bit hash of s[0..n) for in-memory hash tables, never stored (it may change between
+ * versions and hosts): eight bytes at a time, never reading outside s. */
+uint64_t hash_bytes(const void *s, size_t n);
+/* Mixes the bits of x (a bijection): hash_mix(a * K + b) combines two hashes. */
+uint64_t hash_mix(uint64_t x);
+
 /* Formats t (seconds since the epoch) as "YYYY-MM-DDTHH:MM:SSZ"; out must hold 21 bytes. */
 void time_iso8601(int64_t t, char out[21]);
 /* Parses a duration such as "90", "90s", "15m", "2h", "7d" into seconds. 0 or -EINVAL. */

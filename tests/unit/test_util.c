@@ -161,6 +161,37 @@ static void test_utf8_valid_random(void **state)
 	}
 }
 
+/* hash_bytes reads only its bytes (ASan checks the copies below, made to the exact length), gives
+ * the same hash wherever they lie, and tells apart the prefixes of a text and one-byte changes. */
+static void test_hash_bytes(void **state)
+{
+	(void)state;
+	static const char text[] =
+	    "frontière biélorusse, exercices militaires et gardes-frontières";
+	uint64_t seen[2 * sizeof(text)];
+	size_t nseen = 0;
+	for (size_t n = 0; n < sizeof(text); n++) {
+		char *copy = xmalloc(n ? n : 1);
+		memcpy(copy, text, n);
+		uint64_t h = hash_bytes(copy, n);
+		assert_true(h == hash_bytes(text, n));
+		free(copy);
+		for (size_t k = 0; k < nseen; k++)
+			assert_true(seen[k] != h);
+		seen[nseen++] = h;
+		if (n) {
+			char changed[sizeof(text)];
+			memcpy(changed, text, n);
+			changed[n / 2] ^= 1;
+			h = hash_bytes(changed, n);
+			for (size_t k = 0; k < nseen; k++)
+				assert_true(seen[k] != h);
+			seen[nseen++] = h;
+		}
+	}
+	assert_true(hash_mix(1) != hash_mix(2));
+}
+
 static void test_duration(void **state)
 {
 	(void)state;
@@ -244,6 +275,7 @@ int main(void)
 	    cmocka_unit_test(test_json_string),
 	    cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_utf8_valid_random),
+	    cmocka_unit_test(test_hash_bytes),
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_when),
 	    cmocka_unit_test(test_uint),
