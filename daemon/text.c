@@ -592,8 +592,8 @@ struct stem_slot {
 struct stem_cache {
 	struct stem_slot slot[STEM_SLOTS];
 	size_t n;
-	size_t used; /* arena bytes */
-	char arena[STEM_ARENA];
+	size_t used;		    /* arena bytes */
+	char arena[STEM_ARENA + 8]; /* same_bytes reads up to 7 bytes past a word */
 };
 
 static pthread_key_t stem_key;
@@ -622,13 +622,37 @@ static struct stem_cache *stem_cache_get(void)
 	return stem_cache = c;
 }
 
-/* The slot of w[0..len) (hash h): the word's, or the empty one where it would go. */
+/* True when a[0..n) and b[0..n) are the same bytes, compared eight at a time: both buffers must
+ * be readable up to 7 bytes past n (tok and the stem arena have the room). */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+	size_t i = 0;
+	uint64_t x, y;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return false;
+	}
+	if (i == n)
+		return true;
+	memcpy(&x, a + i, 8);
+	memcpy(&y, b + i, 8);
+	x ^= y;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return !(x << (64 - 8 * (n - i))); /* the n - i bytes that count: the low ones */
+}
+
+/* The slot of w[0..len) (hash h): the word's, or the empty one where it would go. w must be
+ * readable up to 7 bytes past len. */
 static struct stem_slot *stem_find(struct stem_cache *c, const char *w, size_t len, uint32_t h)
 {
 	for (uint32_t i = h & (STEM_SLOTS - 1);; i = (i + 1) & (STEM_SLOTS - 1)) {
 		struct stem_slot *e = &c->slot[i];
 		if (!e->len ||
-		    (e->hash == h && e->len == len && !memcmp(c->arena + e->off, w, len)))
+		    (e->hash == h && e->len == len && same_bytes(c->arena + e->off, w, len)))
 			return e;
 	}
 }

@@ -209,6 +209,25 @@ static ssize_t term_find_hashed(const struct topic *t, const char *key, size_t n
 	}
 }
 
+/* term_find_hashed for the pair "a b" (h = hash_pair of its words' hashes), without writing it
+ * out: most pairs of a document are no profile term. */
+static ssize_t term_find_pair(const struct topic *t, const char *a, size_t an, const char *b,
+			      size_t bn, uint64_t h)
+{
+	if (!t->nslots)
+		return -1;
+	size_t mask = t->nslots - 1, n = an + 1 + bn;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		uint32_t v = t->slots[i];
+		if (!v)
+			return -1;
+		const struct term *tm = &t->terms[v - 1];
+		if (tm->len == n && tm->key[an] == ' ' && !memcmp(tm->key, a, an) &&
+		    !memcmp(tm->key + an + 1, b, bn))
+			return (ssize_t)(v - 1);
+	}
+}
+
 static ssize_t term_find(const struct topic *t, const char *key, size_t n)
 {
 	return term_find_hashed(t, key, n, hash_str(key, n));
@@ -473,15 +492,16 @@ static void doc_cb(const char *tok, size_t len, size_t index, unsigned flags, vo
 		doc_add(d, tok, len, h, prof, name);
 	}
 	if (d->prevlen && (d->prevlen != len || memcmp(d->prev, tok, len))) {
-		char pair[2 * TEXT_MAX_TOKEN + 2];
-		size_t n = d->prevlen + 1 + len;
-		memcpy(pair, d->prev, d->prevlen);
-		pair[d->prevlen] = ' ';
-		memcpy(pair + d->prevlen + 1, tok, len);
 		uint64_t ph = hash_pair(d->prevhash, h);
-		prof = term_find_hashed(d->t, pair, n, ph);
-		if (prof >= 0) /* only the profile's pairs: all pairs would swamp the norm */
+		prof = term_find_pair(d->t, d->prev, d->prevlen, tok, len, ph);
+		if (prof >= 0) { /* only the profile's pairs: all pairs would swamp the norm */
+			char pair[2 * TEXT_MAX_TOKEN + 2];
+			size_t n = d->prevlen + 1 + len;
+			memcpy(pair, d->prev, d->prevlen);
+			pair[d->prevlen] = ' ';
+			memcpy(pair + d->prevlen + 1, tok, len);
 			doc_add(d, pair, n, ph, prof, false);
+		}
 	}
 	memcpy(d->prev, tok, len);
 	d->prevlen = len;
