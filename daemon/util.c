@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -132,6 +133,46 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 		va_end(ap);
 	}
 	b->len += (size_t)n;
+}
+
+/*
+ * printf's "%.4f" rounds the exact binary value of v to four decimals, a tie to the even last
+ * digit (the default rounding mode). v = m 2^-s (m < 2^53, from frexp) times 10^4 fits 128 bits
+ * when |v| < 2^32: the quotient and remainder by 2^s give the rounding exactly. Anything else
+ * (infinities, NaN, larger values, no 128-bit integers) goes to buf_printf.
+ */
+void buf_put_fixed4(struct buf *b, double v)
+{
+#ifdef __SIZEOF_INT128__
+	int ex;
+	double f = frexp(v, &ex); /* v = f 2^ex, 0.5 <= |f| < 1 */
+	if (isfinite(v) && ex <= 32) {
+		bool neg = signbit(v);
+		uint64_t m = (uint64_t)ldexp(neg ? -f : f, 53); /* exact: 53 bits */
+		unsigned s = (unsigned)(53 - ex);		/* v = m 2^-s, s >= 21 */
+		unsigned __int128 n = (unsigned __int128)m * 10000u, q = 0;
+		if (s < 128) {
+			unsigned __int128 one = 1, r = n & ((one << s) - 1), half = one << (s - 1);
+			q = n >> s;
+			if (r > half || (r == half && (q & 1)))
+				q++;
+		} /* else v * 10^4 < 2^67 / 2^128: rounds to 0 */
+		uint64_t whole = (uint64_t)(q / 10000), frac = (uint64_t)(q % 10000);
+		char tmp[32], *p = tmp + sizeof(tmp);
+		for (int i = 0; i < 4; i++, frac /= 10)
+			*--p = (char)('0' + frac % 10);
+		*--p = '.';
+		do {
+			*--p = (char)('0' + whole % 10);
+			whole /= 10;
+		} while (whole);
+		if (neg)
+			*--p = '-';
+		buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+		return;
+	}
+#endif
+	buf_printf(b, "%.4f", v);
 }
 
 char *buf_steal(struct buf *b)

@@ -35,6 +35,8 @@ void buf_append(struct buf *b, const void *data, size_t len);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* buf_printf(b, "%.4f", v), the same bytes, without printf for the values scores take. */
+void buf_put_fixed4(struct buf *b, double v);
 /* Gives up ownership of the bytes: returns them ("" if empty, never NULL) and resets b. */
 char *buf_steal(struct buf *b);
 void buf_reset(struct buf *b);

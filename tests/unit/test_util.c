@@ -1,5 +1,6 @@
 /* Unit tests for util.c: buffers, JSON strings, UTF-8 cuts, durations, WHEN, read_file. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -192,6 +193,45 @@ static void test_hash_bytes(void **state)
 	assert_true(hash_mix(1) != hash_mix(2));
 }
 
+/* buf_put_fixed4 writes what printf's "%.4f" writes: ties (1/32 is 0.03125) to the even digit,
+ * values just off a tie, signs, zeros, tiny and large values, and what it leaves to printf. */
+static void check_fixed4(double v)
+{
+	struct buf b = {0};
+	char want[512];
+	buf_put_fixed4(&b, v);
+	snprintf(want, sizeof(want), "%.4f", v);
+	if (strcmp(b.p, want))
+		fail_msg("buf_put_fixed4(%a) = \"%s\", printf \"%s\"", v, b.p, want);
+	buf_free(&b);
+}
+
+static void test_fixed4(void **state)
+{
+	(void)state;
+	const double special[] = {
+	    0.0,	  -0.0,	   1.0,	   -1.0,     0.5,	0.00005, 0.00015,
+	    0.99995,	  9.99995, 1e-300, -1e-300,  5e-324,	1e9,	 4294967295.99995,
+	    4294967296.0, 1e300,   -1e300, INFINITY, -INFINITY, NAN};
+	for (size_t i = 0; i < ARRAY_SIZE(special); i++)
+		check_fixed4(special[i]);
+	for (int p = 0; p <= 20; p++)
+		for (int j = -300; j <= 300; j++) {
+			double v = ldexp(j, -p);
+			check_fixed4(v);
+			check_fixed4(nextafter(v, INFINITY));
+			check_fixed4(nextafter(v, -INFINITY));
+		}
+	uint64_t x = 88172645463325252ull;
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		double v = ldexp((double)(x >> 11), -53 - (int)(x % 40)) * (double)(x % 1000);
+		check_fixed4(x & 1 ? -v : v);
+	}
+}
+
 static void test_duration(void **state)
 {
 	(void)state;
@@ -276,6 +316,7 @@ int main(void)
 	    cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_utf8_valid_random),
 	    cmocka_unit_test(test_hash_bytes),
+	    cmocka_unit_test(test_fixed4),
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_when),
 	    cmocka_unit_test(test_uint),
