@@ -257,6 +257,28 @@ static const struct fold_char *fold_lookup(const struct fold_table *t, const utf
 
 #define HIGH_BITS 0x8080808080808080ull
 
+/* The 8 bytes at p, the first in the low byte whatever the host's byte order. */
+static uint64_t load_le(const void *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+/* In the high bit of each byte of x (from load_le): the bytes that end an ASCII word for
+ * fold_impl, white space and controls (up to ' '), DEL and every byte from 0x80. Exact for every
+ * byte: the high bits are cleared before the additions, so no carry crosses a byte. */
+static uint64_t word_end8(uint64_t x)
+{
+	uint64_t t = x & ~HIGH_BITS;
+	uint64_t above_space = t + 0x5F5F5F5F5F5F5F5Full; /* high bit: t >= 0x21 */
+	uint64_t del = t + 0x0101010101010101ull;	  /* high bit: t == 0x7F */
+	return (~above_space | del | x) & HIGH_BITS;
+}
+
 /* Copies the ASCII bytes s[0..n) to d, lower-cased when fold, eight at a time: in each byte of
  * an ASCII word, adding 0x80 - 'A' sets the high bit from 'A' up and adding 0x7F - 'Z' from past
  * 'Z' (no carry leaves a byte of at most 0x7F). */
@@ -290,11 +312,19 @@ static int normalise_fast(const char *str, size_t len, const struct fold_table *
 	while (i < len) {
 		if (s[i] < 0x80) {
 			size_t j = i;
-			uint64_t x;
-			while (j + 8 <= len && (memcpy(&x, s + j, 8), !(x & HIGH_BITS)))
+			for (;;) {
+				if (j + 8 > len) {
+					while (j < len && s[j] < 0x80)
+						j++;
+					break;
+				}
+				uint64_t m = load_le(s + j) & HIGH_BITS;
+				if (m) {
+					j += (size_t)__builtin_ctzll(m) / 8;
+					break;
+				}
 				j += 8;
-			while (j < len && s[j] < 0x80)
-				j++;
+			}
 			if (out->cap - out->len <= j - i + 8)
 				buf_reserve(out, j - i + 8);
 			ascii_copy(out->p + out->len, s + i, j - i, fold);
@@ -405,8 +435,19 @@ static char *fold_impl(const char *s, size_t len, bool reference)
 			space = false;
 			/* The rest of an ASCII word at once; it moves only after a collapse. */
 			size_t j = i + 1;
-			while (j < n && p[j] > ' ' && p[j] < 0x7F)
-				j++;
+			for (;;) {
+				if (j + 8 > n) {
+					while (j < n && p[j] > ' ' && p[j] < 0x7F)
+						j++;
+					break;
+				}
+				uint64_t m = word_end8(load_le(p + j));
+				if (m) {
+					j += (size_t)__builtin_ctzll(m) / 8;
+					break;
+				}
+				j += 8;
+			}
 			if (w != i)
 				for (size_t k = i; k < j; k++)
 					norm.p[w + k - i] = (char)p[k];
