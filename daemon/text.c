@@ -1105,6 +1105,29 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 			tz.toolong = toolong;
 			continue;
 		}
+		if (!reference && p[i] < 0x80) {
+			/* Any other ASCII character (white space, punctuation, a symbol): what the
+			 * code below does for one, without looking up its category. */
+			unsigned char c = p[i++];
+			if (tz.len || tz.toolong) {
+				if ((c == '\'' || c == '`') && !tz.toolong &&
+				    in_list(elisions, ARRAY_SIZE(elisions), tz.tok, tz.len)) {
+					tok_reset(&tz);
+					continue;
+				}
+				joined = c == '-' && letter_at(p + i, (utf8proc_ssize_t)(n - i));
+				if (joined)
+					tz.flags |= TEXT_TOKEN_JOINED;
+				tok_emit(&tz);
+				tok_reset(&tz);
+				initial = false;
+			} else {
+				joined = false;
+			}
+			if (is_sentence_break(c))
+				initial = true;
+			continue;
+		}
 		utf8proc_int32_t cp;
 		i += next_char(p + i, n - i, &cp);
 		utf8proc_category_t cat;
