@@ -104,7 +104,6 @@ struct capture {
 	enum kind kind;
 	int depth;
 	size_t limit; /* raw bytes kept */
-	char *base;   /* base URI at the element (links) */
 	struct buf b;
 };
 
@@ -1020,12 +1019,6 @@ static void capture_start(struct parser *p, enum slot slot, enum kind kind, size
 	c->kind = kind;
 	c->depth = xmlTextReaderDepth(p->r);
 	c->limit = limit;
-	free(c->base);
-	c->base = NULL;
-	if (slot == S_LINK) {
-		const xmlChar *b = xmlTextReaderConstBaseUri(p->r);
-		c->base = b ? xstrdup((const char *)b) : NULL;
-	}
 	buf_reset(&c->b);
 }
 
@@ -1056,13 +1049,31 @@ static bool is_http(const char *s)
 	return s && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0);
 }
 
-/* Resolves a reference against a base URI; returns new memory or NULL. */
-static char *resolve(const char *ref, const char *base)
+/* Length of the scheme and ':' that start s ("https:"), 0 when s starts with none. */
+static size_t scheme_len(const char *s)
+{
+	size_t k = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	bool alpha = (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z');
+	return k > 0 && alpha && s[k] == ':' ? k + 1 : 0;
+}
+
+/* The base URI of the reader's current node, for resolve(). */
+static const char *base_of(struct parser *p)
+{
+	return (const char *)xmlTextReaderConstBaseUri(p->r);
+}
+
+/* Resolves a reference against the base URI of the reader's current node; returns new memory
+ * or NULL. A reference that starts with a scheme is absolute: xmlBuildURI would return it as it
+ * is (or fail on it, and the reference is kept as it is), so neither the base nor xmlBuildURI is
+ * asked for (most links of a feed are absolute). */
+static char *resolve(const char *ref, struct parser *p)
 {
 	if (!ref || !*ref)
 		return NULL;
 	if (strlen(ref) > VEILLE_MAX_URL)
 		return NULL;
+	const char *base = p && !scheme_len(ref) ? base_of(p) : NULL;
 	xmlChar *u = base ? xmlBuildURI((const xmlChar *)ref, (const xmlChar *)base) : NULL;
 	char *r = xstrdup(u ? (const char *)u : ref);
 	xmlFree(u);
@@ -1139,7 +1150,7 @@ static void capture_end(struct parser *p)
 	case S_LINK: {
 		/* not cut: a cut URL is a wrong URL; resolve() drops one that is too long */
 		char *t = clean_text(c->b.p ? c->b.p : "", c->b.len, c->b.len);
-		v = t ? resolve(t, c->base) : NULL;
+		v = t ? resolve(t, p) : NULL; /* at the element's end: its base still */
 		free(t);
 		break;
 	}
@@ -1286,8 +1297,7 @@ static void atom_link(struct parser *p, struct record *rec)
 	char *href = attr(p, "href");
 	if ((!rel || strcmp(rel, "alternate") == 0) && href) {
 		char *h = clean_text(href, strlen(href), strlen(href));
-		const xmlChar *base = xmlTextReaderConstBaseUri(p->r);
-		rec->v[S_LINK] = h ? resolve(h, (const char *)base) : NULL;
+		rec->v[S_LINK] = h ? resolve(h, p) : NULL;
 		free(h);
 	}
 	xmlFree(rel);
@@ -1816,7 +1826,6 @@ static int parse_doc(const char *data, size_t len, const char *url, const char *
 out:
 	record_clear(&p.item);
 	record_clear(&p.chan);
-	free(p.cap.base);
 	buf_free(&p.cap.b);
 	buf_free(&clean);
 	feed_doc_free(p.doc);

@@ -317,6 +317,32 @@ static void test_xml_base(void **state)
 	assert_null(doc->items[2].link);
 	assert_str(doc->items[3].link, "HTTPS://ok.ex/");
 	feed_doc_free(doc);
+
+	/* The base is the link element's own (read at its end tag); a reference that starts with a
+	 * scheme is kept as written, as xmlBuildURI keeps it; Atom links alike. */
+	const char *own = "<rss xml:base=\"http://base.ex/dir/\"><channel>"
+			  "<item><link xml:base=\"http://own.ex/d/\">rel</link></item>"
+			  "<item xml:base=\"sub/\"><title>t</title><link>x.html</link></item>"
+			  "<item><link>http:rel</link></item>"
+			  "<item><link>https://h.ex/a b</link></item>"
+			  "<item><link>1x://y</link></item>"
+			  "</channel></rss>";
+	doc = parse_ok(own, strlen(own), "http://doc.ex/feed.xml", NULL);
+	assert_int_equal(doc->nitems, 5);
+	assert_str(doc->items[0].link, "http://own.ex/d/rel");
+	assert_str(doc->items[1].link, "http://base.ex/dir/sub/x.html");
+	assert_null(doc->items[2].link); /* not a web link ("http://") */
+	assert_str(doc->items[3].link, "https://h.ex/a b");
+	assert_null(doc->items[4].link); /* no scheme, no relative reference either */
+	feed_doc_free(doc);
+	doc = parse_str("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:base=\"http://a.ex/b/\">"
+			"<entry><link href=\"c\"/><id>1</id></entry>"
+			"<entry xml:base=\"http://d.ex/\"><link href=\"HTTP://E.ex/f\"/><id>2</id>"
+			"</entry></feed>");
+	assert_int_equal(doc->nitems, 2);
+	assert_str(doc->items[0].link, "http://a.ex/b/c");
+	assert_str(doc->items[1].link, "HTTP://E.ex/f");
+	feed_doc_free(doc);
 }
 
 /* ---- encodings ------------------------------------------------------------------------------ */
