@@ -254,13 +254,6 @@ static uint64_t has_byte(uint64_t x, unsigned char c)
 	return has_below(x ^ (ONES * c), 1);
 }
 
-/* True when the 8 bytes at p are ASCII: the decoder and the tidier look at whole documents, eight
- * bytes per test where they tested one. */
-static bool ascii8(const unsigned char *p)
-{
-	return !(load8(p) & HIGHS);
-}
-
 /* Length of a valid UTF-8 sequence at p (n bytes available), 0 when invalid. */
 static size_t utf8_len_at(const unsigned char *p, size_t n)
 {
@@ -277,9 +270,13 @@ static void utf8_repair(const char *s, size_t len, struct buf *out, size_t *ret_
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0, multi = 0, bad = 0;
 	while (i < len) {
-		if (i + 8 <= len && ascii8(p + i)) {
-			i += 8;
-			continue;
+		if (i + 8 <= len) { /* ASCII: to the first byte that is not, eight at a time */
+			uint64_t m = load8(p + i) & HIGHS;
+			if (!m) {
+				i += 8;
+				continue;
+			}
+			i += first_flagged(m);
 		}
 		if (p[i] < 0x80) {
 			i++;
