@@ -368,10 +368,12 @@ static const struct name zones[] = {
 static const char *const fillers[] = {"at", "à",   "a",	  "um",	 "uhr", "le", "de",   "del", "el",
 				      "du", "den", "der", "the", "of",	"h",  "alle", "ore"};
 
+/* The first entry of t[0..n) spelled w, or -1. The first bytes are compared before calling
+ * strcmp: a date's words were looked up in some two hundred names each. */
 static int lookup(const struct name *t, size_t n, const char *w)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(t[i].s, w) == 0)
+		if (t[i].s[0] == w[0] && strcmp(t[i].s, w) == 0)
 			return (int)i;
 	return -1;
 }
@@ -447,7 +449,7 @@ static int word(struct tokens *t, char *w)
 		return 0;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(fillers); i++)
-		if (strcmp(w, fillers[i]) == 0)
+		if (fillers[i][0] == w[0] && strcmp(w, fillers[i]) == 0)
 			return 0;
 	return -EINVAL;
 }

@@ -53,9 +53,9 @@ enum rule_kind {
 	RULE_MAX
 };
 /* Most lines hold no boilerplate, and the rules' phrase searches were a tenth of an item's cost.
- * A line is searched only when its first word starts a RULE_LINE or RULE_LINE_PREFIX phrase or
- * when it holds, as a whole word, the `key` of a RULE_PHRASE or RULE_TAIL rule: one of the words
- * of its phrase or marker (the rarest), without which the rule cannot match. */
+ * A rule is tried on a line only when the line's first word starts its phrase (RULE_LINE,
+ * RULE_LINE_PREFIX) or when the line holds, as a whole word, its `key` (RULE_PHRASE, RULE_TAIL):
+ * one of the words of its phrase or marker (the rarest), without which it cannot match. */
 static const struct rule {
 	enum rule_kind kind;
 	const char *phrase;
@@ -233,6 +233,70 @@ static void clean_line(const char *s, size_t len, struct buf *out)
 		buf_append(out, s + from, len - from);
 }
 
+/* The bytes of x that are an upper-case ASCII letter or 0xC3 (the lead byte of U+00C0..U+00FF),
+ * flagged in their high bit: the upper-case test is exact for every byte (the high bits are
+ * cleared before the additions, so no carry crosses a byte), 0xC3 may be flagged falsely above
+ * a real one (has_byte's borrow). */
+static uint64_t upper_or_c3(uint64_t x)
+{
+	uint64_t t = x & ~HIGH_BITS;
+	uint64_t ge_a = t + 0x3F3F3F3F3F3F3F3Full, gt_z = t + 0x2525252525252525ull;
+	uint64_t y = x ^ 0xC3C3C3C3C3C3C3C3ull;
+	return (ge_a & ~gt_z & ~x & HIGH_BITS) | ((y - 0x0101010101010101ull) & ~y & HIGH_BITS);
+}
+
+/* clean_line for valid UTF-8 (the line s[0..len)), looking only at upper-case letters (a few in
+ * a hundred characters) and at the character before each: in valid UTF-8 it starts at s[i - 1],
+ * or at s[i - 2] when that is 0xC3. Returns s itself when nothing is split (*ret_len = len),
+ * else the copy in out. The same as clean_line for valid UTF-8; NULL for anything else. */
+static const char *clean_line_fast(const char *s, size_t len, struct buf *out, size_t *ret_len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (!utf8_valid(s, len))
+		return NULL;
+	size_t from = 0; /* start of the bytes not yet copied, once a split was made */
+	bool split = false;
+	for (size_t base = 0; base < len; base += 8) {
+		uint64_t m;
+		if (base + 8 <= len) {
+			uint64_t x;
+			memcpy(&x, p + base, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			x = __builtin_bswap64(x);
+#endif
+			m = upper_or_c3(x);
+		} else {
+			m = 0;
+			for (size_t k = base; k < len; k++)
+				if ((p[k] >= 'A' && p[k] <= 'Z') || p[k] == 0xC3)
+					m |= (uint64_t)0x80 << (8 * (k - base));
+		}
+		for (; m; m &= m - 1) {
+			size_t i = base + (size_t)__builtin_ctzll(m) / 8;
+			if (!i || letter_case(p + i, len - i) != 1)
+				continue;
+			int prev = p[i - 1] < 0x80		? letter_case(p + i - 1, 1)
+				   : i >= 2 && p[i - 2] == 0xC3 ? letter_case(p + i - 2, 2)
+								: 0;
+			if (prev != -1)
+				continue;
+			if (!split)
+				buf_reset(out);
+			split = true;
+			buf_append(out, s + from, i - from);
+			buf_putc(out, ' ');
+			from = i;
+		}
+	}
+	if (!split) {
+		*ret_len = len;
+		return s;
+	}
+	buf_append(out, s + from, len - from);
+	*ret_len = out->len;
+	return out->p;
+}
+
 /* Decodes the UTF-8 sequence at s (valid: text_fold output); returns its length. */
 static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret)
 {
@@ -303,11 +367,14 @@ static ptrdiff_t find_words(const char *w, size_t from, const char *phrase)
 	return -1;
 }
 
-/* Applies rules[] to the word line in b (len > 0, ends with a space). */
-static void drop_boilerplate(struct buf *b)
+/* Applies the rules of rules[] whose bit is set in which to the word line in b (len > 0, ends
+ * with a space), in their order. */
+static void drop_boilerplate(struct buf *b, uint64_t which)
 {
 	for (size_t r = 0; r < ARRAY_SIZE(rules) && b->len; r++) {
 		const struct rule *rule = &rules[r];
+		if (!(which >> r & 1u))
+			continue;
 		size_t plen = strlen(rule->phrase);
 		ptrdiff_t at;
 		switch (rule->kind) {
@@ -341,20 +408,26 @@ static void drop_boilerplate(struct buf *b)
 }
 
 /*
- * The words that send a line to drop_boilerplate (see rules[]): the first word of each RULE_LINE
- * and RULE_LINE_PREFIX phrase (which only matches at the start of the line) and the key of each
- * other rule (anywhere). Built once from rules[]; a key that is not one of its rule's words
- * would let a line through unsearched, so then every line is searched.
+ * The words that send a line to drop_boilerplate (see rules[]), each with the rules it sends it
+ * to: the first word of each RULE_LINE and RULE_LINE_PREFIX phrase (which only matches at the
+ * start of the line) and the key of each other rule (anywhere). Only those rules are tried:
+ * the others cannot match. A rule that could (its phrase or marker holds the word) needs the
+ * word in the line; rules only delete words, so a word missing from the line stays missing; and
+ * the rules that look at the first word come before those that delete words (checked by
+ * triggers_init). Built once from rules[]; a rule without a usable key is tried on every line.
  */
 struct trigger {
 	const char *w;
 	size_t len;
-	bool first; /* only as the first word of a line */
+	bool first;	/* only as the first word of a line */
+	uint64_t rules; /* bit r: rules[r] */
 };
 static struct trigger triggers[ARRAY_SIZE(rules)];
 static size_t ntriggers;
 static uint32_t trigger_lens[256]; /* bit n: a trigger of n bytes (n < 32) starts with it */
-static bool search_all;		   /* a rule without a usable key */
+static uint8_t trigger_from[256];  /* the triggers starting with byte c: from[c]..to[c] */
+static uint8_t trigger_to[256];
+static uint64_t always_rules; /* rules without a usable key: tried on every line */
 static pthread_once_t triggers_once = PTHREAD_ONCE_INIT;
 
 /* True when the word w[0..len) is a whole word of the phrase p (NULL: none). */
@@ -368,63 +441,128 @@ static bool has_word(const char *p, const char *w, size_t len)
 	return false;
 }
 
+static int trigger_cmp(const void *a, const void *b)
+{
+	const struct trigger *x = a, *y = b;
+	return (unsigned char)x->w[0] - (unsigned char)y->w[0];
+}
+
 static void triggers_init(void)
 {
+	_Static_assert(ARRAY_SIZE(rules) <= 64, "a rule mask is 64 bits");
+	bool deleting = false; /* a rule that deletes words came before */
 	for (size_t r = 0; r < ARRAY_SIZE(rules); r++) {
 		const struct rule *rule = &rules[r];
 		struct trigger t;
 		if (rule->kind == RULE_LINE || rule->kind == RULE_LINE_PREFIX) {
-			t = (struct trigger){rule->phrase, strcspn(rule->phrase, " "), true};
+			t = (struct trigger){rule->phrase, strcspn(rule->phrase, " "), true, 0};
+			if (deleting) { /* it would see first words the line did not start with */
+				always_rules |= (uint64_t)1 << r;
+				continue;
+			}
 		} else {
-			t = (struct trigger){rule->key, rule->key ? strlen(rule->key) : 0, false};
+			deleting = true;
+			t = (struct trigger){rule->key, rule->key ? strlen(rule->key) : 0, false,
+					     0};
 			if (!t.len || strchr(t.w, ' ') ||
 			    (!has_word(rule->phrase, t.w, t.len) &&
 			     !has_word(rule->marker, t.w, t.len))) {
-				search_all = true;
+				always_rules |= (uint64_t)1 << r;
 				continue;
 			}
 		}
 		if (!t.len || t.len >= 32) {
-			search_all = true;
+			always_rules |= (uint64_t)1 << r;
 			continue;
 		}
-		triggers[ntriggers++] = t;
+		size_t i = 0;
+		while (i < ntriggers &&
+		       !(triggers[i].len == t.len && triggers[i].first == t.first &&
+			 !memcmp(triggers[i].w, t.w, t.len)))
+			i++;
+		if (i == ntriggers)
+			triggers[ntriggers++] = t;
+		triggers[i].rules |= (uint64_t)1 << r;
 		trigger_lens[(unsigned char)t.w[0]] |= 1u << t.len;
+	}
+	qsort(triggers, ntriggers, sizeof(*triggers), trigger_cmp);
+	for (size_t i = ntriggers; i-- > 0;) {
+		unsigned char c = (unsigned char)triggers[i].w[0];
+		trigger_from[c] = (uint8_t)i;
+		if (!trigger_to[c])
+			trigger_to[c] = (uint8_t)(i + 1);
 	}
 }
 
-/* True when the word w[0..len) (first: the first of its line) is a trigger. */
-static bool is_trigger(const char *w, size_t len, bool first)
+/* The rules the word w[0..len) (first: the first of its line) is a trigger of; 0 when none.
+ * Called for the words that pass trigger_maybe. */
+static uint64_t trigger_rules(const char *w, size_t len, bool first)
 {
-	if (len >= 32 || !(trigger_lens[(unsigned char)w[0]] >> len & 1u))
-		return false;
-	for (size_t i = 0; i < ntriggers; i++)
+	unsigned char c = (unsigned char)w[0];
+	uint64_t hit = 0;
+	for (size_t i = trigger_from[c]; i < trigger_to[c]; i++)
 		if (triggers[i].len == len && (first || !triggers[i].first) &&
 		    !memcmp(triggers[i].w, w, len))
-			return true;
-	return false;
+			hit |= triggers[i].rules;
+	return hit;
 }
 
-/* put_words(out, s) for the folded line s[0..len), in one reserved write; returns whether the
- * line holds a trigger. */
-static bool put_words_fast(struct buf *out, const char *s, size_t len)
+/* False for most words: none of the triggers has their first byte and their length. */
+static inline bool trigger_maybe(const char *w, size_t len)
+{
+	return len < 32 && trigger_lens[(unsigned char)w[0]] >> len & 1u;
+}
+
+/* The bytes of x (ASCII or not) that are no ASCII letter or digit, flagged in their high bit:
+ * exact for every byte (the high bits are cleared before the additions). */
+static uint64_t not_alnum8(uint64_t x)
+{
+	uint64_t t = x & ~HIGH_BITS;
+	uint64_t digit = (t + 0x5050505050505050ull) & ~(t + 0x4646464646464646ull);
+	uint64_t upper = (t + 0x3F3F3F3F3F3F3F3Full) & ~(t + 0x2525252525252525ull);
+	uint64_t lower = (t + 0x1F1F1F1F1F1F1F1Full) & ~(t + 0x0505050505050505ull);
+	return ~((digit | upper | lower) & ~x) & HIGH_BITS;
+}
+
+/* put_words(out, s) for the folded line s[0..len), in one reserved write; returns the rules
+ * (bit r: rules[r]) the line's words are triggers of. */
+static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	buf_reserve(out, len + 1); /* every byte at most once, and one space after the last word */
+	/* Every byte at most once and one space after the last word; ASCII runs are copied eight
+	 * bytes at a time, up to seven past the run's end. */
+	buf_reserve(out, len + 8);
 	char *w = out->p + out->len;
 	const char *word = NULL; /* start of the current word in out */
-	bool hit = false, first = true;
+	uint64_t hit = 0;
+	bool first = true;
 	for (size_t i = 0; i < len;) {
 		size_t k = 1;
 		bool sep;
 		if (p[i] < 0x80) {
 			if (ascii_alnum(p[i])) {
-				/* The rest of an ASCII word at once, byte by byte. */
+				/* The rest of an ASCII word at once, eight bytes at a time. */
 				if (!word)
 					word = w;
-				do
-					*w++ = (char)p[i++];
-				while (i < len && ascii_alnum(p[i]));
+				for (;;) {
+					if (i + 8 > len) {
+						while (i < len && ascii_alnum(p[i]))
+							*w++ = (char)p[i++];
+						break;
+					}
+					uint64_t x;
+					memcpy(&x, p + i, 8);
+					memcpy(w, &x, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+					x = __builtin_bswap64(x);
+#endif
+					uint64_t m = not_alnum8(x);
+					size_t n = m ? (size_t)__builtin_ctzll(m) / 8 : 8;
+					w += n;
+					i += n;
+					if (m)
+						break;
+				}
 				continue;
 			}
 			sep = true;
@@ -435,7 +573,8 @@ static bool put_words_fast(struct buf *out, const char *s, size_t len)
 		}
 		if (sep) {
 			if (word) {
-				hit = hit || is_trigger(word, (size_t)(w - word), first);
+				if (trigger_maybe(word, (size_t)(w - word)))
+					hit |= trigger_rules(word, (size_t)(w - word), first);
 				first = false;
 				*w++ = ' ';
 				word = NULL;
@@ -449,7 +588,8 @@ static bool put_words_fast(struct buf *out, const char *s, size_t len)
 		i += k;
 	}
 	if (word) {
-		hit = hit || is_trigger(word, (size_t)(w - word), first);
+		if (trigger_maybe(word, (size_t)(w - word)))
+			hit |= trigger_rules(word, (size_t)(w - word), first);
 		*w++ = ' ';
 	}
 	out->len = (size_t)(w - out->p);
@@ -474,18 +614,26 @@ static void put_normalised(struct buf *out, const char *s, bool reference)
 	size_t start = out->len;
 	for (const char *p = s; *p;) {
 		size_t n = strcspn(p, "\n");
-		clean_line(p, n, &raw);
+		const char *cleaned = NULL;
+		size_t clen = 0;
+		if (!reference)
+			cleaned = clean_line_fast(p, n, &raw, &clen);
+		if (!cleaned) {
+			clean_line(p, n, &raw);
+			cleaned = raw.p;
+			clen = raw.len;
+		}
 		char *folded =
-		    reference ? text_fold_reference(raw.p, raw.len) : text_fold(raw.p, raw.len);
+		    reference ? text_fold_reference(cleaned, clen) : text_fold(cleaned, clen);
 		buf_reset(&line);
-		bool search = true;
+		uint64_t which = ~(uint64_t)0;
 		if (reference)
 			put_words(&line, folded);
 		else
-			search = put_words_fast(&line, folded, strlen(folded)) || search_all;
+			which = put_words_fast(&line, folded, strlen(folded)) | always_rules;
 		free(folded);
-		if (line.len && search)
-			drop_boilerplate(&line);
+		if (line.len && which)
+			drop_boilerplate(&line, which);
 		if (line.len)
 			buf_append(out, line.p, line.len);
 		p += n;
@@ -543,7 +691,7 @@ static unsigned lane_byte(unsigned k)
  * than 64: the same fraction of differing bits separates rewrites from unrelated texts with half
  * the relative spread (tests/bench/simhash_threshold.py measures both).
  */
-static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
+static void simhash_words_reference(const char *w, size_t len, struct dedup_simhash *ret)
 {
 	*ret = (struct dedup_simhash){0};
 	/* Word starts, then one shingle per window of DEDUP_SHINGLE words. */
@@ -595,6 +743,123 @@ static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
 		ret->v[0] = 1; /* all zero means "no SimHash" */
 }
 
+typedef uint8_t v16u8 __attribute__((vector_size(16)));
+
+/* The carry-save adder of three bit vectors: a + b + c = 2 *ret_h + *ret_l in every position. */
+static void csa(v16u8 *ret_h, v16u8 *ret_l, v16u8 a, v16u8 b, v16u8 c)
+{
+	v16u8 u = a ^ b;
+	*ret_h = (a & b) | (u & c);
+	*ret_l = u ^ c;
+}
+
+/* Adds 1 to lane k of lanes[j] for each bit j of byte k set in x (see simhash_words_reference). */
+static void lanes_add(v16u8 lanes[8], v16u8 x)
+{
+	for (unsigned j = 0; j < 8; j++) {
+		v16u8 bit = (v16u8){0} + (uint8_t)(1u << j);
+		lanes[j] -= (v16u8)((x & bit) == bit);
+	}
+}
+
+/* Adds weight times the counts of the byte lanes to count[] (bit 8 lane_byte(k) + j), and
+ * empties them. */
+static void lanes_flush(v16u8 lanes[8], uint32_t weight, uint32_t count[128])
+{
+	for (unsigned j = 0; j < 8; j++) {
+		for (unsigned k = 0; k < 16; k++)
+			count[8 * lane_byte(k) + j] += weight * lanes[j][k];
+		lanes[j] = (v16u8){0};
+	}
+}
+
+/*
+ * simhash_words_reference, the same bits, counted eight features at a time: a Harley-Seal tree
+ * of carry-save adders sums eight hashes into the running planes ones, twos and fours (the count
+ * so far modulo 8 in each of the 128 positions: ones + 2 twos + 4 fours) and an eights plane, the
+ * positions whose count passed a multiple of 8. Only the eights go to the byte lanes (each lane
+ * unit is 8 features): 35 vector operations and 24 for the lanes per eight features, where the
+ * lanes took 24 per feature. Word starts are found eight bytes at a time.
+ */
+static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
+{
+	*ret = (struct dedup_simhash){0};
+	size_t nwords = 0, cap = 0, *starts = NULL;
+	for (size_t base = 0; base < len; base += 8) {
+		/* bit 8k + 7 set: w[base + k] is a space (exact for every byte) */
+		uint64_t m = 0;
+		if (base + 8 <= len) {
+			uint64_t x;
+			memcpy(&x, w + base, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			x = __builtin_bswap64(x);
+#endif
+			uint64_t y = x ^ 0x2020202020202020ull;
+			m = ~((y & ~HIGH_BITS) + ~HIGH_BITS) & ~y & HIGH_BITS;
+		} else {
+			for (size_t k = base; k < len; k++)
+				if (w[k] == ' ')
+					m |= (uint64_t)0x80 << (8 * (k - base));
+		}
+		if (nwords + 9 > cap) {
+			cap = cap ? 2 * cap : 256;
+			starts = xreallocarray(starts, cap, sizeof(*starts));
+		}
+		if (base == 0 && len)
+			starts[nwords++] = 0;
+		for (; m; m &= m - 1) {
+			size_t i = base + (size_t)__builtin_ctzll(m) / 8 + 1; /* after a space */
+			if (i < len)
+				starts[nwords++] = i;
+		}
+	}
+	if (nwords < DEDUP_SIMHASH_MIN_WORDS) {
+		free(starts);
+		return;
+	}
+	uint32_t count[128] = {0};
+	v16u8 lanes[8] = {0}, ones = {0}, twos = {0}, fours = {0};
+	size_t nfeat = nwords - DEDUP_SHINGLE + 1, blocks = 0;
+	for (size_t i = 0; i < nfeat; i += 8) {
+		v16u8 x[8];
+		for (unsigned k = 0; k < 8; k++) {
+			x[k] = (v16u8){0}; /* past the last feature: adds nothing */
+			if (i + k >= nfeat)
+				continue;
+			size_t f = i + k;
+			size_t end =
+			    f + DEDUP_SHINGLE < nwords ? starts[f + DEDUP_SHINGLE] - 1 : len;
+			XXH128_hash_t h = XXH3_128bits(w + starts[f], end - starts[f]);
+			uint64_t halves[2] = {h.low64, h.high64};
+			memcpy(&x[k], halves, sizeof(x[k])); /* lane k: byte lane_byte(k) */
+		}
+		v16u8 twos_a, twos_b, fours_a, fours_b, eights;
+		csa(&twos_a, &ones, ones, x[0], x[1]);
+		csa(&twos_b, &ones, ones, x[2], x[3]);
+		csa(&fours_a, &twos, twos, twos_a, twos_b);
+		csa(&twos_a, &ones, ones, x[4], x[5]);
+		csa(&twos_b, &ones, ones, x[6], x[7]);
+		csa(&fours_b, &twos, twos, twos_a, twos_b);
+		csa(&eights, &fours, fours, fours_a, fours_b);
+		lanes_add(lanes, eights);
+		if (++blocks % 255 == 0)
+			lanes_flush(lanes, 8, count);
+	}
+	free(starts);
+	lanes_flush(lanes, 8, count);
+	lanes_add(lanes, ones);
+	lanes_flush(lanes, 1, count);
+	lanes_add(lanes, twos);
+	lanes_flush(lanes, 2, count);
+	lanes_add(lanes, fours);
+	lanes_flush(lanes, 4, count);
+	for (unsigned b = 0; b < 128; b++)
+		if (2u * count[b] > nfeat)
+			ret->v[b / 64] |= (uint64_t)1 << (b % 64);
+	if (!ret->v[0] && !ret->v[1])
+		ret->v[0] = 1; /* all zero means "no SimHash" */
+}
+
 static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH_HEX],
 		   struct dedup_simhash *ret_simhash, bool reference)
 {
@@ -604,7 +869,9 @@ static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH
 	size_t body = in.len;
 	put_normalised(&in, text, reference);
 	sha256_hex(in.p, in.len, ret_hash);
-	if (ret_simhash)
+	if (ret_simhash && reference)
+		simhash_words_reference(in.p + body, in.len - body, ret_simhash);
+	else if (ret_simhash)
 		simhash_words(in.p + body, in.len - body, ret_simhash);
 	buf_free(&in);
 }

@@ -10,7 +10,9 @@
  *  2. tidy: the well-formedness errors real feeds make and that stop libxml2's reader for good
  *     are mended lexically: text before the XML declaration, HTML named entities XML does not
  *     define (turned into character references), bare '&' and '<', forbidden control characters
- *     and references to them. CDATA sections, comments and the DTD are copied verbatim.
+ *     and references to them. CDATA sections, comments and the DTD are copied verbatim. Text
+ *     with references or non-ASCII characters goes to the reader as CDATA sections, which it
+ *     reads several times faster (see cdata_text), unless that reading turns out broken.
  *  3. read: libxml2's xmlReader (streaming) with XML_PARSE_NONET | XML_PARSE_RECOVER, never
  *     XML_PARSE_NOENT, no DTD loading, no XML_PARSE_HUGE. Entities declared in the document come
  *     out as entity reference nodes and are dropped, never expanded. When the XML is still broken
@@ -102,7 +104,6 @@ struct capture {
 	enum kind kind;
 	int depth;
 	size_t limit; /* raw bytes kept */
-	char *base;   /* base URI at the element (links) */
 	struct buf b;
 };
 
@@ -224,29 +225,33 @@ static void decl_encoding(const char *data, size_t len, char *out, size_t outlen
 #define ONES  0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
 
+/* The 8 bytes at p, the first in the low byte whatever the host's byte order. */
 static uint64_t load8(const void *p)
 {
 	uint64_t x;
 	memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
 	return x;
 }
 
-/* Nonzero when a byte of x is below n (n <= 0x80); when a byte of x is c. */
+/* Nonzero when a byte of x is below n (n <= 0x80); when a byte of x is c. A borrow may flag a
+ * byte above a flagged one, never below: the lowest flag is exact. */
 static uint64_t has_below(uint64_t x, unsigned char n)
 {
 	return (x - ONES * n) & ~x & HIGHS;
 }
 
+/* The index (from p, for load8(p)) of the first byte flagged in m (nonzero). */
+static size_t first_flagged(uint64_t m)
+{
+	return (size_t)__builtin_ctzll(m) / 8;
+}
+
 static uint64_t has_byte(uint64_t x, unsigned char c)
 {
 	return has_below(x ^ (ONES * c), 1);
-}
-
-/* True when the 8 bytes at p are ASCII: the decoder and the tidier look at whole documents, eight
- * bytes per test where they tested one. */
-static bool ascii8(const unsigned char *p)
-{
-	return !(load8(p) & HIGHS);
 }
 
 /* Length of a valid UTF-8 sequence at p (n bytes available), 0 when invalid. */
@@ -265,9 +270,13 @@ static void utf8_repair(const char *s, size_t len, struct buf *out, size_t *ret_
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0, multi = 0, bad = 0;
 	while (i < len) {
-		if (i + 8 <= len && ascii8(p + i)) {
-			i += 8;
-			continue;
+		if (i + 8 <= len) { /* ASCII: to the first byte that is not, eight at a time */
+			uint64_t m = load8(p + i) & HIGHS;
+			if (!m) {
+				i += 8;
+				continue;
+			}
+			i += first_flagged(m);
 		}
 		if (p[i] < 0x80) {
 			i++;
@@ -473,25 +482,395 @@ static void put_clean(struct buf *out, const char *s, size_t n)
 	buf_append(out, s + run, n - run);
 }
 
-/* Copies s[0..n) (UTF-8) into out, mending what the reader would stop at. */
-static void tidy(const char *s, size_t n, struct buf *out)
+/*
+ * Text as CDATA. libxml2's reader reads character data one character at a time (xmlCurrentChar)
+ * from the first byte that is not ASCII to the next '<' or '&', and each reference ("&lt;",
+ * "&#x27;") costs it about a thousand instructions: escaped HTML in French was most of the
+ * reader's time (it took 161k instructions per item of the generated feeds, 70k with their text
+ * as CDATA). A CDATA section it reads in blocks. So the text between a tag and the next
+ * markup, when it holds references or non-ASCII characters, is written as one CDATA section
+ * holding what the reader would have made of it: the references decoded, a bare '&' or '<'
+ * (which tidy escapes) as itself, forbidden controls as spaces, line ends normalised ("\r\n"
+ * and "\r" read as "\n"; a CDATA section keeps a raw "\r"). The reader then hands out the same
+ * text node (XML_PARSE_NOCDATA merges CDATA into text). Text it would read differently is left
+ * as it is: an entity reference the document may declare, "&#X..;" (an error to libxml2),
+ * U+FFFE and U+FFFF, and text whose decoding holds "]]>". Only a well-formed reading is
+ * trusted: when the pass breaks, feed_parse reads the document again without CDATA, so that
+ * error positions and salvage stay those of the plain text.
+ */
+
+/*
+ * CDATA sections of at most CDATA_MAX bytes. libxml2's push parser (under the reader) hands out
+ * a section it cannot see the end of in blocks, searching anew for "]]>" over all it holds at
+ * each block: quadratic in the section's length (a real 780 KB document took 273 M instructions
+ * with its texts as single sections, 143 M with sections of 512 bytes; without CDATA, 171 M).
+ * A section it sees whole it reads at once. Sections of 288 to 1024 bytes measure alike on the
+ * real documents, 512 best on the generated ones, 2048 and more cost more.
+ */
+#define CDATA_MAX 512
+
+/* Writes the UTF-8 text s[0..n) at w, in the open section (whose content starts at *sec) and as
+ * many more as it takes, cut between characters; returns the end. */
+static char *cdata_put(char *w, char **sec, const char *s, size_t n)
+{
+	for (;;) {
+		size_t room = CDATA_MAX - (size_t)(w - *sec);
+		size_t k = n <= room ? n : utf8_cut(s, n, room);
+		memcpy(w, s, k);
+		w += k;
+		if (k == n)
+			return w;
+		s += k;
+		n -= k;
+		memcpy(w, "]]><![CDATA[", 12);
+		w += 12;
+		*sec = w;
+	}
+}
+
+/* The UTF-8 of the character v (below U+110000) in u; returns its length. */
+static size_t utf8_encode(unsigned long v, char u[4])
+{
+	if (v < 0x80) {
+		u[0] = (char)v;
+		return 1;
+	}
+	if (v < 0x800) {
+		u[0] = (char)(0xC0 | (v >> 6));
+		u[1] = (char)(0x80 | (v & 0x3F));
+		return 2;
+	}
+	if (v < 0x10000) {
+		u[0] = (char)(0xE0 | (v >> 12));
+		u[1] = (char)(0x80 | ((v >> 6) & 0x3F));
+		u[2] = (char)(0x80 | (v & 0x3F));
+		return 3;
+	}
+	u[0] = (char)(0xF0 | (v >> 18));
+	u[1] = (char)(0x80 | ((v >> 12) & 0x3F));
+	u[2] = (char)(0x80 | ((v >> 6) & 0x3F));
+	u[3] = (char)(0x80 | (v & 0x3F));
+	return 4;
+}
+
+/* What the reader makes of tidy_amp's output for the '&' at s[0] (n bytes left): the character
+ * in *ret_c, and the bytes tidy_amp consumes; 0 when the reader would not read it as one
+ * character (an entity reference, "&#X..;", which libxml2 rejects). */
+static size_t cdata_amp(const char *s, size_t n, bool has_subset, unsigned long *ret_c)
+{
+	size_t i = 1;
+	*ret_c = '&'; /* what tidy_amp's "&amp;" stands for */
+	if (i < n && s[i] == '#') {
+		i++;
+		bool hex = i < n && (s[i] == 'x' || s[i] == 'X');
+		if (hex && s[i] == 'X')
+			return 0;
+		if (hex)
+			i++;
+		size_t start = i;
+		unsigned long v = 0;
+		while (i < n && i - start < 8 &&
+		       ((s[i] >= '0' && s[i] <= '9') ||
+			(hex && ((s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F'))))) {
+			int d = s[i] <= '9' ? s[i] - '0' : (s[i] | 0x20) - 'a' + 10;
+			v = v * (hex ? 16 : 10) + (unsigned long)d;
+			i++;
+		}
+		if (i > start && i < n && s[i] == ';') {
+			*ret_c = xml_char_ok(v) ? v : ' ';
+			return i + 1;
+		}
+		return 1;
+	}
+	if (i < n && name_start((unsigned char)s[i])) {
+		size_t start = i;
+		while (i < n && i - start < 40 &&
+		       (name_start((unsigned char)s[i]) || (s[i] >= '0' && s[i] <= '9') ||
+			s[i] == '-' || s[i] == '.'))
+			i++;
+		if (i < n && s[i] == ';') {
+			char name[48];
+			size_t nl = i - start;
+			memcpy(name, s + start, nl);
+			name[nl] = '\0';
+			static const struct {
+				const char *name;
+				char c;
+			} xml_predef[] = {
+			    {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
+			for (size_t k = 0; k < ARRAY_SIZE(xml_predef); k++)
+				if (strcmp(name, xml_predef[k].name) == 0) {
+					*ret_c = (unsigned char)xml_predef[k].c;
+					return i + 1;
+				}
+			const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
+			if (e) {
+				*ret_c = e->value;
+				return xml_char_ok(e->value) ? i + 1 : 0;
+			}
+			if (has_subset)
+				return 0; /* may be declared: an entity reference node */
+		}
+	}
+	return 1;
+}
+
+/* The end of the tag whose '<' is just before s[i] (just past its '>', quoted values skipped),
+ * or n. */
+static size_t tag_end_at(const char *s, size_t n, size_t i)
+{
+	while (i < n) {
+		for (;;) {
+			if (i + 8 > n) {
+				while (i < n && s[i] != '>' && s[i] != '"' && s[i] != '\'')
+					i++;
+				break;
+			}
+			uint64_t x = load8(s + i);
+			uint64_t m = has_byte(x, '>') | has_byte(x, '"') | has_byte(x, '\'');
+			if (m) {
+				i += first_flagged(m);
+				break;
+			}
+			i += 8;
+		}
+		if (i >= n)
+			break;
+		if (s[i] == '>')
+			return i + 1;
+		const char *q = memchr(s + i + 1, s[i], n - i - 1);
+		if (!q)
+			break;
+		i = (size_t)(q - s) + 1;
+	}
+	return n;
+}
+
+/* True when tidy reads the '<' at s[0] (n bytes left) as markup, not as text. */
+static bool markup_at(const char *s, size_t n)
+{
+	return n >= 2 &&
+	       (name_start((unsigned char)s[1]) || s[1] == '/' || s[1] == '!' || s[1] == '?');
+}
+
+/* Flags the bytes of x that need a look in cdata_text: '&', '<', '>', a control (line ends
+ * included), 0xEF (which starts U+FFFE and U+FFFF). */
+static uint64_t cdata_special8(uint64_t x)
+{
+	return has_below(x, 0x20) | has_byte(x, '&') | has_byte(x, '<') | has_byte(x, '>') |
+	       has_byte(x, 0xEF);
+}
+
+/* The last two bytes of a text whose last two were tail, once s[0..n) follows. */
+static unsigned tail_of(unsigned tail, const char *s, size_t n)
+{
+	for (size_t k = n >= 2 ? n - 2 : 0; k < n; k++)
+		tail = (tail << 8 | (unsigned char)s[k]) & 0xFFFF;
+	return tail;
+}
+
+/*
+ * The text s[0..) up to the next markup (or n) as CDATA sections appended to out. Returns the
+ * bytes of s it stands for; 0 (out unchanged) when it declines: text the reader would read
+ * otherwise, or text it reads fast enough as it is. Measured (callgrind, libxml2 2.9.14): the
+ * reader takes about 9 instructions a byte for ASCII text, 77 from a non-ASCII character on,
+ * 900 per reference; 29 a byte in a CDATA section. So ASCII text is converted only when it holds
+ * a reference per 48 bytes.
+ */
+static size_t cdata_text(const char *s, size_t n, bool has_subset, struct buf *out)
+{
+	/* The text's extent, and whether it is worth converting. */
+	size_t e = 0, refs = 0;
+	uint64_t high = 0;
+	for (;;) {
+		for (;;) {
+			if (e + 8 > n) {
+				while (e < n && s[e] != '<' && s[e] != '&')
+					high |= (unsigned char)s[e++];
+				break;
+			}
+			uint64_t x = load8(s + e), m = has_byte(x, '<') | has_byte(x, '&');
+			if (m) {
+				size_t k = first_flagged(m);
+				high |= x & (((uint64_t)1 << (8 * k)) - 1);
+				e += k;
+				break;
+			}
+			high |= x;
+			e += 8;
+		}
+		if (e >= n || (s[e] == '<' && markup_at(s + e, n - e)))
+			break;
+		refs++;
+		e++;
+	}
+	if (!(high & HIGHS) && (!refs || refs * 48 < e))
+		return 0;
+
+	/* Written in place: decoding never lengthens the text, each section adds 12 bytes. */
+	buf_reserve(out, e + 12 * (e / (CDATA_MAX - 3) + 2));
+	char *w = out->p + out->len, *sec;
+	memcpy(w, "<![CDATA[", 9);
+	w += 9;
+	sec = w;
+	unsigned tail = 0; /* the last two bytes of the text, for "]]>" */
+	size_t i = 0;
+	while (i < e) {
+		size_t j = i;
+		for (;;) {
+			if (j + 8 > e) {
+				while (j < e) {
+					unsigned char b = (unsigned char)s[j];
+					if (b < 0x20 || b == '&' || b == '<' || b == '>' ||
+					    b == 0xEF)
+						break;
+					j++;
+				}
+				break;
+			}
+			uint64_t m = cdata_special8(load8(s + j));
+			if (m) {
+				j += first_flagged(m);
+				break;
+			}
+			j += 8;
+		}
+		if (j > i) {
+			w = cdata_put(w, &sec, s + i, j - i);
+			tail = tail_of(tail, s + i, j - i);
+			i = j;
+			if (i >= e)
+				break;
+		}
+		unsigned char b = (unsigned char)s[i];
+		unsigned long ch = b;
+		size_t k = 1;
+		if (b == '&') {
+			k = cdata_amp(s + i, e - i, has_subset, &ch);
+			if (!k)
+				return 0;
+		} else if (b == '\r') {
+			ch = '\n';
+			k = i + 1 < e && s[i + 1] == '\n' ? 2 : 1;
+		} else if (b < 0x20) {
+			ch = b == '\t' || b == '\n' ? b : ' ';
+		} else if (b == 0xEF) {
+			/* U+FFFE and U+FFFF are no characters to libxml2 (and a sequence cut
+			 * short is no UTF-8): declined; other characters as they are */
+			if (i + 3 > e ||
+			    ((unsigned char)s[i + 1] == 0xBF && (unsigned char)s[i + 2] >= 0xBE))
+				return 0;
+			w = cdata_put(w, &sec, s + i, 3);
+			tail = tail_of(tail, s + i, 3);
+			i += 3;
+			continue;
+		} /* else '<' (not markup, tidy's "&lt;") or '>': themselves */
+		if (ch == '>' && tail == (']' << 8 | ']'))
+			return 0; /* "]]>" would end the section */
+		char u[4];
+		size_t ul = utf8_encode(ch, u);
+		w = cdata_put(w, &sec, u, ul);
+		tail = tail_of(tail, u, ul);
+		i += k;
+	}
+	memcpy(w, "]]>", 3);
+	w += 3;
+	out->len = (size_t)(w - out->p);
+	out->p[out->len] = '\0';
+	return e;
+}
+
+/* Copies the CDATA section s[0..n) ("<![CDATA[" ... "]]>") as sections of at most CDATA_MAX
+ * bytes, forbidden controls turned into spaces as put_clean does. */
+static void cdata_split(const char *s, size_t n, struct buf *out)
+{
+	buf_reserve(out, n + 12 * (n / (CDATA_MAX - 3) + 1));
+	char *w = out->p + out->len, *sec;
+	memcpy(w, s, 9);
+	w += 9;
+	sec = w;
+	s += 9;
+	n -= 12;
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = (unsigned char)s[i];
+		if (b < 0x20 && b != '\t' && b != '\n' && b != '\r') {
+			w = cdata_put(w, &sec, s + run, i - run);
+			w = cdata_put(w, &sec, " ", 1);
+			run = i + 1;
+		}
+	}
+	w = cdata_put(w, &sec, s + run, n - run);
+	memcpy(w, "]]>", 3);
+	w += 3;
+	out->len = (size_t)(w - out->p);
+	out->p[out->len] = '\0';
+}
+
+/* buf_append without the call when there is room (tidy reserves about the input's size). */
+static void put(struct buf *out, const char *s, size_t n)
+{
+	if (out->cap - out->len > n) {
+		memcpy(out->p + out->len, s, n);
+		out->len += n;
+		out->p[out->len] = '\0';
+	} else {
+		buf_append(out, s, n);
+	}
+}
+
+/* Copies s[0..n) (UTF-8) into out, mending what the reader would stop at. With cdata, the text
+ * between tags may be written as CDATA sections (cdata_text); *ret_cdata says whether any was. */
+static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret_cdata)
 {
 	size_t i = 0;
+	*ret_cdata = false;
+	buf_reserve(out, n + n / 16 + 64);
 	while (i < n && (is_space(s[i]) || (unsigned char)s[i] < 0x20))
 		i++;
 	if (n - i >= 3 && memcmp(s + i, "\xef\xbb\xbf", 3) == 0)
 		i += 3;
 	bool has_subset = false;
+	/* For cdata: the end of the tag being copied (0 outside one), where text starts next
+	 * (SIZE_MAX: nowhere), and whether a tag ended yet (no text is converted in the prolog).
+	 * Anything odd (a '<' inside a tag) ends the conversions: the rest is copied plainly. */
+	size_t tag_end = 0, text_at = SIZE_MAX;
+	bool content = false;
 	while (i < n) {
-		/* Copy a run of ordinary bytes at once. */
-		size_t j = i;
-		while (j + 8 <= n && !(has_byte(load8(s + j), '&') | has_byte(load8(s + j), '<') |
-				       has_below(load8(s + j), 0x20)))
+		if (cdata && i == text_at) {
+			size_t k = cdata_text(s + i, n - i, has_subset, out);
+			text_at = SIZE_MAX;
+			if (k) {
+				*ret_cdata = true;
+				i += k;
+				continue;
+			}
+		}
+		/* Copy a run of ordinary bytes at once (up to the end of the tag, for cdata). */
+		size_t j = i, lim = cdata && tag_end ? tag_end : n;
+		for (;;) {
+			if (j + 8 > lim) {
+				while (j < lim && s[j] != '&' && s[j] != '<' &&
+				       (unsigned char)s[j] >= 0x20)
+					j++;
+				break;
+			}
+			uint64_t x = load8(s + j);
+			uint64_t m = has_byte(x, '&') | has_byte(x, '<') | has_below(x, 0x20);
+			if (m) {
+				j += first_flagged(m);
+				break;
+			}
 			j += 8;
-		while (j < n && s[j] != '&' && s[j] != '<' && (unsigned char)s[j] >= 0x20)
-			j++;
-		buf_append(out, s + i, j - i);
+		}
+		put(out, s + i, j - i);
 		i = j;
+		if (cdata && tag_end && i == tag_end) {
+			tag_end = 0;
+			text_at = i;
+			content = true;
+			continue;
+		}
 		if (i >= n)
 			break;
 		char c = s[i];
@@ -504,8 +883,18 @@ static void tidy(const char *s, size_t n, struct buf *out)
 			i++;
 			continue;
 		}
+		if (tag_end)
+			cdata = false;
 		const char *rest = s + i;
 		size_t left = n - i;
+		if (left >= 2 && (name_start((unsigned char)rest[1]) || rest[1] == '/')) {
+			/* a tag, the most common by far: the sections below start "<!" or "<?" */
+			buf_putc(out, '<');
+			i++;
+			if (cdata)
+				tag_end = tag_end_at(s, n, i);
+			continue;
+		}
 		const char *endmark = NULL;
 		if (left >= 9 && memcmp(rest, "<![CDATA[", 9) == 0)
 			endmark = "]]>";
@@ -516,8 +905,15 @@ static void tidy(const char *s, size_t n, struct buf *out)
 		if (endmark) {
 			const char *e = memmem(rest + 2, left - 2, endmark, strlen(endmark));
 			size_t k = e ? (size_t)(e - rest) + strlen(endmark) : left;
-			put_clean(out, rest, k);
+			if (cdata && e && endmark[0] == ']' && k - 12 > CDATA_MAX) {
+				cdata_split(rest, k, out);
+				*ret_cdata = true;
+			} else {
+				put_clean(out, rest, k);
+			}
 			i += k;
+			if (content)
+				text_at = i;
 			continue;
 		}
 		if (left >= 9 && strncasecmp(rest, "<!DOCTYPE", 9) == 0) {
@@ -544,12 +940,15 @@ static void tidy(const char *s, size_t n, struct buf *out)
 			}
 			put_clean(out, rest, k < left ? k : left);
 			i += k < left ? k : left;
+			if (content)
+				text_at = i;
 			continue;
 		}
-		if (left >= 2 &&
-		    (name_start((unsigned char)rest[1]) || rest[1] == '/' || rest[1] == '!')) {
+		if (left >= 2 && rest[1] == '!') {
 			buf_putc(out, '<');
 			i++;
+			if (cdata)
+				tag_end = tag_end_at(s, n, i);
 			continue;
 		}
 		buf_puts(out, "&lt;");
@@ -617,12 +1016,6 @@ static void capture_start(struct parser *p, enum slot slot, enum kind kind, size
 	c->kind = kind;
 	c->depth = xmlTextReaderDepth(p->r);
 	c->limit = limit;
-	free(c->base);
-	c->base = NULL;
-	if (slot == S_LINK) {
-		const xmlChar *b = xmlTextReaderConstBaseUri(p->r);
-		c->base = b ? xstrdup((const char *)b) : NULL;
-	}
 	buf_reset(&c->b);
 }
 
@@ -653,13 +1046,31 @@ static bool is_http(const char *s)
 	return s && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0);
 }
 
-/* Resolves a reference against a base URI; returns new memory or NULL. */
-static char *resolve(const char *ref, const char *base)
+/* Length of the scheme and ':' that start s ("https:"), 0 when s starts with none. */
+static size_t scheme_len(const char *s)
+{
+	size_t k = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	bool alpha = (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z');
+	return k > 0 && alpha && s[k] == ':' ? k + 1 : 0;
+}
+
+/* The base URI of the reader's current node, for resolve(). */
+static const char *base_of(struct parser *p)
+{
+	return (const char *)xmlTextReaderConstBaseUri(p->r);
+}
+
+/* Resolves a reference against the base URI of the reader's current node; returns new memory
+ * or NULL. A reference that starts with a scheme is absolute: xmlBuildURI would return it as it
+ * is (or fail on it, and the reference is kept as it is), so neither the base nor xmlBuildURI is
+ * asked for (most links of a feed are absolute). */
+static char *resolve(const char *ref, struct parser *p)
 {
 	if (!ref || !*ref)
 		return NULL;
 	if (strlen(ref) > VEILLE_MAX_URL)
 		return NULL;
+	const char *base = p && !scheme_len(ref) ? base_of(p) : NULL;
 	xmlChar *u = base ? xmlBuildURI((const xmlChar *)ref, (const xmlChar *)base) : NULL;
 	char *r = xstrdup(u ? (const char *)u : ref);
 	xmlFree(u);
@@ -736,7 +1147,7 @@ static void capture_end(struct parser *p)
 	case S_LINK: {
 		/* not cut: a cut URL is a wrong URL; resolve() drops one that is too long */
 		char *t = clean_text(c->b.p ? c->b.p : "", c->b.len, c->b.len);
-		v = t ? resolve(t, c->base) : NULL;
+		v = t ? resolve(t, p) : NULL; /* at the element's end: its base still */
 		free(t);
 		break;
 	}
@@ -883,8 +1294,7 @@ static void atom_link(struct parser *p, struct record *rec)
 	char *href = attr(p, "href");
 	if ((!rel || strcmp(rel, "alternate") == 0) && href) {
 		char *h = clean_text(href, strlen(href), strlen(href));
-		const xmlChar *base = xmlTextReaderConstBaseUri(p->r);
-		rec->v[S_LINK] = h ? resolve(h, (const char *)base) : NULL;
+		rec->v[S_LINK] = h ? resolve(h, p) : NULL;
 		free(h);
 	}
 	xmlFree(rel);
@@ -1321,30 +1731,23 @@ static void salvage(struct parser *p, const char *clean, size_t len, const char 
 	buf_free(&syn);
 }
 
-int feed_parse(const char *data, size_t len, const char *url, const char *http_charset,
-	       struct feed_doc **ret_doc, char *err, size_t errlen)
+/* One reading of the document (feed_parse's contract). With cdata, the text goes to the reader
+ * as CDATA sections (cdata_text); when that reading is not well-formed, *ret_again is set and
+ * the caller reads the document again without them. */
+static int parse_doc(const char *data, size_t len, const char *url, const char *http_charset,
+		     bool cdata, struct feed_doc **ret_doc, char *err, size_t errlen,
+		     bool *ret_again)
 {
-	if (err && errlen)
-		err[0] = '\0';
-	if (!data || len == 0) {
-		set_err(err, errlen, "empty document");
-		return -EINVAL;
-	}
-	if (len > INT32_MAX / 2) {
-		set_err(err, errlen, "document too large");
-		return -EINVAL;
-	}
-	xmlInitParser();
-
 	struct buf utf8 = {0}, clean = {0};
 	const char *u8;
 	size_t u8len;
+	bool converted;
 	decode(data, len, http_charset, &utf8, &u8, &u8len);
 	if (!u8) {
 		u8 = utf8.p ? utf8.p : "";
 		u8len = utf8.len;
 	}
-	tidy(u8, u8len, &clean);
+	tidy(u8, u8len, cdata, &clean, &converted);
 	buf_free(&utf8);
 	if (clean.len == 0 || clean.len > INT32_MAX) {
 		buf_free(&clean);
@@ -1356,6 +1759,10 @@ int feed_parse(const char *data, size_t len, const char *url, const char *http_c
 	p.doc = xcalloc(1, sizeof(*p.doc));
 	int rc = -EINVAL;
 	enum pass_result res = run_pass(&p, clean.p, clean.len, url, err, errlen);
+	if (res != PASS_OK && converted) {
+		*ret_again = true;
+		goto out;
+	}
 	if (res == PASS_NOT_FEED)
 		goto out;
 	if (res == PASS_NO_ROOT && p.error[0]) {
@@ -1416,11 +1823,46 @@ int feed_parse(const char *data, size_t len, const char *url, const char *http_c
 out:
 	record_clear(&p.item);
 	record_clear(&p.chan);
-	free(p.cap.base);
 	buf_free(&p.cap.b);
 	buf_free(&clean);
 	feed_doc_free(p.doc);
 	return rc;
+}
+
+/* feed_parse, with (cdata) or without text as CDATA. */
+static int parse(const char *data, size_t len, const char *url, const char *http_charset,
+		 bool cdata, struct feed_doc **ret_doc, char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	if (!data || len == 0) {
+		set_err(err, errlen, "empty document");
+		return -EINVAL;
+	}
+	if (len > INT32_MAX / 2) {
+		set_err(err, errlen, "document too large");
+		return -EINVAL;
+	}
+	xmlInitParser();
+	bool again = false;
+	int r = parse_doc(data, len, url, http_charset, cdata, ret_doc, err, errlen, &again);
+	if (!again)
+		return r;
+	if (err && errlen)
+		err[0] = '\0';
+	return parse_doc(data, len, url, http_charset, false, ret_doc, err, errlen, &again);
+}
+
+int feed_parse(const char *data, size_t len, const char *url, const char *http_charset,
+	       struct feed_doc **ret_doc, char *err, size_t errlen)
+{
+	return parse(data, len, url, http_charset, true, ret_doc, err, errlen);
+}
+
+int feed_parse_reference(const char *data, size_t len, const char *url, const char *http_charset,
+			 struct feed_doc **ret_doc, char *err, size_t errlen)
+{
+	return parse(data, len, url, http_charset, false, ret_doc, err, errlen);
 }
 
 void feed_global_init(void)

@@ -80,6 +80,65 @@ static bool is_space_char(unsigned char c)
 	return c <= ' ' && (SPACE_CHARS >> c & 1u);
 }
 
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* In the high bit of each byte of x (the 8 bytes at p, the first in the low byte): the white
+ * space bytes of SPACE_CHARS, and among them the spaces ' '. Exact for every byte. */
+static uint64_t spaces8(const unsigned char *p, uint64_t *ret_blank)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	uint64_t t = x & ~HIGHS, y = (x ^ ONES * ' ') & ~HIGHS;
+	uint64_t blank = ~(y + ~HIGHS) & ~x & HIGHS;			    /* == ' ' */
+	uint64_t ctl = (t + ONES * (0x80 - 9)) & ~(t + ONES * (0x80 - 14)); /* 9..13 */
+	*ret_blank = blank;
+	return blank | (ctl & ~x & HIGHS);
+}
+
+/*
+ * Where the run of out_text that starts with the word at q (not white space) ends: at the first
+ * white space that is not a single ' ' between two words, or at the limit'th byte from q (one
+ * further when that byte follows such a ' ': the run steps over a ' ' and the byte after it at
+ * once). What a loop over the bytes gave, eight bytes at a time.
+ */
+static const unsigned char *run_end(const unsigned char *q, const unsigned char *end, size_t limit)
+{
+	const unsigned char *lim = (size_t)(end - q) > limit ? q + limit : end, *p = q + 1;
+	const unsigned char *scan = lim < end ? lim + 1 : end, *stop = scan;
+	while (p < scan) {
+		uint64_t ws, blank;
+		if (p + 8 <= scan) {
+			ws = spaces8(p, &blank);
+		} else {
+			ws = blank = 0;
+			for (size_t k = 0; k < (size_t)(scan - p); k++) {
+				if (is_space_char(p[k]))
+					ws |= (uint64_t)0x80 << (8 * k);
+				if (p[k] == ' ')
+					blank |= (uint64_t)0x80 << (8 * k);
+			}
+		}
+		/* a ' ' followed by a word does not stop the run */
+		for (uint64_t m = ws; m; m &= m - 1) {
+			size_t k = (size_t)__builtin_ctzll(m) / 8;
+			if (!(blank >> (8 * k) & 0x80) || p + k + 1 >= end ||
+			    is_space_char(p[k + 1])) {
+				stop = p + k;
+				goto found;
+			}
+		}
+		p += 8;
+	}
+found:
+	if (stop <= lim)
+		return stop;
+	return lim[-1] == ' ' ? lim + 1 : lim;
+}
+
 /* Appends the text s[0..len) (no NUL inside), collapsing white space runs (which count as one
  * space). Text that needs no collapsing (words one space apart) is copied a run at a time:
  * this runs over every byte of every item's text. */
@@ -103,15 +162,7 @@ static void out_text(struct out *o, const char *s, size_t len)
 		/* Words and the single spaces between them, as they are, up to one byte past max
 		 * (finish() cuts there): the first space that is not alone ends the run. */
 		size_t limit = o->max + 1 - b->len;
-		const unsigned char *e = q + 1;
-		while (e < end && (size_t)(e - q) < limit) {
-			if (!is_space_char(*e))
-				e++;
-			else if (*e == ' ' && e + 1 < end && !is_space_char(e[1]))
-				e += 2;
-			else
-				break;
-		}
+		const unsigned char *e = run_end(q, end, limit);
 		size_t n = (size_t)(e - q);
 		if (b->cap - b->len < n + 2)
 			buf_reserve(b, n + 1);
@@ -319,9 +370,6 @@ static bool fast_closes(const char *name, const char *open, enum fast_kind kind,
 	xmlNode probe = {.type = XML_ELEMENT_NODE, .name = (const xmlChar *)name};
 	return htmlAutoCloseTag(NULL, (const xmlChar *)open, &probe) != 0;
 }
-
-#define ONES  0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
 
 /* Nonzero when a byte of x is below n (n <= 0x80); when a byte of x is c. */
 static uint64_t has_below(uint64_t x, unsigned char n)

@@ -77,7 +77,9 @@ static void terms_json(const struct topic_verdict *v, struct buf *b)
 			buf_putc(b, ',');
 		buf_putc(b, '[');
 		json_put_string(b, v->terms[i].term);
-		buf_printf(b, ",%.4f]", v->terms[i].weight);
+		buf_putc(b, ',');
+		buf_put_fixed4(b, v->terms[i].weight); /* "%.4f" without printf: every item */
+		buf_putc(b, ']');
 	}
 	buf_putc(b, ']');
 }

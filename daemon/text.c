@@ -257,6 +257,28 @@ static const struct fold_char *fold_lookup(const struct fold_table *t, const utf
 
 #define HIGH_BITS 0x8080808080808080ull
 
+/* The 8 bytes at p, the first in the low byte whatever the host's byte order. */
+static uint64_t load_le(const void *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+/* In the high bit of each byte of x (from load_le): the bytes that end an ASCII word for
+ * fold_impl, white space and controls (up to ' '), DEL and every byte from 0x80. Exact for every
+ * byte: the high bits are cleared before the additions, so no carry crosses a byte. */
+static uint64_t word_end8(uint64_t x)
+{
+	uint64_t t = x & ~HIGH_BITS;
+	uint64_t above_space = t + 0x5F5F5F5F5F5F5F5Full; /* high bit: t >= 0x21 */
+	uint64_t del = t + 0x0101010101010101ull;	  /* high bit: t == 0x7F */
+	return (~above_space | del | x) & HIGH_BITS;
+}
+
 /* Copies the ASCII bytes s[0..n) to d, lower-cased when fold, eight at a time: in each byte of
  * an ASCII word, adding 0x80 - 'A' sets the high bit from 'A' up and adding 0x7F - 'Z' from past
  * 'Z' (no carry leaves a byte of at most 0x7F). */
@@ -290,11 +312,19 @@ static int normalise_fast(const char *str, size_t len, const struct fold_table *
 	while (i < len) {
 		if (s[i] < 0x80) {
 			size_t j = i;
-			uint64_t x;
-			while (j + 8 <= len && (memcpy(&x, s + j, 8), !(x & HIGH_BITS)))
+			for (;;) {
+				if (j + 8 > len) {
+					while (j < len && s[j] < 0x80)
+						j++;
+					break;
+				}
+				uint64_t m = load_le(s + j) & HIGH_BITS;
+				if (m) {
+					j += (size_t)__builtin_ctzll(m) / 8;
+					break;
+				}
 				j += 8;
-			while (j < len && s[j] < 0x80)
-				j++;
+			}
 			if (out->cap - out->len <= j - i + 8)
 				buf_reserve(out, j - i + 8);
 			ascii_copy(out->p + out->len, s + i, j - i, fold);
@@ -405,8 +435,19 @@ static char *fold_impl(const char *s, size_t len, bool reference)
 			space = false;
 			/* The rest of an ASCII word at once; it moves only after a collapse. */
 			size_t j = i + 1;
-			while (j < n && p[j] > ' ' && p[j] < 0x7F)
-				j++;
+			for (;;) {
+				if (j + 8 > n) {
+					while (j < n && p[j] > ' ' && p[j] < 0x7F)
+						j++;
+					break;
+				}
+				uint64_t m = word_end8(load_le(p + j));
+				if (m) {
+					j += (size_t)__builtin_ctzll(m) / 8;
+					break;
+				}
+				j += 8;
+			}
 			if (w != i)
 				for (size_t k = i; k < j; k++)
 					norm.p[w + k - i] = (char)p[k];
@@ -567,12 +608,7 @@ struct text_stemmer *text_stemmer_thread(void)
 
 static uint32_t hash_word(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
+	return (uint32_t)hash_bytes(s, n);
 }
 
 /*
@@ -597,8 +633,8 @@ struct stem_slot {
 struct stem_cache {
 	struct stem_slot slot[STEM_SLOTS];
 	size_t n;
-	size_t used; /* arena bytes */
-	char arena[STEM_ARENA];
+	size_t used;		    /* arena bytes */
+	char arena[STEM_ARENA + 8]; /* same_bytes reads up to 7 bytes past a word */
 };
 
 static pthread_key_t stem_key;
@@ -627,13 +663,37 @@ static struct stem_cache *stem_cache_get(void)
 	return stem_cache = c;
 }
 
-/* The slot of w[0..len) (hash h): the word's, or the empty one where it would go. */
+/* True when a[0..n) and b[0..n) are the same bytes, compared eight at a time: both buffers must
+ * be readable up to 7 bytes past n (tok and the stem arena have the room). */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+	size_t i = 0;
+	uint64_t x, y;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return false;
+	}
+	if (i == n)
+		return true;
+	memcpy(&x, a + i, 8);
+	memcpy(&y, b + i, 8);
+	x ^= y;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return !(x << (64 - 8 * (n - i))); /* the n - i bytes that count: the low ones */
+}
+
+/* The slot of w[0..len) (hash h): the word's, or the empty one where it would go. w must be
+ * readable up to 7 bytes past len. */
 static struct stem_slot *stem_find(struct stem_cache *c, const char *w, size_t len, uint32_t h)
 {
 	for (uint32_t i = h & (STEM_SLOTS - 1);; i = (i + 1) & (STEM_SLOTS - 1)) {
 		struct stem_slot *e = &c->slot[i];
 		if (!e->len ||
-		    (e->hash == h && e->len == len && !memcmp(c->arena + e->off, w, len)))
+		    (e->hash == h && e->len == len && same_bytes(c->arena + e->off, w, len)))
 			return e;
 	}
 }
@@ -1043,6 +1103,29 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 			tz.nchars = nchars;
 			tz.digit = tz.digit || digit;
 			tz.toolong = toolong;
+			continue;
+		}
+		if (!reference && p[i] < 0x80) {
+			/* Any other ASCII character (white space, punctuation, a symbol): what the
+			 * code below does for one, without looking up its category. */
+			unsigned char c = p[i++];
+			if (tz.len || tz.toolong) {
+				if ((c == '\'' || c == '`') && !tz.toolong &&
+				    in_list(elisions, ARRAY_SIZE(elisions), tz.tok, tz.len)) {
+					tok_reset(&tz);
+					continue;
+				}
+				joined = c == '-' && letter_at(p + i, (utf8proc_ssize_t)(n - i));
+				if (joined)
+					tz.flags |= TEXT_TOKEN_JOINED;
+				tok_emit(&tz);
+				tok_reset(&tz);
+				initial = false;
+			} else {
+				joined = false;
+			}
+			if (is_sentence_break(c))
+				initial = true;
 			continue;
 		}
 		utf8proc_int32_t cp;

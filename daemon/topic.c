@@ -176,22 +176,21 @@ struct topic {
 #define STEEPNESS     4.0   /* Hill exponent of both group levels */
 #define BG_CONFIDENCE 500.0 /* background documents at which df counts for half */
 
-#define HASH_SEED 1469598103934665603ull /* FNV-1a, 64 bits */
-
-/* The hash of h's string followed by s[0..n): hash_str("ab c") = hash_more(hash_str("ab"),
- * " c", 2), so a pair's hash continues its first word's. */
-static uint64_t hash_more(uint64_t h, const char *s, size_t n)
+/* The hash of the pair whose words hash to a and b. */
+static uint64_t hash_pair(uint64_t a, uint64_t b)
 {
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ull;
-	}
-	return h;
+	return hash_mix(a * 0x9E3779B97F4A7C15ull + b);
 }
 
+/* The hash of a key: hash_bytes of a word, hash_pair of a pair's two words ("a b", split at its
+ * first space), so that doc_cb hashes a pair from its words' hashes without reading it again. */
 static uint64_t hash_str(const char *s, size_t n)
 {
-	return hash_more(HASH_SEED, s, n);
+	const char *sp = memchr(s, ' ', n);
+	if (!sp)
+		return hash_bytes(s, n);
+	size_t a = (size_t)(sp - s);
+	return hash_pair(hash_bytes(s, a), hash_bytes(sp + 1, n - a - 1));
 }
 
 /* The profile term key[0..n) (h = hash_str(key, n)): its index, or -1. */
@@ -206,6 +205,25 @@ static ssize_t term_find_hashed(const struct topic *t, const char *key, size_t n
 			return -1;
 		const struct term *tm = &t->terms[v - 1];
 		if (tm->len == n && !memcmp(tm->key, key, n))
+			return (ssize_t)(v - 1);
+	}
+}
+
+/* term_find_hashed for the pair "a b" (h = hash_pair of its words' hashes), without writing it
+ * out: most pairs of a document are no profile term. */
+static ssize_t term_find_pair(const struct topic *t, const char *a, size_t an, const char *b,
+			      size_t bn, uint64_t h)
+{
+	if (!t->nslots)
+		return -1;
+	size_t mask = t->nslots - 1, n = an + 1 + bn;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		uint32_t v = t->slots[i];
+		if (!v)
+			return -1;
+		const struct term *tm = &t->terms[v - 1];
+		if (tm->len == n && tm->key[an] == ' ' && !memcmp(tm->key, a, an) &&
+		    !memcmp(tm->key + an + 1, b, bn))
 			return (ssize_t)(v - 1);
 	}
 }
@@ -449,7 +467,12 @@ static void doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssiz
 		d->v = xreallocarray(d->v, d->cap, sizeof(*d->v));
 	}
 	d->v[d->n] = (struct docterm){d->arena.len, len, d->mult, prof, name};
-	buf_append(&d->arena, key, len);
+	if (d->arena.cap - d->arena.len > len) { /* doc_read reserved room: no call */
+		memcpy(d->arena.p + d->arena.len, key, len);
+		d->arena.len += len;
+	} else {
+		buf_append(&d->arena, key, len);
+	}
 	d->slots[i] = (uint32_t)(++d->n);
 }
 
@@ -458,7 +481,7 @@ static void doc_cb(const char *tok, size_t len, size_t index, unsigned flags, vo
 	struct doc *d = arg;
 	(void)index;
 	ssize_t prof;
-	uint64_t h = hash_str(tok, len);
+	uint64_t h = hash_bytes(tok, len); /* hash_str of a word: tokens hold no space */
 	/* A part of a compound counts only in its pair, as in the profile (topic_new). */
 	if (!(flags & TEXT_TOKEN_JOINED)) {
 		prof = term_find_hashed(d->t, tok, len, h);
@@ -469,15 +492,16 @@ static void doc_cb(const char *tok, size_t len, size_t index, unsigned flags, vo
 		doc_add(d, tok, len, h, prof, name);
 	}
 	if (d->prevlen && (d->prevlen != len || memcmp(d->prev, tok, len))) {
-		char pair[2 * TEXT_MAX_TOKEN + 2];
-		size_t n = d->prevlen + 1 + len;
-		memcpy(pair, d->prev, d->prevlen);
-		pair[d->prevlen] = ' ';
-		memcpy(pair + d->prevlen + 1, tok, len);
-		uint64_t ph = hash_more(d->prevhash, pair + d->prevlen, 1 + len);
-		prof = term_find_hashed(d->t, pair, n, ph);
-		if (prof >= 0) /* only the profile's pairs: all pairs would swamp the norm */
+		uint64_t ph = hash_pair(d->prevhash, h);
+		prof = term_find_pair(d->t, d->prev, d->prevlen, tok, len, ph);
+		if (prof >= 0) { /* only the profile's pairs: all pairs would swamp the norm */
+			char pair[2 * TEXT_MAX_TOKEN + 2];
+			size_t n = d->prevlen + 1 + len;
+			memcpy(pair, d->prev, d->prevlen);
+			pair[d->prevlen] = ' ';
+			memcpy(pair + d->prevlen + 1, tok, len);
 			doc_add(d, pair, n, ph, prof, false);
+		}
 	}
 	memcpy(d->prev, tok, len);
 	d->prevlen = len;

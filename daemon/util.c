@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -134,6 +135,46 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/*
+ * printf's "%.4f" rounds the exact binary value of v to four decimals, a tie to the even last
+ * digit (the default rounding mode). v = m 2^-s (m < 2^53, from frexp) times 10^4 fits 128 bits
+ * when |v| < 2^32: the quotient and remainder by 2^s give the rounding exactly. Anything else
+ * (infinities, NaN, larger values, no 128-bit integers) goes to buf_printf.
+ */
+void buf_put_fixed4(struct buf *b, double v)
+{
+#ifdef __SIZEOF_INT128__
+	int ex;
+	double f = frexp(v, &ex); /* v = f 2^ex, 0.5 <= |f| < 1 */
+	if (isfinite(v) && ex <= 32) {
+		bool neg = signbit(v);
+		uint64_t m = (uint64_t)ldexp(neg ? -f : f, 53); /* exact: 53 bits */
+		unsigned s = (unsigned)(53 - ex);		/* v = m 2^-s, s >= 21 */
+		unsigned __int128 n = (unsigned __int128)m * 10000u, q = 0;
+		if (s < 128) {
+			unsigned __int128 one = 1, r = n & ((one << s) - 1), half = one << (s - 1);
+			q = n >> s;
+			if (r > half || (r == half && (q & 1)))
+				q++;
+		} /* else v * 10^4 < 2^67 / 2^128: rounds to 0 */
+		uint64_t whole = (uint64_t)(q / 10000), frac = (uint64_t)(q % 10000);
+		char tmp[32], *p = tmp + sizeof(tmp);
+		for (int i = 0; i < 4; i++, frac /= 10)
+			*--p = (char)('0' + frac % 10);
+		*--p = '.';
+		do {
+			*--p = (char)('0' + whole % 10);
+			whole /= 10;
+		} while (whole);
+		if (neg)
+			*--p = '-';
+		buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+		return;
+	}
+#endif
+	buf_printf(b, "%.4f", v);
+}
+
 char *buf_steal(struct buf *b)
 {
 	char *p = b->p ? b->p : xstrdup("");
@@ -193,20 +234,82 @@ bool utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
-		/* ASCII runs, eight bytes at a time. */
-		uint64_t w;
-		while (i + 8 <= len && (memcpy(&w, p + i, 8), !(w & 0x8080808080808080ull)))
+		/* ASCII, eight bytes at a time, to the first byte that is not */
+		for (;;) {
+			if (i + 8 > len) {
+				while (i < len && p[i] < 0x80)
+					i++;
+				break;
+			}
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			w = __builtin_bswap64(w);
+#endif
+			w &= 0x8080808080808080ull;
+			if (w) {
+				i += (size_t)__builtin_ctzll(w) / 8;
+				break;
+			}
 			i += 8;
-		while (i < len && p[i] < 0x80)
-			i++;
+		}
 		if (i == len)
 			break;
+		/* a 2-byte sequence (é, à, ç...) without a call */
+		if (p[i] >= 0xc2 && p[i] <= 0xdf && i + 1 < len && (p[i + 1] & 0xc0) == 0x80) {
+			i += 2;
+			continue;
+		}
 		size_t n = utf8_seq(p + i, len - i);
 		if (!n)
 			return false;
 		i += n;
 	}
 	return true;
+}
+
+uint64_t hash_mix(uint64_t x)
+{
+	x ^= x >> 32;
+	x *= 0xD6E8FEB86659FD93ull;
+	x ^= x >> 32;
+	x *= 0xD6E8FEB86659FD93ull;
+	x ^= x >> 32;
+	return x;
+}
+
+static uint64_t read64(const unsigned char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+	return x;
+}
+
+static uint64_t read32(const unsigned char *p)
+{
+	uint32_t x;
+	memcpy(&x, p, 4);
+	return x;
+}
+
+uint64_t hash_bytes(const void *s, size_t n)
+{
+	const unsigned char *p = s;
+	const uint64_t k = 0x9E3779B97F4A7C15ull;
+	uint64_t h = n * k, x;
+	if (n >= 8) {
+		/* whole words, then the last eight bytes (overlapping the previous word) */
+		for (; n > 8; n -= 8, p += 8) {
+			uint64_t y = h ^ read64(p) * k;
+			h = (y << 29 | y >> 35) * 0xBF58476D1CE4E5B9ull;
+		}
+		x = read64(p + n - 8);
+	} else if (n >= 4) {
+		x = read32(p) | read32(p + n - 4) << 32;
+	} else {
+		x = n ? p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16 : 0;
+	}
+	return hash_mix(h ^ x * k);
 }
 
 size_t utf8_cut(const char *s, size_t len, size_t max)

@@ -35,6 +35,8 @@ void buf_append(struct buf *b, const void *data, size_t len);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* buf_printf(b, "%.4f", v), the same bytes, without printf for the values scores take. */
+void buf_put_fixed4(struct buf *b, double v);
 /* Gives up ownership of the bytes: returns them ("" if empty, never NULL) and resets b. */
 char *buf_steal(struct buf *b);
 void buf_reset(struct buf *b);
@@ -49,6 +51,12 @@ void json_put_string(struct buf *b, const char *s);
 size_t utf8_cut(const char *s, size_t len, size_t max);
 /* True when s[0..len) is valid UTF-8. */
 bool utf8_valid(const char *s, size_t len);
+
+/* A 64-bit hash of s[0..n) for in-memory hash tables, never stored (it may change between
+ * versions and hosts): eight bytes at a time, never reading outside s. */
+uint64_t hash_bytes(const void *s, size_t n);
+/* Mixes the bits of x (a bijection): hash_mix(a * K + b) combines two hashes. */
+uint64_t hash_mix(uint64_t x);
 
 /* Formats t (seconds since the epoch) as "YYYY-MM-DDTHH:MM:SSZ"; out must hold 21 bytes. */
 void time_iso8601(int64_t t, char out[21]);

@@ -2,8 +2,10 @@
  * bench_digest.c - the per-item text work of a cold cycle, alone: dedup_digest and text_tokens
  * (title and text, as topic scoring reads them) over every item of the given feed documents.
  *
- * Usage: bench_digest [-p] [-t] [-a ALIASES] [-r REFERENCE]... FILE...
+ * Usage: bench_digest [-p] [-f] [-t] [-a ALIASES] [-r REFERENCE]... FILE...
  * Each FILE is a feed document, or with -t a plain text (its first line read as the title).
+ * -f prints what feed_parse made of each document (its error, format, title, link, ttl, and each
+ * item's fields, each as its length and its bytes): two builds must also parse alike.
  * -r: also score every item with topic_score_keys against a topic built from the REFERENCE
  * articles (and ALIASES), as the daemon does before its corpus holds any background.
  * -p prints, per item, the content hash, the SimHash, the canonical link, the tokens with their
@@ -46,6 +48,40 @@ static void key_cb(const char *key, void *arg)
 		buf_printf(o->b, " %s", key);
 }
 
+/* A string as " LEN:BYTES", or " -" for NULL: exact, whatever the bytes. */
+static void put_field(struct buf *b, const char *s)
+{
+	if (s)
+		buf_printf(b, " %zu:%s", strlen(s), s);
+	else
+		buf_puts(b, " -");
+}
+
+/* What feed_parse made of a document, for -f. */
+static void print_doc(const char *path, int r, const struct feed_doc *doc, const char *err)
+{
+	struct buf b = {0};
+	buf_printf(&b, "doc %s %d", path, r);
+	put_field(&b, err);
+	if (doc) {
+		buf_printf(&b, " %s %d %d %zu", feed_format_name(doc->format), doc->ttl_minutes,
+			   doc->recovered, doc->nitems);
+		put_field(&b, doc->title);
+		put_field(&b, doc->link);
+		for (size_t i = 0; i < doc->nitems; i++) {
+			const struct feed_item *it = &doc->items[i];
+			const char *f[] = {it->id,     it->link,    it->title,
+					   it->author, it->summary, it->content};
+			buf_printf(&b, "\nitem %" PRId64, it->published);
+			for (size_t k = 0; k < ARRAY_SIZE(f); k++)
+				put_field(&b, f[k]);
+		}
+	}
+	buf_putc(&b, '\n');
+	fwrite(b.p, 1, b.len, stdout);
+	buf_free(&b);
+}
+
 /* The text an item is hashed and judged on (ingest.c's choice). */
 static const char *fullest(const struct feed_item *it)
 {
@@ -56,14 +92,16 @@ static const char *fullest(const struct feed_item *it)
 
 int main(int argc, char **argv)
 {
-	bool print = false, plain = false;
+	bool print = false, plain = false, fields = false;
 	const char *aliases = NULL;
 	const char **refs = xcalloc((size_t)argc, sizeof(*refs));
 	size_t nrefs = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "pta:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "pfta:r:")) != -1) {
 		if (opt == 'p')
 			print = true;
+		else if (opt == 'f')
+			fields = true;
 		else if (opt == 't')
 			plain = true;
 		else if (opt == 'a')
@@ -112,9 +150,14 @@ int main(int argc, char **argv)
 			if (nl)
 				*nl = '\0';
 			doc = &single;
-		} else if (feed_parse(data, len, NULL, NULL, &doc, err, sizeof(err)) < 0) {
-			free(data);
-			continue;
+		} else {
+			int r = feed_parse(data, len, NULL, NULL, &doc, err, sizeof(err));
+			if (fields)
+				print_doc(argv[a], r, doc, err);
+			if (r < 0) {
+				free(data);
+				continue;
+			}
 		}
 		for (size_t i = 0; i < doc->nitems; i++) {
 			const struct feed_item *it = &doc->items[i];

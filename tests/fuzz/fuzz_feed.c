@@ -1,8 +1,10 @@
 /*
  * fuzz_feed.c - libFuzzer target: feed_parse on arbitrary bytes, under each kind of HTTP charset,
- * then checks what every caller relies on (caps, valid UTF-8, counts). Also feeds the same bytes
- * to date_parse and html_to_text.
+ * then checks what every caller relies on (caps, valid UTF-8, counts) and that feed_parse_reference
+ * (the text never handed to libxml2 as CDATA) gives the same result. Also feeds the same bytes to
+ * date_parse and html_to_text.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +27,33 @@ static void check_field(const char *s, size_t max)
 		abort();
 }
 
+static bool same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Aborts unless the two parses gave the same result. */
+static void check_same(int r, const struct feed_doc *a, const char *err, int r2,
+		       const struct feed_doc *b, const char *err2)
+{
+	if (r != r2 || strcmp(err, err2) || !a != !b)
+		abort();
+	if (!a)
+		return;
+	if (a->format != b->format || a->ttl_minutes != b->ttl_minutes ||
+	    a->recovered != b->recovered || a->nitems != b->nitems || !same(a->title, b->title) ||
+	    !same(a->link, b->link))
+		abort();
+	for (size_t i = 0; i < a->nitems; i++) {
+		const struct feed_item *x = &a->items[i], *y = &b->items[i];
+		if (x->published != y->published || !same(x->id, y->id) ||
+		    !same(x->link, y->link) || !same(x->title, y->title) ||
+		    !same(x->author, y->author) || !same(x->summary, y->summary) ||
+		    !same(x->content, y->content))
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const charsets[] = {NULL,	       "utf-8",	 "iso-8859-1",
@@ -34,6 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 	int r = feed_parse((const char *)data, size, "https://example.org/feed/", cs, &doc, err,
 			   sizeof(err));
+	struct feed_doc *ref = NULL;
+	char err2[256];
+	int r2 = feed_parse_reference((const char *)data, size, "https://example.org/feed/", cs,
+				      &ref, err2, sizeof(err2));
+	check_same(r, doc, err, r2, ref, err2);
+	feed_doc_free(ref);
 	if (r == 0) {
 		if (!doc || doc->nitems > VEILLE_MAX_ITEMS)
 			abort();

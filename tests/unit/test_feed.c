@@ -317,6 +317,32 @@ static void test_xml_base(void **state)
 	assert_null(doc->items[2].link);
 	assert_str(doc->items[3].link, "HTTPS://ok.ex/");
 	feed_doc_free(doc);
+
+	/* The base is the link element's own (read at its end tag); a reference that starts with a
+	 * scheme is kept as written, as xmlBuildURI keeps it; Atom links alike. */
+	const char *own = "<rss xml:base=\"http://base.ex/dir/\"><channel>"
+			  "<item><link xml:base=\"http://own.ex/d/\">rel</link></item>"
+			  "<item xml:base=\"sub/\"><title>t</title><link>x.html</link></item>"
+			  "<item><link>http:rel</link></item>"
+			  "<item><link>https://h.ex/a b</link></item>"
+			  "<item><link>1x://y</link></item>"
+			  "</channel></rss>";
+	doc = parse_ok(own, strlen(own), "http://doc.ex/feed.xml", NULL);
+	assert_int_equal(doc->nitems, 5);
+	assert_str(doc->items[0].link, "http://own.ex/d/rel");
+	assert_str(doc->items[1].link, "http://base.ex/dir/sub/x.html");
+	assert_null(doc->items[2].link); /* not a web link ("http://") */
+	assert_str(doc->items[3].link, "https://h.ex/a b");
+	assert_null(doc->items[4].link); /* no scheme, no relative reference either */
+	feed_doc_free(doc);
+	doc = parse_str("<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:base=\"http://a.ex/b/\">"
+			"<entry><link href=\"c\"/><id>1</id></entry>"
+			"<entry xml:base=\"http://d.ex/\"><link href=\"HTTP://E.ex/f\"/><id>2</id>"
+			"</entry></feed>");
+	assert_int_equal(doc->nitems, 2);
+	assert_str(doc->items[0].link, "http://a.ex/b/c");
+	assert_str(doc->items[1].link, "HTTP://E.ex/f");
+	feed_doc_free(doc);
 }
 
 /* ---- encodings ------------------------------------------------------------------------------ */
@@ -411,6 +437,214 @@ static void test_entities(void **state)
 	/* double escaped: XML gives "&eacute;", HTML gives "é"; triple gives a literal &amp; */
 	assert_str(doc->items[0].summary, "été &amp; \"x\"");
 	feed_doc_free(doc);
+}
+
+/* ---- text handed to the reader as CDATA -------------------------------------------------- */
+
+/* What a parse gave, every field, for comparing two parses byte for byte. */
+static void put_result(struct buf *b, int r, const struct feed_doc *doc, const char *err)
+{
+	buf_printf(b, "%d [%s]", r, err);
+	if (!doc)
+		return;
+	const char *chan[] = {doc->title, doc->link};
+	buf_printf(b, " %s %d %d %zu", feed_format_name(doc->format), doc->ttl_minutes,
+		   doc->recovered, doc->nitems);
+	for (size_t k = 0; k < ARRAY_SIZE(chan); k++)
+		buf_printf(b, chan[k] ? " %zu:%s" : " -", chan[k] ? strlen(chan[k]) : 0, chan[k]);
+	for (size_t i = 0; i < doc->nitems; i++) {
+		const struct feed_item *it = &doc->items[i];
+		const char *f[] = {it->id,     it->link,    it->title,
+				   it->author, it->summary, it->content};
+		buf_printf(b, "\nitem %lld", (long long)it->published);
+		for (size_t k = 0; k < ARRAY_SIZE(f); k++)
+			buf_printf(b, f[k] ? " %zu:%s" : " -", f[k] ? strlen(f[k]) : 0, f[k]);
+	}
+}
+
+/* Fails unless feed_parse and feed_parse_reference give the same result for data[0..len). */
+static void assert_as_reference(const char *data, size_t len)
+{
+	struct buf got = {0}, want = {0};
+	struct feed_doc *doc = NULL;
+	char err[256];
+	int r = feed_parse(data, len, "http://example.org/feed.xml", NULL, &doc, err, sizeof(err));
+	put_result(&got, r, doc, err);
+	feed_doc_free(doc);
+	doc = NULL;
+	r = feed_parse_reference(data, len, "http://example.org/feed.xml", NULL, &doc, err,
+				 sizeof(err));
+	put_result(&want, r, doc, err);
+	feed_doc_free(doc);
+	if (strcmp(got.p, want.p) != 0) {
+		size_t at = 0;
+		while (got.p[at] && got.p[at] == want.p[at])
+			at++;
+		fail_msg("feed_parse differs from the reference at byte %zu of its result:\n"
+			 "got  \"%.120s\"\nwant \"%.120s\"\ndocument \"%.*s\"",
+			 at, got.p + at, want.p + at, (int)(len < 600 ? len : 600), data);
+	}
+	buf_free(&got);
+	buf_free(&want);
+}
+
+static void as_reference_str(const char *xml)
+{
+	assert_as_reference(xml, strlen(xml));
+}
+
+/* Text the reader would read otherwise than as CDATA is left alone, and what is converted reads
+ * the same: references, bare '&' and '<', line ends, "]]>", U+FFFE, declared entities, long
+ * texts and sections cut in parts, a '>' inside an attribute, broken documents. */
+static void test_cdata_text(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {
+	    "Biélorussie &amp; l&#x27;Ukraine &lt;p&gt;texte&lt;/p&gt; &#233;t&#xE9; &eacute;",
+	    "AT&T &bogus; & &#; &#x; &#12 a < b <3 &#xZZ; &#X41; &#0; &#55296; &#x110000;",
+	    "ligne\r\nsuivante\rencore\n\ttab &#13; &#xD; fin\r",
+	    "x ]]> y é",
+	    "x ]]&gt; y é",
+	    "é ]]]]&gt;",
+	    "é ]&#93;> ",
+	    "é ]]",
+	    "] ] > é",
+	    "\xef\xbf\xbe é",
+	    "é \xef\xbf\xbf",
+	    "\xef\xbc\x81 é \xef\xbb\xbf",
+	    "é \x01\x02 \x1f x",
+	    "😀 𝄞 ∑ ü",
+	    "a&#233;<![CDATA[ é ]]>b &amp; <!-- é --> c é<?pi é?>d",
+	    "<b>é</b> &amp; <i>x</i>",
+	    "é\n",
+	    " ",
+	    "&amp;",
+	    "é",
+	    "&nbsp;&rsquo;&hellip;&euro;&Scaron;&thetasym;",
+	};
+	static const char *const frames[] = {
+	    "<rss><channel><title>%s</title><item><title>%s</title><description>%s"
+	    "</description><guid>g</guid></item></channel></rss>",
+	    "<?xml version=\"1.0\"?>\r\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title "
+	    "type=\"html\">%s</title><entry><title type=\"text\">%s</title><content "
+	    "type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">%s</div></content>"
+	    "<id>i</id></entry></feed>",
+	    "<!DOCTYPE rss [<!ENTITY ent \"X\">]><rss><channel><title>%s &ent;</title><item>"
+	    "<title>%s</title><description a=\"x>y é\" b='&amp;>'>%s &ent; &foo;</description>"
+	    "</item></channel></rss>",
+	    "<rss><channel><title>%s</title><item><title>%s</title><description>%s"
+	    "</description></item><item><title>broken</titl></item></channel></rss>",
+	    "<rss><channel><title>%s</title><item><title>%s</title></item><item><description>"
+	    "%s</description></item>",
+	};
+	for (size_t f = 0; f < ARRAY_SIZE(frames); f++)
+		for (size_t t = 0; t < ARRAY_SIZE(texts); t++) {
+			char *doc =
+			    xasprintf(frames[f], texts[t], texts[(t + 1) % ARRAY_SIZE(texts)],
+				      texts[(t + 2) % ARRAY_SIZE(texts)]);
+			as_reference_str(doc);
+			free(doc);
+		}
+
+	/* Long texts, cut into sections between characters; a long CDATA section, cut too. */
+	struct buf b = {0}, long_text = {0};
+	for (int i = 0; i < 900; i++)
+		buf_puts(&long_text, i % 7 ? "économie " : "&lt;p&gt;ü&#8217;x ");
+	buf_printf(&b,
+		   "<rss><channel><item><title>t</title><description>%s</description>"
+		   "<content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">"
+		   "<![CDATA[",
+		   long_text.p);
+	for (int i = 0; i < 3000; i++)
+		buf_puts(&b, i % 5 ? "ééé\x01 " : "😀\r\n");
+	buf_puts(&b, "]]></content:encoded></item></channel></rss>");
+	assert_as_reference(b.p, b.len);
+	buf_free(&b);
+	buf_free(&long_text);
+}
+
+/* Random documents from pieces that exercise the conversion, whole or cut short. */
+static void test_cdata_random(void **state)
+{
+	(void)state;
+	static const char *const pieces[] = {
+	    "é",
+	    "economie ",
+	    "&amp;",
+	    "&lt;p&gt;",
+	    "&#233;",
+	    "&#xE9;",
+	    "&#XE9;",
+	    "&eacute;",
+	    "&foo;",
+	    "&",
+	    "<",
+	    " < ",
+	    "]]>",
+	    "]]&gt;",
+	    "]",
+	    "\r\n",
+	    "\r",
+	    "\n",
+	    "\t",
+	    "\x01",
+	    "\xef\xbf\xbe",
+	    "\xef\xbc\x81",
+	    "<![CDATA[é]]>",
+	    "<!-- é -->",
+	    "<?p é?>",
+	    "<b>é</b>",
+	    "<br/>",
+	    "'",
+	    "\"",
+	    "&#13;",
+	    "😀",
+	    ">",
+	    "&#0;",
+	    "\xe9",
+	    "</description>",
+	    "<item>",
+	    "&#93;",
+	    "&gt;",
+	    "      ",
+	    "ü",
+	};
+	uint64_t seed = 88172645463325252ull;
+	for (int n = 0; n < 4000; n++) {
+		struct buf b = {0};
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		bool subset = seed % 5 == 0;
+		buf_puts(&b, subset ? "<!DOCTYPE rss [<!ENTITY foo \"F\">]>" : "");
+		buf_puts(&b, "<rss><channel><title>c é</title>");
+		int items = 1 + (int)(seed >> 8) % 4;
+		for (int i = 0; i < items; i++) {
+			buf_puts(&b, "<item><title>");
+			for (int k = 0; k < 2 + i; k++) {
+				seed ^= seed << 13;
+				seed ^= seed >> 7;
+				seed ^= seed << 17;
+				buf_puts(&b, pieces[seed % ARRAY_SIZE(pieces)]);
+			}
+			buf_puts(&b, "</title><description>");
+			int np = (int)(seed >> 20) % 60;
+			for (int k = 0; k < np; k++) {
+				seed ^= seed << 13;
+				seed ^= seed >> 7;
+				seed ^= seed << 17;
+				buf_puts(&b, pieces[seed % ARRAY_SIZE(pieces)]);
+			}
+			buf_puts(&b, "</description></item>\n");
+		}
+		buf_puts(&b, "</channel></rss>");
+		size_t len = b.len;
+		if (seed % 7 == 0)
+			len = (size_t)(seed >> 32) % (len + 1); /* cut short */
+		if (len)
+			assert_as_reference(b.p, len);
+		buf_free(&b);
+	}
 }
 
 /* ---- errors and hostile input -------------------------------------------------------------- */
@@ -840,6 +1074,9 @@ static void test_real_documents(void **state)
 			feed_doc_free(doc);
 		}
 
+		/* the text as CDATA changes nothing */
+		assert_as_reference(data, len);
+
 		/* golden facts */
 		struct buf got_facts = {0};
 		describe(data, len, &got_facts);
@@ -930,6 +1167,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_xml_base),
 	    cmocka_unit_test(test_encodings),
 	    cmocka_unit_test(test_entities),
+	    cmocka_unit_test(test_cdata_text),
+	    cmocka_unit_test(test_cdata_random),
 	    cmocka_unit_test(test_not_a_feed),
 	    cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_billion_laughs),

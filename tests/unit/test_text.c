@@ -637,6 +637,15 @@ static void test_table_matches_reference(void **state)
 			}
 		}
 	}
+	/* Every ASCII byte as the separator between words (elisions, compounds, sentences). */
+	static const char *const frames[] = {"l%cUkraine", "qu%cil", "porte%cparole", "Fin%c Suite",
+					     "%cDébut",	   "mot%c",  "a%c%c b",	      "x1%cY2"};
+	for (int c = 1; c < 0x80; c++)
+		for (size_t f = 0; f < ARRAY_SIZE(frames); f++) {
+			char t[64];
+			int n = snprintf(t, sizeof(t), frames[f], c, c);
+			check_same(st, t, (size_t)n);
+		}
 	/* Random strings. */
 	uint32_t x = 20261102;
 	for (int round = 0; round < 20000; round++) {

@@ -1,5 +1,6 @@
 /* Unit tests for util.c: buffers, JSON strings, UTF-8 cuts, durations, WHEN, read_file. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,6 +86,152 @@ static void test_utf8(void **state)
 	assert_false(utf8_valid("\xc0\xaf", 2));     /* overlong */
 }
 
+/* RFC 3629, one character at a time: what utf8_valid must answer, however it skips ahead. */
+static bool utf8_valid_slowly(const unsigned char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		unsigned c = s[i];
+		size_t n = c < 0x80		    ? 1
+			   : c >= 0xc2 && c <= 0xdf ? 2
+			   : c >= 0xe0 && c <= 0xef ? 3
+			   : c >= 0xf0 && c <= 0xf4 ? 4
+						    : 0;
+		if (!n || i + n > len)
+			return false;
+		uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+		for (size_t k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* utf8_valid skips ASCII eight bytes at a time and 2-byte characters without a call: random
+ * strings of ASCII runs, characters of every length and broken sequences, cut anywhere. */
+static void test_utf8_valid_random(void **state)
+{
+	(void)state;
+	static const char *const pieces[] = {
+	    "a",
+	    "bcdefgh",
+	    "ijklmnopqrstu",
+	    "é",
+	    "à la",
+	    "€",
+	    "😀",
+	    "\xc3",
+	    "\x80",
+	    "\xbf",
+	    "\xc0\xaf",
+	    "\xed\xa0\x80",
+	    "\xed\x9f\xbf",
+	    "\xef\xbf\xbf",
+	    "\xf4\x8f\xbf\xbf",
+	    "\xf4\x90\x80\x80",
+	    "\xe0\x9f\xbf",
+	    "\xf0\x8f\xbf\xbf",
+	    "\xc2\xa0",
+	    "\xdf\xbf",
+	    "\xc1\xbf",
+	    "\xff",
+	    " ",
+	};
+	uint32_t x = 7;
+	for (int round = 0; round < 20000; round++) {
+		unsigned char b[96];
+		size_t len = 0;
+		for (;;) {
+			x = x * 1103515245u + 12345u;
+			const char *p = pieces[(x >> 16) % ARRAY_SIZE(pieces)];
+			size_t n = strlen(p);
+			if (len + n > sizeof(b) || (x >> 8) % 13 == 0)
+				break;
+			memcpy(b + len, p, n);
+			len += n;
+		}
+		for (size_t cut = 0; cut <= len; cut += 1 + cut / 8)
+			if (utf8_valid((const char *)b, cut) != utf8_valid_slowly(b, cut))
+				fail_msg("utf8_valid wrong on a string of %zu bytes (round %d)",
+					 cut, round);
+	}
+}
+
+/* hash_bytes reads only its bytes (ASan checks the copies below, made to the exact length), gives
+ * the same hash wherever they lie, and tells apart the prefixes of a text and one-byte changes. */
+static void test_hash_bytes(void **state)
+{
+	(void)state;
+	static const char text[] =
+	    "frontière biélorusse, exercices militaires et gardes-frontières";
+	uint64_t seen[2 * sizeof(text)];
+	size_t nseen = 0;
+	for (size_t n = 0; n < sizeof(text); n++) {
+		char *copy = xmalloc(n ? n : 1);
+		memcpy(copy, text, n);
+		uint64_t h = hash_bytes(copy, n);
+		assert_true(h == hash_bytes(text, n));
+		free(copy);
+		for (size_t k = 0; k < nseen; k++)
+			assert_true(seen[k] != h);
+		seen[nseen++] = h;
+		if (n) {
+			char changed[sizeof(text)];
+			memcpy(changed, text, n);
+			changed[n / 2] ^= 1;
+			h = hash_bytes(changed, n);
+			for (size_t k = 0; k < nseen; k++)
+				assert_true(seen[k] != h);
+			seen[nseen++] = h;
+		}
+	}
+	assert_true(hash_mix(1) != hash_mix(2));
+}
+
+/* buf_put_fixed4 writes what printf's "%.4f" writes: ties (1/32 is 0.03125) to the even digit,
+ * values just off a tie, signs, zeros, tiny and large values, and what it leaves to printf. */
+static void check_fixed4(double v)
+{
+	struct buf b = {0};
+	char want[512];
+	buf_put_fixed4(&b, v);
+	snprintf(want, sizeof(want), "%.4f", v);
+	if (strcmp(b.p, want))
+		fail_msg("buf_put_fixed4(%a) = \"%s\", printf \"%s\"", v, b.p, want);
+	buf_free(&b);
+}
+
+static void test_fixed4(void **state)
+{
+	(void)state;
+	const double special[] = {
+	    0.0,	  -0.0,	   1.0,	   -1.0,     0.5,	0.00005, 0.00015,
+	    0.99995,	  9.99995, 1e-300, -1e-300,  5e-324,	1e9,	 4294967295.99995,
+	    4294967296.0, 1e300,   -1e300, INFINITY, -INFINITY, NAN};
+	for (size_t i = 0; i < ARRAY_SIZE(special); i++)
+		check_fixed4(special[i]);
+	for (int p = 0; p <= 20; p++)
+		for (int j = -300; j <= 300; j++) {
+			double v = ldexp(j, -p);
+			check_fixed4(v);
+			check_fixed4(nextafter(v, INFINITY));
+			check_fixed4(nextafter(v, -INFINITY));
+		}
+	uint64_t x = 88172645463325252ull;
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		double v = ldexp((double)(x >> 11), -53 - (int)(x % 40)) * (double)(x % 1000);
+		check_fixed4(x & 1 ? -v : v);
+	}
+}
+
 static void test_duration(void **state)
 {
 	(void)state;
@@ -163,10 +310,17 @@ static void test_read_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_buf),		cmocka_unit_test(test_buf_printf_room),
-	    cmocka_unit_test(test_json_string), cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_duration),	cmocka_unit_test(test_when),
-	    cmocka_unit_test(test_uint),	cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_buf),
+	    cmocka_unit_test(test_buf_printf_room),
+	    cmocka_unit_test(test_json_string),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_utf8_valid_random),
+	    cmocka_unit_test(test_hash_bytes),
+	    cmocka_unit_test(test_fixed4),
+	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_when),
+	    cmocka_unit_test(test_uint),
+	    cmocka_unit_test(test_read_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
