@@ -107,6 +107,8 @@ static uint64_t spaces8(const unsigned char *p, uint64_t *ret_blank)
  */
 static const unsigned char *run_end(const unsigned char *q, const unsigned char *end, size_t limit)
 {
+	if (limit == 0)
+		limit = 1; /* the word's first byte is always taken (finish() cuts past max) */
 	const unsigned char *lim = (size_t)(end - q) > limit ? q + limit : end, *p = q + 1;
 	const unsigned char *scan = lim < end ? lim + 1 : end, *stop = scan;
 	while (p < scan) {
