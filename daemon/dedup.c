@@ -36,6 +36,7 @@
 
 #include "bounds.h"
 #include "html.h"
+#include "swar.h"
 #include "text.h"
 #include "util.h"
 
@@ -182,8 +183,6 @@ static bool has_markup(const char *s)
 	return false;
 }
 
-#define HIGH_BITS 0x8080808080808080ull
-
 /* True when the 8 bytes at p are ASCII without an upper-case letter: adding 0x80 - 'A' to each
  * byte sets its high bit from 'A' up, adding 0x7F - 'Z' from past 'Z' (no carry crosses bytes
  * of at most 0x7F). */
@@ -192,7 +191,7 @@ static bool ascii_no_upper8(const unsigned char *p)
 	uint64_t x;
 	memcpy(&x, p, 8);
 	uint64_t ge_a = x + 0x3F3F3F3F3F3F3F3Full, gt_z = x + 0x2525252525252525ull;
-	return !(x & HIGH_BITS) && !(ge_a & ~gt_z & HIGH_BITS);
+	return !(x & SWAR_HIGHS) && !(ge_a & ~gt_z & SWAR_HIGHS);
 }
 
 /* Step 1 (glued words): copies the line s[0..len) to *out with a space between a lower-case
@@ -239,10 +238,10 @@ static void clean_line(const char *s, size_t len, struct buf *out)
  * a real one (has_byte's borrow). */
 static uint64_t upper_or_c3(uint64_t x)
 {
-	uint64_t t = x & ~HIGH_BITS;
+	uint64_t t = x & ~SWAR_HIGHS;
 	uint64_t ge_a = t + 0x3F3F3F3F3F3F3F3Full, gt_z = t + 0x2525252525252525ull;
 	uint64_t y = x ^ 0xC3C3C3C3C3C3C3C3ull;
-	return (ge_a & ~gt_z & ~x & HIGH_BITS) | ((y - 0x0101010101010101ull) & ~y & HIGH_BITS);
+	return (ge_a & ~gt_z & ~x & SWAR_HIGHS) | ((y - 0x0101010101010101ull) & ~y & SWAR_HIGHS);
 }
 
 /* clean_line for valid UTF-8 (the line s[0..len)), looking only at upper-case letters (a few in
@@ -259,12 +258,7 @@ static const char *clean_line_fast(const char *s, size_t len, struct buf *out, s
 	for (size_t base = 0; base < len; base += 8) {
 		uint64_t m;
 		if (base + 8 <= len) {
-			uint64_t x;
-			memcpy(&x, p + base, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-			x = __builtin_bswap64(x);
-#endif
-			m = upper_or_c3(x);
+			m = upper_or_c3(load8_le(p + base));
 		} else {
 			m = 0;
 			for (size_t k = base; k < len; k++)
@@ -272,7 +266,7 @@ static const char *clean_line_fast(const char *s, size_t len, struct buf *out, s
 					m |= (uint64_t)0x80 << (8 * (k - base));
 		}
 		for (; m; m &= m - 1) {
-			size_t i = base + (size_t)__builtin_ctzll(m) / 8;
+			size_t i = base + first_flagged(m);
 			if (!i || letter_case(p + i, len - i) != 1)
 				continue;
 			int prev = p[i - 1] < 0x80		? letter_case(p + i - 1, 1)
@@ -517,11 +511,11 @@ static inline bool trigger_maybe(const char *w, size_t len)
  * exact for every byte (the high bits are cleared before the additions). */
 static uint64_t not_alnum8(uint64_t x)
 {
-	uint64_t t = x & ~HIGH_BITS;
+	uint64_t t = x & ~SWAR_HIGHS;
 	uint64_t digit = (t + 0x5050505050505050ull) & ~(t + 0x4646464646464646ull);
 	uint64_t upper = (t + 0x3F3F3F3F3F3F3F3Full) & ~(t + 0x2525252525252525ull);
 	uint64_t lower = (t + 0x1F1F1F1F1F1F1F1Full) & ~(t + 0x0505050505050505ull);
-	return ~((digit | upper | lower) & ~x) & HIGH_BITS;
+	return ~((digit | upper | lower) & ~x) & SWAR_HIGHS;
 }
 
 /* put_words(out, s) for the folded line s[0..len), in one reserved write; returns the rules
@@ -550,14 +544,11 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
 							*w++ = (char)p[i++];
 						break;
 					}
-					uint64_t x;
-					memcpy(&x, p + i, 8);
-					memcpy(w, &x, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-					x = __builtin_bswap64(x);
-#endif
-					uint64_t m = not_alnum8(x);
-					size_t n = m ? (size_t)__builtin_ctzll(m) / 8 : 8;
+					uint64_t raw;
+					memcpy(&raw, p + i, 8);
+					memcpy(w, &raw, 8);
+					uint64_t m = not_alnum8(load8_le(&raw));
+					size_t n = m ? first_flagged(m) : 8;
 					w += n;
 					i += n;
 					if (m)
@@ -789,13 +780,9 @@ static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
 		/* bit 8k + 7 set: w[base + k] is a space (exact for every byte) */
 		uint64_t m = 0;
 		if (base + 8 <= len) {
-			uint64_t x;
-			memcpy(&x, w + base, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-			x = __builtin_bswap64(x);
-#endif
+			uint64_t x = load8_le(w + base);
 			uint64_t y = x ^ 0x2020202020202020ull;
-			m = ~((y & ~HIGH_BITS) + ~HIGH_BITS) & ~y & HIGH_BITS;
+			m = ~((y & ~SWAR_HIGHS) + ~SWAR_HIGHS) & ~y & SWAR_HIGHS;
 		} else {
 			for (size_t k = base; k < len; k++)
 				if (w[k] == ' ')
@@ -808,7 +795,7 @@ static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
 		if (base == 0 && len)
 			starts[nwords++] = 0;
 		for (; m; m &= m - 1) {
-			size_t i = base + (size_t)__builtin_ctzll(m) / 8 + 1; /* after a space */
+			size_t i = base + first_flagged(m) + 1; /* after a space */
 			if (i < len)
 				starts[nwords++] = i;
 		}

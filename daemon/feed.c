@@ -24,6 +24,7 @@
 #include "date.h"
 #include "html.h"
 #include "bounds.h"
+#include "swar.h"
 #include "util.h"
 
 #include <errno.h>
@@ -222,38 +223,6 @@ static void decl_encoding(const char *data, size_t len, char *out, size_t outlen
 	out[o] = '\0';
 }
 
-#define ONES  0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-/* The 8 bytes at p, the first in the low byte whatever the host's byte order. */
-static uint64_t load8(const void *p)
-{
-	uint64_t x;
-	memcpy(&x, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
-	return x;
-}
-
-/* Nonzero when a byte of x is below n (n <= 0x80); when a byte of x is c. A borrow may flag a
- * byte above a flagged one, never below: the lowest flag is exact. */
-static uint64_t has_below(uint64_t x, unsigned char n)
-{
-	return (x - ONES * n) & ~x & HIGHS;
-}
-
-/* The index (from p, for load8(p)) of the first byte flagged in m (nonzero). */
-static size_t first_flagged(uint64_t m)
-{
-	return (size_t)__builtin_ctzll(m) / 8;
-}
-
-static uint64_t has_byte(uint64_t x, unsigned char c)
-{
-	return has_below(x ^ (ONES * c), 1);
-}
-
 /* Length of a valid UTF-8 sequence at p (n bytes available), 0 when invalid. */
 static size_t utf8_len_at(const unsigned char *p, size_t n)
 {
@@ -271,7 +240,7 @@ static void utf8_repair(const char *s, size_t len, struct buf *out, size_t *ret_
 	size_t i = 0, run = 0, multi = 0, bad = 0;
 	while (i < len) {
 		if (i + 8 <= len) { /* ASCII: to the first byte that is not, eight at a time */
-			uint64_t m = load8(p + i) & HIGHS;
+			uint64_t m = load8_le(p + i) & SWAR_HIGHS;
 			if (!m) {
 				i += 8;
 				continue;
@@ -626,7 +595,7 @@ static size_t tag_end_at(const char *s, size_t n, size_t i)
 					i++;
 				break;
 			}
-			uint64_t x = load8(s + i);
+			uint64_t x = load8_le(s + i);
 			uint64_t m = has_byte(x, '>') | has_byte(x, '"') | has_byte(x, '\'');
 			if (m) {
 				i += first_flagged(m);
@@ -689,7 +658,7 @@ static size_t cdata_text(const char *s, size_t n, bool has_subset, struct buf *o
 					high |= (unsigned char)s[e++];
 				break;
 			}
-			uint64_t x = load8(s + e), m = has_byte(x, '<') | has_byte(x, '&');
+			uint64_t x = load8_le(s + e), m = has_byte(x, '<') | has_byte(x, '&');
 			if (m) {
 				size_t k = first_flagged(m);
 				high |= x & (((uint64_t)1 << (8 * k)) - 1);
@@ -704,7 +673,7 @@ static size_t cdata_text(const char *s, size_t n, bool has_subset, struct buf *o
 		refs++;
 		e++;
 	}
-	if (!(high & HIGHS) && (!refs || refs * 48 < e))
+	if (!(high & SWAR_HIGHS) && (!refs || refs * 48 < e))
 		return 0;
 
 	/* Written in place: decoding never lengthens the text, each section adds 12 bytes. */
@@ -728,7 +697,7 @@ static size_t cdata_text(const char *s, size_t n, bool has_subset, struct buf *o
 				}
 				break;
 			}
-			uint64_t m = cdata_special8(load8(s + j));
+			uint64_t m = cdata_special8(load8_le(s + j));
 			if (m) {
 				j += first_flagged(m);
 				break;
@@ -855,7 +824,7 @@ static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret
 					j++;
 				break;
 			}
-			uint64_t x = load8(s + j);
+			uint64_t x = load8_le(s + j);
 			uint64_t m = has_byte(x, '&') | has_byte(x, '<') | has_below(x, 0x20);
 			if (m) {
 				j += first_flagged(m);

@@ -16,6 +16,7 @@
 #include "html.h"
 
 #include "bounds.h"
+#include "swar.h"
 #include "util.h"
 
 #include <stdbool.h>
@@ -80,23 +81,16 @@ static bool is_space_char(unsigned char c)
 	return c <= ' ' && (SPACE_CHARS >> c & 1u);
 }
 
-#define ONES  0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
 /* In the high bit of each byte of x (the 8 bytes at p, the first in the low byte): the white
  * space bytes of SPACE_CHARS, and among them the spaces ' '. Exact for every byte. */
 static uint64_t spaces8(const unsigned char *p, uint64_t *ret_blank)
 {
-	uint64_t x;
-	memcpy(&x, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
-	uint64_t t = x & ~HIGHS, y = (x ^ ONES * ' ') & ~HIGHS;
-	uint64_t blank = ~(y + ~HIGHS) & ~x & HIGHS;			    /* == ' ' */
-	uint64_t ctl = (t + ONES * (0x80 - 9)) & ~(t + ONES * (0x80 - 14)); /* 9..13 */
+	uint64_t x = load8_le(p);
+	uint64_t t = x & ~SWAR_HIGHS, y = (x ^ SWAR_ONES * ' ') & ~SWAR_HIGHS;
+	uint64_t blank = ~(y + ~SWAR_HIGHS) & ~x & SWAR_HIGHS;			      /* == ' ' */
+	uint64_t ctl = (t + SWAR_ONES * (0x80 - 9)) & ~(t + SWAR_ONES * (0x80 - 14)); /* 9..13 */
 	*ret_blank = blank;
-	return blank | (ctl & ~x & HIGHS);
+	return blank | (ctl & ~x & SWAR_HIGHS);
 }
 
 /*
@@ -126,7 +120,7 @@ static const unsigned char *run_end(const unsigned char *q, const unsigned char 
 		}
 		/* a ' ' followed by a word does not stop the run */
 		for (uint64_t m = ws; m; m &= m - 1) {
-			size_t k = (size_t)__builtin_ctzll(m) / 8;
+			size_t k = first_flagged(m);
 			if (!(blank >> (8 * k) & 0x80) || p + k + 1 >= end ||
 			    is_space_char(p[k + 1])) {
 				stop = p + k;
@@ -371,17 +365,6 @@ static bool fast_closes(const char *name, const char *open, enum fast_kind kind,
 		return true; /* a block in a text-level element */
 	xmlNode probe = {.type = XML_ELEMENT_NODE, .name = (const xmlChar *)name};
 	return htmlAutoCloseTag(NULL, (const xmlChar *)open, &probe) != 0;
-}
-
-/* Nonzero when a byte of x is below n (n <= 0x80); when a byte of x is c. */
-static uint64_t has_below(uint64_t x, unsigned char n)
-{
-	return (x - ONES * n) & ~x & HIGHS;
-}
-
-static uint64_t has_byte(uint64_t x, unsigned char c)
-{
-	return has_below(x ^ (ONES * c), 1);
 }
 
 /* True when the 8 bytes at s are plain text to fast_text: none of '<', '&', a control

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "swar.h"
 #include "util.h"
 
 /* Appends to out the characters of s[0..len) that are valid UTF-8, dropping invalid bytes. */
@@ -255,28 +256,15 @@ static const struct fold_char *fold_lookup(const struct fold_table *t, const utf
 	return NULL;
 }
 
-#define HIGH_BITS 0x8080808080808080ull
-
-/* The 8 bytes at p, the first in the low byte whatever the host's byte order. */
-static uint64_t load_le(const void *p)
-{
-	uint64_t x;
-	memcpy(&x, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
-	return x;
-}
-
-/* In the high bit of each byte of x (from load_le): the bytes that end an ASCII word for
+/* In the high bit of each byte of x (from load8_le): the bytes that end an ASCII word for
  * fold_impl, white space and controls (up to ' '), DEL and every byte from 0x80. Exact for every
  * byte: the high bits are cleared before the additions, so no carry crosses a byte. */
 static uint64_t word_end8(uint64_t x)
 {
-	uint64_t t = x & ~HIGH_BITS;
+	uint64_t t = x & ~SWAR_HIGHS;
 	uint64_t above_space = t + 0x5F5F5F5F5F5F5F5Full; /* high bit: t >= 0x21 */
 	uint64_t del = t + 0x0101010101010101ull;	  /* high bit: t == 0x7F */
-	return (~above_space | del | x) & HIGH_BITS;
+	return (~above_space | del | x) & SWAR_HIGHS;
 }
 
 /* Copies the ASCII bytes s[0..n) to d, lower-cased when fold, eight at a time: in each byte of
@@ -293,7 +281,7 @@ static void ascii_copy(char *d, const utf8proc_uint8_t *s, size_t n, bool fold)
 		uint64_t x;
 		memcpy(&x, s + i, 8);
 		uint64_t ge_a = x + 0x3F3F3F3F3F3F3F3Full, gt_z = x + 0x2525252525252525ull;
-		x |= (ge_a & ~gt_z & HIGH_BITS) >> 2;
+		x |= (ge_a & ~gt_z & SWAR_HIGHS) >> 2;
 		memcpy(d + i, &x, 8);
 	}
 	for (; i < n; i++)
@@ -318,9 +306,9 @@ static int normalise_fast(const char *str, size_t len, const struct fold_table *
 						j++;
 					break;
 				}
-				uint64_t m = load_le(s + j) & HIGH_BITS;
+				uint64_t m = load8_le(s + j) & SWAR_HIGHS;
 				if (m) {
-					j += (size_t)__builtin_ctzll(m) / 8;
+					j += first_flagged(m);
 					break;
 				}
 				j += 8;
@@ -441,9 +429,9 @@ static char *fold_impl(const char *s, size_t len, bool reference)
 						j++;
 					break;
 				}
-				uint64_t m = word_end8(load_le(p + j));
+				uint64_t m = word_end8(load8_le(p + j));
 				if (m) {
-					j += (size_t)__builtin_ctzll(m) / 8;
+					j += first_flagged(m);
 					break;
 				}
 				j += 8;
@@ -677,12 +665,7 @@ static bool same_bytes(const char *a, const char *b, size_t n)
 	}
 	if (i == n)
 		return true;
-	memcpy(&x, a + i, 8);
-	memcpy(&y, b + i, 8);
-	x ^= y;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
+	x = load8_le(a + i) ^ load8_le(b + i);
 	return !(x << (64 - 8 * (n - i))); /* the n - i bytes that count: the low ones */
 }
 

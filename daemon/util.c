@@ -3,6 +3,8 @@
  */
 #include "util.h"
 
+#include "swar.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -241,14 +243,9 @@ bool utf8_valid(const char *s, size_t len)
 					i++;
 				break;
 			}
-			uint64_t w;
-			memcpy(&w, p + i, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-			w = __builtin_bswap64(w);
-#endif
-			w &= 0x8080808080808080ull;
+			uint64_t w = load8_le(p + i) & SWAR_HIGHS;
 			if (w) {
-				i += (size_t)__builtin_ctzll(w) / 8;
+				i += first_flagged(w);
 				break;
 			}
 			i += 8;

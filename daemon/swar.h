@@ -1,0 +1,45 @@
+/*
+ * swar.h - eight bytes at a time in a 64-bit word ("SIMD within a register"), for the scans of
+ * feed.c, html.c, text.c, dedup.c and util.c.
+ */
+#ifndef VEILLE_SWAR_H
+#define VEILLE_SWAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SWAR_ONES  0x0101010101010101ull
+#define SWAR_HIGHS 0x8080808080808080ull
+
+/* The 8 bytes at p, the first in the low byte whatever the host's byte order. */
+static inline uint64_t load8_le(const void *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+/* Nonzero when a byte of x is below n (n <= 0x80), in that byte's high bit. A borrow may flag
+ * a byte above a flagged one, never below: the lowest flag is exact. */
+static inline uint64_t has_below(uint64_t x, unsigned char n)
+{
+	return (x - SWAR_ONES * n) & ~x & SWAR_HIGHS;
+}
+
+/* Nonzero when a byte of x is c (the lowest flag exact, as has_below). */
+static inline uint64_t has_byte(uint64_t x, unsigned char c)
+{
+	return has_below(x ^ (SWAR_ONES * c), 1);
+}
+
+/* The index (from p, for load8_le(p)) of the first byte flagged in m (nonzero). */
+static inline size_t first_flagged(uint64_t m)
+{
+	return (size_t)__builtin_ctzll(m) / 8;
+}
+
+#endif
