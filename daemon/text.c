@@ -1029,6 +1029,33 @@ static bool ascii_alnum(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+/* The separator cp (rest[0..left) follows it) ends the token open, if any: emitted, or dropped
+ * when it is an elided article. joined and initial carry the marks of the next token. */
+static inline void token_break(struct tokenizer *tz, utf8proc_int32_t cp,
+			       const utf8proc_uint8_t *rest, utf8proc_ssize_t left, bool *joined,
+			       bool *initial)
+{
+	if (tz->len || tz->toolong) {
+		if (is_apostrophe(cp) && !tz->toolong &&
+		    in_list(elisions, ARRAY_SIZE(elisions), tz->tok, tz->len)) {
+			/* "l'Ukraine": drop the article, keep the sentence position. */
+			tok_reset(tz);
+			return;
+		}
+		/* "porte-parole": both parts are marked, the second when it starts. */
+		*joined = is_hyphen(cp) && letter_at(rest, left);
+		if (*joined)
+			tz->flags |= TEXT_TOKEN_JOINED;
+		tok_emit(tz);
+		tok_reset(tz);
+		*initial = false;
+	} else {
+		*joined = false;
+	}
+	if (is_sentence_break(cp))
+		*initial = true;
+}
+
 static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al, const char *s,
 			  size_t len, text_token_cb cb, void *arg, bool reference)
 {
@@ -1092,23 +1119,7 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 			/* Any other ASCII character (white space, punctuation, a symbol): what the
 			 * code below does for one, without looking up its category. */
 			unsigned char c = p[i++];
-			if (tz.len || tz.toolong) {
-				if ((c == '\'' || c == '`') && !tz.toolong &&
-				    in_list(elisions, ARRAY_SIZE(elisions), tz.tok, tz.len)) {
-					tok_reset(&tz);
-					continue;
-				}
-				joined = c == '-' && letter_at(p + i, (utf8proc_ssize_t)(n - i));
-				if (joined)
-					tz.flags |= TEXT_TOKEN_JOINED;
-				tok_emit(&tz);
-				tok_reset(&tz);
-				initial = false;
-			} else {
-				joined = false;
-			}
-			if (is_sentence_break(c))
-				initial = true;
+			token_break(&tz, c, p + i, (utf8proc_ssize_t)(n - i), &joined, &initial);
 			continue;
 		}
 		utf8proc_int32_t cp;
@@ -1157,25 +1168,7 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 		if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
 		    cat == UTF8PROC_CATEGORY_ME)
 			continue; /* a mark left inside a word */
-		if (tz.len || tz.toolong) {
-			if (is_apostrophe(cp) && !tz.toolong &&
-			    in_list(elisions, ARRAY_SIZE(elisions), tz.tok, tz.len)) {
-				/* "l'Ukraine": drop the article, keep the sentence position. */
-				tok_reset(&tz);
-				continue;
-			}
-			/* "porte-parole": both parts are marked, the second when it starts. */
-			joined = is_hyphen(cp) && letter_at(p + i, (utf8proc_ssize_t)(n - i));
-			if (joined)
-				tz.flags |= TEXT_TOKEN_JOINED;
-			tok_emit(&tz);
-			tok_reset(&tz);
-			initial = false;
-		} else {
-			joined = false;
-		}
-		if (is_sentence_break(cp))
-			initial = true;
+		token_break(&tz, cp, p + i, (utf8proc_ssize_t)(n - i), &joined, &initial);
 	}
 	if (tz.len)
 		tok_emit(&tz);
