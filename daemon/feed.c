@@ -376,13 +376,33 @@ static bool name_start(unsigned char c)
 	       c >= 0x80;
 }
 
-/* Handles the '&' at s[0] (n bytes left); appends its replacement and returns bytes used. */
-static size_t tidy_amp(const char *s, size_t n, bool has_subset, struct buf *out)
+/* What follows an '&': a character reference "&#...;" or "&#x...;" (at most 8 digits), a name
+ * "&name;" (at most 40 name characters), or neither (a bare '&'). */
+struct amp {
+	enum { AMP_BARE, AMP_CHAR, AMP_NAME } kind;
+	size_t len;	 /* bytes of the reference, ';' included (1 when bare) */
+	unsigned long v; /* AMP_CHAR: the code point written */
+	bool upper_x;	 /* "&#X": libxml2 rejects it, whether or not it ends */
+	char name[48];	 /* AMP_NAME: the name */
+};
+
+/* The XML predefined entities and their characters. */
+static const struct {
+	const char *name;
+	char c;
+} xml_predef[] = {{"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
+
+/* Reads the reference at s[0] ('&', n bytes left) into *a. */
+static void amp_scan(const char *s, size_t n, struct amp *a)
 {
 	size_t i = 1;
+	a->kind = AMP_BARE;
+	a->len = 1;
+	a->upper_x = false;
 	if (i < n && s[i] == '#') {
 		i++;
 		bool hex = i < n && (s[i] == 'x' || s[i] == 'X');
+		a->upper_x = hex && s[i] == 'X';
 		if (hex)
 			i++;
 		size_t start = i;
@@ -395,14 +415,11 @@ static size_t tidy_amp(const char *s, size_t n, bool has_subset, struct buf *out
 			i++;
 		}
 		if (i > start && i < n && s[i] == ';') {
-			if (xml_char_ok(v))
-				buf_append(out, s, i + 1);
-			else
-				buf_putc(out, ' ');
-			return i + 1;
+			a->kind = AMP_CHAR;
+			a->v = v;
+			a->len = i + 1;
 		}
-		buf_puts(out, "&amp;");
-		return 1;
+		return;
 	}
 	if (i < n && name_start((unsigned char)s[i])) {
 		size_t start = i;
@@ -411,25 +428,49 @@ static size_t tidy_amp(const char *s, size_t n, bool has_subset, struct buf *out
 			s[i] == '-' || s[i] == '.'))
 			i++;
 		if (i < n && s[i] == ';') {
-			char name[48];
 			size_t nl = i - start;
-			memcpy(name, s + start, nl);
-			name[nl] = '\0';
-			static const char *const xml_predef[] = {"amp", "lt", "gt", "quot", "apos"};
-			for (size_t k = 0; k < ARRAY_SIZE(xml_predef); k++)
-				if (strcmp(name, xml_predef[k]) == 0) {
-					buf_append(out, s, i + 1);
-					return i + 1;
-				}
-			const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
-			if (e) {
-				buf_printf(out, "&#%u;", e->value);
-				return i + 1;
-			}
-			if (has_subset) { /* may be declared: left to the parser, never expanded */
-				buf_append(out, s, i + 1);
-				return i + 1;
-			}
+			memcpy(a->name, s + start, nl);
+			a->name[nl] = '\0';
+			a->kind = AMP_NAME;
+			a->len = i + 1;
+		}
+	}
+}
+
+/* The predefined entity name's index in xml_predef, or -1. */
+static int predef_index(const char *name)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(xml_predef); k++)
+		if (strcmp(name, xml_predef[k].name) == 0)
+			return (int)k;
+	return -1;
+}
+
+/* Handles the '&' at s[0] (n bytes left); appends its replacement and returns bytes used. */
+static size_t tidy_amp(const char *s, size_t n, bool has_subset, struct buf *out)
+{
+	struct amp a;
+	amp_scan(s, n, &a);
+	if (a.kind == AMP_CHAR) {
+		if (xml_char_ok(a.v))
+			buf_append(out, s, a.len);
+		else
+			buf_putc(out, ' ');
+		return a.len;
+	}
+	if (a.kind == AMP_NAME) {
+		const htmlEntityDesc *e;
+		if (predef_index(a.name) >= 0) {
+			buf_append(out, s, a.len);
+			return a.len;
+		}
+		if ((e = htmlEntityLookup((const xmlChar *)a.name))) {
+			buf_printf(out, "&#%u;", e->value);
+			return a.len;
+		}
+		if (has_subset) { /* may be declared: left to the parser, never expanded */
+			buf_append(out, s, a.len);
+			return a.len;
 		}
 	}
 	buf_puts(out, "&amp;");
@@ -527,59 +568,28 @@ static size_t utf8_encode(unsigned long v, char u[4])
  * character (an entity reference, "&#X..;", which libxml2 rejects). */
 static size_t cdata_amp(const char *s, size_t n, bool has_subset, unsigned long *ret_c)
 {
-	size_t i = 1;
+	struct amp a;
+	amp_scan(s, n, &a);
 	*ret_c = '&'; /* what tidy_amp's "&amp;" stands for */
-	if (i < n && s[i] == '#') {
-		i++;
-		bool hex = i < n && (s[i] == 'x' || s[i] == 'X');
-		if (hex && s[i] == 'X')
-			return 0;
-		if (hex)
-			i++;
-		size_t start = i;
-		unsigned long v = 0;
-		while (i < n && i - start < 8 &&
-		       ((s[i] >= '0' && s[i] <= '9') ||
-			(hex && ((s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F'))))) {
-			int d = s[i] <= '9' ? s[i] - '0' : (s[i] | 0x20) - 'a' + 10;
-			v = v * (hex ? 16 : 10) + (unsigned long)d;
-			i++;
-		}
-		if (i > start && i < n && s[i] == ';') {
-			*ret_c = xml_char_ok(v) ? v : ' ';
-			return i + 1;
-		}
-		return 1;
+	if (a.upper_x)
+		return 0;
+	if (a.kind == AMP_CHAR) {
+		*ret_c = xml_char_ok(a.v) ? a.v : ' ';
+		return a.len;
 	}
-	if (i < n && name_start((unsigned char)s[i])) {
-		size_t start = i;
-		while (i < n && i - start < 40 &&
-		       (name_start((unsigned char)s[i]) || (s[i] >= '0' && s[i] <= '9') ||
-			s[i] == '-' || s[i] == '.'))
-			i++;
-		if (i < n && s[i] == ';') {
-			char name[48];
-			size_t nl = i - start;
-			memcpy(name, s + start, nl);
-			name[nl] = '\0';
-			static const struct {
-				const char *name;
-				char c;
-			} xml_predef[] = {
-			    {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
-			for (size_t k = 0; k < ARRAY_SIZE(xml_predef); k++)
-				if (strcmp(name, xml_predef[k].name) == 0) {
-					*ret_c = (unsigned char)xml_predef[k].c;
-					return i + 1;
-				}
-			const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)name);
-			if (e) {
-				*ret_c = e->value;
-				return xml_char_ok(e->value) ? i + 1 : 0;
-			}
-			if (has_subset)
-				return 0; /* may be declared: an entity reference node */
+	if (a.kind == AMP_NAME) {
+		const htmlEntityDesc *e;
+		int k = predef_index(a.name);
+		if (k >= 0) {
+			*ret_c = (unsigned char)xml_predef[k].c;
+			return a.len;
 		}
+		if ((e = htmlEntityLookup((const xmlChar *)a.name))) {
+			*ret_c = e->value;
+			return xml_char_ok(e->value) ? a.len : 0;
+		}
+		if (has_subset)
+			return 0; /* may be declared: an entity reference node */
 	}
 	return 1;
 }
