@@ -283,6 +283,24 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 	return ingest_commit(st, topics, feed, doc, NULL, false, now, ret);
 }
 
+/* The story window scanned once for every new item of the document (store_story_prefetch). */
+static void prefetch_stories(struct store *st, const struct ingest_prep *p, int64_t since)
+{
+	uint64_t(*v)[2] = xreallocarray(NULL, p->n ? p->n : 1, sizeof(*v));
+	size_t k = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct prep_item *pi = &p->v[i];
+		if (pi->want && pi->digested && (pi->sim.v[0] || pi->sim.v[1])) {
+			v[k][0] = pi->sim.v[0];
+			v[k][1] = pi->sim.v[1];
+			k++;
+		}
+	}
+	if (k) /* a shortcut only: store_story_find meets any error again */
+		store_story_prefetch(st, (const uint64_t(*)[2])v, k, since);
+	free(v);
+}
+
 int ingest_commit(struct store *st, const struct topics *topics, const char *feed,
 		  const struct feed_doc *doc, const struct ingest_prep *prep, bool verdicts_current,
 		  int64_t now, struct ingest_counts *ret)
@@ -294,6 +312,8 @@ int ingest_commit(struct store *st, const struct topics *topics, const char *fee
 		prep = NULL;
 	if (!prep || prep->ntopics != topics->n)
 		verdicts_current = false;
+	if (prep)
+		prefetch_stories(st, prep, now - INGEST_STORY_WINDOW);
 	for (size_t i = 0; i < doc->nitems; i++) {
 		const struct feed_item *it = &doc->items[i];
 		const struct prep_item *pi = prep ? &prep->v[i] : NULL;

@@ -343,6 +343,12 @@ static const char *const stmt_sql[ST_MAX] = {
 		   " FROM items WHERE id BETWEEN ?1 AND ?2",
 };
 
+struct story_pre {
+	uint64_t sim[2];
+	unsigned best; /* SCAN_NONE or above: no entry */
+	size_t from;   /* the first block holding an entry at distance best */
+};
+
 /*
  * The story window as parallel arrays: the scan reads sim0, sim1 and fetched (24 bytes an entry,
  * contiguous, in vector-sized loads); story is read for the one entry chosen.
@@ -354,12 +360,24 @@ struct story_window {
 	size_t n, cap;
 	int64_t since;
 	bool loaded;
+	/* Entries come in id order, and so, unless the clock went back, in fetch time order:
+	 * then the first `old` were fetched before since, and every other one after it, so the
+	 * scan skips those and reads no fetch time. unsorted: fetch times went back somewhere,
+	 * and the scan checks each entry's. */
+	bool unsorted;
+	size_t old;
+	/* store_story_prefetch's answers: for each of npre SimHashes, the smallest distance among
+	 * entries [0, pre_upto) fetched at or after `since`, and the block where it first occurs.
+	 * Forgotten whenever since changes or entries move or go (trim, load, drop). */
+	struct story_pre *pre;
+	size_t npre, pre_cap, pre_upto;
 };
 
 /*
  * A scan of entries [0, n) of a window for the smallest distance to x among the entries fetched
  * at or after since: that distance (0 to 128), or more than 128 (SCAN_NONE or above) when no
- * entry was fetched since.
+ * entry was fetched since. fetched NULL: every entry was (the window knows it), and the vector
+ * scans skip the fetch times.
  */
 typedef unsigned scan_fn(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched,
 			 size_t n, const uint64_t x[2], int64_t since);
@@ -542,7 +560,7 @@ static unsigned scan_portable(const uint64_t *sim0, const uint64_t *sim1, const 
 	unsigned best = SCAN_NONE;
 	for (size_t i = 0; i < n; i++) {
 		unsigned d = popcount64(sim0[i] ^ x[0]) + popcount64(sim1[i] ^ x[1]);
-		if (d < best && fetched[i] >= since)
+		if (d < best && (!fetched || fetched[i] >= since))
 			best = d;
 	}
 	return best;
@@ -566,19 +584,18 @@ __attribute__((target("popcnt"))) static unsigned scan_popcnt(const uint64_t *si
 	for (size_t i = 0; i < n; i++) {
 		unsigned d = (unsigned)(__builtin_popcountll(sim0[i] ^ x[0]) +
 					__builtin_popcountll(sim1[i] ^ x[1]));
-		if (d < best && fetched[i] >= since)
+		if (d < best && (!fetched || fetched[i] >= since))
 			best = d;
 	}
 	return best;
 }
 
 /* 4 entries at a time: bytes' bit counts by two nibble lookups, summed per 64-bit lane by
- * psadbw; an entry fetched before since gets SCAN_NONE added. Distances stay below 2^32, so an
- * unsigned 32-bit minimum on the 64-bit lanes is theirs. */
-__attribute__((target("avx2"))) static unsigned scan_avx2(const uint64_t *sim0,
-							  const uint64_t *sim1,
-							  const int64_t *fetched, size_t n,
-							  const uint64_t x[2], int64_t since)
+ * psadbw; an entry fetched before since gets SCAN_NONE added (masked). Distances stay below
+ * 2^32, so an unsigned 32-bit minimum on the 64-bit lanes is theirs. */
+__attribute__((target("avx2"), always_inline)) static inline unsigned
+avx2_run(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched, size_t n,
+	 const uint64_t x[2], int64_t since, bool masked)
 {
 	const __m256i nibble = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0,
 						1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
@@ -599,21 +616,34 @@ __attribute__((target("avx2"))) static unsigned scan_avx2(const uint64_t *sim0,
 		    _mm256_shuffle_epi8(nibble, _mm256_and_si256(b, low)),
 		    _mm256_shuffle_epi8(nibble, _mm256_and_si256(_mm256_srli_epi16(b, 4), low)));
 		__m256i d = _mm256_sad_epu8(_mm256_add_epi8(ca, cb), _mm256_setzero_si256());
-		__m256i f = _mm256_loadu_si256((const __m256i *)(fetched + i));
-		d = _mm256_or_si256(d, _mm256_and_si256(_mm256_cmpgt_epi64(vsince, f), none));
+		if (masked) {
+			__m256i f = _mm256_loadu_si256((const __m256i *)(fetched + i));
+			d = _mm256_or_si256(d,
+					    _mm256_and_si256(_mm256_cmpgt_epi64(vsince, f), none));
+		}
 		best = _mm256_min_epu32(best, d);
 	}
 	__m128i m = _mm_min_epu32(_mm256_castsi256_si128(best), _mm256_extracti128_si256(best, 1));
 	m = _mm_min_epu32(m, _mm_unpackhi_epi64(m, m));
 	unsigned r = (unsigned)_mm_cvtsi128_si32(m);
-	unsigned tail = scan_popcnt(sim0 + i, sim1 + i, fetched + i, n - i, x, since);
+	unsigned tail =
+	    scan_popcnt(sim0 + i, sim1 + i, fetched ? fetched + i : NULL, n - i, x, since);
 	return tail < r ? tail : r;
 }
 
+__attribute__((target("avx2"))) static unsigned scan_avx2(const uint64_t *sim0,
+							  const uint64_t *sim1,
+							  const int64_t *fetched, size_t n,
+							  const uint64_t x[2], int64_t since)
+{
+	return fetched ? avx2_run(sim0, sim1, fetched, n, x, since, true)
+		       : avx2_run(sim0, sim1, fetched, n, x, since, false);
+}
+
 /* 8 entries at a time, the bit counts by vpopcntq, the entries fetched before since masked. */
-__attribute__((target("avx512f,avx512vpopcntdq"))) static unsigned
-scan_avx512(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched, size_t n,
-	    const uint64_t x[2], int64_t since)
+__attribute__((target("avx512f,avx512vpopcntdq"), always_inline)) static inline unsigned
+avx512_run(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched, size_t n,
+	   const uint64_t x[2], int64_t since, bool masked)
 {
 	const __m512i x0 = _mm512_set1_epi64((long long)x[0]);
 	const __m512i x1 = _mm512_set1_epi64((long long)x[1]);
@@ -625,12 +655,25 @@ scan_avx512(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched, 
 		__m512i a = _mm512_xor_si512(_mm512_loadu_si512(sim0 + i), x0);
 		__m512i b = _mm512_xor_si512(_mm512_loadu_si512(sim1 + i), x1);
 		__m512i d = _mm512_add_epi64(_mm512_popcnt_epi64(a), _mm512_popcnt_epi64(b));
-		__mmask8 old = _mm512_cmplt_epi64_mask(_mm512_loadu_si512(fetched + i), vsince);
-		best = _mm512_min_epu64(best, _mm512_mask_or_epi64(d, old, d, none));
+		if (masked) {
+			__mmask8 old =
+			    _mm512_cmplt_epi64_mask(_mm512_loadu_si512(fetched + i), vsince);
+			d = _mm512_mask_or_epi64(d, old, d, none);
+		}
+		best = _mm512_min_epu64(best, d);
 	}
 	unsigned r = (unsigned)_mm512_reduce_min_epu64(best);
-	unsigned tail = scan_popcnt(sim0 + i, sim1 + i, fetched + i, n - i, x, since);
+	unsigned tail =
+	    scan_popcnt(sim0 + i, sim1 + i, fetched ? fetched + i : NULL, n - i, x, since);
 	return tail < r ? tail : r;
+}
+
+__attribute__((target("avx512f,avx512vpopcntdq"))) static unsigned
+scan_avx512(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched, size_t n,
+	    const uint64_t x[2], int64_t since)
+{
+	return fetched ? avx512_run(sim0, sim1, fetched, n, x, since, true)
+		       : avx512_run(sim0, sim1, fetched, n, x, since, false);
 }
 
 static bool usable_popcnt(void)
@@ -697,6 +740,7 @@ static void window_drop(struct store *s)
 	free(w->sim1);
 	free(w->fetched);
 	free(w->story);
+	free(w->pre);
 	*w = (struct story_window){0};
 }
 
@@ -710,6 +754,8 @@ static void window_push(struct story_window *w, const uint64_t sim[2], int64_t f
 		w->fetched = xreallocarray(w->fetched, w->cap, sizeof(*w->fetched));
 		w->story = xreallocarray(w->story, w->cap, sizeof(*w->story));
 	}
+	if (w->n && fetched < w->fetched[w->n - 1])
+		w->unsorted = true;
 	w->sim0[w->n] = sim[0];
 	w->sim1[w->n] = sim[1];
 	w->fetched[w->n] = fetched;
@@ -766,8 +812,80 @@ static void window_trim(struct story_window *w, int64_t since)
 			keep++;
 		}
 		w->n = keep;
+		old = 0;
 	}
+	w->old = w->unsorted ? 0 : old;
 	w->since = since;
+	w->npre = 0;
+}
+
+/* The window holds the entries fetched since `since`, at least: loaded, or trimmed. */
+static int window_ready(struct store *s, int64_t since)
+{
+	if (!s->window.loaded || since < s->window.since)
+		return window_load(s, since);
+	if (since > s->window.since)
+		window_trim(&s->window, since);
+	return 0;
+}
+
+/* The smallest distance to x in the block of len entries at b (scan_fn). */
+static unsigned block_scan(const struct store *s, size_t b, size_t len, const uint64_t x[2],
+			   int64_t since)
+{
+	const struct story_window *w = &s->window;
+	return s->scan->fn(w->sim0 + b, w->sim1 + b, w->unsorted ? w->fetched + b : NULL, len, x,
+			   since);
+}
+
+/* Scans entries [start, w->n) for simhash: lowers *best to the smallest distance found, and
+ * sets *from to the first block where it occurs, when it is smaller than *best was. */
+static void window_scan(const struct store *s, size_t start, const uint64_t simhash[2],
+			int64_t since, unsigned *best, size_t *from)
+{
+	const struct story_window *w = &s->window;
+	for (size_t b = start > w->old ? start : w->old; b < w->n && *best; b += SCAN_BLOCK) {
+		size_t len = w->n - b < SCAN_BLOCK ? w->n - b : SCAN_BLOCK;
+		unsigned d = block_scan(s, b, len, simhash, since);
+		if (d < *best) {
+			*best = d;
+			*from = b;
+		}
+	}
+}
+
+int store_story_prefetch(struct store *s, const uint64_t (*simhash)[2], size_t n, int64_t since)
+{
+	int r = window_ready(s, since);
+	if (r < 0)
+		return r;
+	struct story_window *w = &s->window;
+	w->npre = 0;
+	if (n > w->pre_cap) {
+		w->pre = xreallocarray(w->pre, n, sizeof(*w->pre));
+		w->pre_cap = n;
+	}
+	for (size_t q = 0; q < n; q++)
+		if (simhash[q][0] || simhash[q][1])
+			w->pre[w->npre++] = (struct story_pre){
+			    .sim = {simhash[q][0], simhash[q][1]}, .best = SCAN_NONE};
+	/* Block by block, every SimHash against the block while it is in the first-level
+	 * cache: the window is read from memory once, not once per SimHash. */
+	for (size_t b = w->old; b < w->n; b += SCAN_BLOCK) {
+		size_t len = w->n - b < SCAN_BLOCK ? w->n - b : SCAN_BLOCK;
+		for (size_t q = 0; q < w->npre; q++) {
+			struct story_pre *p = &w->pre[q];
+			if (!p->best)
+				continue;
+			unsigned d = block_scan(s, b, len, p->sim, since);
+			if (d < p->best) {
+				p->best = d;
+				p->from = b;
+			}
+		}
+	}
+	w->pre_upto = w->n;
+	return 0;
 }
 
 int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, int max_distance,
@@ -775,26 +893,25 @@ int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, 
 {
 	if (!simhash[0] && !simhash[1])
 		return 0;
-	int r;
-	if (!s->window.loaded || since < s->window.since) {
-		if ((r = window_load(s, since)) < 0)
-			return r;
-	} else if (since > s->window.since) {
-		window_trim(&s->window, since);
-	}
+	int r = window_ready(s, since);
+	if (r < 0)
+		return r;
 	const struct story_window *w = &s->window;
-	/* The smallest distance, and the first block where it occurs. */
+	/* The smallest distance, and the first block where it occurs: entries before pre_upto
+	 * as store_story_prefetch found them, when it was asked; those after it come later in id
+	 * order, so they win only by being closer. */
 	unsigned best = SCAN_NONE;
-	size_t from = 0;
-	for (size_t b = 0; b < w->n && best; b += SCAN_BLOCK) {
-		size_t len = w->n - b < SCAN_BLOCK ? w->n - b : SCAN_BLOCK;
-		unsigned d =
-		    s->scan->fn(w->sim0 + b, w->sim1 + b, w->fetched + b, len, simhash, since);
-		if (d < best) {
-			best = d;
-			from = b;
+	size_t from = 0, start = 0;
+	for (size_t q = 0; q < w->npre; q++) {
+		const struct story_pre *p = &w->pre[q];
+		if (p->sim[0] == simhash[0] && p->sim[1] == simhash[1]) {
+			best = p->best;
+			from = p->from;
+			start = w->pre_upto;
+			break;
 		}
 	}
+	window_scan(s, start, simhash, since, &best, &from);
 	if (max_distance < 0 || best > (unsigned)max_distance)
 		return 0;
 	for (size_t i = from; i < w->n; i++) {

@@ -225,6 +225,30 @@ static void dedup_path(struct store *s, struct gen *g, unsigned n)
 		       " items, %s scan%s): %.1f us/lookup, %.2f ns/entry\n",
 		       st.items, store_scan_name(s), scans[k] ? "" : ", the automatic choice", us,
 		       us * 1e3 / (double)st.items);
+		/* As ingest_commit does it: one store_story_prefetch for a document's BATCH new
+		 * items, then their lookups. */
+		uint64_t(*batch)[2] = xcalloc(BATCH, sizeof(*batch));
+		for (unsigned i = 0; i < BATCH; i++) {
+			batch[i][0] = sim.v[0] ^ (1ull << i);
+			batch[i][1] = sim.v[1] ^ next();
+		}
+		unsigned rounds = m / BATCH ? m / BATCH : 1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (unsigned i = 0; i < rounds; i++) {
+			if ((r = store_story_prefetch(s, (const uint64_t(*)[2])batch, BATCH, 0)) <
+			    0)
+				die(s, "prefetch", r);
+			for (unsigned q = 0; q < BATCH; q++)
+				if ((r = store_story_find(s, batch[q], 0, DEDUP_STORY_DISTANCE,
+							  &story)) < 0)
+					die(s, "story", r);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		us = secs(&t0, &t1) / (rounds * BATCH) * 1e6;
+		printf("  store_story_prefetch of %d, then each (%s scan): %.1f us/lookup, %.2f "
+		       "ns/entry\n",
+		       BATCH, store_scan_name(s), us, us * 1e3 / (double)st.items);
+		free(batch);
 	}
 	store_scan_select(s, NULL);
 	for (unsigned i = 0; i < m; i++) {

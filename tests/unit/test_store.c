@@ -1376,6 +1376,127 @@ static void test_story_scan(void **state)
 	store_close(s);
 }
 
+/*
+ * store_story_prefetch then store_story_find must answer exactly as store_story_find alone,
+ * whatever happens in between: entries added to the window (closer, as close, farther), lookups
+ * for SimHashes not prefetched or with a later since, a rollback, windows crossing blocks; with
+ * each scan this CPU runs. sorted: fetch times only go forward, as when the clock does, and the
+ * window drops old entries by trimming (with and without compacting) and skips them unread;
+ * else they go back and forth, and the scans check every entry's.
+ */
+static void story_prefetch_run(struct fx *fx, bool sorted)
+{
+	struct store *s = open_ok(fx->path, false);
+	const char *impls[] = {"avx512", "avx2", "popcnt", "portable"};
+	uint64_t bases[3][2];
+	for (size_t b = 0; b < ARRAY_SIZE(bases); b++) {
+		bases[b][0] = rnd();
+		bases[b][1] = rnd();
+	}
+	size_t cap = 2600, n = 0;
+	struct ref_entry *e = xcalloc(cap, sizeof(*e));
+	unsigned checked = 0, found = 0, prefetched = 0, tested = 0;
+	for (unsigned round = 0; n < cap; round++) {
+		int64_t now = 1000 + (int64_t)n / 8, since;
+		if (sorted) /* mostly forward, now and then back (the window is loaded again) */
+			since = round % 11 == 3 ? now - 300 : now - 40 - (int64_t)(rnd() % 20);
+		else
+			since = round % 3 ? 1000 + (int64_t)(rnd() % 300) : 0;
+		uint64_t q[12][2];
+		size_t nq = 1 + rnd() % ARRAY_SIZE(q);
+		for (size_t i = 0; i < nq; i++) {
+			if (n && i == 0)
+				memcpy(q[i], e[n - 1 - rnd() % (n < 100 ? n : 100)].sim,
+				       sizeof(q[i]));
+			else
+				mutate(bases[rnd() % ARRAY_SIZE(bases)], (unsigned)(rnd() % 40),
+				       q[i]);
+		}
+		if (nq > 2) /* all zero: no SimHash, never looked up */
+			q[nq - 1][0] = q[nq - 1][1] = 0;
+		assert_int_equal(store_begin(s), 0);
+		assert_int_equal(store_story_prefetch(s, (const uint64_t(*)[2])q, nq, since), 0);
+		if (round % 17 == 5) { /* the window goes with the rollback, the answers with it */
+			assert_int_equal(store_rollback(s), 0);
+			assert_int_equal(store_begin(s), 0);
+		}
+		size_t more = round < 30 ? 1 + rnd() % 4 : 1 + rnd() % 150;
+		for (size_t j = 0; j < more + nq && n < cap; j++) {
+			if (j % 2 == 0 || j / 2 >= nq) { /* an entry, often near a query */
+				char id[32];
+				snprintf(id, sizeof(id), "pre-%zu", n);
+				struct titem t;
+				int64_t fetched =
+				    sorted ? 1000 + (int64_t)n / 8 : 1000 + (int64_t)(rnd() % 400);
+				mkitem(&t, "pre", id, NULL, "T", id, fetched);
+				mutate(rnd() % 2 ? q[rnd() % nq] : bases[rnd() % ARRAY_SIZE(bases)],
+				       (unsigned)(rnd() % 30), t.it.simhash);
+				if (!t.it.simhash[0] && !t.it.simhash[1])
+					t.it.simhash[0] = 1;
+				int64_t rowid = add(s, &t, 1);
+				e[n++] = (struct ref_entry){
+				    .sim = {t.it.simhash[0], t.it.simhash[1]},
+				    .fetched = t.it.fetched,
+				    .story = rowid,
+				};
+				continue;
+			}
+			/* A lookup: a prefetched SimHash (mostly), another one, a later since. */
+			uint64_t x[2];
+			int64_t at = since;
+			bool pre = rnd() % 4 != 0;
+			if (pre)
+				memcpy(x, q[(j / 2) % nq], sizeof(x));
+			else
+				mutate(bases[rnd() % ARRAY_SIZE(bases)], (unsigned)(rnd() % 40), x);
+			if (rnd() % 8 == 0)
+				at = since + 1 + (int64_t)(rnd() % 50);
+			int maxd = (int)(rnd() % 40);
+			int64_t want = (x[0] || x[1]) ? ref_find(e, n, x, at, maxd) : 0;
+			/* Each scan in turn: the answers were prefetched with the automatic one,
+			 * and are the same whichever scans. The first lookup with at != since drops
+			 * them. */
+			for (size_t k = 0; k < ARRAY_SIZE(impls); k++) {
+				int r = store_scan_select(s, impls[k]);
+				if (r == -ENOTSUP || r == -ENOENT)
+					continue;
+				int64_t story = 0;
+				r = store_story_find(s, x, at, maxd, &story);
+				if (r != (want != 0) || (r == 1 && story != want))
+					fail_msg(
+					    "%s, round %u, %zu entries, since %lld, max %d: %d "
+					    "story %lld, want %lld",
+					    impls[k], round, n, (long long)at, maxd, r,
+					    (long long)story, (long long)want);
+				tested++;
+			}
+			assert_int_equal(store_scan_select(s, NULL), 0);
+			checked++;
+			prefetched += pre && at == since;
+			found += want != 0;
+		}
+		assert_int_equal(store_commit(s), 0);
+	}
+	assert_true(found > checked / 10 && found < checked);
+	assert_true(prefetched > checked / 2);
+	print_message("story prefetch (%s): %u lookups (%u prefetched) on windows up to %zu "
+		      "entries, %u found; %u scans\n",
+		      sorted ? "fetch times in order" : "fetch times out of order", checked,
+		      prefetched, n, found, tested);
+	free(e);
+	store_close(s);
+}
+
+static void test_story_prefetch(void **state)
+{
+	story_prefetch_run(*state, false);
+}
+
+static void test_story_prefetch_sorted(void **state)
+{
+	story_prefetch_run(*state, true);
+}
+
 struct one_row {
 	int64_t published;
 	char author[16], feed[16];
@@ -1720,6 +1841,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sources_revisions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stories, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_story_scan, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_story_prefetch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_story_prefetch_sorted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verdicts_alerts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_absent, setup, teardown),
