@@ -137,6 +137,7 @@ static struct fetch *make_fetch(struct engine *e)
 	    .low_speed_seconds = (long)c->low_speed_time,
 	    .max_body = (size_t)c->max_body,
 	    .user_agent = ua,
+	    .keep_encoded = true, /* decoded by the worker (document_run) */
 	};
 	struct fetch *f = fetch_new(e->base, &fo);
 	free(ua);
@@ -678,9 +679,12 @@ static double doc_rate(const struct feed_doc *doc, int64_t now)
 struct job {
 	struct feed_rt *f;
 	struct job *next; /* in e->jobq, then in e->batch */
-	/* the response, until parsed */
+	/* the response, until parsed: its body as it came, compressed with encoding's codings
+	 * (NULL: none) until the worker decodes it, at most max_body bytes then */
 	char *body;
 	size_t body_len;
+	char *encoding;
+	size_t max_body;
 	char *url;
 	char charset[64];
 	/* what feed_fetched_cb knew when the response came */
@@ -688,7 +692,7 @@ struct job {
 	int64_t max_age;	 /* Cache-Control max-age, -1 when absent */
 	struct buf what;	 /* the change of state this fetch brought, for its log line */
 	char *old_etag, *old_lm; /* the validators of the last document stored */
-	/* the parse, then the preparation */
+	/* the decoding and the parse, then the preparation */
 	int parse_r;
 	char errmsg[512];
 	struct feed_doc *doc;
@@ -706,6 +710,7 @@ struct job {
 static void job_free(struct job *j)
 {
 	free(j->body);
+	free(j->encoding);
 	free(j->url);
 	buf_free(&j->what);
 	free(j->old_etag);
@@ -768,17 +773,31 @@ static void triage_close(struct engine *e)
 }
 
 /*
- * On a worker: the parse, the triage and the preparation of a document, in one job so that the
- * worker never waits for the loop between them. The triage reads through a connection of its
- * own: the feed's last document was committed before this fetch began, so what it reads of the
- * feed's items is what the loop's transaction holds. It is a hint (ingest_commit checks every
- * item again): without a connection, every item is prepared. Nothing here touches what the
- * loop's thread uses.
+ * On a worker: the decoding of the body (its content codings: the loop holds bodies as they
+ * came, several times smaller), the parse, the triage and the preparation of a document, in one
+ * job so that the worker never waits for the loop between them. A body that decodes to more than
+ * max_body, or does not decode, fails like a document that is not a feed. The triage reads through
+ * a connection of its own: the feed's last document was committed before this fetch began, so what
+ * it reads of the feed's items is what the loop's transaction holds. It is a hint (ingest_commit
+ * checks every item again): without a connection, every item is prepared. Nothing here touches what
+ * the loop's thread uses.
  */
 static void document_run(void *arg)
 {
 	struct job *j = arg;
 	struct engine *e = j->f->e;
+	if (j->encoding) {
+		char *body;
+		size_t len;
+		j->parse_r = fetch_decode(j->encoding, j->body, j->body_len, j->max_body, &body,
+					  &len, j->errmsg, sizeof(j->errmsg));
+		free(j->body);
+		j->body = NULL;
+		if (j->parse_r < 0)
+			return;
+		j->body = body;
+		j->body_len = len;
+	}
 	j->parse_r = feed_parse(j->body, j->body_len, j->url, *j->charset ? j->charset : NULL,
 				&j->doc, j->errmsg, sizeof(j->errmsg));
 	free(j->body);
@@ -1117,6 +1136,8 @@ static void fetched_doc(struct feed_rt *f, const struct fetch_result *res)
 	f->st.last_modified = res->last_modified ? xstrdup(res->last_modified) : NULL;
 	j->body = fetch_take_body(res);
 	j->body_len = j->body ? res->body_len : 0;
+	j->encoding = res->content_encoding ? xstrdup(res->content_encoding) : NULL;
+	j->max_body = (size_t)e->cfg->max_body;
 	j->url = xstrdup(res->effective_url ? res->effective_url : f->st.url);
 	const char *cs = res->content_type ? strcasestr(res->content_type, "charset=") : NULL;
 	if (cs) {
