@@ -508,9 +508,14 @@ static int inflate_one(enum coding c, const unsigned char *in, size_t len, size_
 		snprintf(msg, msglen, "cannot decode %s: out of memory", name);
 		return -ENOMEM;
 	}
-	/* One byte over max tells a body larger than max. */
+	/* One byte over max tells a body larger than max. The first guess is allocated as it is
+	 * (a gzip trailer's is exact); deflate inflates at most 1032 times. */
 	size_t limit = max + 1;
-	buf_reserve(out, guess < 4096 ? 4096 : guess < limit ? guess : limit);
+	if (guess / 1032 > len)
+		guess = len * 1032;
+	guess = guess < 4096 ? 4096 : guess < limit ? guess : limit;
+	out->p = xmalloc(guess + 1);
+	out->cap = guess + 1;
 	const unsigned char *next = in;
 	size_t left = len;
 	int r = 0;
