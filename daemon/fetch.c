@@ -588,6 +588,8 @@ int fetch_decode(const char *encoding, const char *body, size_t len, size_t max,
 	struct buf cur = {0};
 	const char *in = body;
 	size_t in_len = len;
+	if (!len) /* an empty body (a 204, an error page) has nothing to decode */
+		n = 0;
 	if (!n)
 		buf_append(&cur, body, len);
 	/* The last coding applied is undone first. */

@@ -81,9 +81,10 @@ char *fetch_take_body(const struct fetch_result *res);
 /*
  * Decodes body[0..len), sent with Content-Encoding encoding (codings in the order they were
  * applied: "gzip", "deflate" (zlib or raw), "x-gzip", "identity"), into a new NUL-terminated
- * buffer of at most max bytes, freed with free(). Any thread. Returns 0 with *ret_body and
- * *ret_len set; -EFBIG when a decoded body would exceed max, -ENOTSUP for a coding it does not
- * know, -EBADMSG for corrupt or truncated data, each with a one-line errmsg saying why.
+ * buffer of at most max bytes, freed with free(); an empty body stays empty. Any thread. Returns 0
+ * with *ret_body and *ret_len set; -EFBIG when a decoded body would exceed max, -ENOTSUP for a
+ * coding it does not know, -EBADMSG for corrupt or truncated data, each with a one-line errmsg
+ * saying why.
  */
 int fetch_decode(const char *encoding, const char *body, size_t len, size_t max, char **ret_body,
 		 size_t *ret_len, char *errmsg, size_t errlen);

@@ -419,6 +419,12 @@ static void test_decode(void **state)
 	free(out);
 	free(dz);
 
+	/* Nothing to decode in an empty body, whatever its codings. */
+	assert_int_equal(fetch_decode("gzip", "", 0, 10, &out, &len, msg, sizeof(msg)), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal(out, "");
+	free(out);
+
 	/* No coding: the body as it is, still bounded. */
 	assert_int_equal(fetch_decode(NULL, "plain", 5, 5, &out, &len, msg, sizeof(msg)), 0);
 	assert_string_equal(out, "plain");
