@@ -63,6 +63,9 @@ struct engine {
 	struct worker *worker;
 	struct job *jobq, **jobq_tail;
 	size_t jobq_len, jobs_open, jobs_max;
+	/* Beyond jobs_min open documents, another is handed to the worker only while the bodies of
+	 * those open, decoded, stay within JOBS_AHEAD_BYTES (jobs_bytes: their estimated sizes). */
+	size_t jobs_min, jobs_bytes;
 	/* The worker scores with the read lock held; the loop re-weights the topics
 	 * (topics_load_background) with the write lock, and counts each re-weighting in
 	 * topics_gen: verdicts prepared under an older generation are computed again. */
@@ -122,8 +125,11 @@ static void triage_close(struct engine *e);
 #define BATCH_ITEMS 500
 #define BATCH_MS    1000
 
-/* Documents prepared ahead of the loop while it commits (see engine_new). */
-#define JOBS_AHEAD 13
+/* Documents prepared ahead of the loop while it commits (see engine_new), as long as the open
+ * documents' bodies stay within JOBS_AHEAD_BYTES decoded: a few large feeds do not hold 16 parsed
+ * documents. */
+#define JOBS_AHEAD	 13
+#define JOBS_AHEAD_BYTES (2u << 20)
 
 static struct fetch *make_fetch(struct engine *e)
 {
@@ -290,8 +296,10 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	 * cold cycle, 25 ms on average and up to 100 ms for 500 items, while the worker prepares a
 	 * document of 50 items in about 6 ms. With one document per thread and two more, the worker
 	 * waited for every commit to end; JOBS_AHEAD more keep it working through one. Each costs
-	 * its parsed document (~150 KB for 50 items), which the bodies held compressed pay for. */
-	e->jobs_max = nthreads + 2 + JOBS_AHEAD;
+	 * its parsed document (~150 KB for 50 items of ~95 KB), which the bodies held compressed
+	 * pay for; JOBS_AHEAD_BYTES keeps large feeds from holding as many. */
+	e->jobs_min = nthreads + 2;
+	e->jobs_max = e->jobs_min + JOBS_AHEAD;
 	e->worker = worker_new(base, nthreads);
 	if (!e->worker && (e->worker = worker_new(base, 0)))
 		log_warnx("cannot start a worker thread: parsing and scoring on the main thread");
@@ -707,6 +715,7 @@ struct job {
 	unsigned gen; /* topics_gen of the prepared verdicts */
 	/* stored, its transaction not committed yet */
 	bool closed;	 /* no longer counted in jobs_open: the document is freed */
+	size_t weight;	 /* its body's decoded size, estimated, counted in jobs_bytes */
 	bool released;	 /* its transfer slot is free for another feed */
 	bool recovered;	 /* the document was broken XML, recovered */
 	int64_t ttl;	 /* <ttl>, in seconds, 0 when absent */
@@ -826,16 +835,20 @@ static void document_run(void *arg)
 
 static void prepared_cb(void *arg);
 
-/* Hands waiting documents to the worker while fewer than jobs_max are open. */
+/* Hands waiting documents to the worker while fewer than jobs_max are open, and beyond jobs_min
+ * while their bodies fit in JOBS_AHEAD_BYTES. */
 static void jobs_start(struct engine *e)
 {
-	while (e->jobq && e->jobs_open < e->jobs_max) {
+	while (
+	    e->jobq && e->jobs_open < e->jobs_max &&
+	    (e->jobs_open < e->jobs_min || e->jobs_bytes + e->jobq->weight <= JOBS_AHEAD_BYTES)) {
 		struct job *j = e->jobq;
 		e->jobq = j->next;
 		if (!e->jobq)
 			e->jobq_tail = &e->jobq;
 		e->jobq_len--;
 		e->jobs_open++;
+		e->jobs_bytes += j->weight;
 		worker_submit(e->worker, document_run, prepared_cb, j);
 	}
 	drain_queue(e);
@@ -905,6 +918,7 @@ static void job_close(struct job *j)
 	ingest_prep_free(j->prep);
 	j->prep = NULL;
 	e->jobs_open--;
+	e->jobs_bytes -= j->weight;
 	jobs_start(e);
 }
 
@@ -1144,6 +1158,9 @@ static void fetched_doc(struct feed_rt *f, const struct fetch_result *res)
 	j->body = fetch_take_body(res);
 	j->body_len = j->body ? res->body_len : 0;
 	j->encoding = res->content_encoding ? xstrdup(res->content_encoding) : NULL;
+	j->weight = fetch_decoded_size(j->encoding, j->body, j->body_len);
+	if (j->weight > e->cfg->max_body)
+		j->weight = (size_t)e->cfg->max_body;
 	j->max_body = (size_t)e->cfg->max_body;
 	j->url = xstrdup(res->effective_url ? res->effective_url : f->st.url);
 	const char *cs = res->content_type ? strcasestr(res->content_type, "charset=") : NULL;

@@ -612,6 +612,20 @@ int fetch_decode(const char *encoding, const char *body, size_t len, size_t max,
 	return 0;
 }
 
+size_t fetch_decoded_size(const char *encoding, const char *body, size_t len)
+{
+	enum coding codings[FETCH_MAX_CODINGS];
+	size_t n = 0;
+	char msg[80];
+	if (codings_parse(encoding, codings, &n, msg, sizeof(msg)) == 0 && n == 0)
+		return len;
+	if (n == 1 && codings[0] == CODING_GZIP && len >= 18) {
+		const unsigned char *t = (const unsigned char *)body + len - 4;
+		return (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
+	}
+	return len > SIZE_MAX / 4 ? SIZE_MAX : len * 4;
+}
+
 /* True when encoding names a coding other than identity. */
 static bool encoded(const char *encoding)
 {

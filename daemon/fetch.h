@@ -89,6 +89,11 @@ char *fetch_take_body(const struct fetch_result *res);
 int fetch_decode(const char *encoding, const char *body, size_t len, size_t max, char **ret_body,
 		 size_t *ret_len, char *errmsg, size_t errlen);
 
+/* What fetch_decode is expected to make of body[0..len): len without codings, the size a single
+ * gzip member's trailer states, four times len otherwise. An estimate (the trailer may lie), for
+ * sizing; any thread. */
+size_t fetch_decoded_size(const char *encoding, const char *body, size_t len);
+
 typedef void (*fetch_done_cb)(const struct fetch_result *res, void *arg);
 
 /* libcurl's process-wide state: call fetch_global_init once before any fetch_new, and

@@ -417,6 +417,14 @@ static void test_decode(void **state)
 	assert_int_equal(len, tlen);
 	assert_memory_equal(out, text, tlen);
 	free(out);
+
+	/* The size expected: exact for one gzip member or no coding, a guess otherwise. */
+	assert_int_equal(fetch_decoded_size("gzip", gz, glen), tlen);
+	assert_int_equal(fetch_decoded_size(NULL, text, tlen), tlen);
+	assert_int_equal(fetch_decoded_size("identity", text, tlen), tlen);
+	assert_int_equal(fetch_decoded_size("deflate", dz, zlen), 4 * zlen);
+	assert_int_equal(fetch_decoded_size("br", gz, glen), 4 * glen);
+
 	free(dz);
 
 	/* Nothing to decode in an empty body, whatever its codings. */
