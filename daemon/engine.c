@@ -63,6 +63,9 @@ struct engine {
 	struct worker *worker;
 	struct job *jobq, **jobq_tail;
 	size_t jobq_len, jobs_open, jobs_max;
+	/* Beyond jobs_min open documents, another is handed to the worker only while the bodies of
+	 * those open, decoded, stay within JOBS_AHEAD_BYTES (jobs_bytes: their estimated sizes). */
+	size_t jobs_min, jobs_bytes;
 	/* The worker scores with the read lock held; the loop re-weights the topics
 	 * (topics_load_background) with the write lock, and counts each re-weighting in
 	 * topics_gen: verdicts prepared under an older generation are computed again. */
@@ -122,6 +125,12 @@ static void triage_close(struct engine *e);
 #define BATCH_ITEMS 500
 #define BATCH_MS    1000
 
+/* Documents prepared ahead of the loop while it commits (see engine_new), as long as the open
+ * documents' bodies stay within JOBS_AHEAD_BYTES decoded: a few large feeds do not hold 16 parsed
+ * documents. */
+#define JOBS_AHEAD	 13
+#define JOBS_AHEAD_BYTES (2u << 20)
+
 static struct fetch *make_fetch(struct engine *e)
 {
 	const struct config *c = e->cfg;
@@ -137,6 +146,7 @@ static struct fetch *make_fetch(struct engine *e)
 	    .low_speed_seconds = (long)c->low_speed_time,
 	    .max_body = (size_t)c->max_body,
 	    .user_agent = ua,
+	    .keep_encoded = true, /* decoded by the worker (document_run) */
 	};
 	struct fetch *f = fetch_new(e->base, &fo);
 	free(ua);
@@ -281,9 +291,15 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	load_background(e, false);
 	feed_global_init();
 	unsigned nthreads = worker_threads_default();
-	/* Documents parsed and not yet committed: one per thread being worked on, one waiting for
-	 * the loop, one being committed. */
-	e->jobs_max = nthreads + 2;
+	/* Documents handed to the worker and not yet in the open transaction. The loop commits
+	 * a transaction in one go, FTS5's index of its items included: half of the loop's CPU in a
+	 * cold cycle, 25 ms on average and up to 100 ms for 500 items, while the worker prepares a
+	 * document of 50 items in about 6 ms. With one document per thread and two more, the worker
+	 * waited for every commit to end; JOBS_AHEAD more keep it working through one. Each costs
+	 * its parsed document (~150 KB for 50 items of ~95 KB), which the bodies held compressed
+	 * pay for; JOBS_AHEAD_BYTES keeps large feeds from holding as many. */
+	e->jobs_min = nthreads + 2;
+	e->jobs_max = e->jobs_min + JOBS_AHEAD;
 	e->worker = worker_new(base, nthreads);
 	if (!e->worker && (e->worker = worker_new(base, 0)))
 		log_warnx("cannot start a worker thread: parsing and scoring on the main thread");
@@ -678,9 +694,12 @@ static double doc_rate(const struct feed_doc *doc, int64_t now)
 struct job {
 	struct feed_rt *f;
 	struct job *next; /* in e->jobq, then in e->batch */
-	/* the response, until parsed */
+	/* the response, until parsed: its body as it came, compressed with encoding's codings
+	 * (NULL: none) until the worker decodes it, at most max_body bytes then */
 	char *body;
 	size_t body_len;
+	char *encoding;
+	size_t max_body;
 	char *url;
 	char charset[64];
 	/* what feed_fetched_cb knew when the response came */
@@ -688,7 +707,7 @@ struct job {
 	int64_t max_age;	 /* Cache-Control max-age, -1 when absent */
 	struct buf what;	 /* the change of state this fetch brought, for its log line */
 	char *old_etag, *old_lm; /* the validators of the last document stored */
-	/* the parse, then the preparation */
+	/* the decoding and the parse, then the preparation */
 	int parse_r;
 	char errmsg[512];
 	struct feed_doc *doc;
@@ -696,6 +715,7 @@ struct job {
 	unsigned gen; /* topics_gen of the prepared verdicts */
 	/* stored, its transaction not committed yet */
 	bool closed;	 /* no longer counted in jobs_open: the document is freed */
+	size_t weight;	 /* its body's decoded size, estimated, counted in jobs_bytes */
 	bool released;	 /* its transfer slot is free for another feed */
 	bool recovered;	 /* the document was broken XML, recovered */
 	int64_t ttl;	 /* <ttl>, in seconds, 0 when absent */
@@ -706,6 +726,7 @@ struct job {
 static void job_free(struct job *j)
 {
 	free(j->body);
+	free(j->encoding);
 	free(j->url);
 	buf_free(&j->what);
 	free(j->old_etag);
@@ -768,17 +789,31 @@ static void triage_close(struct engine *e)
 }
 
 /*
- * On a worker: the parse, the triage and the preparation of a document, in one job so that the
- * worker never waits for the loop between them. The triage reads through a connection of its
- * own: the feed's last document was committed before this fetch began, so what it reads of the
- * feed's items is what the loop's transaction holds. It is a hint (ingest_commit checks every
- * item again): without a connection, every item is prepared. Nothing here touches what the
- * loop's thread uses.
+ * On a worker: the decoding of the body (its content codings: the loop holds bodies as they
+ * came, several times smaller), the parse, the triage and the preparation of a document, in one
+ * job so that the worker never waits for the loop between them. A body that decodes to more than
+ * max_body, or does not decode, fails like a document that is not a feed. The triage reads through
+ * a connection of its own: the feed's last document was committed before this fetch began, so what
+ * it reads of the feed's items is what the loop's transaction holds. It is a hint (ingest_commit
+ * checks every item again): without a connection, every item is prepared. Nothing here touches what
+ * the loop's thread uses.
  */
 static void document_run(void *arg)
 {
 	struct job *j = arg;
 	struct engine *e = j->f->e;
+	if (j->encoding) {
+		char *body;
+		size_t len;
+		j->parse_r = fetch_decode(j->encoding, j->body, j->body_len, j->max_body, &body,
+					  &len, j->errmsg, sizeof(j->errmsg));
+		free(j->body);
+		j->body = NULL;
+		if (j->parse_r < 0)
+			return;
+		j->body = body;
+		j->body_len = len;
+	}
 	j->parse_r = feed_parse(j->body, j->body_len, j->url, *j->charset ? j->charset : NULL,
 				&j->doc, j->errmsg, sizeof(j->errmsg));
 	free(j->body);
@@ -800,16 +835,20 @@ static void document_run(void *arg)
 
 static void prepared_cb(void *arg);
 
-/* Hands waiting documents to the worker while fewer than jobs_max are open. */
+/* Hands waiting documents to the worker while fewer than jobs_max are open, and beyond jobs_min
+ * while their bodies fit in JOBS_AHEAD_BYTES. */
 static void jobs_start(struct engine *e)
 {
-	while (e->jobq && e->jobs_open < e->jobs_max) {
+	while (
+	    e->jobq && e->jobs_open < e->jobs_max &&
+	    (e->jobs_open < e->jobs_min || e->jobs_bytes + e->jobq->weight <= JOBS_AHEAD_BYTES)) {
 		struct job *j = e->jobq;
 		e->jobq = j->next;
 		if (!e->jobq)
 			e->jobq_tail = &e->jobq;
 		e->jobq_len--;
 		e->jobs_open++;
+		e->jobs_bytes += j->weight;
 		worker_submit(e->worker, document_run, prepared_cb, j);
 	}
 	drain_queue(e);
@@ -879,6 +918,7 @@ static void job_close(struct job *j)
 	ingest_prep_free(j->prep);
 	j->prep = NULL;
 	e->jobs_open--;
+	e->jobs_bytes -= j->weight;
 	jobs_start(e);
 }
 
@@ -1117,6 +1157,11 @@ static void fetched_doc(struct feed_rt *f, const struct fetch_result *res)
 	f->st.last_modified = res->last_modified ? xstrdup(res->last_modified) : NULL;
 	j->body = fetch_take_body(res);
 	j->body_len = j->body ? res->body_len : 0;
+	j->encoding = res->content_encoding ? xstrdup(res->content_encoding) : NULL;
+	j->weight = fetch_decoded_size(j->encoding, j->body, j->body_len);
+	if (j->weight > e->cfg->max_body)
+		j->weight = (size_t)e->cfg->max_body;
+	j->max_body = (size_t)e->cfg->max_body;
 	j->url = xstrdup(res->effective_url ? res->effective_url : f->st.url);
 	const char *cs = res->content_type ? strcasestr(res->content_type, "charset=") : NULL;
 	if (cs) {

@@ -13,7 +13,7 @@
  *  - after every socket_action the message queue is drained; a finished transfer is removed from
  *    the multi, reported, then its easy handle is cleaned up, all outside libcurl's callbacks;
  *  - a transfer is aborted from inside libcurl only by returning an error from a callback (the
- *    write callback does so when the decoded body would exceed max_body);
+ *    write callback does so when the body would exceed max_body);
  *  - teardown removes every transfer (reporting FETCH_E_CANCELLED), then curl_multi_cleanup (which
  *    may still call the socket callback, so every loop object is still alive), then frees the
  *    leftover socket contexts and the timer. The caller frees the event_base afterwards and calls
@@ -27,10 +27,12 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <zlib.h>
 
 #ifndef VEILLE_VERSION
 #define VEILLE_VERSION "0"
@@ -55,7 +57,7 @@ struct xfer {
 	bool too_big;
 	/* Captured from the header callback; reset at each response's status line. */
 	long status;
-	char *etag, *last_modified, *content_type;
+	char *etag, *last_modified, *content_type, *content_encoding;
 	int64_t retry_after, max_age;
 	/* Redirect bookkeeping: responses seen, and whether each 3xx was a 301/308. */
 	unsigned redirects;
@@ -152,6 +154,7 @@ static void xfer_free(struct xfer *x)
 	free(x->etag);
 	free(x->last_modified);
 	free(x->content_type);
+	free(x->content_encoding);
 	free(x);
 }
 
@@ -163,7 +166,7 @@ static size_t write_cb(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	if (len > x->f->opts.max_body - x->body.len) {
 		x->too_big = true;
-		return 0; /* CURLE_WRITE_ERROR: libcurl stops reading and decoding */
+		return 0; /* CURLE_WRITE_ERROR: libcurl stops reading */
 	}
 	buf_append(&x->body, data, len);
 	return len;
@@ -253,7 +256,8 @@ static void xfer_reset_response(struct xfer *x)
 	free(x->etag);
 	free(x->last_modified);
 	free(x->content_type);
-	x->etag = x->last_modified = x->content_type = NULL;
+	free(x->content_encoding);
+	x->etag = x->last_modified = x->content_type = x->content_encoding = NULL;
 	x->retry_after = x->max_age = -1;
 }
 
@@ -296,6 +300,9 @@ static size_t header_cb(char *line, size_t size, size_t n, void *arg)
 	} else if (header_is(line, len, "Content-Type", &v, &vlen)) {
 		free(x->content_type);
 		x->content_type = header_dup(v, vlen);
+	} else if (header_is(line, len, "Content-Encoding", &v, &vlen)) {
+		free(x->content_encoding);
+		x->content_encoding = header_dup(v, vlen);
 	} else if (header_is(line, len, "Retry-After", &v, &vlen)) {
 		x->retry_after = parse_retry_after(v, vlen);
 	} else if (header_is(line, len, "Cache-Control", &v, &vlen)) {
@@ -328,6 +335,15 @@ static void one_line(char *s)
 			*s = ' ';
 }
 
+/* "body larger than 8 MiB", then what (may be ""). */
+static void too_big_msg(size_t max, const char *what, char *msg, size_t msglen)
+{
+	if (max % (1u << 20) == 0)
+		snprintf(msg, msglen, "body larger than %zu MiB%s", max >> 20, what);
+	else
+		snprintf(msg, msglen, "body larger than %zu bytes%s", max, what);
+}
+
 static enum fetch_error map_error(struct xfer *x, CURLcode rc, char *msg, size_t msglen)
 {
 	const struct fetch_options *o = &x->f->opts;
@@ -343,11 +359,7 @@ static enum fetch_error map_error(struct xfer *x, CURLcode rc, char *msg, size_t
 	case CURLE_WRITE_ERROR:
 	case CURLE_FILESIZE_EXCEEDED:
 		if (rc == CURLE_FILESIZE_EXCEEDED || x->too_big) {
-			if (o->max_body % (1u << 20) == 0)
-				snprintf(msg, msglen, "body larger than %zu MiB",
-					 o->max_body >> 20);
-			else
-				snprintf(msg, msglen, "body larger than %zu bytes", o->max_body);
+			too_big_msg(o->max_body, "", msg, msglen);
 			return FETCH_E_TOO_BIG;
 		}
 		snprintf(msg, msglen, "write error: %.200s", detail);
@@ -431,9 +443,226 @@ static enum fetch_error map_error(struct xfer *x, CURLcode rc, char *msg, size_t
 	}
 }
 
+/* ---- content codings ---- */
+
+enum coding { CODING_GZIP, CODING_DEFLATE };
+
+#define FETCH_MAX_CODINGS 4
+
+/* The codings of a Content-Encoding value, in the order they were applied ("identity" left out)
+ * into out[0..*ret_n). 0, or -ENOTSUP with msg. */
+static int codings_parse(const char *encoding, enum coding out[FETCH_MAX_CODINGS], size_t *ret_n,
+			 char *msg, size_t msglen)
+{
+	size_t n = 0;
+	const char *p = encoding ? encoding : "";
+	while (*p) {
+		p += strspn(p, " \t,");
+		size_t len = strcspn(p, ",");
+		const char *name = p;
+		p += len;
+		while (len && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+			len--;
+		if (!len || (len == 8 && strncasecmp(name, "identity", 8) == 0))
+			continue;
+		enum coding c;
+		if ((len == 4 && strncasecmp(name, "gzip", 4) == 0) ||
+		    (len == 6 && strncasecmp(name, "x-gzip", 6) == 0))
+			c = CODING_GZIP;
+		else if (len == 7 && strncasecmp(name, "deflate", 7) == 0)
+			c = CODING_DEFLATE;
+		else {
+			snprintf(msg, msglen, "unsupported content encoding '%.*s'",
+				 (int)(len < 40 ? len : 40), name);
+			return -ENOTSUP;
+		}
+		if (n == FETCH_MAX_CODINGS) {
+			snprintf(msg, msglen, "more than %d content codings", FETCH_MAX_CODINGS);
+			return -ENOTSUP;
+		}
+		out[n++] = c;
+	}
+	*ret_n = n;
+	return 0;
+}
+
+/* Inflates in[0..len), coded with c, into out (empty), at most max bytes. 0 or -errno with msg.
+ * HTTP's deflate is a zlib stream, but some servers send raw deflate: the header tells them
+ * apart. gzip may hold several members; bytes after the last are ignored. */
+static int inflate_one(enum coding c, const unsigned char *in, size_t len, size_t max,
+		       struct buf *out, char *msg, size_t msglen)
+{
+	const char *name = c == CODING_GZIP ? "gzip" : "deflate";
+	int wbits = MAX_WBITS + 16;
+	size_t guess = len * 4;
+	if (c == CODING_DEFLATE)
+		wbits = len >= 2 && (in[0] & 0x0f) == Z_DEFLATED && ((in[0] << 8) | in[1]) % 31 == 0
+			    ? MAX_WBITS
+			    : -MAX_WBITS;
+	else if (len >= 18) /* a single member's trailer ends with its size, modulo 2^32 */
+		guess = (size_t)in[len - 4] | (size_t)in[len - 3] << 8 | (size_t)in[len - 2] << 16 |
+			(size_t)in[len - 1] << 24;
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, wbits) != Z_OK) {
+		snprintf(msg, msglen, "cannot decode %s: out of memory", name);
+		return -ENOMEM;
+	}
+	/* One byte over max tells a body larger than max. The first guess is allocated as it is
+	 * (a gzip trailer's is exact); deflate inflates at most 1032 times. */
+	size_t limit = max + 1;
+	if (guess / 1032 > len)
+		guess = len * 1032;
+	guess = guess < 4096 ? 4096 : guess < limit ? guess : limit;
+	out->p = xmalloc(guess + 1);
+	out->cap = guess + 1;
+	const unsigned char *next = in;
+	size_t left = len;
+	int r = 0;
+	for (;;) {
+		if (out->len + 1 == out->cap)
+			buf_reserve(out, out->len < limit - out->len ? out->len : limit - out->len);
+		size_t room = out->cap - 1 - out->len;
+		if (room > limit - out->len)
+			room = limit - out->len;
+		if (room > UINT_MAX)
+			room = UINT_MAX;
+		if (z.avail_in == 0 && left) {
+			z.next_in = (Bytef *)(uintptr_t)next;
+			z.avail_in = left > UINT_MAX ? UINT_MAX : (uInt)left;
+			next += z.avail_in;
+			left -= z.avail_in;
+		}
+		z.next_out = (Bytef *)out->p + out->len;
+		z.avail_out = (uInt)room;
+		int rc = inflate(&z, Z_NO_FLUSH);
+		out->len += room - z.avail_out;
+		if (out->len > max) {
+			too_big_msg(max,
+				    c == CODING_GZIP ? " once decoded (gzip)"
+						     : " once decoded (deflate)",
+				    msg, msglen);
+			r = -EFBIG;
+			break;
+		}
+		if (rc == Z_STREAM_END) {
+			size_t rest = z.avail_in + left;
+			const unsigned char *at = z.avail_in ? z.next_in : next;
+			if (c == CODING_GZIP && rest >= 2 && at[0] == 0x1f && at[1] == 0x8b &&
+			    inflateReset(&z) == Z_OK)
+				continue;
+			break;
+		}
+		if (rc == Z_BUF_ERROR && z.avail_in == 0 && !left) {
+			snprintf(msg, msglen, "truncated %s data", name);
+			r = -EBADMSG;
+			break;
+		}
+		if (rc != Z_OK && rc != Z_BUF_ERROR) {
+			snprintf(msg, msglen, "bad %s data: %s", name,
+				 z.msg		     ? z.msg
+				 : rc == Z_MEM_ERROR ? "out of memory"
+						     : "corrupt");
+			r = rc == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
+			break;
+		}
+	}
+	inflateEnd(&z);
+	if (r == 0)
+		out->p[out->len] = '\0';
+	return r;
+}
+
+int fetch_decode(const char *encoding, const char *body, size_t len, size_t max, char **ret_body,
+		 size_t *ret_len, char *errmsg, size_t errlen)
+{
+	enum coding codings[FETCH_MAX_CODINGS];
+	size_t n;
+	int r = codings_parse(encoding, codings, &n, errmsg, errlen);
+	if (r < 0)
+		return r;
+	if (len > max) {
+		too_big_msg(max, "", errmsg, errlen);
+		return -EFBIG;
+	}
+	struct buf cur = {0};
+	const char *in = body;
+	size_t in_len = len;
+	if (!len) /* an empty body (a 204, an error page) has nothing to decode */
+		n = 0;
+	if (!n)
+		buf_append(&cur, body, len);
+	/* The last coding applied is undone first. */
+	while (n--) {
+		struct buf out = {0};
+		r = inflate_one(codings[n], (const unsigned char *)in, in_len, max, &out, errmsg,
+				errlen);
+		buf_free(&cur);
+		cur = out;
+		if (r < 0) {
+			buf_free(&cur);
+			return r;
+		}
+		in = cur.p;
+		in_len = cur.len;
+	}
+	errmsg[0] = '\0';
+	*ret_len = cur.len;
+	*ret_body = buf_steal(&cur);
+	return 0;
+}
+
+size_t fetch_decoded_size(const char *encoding, const char *body, size_t len)
+{
+	enum coding codings[FETCH_MAX_CODINGS];
+	size_t n = 0;
+	char msg[80];
+	if (codings_parse(encoding, codings, &n, msg, sizeof(msg)) == 0 && n == 0)
+		return len;
+	if (n == 1 && codings[0] == CODING_GZIP && len >= 18) {
+		const unsigned char *t = (const unsigned char *)body + len - 4;
+		return (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
+	}
+	return len > SIZE_MAX / 4 ? SIZE_MAX : len * 4;
+}
+
+/* True when encoding names a coding other than identity. */
+static bool encoded(const char *encoding)
+{
+	enum coding codings[FETCH_MAX_CODINGS];
+	size_t n = 0;
+	char msg[80];
+	return encoding && (codings_parse(encoding, codings, &n, msg, sizeof(msg)) < 0 || n > 0);
+}
+
 char *fetch_take_body(const struct fetch_result *res)
 {
 	return res->body_buf && res->body_buf->p ? buf_steal(res->body_buf) : NULL;
+}
+
+/* The body of r, x's, with its content codings: left as it is (keep_encoded), or decoded in
+ * place of x's body, or an error instead of the body. */
+static void decode_body(struct xfer *x, struct fetch_result *r)
+{
+	if (x->f->opts.keep_encoded) {
+		r->content_encoding = x->content_encoding;
+		return;
+	}
+	char *body;
+	size_t len;
+	int rc = fetch_decode(x->content_encoding, x->body.p, x->body.len, x->f->opts.max_body,
+			      &body, &len, r->errmsg, sizeof(r->errmsg));
+	buf_free(&x->body);
+	if (rc < 0) {
+		r->error = rc == -EFBIG ? FETCH_E_TOO_BIG : FETCH_E_PROTOCOL;
+		r->body = NULL;
+		r->body_len = 0;
+		r->body_buf = NULL;
+		return;
+	}
+	x->body = (struct buf){.p = body, .len = len, .cap = len + 1};
+	r->body = body;
+	r->body_len = len;
 }
 
 /* Reports x to its callback and frees it. x is already out of the multi and the list. */
@@ -473,6 +702,8 @@ static void xfer_deliver(struct xfer *x, CURLcode rc, bool cancelled)
 				r.body = x->body.p;
 				r.body_len = x->body.len;
 				r.body_buf = &x->body;
+				if (encoded(x->content_encoding))
+					decode_body(x, &r);
 			}
 		}
 	}
@@ -703,7 +934,8 @@ int fetch_start(struct fetch *f, const struct fetch_request *req, fetch_done_cb 
 	SETOPT(CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	SETOPT(CURLOPT_LOW_SPEED_LIMIT, o->low_speed_bytes);
 	SETOPT(CURLOPT_LOW_SPEED_TIME, o->low_speed_seconds);
-	SETOPT(CURLOPT_ACCEPT_ENCODING, "");
+	SETOPT(CURLOPT_ACCEPT_ENCODING, FETCH_ACCEPT_ENCODING);
+	SETOPT(CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
 	SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
 	SETOPT(CURLOPT_WRITEDATA, x);

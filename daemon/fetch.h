@@ -23,10 +23,16 @@ struct fetch_options {
 	long timeout_ms;	       /* whole transfer, 0 = 60 s */
 	long low_speed_bytes;	       /* abort below this many bytes/s ... */
 	long low_speed_seconds;	       /* ... for this long (0 = 20 s) */
-	size_t max_body;	       /* decoded body cap, 0 = VEILLE_MAX_BODY */
+	size_t max_body;	       /* body cap, as received and decoded, 0 = VEILLE_MAX_BODY */
 	unsigned max_redirects;	       /* 0 = 5 */
 	const char *user_agent;	       /* copied; NULL = "veille/VERSION" */
+	/* Deliver a compressed body as it came, with its content_encoding, for the caller to
+	 * decode elsewhere (fetch_decode); else fetch decodes it before delivering it. */
+	bool keep_encoded;
 };
+
+/* What requests advertise in Accept-Encoding: the codings fetch_decode knows. */
+#define FETCH_ACCEPT_ENCODING "gzip, deflate"
 
 struct fetch_request {
 	const char *url;	   /* http or https only */
@@ -39,7 +45,7 @@ enum fetch_error {
 	FETCH_E_CONNECT,   /* refused, unreachable, TLS failure */
 	FETCH_E_DNS,	   /* host name not resolved */
 	FETCH_E_TIMEOUT,   /* connect, total or low-speed timeout */
-	FETCH_E_TOO_BIG,   /* decoded body over max_body */
+	FETCH_E_TOO_BIG,   /* body over max_body, as received or decoded */
 	FETCH_E_REDIRECT,  /* too many redirects, a loop, or a redirect to another scheme */
 	FETCH_E_PROTOCOL,  /* bad URL or scheme, malformed response, bad encoding */
 	FETCH_E_CANCELLED, /* fetch_free / fetch_cancel_all while in flight */
@@ -51,8 +57,12 @@ struct fetch_result {
 	enum fetch_error error;
 	char errmsg[256]; /* one line, "" on success */
 	long status;	  /* HTTP status of the final response, 0 without one */
-	const char *body; /* decoded body (NUL-terminated), NULL on 304 or error */
+	const char *body; /* body (NUL-terminated), NULL on 304 or error: decoded, unless
+			     keep_encoded and content_encoding is set */
 	size_t body_len;
+	/* keep_encoded: the codings body still has (its Content-Encoding), NULL when none;
+	 * always NULL otherwise */
+	const char *content_encoding;
 	const char *etag; /* response validators, NULL when absent */
 	const char *last_modified;
 	const char *content_type;
@@ -67,6 +77,22 @@ struct fetch_result {
 /* Takes the body of res during its callback, without a copy: returns res->body (NUL-terminated,
  * res->body_len bytes), which the caller now owns and frees with free(); NULL when res has none. */
 char *fetch_take_body(const struct fetch_result *res);
+
+/*
+ * Decodes body[0..len), sent with Content-Encoding encoding (codings in the order they were
+ * applied: "gzip", "deflate" (zlib or raw), "x-gzip", "identity"), into a new NUL-terminated
+ * buffer of at most max bytes, freed with free(); an empty body stays empty. Any thread. Returns 0
+ * with *ret_body and *ret_len set; -EFBIG when a decoded body would exceed max, -ENOTSUP for a
+ * coding it does not know, -EBADMSG for corrupt or truncated data, each with a one-line errmsg
+ * saying why.
+ */
+int fetch_decode(const char *encoding, const char *body, size_t len, size_t max, char **ret_body,
+		 size_t *ret_len, char *errmsg, size_t errlen);
+
+/* What fetch_decode is expected to make of body[0..len): len without codings, the size a single
+ * gzip member's trailer states, four times len otherwise. An estimate (the trailer may lie), for
+ * sizing; any thread. */
+size_t fetch_decoded_size(const char *encoding, const char *body, size_t len);
 
 typedef void (*fetch_done_cb)(const struct fetch_result *res, void *arg);
 

@@ -44,6 +44,7 @@ struct got {
 	char *body;
 	size_t body_len;
 	char *etag, *last_modified, *content_type, *effective_url, *permanent_url;
+	char *content_encoding;
 	int64_t retry_after, max_age;
 };
 
@@ -60,6 +61,7 @@ static void got_clear(struct got *g)
 	free(g->content_type);
 	free(g->effective_url);
 	free(g->permanent_url);
+	free(g->content_encoding);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -70,13 +72,18 @@ static void done_cb(const struct fetch_result *r, void *arg)
 	g->error = r->error;
 	snprintf(g->errmsg, sizeof(g->errmsg), "%s", r->errmsg);
 	g->status = r->status;
-	g->body = r->body ? xstrndup(r->body, r->body_len) : NULL;
+	g->body = NULL;
+	if (r->body) { /* a compressed body (keep_encoded) holds NUL bytes */
+		g->body = xmalloc(r->body_len + 1);
+		memcpy(g->body, r->body, r->body_len + 1);
+	}
 	g->body_len = r->body_len;
 	g->etag = dup_or_null(r->etag);
 	g->last_modified = dup_or_null(r->last_modified);
 	g->content_type = dup_or_null(r->content_type);
 	g->effective_url = dup_or_null(r->effective_url);
 	g->permanent_url = dup_or_null(r->permanent_url);
+	g->content_encoding = dup_or_null(r->content_encoding);
 	g->retry_after = r->retry_after;
 	g->max_age = r->max_age;
 	if (pending && --pending == 0)
@@ -313,11 +320,213 @@ static void test_gzip_bomb(void **state)
 	fetch_one(&o, "/bomb/256/feed.xml", NULL, NULL, &g);
 	long after = maxrss_kb();
 	assert_int_equal(g.error, FETCH_E_TOO_BIG);
-	assert_string_equal(g.errmsg, "body larger than 1 MiB");
+	assert_string_equal(g.errmsg, "body larger than 1 MiB once decoded (gzip)");
 	assert_null(g.body);
 	/* 256 MiB inflated would show; the cap keeps growth to a few MiB. */
 	assert_true(after - before < 64 * 1024);
 	got_clear(&g);
+
+	/* keep_encoded: the bomb arrives as it was sent (a few hundred KiB), for the caller's
+	 * fetch_decode to refuse. */
+	o.keep_encoded = true;
+	fetch_one(&o, "/bomb/256/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_OK);
+	assert_string_equal(g.content_encoding, "gzip");
+	assert_true(g.body_len < (1u << 20));
+	char *out = NULL, msg[256];
+	size_t len = 0;
+	assert_int_equal(fetch_decode(g.content_encoding, g.body, g.body_len, 1u << 20, &out, &len,
+				      msg, sizeof(msg)),
+			 -EFBIG);
+	assert_null(out);
+	assert_string_equal(msg, "body larger than 1 MiB once decoded (gzip)");
+	got_clear(&g);
+}
+
+/* z-compresses text with zlib's windowBits wbits (15 + 16 gzip, 15 zlib, -15 raw deflate). */
+static char *zcompress(const char *text, size_t len, int wbits, size_t *ret_len)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	size_t cap = deflateBound(&z, (uLong)len);
+	char *out = xmalloc(cap);
+	z.next_in = (Bytef *)(uintptr_t)text;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	*ret_len = z.total_out;
+	deflateEnd(&z);
+	return out;
+}
+
+/* fetch_decode: every coding it knows gives the text back, within max and not over it. */
+static void test_decode(void **state)
+{
+	(void)state;
+	const char *text = feed;
+	size_t tlen = feed_len, zlen, zlen2, glen;
+	char *out, msg[256];
+	size_t len;
+	static const struct {
+		const char *encoding;
+		int wbits;
+	} ok[] = {{"gzip", 15 + 16}, {"x-gzip", 15 + 16}, {"GZip", 15 + 16},
+		  {"deflate", 15},   {"deflate", -15},	  {" identity , gzip ", 15 + 16}};
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		char *z = zcompress(text, tlen, ok[i].wbits, &zlen);
+		out = NULL;
+		assert_int_equal(
+		    fetch_decode(ok[i].encoding, z, zlen, tlen, &out, &len, msg, sizeof(msg)), 0);
+		assert_int_equal(len, tlen);
+		assert_memory_equal(out, text, tlen);
+		assert_int_equal(out[len], '\0');
+		assert_string_equal(msg, "");
+		free(out);
+		/* One byte under the decoded size is too big. */
+		out = NULL;
+		assert_int_equal(
+		    fetch_decode(ok[i].encoding, z, zlen, tlen - 1, &out, &len, msg, sizeof(msg)),
+		    -EFBIG);
+		assert_null(out);
+		assert_non_null(strstr(msg, "once decoded"));
+		/* Cut short, the data is refused. */
+		assert_int_equal(
+		    fetch_decode(ok[i].encoding, z, zlen / 2, tlen, &out, &len, msg, sizeof(msg)),
+		    -EBADMSG);
+		assert_non_null(strstr(msg, "truncated"));
+		free(z);
+	}
+
+	/* Two gzip members decode to both texts; two codings are undone last first. */
+	char *g1 = zcompress("abc", 3, 15 + 16, &zlen);
+	char *g2 = zcompress("defg", 4, 15 + 16, &zlen2);
+	char *two = xmalloc(zlen + zlen2);
+	memcpy(two, g1, zlen);
+	memcpy(two + zlen, g2, zlen2);
+	assert_int_equal(fetch_decode("gzip", two, zlen + zlen2, 100, &out, &len, msg, sizeof(msg)),
+			 0);
+	assert_int_equal(len, 7);
+	assert_string_equal(out, "abcdefg");
+	free(out);
+	char *gz = zcompress(text, tlen, 15 + 16, &glen);
+	char *dz = zcompress(gz, glen, 15, &zlen);
+	assert_int_equal(
+	    fetch_decode("gzip, deflate", dz, zlen, tlen, &out, &len, msg, sizeof(msg)), 0);
+	assert_int_equal(len, tlen);
+	assert_memory_equal(out, text, tlen);
+	free(out);
+
+	/* The size expected: exact for one gzip member or no coding, a guess otherwise. */
+	assert_int_equal(fetch_decoded_size("gzip", gz, glen), tlen);
+	assert_int_equal(fetch_decoded_size(NULL, text, tlen), tlen);
+	assert_int_equal(fetch_decoded_size("identity", text, tlen), tlen);
+	assert_int_equal(fetch_decoded_size("deflate", dz, zlen), 4 * zlen);
+	assert_int_equal(fetch_decoded_size("br", gz, glen), 4 * glen);
+
+	free(dz);
+
+	/* Nothing to decode in an empty body, whatever its codings. */
+	assert_int_equal(fetch_decode("gzip", "", 0, 10, &out, &len, msg, sizeof(msg)), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal(out, "");
+	free(out);
+
+	/* No coding: the body as it is, still bounded. */
+	assert_int_equal(fetch_decode(NULL, "plain", 5, 5, &out, &len, msg, sizeof(msg)), 0);
+	assert_string_equal(out, "plain");
+	free(out);
+	assert_int_equal(fetch_decode("identity", "plain", 5, 4, &out, &len, msg, sizeof(msg)),
+			 -EFBIG);
+	assert_string_equal(msg, "body larger than 4 bytes");
+
+	/* Unknown codings, and corrupt data. */
+	assert_int_equal(fetch_decode("br", gz, glen, tlen, &out, &len, msg, sizeof(msg)),
+			 -ENOTSUP);
+	assert_string_equal(msg, "unsupported content encoding 'br'");
+	assert_int_equal(fetch_decode("gzip, zstd", gz, glen, tlen, &out, &len, msg, sizeof(msg)),
+			 -ENOTSUP);
+	assert_string_equal(msg, "unsupported content encoding 'zstd'");
+	assert_int_equal(
+	    fetch_decode("gzip,gzip,gzip,gzip,gzip", gz, glen, tlen, &out, &len, msg, sizeof(msg)),
+	    -ENOTSUP);
+	assert_int_equal(
+	    fetch_decode("gzip", "not gzip at all", 15, tlen, &out, &len, msg, sizeof(msg)),
+	    -EBADMSG);
+	assert_non_null(strstr(msg, "bad gzip data"));
+	gz[glen / 2] ^= 0x55;
+	gz[glen / 2 + 1] ^= 0x55;
+	assert_true(fetch_decode("gzip", gz, glen, tlen, &out, &len, msg, sizeof(msg)) < 0);
+	free(gz);
+	free(two);
+	free(g1);
+	free(g2);
+}
+
+/* Requests advertise gzip and deflate only; each response's coding is undone, or kept with its
+ * name (keep_encoded); an unknown one fails the transfer. */
+static void test_content_encoding(void **state)
+{
+	struct got g;
+	(void)state;
+	static const char *const names[] = {"gzip", "x-gzip", "deflate", "raw-deflate"};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		char *path = xasprintf("/encoding/%s/feed.xml", names[i]);
+		fetch_one(NULL, path, NULL, NULL, &g);
+		assert_int_equal(g.error, FETCH_OK);
+		assert_int_equal(g.status, 200);
+		assert_int_equal(g.body_len, feed_len);
+		assert_memory_equal(g.body, feed, feed_len);
+		assert_null(g.content_encoding);
+		got_clear(&g);
+
+		struct fetch_options o = {.keep_encoded = true};
+		fetch_one(&o, path, NULL, NULL, &g);
+		assert_int_equal(g.error, FETCH_OK);
+		assert_true(g.body_len < feed_len / 2);
+		assert_string_equal(g.content_encoding, i == 3 ? "deflate" : names[i]);
+		char *out, msg[256];
+		size_t len;
+		assert_int_equal(fetch_decode(g.content_encoding, g.body, g.body_len, feed_len,
+					      &out, &len, msg, sizeof(msg)),
+				 0);
+		assert_int_equal(len, feed_len);
+		assert_memory_equal(out, feed, feed_len);
+		free(out);
+		got_clear(&g);
+		free(path);
+	}
+
+	/* identity, or no coding: nothing to decode, kept or not. */
+	struct fetch_options keep = {.keep_encoded = true};
+	fetch_one(&keep, "/encoding/identity/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_OK);
+	assert_null(g.content_encoding);
+	assert_int_equal(g.body_len, feed_len);
+	got_clear(&g);
+
+	fetch_one(NULL, "/encoding/br/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_E_PROTOCOL);
+	assert_string_equal(g.errmsg, "unsupported content encoding 'br'");
+	assert_null(g.body);
+	got_clear(&g);
+	fetch_one(&keep, "/encoding/br/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.error, FETCH_OK);
+	assert_string_equal(g.content_encoding, "br");
+	got_clear(&g);
+
+	/* A 304 has no body to decode; the validators still work. */
+	fetch_one(&keep, "/feed.xml", NULL, NULL, &g);
+	assert_string_equal(g.content_encoding, "gzip");
+	struct got g2;
+	fetch_one(&keep, "/feed.xml", g.etag, NULL, &g2);
+	assert_int_equal(g2.status, 304);
+	assert_null(g2.body);
+	assert_null(g2.content_encoding);
+	got_clear(&g2);
+	got_clear(&g);
+	assert_string_equal(FETCH_ACCEPT_ENCODING, "gzip, deflate");
 }
 
 static void test_too_big(void **state)
@@ -670,6 +879,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_gzip_static),
 	    cmocka_unit_test(test_gzip_bomb),
+	    cmocka_unit_test(test_decode),
+	    cmocka_unit_test(test_content_encoding),
 	    cmocka_unit_test(test_ok_200),
 	    cmocka_unit_test(test_not_modified),
 	    cmocka_unit_test(test_too_big),
