@@ -361,11 +361,11 @@ static ptrdiff_t find_words(const char *w, size_t from, const char *phrase)
 	return -1;
 }
 
-/* Applies the rules of rules[] whose bit is set in which to the word line in b (len > 0, ends
- * with a space), in their order. */
-static void drop_boilerplate(struct buf *b, uint64_t which)
+/* Applies the rules of rules[] whose bit is set in which to the word line p[0..*len) (*len > 0,
+ * ends with a space, NUL-terminated), in their order, in place; *len is its new length. */
+static void drop_boilerplate(char *p, size_t *len, uint64_t which)
 {
-	for (size_t r = 0; r < ARRAY_SIZE(rules) && b->len; r++) {
+	for (size_t r = 0; r < ARRAY_SIZE(rules) && *len; r++) {
 		const struct rule *rule = &rules[r];
 		if (!(which >> r & 1u))
 			continue;
@@ -373,31 +373,30 @@ static void drop_boilerplate(struct buf *b, uint64_t which)
 		ptrdiff_t at;
 		switch (rule->kind) {
 		case RULE_LINE:
-			if (b->len == plen + 1 && !memcmp(b->p, rule->phrase, plen))
-				buf_reset(b);
+			if (*len == plen + 1 && !memcmp(p, rule->phrase, plen))
+				*len = 0;
 			break;
 		case RULE_LINE_PREFIX:
-			if (find_words(b->p, 0, rule->phrase) == 0)
-				buf_reset(b);
+			if (find_words(p, 0, rule->phrase) == 0)
+				*len = 0;
 			break;
 		case RULE_PHRASE:
-			while ((at = find_words(b->p, 0, rule->phrase)) >= 0) {
+			while ((at = find_words(p, 0, rule->phrase)) >= 0) {
 				size_t cut = plen + 1; /* and its trailing space */
-				memmove(b->p + at, b->p + at + cut, b->len - (size_t)at - cut + 1);
-				b->len -= cut;
+				memmove(p + at, p + at + cut, *len - (size_t)at - cut + 1);
+				*len -= cut;
 			}
 			break;
 		case RULE_TAIL:
-			at = find_words(b->p, 0, rule->phrase);
-			if (at >= 0 && (!rule->marker ||
-					find_words(b->p, (size_t)at + plen, rule->marker) >= 0)) {
-				b->len = (size_t)at;
-				b->p[b->len] = '\0';
-			}
+			at = find_words(p, 0, rule->phrase);
+			if (at >= 0 &&
+			    (!rule->marker || find_words(p, (size_t)at + plen, rule->marker) >= 0))
+				*len = (size_t)at;
 			break;
 		case RULE_MAX:
 			break;
 		}
+		p[*len] = '\0';
 	}
 }
 
@@ -519,7 +518,9 @@ static uint64_t not_alnum8(uint64_t x)
 }
 
 /* put_words(out, s) for the folded line s[0..len), in one reserved write; returns the rules
- * (bit r: rules[r]) the line's words are triggers of. */
+ * (bit r: rules[r]) the line's words are triggers of. s may also be text_fold_append's output,
+ * its white space not yet collapsed: each text_fold_space character separates words too, so the
+ * words are those of the line text_fold would have made. */
 static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -560,7 +561,7 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
 		} else {
 			uint32_t cp;
 			k = utf8_decode(p + i, len - i, &cp);
-			sep = is_separator(cp);
+			sep = is_separator(cp) || text_fold_space(cp);
 		}
 		if (sep) {
 			if (word) {
@@ -601,7 +602,7 @@ static void put_normalised(struct buf *out, const char *s, bool reference)
 	char *plain = has_markup(s) ? html_to_text(s, strlen(s), VEILLE_MAX_TEXT) : NULL;
 	if (plain)
 		s = plain;
-	struct buf line = {0}, raw = {0};
+	struct buf line = {0}, raw = {0}, norm = {0};
 	size_t start = out->len;
 	for (const char *p = s; *p;) {
 		size_t n = strcspn(p, "\n");
@@ -614,25 +615,41 @@ static void put_normalised(struct buf *out, const char *s, bool reference)
 			cleaned = raw.p;
 			clen = raw.len;
 		}
-		char *folded =
-		    reference ? text_fold_reference(cleaned, clen) : text_fold(cleaned, clen);
-		buf_reset(&line);
-		uint64_t which = ~(uint64_t)0;
-		if (reference)
+		if (reference) {
+			char *folded = text_fold_reference(cleaned, clen);
+			buf_reset(&line);
 			put_words(&line, folded);
-		else
-			which = put_words_fast(&line, folded, strlen(folded)) | always_rules;
-		free(folded);
-		if (line.len && which)
-			drop_boilerplate(&line, which);
-		if (line.len)
-			buf_append(out, line.p, line.len);
+			free(folded);
+			if (line.len)
+				drop_boilerplate(line.p, &line.len, ~(uint64_t)0);
+			if (line.len)
+				buf_append(out, line.p, line.len);
+		} else {
+			/* The words go straight to out, and the rules work on them there. */
+			size_t at = out->len;
+			uint64_t which;
+			buf_reset(&norm);
+			if (text_fold_append(cleaned, clen, &norm) == 0) {
+				which = put_words_fast(out, norm.p, norm.len);
+			} else {
+				char *folded = text_fold(cleaned, clen);
+				which = put_words_fast(out, folded, strlen(folded));
+				free(folded);
+			}
+			which |= always_rules;
+			size_t wlen = out->len - at;
+			if (wlen && which) {
+				drop_boilerplate(out->p + at, &wlen, which);
+				out->len = at + wlen;
+			}
+		}
 		p += n;
 		if (*p)
 			p++;
 	}
 	buf_free(&line);
 	buf_free(&raw);
+	buf_free(&norm);
 	free(plain);
 	/* Every word was followed by a space: drop the last one. */
 	if (out->len > start)

@@ -461,6 +461,16 @@ static char *fold_impl(const char *s, size_t len, bool reference)
 	return buf_steal(&norm);
 }
 
+int text_fold_append(const char *s, size_t len, struct buf *out)
+{
+	return normalise(s, len, FOLD_OPTIONS, false, out);
+}
+
+bool text_fold_space(unsigned long cp)
+{
+	return cp < UNICODE_MAX && fold_space((utf8proc_int32_t)cp);
+}
+
 char *text_fold(const char *s, size_t len)
 {
 	return fold_impl(s, len, false);

@@ -14,6 +14,18 @@
  * NULL) the caller frees. */
 char *text_fold(const char *s, size_t len);
 
+struct buf;
+/* text_fold(s, len) before its white space is collapsed: the folded characters of s[0..len)
+ * appended to out (NUL-terminated), white space and control characters as they come
+ * (text_fold_space tells them). A caller that splits the result into words, with every
+ * text_fold_space character a separator, gets the words of text_fold(s, len) without its extra
+ * pass and copy. -1 on invalid UTF-8, with out partly written (text_fold drops the invalid
+ * bytes: call it instead). */
+int text_fold_append(const char *s, size_t len, struct buf *out);
+/* True for the characters text_fold collapses to one space (white space, control and format
+ * characters), cp being a code point of text_fold_append's output. */
+bool text_fold_space(unsigned long cp);
+
 /*
  * Tokens for scoring.
  *

@@ -451,6 +451,13 @@ static char *random_text(uint32_t *x)
 					     "\xcc\x81",
 					     "\xc2\xad",
 					     "\xe2\x80\x8b",
+					     "\xe2\x80\xa8", /* line and paragraph separators */
+					     "\xe2\x80\xa9",
+					     "\xc2\x85", /* a C1 control */
+					     "\xd8\x80", /* a format character kept by NFKC */
+					     "\x01",
+					     "\x7f",
+					     "\xe3\x80\x80", /* ideographic space */
 					     "😀",
 					     "\xe9",
 					     "한",
