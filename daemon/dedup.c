@@ -868,6 +868,8 @@ static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH
 		   struct dedup_simhash *ret_simhash, bool reference)
 {
 	struct buf in = {0};
+	/* The words are seldom longer than what they were read from: room for them at once. */
+	buf_reserve(&in, (title ? strlen(title) : 0) + (text ? strlen(text) : 0) + 16);
 	put_normalised(&in, title, reference);
 	buf_putc(&in, '\n');
 	size_t body = in.len;

@@ -518,6 +518,8 @@ static void doc_free(struct doc *d)
 /* Sublinear term frequency: the tenth mention says less than the second. */
 static double tf_weight(double count)
 {
+	if (count == 1.0) /* most words of an item: 1 + log(1) is 1 exactly */
+		return 1.0;
 	return count > 0 ? 1.0 + log(count) : 0.0;
 }
 

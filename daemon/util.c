@@ -331,16 +331,28 @@ void json_put_string(struct buf *b, const char *s)
 	size_t len = strlen(s);
 	buf_putc(b, '"');
 	for (size_t i = 0; i < len;) {
-		unsigned char c = p[i];
-		if (c >= 0x80) {
-			size_t n = utf8_seq(p + i, len - i);
-			if (n) {
-				buf_append(b, p + i, n);
-				i += n;
-			} else {
-				buf_puts(b, "\xef\xbf\xbd");
-				i++;
+		/* The characters that stand for themselves, a run at a time. */
+		size_t run = i;
+		for (;;) {
+			if (run < len && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' &&
+			    p[run] != '\\') {
+				run++;
+				continue;
 			}
+			size_t n = run < len && p[run] >= 0x80 ? utf8_seq(p + run, len - run) : 0;
+			if (!n)
+				break;
+			run += n;
+		}
+		if (run > i) {
+			buf_append(b, p + i, run - i);
+			i = run;
+			continue;
+		}
+		unsigned char c = p[i];
+		if (c >= 0x80) { /* the run stopped at it: not valid UTF-8 */
+			buf_puts(b, "\xef\xbf\xbd");
+			i++;
 			continue;
 		}
 		switch (c) {
@@ -359,13 +371,10 @@ void json_put_string(struct buf *b, const char *s)
 		case '\t':
 			buf_puts(b, "\\t");
 			break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-				buf_puts(b, esc);
-			} else {
-				buf_putc(b, (char)c);
-			}
+		default: { /* a control character: the run took every other one */
+			char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+			buf_puts(b, esc);
+		}
 		}
 		i++;
 	}
