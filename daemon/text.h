@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Unicode NFKC, case folded, accents stripped, every run of white space (and control characters)
  * collapsed to one space, trimmed. Invalid UTF-8 bytes are dropped. Returns a new string (never
@@ -87,6 +88,14 @@ bool text_is_stopword(const char *w, size_t len);
  */
 size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const char *s,
 		   size_t len, text_token_cb cb, void *arg);
+
+/* As text_token_cb, with hash = hash_bytes(tok, len) (util.h). */
+typedef void (*text_token_hashed_cb)(const char *tok, size_t len, uint64_t hash, size_t index,
+				     unsigned flags, void *arg);
+/* text_tokens for a caller that hashes every token: the hash of a word's stem is kept with the
+ * stem (see the stem cache in text.c) rather than worked out anew for each occurrence. */
+size_t text_tokens_hashed(struct text_stemmer *st, const struct text_aliases *al, const char *s,
+			  size_t len, text_token_hashed_cb cb, void *arg);
 
 /*
  * text_fold and text_tokens normalise through a table of the common code points, built from

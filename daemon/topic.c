@@ -476,12 +476,12 @@ static void doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssiz
 	d->slots[i] = (uint32_t)(++d->n);
 }
 
-static void doc_cb(const char *tok, size_t len, size_t index, unsigned flags, void *arg)
+static void doc_cb(const char *tok, size_t len, uint64_t h, size_t index, unsigned flags, void *arg)
 {
 	struct doc *d = arg;
 	(void)index;
 	ssize_t prof;
-	uint64_t h = hash_bytes(tok, len); /* hash_str of a word: tokens hold no space */
+	/* h = hash_bytes(tok, len): hash_str of a word, as tokens hold no space */
 	/* A part of a compound counts only in its pair, as in the profile (topic_new). */
 	if (!(flags & TEXT_TOKEN_JOINED)) {
 		prof = term_find_hashed(d->t, tok, len, h);
@@ -532,12 +532,12 @@ static void doc_read(struct doc *d, struct text_stemmer *st, const char *title, 
 	buf_reserve(&d->arena, (tlen + xlen) / 2);
 	if (tlen) {
 		d->mult = TITLE_WEIGHT;
-		text_tokens(st, d->t->aliases, title, tlen, doc_cb, d);
+		text_tokens_hashed(st, d->t->aliases, title, tlen, doc_cb, d);
 		d->prevlen = 0;
 	}
 	if (xlen) {
 		d->mult = 1.0;
-		text_tokens(st, d->t->aliases, text, xlen, doc_cb, d);
+		text_tokens_hashed(st, d->t->aliases, text, xlen, doc_cb, d);
 	}
 }
 
