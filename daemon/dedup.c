@@ -517,13 +517,40 @@ static uint64_t not_alnum8(uint64_t x)
 	return ~((digit | upper | lower) & ~x) & SWAR_HIGHS;
 }
 
+/* Where the words of a word line start (offsets in the buffer the line is written to). */
+struct starts {
+	size_t *v;
+	size_t n, cap;
+};
+
+/* Room for the starts of the words of a line of len bytes: at most one per two bytes. */
+static void starts_reserve(struct starts *st, size_t len)
+{
+	size_t need = st->n + len / 2 + 2;
+	if (need <= st->cap)
+		return;
+	st->cap = need > 2 * st->cap ? need : 2 * st->cap;
+	st->v = xreallocarray(st->v, st->cap, sizeof(*st->v));
+}
+
+/* Records in st the starts of the words of the word line out->p[at..out->len). */
+static void starts_scan(struct starts *st, const struct buf *out, size_t at)
+{
+	starts_reserve(st, out->len - at);
+	for (size_t i = at; i < out->len; i++)
+		if (i == at || out->p[i - 1] == ' ')
+			st->v[st->n++] = i;
+}
+
 /* put_words(out, s) for the folded line s[0..len), in one reserved write; returns the rules
  * (bit r: rules[r]) the line's words are triggers of. s may also be text_fold_append's output,
  * its white space not yet collapsed: each text_fold_space character separates words too, so the
  * words are those of the line text_fold would have made. */
-static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
+static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struct starts *st)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	if (st)
+		starts_reserve(st, len + 1);
 	/* Every byte at most once and one space after the last word; ASCII runs are copied eight
 	 * bytes at a time, up to seven past the run's end. */
 	buf_reserve(out, len + 8);
@@ -537,8 +564,11 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
 		if (p[i] < 0x80) {
 			if (ascii_alnum(p[i])) {
 				/* The rest of an ASCII word at once, eight bytes at a time. */
-				if (!word)
+				if (!word) {
 					word = w;
+					if (st)
+						st->v[st->n++] = (size_t)(w - out->p);
+				}
 				for (;;) {
 					if (i + 8 > len) {
 						while (i < len && ascii_alnum(p[i]))
@@ -572,8 +602,11 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
 				word = NULL;
 			}
 		} else {
-			if (!word)
+			if (!word) {
 				word = w;
+				if (st)
+					st->v[st->n++] = (size_t)(w - out->p);
+			}
 			memcpy(w, p + i, k);
 			w += k;
 		}
@@ -592,7 +625,7 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
 /* Appends the normalised reading of s (NULL: nothing) to *out, words separated by one space.
  * reference: through text_fold_reference, every line searched for boilerplate (the way the
  * content hashes already stored were computed, which the tests hold the fast path to). */
-static void put_normalised(struct buf *out, const char *s, bool reference)
+static void put_normalised(struct buf *out, const char *s, bool reference, struct starts *st)
 {
 	if (!s)
 		return;
@@ -626,20 +659,26 @@ static void put_normalised(struct buf *out, const char *s, bool reference)
 				buf_append(out, line.p, line.len);
 		} else {
 			/* The words go straight to out, and the rules work on them there. */
-			size_t at = out->len;
+			size_t at = out->len, nstarts = st ? st->n : 0;
 			uint64_t which;
 			buf_reset(&norm);
 			if (text_fold_append(cleaned, clen, &norm) == 0) {
-				which = put_words_fast(out, norm.p, norm.len);
+				which = put_words_fast(out, norm.p, norm.len, st);
 			} else {
 				char *folded = text_fold(cleaned, clen);
-				which = put_words_fast(out, folded, strlen(folded));
+				which = put_words_fast(out, folded, strlen(folded), st);
 				free(folded);
 			}
 			which |= always_rules;
 			size_t wlen = out->len - at;
 			if (wlen && which) {
 				drop_boilerplate(out->p + at, &wlen, which);
+				if (st &&
+				    at + wlen != out->len) { /* words went: find the rest anew */
+					out->len = at + wlen;
+					st->n = nstarts;
+					starts_scan(st, out, at);
+				}
 				out->len = at + wlen;
 			}
 		}
@@ -789,10 +828,10 @@ static void lanes_flush(v16u8 lanes[8], uint32_t weight, uint32_t count[128])
  * unit is 8 features): 35 vector operations and 24 for the lanes per eight features, where the
  * lanes took 24 per feature. Word starts are found eight bytes at a time.
  */
-static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
+/* Records in st the starts of the words of the word line w[0..len) (words separated by one space),
+ * eight bytes at a time. */
+static void word_starts(const char *w, size_t len, struct starts *st)
 {
-	*ret = (struct dedup_simhash){0};
-	size_t nwords = 0, cap = 0, *starts = NULL;
 	for (size_t base = 0; base < len; base += 8) {
 		/* bit 8k + 7 set: w[base + k] is a space (exact for every byte) */
 		uint64_t m = 0;
@@ -805,22 +844,28 @@ static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
 				if (w[k] == ' ')
 					m |= (uint64_t)0x80 << (8 * (k - base));
 		}
-		if (nwords + 9 > cap) {
-			cap = cap ? 2 * cap : 256;
-			starts = xreallocarray(starts, cap, sizeof(*starts));
+		if (st->n + 9 > st->cap) {
+			st->cap = st->cap ? 2 * st->cap : 256;
+			st->v = xreallocarray(st->v, st->cap, sizeof(*st->v));
 		}
 		if (base == 0 && len)
-			starts[nwords++] = 0;
+			st->v[st->n++] = 0;
 		for (; m; m &= m - 1) {
 			size_t i = base + first_flagged(m) + 1; /* after a space */
 			if (i < len)
-				starts[nwords++] = i;
+				st->v[st->n++] = i;
 		}
 	}
-	if (nwords < DEDUP_SIMHASH_MIN_WORDS) {
-		free(starts);
+}
+
+/* simhash_words_reference of the word line that ends at w[len], whose words start at
+ * starts[0..nwords) (offsets in w, from word_starts or put_words_fast). */
+static void simhash_words(const char *w, size_t len, const size_t *starts, size_t nwords,
+			  struct dedup_simhash *ret)
+{
+	*ret = (struct dedup_simhash){0};
+	if (nwords < DEDUP_SIMHASH_MIN_WORDS)
 		return;
-	}
 	uint32_t count[128] = {0};
 	v16u8 lanes[8] = {0}, ones = {0}, twos = {0}, fours = {0};
 	size_t nfeat = nwords - DEDUP_SHINGLE + 1, blocks = 0;
@@ -849,7 +894,6 @@ static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
 		if (++blocks % 255 == 0)
 			lanes_flush(lanes, 8, count);
 	}
-	free(starts);
 	lanes_flush(lanes, 8, count);
 	lanes_add(lanes, ones);
 	lanes_flush(lanes, 1, count);
@@ -870,15 +914,18 @@ static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH
 	struct buf in = {0};
 	/* The words are seldom longer than what they were read from: room for them at once. */
 	buf_reserve(&in, (title ? strlen(title) : 0) + (text ? strlen(text) : 0) + 16);
-	put_normalised(&in, title, reference);
+	put_normalised(&in, title, reference, NULL);
 	buf_putc(&in, '\n');
 	size_t body = in.len;
-	put_normalised(&in, text, reference);
+	/* The SimHash's word starts are noted as the text's words are written. */
+	struct starts st = {0};
+	put_normalised(&in, text, reference, ret_simhash && !reference ? &st : NULL);
 	sha256_hex(in.p, in.len, ret_hash);
 	if (ret_simhash && reference)
 		simhash_words_reference(in.p + body, in.len - body, ret_simhash);
 	else if (ret_simhash)
-		simhash_words(in.p + body, in.len - body, ret_simhash);
+		simhash_words(in.p, in.len, st.v, st.n, ret_simhash);
+	free(st.v);
 	buf_free(&in);
 }
 
@@ -902,8 +949,11 @@ void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH
 void dedup_simhash(const char *text, struct dedup_simhash *ret)
 {
 	struct buf in = {0};
-	put_normalised(&in, text, false);
-	simhash_words(in.p ? in.p : "", in.len, ret);
+	struct starts st = {0};
+	put_normalised(&in, text, false, NULL);
+	word_starts(in.p, in.len, &st);
+	simhash_words(in.p, in.len, st.v, st.n, ret);
+	free(st.v);
 	buf_free(&in);
 }
 
