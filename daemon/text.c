@@ -242,8 +242,8 @@ static size_t decode_bmp(const utf8proc_uint8_t *s, size_t len, utf8proc_int32_t
 
 /* The table entry of the character at s (not ASCII) and its length in *k; NULL when it is not a
  * boundary of the table (*k is then 1: the next byte is looked at next). */
-static const struct fold_char *fold_lookup(const struct fold_table *t, const utf8proc_uint8_t *s,
-					   size_t len, size_t *k)
+static inline const struct fold_char *fold_lookup(const struct fold_table *t,
+						  const utf8proc_uint8_t *s, size_t len, size_t *k)
 {
 	utf8proc_int32_t cp;
 	size_t n = decode_bmp(s, len, &cp);
