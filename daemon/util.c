@@ -159,7 +159,8 @@ void buf_put_fixed4(struct buf *b, double v)
 			if (r > half || (r == half && (q & 1)))
 				q++;
 		} /* else v * 10^4 < 2^67 / 2^128: rounds to 0 */
-		uint64_t whole = (uint64_t)(q / 10000), frac = (uint64_t)(q % 10000);
+		/* q < 2^46 (|v| < 2^32, ex <= 32): 64-bit division, not the 128-bit one's call */
+		uint64_t q64 = (uint64_t)q, whole = q64 / 10000, frac = q64 % 10000;
 		char tmp[32], *p = tmp + sizeof(tmp);
 		for (int i = 0; i < 4; i++, frac /= 10)
 			*--p = (char)('0' + frac % 10);
