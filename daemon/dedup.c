@@ -171,15 +171,16 @@ static int letter_case(const unsigned char *s, size_t len)
 	return 0;
 }
 
-/* True when s holds a tag or a character reference: HTML escaped twice by its feed. */
-static bool has_markup(const char *s)
+/* True when s[0..len) holds a tag or a character reference: HTML escaped twice by its feed. */
+static bool has_markup(const char *s, size_t len)
 {
-	size_t len = strlen(s);
-	for (const char *p = s; (p = strpbrk(p, "<&")) != NULL; p++) {
-		size_t rest = len - (size_t)(p - s);
-		if (*p == '<' ? tag_len(p, rest) > 0 : entity_len(p, rest) > 0)
+	const char *end = s + len;
+	for (const char *p = s; (p = memchr(p, '<', (size_t)(end - p))) != NULL; p++)
+		if (tag_len(p, (size_t)(end - p)) > 0)
 			return true;
-	}
+	for (const char *p = s; (p = memchr(p, '&', (size_t)(end - p))) != NULL; p++)
+		if (entity_len(p, (size_t)(end - p)) > 0)
+			return true;
 	return false;
 }
 
@@ -632,13 +633,18 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 	if (!reference)
 		pthread_once(&triggers_once, triggers_init);
 	/* Step 1 (markup): libxml2's HTML parser, as for the feed's own markup. */
-	char *plain = has_markup(s) ? html_to_text(s, strlen(s), VEILLE_MAX_TEXT) : NULL;
-	if (plain)
+	size_t slen = strlen(s);
+	char *plain = has_markup(s, slen) ? html_to_text(s, slen, VEILLE_MAX_TEXT) : NULL;
+	if (plain) {
 		s = plain;
+		slen = strlen(s);
+	}
 	struct buf line = {0}, raw = {0}, norm = {0};
 	size_t start = out->len;
+	const char *end = s + slen;
 	for (const char *p = s; *p;) {
-		size_t n = strcspn(p, "\n");
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
 		const char *cleaned = NULL;
 		size_t clen = 0;
 		if (!reference)
