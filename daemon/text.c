@@ -616,9 +616,10 @@ static uint32_t hash_word(const char *s, size_t n)
  * are per call, the words are not). Open addressing; the keys and stems live in one arena;
  * everything is forgotten at once when it is full. Freed when the thread exits.
  */
-#define STEM_SLOTS   16384u /* power of two; at most half of them used */
-#define STEM_ENTRIES (STEM_SLOTS / 2)
-#define STEM_ARENA   (STEM_ENTRIES * 32u)
+#define STEM_SLOTS	16384u /* power of two; at most half of them used */
+#define STEM_ENTRIES	(STEM_SLOTS / 2)
+#define STEM_ARENA	(STEM_ENTRIES * 32u)
+#define NORM_KEEP_BYTES (256u << 10) /* a longer tokens_impl buffer is not kept */
 
 struct stem_slot {
 	uint32_t hash;
@@ -630,6 +631,7 @@ struct stem_slot {
 };
 
 struct stem_cache {
+	struct buf norm; /* tokens_impl's buffer, kept between calls (empty while lent) */
 	struct stem_slot slot[STEM_SLOTS];
 	size_t n;
 	size_t used;		    /* arena bytes */
@@ -640,10 +642,17 @@ static pthread_key_t stem_key;
 static pthread_once_t stem_once = PTHREAD_ONCE_INIT;
 static _Thread_local struct stem_cache *stem_cache;
 
+static void stem_cache_free_cb(void *arg)
+{
+	struct stem_cache *c = arg;
+	buf_free(&c->norm);
+	free(c);
+}
+
 static void stem_key_init(void)
 {
 	/* On failure no cache is made: every word is stemmed (correct, slower). */
-	if (pthread_key_create(&stem_key, free) != 0)
+	if (pthread_key_create(&stem_key, stem_cache_free_cb) != 0)
 		stem_key = (pthread_key_t)-1;
 }
 
@@ -1099,7 +1108,15 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 	if (!s || !len || (!cb && !hashed_cb))
 		return 0;
 	struct tokenizer tz = {.st = st, .al = al, .cb = cb, .hashed_cb = hashed_cb, .arg = arg};
+	/* The thread's buffer, taken (a nested call finds it empty) and given back at the end:
+	 * one allocation per thread rather than one per call. */
+	struct stem_cache *keep = stem_cache_get();
 	struct buf norm = {0};
+	if (keep) {
+		norm = keep->norm;
+		keep->norm = (struct buf){0};
+		buf_reset(&norm);
+	}
 	if (normalise(s, len, TOKEN_OPTIONS, reference, &norm) < 0) {
 		/* Invalid UTF-8: keep the valid characters only, as text_fold does. */
 		struct buf clean = {0};
@@ -1210,7 +1227,10 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 	}
 	if (tz.len)
 		tok_emit(&tz);
-	buf_free(&norm);
+	if (keep && !keep->norm.p && norm.cap <= NORM_KEEP_BYTES)
+		keep->norm = norm;
+	else
+		buf_free(&norm);
 	return tz.count;
 }
 
