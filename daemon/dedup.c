@@ -171,15 +171,16 @@ static int letter_case(const unsigned char *s, size_t len)
 	return 0;
 }
 
-/* True when s holds a tag or a character reference: HTML escaped twice by its feed. */
-static bool has_markup(const char *s)
+/* True when s[0..len) holds a tag or a character reference: HTML escaped twice by its feed. */
+static bool has_markup(const char *s, size_t len)
 {
-	size_t len = strlen(s);
-	for (const char *p = s; (p = strpbrk(p, "<&")) != NULL; p++) {
-		size_t rest = len - (size_t)(p - s);
-		if (*p == '<' ? tag_len(p, rest) > 0 : entity_len(p, rest) > 0)
+	const char *end = s + len;
+	for (const char *p = s; (p = memchr(p, '<', (size_t)(end - p))) != NULL; p++)
+		if (tag_len(p, (size_t)(end - p)) > 0)
 			return true;
-	}
+	for (const char *p = s; (p = memchr(p, '&', (size_t)(end - p))) != NULL; p++)
+		if (entity_len(p, (size_t)(end - p)) > 0)
+			return true;
 	return false;
 }
 
@@ -361,11 +362,11 @@ static ptrdiff_t find_words(const char *w, size_t from, const char *phrase)
 	return -1;
 }
 
-/* Applies the rules of rules[] whose bit is set in which to the word line in b (len > 0, ends
- * with a space), in their order. */
-static void drop_boilerplate(struct buf *b, uint64_t which)
+/* Applies the rules of rules[] whose bit is set in which to the word line p[0..*len) (*len > 0,
+ * ends with a space, NUL-terminated), in their order, in place; *len is its new length. */
+static void drop_boilerplate(char *p, size_t *len, uint64_t which)
 {
-	for (size_t r = 0; r < ARRAY_SIZE(rules) && b->len; r++) {
+	for (size_t r = 0; r < ARRAY_SIZE(rules) && *len; r++) {
 		const struct rule *rule = &rules[r];
 		if (!(which >> r & 1u))
 			continue;
@@ -373,31 +374,30 @@ static void drop_boilerplate(struct buf *b, uint64_t which)
 		ptrdiff_t at;
 		switch (rule->kind) {
 		case RULE_LINE:
-			if (b->len == plen + 1 && !memcmp(b->p, rule->phrase, plen))
-				buf_reset(b);
+			if (*len == plen + 1 && !memcmp(p, rule->phrase, plen))
+				*len = 0;
 			break;
 		case RULE_LINE_PREFIX:
-			if (find_words(b->p, 0, rule->phrase) == 0)
-				buf_reset(b);
+			if (find_words(p, 0, rule->phrase) == 0)
+				*len = 0;
 			break;
 		case RULE_PHRASE:
-			while ((at = find_words(b->p, 0, rule->phrase)) >= 0) {
+			while ((at = find_words(p, 0, rule->phrase)) >= 0) {
 				size_t cut = plen + 1; /* and its trailing space */
-				memmove(b->p + at, b->p + at + cut, b->len - (size_t)at - cut + 1);
-				b->len -= cut;
+				memmove(p + at, p + at + cut, *len - (size_t)at - cut + 1);
+				*len -= cut;
 			}
 			break;
 		case RULE_TAIL:
-			at = find_words(b->p, 0, rule->phrase);
-			if (at >= 0 && (!rule->marker ||
-					find_words(b->p, (size_t)at + plen, rule->marker) >= 0)) {
-				b->len = (size_t)at;
-				b->p[b->len] = '\0';
-			}
+			at = find_words(p, 0, rule->phrase);
+			if (at >= 0 &&
+			    (!rule->marker || find_words(p, (size_t)at + plen, rule->marker) >= 0))
+				*len = (size_t)at;
 			break;
 		case RULE_MAX:
 			break;
 		}
+		p[*len] = '\0';
 	}
 }
 
@@ -518,11 +518,40 @@ static uint64_t not_alnum8(uint64_t x)
 	return ~((digit | upper | lower) & ~x) & SWAR_HIGHS;
 }
 
+/* Where the words of a word line start (offsets in the buffer the line is written to). */
+struct starts {
+	size_t *v;
+	size_t n, cap;
+};
+
+/* Room for the starts of the words of a line of len bytes: at most one per two bytes. */
+static void starts_reserve(struct starts *st, size_t len)
+{
+	size_t need = st->n + len / 2 + 2;
+	if (need <= st->cap)
+		return;
+	st->cap = need > 2 * st->cap ? need : 2 * st->cap;
+	st->v = xreallocarray(st->v, st->cap, sizeof(*st->v));
+}
+
+/* Records in st the starts of the words of the word line out->p[at..out->len). */
+static void starts_scan(struct starts *st, const struct buf *out, size_t at)
+{
+	starts_reserve(st, out->len - at);
+	for (size_t i = at; i < out->len; i++)
+		if (i == at || out->p[i - 1] == ' ')
+			st->v[st->n++] = i;
+}
+
 /* put_words(out, s) for the folded line s[0..len), in one reserved write; returns the rules
- * (bit r: rules[r]) the line's words are triggers of. */
-static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
+ * (bit r: rules[r]) the line's words are triggers of. s may also be text_fold_append's output,
+ * its white space not yet collapsed: each text_fold_space character separates words too, so the
+ * words are those of the line text_fold would have made. */
+static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struct starts *st)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	if (st)
+		starts_reserve(st, len + 1);
 	/* Every byte at most once and one space after the last word; ASCII runs are copied eight
 	 * bytes at a time, up to seven past the run's end. */
 	buf_reserve(out, len + 8);
@@ -536,8 +565,11 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
 		if (p[i] < 0x80) {
 			if (ascii_alnum(p[i])) {
 				/* The rest of an ASCII word at once, eight bytes at a time. */
-				if (!word)
+				if (!word) {
 					word = w;
+					if (st)
+						st->v[st->n++] = (size_t)(w - out->p);
+				}
 				for (;;) {
 					if (i + 8 > len) {
 						while (i < len && ascii_alnum(p[i]))
@@ -560,7 +592,7 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
 		} else {
 			uint32_t cp;
 			k = utf8_decode(p + i, len - i, &cp);
-			sep = is_separator(cp);
+			sep = is_separator(cp) || text_fold_space(cp);
 		}
 		if (sep) {
 			if (word) {
@@ -571,8 +603,11 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
 				word = NULL;
 			}
 		} else {
-			if (!word)
+			if (!word) {
 				word = w;
+				if (st)
+					st->v[st->n++] = (size_t)(w - out->p);
+			}
 			memcpy(w, p + i, k);
 			w += k;
 		}
@@ -591,20 +626,25 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len)
 /* Appends the normalised reading of s (NULL: nothing) to *out, words separated by one space.
  * reference: through text_fold_reference, every line searched for boilerplate (the way the
  * content hashes already stored were computed, which the tests hold the fast path to). */
-static void put_normalised(struct buf *out, const char *s, bool reference)
+static void put_normalised(struct buf *out, const char *s, bool reference, struct starts *st)
 {
 	if (!s)
 		return;
 	if (!reference)
 		pthread_once(&triggers_once, triggers_init);
 	/* Step 1 (markup): libxml2's HTML parser, as for the feed's own markup. */
-	char *plain = has_markup(s) ? html_to_text(s, strlen(s), VEILLE_MAX_TEXT) : NULL;
-	if (plain)
+	size_t slen = strlen(s);
+	char *plain = has_markup(s, slen) ? html_to_text(s, slen, VEILLE_MAX_TEXT) : NULL;
+	if (plain) {
 		s = plain;
-	struct buf line = {0}, raw = {0};
+		slen = strlen(s);
+	}
+	struct buf line = {0}, raw = {0}, norm = {0};
 	size_t start = out->len;
+	const char *end = s + slen;
 	for (const char *p = s; *p;) {
-		size_t n = strcspn(p, "\n");
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
 		const char *cleaned = NULL;
 		size_t clen = 0;
 		if (!reference)
@@ -614,25 +654,47 @@ static void put_normalised(struct buf *out, const char *s, bool reference)
 			cleaned = raw.p;
 			clen = raw.len;
 		}
-		char *folded =
-		    reference ? text_fold_reference(cleaned, clen) : text_fold(cleaned, clen);
-		buf_reset(&line);
-		uint64_t which = ~(uint64_t)0;
-		if (reference)
+		if (reference) {
+			char *folded = text_fold_reference(cleaned, clen);
+			buf_reset(&line);
 			put_words(&line, folded);
-		else
-			which = put_words_fast(&line, folded, strlen(folded)) | always_rules;
-		free(folded);
-		if (line.len && which)
-			drop_boilerplate(&line, which);
-		if (line.len)
-			buf_append(out, line.p, line.len);
+			free(folded);
+			if (line.len)
+				drop_boilerplate(line.p, &line.len, ~(uint64_t)0);
+			if (line.len)
+				buf_append(out, line.p, line.len);
+		} else {
+			/* The words go straight to out, and the rules work on them there. */
+			size_t at = out->len, nstarts = st ? st->n : 0;
+			uint64_t which;
+			buf_reset(&norm);
+			if (text_fold_append(cleaned, clen, &norm) == 0) {
+				which = put_words_fast(out, norm.p, norm.len, st);
+			} else {
+				char *folded = text_fold(cleaned, clen);
+				which = put_words_fast(out, folded, strlen(folded), st);
+				free(folded);
+			}
+			which |= always_rules;
+			size_t wlen = out->len - at;
+			if (wlen && which) {
+				drop_boilerplate(out->p + at, &wlen, which);
+				if (st &&
+				    at + wlen != out->len) { /* words went: find the rest anew */
+					out->len = at + wlen;
+					st->n = nstarts;
+					starts_scan(st, out, at);
+				}
+				out->len = at + wlen;
+			}
+		}
 		p += n;
 		if (*p)
 			p++;
 	}
 	buf_free(&line);
 	buf_free(&raw);
+	buf_free(&norm);
 	free(plain);
 	/* Every word was followed by a space: drop the last one. */
 	if (out->len > start)
@@ -772,10 +834,10 @@ static void lanes_flush(v16u8 lanes[8], uint32_t weight, uint32_t count[128])
  * unit is 8 features): 35 vector operations and 24 for the lanes per eight features, where the
  * lanes took 24 per feature. Word starts are found eight bytes at a time.
  */
-static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
+/* Records in st the starts of the words of the word line w[0..len) (words separated by one space),
+ * eight bytes at a time. */
+static void word_starts(const char *w, size_t len, struct starts *st)
 {
-	*ret = (struct dedup_simhash){0};
-	size_t nwords = 0, cap = 0, *starts = NULL;
 	for (size_t base = 0; base < len; base += 8) {
 		/* bit 8k + 7 set: w[base + k] is a space (exact for every byte) */
 		uint64_t m = 0;
@@ -788,22 +850,28 @@ static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
 				if (w[k] == ' ')
 					m |= (uint64_t)0x80 << (8 * (k - base));
 		}
-		if (nwords + 9 > cap) {
-			cap = cap ? 2 * cap : 256;
-			starts = xreallocarray(starts, cap, sizeof(*starts));
+		if (st->n + 9 > st->cap) {
+			st->cap = st->cap ? 2 * st->cap : 256;
+			st->v = xreallocarray(st->v, st->cap, sizeof(*st->v));
 		}
 		if (base == 0 && len)
-			starts[nwords++] = 0;
+			st->v[st->n++] = 0;
 		for (; m; m &= m - 1) {
 			size_t i = base + first_flagged(m) + 1; /* after a space */
 			if (i < len)
-				starts[nwords++] = i;
+				st->v[st->n++] = i;
 		}
 	}
-	if (nwords < DEDUP_SIMHASH_MIN_WORDS) {
-		free(starts);
+}
+
+/* simhash_words_reference of the word line that ends at w[len], whose words start at
+ * starts[0..nwords) (offsets in w, from word_starts or put_words_fast). */
+static void simhash_words(const char *w, size_t len, const size_t *starts, size_t nwords,
+			  struct dedup_simhash *ret)
+{
+	*ret = (struct dedup_simhash){0};
+	if (nwords < DEDUP_SIMHASH_MIN_WORDS)
 		return;
-	}
 	uint32_t count[128] = {0};
 	v16u8 lanes[8] = {0}, ones = {0}, twos = {0}, fours = {0};
 	size_t nfeat = nwords - DEDUP_SHINGLE + 1, blocks = 0;
@@ -832,7 +900,6 @@ static void simhash_words(const char *w, size_t len, struct dedup_simhash *ret)
 		if (++blocks % 255 == 0)
 			lanes_flush(lanes, 8, count);
 	}
-	free(starts);
 	lanes_flush(lanes, 8, count);
 	lanes_add(lanes, ones);
 	lanes_flush(lanes, 1, count);
@@ -851,15 +918,20 @@ static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH
 		   struct dedup_simhash *ret_simhash, bool reference)
 {
 	struct buf in = {0};
-	put_normalised(&in, title, reference);
+	/* The words are seldom longer than what they were read from: room for them at once. */
+	buf_reserve(&in, (title ? strlen(title) : 0) + (text ? strlen(text) : 0) + 16);
+	put_normalised(&in, title, reference, NULL);
 	buf_putc(&in, '\n');
 	size_t body = in.len;
-	put_normalised(&in, text, reference);
+	/* The SimHash's word starts are noted as the text's words are written. */
+	struct starts st = {0};
+	put_normalised(&in, text, reference, ret_simhash && !reference ? &st : NULL);
 	sha256_hex(in.p, in.len, ret_hash);
 	if (ret_simhash && reference)
 		simhash_words_reference(in.p + body, in.len - body, ret_simhash);
 	else if (ret_simhash)
-		simhash_words(in.p + body, in.len - body, ret_simhash);
+		simhash_words(in.p, in.len, st.v, st.n, ret_simhash);
+	free(st.v);
 	buf_free(&in);
 }
 
@@ -883,8 +955,11 @@ void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH
 void dedup_simhash(const char *text, struct dedup_simhash *ret)
 {
 	struct buf in = {0};
-	put_normalised(&in, text, false);
-	simhash_words(in.p ? in.p : "", in.len, ret);
+	struct starts st = {0};
+	put_normalised(&in, text, false, NULL);
+	word_starts(in.p, in.len, &st);
+	simhash_words(in.p, in.len, st.v, st.n, ret);
+	free(st.v);
 	buf_free(&in);
 }
 
@@ -954,7 +1029,58 @@ static char *strip_tracking(const char *q)
 	return b.len ? buf_steal(&b) : NULL;
 }
 
-char *dedup_canonical_url(const char *url)
+/*
+ * curl_url_get(u, CURLUPART_URL, ...) as xstrdup'd string, put together from the parts curl
+ * gives for the URLs feeds link to: an http(s) URL without user, password or options, whose
+ * host is no IPv6 literal and holds no '%', whose path starts with '/' and that has no fragment
+ * reads "scheme://host[:port]path[?query]" (the query only when not empty), which is what curl's
+ * URL get prints for it with flags 0. Its printf was half the cost of a canonical URL. NULL for
+ * any other URL: the caller asks curl for the whole URL then. dedup_canonical_url_reference
+ * always asks curl; the tests hold the two to the same strings.
+ */
+static char *url_join(CURLU *u)
+{
+	char *part[4] = {NULL}, *ret = NULL; /* scheme, host, path, query */
+	char *x = NULL, *port = NULL;
+	if (curl_url_get(u, CURLUPART_USER, &x, 0) != CURLUE_NO_USER ||
+	    curl_url_get(u, CURLUPART_PASSWORD, &x, 0) != CURLUE_NO_PASSWORD ||
+	    curl_url_get(u, CURLUPART_OPTIONS, &x, 0) != CURLUE_NO_OPTIONS ||
+	    curl_url_get(u, CURLUPART_FRAGMENT, &x, 0) != CURLUE_NO_FRAGMENT)
+		goto out;
+	CURLUPart which[3] = {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PATH};
+	for (int i = 0; i < 3; i++)
+		if (curl_url_get(u, which[i], &part[i], 0) != CURLUE_OK)
+			goto out;
+	CURLUcode qc = curl_url_get(u, CURLUPART_QUERY, &part[3], 0);
+	CURLUcode pc = curl_url_get(u, CURLUPART_PORT, &port, 0);
+	if ((qc != CURLUE_OK && qc != CURLUE_NO_QUERY) || (pc != CURLUE_OK && pc != CURLUE_NO_PORT))
+		goto out;
+	if ((strcmp(part[0], "http") && strcmp(part[0], "https")) || !part[1][0] ||
+	    part[1][0] == '[' || strchr(part[1], '%') || part[2][0] != '/')
+		goto out;
+	struct buf b = {0};
+	buf_puts(&b, part[0]);
+	buf_puts(&b, "://");
+	buf_puts(&b, part[1]);
+	if (port) {
+		buf_putc(&b, ':');
+		buf_puts(&b, port);
+	}
+	buf_puts(&b, part[2]);
+	if (part[3] && part[3][0]) {
+		buf_putc(&b, '?');
+		buf_puts(&b, part[3]);
+	}
+	ret = buf_steal(&b);
+out:
+	curl_free(x);
+	curl_free(port);
+	for (int i = 0; i < 4; i++)
+		curl_free(part[i]);
+	return ret;
+}
+
+static char *canonical_url(const char *url, bool reference)
 {
 	char *ret = NULL, *scheme = NULL, *host = NULL, *port = NULL, *query = NULL;
 	char *q = NULL;
@@ -979,8 +1105,10 @@ char *dedup_canonical_url(const char *url)
 			upper = true;
 		}
 	}
+	/* The scheme in lower case (set only when it is not: the same string otherwise). */
+	const char *want = https ? "https" : "http";
 	if ((upper && curl_url_set(u, CURLUPART_HOST, host, 0) != CURLUE_OK) ||
-	    curl_url_set(u, CURLUPART_SCHEME, https ? "https" : "http", 0) != CURLUE_OK)
+	    (strcmp(scheme, want) && curl_url_set(u, CURLUPART_SCHEME, want, 0) != CURLUE_OK))
 		goto out;
 	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
 	    !strcmp(port, https ? "443" : "80") &&
@@ -993,6 +1121,8 @@ char *dedup_canonical_url(const char *url)
 		if (curl_url_set(u, CURLUPART_QUERY, q, 0) != CURLUE_OK)
 			goto out;
 	}
+	if (!reference && (ret = url_join(u)) != NULL)
+		goto out;
 	char *s = NULL;
 	if (curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
 		goto out;
@@ -1006,4 +1136,14 @@ out:
 	curl_free(scheme);
 	curl_url_cleanup(u);
 	return ret;
+}
+
+char *dedup_canonical_url(const char *url)
+{
+	return canonical_url(url, false);
+}
+
+char *dedup_canonical_url_reference(const char *url)
+{
+	return canonical_url(url, true);
 }

@@ -57,5 +57,8 @@ uint64_t dedup_fingerprint(const char *title, const char *summary, const char *c
  * tracking parameters (utm_*, xtor, fbclid, gclid, ...) removed. Returns a new string, or NULL when
  * url is not an absolute http(s) URL. */
 char *dedup_canonical_url(const char *url);
+/* dedup_canonical_url with the whole URL printed by curl_url_get, which dedup_canonical_url
+ * puts together from curl's parts for most URLs. The same strings; the reference of the tests. */
+char *dedup_canonical_url_reference(const char *url);
 
 #endif

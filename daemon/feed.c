@@ -1065,8 +1065,25 @@ static char *resolve(const char *ref, struct parser *p)
 
 /* Trims and collapses white space runs into one space; returns new memory of at most max
  * bytes, or NULL when nothing is left. */
+/* True when s[0..len) holds a byte below 0x21: white space, or a control character. */
+static bool has_blank(const char *s, size_t len)
+{
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8)
+		if (has_below(load8_le(s + i), 0x21))
+			return true;
+	for (; i < len; i++)
+		if ((unsigned char)s[i] < 0x21)
+			return true;
+	return false;
+}
+
 static char *clean_text(const char *s, size_t len, size_t max)
 {
+	/* Most fields (ids, links, dates) hold no white space at all: what the loop below makes
+	 * of them is a copy. */
+	if (len && len <= max && !has_blank(s, len))
+		return xstrndup(s, len);
 	struct buf b = {0};
 	bool space = false;
 	/* Written in place: never longer than the input, and stops within max + 2 bytes. */

@@ -480,16 +480,18 @@ char *html_to_text(const char *html, size_t len, size_t max)
 	struct out o = {.max = max};
 	if (!html || len == 0 || max == 0)
 		return xstrdup("");
+	/* The text is never longer than the markup it is read from (a tag or a reference is
+	 * longer than the break or the character it becomes): room for it at once, where
+	 * out_text grew the buffer paragraph by paragraph. */
+	buf_reserve(&o.b, (len < max ? len : max) + 2);
 	/* Plain text needs no parser: only white space to collapse. */
 	if (!memchr(html, '<', len) && !memchr(html, '&', len) && utf8_valid(html, len)) {
 		out_text(&o, html, strnlen(html, len));
 		return finish(&o);
 	}
-	if (utf8_valid(html, len)) {
-		if (fast_text(html, len, &o))
-			return finish(&o);
-		buf_free(&o.b);
-	}
+	if (utf8_valid(html, len) && fast_text(html, len, &o))
+		return finish(&o);
+	buf_free(&o.b);
 	return html_to_text_parsed(html, len, max);
 }
 

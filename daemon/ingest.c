@@ -73,9 +73,7 @@ static void terms_json(const struct topic_verdict *v, struct buf *b)
 	buf_reset(b);
 	buf_putc(b, '[');
 	for (size_t i = 0; i < v->nterms; i++) {
-		if (i)
-			buf_putc(b, ',');
-		buf_putc(b, '[');
+		buf_append(b, i ? ",[" : "[", i ? 2 : 1);
 		json_put_string(b, v->terms[i].term);
 		buf_putc(b, ',');
 		buf_put_fixed4(b, v->terms[i].weight); /* "%.4f" without printf: every item */

@@ -242,8 +242,8 @@ static size_t decode_bmp(const utf8proc_uint8_t *s, size_t len, utf8proc_int32_t
 
 /* The table entry of the character at s (not ASCII) and its length in *k; NULL when it is not a
  * boundary of the table (*k is then 1: the next byte is looked at next). */
-static const struct fold_char *fold_lookup(const struct fold_table *t, const utf8proc_uint8_t *s,
-					   size_t len, size_t *k)
+static inline const struct fold_char *fold_lookup(const struct fold_table *t,
+						  const utf8proc_uint8_t *s, size_t len, size_t *k)
 {
 	utf8proc_int32_t cp;
 	size_t n = decode_bmp(s, len, &cp);
@@ -461,6 +461,16 @@ static char *fold_impl(const char *s, size_t len, bool reference)
 	return buf_steal(&norm);
 }
 
+int text_fold_append(const char *s, size_t len, struct buf *out)
+{
+	return normalise(s, len, FOLD_OPTIONS, false, out);
+}
+
+bool text_fold_space(unsigned long cp)
+{
+	return cp < UNICODE_MAX && fold_space((utf8proc_int32_t)cp);
+}
+
 char *text_fold(const char *s, size_t len)
 {
 	return fold_impl(s, len, false);
@@ -606,19 +616,22 @@ static uint32_t hash_word(const char *s, size_t n)
  * are per call, the words are not). Open addressing; the keys and stems live in one arena;
  * everything is forgotten at once when it is full. Freed when the thread exits.
  */
-#define STEM_SLOTS   16384u /* power of two; at most half of them used */
-#define STEM_ENTRIES (STEM_SLOTS / 2)
-#define STEM_ARENA   (STEM_ENTRIES * 24u)
+#define STEM_SLOTS	16384u /* power of two; at most half of them used */
+#define STEM_ENTRIES	(STEM_SLOTS / 2)
+#define STEM_ARENA	(STEM_ENTRIES * 32u)
+#define NORM_KEEP_BYTES (256u << 10) /* a longer tokens_impl buffer is not kept */
 
 struct stem_slot {
 	uint32_t hash;
-	uint32_t off;	 /* of the word in the arena; its stem follows it */
+	uint32_t off;	 /* of the word in the arena; its stem follows it, then the stem's
+			    hash_bytes (8 bytes, unaligned) */
 	uint8_t len;	 /* of the word, 0 = empty slot */
 	uint8_t stemlen; /* of the stem */
 	bool stop;	 /* a stop word (no stem) */
 };
 
 struct stem_cache {
+	struct buf norm; /* tokens_impl's buffer, kept between calls (empty while lent) */
 	struct stem_slot slot[STEM_SLOTS];
 	size_t n;
 	size_t used;		    /* arena bytes */
@@ -629,10 +642,17 @@ static pthread_key_t stem_key;
 static pthread_once_t stem_once = PTHREAD_ONCE_INIT;
 static _Thread_local struct stem_cache *stem_cache;
 
+static void stem_cache_free_cb(void *arg)
+{
+	struct stem_cache *c = arg;
+	buf_free(&c->norm);
+	free(c);
+}
+
 static void stem_key_init(void)
 {
 	/* On failure no cache is made: every word is stemmed (correct, slower). */
-	if (pthread_key_create(&stem_key, free) != 0)
+	if (pthread_key_create(&stem_key, stem_cache_free_cb) != 0)
 		stem_key = (pthread_key_t)-1;
 }
 
@@ -681,13 +701,14 @@ static struct stem_slot *stem_find(struct stem_cache *c, const char *w, size_t l
 	}
 }
 
-/* Records the word w and its stem (or that it is a stop word) in the empty slot e. */
+/* Records the word w and its stem (or that it is a stop word) in the empty slot e; stemhash is
+ * hash_bytes of the stem. */
 static void stem_put(struct stem_cache *c, struct stem_slot *e, const char *w, size_t len,
-		     uint32_t h, bool stop, const char *stem, size_t stemlen)
+		     uint32_t h, bool stop, const char *stem, size_t stemlen, uint64_t stemhash)
 {
 	if (len > UINT8_MAX || stemlen > UINT8_MAX)
 		return;
-	if (c->n == STEM_ENTRIES || c->used + len + stemlen > STEM_ARENA) {
+	if (c->n == STEM_ENTRIES || c->used + len + stemlen + 8 > STEM_ARENA) {
 		memset(c->slot, 0, sizeof(c->slot));
 		c->n = c->used = 0;
 		e = stem_find(c, w, len, h);
@@ -699,7 +720,8 @@ static void stem_put(struct stem_cache *c, struct stem_slot *e, const char *w, s
 	e->stop = stop;
 	memcpy(c->arena + c->used, w, len);
 	memcpy(c->arena + c->used + len, stem, stemlen);
-	c->used += len + stemlen;
+	memcpy(c->arena + c->used + len + stemlen, &stemhash, 8);
+	c->used += len + stemlen + 8;
 	c->n++;
 }
 
@@ -918,7 +940,8 @@ const char *text_alias(const struct text_aliases *al, const char *w, size_t len)
 struct tokenizer {
 	struct text_stemmer *st;
 	const struct text_aliases *al;
-	text_token_cb cb;
+	text_token_cb cb;		/* one of the two is set */
+	text_token_hashed_cb hashed_cb; /* wants hash_bytes of each token too */
 	void *arg;
 	char tok[TEXT_MAX_TOKEN + 8];
 	size_t len;	/* bytes in tok */
@@ -941,6 +964,19 @@ static void tok_stem(struct tokenizer *tz)
 	}
 }
 
+/* Hands the token tok[0..len) to the callback; hash is its hash_bytes when have_hash. */
+static void tok_out(struct tokenizer *tz, const char *tok, size_t len, uint64_t hash,
+		    bool have_hash)
+{
+	if (!tz->hashed_cb) {
+		tz->cb(tok, len, tz->count++, tz->flags, tz->arg);
+		return;
+	}
+	if (!have_hash)
+		hash = hash_bytes(tok, len);
+	tz->hashed_cb(tok, len, hash, tz->count++, tz->flags, tz->arg);
+}
+
 static void tok_emit(struct tokenizer *tz)
 {
 	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
@@ -952,27 +988,36 @@ static void tok_emit(struct tokenizer *tz)
 	bool known = e && e->len;
 	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
 		if (e && !known)
-			stem_put(c, e, tz->tok, tz->len, h, true, "", 0);
+			stem_put(c, e, tz->tok, tz->len, h, true, "", 0, 0);
 		return;
 	}
 	const char *canon = alias_find(tz->al, tz->tok, tz->len, h);
 	if (canon) {
-		tz->cb(canon, strlen(canon), tz->count++, tz->flags, tz->arg);
+		tok_out(tz, canon, strlen(canon), 0, false);
 		return;
 	}
 	if (tz->st && known) {
-		memcpy(tz->tok, c->arena + e->off + e->len, e->stemlen);
+		const char *stem = c->arena + e->off + e->len;
+		uint64_t sh;
+		memcpy(tz->tok, stem, e->stemlen);
+		memcpy(&sh, stem + e->stemlen, 8);
 		tz->len = e->stemlen;
 		tz->tok[tz->len] = '\0';
-	} else if (tz->st) {
+		tok_out(tz, tz->tok, tz->len, sh, true);
+		return;
+	}
+	if (tz->st) {
 		char word[sizeof(tz->tok)];
 		size_t wlen = tz->len;
 		memcpy(word, tz->tok, wlen);
 		tok_stem(tz);
+		uint64_t sh = hash_bytes(tz->tok, tz->len);
 		if (e)
-			stem_put(c, e, word, wlen, h, false, tz->tok, tz->len);
+			stem_put(c, e, word, wlen, h, false, tz->tok, tz->len, sh);
+		tok_out(tz, tz->tok, tz->len, sh, true);
+		return;
 	}
-	tz->cb(tz->tok, tz->len, tz->count++, tz->flags, tz->arg);
+	tok_out(tz, tz->tok, tz->len, 0, false);
 }
 
 static void tok_reset(struct tokenizer *tz)
@@ -1057,18 +1102,28 @@ static inline void token_break(struct tokenizer *tz, utf8proc_int32_t cp,
 }
 
 static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al, const char *s,
-			  size_t len, text_token_cb cb, void *arg, bool reference)
+			  size_t len, text_token_cb cb, text_token_hashed_cb hashed_cb, void *arg,
+			  bool reference)
 {
-	if (!s || !len || !cb)
+	if (!s || !len || (!cb && !hashed_cb))
 		return 0;
-	struct tokenizer tz = {.st = st, .al = al, .cb = cb, .arg = arg};
+	struct tokenizer tz = {.st = st, .al = al, .cb = cb, .hashed_cb = hashed_cb, .arg = arg};
+	/* The thread's buffer, taken (a nested call finds it empty) and given back at the end:
+	 * one allocation per thread rather than one per call. */
+	struct stem_cache *keep = stem_cache_get();
 	struct buf norm = {0};
+	if (keep) {
+		norm = keep->norm;
+		keep->norm = (struct buf){0};
+		buf_reset(&norm);
+	}
 	if (normalise(s, len, TOKEN_OPTIONS, reference, &norm) < 0) {
 		/* Invalid UTF-8: keep the valid characters only, as text_fold does. */
 		struct buf clean = {0};
 		valid_chars(s, len, &clean);
-		size_t r =
-		    clean.len ? tokens_impl(st, al, clean.p, clean.len, cb, arg, reference) : 0;
+		size_t r = clean.len ? tokens_impl(st, al, clean.p, clean.len, cb, hashed_cb, arg,
+						   reference)
+				     : 0;
 		buf_free(&clean);
 		buf_free(&norm);
 		return r;
@@ -1172,18 +1227,27 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 	}
 	if (tz.len)
 		tok_emit(&tz);
-	buf_free(&norm);
+	if (keep && !keep->norm.p && norm.cap <= NORM_KEEP_BYTES)
+		keep->norm = norm;
+	else
+		buf_free(&norm);
 	return tz.count;
 }
 
 size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const char *s,
 		   size_t len, text_token_cb cb, void *arg)
 {
-	return tokens_impl(st, al, s, len, cb, arg, false);
+	return tokens_impl(st, al, s, len, cb, NULL, arg, false);
+}
+
+size_t text_tokens_hashed(struct text_stemmer *st, const struct text_aliases *al, const char *s,
+			  size_t len, text_token_hashed_cb cb, void *arg)
+{
+	return tokens_impl(st, al, s, len, NULL, cb, arg, false);
 }
 
 size_t text_tokens_reference(struct text_stemmer *st, const struct text_aliases *al, const char *s,
 			     size_t len, text_token_cb cb, void *arg)
 {
-	return tokens_impl(st, al, s, len, cb, arg, true);
+	return tokens_impl(st, al, s, len, cb, NULL, arg, true);
 }

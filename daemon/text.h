@@ -8,11 +8,24 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Unicode NFKC, case folded, accents stripped, every run of white space (and control characters)
  * collapsed to one space, trimmed. Invalid UTF-8 bytes are dropped. Returns a new string (never
  * NULL) the caller frees. */
 char *text_fold(const char *s, size_t len);
+
+struct buf;
+/* text_fold(s, len) before its white space is collapsed: the folded characters of s[0..len)
+ * appended to out (NUL-terminated), white space and control characters as they come
+ * (text_fold_space tells them). A caller that splits the result into words, with every
+ * text_fold_space character a separator, gets the words of text_fold(s, len) without its extra
+ * pass and copy. -1 on invalid UTF-8, with out partly written (text_fold drops the invalid
+ * bytes: call it instead). */
+int text_fold_append(const char *s, size_t len, struct buf *out);
+/* True for the characters text_fold collapses to one space (white space, control and format
+ * characters), cp being a code point of text_fold_append's output. */
+bool text_fold_space(unsigned long cp);
 
 /*
  * Tokens for scoring.
@@ -75,6 +88,14 @@ bool text_is_stopword(const char *w, size_t len);
  */
 size_t text_tokens(struct text_stemmer *st, const struct text_aliases *al, const char *s,
 		   size_t len, text_token_cb cb, void *arg);
+
+/* As text_token_cb, with hash = hash_bytes(tok, len) (util.h). */
+typedef void (*text_token_hashed_cb)(const char *tok, size_t len, uint64_t hash, size_t index,
+				     unsigned flags, void *arg);
+/* text_tokens for a caller that hashes every token: the hash of a word's stem is kept with the
+ * stem (see the stem cache in text.c) rather than worked out anew for each occurrence. */
+size_t text_tokens_hashed(struct text_stemmer *st, const struct text_aliases *al, const char *s,
+			  size_t len, text_token_hashed_cb cb, void *arg);
 
 /*
  * text_fold and text_tokens normalise through a table of the common code points, built from

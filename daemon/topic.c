@@ -121,6 +121,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,12 +477,12 @@ static void doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssiz
 	d->slots[i] = (uint32_t)(++d->n);
 }
 
-static void doc_cb(const char *tok, size_t len, size_t index, unsigned flags, void *arg)
+static void doc_cb(const char *tok, size_t len, uint64_t h, size_t index, unsigned flags, void *arg)
 {
 	struct doc *d = arg;
 	(void)index;
 	ssize_t prof;
-	uint64_t h = hash_bytes(tok, len); /* hash_str of a word: tokens hold no space */
+	/* h = hash_bytes(tok, len): hash_str of a word, as tokens hold no space */
 	/* A part of a compound counts only in its pair, as in the profile (topic_new). */
 	if (!(flags & TEXT_TOKEN_JOINED)) {
 		prof = term_find_hashed(d->t, tok, len, h);
@@ -508,8 +509,76 @@ static void doc_cb(const char *tok, size_t len, size_t index, unsigned flags, vo
 	d->prevhash = h;
 }
 
+/*
+ * The buffers of a document (its arena, terms and hash slots), kept by each thread from one
+ * document to the next: they were allocated and freed for every item scored. Freed when the
+ * thread exits; buffers grown past DOC_KEEP_BYTES by a long document are not kept.
+ */
+#define DOC_KEEP_BYTES (256u << 10)
+
+struct doc_spare {
+	struct buf arena;
+	struct docterm *v;
+	size_t cap;
+	uint32_t *slots; /* all zero */
+	size_t nslots;
+};
+
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct doc_spare *spare;
+
+static void spare_free_cb(void *arg)
+{
+	struct doc_spare *s = arg;
+	buf_free(&s->arena);
+	free(s->v);
+	free(s->slots);
+	free(s);
+}
+
+static void spare_key_init(void)
+{
+	/* On failure nothing is kept: every document allocates its own (correct, slower). */
+	if (pthread_key_create(&spare_key, spare_free_cb) != 0)
+		spare_key = (pthread_key_t)-1;
+}
+
+/* An empty document of topic t, on the calling thread's spare buffers when it has them. */
+static void doc_init(struct doc *d, const struct topic *t)
+{
+	*d = (struct doc){.t = t};
+	if (!spare)
+		return;
+	d->arena = spare->arena;
+	d->v = spare->v;
+	d->cap = spare->cap;
+	d->slots = spare->slots;
+	d->nslots = spare->nslots;
+	*spare = (struct doc_spare){0};
+}
+
+/* Frees d's buffers, or keeps them (emptied) for the thread's next document. */
 static void doc_free(struct doc *d)
 {
+	size_t bytes = d->arena.cap + d->cap * sizeof(*d->v) + d->nslots * sizeof(*d->slots);
+	if (!spare && bytes <= DOC_KEEP_BYTES) {
+		pthread_once(&spare_once, spare_key_init);
+		if (spare_key != (pthread_key_t)-1) {
+			struct doc_spare *s = xcalloc(1, sizeof(*s));
+			if (pthread_setspecific(spare_key, s) == 0)
+				spare = s;
+			else
+				free(s);
+		}
+	}
+	if (spare && !spare->v && !spare->slots && !spare->arena.p && bytes <= DOC_KEEP_BYTES) {
+		buf_reset(&d->arena);
+		if (d->slots)
+			memset(d->slots, 0, d->nslots * sizeof(*d->slots));
+		*spare = (struct doc_spare){d->arena, d->v, d->cap, d->slots, d->nslots};
+		return;
+	}
 	buf_free(&d->arena);
 	free(d->v);
 	free(d->slots);
@@ -518,10 +587,12 @@ static void doc_free(struct doc *d)
 /* Sublinear term frequency: the tenth mention says less than the second. */
 static double tf_weight(double count)
 {
+	if (count == 1.0) /* most words of an item: 1 + log(1) is 1 exactly */
+		return 1.0;
 	return count > 0 ? 1.0 + log(count) : 0.0;
 }
 
-/* Reads title and text into d (initialised by the caller with d->t set). */
+/* Reads title and text into d (from doc_init). */
 static void doc_read(struct doc *d, struct text_stemmer *st, const char *title, const char *text)
 {
 	size_t tlen = title ? strlen(title) : 0, xlen = text ? strlen(text) : 0;
@@ -530,12 +601,12 @@ static void doc_read(struct doc *d, struct text_stemmer *st, const char *title, 
 	buf_reserve(&d->arena, (tlen + xlen) / 2);
 	if (tlen) {
 		d->mult = TITLE_WEIGHT;
-		text_tokens(st, d->t->aliases, title, tlen, doc_cb, d);
+		text_tokens_hashed(st, d->t->aliases, title, tlen, doc_cb, d);
 		d->prevlen = 0;
 	}
 	if (xlen) {
 		d->mult = 1.0;
-		text_tokens(st, d->t->aliases, text, xlen, doc_cb, d);
+		text_tokens_hashed(st, d->t->aliases, text, xlen, doc_cb, d);
 	}
 }
 
@@ -622,7 +693,8 @@ static void topic_calibrate(struct topic *t)
 	double(*cos)[GROUP_MAX] = xcalloc(nr, sizeof(*cos));
 	double(*rcos)[GROUP_MAX] = xcalloc(nr * nr, sizeof(*rcos)); /* [reference * nr + profile] */
 	for (size_t r = 0; r < nr; r++) {
-		struct doc d = {.t = t};
+		struct doc d;
+		doc_init(&d, t);
 		doc_read(&d, st, NULL, t->reftext[r]);
 		double dn[GROUP_MAX];
 		doc_similarity(&d, cos[r], dn);
@@ -911,7 +983,8 @@ void topic_score_keys(const struct topic *t, const char *title, const char *text
 	struct text_stemmer *own = NULL, *st = text_stemmer_thread();
 	if (!st)
 		st = own = text_stemmer_new();
-	struct doc d = {.t = t};
+	struct doc d;
+	doc_init(&d, t);
 	doc_read(&d, st, title, text);
 	text_stemmer_free(own);
 	if (!d.n)
@@ -1040,7 +1113,8 @@ void topic_doc_keys(const struct topic *t, const char *title, const char *text,
 		    void (*cb)(const char *key, void *arg), void *arg)
 {
 	struct text_stemmer *st = text_stemmer_new();
-	struct doc d = {.t = t};
+	struct doc d;
+	doc_init(&d, t);
 	doc_read(&d, st, title, text);
 	text_stemmer_free(st);
 	for (size_t k = 0; k < d.n; k++)

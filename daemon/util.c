@@ -159,7 +159,8 @@ void buf_put_fixed4(struct buf *b, double v)
 			if (r > half || (r == half && (q & 1)))
 				q++;
 		} /* else v * 10^4 < 2^67 / 2^128: rounds to 0 */
-		uint64_t whole = (uint64_t)(q / 10000), frac = (uint64_t)(q % 10000);
+		/* q < 2^46 (|v| < 2^32, ex <= 32): 64-bit division, not the 128-bit one's call */
+		uint64_t q64 = (uint64_t)q, whole = q64 / 10000, frac = q64 % 10000;
 		char tmp[32], *p = tmp + sizeof(tmp);
 		for (int i = 0; i < 4; i++, frac /= 10)
 			*--p = (char)('0' + frac % 10);
@@ -331,16 +332,28 @@ void json_put_string(struct buf *b, const char *s)
 	size_t len = strlen(s);
 	buf_putc(b, '"');
 	for (size_t i = 0; i < len;) {
-		unsigned char c = p[i];
-		if (c >= 0x80) {
-			size_t n = utf8_seq(p + i, len - i);
-			if (n) {
-				buf_append(b, p + i, n);
-				i += n;
-			} else {
-				buf_puts(b, "\xef\xbf\xbd");
-				i++;
+		/* The characters that stand for themselves, a run at a time. */
+		size_t run = i;
+		for (;;) {
+			if (run < len && p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' &&
+			    p[run] != '\\') {
+				run++;
+				continue;
 			}
+			size_t n = run < len && p[run] >= 0x80 ? utf8_seq(p + run, len - run) : 0;
+			if (!n)
+				break;
+			run += n;
+		}
+		if (run > i) {
+			buf_append(b, p + i, run - i);
+			i = run;
+			continue;
+		}
+		unsigned char c = p[i];
+		if (c >= 0x80) { /* the run stopped at it: not valid UTF-8 */
+			buf_puts(b, "\xef\xbf\xbd");
+			i++;
 			continue;
 		}
 		switch (c) {
@@ -359,13 +372,10 @@ void json_put_string(struct buf *b, const char *s)
 		case '\t':
 			buf_puts(b, "\\t");
 			break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-				buf_puts(b, esc);
-			} else {
-				buf_putc(b, (char)c);
-			}
+		default: { /* a control character: the run took every other one */
+			char esc[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+			buf_puts(b, esc);
+		}
 		}
 		i++;
 	}

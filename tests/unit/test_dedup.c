@@ -263,8 +263,20 @@ static void test_fingerprint(void **state)
 	assert_true(dedup_fingerprint(NULL, NULL, NULL) != dedup_fingerprint("", "", ""));
 }
 
+/* Fails unless dedup_canonical_url and its reference make the same of url. */
+static void check_url_same(const char *url)
+{
+	char *got = dedup_canonical_url(url), *ref = dedup_canonical_url_reference(url);
+	if (!got != !ref || (got && strcmp(got, ref)))
+		fail_msg("%s: %s, reference %s", url ? url : "(null)", got ? got : "NULL",
+			 ref ? ref : "NULL");
+	free(got);
+	free(ref);
+}
+
 static void check_url(const char *in, const char *want)
 {
+	check_url_same(in);
 	char *got = dedup_canonical_url(in);
 	if (!want) {
 		if (got)
@@ -307,6 +319,24 @@ static void test_canonical_url(void **state)
 	check_url("https://example.com/Path/Case?Q=Keep", "https://example.com/Path/Case?Q=Keep");
 	check_url("https://example.com", "https://example.com/");
 	check_url("http://[::1]:80/x", "http://[::1]/x");
+	/* What the URL is put together from (or not): userinfo, IPv6 zones, encoded hosts, dot
+	 * segments, encodings curl keeps or normalises, ports written oddly. */
+	check_url("https://user:pw@Example.com/a", "https://user:pw@example.com/a");
+	check_url("https://user@example.com/a?utm_source=x", "https://user@example.com/a");
+	check_url("http://[fe80::1%25eth0]:8080/x", "http://[fe80::1%25eth0]:8080/x");
+	check_url("http://[FE80::1]/x", "http://[fe80::1]/x");
+	check_url("https://ex%41mple.com/a", "https://example.com/a");
+	check_url("https://example.com/a/./b/../c?x=1", "https://example.com/a/c?x=1");
+	check_url("https://example.com/%7euser/%2F?q=%41", "https://example.com/%7euser/%2F?q=%41");
+	check_url("https://example.com:0443/a", "https://example.com/a");
+	check_url("http://example.com:/a", "http://example.com/a");
+	check_url("https://example.com?q=1", "https://example.com/?q=1");
+	check_url("https://example.com/#frag", "https://example.com/");
+	check_url("https://example.com/a?#", "https://example.com/a");
+	check_url("https://biÃ©lorussie.by/minsk", "https://biÃ©lorussie.by/minsk");
+	check_url("https://example.com/cafÃ©?q=Ã©", "https://example.com/cafÃ©?q=Ã©");
+	check_url("https://example.com/a b", NULL);
+	check_url("https://example.com/a;b=c?d", "https://example.com/a;b=c?d");
 	/* Not absolute http(s) URLs. */
 	check_url("ftp://example.com/file", NULL);
 	check_url("javascript:alert(1)", NULL);
@@ -451,6 +481,13 @@ static char *random_text(uint32_t *x)
 					     "\xcc\x81",
 					     "\xc2\xad",
 					     "\xe2\x80\x8b",
+					     "\xe2\x80\xa8", /* line and paragraph separators */
+					     "\xe2\x80\xa9",
+					     "\xc2\x85", /* a C1 control */
+					     "\xd8\x80", /* a format character kept by NFKC */
+					     "\x01",
+					     "\x7f",
+					     "\xe3\x80\x80", /* ideographic space */
 					     "😀",
 					     "\xe9",
 					     "한",
@@ -507,6 +544,8 @@ static void test_digest_matches_reference(void **state)
 					const struct feed_item *it = &doc->items[k];
 					check_digest(it->title, it->summary);
 					check_digest(it->author, it->content);
+					check_url_same(it->link);
+					check_url_same(it->id);
 				}
 				feed_doc_free(doc);
 				docs++;

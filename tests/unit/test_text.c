@@ -463,7 +463,18 @@ static void all_cb(const char *tok, size_t len, size_t index, unsigned flags, vo
 	buf_printf(arg, "%zu:%.*s/%u ", index, (int)len, tok, flags);
 }
 
-/* Fails unless the fast path and the reference fold and tokenise s[0..len) alike. */
+/* all_cb for text_tokens_hashed, which must hand over each token's hash_bytes. */
+static void all_hashed_cb(const char *tok, size_t len, uint64_t hash, size_t index, unsigned flags,
+			  void *arg)
+{
+	if (hash != hash_bytes(tok, len))
+		fail_msg("text_tokens_hashed: hash of \"%.*s\" is not its hash_bytes", (int)len,
+			 tok);
+	all_cb(tok, len, index, flags, arg);
+}
+
+/* Fails unless the fast path and the reference fold and tokenise s[0..len) alike, and
+ * text_tokens_hashed gives the tokens text_tokens gives. */
 static void check_same(struct text_stemmer *st, const char *s, size_t len)
 {
 	char *got = text_fold(s, len), *want = text_fold_reference(s, len);
@@ -485,8 +496,14 @@ static void check_same(struct text_stemmer *st, const char *s, size_t len)
 		fail_msg("text_tokens(%s) = \"%s\", reference \"%s\"", hex.p, a.p ? a.p : "",
 			 b.p ? b.p : "");
 	}
+	struct buf c = {0};
+	size_t nc = text_tokens_hashed(st, NULL, s, len, all_hashed_cb, &c);
+	if (nc != na || (a.p && strcmp(a.p, c.p)))
+		fail_msg("text_tokens_hashed gives \"%s\", text_tokens \"%s\"", c.p ? c.p : "",
+			 a.p ? a.p : "");
 	buf_free(&a);
 	buf_free(&b);
+	buf_free(&c);
 }
 
 static void put_cp(struct buf *b, utf8proc_int32_t cp)

@@ -63,6 +63,10 @@ static void test_json_string(void **state)
 	json_put_string(&b, "bad\xff\xfe ok");
 	assert_string_equal(b.p, "\"bad\xef\xbf\xbd\xef\xbf\xbd ok\"");
 	buf_reset(&b);
+	/* A truncated sequence, DEL and \r between runs of plain and multi-byte characters. */
+	json_put_string(&b, "«x\xc3» \x7f\r€y\xe2\x82");
+	assert_string_equal(b.p, "\"«x\xef\xbf\xbd» \\u007f\\r€y\xef\xbf\xbd\xef\xbf\xbd\"");
+	buf_reset(&b);
 	json_put_string(&b, NULL);
 	assert_string_equal(b.p, "null");
 	buf_free(&b);
