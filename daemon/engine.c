@@ -122,7 +122,10 @@ static void triage_close(struct engine *e);
 
 /* One transaction stores the documents that come in a row, up to BATCH_ITEMS new items or
  * BATCH_MS after the first, and commits as soon as no other document is on its way. */
-#define BATCH_ITEMS 500
+/* 1000 rather than 500: each commit writes every page its items touched, and the hash and link
+ * indexes take theirs all over the file; a cold cycle of 50,000 items wrote 22% fewer blocks and
+ * its loop used 4% less CPU, for the same peak RSS. */
+#define BATCH_ITEMS 1000
 #define BATCH_MS    1000
 
 /* Documents prepared ahead of the loop while it commits (see engine_new), as long as the open
