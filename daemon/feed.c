@@ -239,18 +239,9 @@ static void utf8_repair(const char *s, size_t len, struct buf *out, size_t *ret_
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0, multi = 0, bad = 0;
 	while (i < len) {
-		if (i + 8 <= len) { /* ASCII: to the first byte that is not, eight at a time */
-			uint64_t m = load8_le(p + i) & SWAR_HIGHS;
-			if (!m) {
-				i += 8;
-				continue;
-			}
-			i += first_flagged(m);
-		}
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
+		i = ascii_end(p, i, len);
+		if (i == len)
+			break;
 		if (p[i] >= 0xC2 && p[i] <= 0xDF && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {
 			multi++; /* a valid 2-byte sequence (é, à, ç...), without a call */
 			i += 2;

@@ -42,4 +42,18 @@ static inline size_t first_flagged(uint64_t m)
 	return (size_t)__builtin_ctzll(m) / 8;
 }
 
+/* The end of the ASCII run at s[i]: the index of the first byte of s[i..len) at or above 0x80,
+ * or len; eight bytes at a time. */
+static inline size_t ascii_end(const unsigned char *s, size_t i, size_t len)
+{
+	for (; i + 8 <= len; i += 8) {
+		uint64_t m = load8_le(s + i) & SWAR_HIGHS;
+		if (m)
+			return i + first_flagged(m);
+	}
+	while (i < len && s[i] < 0x80)
+		i++;
+	return i;
+}
+
 #endif

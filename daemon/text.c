@@ -299,20 +299,7 @@ static int normalise_fast(const char *str, size_t len, const struct fold_table *
 	size_t i = 0, prev = SIZE_MAX, prev_out = 0; /* the boundary before i, where it went */
 	while (i < len) {
 		if (s[i] < 0x80) {
-			size_t j = i;
-			for (;;) {
-				if (j + 8 > len) {
-					while (j < len && s[j] < 0x80)
-						j++;
-					break;
-				}
-				uint64_t m = load8_le(s + j) & SWAR_HIGHS;
-				if (m) {
-					j += first_flagged(m);
-					break;
-				}
-				j += 8;
-			}
+			size_t j = ascii_end(s, i, len);
 			if (out->cap - out->len <= j - i + 8)
 				buf_reserve(out, j - i + 8);
 			ascii_copy(out->p + out->len, s + i, j - i, fold);

@@ -237,20 +237,7 @@ bool utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
-		/* ASCII, eight bytes at a time, to the first byte that is not */
-		for (;;) {
-			if (i + 8 > len) {
-				while (i < len && p[i] < 0x80)
-					i++;
-				break;
-			}
-			uint64_t w = load8_le(p + i) & SWAR_HIGHS;
-			if (w) {
-				i += first_flagged(w);
-				break;
-			}
-			i += 8;
-		}
+		i = ascii_end(p, i, len);
 		if (i == len)
 			break;
 		/* a 2-byte sequence (é, à, ç...) without a call */
