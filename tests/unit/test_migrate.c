@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <xxhash.h>
 
 #include "feed.h"
 #include "store.h"
@@ -32,14 +33,19 @@
  * The same logical content at every version: two feeds; item 1, relevant, seen in both feeds,
  * its alert still queued; item 2, irrelevant, without a date; the export watermark at item 1.
  */
-#define FILL_V1                                                                                    \
+#define FILL_V1 FILL_FEEDS FILL_ITEMS("items") FILL_REST
+
+#define FILL_FEEDS                                                                                 \
 	"INSERT INTO feeds (id, name, url, etag, last_modified, last_error, last_fetch,"           \
 	" next_fetch, last_status, errors, items, disabled) VALUES"                                \
 	" (1, 'lemonde-europe', 'https://www.lemonde.fr/europe/rss_full.xml', '\"abc\"',"          \
 	"  'Tue, 14 Nov 2023 22:13:20 GMT', NULL, 1700000000, 1700000900, 200, 0, 2, 0),"          \
 	" (2, 'rfi-europe', 'https://www.rfi.fr/fr/europe/rss', NULL, NULL, 'HTTP 503',"           \
-	"  1700000100, 1700001000, 503, 3, 0, 0);"                                                 \
-	"INSERT INTO items (id, guid, link, canonical_link, title, author, summary, content, "     \
+	"  1700000100, 1700001000, 503, 3, 0, 0);"
+
+/* The items of the fill, into table T. */
+#define FILL_ITEMS(T)                                                                              \
+	"INSERT INTO " T " (id, guid, link, canonical_link, title, author, summary, content, "     \
 	"hash,"                                                                                    \
 	" published, fetched, feed_id) VALUES"                                                     \
 	" (1, 'g1', 'https://www.lemonde.fr/europe/a1.html', "                                     \
@@ -48,7 +54,10 @@
 	"  'Des chars près de Gomel.', NULL, 'hash-1', 1699990000, 1700000000, 1),"               \
 	" (2, 'g2', 'https://www.lemonde.fr/culture/a2.html', NULL, 'Festival de Cannes', NULL,"   \
 	"  'Sélection officielle.', 'Vingt films en compétition.', 'hash-2', NULL, 1700000050, " \
-	"1);"                                                                                      \
+	"1);"
+
+/* What refers to the items. */
+#define FILL_REST                                                                                  \
 	"INSERT INTO sources (item_id, feed_id, identity, link, first_seen) VALUES"                \
 	" (1, 1, 'g1', 'https://www.lemonde.fr/europe/a1.html', 1700000000),"                      \
 	" (1, 2, 'rfi-1', 'https://www.rfi.fr/fr/europe/1', 1700000100),"                          \
@@ -60,12 +69,28 @@
 	" (1, 'belarus-border', 1700000001, NULL);"                                                \
 	"INSERT INTO meta (key, value) VALUES ('export.last_id', '1');"
 
+/* items_fts as the store writes it at commit (from version 5). */
+#define FILL_FTS                                                                                   \
+	"INSERT INTO items_fts (rowid, title, text) SELECT id, title,"                             \
+	" coalesce(summary, '') || ' ' || coalesce(content, '') FROM items;"
+
+/* From version 8 items hold the keys they are found by: XXH3 of the content hash and of the
+ * canonical link, computed here apart from the store (veille_key in exec_sql). */
+#define FILL_ITEMS_V8                                                                              \
+	"CREATE TEMP TABLE fill_items (id, guid, link, canonical_link, title, author, summary,"    \
+	" content, hash, published, fetched, feed_id);" FILL_ITEMS(                                \
+	    "fill_items") "INSERT INTO items (id, guid, link, canonical_link, title, author, "     \
+			  "summary, content, hash,"                                                \
+			  " published, fetched, feed_id, hash_key, link_key) SELECT *, "           \
+			  "veille_key(hash),"                                                      \
+			  " veille_key(canonical_link) FROM fill_items;"
+
 static const char *const fills[] = {
     [1] = FILL_V1,
     /* From version 5 items_fts is written by the store at commit, not by a trigger: rows
      * inserted behind its back are indexed by hand, as the store would. */
-    [5] = FILL_V1 "INSERT INTO items_fts (rowid, title, text) SELECT id, title,"
-		  " coalesce(summary, '') || ' ' || coalesce(content, '') FROM items;",
+    [5] = FILL_V1 FILL_FTS,
+    [8] = FILL_FEEDS FILL_ITEMS_V8 FILL_REST FILL_FTS,
 };
 
 /* The fill for a database at version k: the latest at or below it (NULL for k = 0). */
@@ -90,11 +115,24 @@ static int user_version(const char *path)
 	return v;
 }
 
+static void key_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	const char *v = (const char *)sqlite3_value_text(argv[0]);
+	if (v)
+		sqlite3_result_int64(ctx, (sqlite3_int64)XXH3_64bits(v, strlen(v)));
+	else
+		sqlite3_result_null(ctx);
+}
+
 static void exec_sql(const char *path, const char *sql, int version)
 {
 	sqlite3 *db;
 	char *err = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_create_function(db, "veille_key", 1, SQLITE_UTF8, NULL, key_fn, NULL, NULL),
+	    SQLITE_OK);
 	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
 		fail_msg("the fill for version %d does not apply (a migration changed the rows' "
 			 "shape: append a fill for it): %s",
@@ -238,6 +276,44 @@ static void check_working(struct store *s, bool filled)
 	assert_int_equal(search(s, "cannes"), 0);
 	assert_int_equal(search(s, "brest"), 1);
 	assert_int_equal(store_optimize(s), 0);
+
+	if (filled) {
+		/* Items stored before are found by their content hash and by their canonical
+		 * link: the keys the migration gave them are the store's. */
+		int64_t found = 0;
+		struct store_item same = it;
+		same.identity = "same-hash";
+		same.canonical_link = "https://www.rfi.fr/fr/europe/autre";
+		same.hash = "hash-1";
+		assert_int_equal(store_item_add(s, &same, &found), 0);
+		assert_int_equal(found, 1);
+		same.identity = "same-link";
+		same.canonical_link = "https://www.lemonde.fr/europe/a1.html";
+		same.hash = "hash-other";
+		assert_int_equal(store_item_add(s, &same, &found), 0);
+		assert_int_equal(found, 1);
+		/* A revised item is found by its new content, no longer by its old. */
+		struct store_item rev = {
+		    .feed = "lemonde-europe",
+		    .identity = "g1",
+		    .title = "Loukachenko masse des troupes à la frontière",
+		    .summary = "Des chars près de Gomel et de Mozyr.",
+		    .hash = "hash-1b",
+		    .published = FEED_NO_DATE,
+		    .fetched = T0 + 700,
+		};
+		assert_int_equal(store_item_revise(s, 1, &rev, &found), 1);
+		assert_int_equal(found, 1);
+		same.identity = "rev-new";
+		same.canonical_link = NULL;
+		same.hash = "hash-1b";
+		assert_int_equal(store_item_add(s, &same, &found), 0);
+		assert_int_equal(found, 1);
+		same.identity = "rev-old";
+		same.hash = "hash-1";
+		assert_int_equal(store_item_add(s, &same, &found), 1);
+		assert_true(found > id);
+	}
 }
 
 static void test_every_version(void **state)
