@@ -68,7 +68,8 @@ struct engine {
 	size_t jobs_min, jobs_bytes;
 	/* The worker scores with the read lock held; the loop re-weights the topics
 	 * (topics_load_background) with the write lock, and counts each re-weighting in
-	 * topics_gen: verdicts prepared under an older generation are computed again. */
+	 * topics_gen: verdicts prepared under an older generation are computed again, from the
+	 * items' bags the worker kept (topic_bag_new), without reading their texts again. */
 	pthread_rwlock_t topics_lock;
 	unsigned topics_gen;
 	/* Read-only connections for the worker's triage (ingest_triage), at most one per thread:

@@ -112,7 +112,9 @@ struct prep_item {
 	struct dedup_simhash sim;
 	char *canon;		/* dedup_canonical_url of the link, NULL when none */
 	struct prep_verdict *v; /* one per topic once scored, else NULL */
-	struct buf keys;	/* the profile keys the item holds, each NUL-terminated */
+	/* The item as each topic read it (one per topic with v): its profile keys, and its verdicts
+	 * again, without reading its text, when the topics were re-weighted meanwhile. */
+	struct topic_bag **bags;
 };
 
 struct ingest_prep {
@@ -180,12 +182,6 @@ void ingest_prepare_digests(struct ingest_prep *p, const struct feed_doc *doc)
 	}
 }
 
-static void key_collect_cb(const char *key, void *arg)
-{
-	struct buf *b = arg;
-	buf_append(b, key, strlen(key) + 1);
-}
-
 void ingest_prepare_verdicts(struct ingest_prep *p, const struct topics *topics,
 			     const struct feed_doc *doc)
 {
@@ -196,10 +192,11 @@ void ingest_prepare_verdicts(struct ingest_prep *p, const struct topics *topics,
 		if (!pi->want || pi->v)
 			continue;
 		pi->v = xcalloc(topics->n ? topics->n : 1, sizeof(*pi->v));
+		pi->bags = xcalloc(topics->n ? topics->n : 1, sizeof(*pi->bags));
 		for (size_t t = 0; t < topics->n; t++) {
 			struct topic_verdict v;
-			topic_score_keys(topics->v[t], it->title, item_text(it), &v, key_collect_cb,
-					 &pi->keys);
+			pi->bags[t] = topic_bag_new(topics->v[t], it->title, item_text(it));
+			topic_bag_score(topics->v[t], pi->bags[t], &v, NULL, NULL);
 			terms_json(&v, &terms);
 			pi->v[t] = (struct prep_verdict){v.score, v.relevant, xstrdup(terms.p)};
 		}
@@ -216,10 +213,12 @@ void ingest_prep_free(struct ingest_prep *p)
 		struct prep_item *pi = &p->v[i];
 		free(pi->canon);
 		if (pi->v)
-			for (size_t t = 0; t < p->ntopics; t++)
+			for (size_t t = 0; t < p->ntopics; t++) {
 				free(pi->v[t].terms);
+				topic_bag_free(pi->bags[t]);
+			}
 		free(pi->v);
-		buf_free(&pi->keys);
+		free(pi->bags);
 	}
 	free(p->v);
 	free(p);
@@ -230,32 +229,33 @@ void ingest_prep_free(struct ingest_prep *p)
  * topic it is relevant to, unless its story already had one for that topic: a story alerts once
  * per topic, whichever of its items (or versions) became relevant first. *ret_relevant says
  * whether it is relevant to any topic. count: the item is new, its profile keys go to the
- * background document frequencies. pi (may be NULL): the verdicts and keys prepared for the item,
- * used when it holds them.
+ * background document frequencies. pi (may be NULL): what was prepared for the item, for the
+ * same topics: its verdicts, used when current (the topics were not re-weighted since), else its
+ * bags, scored again under the current weights without reading the text.
  */
 static int judge(struct store *st, const struct topics *topics, int64_t id, int64_t story,
 		 const char *title, const char *text, bool count, const struct prep_item *pi,
-		 struct buf *terms, bool *ret_relevant)
+		 bool current, struct buf *terms, bool *ret_relevant)
 {
 	bool any = false;
+	void (*key_cb)(const char *key, void *arg) = count ? corpus_key_cb : NULL;
 	if (pi && !pi->v)
 		pi = NULL;
-	if (count) {
+	if (count)
 		corpus_doc(topics->corpus);
-		for (size_t k = 0; pi && k < pi->keys.len; k += strlen(pi->keys.p + k) + 1)
-			corpus_key_cb(pi->keys.p + k, topics->corpus);
-	}
 	for (size_t t = 0; t < topics->n; t++) {
+		const struct topic *tp = topics->v[t];
+		const struct topic_bag *bag = pi ? pi->bags[t] : NULL;
 		struct topic_verdict v;
-		const char *name = topic_name(topics->v[t]);
+		const char *name = topic_name(tp);
 		const char *json;
-		if (pi) {
+		if (bag && current && topic_bag_score(tp, bag, NULL, key_cb, topics->corpus)) {
 			v.score = pi->v[t].score;
 			v.relevant = pi->v[t].relevant;
 			json = pi->v[t].terms;
 		} else {
-			topic_score_keys(topics->v[t], title, text, &v,
-					 count ? corpus_key_cb : NULL, topics->corpus);
+			if (!bag || !topic_bag_score(tp, bag, &v, key_cb, topics->corpus))
+				topic_score_keys(tp, title, text, &v, key_cb, topics->corpus);
 			terms_json(&v, terms);
 			json = terms->p;
 		}
@@ -310,6 +310,8 @@ int ingest_commit(struct store *st, const struct topics *topics, const char *fee
 		prep = NULL;
 	if (!prep || prep->ntopics != topics->n)
 		verdicts_current = false;
+	/* Prepared for other topics: nothing of it applies. */
+	bool prepared = prep && prep->ntopics == topics->n;
 	if (prep)
 		prefetch_stories(st, prep, now - INGEST_STORY_WINDOW);
 	for (size_t i = 0; i < doc->nitems; i++) {
@@ -412,8 +414,8 @@ int ingest_commit(struct store *st, const struct topics *topics, const char *fee
 		bool relevant;
 		/* A new item joins the background document frequencies; a revision was counted
 		 * when it was new. */
-		r = judge(st, topics, id, story, it->title, text, !known,
-			  verdicts_current ? pi : NULL, &terms, &relevant);
+		r = judge(st, topics, id, story, it->title, text, !known, prepared ? pi : NULL,
+			  verdicts_current, &terms, &relevant);
 		if (r < 0)
 			goto out;
 		n.relevant += relevant;

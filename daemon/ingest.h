@@ -77,7 +77,8 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
  * 3. ingest_commit, on the store's thread, inside the caller's transaction: exactly ingest_doc,
  *    taking from p what it holds and working out inline what it does not. verdicts_current: the
  *    topics have not been re-weighted since ingest_prepare_verdicts (else the verdicts are
- *    computed again).
+ *    computed again under the current weights, from what p kept of each item's reading: the
+ *    same verdicts as from the text, without reading it again).
  *
  * The preparation belongs to doc (same items, same order; one for another document is ignored)
  * and is freed by ingest_prep_free.

@@ -610,46 +610,85 @@ static void doc_read(struct doc *d, struct text_stemmer *st, const char *title, 
 	}
 }
 
-/* Cosine similarity of the document to each group of the profile; the document's own norm
- * counts every word it holds of that kind, so words foreign to the topic dilute it. */
-static void doc_similarity(const struct doc *d, double cos[GROUP_MAX], double dnorm[GROUP_MAX])
+/*
+ * What a verdict takes from an item's text whatever the weights (topic_set_background changes
+ * them, never the profile's terms or groups): the document's norm per group, which counts every
+ * word it holds, and the profile terms it holds with their sublinear counts, in reading order. The
+ * similarities below sum over them in that order, the order doc_read met them: the same sums,
+ * bit for bit, whether the bag was just read or kept from before a re-weighting.
+ */
+struct topic_bag {
+	const struct topic *t;
+	bool empty;		 /* no word at all: the verdict is all zero, no key */
+	double dnorm[GROUP_MAX]; /* Euclidean norm of the document's words of each group */
+	size_t n;		 /* profile terms held */
+	double tf[];		 /* [n] tf_weight of each term's count, then uint32_t prof[n] */
+};
+
+/* The profile term index of each of b's terms, after its tf. */
+static const uint32_t *bag_prof(const struct topic_bag *b)
 {
-	double dot[GROUP_MAX] = {0}, n2[GROUP_MAX] = {0};
-	for (size_t k = 0; k < d->n; k++) {
+	return (const uint32_t *)(const void *)(b->tf + b->n);
+}
+
+/* The bag of d (read by doc_read): new, freed by topic_bag_free. */
+static struct topic_bag *bag_new(const struct doc *d)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < d->n; k++)
+		n += d->v[k].prof >= 0;
+	struct topic_bag *b = xmalloc(sizeof(*b) + n * (sizeof(double) + sizeof(uint32_t)));
+	*b = (struct topic_bag){.t = d->t, .empty = d->n == 0, .n = n};
+	uint32_t *prof = (uint32_t *)(void *)(b->tf + n);
+	double n2[GROUP_MAX] = {0};
+	for (size_t k = 0, j = 0; k < d->n; k++) {
 		const struct docterm *e = &d->v[k];
 		double x = tf_weight(e->count);
 		int g = e->prof >= 0 ? (int)d->t->terms[e->prof].group
 				     : (e->name ? GROUP_NAME : GROUP_CONTEXT);
 		n2[g] += x * x;
-		if (e->prof >= 0)
-			dot[g] += d->t->terms[e->prof].weight * x;
+		if (e->prof >= 0) {
+			b->tf[j] = x;
+			prof[j++] = (uint32_t)e->prof;
+		}
 	}
-	for (int g = 0; g < GROUP_MAX; g++) {
-		dnorm[g] = sqrt(n2[g]);
+	for (int g = 0; g < GROUP_MAX; g++)
+		b->dnorm[g] = sqrt(n2[g]);
+	return b;
+}
+
+/* Cosine similarity of the document to each group of the profile; the document's own norm
+ * counts every word it holds of that kind, so words foreign to the topic dilute it. */
+static void bag_similarity(const struct topic_bag *b, double cos[GROUP_MAX])
+{
+	const struct topic *t = b->t;
+	const uint32_t *prof = bag_prof(b);
+	double dot[GROUP_MAX] = {0};
+	for (size_t k = 0; k < b->n; k++) {
+		const struct term *tm = &t->terms[prof[k]];
+		dot[tm->group] += tm->weight * b->tf[k];
+	}
+	for (int g = 0; g < GROUP_MAX; g++)
 		cos[g] =
-		    dnorm[g] > 0 && d->t->wnorm[g] > 0 ? dot[g] / (dnorm[g] * d->t->wnorm[g]) : 0;
-	}
+		    b->dnorm[g] > 0 && t->wnorm[g] > 0 ? dot[g] / (b->dnorm[g] * t->wnorm[g]) : 0;
 }
 
 /* Cosine similarity of the document to each reference's own profile, per group, into
- * cos[nrefs]; dnorm is the document's norm from doc_similarity. */
-static void doc_ref_similarity(const struct doc *d, const double dnorm[GROUP_MAX],
-			       double (*cos)[GROUP_MAX])
+ * cos[nrefs]. */
+static void bag_ref_similarity(const struct topic_bag *b, double (*cos)[GROUP_MAX])
 {
-	const struct topic *t = d->t;
+	const struct topic *t = b->t;
+	const uint32_t *prof = bag_prof(b);
 	memset(cos, 0, t->nrefs * sizeof(*cos));
-	for (size_t k = 0; k < d->n; k++) {
-		const struct docterm *e = &d->v[k];
-		if (e->prof < 0)
-			continue;
-		const struct term *tm = &t->terms[e->prof];
-		double x = tf_weight(e->count);
+	for (size_t k = 0; k < b->n; k++) {
+		const struct term *tm = &t->terms[prof[k]];
+		double x = b->tf[k];
 		for (size_t j = tm->post; j < tm->post + tm->npost; j++)
 			cos[t->post[j].ref][tm->group] += t->post[j].weight * x;
 	}
 	for (size_t r = 0; r < t->nrefs; r++)
 		for (int g = 0; g < GROUP_MAX; g++) {
-			double den = dnorm[g] * t->rwnorm[r][g];
+			double den = b->dnorm[g] * t->rwnorm[r][g];
 			cos[r][g] = den > 0 ? cos[r][g] / den : 0;
 		}
 }
@@ -696,10 +735,11 @@ static void topic_calibrate(struct topic *t)
 		struct doc d;
 		doc_init(&d, t);
 		doc_read(&d, st, NULL, t->reftext[r]);
-		double dn[GROUP_MAX];
-		doc_similarity(&d, cos[r], dn);
-		doc_ref_similarity(&d, dn, rcos + r * nr);
+		struct topic_bag *b = bag_new(&d);
 		doc_free(&d);
+		bag_similarity(b, cos[r]);
+		bag_ref_similarity(b, rcos + r * nr);
+		topic_bag_free(b);
 	}
 	for (int g = 0; g < GROUP_MAX; g++) {
 		for (size_t r = 0; r < nr; r++)
@@ -979,7 +1019,13 @@ void topic_score_keys(const struct topic *t, const char *title, const char *text
 		      struct topic_verdict *ret, void (*key_cb)(const char *key, void *arg),
 		      void *arg)
 {
-	memset(ret, 0, sizeof(*ret));
+	struct topic_bag *b = topic_bag_new(t, title, text);
+	topic_bag_score(t, b, ret, key_cb, arg);
+	topic_bag_free(b);
+}
+
+struct topic_bag *topic_bag_new(const struct topic *t, const char *title, const char *text)
+{
 	struct text_stemmer *own = NULL, *st = text_stemmer_thread();
 	if (!st)
 		st = own = text_stemmer_new();
@@ -987,18 +1033,36 @@ void topic_score_keys(const struct topic *t, const char *title, const char *text
 	doc_init(&d, t);
 	doc_read(&d, st, title, text);
 	text_stemmer_free(own);
-	if (!d.n)
-		goto out;
-	if (key_cb)
-		for (size_t k = 0; k < d.n; k++)
-			if (d.v[k].prof >= 0)
-				key_cb(t->terms[d.v[k].prof].key, arg);
+	struct topic_bag *b = bag_new(&d);
+	doc_free(&d);
+	return b;
+}
 
-	double cos[GROUP_MAX], dn[GROUP_MAX];
-	doc_similarity(&d, cos, dn);
+void topic_bag_free(struct topic_bag *b)
+{
+	free(b);
+}
+
+bool topic_bag_score(const struct topic *t, const struct topic_bag *b, struct topic_verdict *ret,
+		     void (*key_cb)(const char *key, void *arg), void *arg)
+{
+	if (b->t != t)
+		return false;
+	const uint32_t *prof = bag_prof(b);
+	if (key_cb)
+		for (size_t k = 0; k < b->n; k++)
+			key_cb(t->terms[prof[k]].key, arg);
+	if (!ret)
+		return true;
+	memset(ret, 0, sizeof(*ret));
+	if (b->empty)
+		return true;
+
+	double cos[GROUP_MAX];
+	bag_similarity(b, cos);
 	double centroid = evidence(cos, t->norm);
 	double(*rcos)[GROUP_MAX] = xcalloc(t->nrefs, sizeof(*rcos));
-	doc_ref_similarity(&d, dn, rcos);
+	bag_ref_similarity(b, rcos);
 	double nearest = 0;
 	for (size_t r = 0; r < t->nrefs; r++) {
 		double e = evidence(rcos[r], t->rnorm[r]);
@@ -1014,14 +1078,11 @@ void topic_score_keys(const struct topic *t, const char *title, const char *text
 
 	struct contrib top[VEILLE_MAX_TERMS];
 	size_t ntop = 0;
-	for (size_t k = 0; k < d.n; k++) {
-		const struct docterm *e = &d.v[k];
-		if (e->prof < 0)
-			continue;
-		int g = t->terms[e->prof].group;
-		struct contrib x = {(size_t)e->prof, t->terms[e->prof].weight *
-							 tf_weight(e->count) /
-							 (dn[g] * t->wnorm[g] * t->norm[g])};
+	for (size_t k = 0; k < b->n; k++) {
+		const struct term *tm = &t->terms[prof[k]];
+		int g = tm->group;
+		struct contrib x = {prof[k], tm->weight * b->tf[k] /
+						 (b->dnorm[g] * t->wnorm[g] * t->norm[g])};
 		/* Kept sorted by insertion (contrib_cmp is a total order: no two share i). */
 		if (ntop == VEILLE_MAX_TERMS && contrib_cmp(&x, &top[ntop - 1]) >= 0)
 			continue;
@@ -1039,8 +1100,7 @@ void topic_score_keys(const struct topic *t, const char *title, const char *text
 		tt->weight = top[k].w;
 	}
 	ret->nterms = ntop;
-out:
-	doc_free(&d);
+	return true;
 }
 
 double topic_weight(const struct topic *t, const char *key)

@@ -45,6 +45,24 @@ void topic_score_keys(const struct topic *t, const char *title, const char *text
 		      struct topic_verdict *ret, void (*key_cb)(const char *key, void *arg),
 		      void *arg);
 
+/*
+ * An item read for t: what its verdict takes from its text whatever t's weights, so that a
+ * verdict computed ahead of a re-weighting (topic_set_background) can be computed again without
+ * reading the text. Holds the item's norms and the profile terms it holds (tens of bytes each),
+ * no text. topic_score_keys(t, title, text, ...) is topic_bag_score(t, topic_bag_new(t, title,
+ * text), ...), bit for bit, under the weights t has at topic_bag_score.
+ */
+struct topic_bag;
+/* Reads title and text (either may be NULL; borrowed) for t. Returns a new bag, freed by
+ * topic_bag_free; it borrows t, which must outlive it. */
+struct topic_bag *topic_bag_new(const struct topic *t, const char *title, const char *text);
+/* The verdict on b's item under t's current weights into *ret (NULL: none), and key_cb (when not
+ * NULL) once for each distinct profile key the item holds, as topic_score_keys. False, and nothing
+ * done, when b was not read for t. */
+bool topic_bag_score(const struct topic *t, const struct topic_bag *b, struct topic_verdict *ret,
+		     void (*key_cb)(const char *key, void *arg), void *arg);
+void topic_bag_free(struct topic_bag *b);
+
 /* The current weight of profile key (a stem, or two stems separated by one space), before the
  * per-group normalisation topic_profile applies; 0 when key is not in the profile. */
 double topic_weight(const struct topic *t, const char *key);

@@ -359,6 +359,110 @@ static void test_background(void **state)
 	assert_true(n > 5);
 }
 
+/* The keys a reading gives, in order, NUL-separated. */
+struct keylog {
+	char v[8192];
+	size_t len;
+};
+
+static void keylog_cb(const char *key, void *arg)
+{
+	struct keylog *k = arg;
+	size_t n = strlen(key) + 1;
+	assert_true(k->len + n <= sizeof(k->v));
+	memcpy(k->v + k->len, key, n);
+	k->len += n;
+}
+
+/* Scattered document frequencies: every key gains or loses weight, by its own amount. */
+static uint64_t scatter_df(const char *key, void *arg)
+{
+	(void)arg;
+	uint64_t h = 5381;
+	for (const char *p = key; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	return h % 4000;
+}
+
+/* topic_bag_score against topic_score_keys on the same item under t's current weights: the same
+ * verdict, bit for bit, and the same keys in the same order. */
+static void assert_bag_scores_alike(const struct topic *t, const struct topic_bag *b,
+				    const char *title, const char *text, struct topic_verdict *ret)
+{
+	struct topic_verdict v, w;
+	struct keylog kv = {0}, kw = {0};
+	topic_score_keys(t, title, text, &v, keylog_cb, &kv);
+	assert_true(topic_bag_score(t, b, &w, keylog_cb, &kw));
+	assert_memory_equal(&v, &w, sizeof(v));
+	assert_int_equal(kv.len, kw.len);
+	assert_memory_equal(kv.v, kw.v, kv.len);
+	*ret = w;
+}
+
+/* A bag read before a re-weighting scores as the text does after it. */
+static void test_bag_rescore(void **state)
+{
+	(void)state;
+	static const char background_text[] =
+	    "La Biélorussie a déclaré, déclare et déclarera encore que ses troupes restent à la "
+	    "frontière, a déclaré le ministère.";
+	const struct {
+		const char *title, *text;
+	} items[] = {
+	    {"Minsk masse des troupes à la frontière", on_topic},
+	    {NULL, on_topic},
+	    {NULL, off_topic},
+	    {"Donbass", hard_negative},
+	    {NULL, belarus_sport},
+	    {"Frontière", background_text},
+	    {"Loukachenko et les gardes-frontières", NULL},
+	    {NULL, NULL},
+	    {"", "  \n "},
+	};
+	enum { N = sizeof(items) / sizeof(items[0]) };
+	struct topic_bag *bags[N];
+	struct topic_verdict before[N], after;
+	for (size_t i = 0; i < N; i++) {
+		bags[i] = topic_bag_new(topic, items[i].title, items[i].text);
+		assert_bag_scores_alike(topic, bags[i], items[i].title, items[i].text, &before[i]);
+	}
+	/* Two re-weightings, then none again: each time every bag agrees with its text. */
+	const struct {
+		uint64_t ndocs;
+		topic_df_cb df;
+	} weights[] = {{5000, scatter_df}, {300, scatter_df}, {0, NULL}};
+	for (size_t k = 0; k < sizeof(weights) / sizeof(weights[0]); k++) {
+		topic_set_background(topic, weights[k].ndocs, weights[k].df, NULL);
+		size_t moved = 0, terms_moved = 0;
+		for (size_t i = 0; i < N; i++) {
+			assert_bag_scores_alike(topic, bags[i], items[i].title, items[i].text,
+						&after);
+			moved += after.score != before[i].score;
+			for (size_t j = 0; j < after.nterms && j < before[i].nterms; j++)
+				terms_moved += after.terms[j].weight != before[i].terms[j].weight;
+		}
+		/* Or the comparison proves nothing: the weights must have moved the verdicts. */
+		if (weights[k].ndocs) {
+			assert_true(moved >= 4);
+			assert_true(terms_moved >= 4);
+		} else {
+			assert_int_equal(moved, 0);
+		}
+	}
+
+	/* A bag read for another topic is refused, not misread. */
+	const char *refs[] = {TEST_SOURCE_DIR "/conf/reference/000_cc8d64833c64f7af.txt"};
+	char *err = NULL;
+	struct topic *other = topic_new("other", refs, 1, THRESHOLD, NULL, &err);
+	assert_non_null(other);
+	struct topic_verdict v;
+	assert_false(topic_bag_score(other, bags[0], &v, NULL, NULL));
+	topic_free(other);
+	for (size_t i = 0; i < N; i++)
+		topic_bag_free(bags[i]);
+	topic_bag_free(NULL);
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -399,7 +503,8 @@ int main(void)
 	    cmocka_unit_test(test_title_weight), cmocka_unit_test(test_length_does_not_win),
 	    cmocka_unit_test(test_profile),	 cmocka_unit_test(test_compounds),
 	    cmocka_unit_test(test_name_pairs),	 cmocka_unit_test(test_reference_profiles),
-	    cmocka_unit_test(test_background),	 cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_background),	 cmocka_unit_test(test_bag_rescore),
+	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
