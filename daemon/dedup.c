@@ -507,17 +507,6 @@ static inline bool trigger_maybe(const char *w, size_t len)
 	return len < 32 && trigger_lens[(unsigned char)w[0]] >> len & 1u;
 }
 
-/* The bytes of x (ASCII or not) that are no ASCII letter or digit, flagged in their high bit:
- * exact for every byte (the high bits are cleared before the additions). */
-static uint64_t not_alnum8(uint64_t x)
-{
-	uint64_t t = x & ~SWAR_HIGHS;
-	uint64_t digit = (t + 0x5050505050505050ull) & ~(t + 0x4646464646464646ull);
-	uint64_t upper = (t + 0x3F3F3F3F3F3F3F3Full) & ~(t + 0x2525252525252525ull);
-	uint64_t lower = (t + 0x1F1F1F1F1F1F1F1Full) & ~(t + 0x0505050505050505ull);
-	return ~((digit | upper | lower) & ~x) & SWAR_HIGHS;
-}
-
 /* Where the words of a word line start (offsets in the buffer the line is written to). */
 struct starts {
 	size_t *v;

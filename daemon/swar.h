@@ -42,6 +42,17 @@ static inline size_t first_flagged(uint64_t m)
 	return (size_t)__builtin_ctzll(m) / 8;
 }
 
+/* The bytes of x (ASCII or not) that are no ASCII letter or digit, flagged in their high bit:
+ * exact for every byte (the high bits are cleared before the additions). */
+static inline uint64_t not_alnum8(uint64_t x)
+{
+	uint64_t t = x & ~SWAR_HIGHS;
+	uint64_t digit = (t + 0x5050505050505050ull) & ~(t + 0x4646464646464646ull);
+	uint64_t upper = (t + 0x3F3F3F3F3F3F3F3Full) & ~(t + 0x2525252525252525ull);
+	uint64_t lower = (t + 0x1F1F1F1F1F1F1F1Full) & ~(t + 0x0505050505050505ull);
+	return ~((digit | upper | lower) & ~x) & SWAR_HIGHS;
+}
+
 /* The end of the ASCII run at s[i]: the index of the first byte of s[i..len) at or above 0x80,
  * or len; eight bytes at a time. */
 static inline size_t ascii_end(const unsigned char *s, size_t i, size_t len)

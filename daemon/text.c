@@ -1133,8 +1133,39 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 					tz.flags |= TEXT_TOKEN_JOINED;
 			}
 			size_t tlen = tz.len, nchars = tz.nchars;
-			bool digit = false, toolong = tz.toolong;
-			do {
+			bool digit = false, toolong = tz.toolong, ended = false;
+			/* Eight bytes at a time while they last: the run's bytes are lower-cased
+			 * and copied at once (tok has room for eight past TEXT_MAX_TOKEN; what
+			 * lies past the run is overwritten or never read). */
+			while (i + 8 <= n) {
+				uint64_t x;
+				memcpy(&x, p + i, 8);
+				uint64_t m = not_alnum8(load8_le(&x));
+				size_t k = m ? first_flagged(m) : 8;
+				/* The run's bytes are ASCII: no carry leaves a byte of them. */
+				uint64_t t = x & ~SWAR_HIGHS;
+				uint64_t upper =
+				    (t + 0x3F3F3F3F3F3F3F3Full) & ~(t + 0x2525252525252525ull);
+				uint64_t dig =
+				    (t + 0x5050505050505050ull) & ~(t + 0x4646464646464646ull);
+				uint64_t in_run = k == 8 ? ~0ull : ((uint64_t)1 << (8 * k)) - 1;
+				x |= (upper & SWAR_HIGHS) >> 2;
+				memcpy(tz.tok + tlen, &x, 8);
+				if (tlen + k <= TEXT_MAX_TOKEN) {
+					tlen += k;
+				} else {
+					tlen = TEXT_MAX_TOKEN;
+					toolong = true;
+				}
+				digit |= (load8_le(&dig) & in_run & SWAR_HIGHS) != 0;
+				i += k;
+				nchars += k;
+				if (k < 8) {
+					ended = true;
+					break;
+				}
+			}
+			while (!ended && i < n) {
 				unsigned char c = p[i];
 				if (c >= 'a' && c <= 'z')
 					;
@@ -1150,7 +1181,7 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 					toolong = true;
 				i++;
 				nchars++;
-			} while (i < n);
+			}
 			tz.len = tlen;
 			tz.nchars = nchars;
 			tz.digit = tz.digit || digit;
