@@ -277,12 +277,22 @@ static void ascii_copy(char *d, const utf8proc_uint8_t *s, size_t n, bool fold)
 		return;
 	}
 	size_t i = 0;
+	uint64_t x;
 	for (; i + 8 <= n; i += 8) {
-		uint64_t x;
 		memcpy(&x, s + i, 8);
 		uint64_t ge_a = x + 0x3F3F3F3F3F3F3F3Full, gt_z = x + 0x2525252525252525ull;
 		x |= (ge_a & ~gt_z & SWAR_HIGHS) >> 2;
 		memcpy(d + i, &x, 8);
+	}
+	if (i == n)
+		return;
+	if (n >= 8) {
+		/* The last eight bytes, over some already copied: lower-casing twice is once. */
+		memcpy(&x, s + n - 8, 8);
+		uint64_t ge_a = x + 0x3F3F3F3F3F3F3F3Full, gt_z = x + 0x2525252525252525ull;
+		x |= (ge_a & ~gt_z & SWAR_HIGHS) >> 2;
+		memcpy(d + n - 8, &x, 8);
+		return;
 	}
 	for (; i < n; i++)
 		d[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
@@ -937,6 +947,7 @@ struct tokenizer {
 	bool toolong;	/* tok overflowed: dropped */
 	unsigned flags; /* of tok */
 	size_t count;
+	struct stem_cache *cache; /* the thread's (stem_cache_get), NULL when it has none */
 };
 
 /* Stems tz->tok in place with Snowball French; unchanged when the stemmer fails. */
@@ -969,7 +980,7 @@ static void tok_emit(struct tokenizer *tz)
 	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
 		return;
 	tz->tok[tz->len] = '\0';
-	struct stem_cache *c = stem_cache_get();
+	struct stem_cache *c = tz->cache;
 	uint32_t h = hash_word(tz->tok, tz->len);
 	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
 	bool known = e && e->len;
@@ -1016,6 +1027,22 @@ static void tok_reset(struct tokenizer *tz)
 	tz->flags = 0;
 }
 
+/* What a separator does to the tokens around it (token_break). */
+enum {
+	BREAK_APOSTROPHE = 1, /* ends an elided word ("l'") */
+	BREAK_HYPHEN = 2,     /* joins the parts of a compound */
+	BREAK_SENTENCE = 4,   /* the next word starts a sentence */
+};
+
+/* The classes of the ASCII separators, as break_class gives them (is_apostrophe, is_hyphen,
+ * is_sentence_break below): looked up once per separator instead of three chains of compares. */
+static const uint8_t ascii_break[128] = {
+    ['\''] = BREAK_APOSTROPHE, ['`'] = BREAK_APOSTROPHE, ['-'] = BREAK_HYPHEN,
+    ['.'] = BREAK_SENTENCE,    ['!'] = BREAK_SENTENCE,	 ['?'] = BREAK_SENTENCE,
+    [':'] = BREAK_SENTENCE,    ['\n'] = BREAK_SENTENCE,	 ['"'] = BREAK_SENTENCE,
+    ['['] = BREAK_SENTENCE,    ['('] = BREAK_SENTENCE,
+};
+
 static bool is_apostrophe(utf8proc_int32_t cp)
 {
 	return cp == '\'' || cp == 0x2019 || cp == 0x02BC || cp == 0x2018 || cp == 0x00B4 ||
@@ -1061,21 +1088,27 @@ static bool ascii_alnum(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-/* The separator cp (rest[0..left) follows it) ends the token open, if any: emitted, or dropped
- * when it is an elided article. joined and initial carry the marks of the next token. */
-static inline void token_break(struct tokenizer *tz, utf8proc_int32_t cp,
-			       const utf8proc_uint8_t *rest, utf8proc_ssize_t left, bool *joined,
-			       bool *initial)
+/* The BREAK_ classes of the separator cp. */
+static unsigned break_class(utf8proc_int32_t cp)
+{
+	return (is_apostrophe(cp) ? BREAK_APOSTROPHE : 0) | (is_hyphen(cp) ? BREAK_HYPHEN : 0) |
+	       (is_sentence_break(cp) ? BREAK_SENTENCE : 0);
+}
+
+/* A separator of classes cls (rest[0..left) follows it) ends the token open, if any: emitted, or
+ * dropped when it is an elided article. joined and initial carry the marks of the next token. */
+static inline void token_break(struct tokenizer *tz, unsigned cls, const utf8proc_uint8_t *rest,
+			       utf8proc_ssize_t left, bool *joined, bool *initial)
 {
 	if (tz->len || tz->toolong) {
-		if (is_apostrophe(cp) && !tz->toolong &&
+		if ((cls & BREAK_APOSTROPHE) && !tz->toolong &&
 		    in_list(elisions, ARRAY_SIZE(elisions), tz->tok, tz->len)) {
 			/* "l'Ukraine": drop the article, keep the sentence position. */
 			tok_reset(tz);
 			return;
 		}
 		/* "porte-parole": both parts are marked, the second when it starts. */
-		*joined = is_hyphen(cp) && letter_at(rest, left);
+		*joined = (cls & BREAK_HYPHEN) && letter_at(rest, left);
 		if (*joined)
 			tz->flags |= TEXT_TOKEN_JOINED;
 		tok_emit(tz);
@@ -1084,7 +1117,7 @@ static inline void token_break(struct tokenizer *tz, utf8proc_int32_t cp,
 	} else {
 		*joined = false;
 	}
-	if (is_sentence_break(cp))
+	if (cls & BREAK_SENTENCE)
 		*initial = true;
 }
 
@@ -1094,10 +1127,11 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 {
 	if (!s || !len || (!cb && !hashed_cb))
 		return 0;
-	struct tokenizer tz = {.st = st, .al = al, .cb = cb, .hashed_cb = hashed_cb, .arg = arg};
 	/* The thread's buffer, taken (a nested call finds it empty) and given back at the end:
 	 * one allocation per thread rather than one per call. */
 	struct stem_cache *keep = stem_cache_get();
+	struct tokenizer tz = {
+	    .st = st, .al = al, .cb = cb, .hashed_cb = hashed_cb, .arg = arg, .cache = keep};
 	struct buf norm = {0};
 	if (keep) {
 		norm = keep->norm;
@@ -1192,7 +1226,8 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 			/* Any other ASCII character (white space, punctuation, a symbol): what the
 			 * code below does for one, without looking up its category. */
 			unsigned char c = p[i++];
-			token_break(&tz, c, p + i, (utf8proc_ssize_t)(n - i), &joined, &initial);
+			token_break(&tz, ascii_break[c], p + i, (utf8proc_ssize_t)(n - i), &joined,
+				    &initial);
 			continue;
 		}
 		utf8proc_int32_t cp;
@@ -1241,7 +1276,8 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 		if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
 		    cat == UTF8PROC_CATEGORY_ME)
 			continue; /* a mark left inside a word */
-		token_break(&tz, cp, p + i, (utf8proc_ssize_t)(n - i), &joined, &initial);
+		token_break(&tz, break_class(cp), p + i, (utf8proc_ssize_t)(n - i), &joined,
+			    &initial);
 	}
 	if (tz.len)
 		tok_emit(&tz);
