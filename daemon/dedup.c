@@ -553,26 +553,44 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 		bool sep;
 		if (p[i] < 0x80) {
 			if (ascii_alnum(p[i])) {
-				/* The rest of an ASCII word at once, eight bytes at a time. */
-				if (!word) {
-					word = w;
-					if (st)
-						st->v[st->n++] = (size_t)(w - out->p);
-				}
+				/* The rest of an ASCII word at once, eight bytes at a time, then as
+				 * long as ASCII separators and words follow each other, without a
+				 * return to the top of the loop. */
 				for (;;) {
-					if (i + 8 > len) {
-						while (i < len && ascii_alnum(p[i]))
-							*w++ = (char)p[i++];
-						break;
+					if (!word) {
+						word = w;
+						if (st)
+							st->v[st->n++] = (size_t)(w - out->p);
 					}
-					uint64_t raw;
-					memcpy(&raw, p + i, 8);
-					memcpy(w, &raw, 8);
-					uint64_t m = not_alnum8(load8_le(&raw));
-					size_t n = m ? first_flagged(m) : 8;
-					w += n;
-					i += n;
-					if (m)
+					for (;;) {
+						if (i + 8 > len) {
+							while (i < len && ascii_alnum(p[i]))
+								*w++ = (char)p[i++];
+							break;
+						}
+						uint64_t raw;
+						memcpy(&raw, p + i, 8);
+						memcpy(w, &raw, 8);
+						uint64_t m = not_alnum8(load8_le(&raw));
+						size_t n = m ? first_flagged(m) : 8;
+						w += n;
+						i += n;
+						if (m)
+							break;
+					}
+					if (i == len || p[i] >= 0x80)
+						break;
+					/* An ASCII separator ends the word (as below). */
+					size_t wl = (size_t)(w - word);
+					if (trigger_maybe(word, wl))
+						hit |= trigger_rules(word, wl, first);
+					first = false;
+					*w++ = ' ';
+					word = NULL;
+					do
+						i++;
+					while (i < len && p[i] < 0x80 && !ascii_alnum(p[i]));
+					if (i == len || p[i] >= 0x80)
 						break;
 				}
 				continue;
