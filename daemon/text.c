@@ -1154,72 +1154,88 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 	bool initial = true, joined = false;
 	for (size_t i = 0; i < n;) {
 		if (!reference && ascii_alnum(p[i])) {
-			/* A run of ASCII letters and digits, in local variables: what the code
-			 * below does one character at a time (and still does for the reference),
-			 * for most of the bytes of French text once normalised. Only its first
-			 * character may start the token. */
-			if (!tz.len && !tz.toolong) {
-				if (p[i] >= 'A' && p[i] <= 'Z')
-					tz.flags |= TEXT_TOKEN_CAPITAL;
-				if (initial)
-					tz.flags |= TEXT_TOKEN_INITIAL;
-				if (joined)
-					tz.flags |= TEXT_TOKEN_JOINED;
-			}
-			size_t tlen = tz.len, nchars = tz.nchars;
-			bool digit = false, toolong = tz.toolong, ended = false;
-			/* Eight bytes at a time while they last: the run's bytes are lower-cased
-			 * and copied at once (tok has room for eight past TEXT_MAX_TOKEN; what
-			 * lies past the run is overwritten or never read). */
-			while (i + 8 <= n) {
-				uint64_t x;
-				memcpy(&x, p + i, 8);
-				uint64_t m = not_alnum8(load8_le(&x));
-				size_t k = m ? first_flagged(m) : 8;
-				/* The run's bytes are ASCII: no carry leaves a byte of them. */
-				uint64_t t = x & ~SWAR_HIGHS;
-				uint64_t upper =
-				    (t + 0x3F3F3F3F3F3F3F3Full) & ~(t + 0x2525252525252525ull);
-				uint64_t dig =
-				    (t + 0x5050505050505050ull) & ~(t + 0x4646464646464646ull);
-				uint64_t in_run = k == 8 ? ~0ull : ((uint64_t)1 << (8 * k)) - 1;
-				x |= (upper & SWAR_HIGHS) >> 2;
-				memcpy(tz.tok + tlen, &x, 8);
-				if (tlen + k <= TEXT_MAX_TOKEN) {
-					tlen += k;
-				} else {
-					tlen = TEXT_MAX_TOKEN;
-					toolong = true;
+			for (;;) {
+				/* A run of ASCII letters and digits, in local variables: what the
+				 * code below does one character at a time (and still does for the
+				 * reference), for most of the bytes of French text once normalised.
+				 * Only its first character may start the token. */
+				if (!tz.len && !tz.toolong) {
+					if (p[i] >= 'A' && p[i] <= 'Z')
+						tz.flags |= TEXT_TOKEN_CAPITAL;
+					if (initial)
+						tz.flags |= TEXT_TOKEN_INITIAL;
+					if (joined)
+						tz.flags |= TEXT_TOKEN_JOINED;
 				}
-				digit |= (load8_le(&dig) & in_run & SWAR_HIGHS) != 0;
-				i += k;
-				nchars += k;
-				if (k < 8) {
-					ended = true;
-					break;
+				size_t tlen = tz.len, nchars = tz.nchars;
+				bool digit = false, toolong = tz.toolong, ended = false;
+				/* Eight bytes at a time while they last: the run's bytes are
+				 * lower-cased and copied at once (tok has room for eight past
+				 * TEXT_MAX_TOKEN; what lies past the run is overwritten or never
+				 * read). */
+				while (i + 8 <= n) {
+					uint64_t x;
+					memcpy(&x, p + i, 8);
+					uint64_t m = not_alnum8(load8_le(&x));
+					size_t k = m ? first_flagged(m) : 8;
+					/* The run's bytes are ASCII: no carry leaves a byte of
+					 * them. */
+					uint64_t t = x & ~SWAR_HIGHS;
+					uint64_t upper = (t + 0x3F3F3F3F3F3F3F3Full) &
+							 ~(t + 0x2525252525252525ull);
+					uint64_t dig = (t + 0x5050505050505050ull) &
+						       ~(t + 0x4646464646464646ull);
+					uint64_t in_run =
+					    k == 8 ? ~0ull : ((uint64_t)1 << (8 * k)) - 1;
+					x |= (upper & SWAR_HIGHS) >> 2;
+					memcpy(tz.tok + tlen, &x, 8);
+					if (tlen + k <= TEXT_MAX_TOKEN) {
+						tlen += k;
+					} else {
+						tlen = TEXT_MAX_TOKEN;
+						toolong = true;
+					}
+					digit |= (load8_le(&dig) & in_run & SWAR_HIGHS) != 0;
+					i += k;
+					nchars += k;
+					if (k < 8) {
+						ended = true;
+						break;
+					}
 				}
-			}
-			while (!ended && i < n) {
-				unsigned char c = p[i];
-				if (c >= 'a' && c <= 'z')
-					;
-				else if (c >= 'A' && c <= 'Z')
-					c = (unsigned char)(c - 'A' + 'a');
-				else if (c >= '0' && c <= '9')
-					digit = true;
-				else
+				while (!ended && i < n) {
+					unsigned char c = p[i];
+					if (c >= 'a' && c <= 'z')
+						;
+					else if (c >= 'A' && c <= 'Z')
+						c = (unsigned char)(c - 'A' + 'a');
+					else if (c >= '0' && c <= '9')
+						digit = true;
+					else
+						break;
+					if (tlen < TEXT_MAX_TOKEN) /* tok_add of one byte */
+						tz.tok[tlen++] = (char)c;
+					else
+						toolong = true;
+					i++;
+					nchars++;
+				}
+				tz.len = tlen;
+				tz.nchars = nchars;
+				tz.digit = tz.digit || digit;
+				tz.toolong = toolong;
+				if (i == n || p[i] >= 0x80)
 					break;
-				if (tlen < TEXT_MAX_TOKEN) /* tok_add of one byte */
-					tz.tok[tlen++] = (char)c;
-				else
-					toolong = true;
-				i++;
-				nchars++;
+				/* ASCII separators, as below, up to the next word: no return to the
+				 * top of the loop between the words of a sentence. */
+				do {
+					unsigned char c = p[i++];
+					token_break(&tz, ascii_break[c], p + i,
+						    (utf8proc_ssize_t)(n - i), &joined, &initial);
+				} while (i < n && p[i] < 0x80 && !ascii_alnum(p[i]));
+				if (i == n || p[i] >= 0x80)
+					break;
 			}
-			tz.len = tlen;
-			tz.nchars = nchars;
-			tz.digit = tz.digit || digit;
-			tz.toolong = toolong;
 			continue;
 		}
 		if (!reference && p[i] < 0x80) {
