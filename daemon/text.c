@@ -5,6 +5,7 @@
 
 #include <libstemmer.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -613,18 +614,21 @@ static uint32_t hash_word(const char *s, size_t n)
  * are per call, the words are not). Open addressing; the keys and stems live in one arena;
  * everything is forgotten at once when it is full. Freed when the thread exits.
  */
-#define STEM_SLOTS	16384u /* power of two; at most half of them used */
+#define STEM_BITS	14
+#define STEM_SLOTS	(1u << STEM_BITS) /* at most half of them used */
 #define STEM_ENTRIES	(STEM_SLOTS / 2)
 #define STEM_ARENA	(STEM_ENTRIES * 32u)
 #define NORM_KEEP_BYTES (256u << 10) /* a longer tokens_impl buffer is not kept */
 
 struct stem_slot {
-	uint32_t hash;
-	uint32_t off;	 /* of the word in the arena; its stem follows it, then the stem's
-			    hash_bytes (8 bytes, unaligned) */
-	uint8_t len;	 /* of the word, 0 = empty slot */
-	uint8_t stemlen; /* of the stem */
-	bool stop;	 /* a stop word (no stem) */
+	uint32_t hash;	   /* stem_hash of the word */
+	uint32_t off;	   /* of the word in the arena; its stem follows it, then the stem's
+			      hash_bytes (8 bytes, unaligned) */
+	uint32_t no_alias; /* the generation of an alias table that has no entry for the word
+			      (0: none known) */
+	uint8_t len;	   /* of the word, 0 = empty slot */
+	uint8_t stemlen;   /* of the stem */
+	bool stop;	   /* a stop word (no stem) */
 };
 
 struct stem_cache {
@@ -690,12 +694,24 @@ static bool same_bytes(const char *a, const char *b, size_t n)
  * readable up to 7 bytes past len. */
 static struct stem_slot *stem_find(struct stem_cache *c, const char *w, size_t len, uint32_t h)
 {
-	for (uint32_t i = h & (STEM_SLOTS - 1);; i = (i + 1) & (STEM_SLOTS - 1)) {
+	/* The high bits of h: they depend on every byte of a word stem_hash multiplies. */
+	for (uint32_t i = h >> (32 - STEM_BITS);; i = (i + 1) & (STEM_SLOTS - 1)) {
 		struct stem_slot *e = &c->slot[i];
 		if (!e->len ||
 		    (e->hash == h && e->len == len && same_bytes(c->arena + e->off, w, len)))
 			return e;
 	}
+}
+
+/* The hash of the word w[0..len) (1 <= len; w readable up to 8 bytes past its start) in the
+ * stem cache, which keeps it to itself: a word of at most eight bytes (most of them) is one
+ * load and one multiplication, hash_bytes hashes the others. */
+static uint32_t stem_hash(const char *w, size_t len)
+{
+	if (len > 8)
+		return (uint32_t)hash_bytes(w, len);
+	uint64_t x = load8_le(w) & (~0ull >> (64 - 8 * len));
+	return (uint32_t)(x * 0x9E3779B97F4A7C15ull >> 32);
 }
 
 /* Records the word w and its stem (or that it is a stop word) in the empty slot e; stemhash is
@@ -715,6 +731,7 @@ static void stem_put(struct stem_cache *c, struct stem_slot *e, const char *w, s
 	e->len = (uint8_t)len;
 	e->stemlen = (uint8_t)stemlen;
 	e->stop = stop;
+	e->no_alias = 0;
 	memcpy(c->arena + c->used, w, len);
 	memcpy(c->arena + c->used + len, stem, stemlen);
 	memcpy(c->arena + c->used + len + stemlen, &stemhash, 8);
@@ -734,6 +751,7 @@ struct alias_slot {
 };
 
 struct text_aliases {
+	uint32_t gen; /* distinct for every table parsed (never 0): see stem_slot.no_alias */
 	struct alias *v;
 	size_t n, cap;
 	struct alias_slot *slots; /* hash index of v; nslots a power of two */
@@ -805,7 +823,11 @@ static void trim(const char **b, const char **e)
 struct text_aliases *text_aliases_parse(const char *name, const char *data, size_t len,
 					char **ret_err)
 {
+	static _Atomic uint32_t last_gen;
 	struct text_aliases *al = xcalloc(1, sizeof(*al));
+	al->gen = atomic_fetch_add(&last_gen, 1) + 1;
+	if (!al->gen) /* after 2^32 tables */
+		al->gen = atomic_fetch_add(&last_gen, 1) + 1;
 	const char *why = NULL;
 	size_t lineno = 0;
 	const char *p = data, *end = data + len;
@@ -981,7 +1003,7 @@ static void tok_emit(struct tokenizer *tz)
 		return;
 	tz->tok[tz->len] = '\0';
 	struct stem_cache *c = tz->cache;
-	uint32_t h = hash_word(tz->tok, tz->len);
+	uint32_t h = stem_hash(tz->tok, tz->len);
 	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
 	bool known = e && e->len;
 	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
@@ -989,7 +1011,14 @@ static void tok_emit(struct tokenizer *tz)
 			stem_put(c, e, tz->tok, tz->len, h, true, "", 0, 0);
 		return;
 	}
-	const char *canon = alias_find(tz->al, tz->tok, tz->len, h);
+	/* Most words have no alias, and the cache remembers it for the table it looked in. */
+	const char *canon = NULL;
+	const struct text_aliases *al = tz->al;
+	if (al && al->n && !(known && e->no_alias == al->gen)) {
+		canon = alias_find(al, tz->tok, tz->len, hash_word(tz->tok, tz->len));
+		if (!canon && known)
+			e->no_alias = al->gen;
+	}
 	if (canon) {
 		tok_out(tz, canon, strlen(canon), 0, false);
 		return;
