@@ -469,7 +469,8 @@ static void doc_rehash(struct doc *d)
 }
 
 /* Counts key[0..len) (h = hash_str(key, len)) in d. */
-static void doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssize_t prof, bool name)
+static inline void doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssize_t prof,
+			   bool name)
 {
 	if (2 * (d->n + 1) > d->nslots)
 		doc_rehash(d);
