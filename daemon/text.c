@@ -1026,7 +1026,7 @@ static void tok_emit(struct tokenizer *tz)
 	if (tz->st && known) {
 		const char *stem = c->arena + e->off + e->len;
 		uint64_t sh;
-		memcpy(tz->tok, stem, e->stemlen);
+		copy_short(tz->tok, stem, e->stemlen);
 		memcpy(&sh, stem + e->stemlen, 8);
 		tz->len = e->stemlen;
 		tz->tok[tz->len] = '\0';

@@ -126,6 +126,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "swar.h"
 #include "text.h"
 #include "util.h"
 
@@ -490,7 +491,7 @@ static inline void doc_add(struct doc *d, const char *key, size_t len, uint64_t 
 	}
 	d->v[d->n] = (struct docterm){d->arena.len, len, d->mult, prof, name};
 	if (d->arena.cap - d->arena.len > len) { /* doc_read reserved room: no call */
-		memcpy(d->arena.p + d->arena.len, key, len);
+		copy_short(d->arena.p + d->arena.len, key, len);
 		d->arena.len += len;
 	} else {
 		buf_append(&d->arena, key, len);
@@ -527,7 +528,7 @@ static void doc_cb(const char *tok, size_t len, uint64_t h, size_t index, unsign
 			doc_add(d, pair, n, ph, prof, false);
 		}
 	}
-	memcpy(d->prev, tok, len);
+	copy_short(d->prev, tok, len);
 	d->prevlen = len;
 	d->prevhash = h;
 }
