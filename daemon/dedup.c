@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#define XXH_INLINE_ALL /* XXH3 of every shingle without a call into the library */
 #include <xxhash.h>
 
 #include "bounds.h"
