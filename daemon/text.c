@@ -674,7 +674,7 @@ static struct stem_cache *stem_cache_get(void)
 
 /* True when a[0..n) and b[0..n) are the same bytes, compared eight at a time: both buffers must
  * be readable up to 7 bytes past n (tok and the stem arena have the room). */
-static bool same_bytes(const char *a, const char *b, size_t n)
+static inline bool same_bytes(const char *a, const char *b, size_t n)
 {
 	size_t i = 0;
 	uint64_t x, y;
@@ -692,7 +692,8 @@ static bool same_bytes(const char *a, const char *b, size_t n)
 
 /* The slot of w[0..len) (hash h): the word's, or the empty one where it would go. w must be
  * readable up to 7 bytes past len. */
-static struct stem_slot *stem_find(struct stem_cache *c, const char *w, size_t len, uint32_t h)
+static inline struct stem_slot *stem_find(struct stem_cache *c, const char *w, size_t len,
+					  uint32_t h)
 {
 	/* The high bits of h: they depend on every byte of a word stem_hash multiplies. */
 	for (uint32_t i = h >> (32 - STEM_BITS);; i = (i + 1) & (STEM_SLOTS - 1)) {
