@@ -541,10 +541,13 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 	const unsigned char *p = (const unsigned char *)s;
 	if (st)
 		starts_reserve(st, len + 1);
+	/* Where the next word start goes, and the start of out, in locals: the compiler must
+	 * assume that every byte written through w may change st->n or out->p. */
+	size_t *sv = st ? st->v + st->n : NULL;
 	/* Every byte at most once and one space after the last word; ASCII runs are copied eight
 	 * bytes at a time, up to seven past the run's end. */
 	buf_reserve(out, len + 8);
-	char *w = out->p + out->len;
+	char *const base = out->p, *w = base + out->len;
 	const char *word = NULL; /* start of the current word in out */
 	uint64_t hit = 0;
 	bool first = true;
@@ -559,8 +562,8 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 				for (;;) {
 					if (!word) {
 						word = w;
-						if (st)
-							st->v[st->n++] = (size_t)(w - out->p);
+						if (sv)
+							*sv++ = (size_t)(w - base);
 					}
 					for (;;) {
 						if (i + 8 > len) {
@@ -612,8 +615,8 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 		} else {
 			if (!word) {
 				word = w;
-				if (st)
-					st->v[st->n++] = (size_t)(w - out->p);
+				if (sv)
+					*sv++ = (size_t)(w - base);
 			}
 			memcpy(w, p + i, k);
 			w += k;
@@ -625,8 +628,10 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 			hit |= trigger_rules(word, (size_t)(w - word), first);
 		*w++ = ' ';
 	}
-	out->len = (size_t)(w - out->p);
-	out->p[out->len] = '\0';
+	if (st)
+		st->n = (size_t)(sv - st->v);
+	out->len = (size_t)(w - base);
+	base[out->len] = '\0';
 	return hit;
 }
 
