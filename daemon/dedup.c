@@ -507,17 +507,6 @@ static inline bool trigger_maybe(const char *w, size_t len)
 	return len < 32 && trigger_lens[(unsigned char)w[0]] >> len & 1u;
 }
 
-/* The bytes of x (ASCII or not) that are no ASCII letter or digit, flagged in their high bit:
- * exact for every byte (the high bits are cleared before the additions). */
-static uint64_t not_alnum8(uint64_t x)
-{
-	uint64_t t = x & ~SWAR_HIGHS;
-	uint64_t digit = (t + 0x5050505050505050ull) & ~(t + 0x4646464646464646ull);
-	uint64_t upper = (t + 0x3F3F3F3F3F3F3F3Full) & ~(t + 0x2525252525252525ull);
-	uint64_t lower = (t + 0x1F1F1F1F1F1F1F1Full) & ~(t + 0x0505050505050505ull);
-	return ~((digit | upper | lower) & ~x) & SWAR_HIGHS;
-}
-
 /* Where the words of a word line start (offsets in the buffer the line is written to). */
 struct starts {
 	size_t *v;
@@ -552,10 +541,13 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 	const unsigned char *p = (const unsigned char *)s;
 	if (st)
 		starts_reserve(st, len + 1);
+	/* Where the next word start goes, and the start of out, in locals: the compiler must
+	 * assume that every byte written through w may change st->n or out->p. */
+	size_t *sv = st ? st->v + st->n : NULL;
 	/* Every byte at most once and one space after the last word; ASCII runs are copied eight
 	 * bytes at a time, up to seven past the run's end. */
 	buf_reserve(out, len + 8);
-	char *w = out->p + out->len;
+	char *const base = out->p, *w = base + out->len;
 	const char *word = NULL; /* start of the current word in out */
 	uint64_t hit = 0;
 	bool first = true;
@@ -564,26 +556,44 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 		bool sep;
 		if (p[i] < 0x80) {
 			if (ascii_alnum(p[i])) {
-				/* The rest of an ASCII word at once, eight bytes at a time. */
-				if (!word) {
-					word = w;
-					if (st)
-						st->v[st->n++] = (size_t)(w - out->p);
-				}
+				/* The rest of an ASCII word at once, eight bytes at a time, then as
+				 * long as ASCII separators and words follow each other, without a
+				 * return to the top of the loop. */
 				for (;;) {
-					if (i + 8 > len) {
-						while (i < len && ascii_alnum(p[i]))
-							*w++ = (char)p[i++];
-						break;
+					if (!word) {
+						word = w;
+						if (sv)
+							*sv++ = (size_t)(w - base);
 					}
-					uint64_t raw;
-					memcpy(&raw, p + i, 8);
-					memcpy(w, &raw, 8);
-					uint64_t m = not_alnum8(load8_le(&raw));
-					size_t n = m ? first_flagged(m) : 8;
-					w += n;
-					i += n;
-					if (m)
+					for (;;) {
+						if (i + 8 > len) {
+							while (i < len && ascii_alnum(p[i]))
+								*w++ = (char)p[i++];
+							break;
+						}
+						uint64_t raw;
+						memcpy(&raw, p + i, 8);
+						memcpy(w, &raw, 8);
+						uint64_t m = not_alnum8(load8_le(&raw));
+						size_t n = m ? first_flagged(m) : 8;
+						w += n;
+						i += n;
+						if (m)
+							break;
+					}
+					if (i == len || p[i] >= 0x80)
+						break;
+					/* An ASCII separator ends the word (as below). */
+					size_t wl = (size_t)(w - word);
+					if (trigger_maybe(word, wl))
+						hit |= trigger_rules(word, wl, first);
+					first = false;
+					*w++ = ' ';
+					word = NULL;
+					do
+						i++;
+					while (i < len && p[i] < 0x80 && !ascii_alnum(p[i]));
+					if (i == len || p[i] >= 0x80)
 						break;
 				}
 				continue;
@@ -605,8 +615,8 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 		} else {
 			if (!word) {
 				word = w;
-				if (st)
-					st->v[st->n++] = (size_t)(w - out->p);
+				if (sv)
+					*sv++ = (size_t)(w - base);
 			}
 			memcpy(w, p + i, k);
 			w += k;
@@ -618,15 +628,18 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 			hit |= trigger_rules(word, (size_t)(w - word), first);
 		*w++ = ' ';
 	}
-	out->len = (size_t)(w - out->p);
-	out->p[out->len] = '\0';
+	if (st)
+		st->n = (size_t)(sv - st->v);
+	out->len = (size_t)(w - base);
+	base[out->len] = '\0';
 	return hit;
 }
 
 /* Appends the normalised reading of s (NULL: nothing) to *out, words separated by one space.
  * reference: through text_fold_reference, every line searched for boilerplate (the way the
  * content hashes already stored were computed, which the tests hold the fast path to). */
-static void put_normalised(struct buf *out, const char *s, bool reference, struct starts *st)
+static void put_normalised(struct buf *out, const char *s, bool reference, struct starts *st,
+			   struct buf *raw, struct buf *norm)
 {
 	if (!s)
 		return;
@@ -639,7 +652,7 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 		s = plain;
 		slen = strlen(s);
 	}
-	struct buf line = {0}, raw = {0}, norm = {0};
+	struct buf line = {0};
 	size_t start = out->len;
 	const char *end = s + slen;
 	for (const char *p = s; *p;) {
@@ -648,11 +661,11 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 		const char *cleaned = NULL;
 		size_t clen = 0;
 		if (!reference)
-			cleaned = clean_line_fast(p, n, &raw, &clen);
+			cleaned = clean_line_fast(p, n, raw, &clen);
 		if (!cleaned) {
-			clean_line(p, n, &raw);
-			cleaned = raw.p;
-			clen = raw.len;
+			clean_line(p, n, raw);
+			cleaned = raw->p;
+			clen = raw->len;
 		}
 		if (reference) {
 			char *folded = text_fold_reference(cleaned, clen);
@@ -667,9 +680,9 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 			/* The words go straight to out, and the rules work on them there. */
 			size_t at = out->len, nstarts = st ? st->n : 0;
 			uint64_t which;
-			buf_reset(&norm);
-			if (text_fold_append(cleaned, clen, &norm) == 0) {
-				which = put_words_fast(out, norm.p, norm.len, st);
+			buf_reset(norm);
+			if (text_fold_append(cleaned, clen, norm) == 0) {
+				which = put_words_fast(out, norm->p, norm->len, st);
 			} else {
 				char *folded = text_fold(cleaned, clen);
 				which = put_words_fast(out, folded, strlen(folded), st);
@@ -693,8 +706,6 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 			p++;
 	}
 	buf_free(&line);
-	buf_free(&raw);
-	buf_free(&norm);
 	free(plain);
 	/* Every word was followed by a space: drop the last one. */
 	if (out->len > start)
@@ -914,25 +925,101 @@ static void simhash_words(const char *w, size_t len, const size_t *starts, size_
 		ret->v[0] = 1; /* all zero means "no SimHash" */
 }
 
+/*
+ * The buffers of a digest (the word line, its word starts, and put_normalised's line buffers),
+ * kept by each thread from one item to the next: they were allocated, grown and freed for every
+ * item. Freed when the thread exits; buffers grown past DIGEST_KEEP_BYTES are not kept.
+ */
+#define DIGEST_KEEP_BYTES (256u << 10)
+
+struct digest_bufs {
+	struct buf in, raw, norm;
+	struct starts st;
+	bool busy; /* lent to a digest */
+};
+
+static pthread_key_t bufs_key;
+static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct digest_bufs *thread_bufs;
+
+static void digest_bufs_clear(struct digest_bufs *b)
+{
+	buf_free(&b->in);
+	buf_free(&b->raw);
+	buf_free(&b->norm);
+	free(b->st.v);
+	b->st = (struct starts){0};
+}
+
+static void digest_bufs_free_cb(void *arg)
+{
+	digest_bufs_clear(arg);
+	free(arg);
+}
+
+static void bufs_key_init(void)
+{
+	/* On failure nothing is kept: every digest allocates its own (correct, slower). */
+	if (pthread_key_create(&bufs_key, digest_bufs_free_cb) != 0)
+		bufs_key = (pthread_key_t)-1;
+}
+
+/* The calling thread's buffers (emptied), or NULL when it has none to lend. */
+static struct digest_bufs *digest_bufs_take(void)
+{
+	struct digest_bufs *b = thread_bufs;
+	if (!b) {
+		pthread_once(&bufs_once, bufs_key_init);
+		if (bufs_key == (pthread_key_t)-1)
+			return NULL;
+		b = xcalloc(1, sizeof(*b));
+		if (pthread_setspecific(bufs_key, b) != 0) {
+			free(b);
+			return NULL;
+		}
+		thread_bufs = b;
+	}
+	if (b->busy)
+		return NULL;
+	b->busy = true;
+	buf_reset(&b->in);
+	b->st.n = 0;
+	return b;
+}
+
+/* Gives back the buffers of digest_bufs_take, or frees them when they are not the thread's. */
+static void digest_bufs_give(struct digest_bufs *b)
+{
+	if (b != thread_bufs) {
+		digest_bufs_clear(b);
+		return;
+	}
+	if (b->in.cap + b->raw.cap + b->norm.cap + b->st.cap * sizeof(*b->st.v) > DIGEST_KEEP_BYTES)
+		digest_bufs_clear(b);
+	b->busy = false;
+}
+
 static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH_HEX],
 		   struct dedup_simhash *ret_simhash, bool reference)
 {
-	struct buf in = {0};
+	struct digest_bufs own = {0}, *b = reference ? NULL : digest_bufs_take();
+	if (!b)
+		b = &own;
+	struct buf *in = &b->in;
 	/* The words are seldom longer than what they were read from: room for them at once. */
-	buf_reserve(&in, (title ? strlen(title) : 0) + (text ? strlen(text) : 0) + 16);
-	put_normalised(&in, title, reference, NULL);
-	buf_putc(&in, '\n');
-	size_t body = in.len;
+	buf_reserve(in, (title ? strlen(title) : 0) + (text ? strlen(text) : 0) + 16);
+	put_normalised(in, title, reference, NULL, &b->raw, &b->norm);
+	buf_putc(in, '\n');
+	size_t body = in->len;
 	/* The SimHash's word starts are noted as the text's words are written. */
-	struct starts st = {0};
-	put_normalised(&in, text, reference, ret_simhash && !reference ? &st : NULL);
-	sha256_hex(in.p, in.len, ret_hash);
+	put_normalised(in, text, reference, ret_simhash && !reference ? &b->st : NULL, &b->raw,
+		       &b->norm);
+	sha256_hex(in->p, in->len, ret_hash);
 	if (ret_simhash && reference)
-		simhash_words_reference(in.p + body, in.len - body, ret_simhash);
+		simhash_words_reference(in->p + body, in->len - body, ret_simhash);
 	else if (ret_simhash)
-		simhash_words(in.p, in.len, st.v, st.n, ret_simhash);
-	free(st.v);
-	buf_free(&in);
+		simhash_words(in->p, in->len, b->st.v, b->st.n, ret_simhash);
+	digest_bufs_give(b);
 }
 
 void dedup_digest(const char *title, const char *text, char ret_hash[DEDUP_HASH_HEX],
@@ -954,13 +1041,15 @@ void dedup_content_hash(const char *title, const char *text, char out[DEDUP_HASH
 
 void dedup_simhash(const char *text, struct dedup_simhash *ret)
 {
-	struct buf in = {0};
+	struct buf in = {0}, raw = {0}, norm = {0};
 	struct starts st = {0};
-	put_normalised(&in, text, false, NULL);
+	put_normalised(&in, text, false, NULL, &raw, &norm);
 	word_starts(in.p, in.len, &st);
 	simhash_words(in.p, in.len, st.v, st.n, ret);
 	free(st.v);
 	buf_free(&in);
+	buf_free(&raw);
+	buf_free(&norm);
 }
 
 int dedup_distance(const struct dedup_simhash *a, const struct dedup_simhash *b)

@@ -42,6 +42,46 @@ static inline size_t first_flagged(uint64_t m)
 	return (size_t)__builtin_ctzll(m) / 8;
 }
 
+/* The bytes of x (ASCII or not) that are no ASCII letter or digit, flagged in their high bit:
+ * exact for every byte (the high bits are cleared before the additions). */
+static inline uint64_t not_alnum8(uint64_t x)
+{
+	uint64_t t = x & ~SWAR_HIGHS;
+	uint64_t digit = (t + 0x5050505050505050ull) & ~(t + 0x4646464646464646ull);
+	uint64_t upper = (t + 0x3F3F3F3F3F3F3F3Full) & ~(t + 0x2525252525252525ull);
+	uint64_t lower = (t + 0x1F1F1F1F1F1F1F1Full) & ~(t + 0x0505050505050505ull);
+	return ~((digit | upper | lower) & ~x) & SWAR_HIGHS;
+}
+
+/* memcpy(d, s, n) for the short strings of tokens and stems, without a call: whole words, the
+ * last one overlapping the one before, never reading or writing outside s[0..n) and d[0..n). */
+static inline void copy_short(void *d, const void *s, size_t n)
+{
+	unsigned char *dp = d;
+	const unsigned char *sp = s;
+	uint64_t x;
+	uint32_t y;
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, sp + i, 8);
+			memcpy(dp + i, &x, 8);
+		}
+		memcpy(&x, sp + n - 8, 8);
+		memcpy(dp + n - 8, &x, 8);
+	} else if (n >= 4) {
+		uint32_t z;
+		memcpy(&y, sp, 4);
+		memcpy(&z, sp + n - 4, 4);
+		memcpy(dp, &y, 4);
+		memcpy(dp + n - 4, &z, 4);
+	} else if (n) {
+		unsigned char a = sp[0], b = sp[n / 2], c = sp[n - 1];
+		dp[0] = a;
+		dp[n / 2] = b;
+		dp[n - 1] = c;
+	}
+}
+
 /* The end of the ASCII run at s[i]: the index of the first byte of s[i..len) at or above 0x80,
  * or len; eight bytes at a time. */
 static inline size_t ascii_end(const unsigned char *s, size_t i, size_t len)

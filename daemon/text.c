@@ -5,6 +5,7 @@
 
 #include <libstemmer.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -277,12 +278,22 @@ static void ascii_copy(char *d, const utf8proc_uint8_t *s, size_t n, bool fold)
 		return;
 	}
 	size_t i = 0;
+	uint64_t x;
 	for (; i + 8 <= n; i += 8) {
-		uint64_t x;
 		memcpy(&x, s + i, 8);
 		uint64_t ge_a = x + 0x3F3F3F3F3F3F3F3Full, gt_z = x + 0x2525252525252525ull;
 		x |= (ge_a & ~gt_z & SWAR_HIGHS) >> 2;
 		memcpy(d + i, &x, 8);
+	}
+	if (i == n)
+		return;
+	if (n >= 8) {
+		/* The last eight bytes, over some already copied: lower-casing twice is once. */
+		memcpy(&x, s + n - 8, 8);
+		uint64_t ge_a = x + 0x3F3F3F3F3F3F3F3Full, gt_z = x + 0x2525252525252525ull;
+		x |= (ge_a & ~gt_z & SWAR_HIGHS) >> 2;
+		memcpy(d + n - 8, &x, 8);
+		return;
 	}
 	for (; i < n; i++)
 		d[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
@@ -603,18 +614,21 @@ static uint32_t hash_word(const char *s, size_t n)
  * are per call, the words are not). Open addressing; the keys and stems live in one arena;
  * everything is forgotten at once when it is full. Freed when the thread exits.
  */
-#define STEM_SLOTS	16384u /* power of two; at most half of them used */
+#define STEM_BITS	14
+#define STEM_SLOTS	(1u << STEM_BITS) /* at most half of them used */
 #define STEM_ENTRIES	(STEM_SLOTS / 2)
 #define STEM_ARENA	(STEM_ENTRIES * 32u)
 #define NORM_KEEP_BYTES (256u << 10) /* a longer tokens_impl buffer is not kept */
 
 struct stem_slot {
-	uint32_t hash;
-	uint32_t off;	 /* of the word in the arena; its stem follows it, then the stem's
-			    hash_bytes (8 bytes, unaligned) */
-	uint8_t len;	 /* of the word, 0 = empty slot */
-	uint8_t stemlen; /* of the stem */
-	bool stop;	 /* a stop word (no stem) */
+	uint32_t hash;	   /* stem_hash of the word */
+	uint32_t off;	   /* of the word in the arena; its stem follows it, then the stem's
+			      hash_bytes (8 bytes, unaligned) */
+	uint32_t no_alias; /* the generation of an alias table that has no entry for the word
+			      (0: none known) */
+	uint8_t len;	   /* of the word, 0 = empty slot */
+	uint8_t stemlen;   /* of the stem */
+	bool stop;	   /* a stop word (no stem) */
 };
 
 struct stem_cache {
@@ -660,7 +674,7 @@ static struct stem_cache *stem_cache_get(void)
 
 /* True when a[0..n) and b[0..n) are the same bytes, compared eight at a time: both buffers must
  * be readable up to 7 bytes past n (tok and the stem arena have the room). */
-static bool same_bytes(const char *a, const char *b, size_t n)
+static inline bool same_bytes(const char *a, const char *b, size_t n)
 {
 	size_t i = 0;
 	uint64_t x, y;
@@ -678,14 +692,27 @@ static bool same_bytes(const char *a, const char *b, size_t n)
 
 /* The slot of w[0..len) (hash h): the word's, or the empty one where it would go. w must be
  * readable up to 7 bytes past len. */
-static struct stem_slot *stem_find(struct stem_cache *c, const char *w, size_t len, uint32_t h)
+static inline struct stem_slot *stem_find(struct stem_cache *c, const char *w, size_t len,
+					  uint32_t h)
 {
-	for (uint32_t i = h & (STEM_SLOTS - 1);; i = (i + 1) & (STEM_SLOTS - 1)) {
+	/* The high bits of h: they depend on every byte of a word stem_hash multiplies. */
+	for (uint32_t i = h >> (32 - STEM_BITS);; i = (i + 1) & (STEM_SLOTS - 1)) {
 		struct stem_slot *e = &c->slot[i];
 		if (!e->len ||
 		    (e->hash == h && e->len == len && same_bytes(c->arena + e->off, w, len)))
 			return e;
 	}
+}
+
+/* The hash of the word w[0..len) (1 <= len; w readable up to 8 bytes past its start) in the
+ * stem cache, which keeps it to itself: a word of at most eight bytes (most of them) is one
+ * load and one multiplication, hash_bytes hashes the others. */
+static uint32_t stem_hash(const char *w, size_t len)
+{
+	if (len > 8)
+		return (uint32_t)hash_bytes(w, len);
+	uint64_t x = load8_le(w) & (~0ull >> (64 - 8 * len));
+	return (uint32_t)(x * 0x9E3779B97F4A7C15ull >> 32);
 }
 
 /* Records the word w and its stem (or that it is a stop word) in the empty slot e; stemhash is
@@ -705,6 +732,7 @@ static void stem_put(struct stem_cache *c, struct stem_slot *e, const char *w, s
 	e->len = (uint8_t)len;
 	e->stemlen = (uint8_t)stemlen;
 	e->stop = stop;
+	e->no_alias = 0;
 	memcpy(c->arena + c->used, w, len);
 	memcpy(c->arena + c->used + len, stem, stemlen);
 	memcpy(c->arena + c->used + len + stemlen, &stemhash, 8);
@@ -724,6 +752,7 @@ struct alias_slot {
 };
 
 struct text_aliases {
+	uint32_t gen; /* distinct for every table parsed (never 0): see stem_slot.no_alias */
 	struct alias *v;
 	size_t n, cap;
 	struct alias_slot *slots; /* hash index of v; nslots a power of two */
@@ -795,7 +824,11 @@ static void trim(const char **b, const char **e)
 struct text_aliases *text_aliases_parse(const char *name, const char *data, size_t len,
 					char **ret_err)
 {
+	static _Atomic uint32_t last_gen;
 	struct text_aliases *al = xcalloc(1, sizeof(*al));
+	al->gen = atomic_fetch_add(&last_gen, 1) + 1;
+	if (!al->gen) /* after 2^32 tables */
+		al->gen = atomic_fetch_add(&last_gen, 1) + 1;
 	const char *why = NULL;
 	size_t lineno = 0;
 	const char *p = data, *end = data + len;
@@ -937,6 +970,7 @@ struct tokenizer {
 	bool toolong;	/* tok overflowed: dropped */
 	unsigned flags; /* of tok */
 	size_t count;
+	struct stem_cache *cache; /* the thread's (stem_cache_get), NULL when it has none */
 };
 
 /* Stems tz->tok in place with Snowball French; unchanged when the stemmer fails. */
@@ -969,8 +1003,8 @@ static void tok_emit(struct tokenizer *tz)
 	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
 		return;
 	tz->tok[tz->len] = '\0';
-	struct stem_cache *c = stem_cache_get();
-	uint32_t h = hash_word(tz->tok, tz->len);
+	struct stem_cache *c = tz->cache;
+	uint32_t h = stem_hash(tz->tok, tz->len);
 	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
 	bool known = e && e->len;
 	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
@@ -978,7 +1012,14 @@ static void tok_emit(struct tokenizer *tz)
 			stem_put(c, e, tz->tok, tz->len, h, true, "", 0, 0);
 		return;
 	}
-	const char *canon = alias_find(tz->al, tz->tok, tz->len, h);
+	/* Most words have no alias, and the cache remembers it for the table it looked in. */
+	const char *canon = NULL;
+	const struct text_aliases *al = tz->al;
+	if (al && al->n && !(known && e->no_alias == al->gen)) {
+		canon = alias_find(al, tz->tok, tz->len, hash_word(tz->tok, tz->len));
+		if (!canon && known)
+			e->no_alias = al->gen;
+	}
 	if (canon) {
 		tok_out(tz, canon, strlen(canon), 0, false);
 		return;
@@ -986,7 +1027,7 @@ static void tok_emit(struct tokenizer *tz)
 	if (tz->st && known) {
 		const char *stem = c->arena + e->off + e->len;
 		uint64_t sh;
-		memcpy(tz->tok, stem, e->stemlen);
+		copy_short(tz->tok, stem, e->stemlen);
 		memcpy(&sh, stem + e->stemlen, 8);
 		tz->len = e->stemlen;
 		tz->tok[tz->len] = '\0';
@@ -1015,6 +1056,22 @@ static void tok_reset(struct tokenizer *tz)
 	tz->toolong = false;
 	tz->flags = 0;
 }
+
+/* What a separator does to the tokens around it (token_break). */
+enum {
+	BREAK_APOSTROPHE = 1, /* ends an elided word ("l'") */
+	BREAK_HYPHEN = 2,     /* joins the parts of a compound */
+	BREAK_SENTENCE = 4,   /* the next word starts a sentence */
+};
+
+/* The classes of the ASCII separators, as break_class gives them (is_apostrophe, is_hyphen,
+ * is_sentence_break below): looked up once per separator instead of three chains of compares. */
+static const uint8_t ascii_break[128] = {
+    ['\''] = BREAK_APOSTROPHE, ['`'] = BREAK_APOSTROPHE, ['-'] = BREAK_HYPHEN,
+    ['.'] = BREAK_SENTENCE,    ['!'] = BREAK_SENTENCE,	 ['?'] = BREAK_SENTENCE,
+    [':'] = BREAK_SENTENCE,    ['\n'] = BREAK_SENTENCE,	 ['"'] = BREAK_SENTENCE,
+    ['['] = BREAK_SENTENCE,    ['('] = BREAK_SENTENCE,
+};
 
 static bool is_apostrophe(utf8proc_int32_t cp)
 {
@@ -1061,21 +1118,27 @@ static bool ascii_alnum(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-/* The separator cp (rest[0..left) follows it) ends the token open, if any: emitted, or dropped
- * when it is an elided article. joined and initial carry the marks of the next token. */
-static inline void token_break(struct tokenizer *tz, utf8proc_int32_t cp,
-			       const utf8proc_uint8_t *rest, utf8proc_ssize_t left, bool *joined,
-			       bool *initial)
+/* The BREAK_ classes of the separator cp. */
+static unsigned break_class(utf8proc_int32_t cp)
+{
+	return (is_apostrophe(cp) ? BREAK_APOSTROPHE : 0) | (is_hyphen(cp) ? BREAK_HYPHEN : 0) |
+	       (is_sentence_break(cp) ? BREAK_SENTENCE : 0);
+}
+
+/* A separator of classes cls (rest[0..left) follows it) ends the token open, if any: emitted, or
+ * dropped when it is an elided article. joined and initial carry the marks of the next token. */
+static inline void token_break(struct tokenizer *tz, unsigned cls, const utf8proc_uint8_t *rest,
+			       utf8proc_ssize_t left, bool *joined, bool *initial)
 {
 	if (tz->len || tz->toolong) {
-		if (is_apostrophe(cp) && !tz->toolong &&
+		if ((cls & BREAK_APOSTROPHE) && !tz->toolong &&
 		    in_list(elisions, ARRAY_SIZE(elisions), tz->tok, tz->len)) {
 			/* "l'Ukraine": drop the article, keep the sentence position. */
 			tok_reset(tz);
 			return;
 		}
 		/* "porte-parole": both parts are marked, the second when it starts. */
-		*joined = is_hyphen(cp) && letter_at(rest, left);
+		*joined = (cls & BREAK_HYPHEN) && letter_at(rest, left);
 		if (*joined)
 			tz->flags |= TEXT_TOKEN_JOINED;
 		tok_emit(tz);
@@ -1084,7 +1147,7 @@ static inline void token_break(struct tokenizer *tz, utf8proc_int32_t cp,
 	} else {
 		*joined = false;
 	}
-	if (is_sentence_break(cp))
+	if (cls & BREAK_SENTENCE)
 		*initial = true;
 }
 
@@ -1094,10 +1157,11 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 {
 	if (!s || !len || (!cb && !hashed_cb))
 		return 0;
-	struct tokenizer tz = {.st = st, .al = al, .cb = cb, .hashed_cb = hashed_cb, .arg = arg};
 	/* The thread's buffer, taken (a nested call finds it empty) and given back at the end:
 	 * one allocation per thread rather than one per call. */
 	struct stem_cache *keep = stem_cache_get();
+	struct tokenizer tz = {
+	    .st = st, .al = al, .cb = cb, .hashed_cb = hashed_cb, .arg = arg, .cache = keep};
 	struct buf norm = {0};
 	if (keep) {
 		norm = keep->norm;
@@ -1120,48 +1184,96 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 	bool initial = true, joined = false;
 	for (size_t i = 0; i < n;) {
 		if (!reference && ascii_alnum(p[i])) {
-			/* A run of ASCII letters and digits, in local variables: what the code
-			 * below does one character at a time (and still does for the reference),
-			 * for most of the bytes of French text once normalised. Only its first
-			 * character may start the token. */
-			if (!tz.len && !tz.toolong) {
-				if (p[i] >= 'A' && p[i] <= 'Z')
-					tz.flags |= TEXT_TOKEN_CAPITAL;
-				if (initial)
-					tz.flags |= TEXT_TOKEN_INITIAL;
-				if (joined)
-					tz.flags |= TEXT_TOKEN_JOINED;
-			}
-			size_t tlen = tz.len, nchars = tz.nchars;
-			bool digit = false, toolong = tz.toolong;
-			do {
-				unsigned char c = p[i];
-				if (c >= 'a' && c <= 'z')
-					;
-				else if (c >= 'A' && c <= 'Z')
-					c = (unsigned char)(c - 'A' + 'a');
-				else if (c >= '0' && c <= '9')
-					digit = true;
-				else
+			for (;;) {
+				/* A run of ASCII letters and digits, in local variables: what the
+				 * code below does one character at a time (and still does for the
+				 * reference), for most of the bytes of French text once normalised.
+				 * Only its first character may start the token. */
+				if (!tz.len && !tz.toolong) {
+					if (p[i] >= 'A' && p[i] <= 'Z')
+						tz.flags |= TEXT_TOKEN_CAPITAL;
+					if (initial)
+						tz.flags |= TEXT_TOKEN_INITIAL;
+					if (joined)
+						tz.flags |= TEXT_TOKEN_JOINED;
+				}
+				size_t tlen = tz.len, nchars = tz.nchars;
+				bool digit = false, toolong = tz.toolong, ended = false;
+				/* Eight bytes at a time while they last: the run's bytes are
+				 * lower-cased and copied at once (tok has room for eight past
+				 * TEXT_MAX_TOKEN; what lies past the run is overwritten or never
+				 * read). */
+				while (i + 8 <= n) {
+					uint64_t x;
+					memcpy(&x, p + i, 8);
+					uint64_t m = not_alnum8(load8_le(&x));
+					size_t k = m ? first_flagged(m) : 8;
+					/* The run's bytes are ASCII: no carry leaves a byte of
+					 * them. */
+					uint64_t t = x & ~SWAR_HIGHS;
+					uint64_t upper = (t + 0x3F3F3F3F3F3F3F3Full) &
+							 ~(t + 0x2525252525252525ull);
+					uint64_t dig = (t + 0x5050505050505050ull) &
+						       ~(t + 0x4646464646464646ull);
+					uint64_t in_run =
+					    k == 8 ? ~0ull : ((uint64_t)1 << (8 * k)) - 1;
+					x |= (upper & SWAR_HIGHS) >> 2;
+					memcpy(tz.tok + tlen, &x, 8);
+					if (tlen + k <= TEXT_MAX_TOKEN) {
+						tlen += k;
+					} else {
+						tlen = TEXT_MAX_TOKEN;
+						toolong = true;
+					}
+					digit |= (load8_le(&dig) & in_run & SWAR_HIGHS) != 0;
+					i += k;
+					nchars += k;
+					if (k < 8) {
+						ended = true;
+						break;
+					}
+				}
+				while (!ended && i < n) {
+					unsigned char c = p[i];
+					if (c >= 'a' && c <= 'z')
+						;
+					else if (c >= 'A' && c <= 'Z')
+						c = (unsigned char)(c - 'A' + 'a');
+					else if (c >= '0' && c <= '9')
+						digit = true;
+					else
+						break;
+					if (tlen < TEXT_MAX_TOKEN) /* tok_add of one byte */
+						tz.tok[tlen++] = (char)c;
+					else
+						toolong = true;
+					i++;
+					nchars++;
+				}
+				tz.len = tlen;
+				tz.nchars = nchars;
+				tz.digit = tz.digit || digit;
+				tz.toolong = toolong;
+				if (i == n || p[i] >= 0x80)
 					break;
-				if (tlen < TEXT_MAX_TOKEN) /* tok_add of one byte */
-					tz.tok[tlen++] = (char)c;
-				else
-					toolong = true;
-				i++;
-				nchars++;
-			} while (i < n);
-			tz.len = tlen;
-			tz.nchars = nchars;
-			tz.digit = tz.digit || digit;
-			tz.toolong = toolong;
+				/* ASCII separators, as below, up to the next word: no return to the
+				 * top of the loop between the words of a sentence. */
+				do {
+					unsigned char c = p[i++];
+					token_break(&tz, ascii_break[c], p + i,
+						    (utf8proc_ssize_t)(n - i), &joined, &initial);
+				} while (i < n && p[i] < 0x80 && !ascii_alnum(p[i]));
+				if (i == n || p[i] >= 0x80)
+					break;
+			}
 			continue;
 		}
 		if (!reference && p[i] < 0x80) {
 			/* Any other ASCII character (white space, punctuation, a symbol): what the
 			 * code below does for one, without looking up its category. */
 			unsigned char c = p[i++];
-			token_break(&tz, c, p + i, (utf8proc_ssize_t)(n - i), &joined, &initial);
+			token_break(&tz, ascii_break[c], p + i, (utf8proc_ssize_t)(n - i), &joined,
+				    &initial);
 			continue;
 		}
 		utf8proc_int32_t cp;
@@ -1210,7 +1322,8 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 		if (cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
 		    cat == UTF8PROC_CATEGORY_ME)
 			continue; /* a mark left inside a word */
-		token_break(&tz, cp, p + i, (utf8proc_ssize_t)(n - i), &joined, &initial);
+		token_break(&tz, break_class(cp), p + i, (utf8proc_ssize_t)(n - i), &joined,
+			    &initial);
 	}
 	if (tz.len)
 		tok_emit(&tz);

@@ -126,6 +126,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "swar.h"
 #include "text.h"
 #include "util.h"
 
@@ -151,6 +152,21 @@ struct posting {
 	double weight; /* prior times the term's background specificity */
 };
 
+#define FILTER_BITS 16384u
+
+/* The bit of a word's hash_bytes h in a filter of struct topic: bits the slots (h & mask) do not
+ * use first. */
+static size_t filter_bit(uint64_t h)
+{
+	return (size_t)(h >> 40) & (FILTER_BITS - 1);
+}
+
+static bool filter_has(const uint64_t *filter, uint64_t h)
+{
+	size_t b = filter_bit(h);
+	return filter[b / 64] >> (b % 64) & 1u;
+}
+
 struct topic {
 	char *name;
 	double threshold;
@@ -159,6 +175,11 @@ struct topic {
 	size_t nterms;
 	uint32_t *slots; /* open addressing: term index + 1, 0 = empty */
 	size_t nslots;
+	/* A bit per hash_bytes of the words that are a term (word_filter) or the first word of a
+	 * pair term (pair_filter), at filter_bit: most words of an item are neither, and doc_cb
+	 * skips their lookups. */
+	uint64_t word_filter[FILTER_BITS / 64];
+	uint64_t pair_filter[FILTER_BITS / 64];
 	char **reftext; /* reference bodies, kept to recalibrate after topic_set_background */
 	size_t nrefs;
 	double wnorm[GROUP_MAX]; /* Euclidean norm of each group's weights */
@@ -449,7 +470,8 @@ static void doc_rehash(struct doc *d)
 }
 
 /* Counts key[0..len) (h = hash_str(key, len)) in d. */
-static void doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssize_t prof, bool name)
+static inline void doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssize_t prof,
+			   bool name)
 {
 	if (2 * (d->n + 1) > d->nslots)
 		doc_rehash(d);
@@ -469,7 +491,7 @@ static void doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssiz
 	}
 	d->v[d->n] = (struct docterm){d->arena.len, len, d->mult, prof, name};
 	if (d->arena.cap - d->arena.len > len) { /* doc_read reserved room: no call */
-		memcpy(d->arena.p + d->arena.len, key, len);
+		copy_short(d->arena.p + d->arena.len, key, len);
 		d->arena.len += len;
 	} else {
 		buf_append(&d->arena, key, len);
@@ -485,14 +507,16 @@ static void doc_cb(const char *tok, size_t len, uint64_t h, size_t index, unsign
 	/* h = hash_bytes(tok, len): hash_str of a word, as tokens hold no space */
 	/* A part of a compound counts only in its pair, as in the profile (topic_new). */
 	if (!(flags & TEXT_TOKEN_JOINED)) {
-		prof = term_find_hashed(d->t, tok, len, h);
+		prof = filter_has(d->t->word_filter, h) ? term_find_hashed(d->t, tok, len, h) : -1;
 		/* A name is a profile name, or any word capitalised inside a sentence. */
 		bool name = prof >= 0
 				? d->t->terms[prof].group == GROUP_NAME
 				: (flags & TEXT_TOKEN_CAPITAL) && !(flags & TEXT_TOKEN_INITIAL);
 		doc_add(d, tok, len, h, prof, name);
 	}
-	if (d->prevlen && (d->prevlen != len || memcmp(d->prev, tok, len))) {
+	/* No pair starts with prev when its bit is clear: term_find_pair would find nothing. */
+	if (d->prevlen && filter_has(d->t->pair_filter, d->prevhash) &&
+	    (d->prevlen != len || memcmp(d->prev, tok, len))) {
 		uint64_t ph = hash_pair(d->prevhash, h);
 		prof = term_find_pair(d->t, d->prev, d->prevlen, tok, len, ph);
 		if (prof >= 0) { /* only the profile's pairs: all pairs would swamp the norm */
@@ -504,7 +528,7 @@ static void doc_cb(const char *tok, size_t len, uint64_t h, size_t index, unsign
 			doc_add(d, pair, n, ph, prof, false);
 		}
 	}
-	memcpy(d->prev, tok, len);
+	copy_short(d->prev, tok, len);
 	d->prevlen = len;
 	d->prevhash = h;
 }
@@ -768,6 +792,10 @@ static void topic_index(struct topic *t)
 		while (t->slots[i])
 			i = (i + 1) & mask;
 		t->slots[i] = (uint32_t)(j + 1);
+		const char *key = t->terms[j].key, *sp = memchr(key, ' ', t->terms[j].len);
+		uint64_t *filter = sp ? t->pair_filter : t->word_filter;
+		size_t b = filter_bit(hash_bytes(key, sp ? (size_t)(sp - key) : t->terms[j].len));
+		filter[b / 64] |= (uint64_t)1 << (b % 64);
 	}
 }
 
