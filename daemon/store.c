@@ -20,6 +20,7 @@
 #include <xxhash.h>
 
 #include "feed.h"
+#include "swar.h"
 #include "util.h"
 
 /* Version 1: the first schema. */
@@ -1092,6 +1093,9 @@ struct tok {
 	const struct tok_module *m;
 	Fts5Tokenizer *orig;
 	bool fast; /* else every text goes to orig */
+	/* ascii[] folds the ASCII letters and digits to lower case and makes every other ASCII
+	 * byte a separator (unicode61's default): runs of them are copied eight bytes at a time */
+	bool swar;
 	/* byte -> its folded form for an ASCII token character, 0 for an ASCII separator, 0x80
 	 * for the first byte of anything else */
 	unsigned char ascii[256];
@@ -1249,6 +1253,21 @@ static int tok_run(struct tok *t, void *ctx, int flags, const char *text, int n,
 		}
 		int start = i, o = 0;
 		bool known = true;
+		/* A run of ASCII letters and digits, lower-cased eight bytes at a time (the bytes
+		 * past its end are written, and overwritten or never read). */
+		while (t->swar && i + 8 <= n && o <= TOK_BUF - 8) {
+			uint64_t x = load8_le(z + i);
+			uint64_t m = not_alnum8(x);
+			int k = m ? (int)first_flagged(m) : 8;
+			uint64_t a = x & ~SWAR_HIGHS;
+			uint64_t upper = (a + 0x3F3F3F3F3F3F3F3Full) & ~(a + 0x2525252525252525ull);
+			x |= (upper & SWAR_HIGHS) >> 2;
+			store8_le(t->buf + o, x);
+			o += k;
+			i += k;
+			if (k < 8)
+				break;
+		}
 		while (i < n) {
 			if (o > TOK_BUF - (int)sizeof(c->fold)) {
 				known = false; /* a long token */
@@ -1347,6 +1366,13 @@ static int tok_create(void *ctx, const char **argv, int argc, Fts5Tokenizer **re
 		t->ascii[c] = e.cls == TOK_START ? (unsigned char)e.fold[0] : 0;
 	}
 	memset(t->ascii + 0x80, 0x80, 0x80);
+	t->swar = fast;
+	for (int c = 0; c < 0x80 && t->swar; c++) {
+		int want = c >= 'A' && c <= 'Z'				      ? c - 'A' + 'a'
+			   : (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c
+									      : 0;
+		t->swar = t->ascii[c] == want;
+	}
 	for (uint32_t c = TOK_CP2_FIRST; c <= TOK_CP2_LAST && fast; c++)
 		fast = tok_learn(t, c, &t->cp2[c - TOK_CP2_FIRST]) == 0;
 	for (uint32_t c = TOK_PUNCT_FIRST; c <= TOK_PUNCT_LAST && fast; c++)

@@ -23,6 +23,15 @@ static inline uint64_t load8_le(const void *p)
 	return x;
 }
 
+/* Stores x at p as load8_le reads it back. */
+static inline void store8_le(void *p, uint64_t x)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	memcpy(p, &x, 8);
+}
+
 /* Nonzero when a byte of x is below n (n <= 0x80), in that byte's high bit. A borrow may flag
  * a byte above a flagged one, never below: the lowest flag is exact. */
 static inline uint64_t has_below(uint64_t x, unsigned char n)
