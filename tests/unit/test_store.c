@@ -941,6 +941,12 @@ static void test_fts_tokens(void **state)
 		if (i == 0) /* a long word, past the tokenizer's buffer */
 			for (int k = 0; k < 400; k++)
 				buf_puts(&texts, k % 50 ? "a" : "é");
+		if (i == 1) /* ASCII words of every length around the buffer's, eight at a time */
+			for (int len = 240; len < 270; len++) {
+				buf_putc(&texts, ' ');
+				for (int k = 0; k < len; k++)
+					buf_putc(&texts, "Ab9xYz0Q"[(k + len) % 8]);
+			}
 		buf_putc(&texts, '\0');
 	}
 	const char *globs[] = {TEST_SOURCE_DIR "/conf/reference/*.txt",
