@@ -105,29 +105,25 @@ static const unsigned char *run_end(const unsigned char *q, const unsigned char 
 		limit = 1; /* the word's first byte is always taken (finish() cuts past max) */
 	const unsigned char *lim = (size_t)(end - q) > limit ? q + limit : end, *p = q + 1;
 	const unsigned char *scan = lim < end ? lim + 1 : end, *stop = scan;
-	while (p < scan) {
-		uint64_t ws, blank;
-		if (p + 8 <= scan) {
-			ws = spaces8(p, &blank);
-		} else {
-			ws = blank = 0;
-			for (size_t k = 0; k < (size_t)(scan - p); k++) {
-				if (is_space_char(p[k]))
-					ws |= (uint64_t)0x80 << (8 * k);
-				if (p[k] == ' ')
-					blank |= (uint64_t)0x80 << (8 * k);
-			}
+	/* Eight bytes at a time, the white space that stops the run at once: any but ' ', and a
+	 * ' ' followed by white space (the next byte's flag moved down onto it) or by the end; the
+	 * last ' ' of the eight looks at the byte after them. */
+	for (; p + 8 <= scan; p += 8) {
+		uint64_t blank, ws = spaces8(p, &blank), next = ws >> 8;
+		if (p + 8 >= end || is_space_char(p[8]))
+			next |= (uint64_t)0x80 << 56;
+		uint64_t m = (ws & ~blank) | (blank & next);
+		if (m) {
+			stop = p + first_flagged(m);
+			goto found;
 		}
-		/* a ' ' followed by a word does not stop the run */
-		for (uint64_t m = ws; m; m &= m - 1) {
-			size_t k = first_flagged(m);
-			if (!(blank >> (8 * k) & 0x80) || p + k + 1 >= end ||
-			    is_space_char(p[k + 1])) {
-				stop = p + k;
-				goto found;
-			}
+	}
+	/* The last few bytes, one at a time: a ' ' followed by a word does not stop the run. */
+	for (; p < scan; p++) {
+		if (is_space_char(*p) && (*p != ' ' || p + 1 >= end || is_space_char(p[1]))) {
+			stop = p;
+			goto found;
 		}
-		p += 8;
 	}
 found:
 	if (stop <= lim)
