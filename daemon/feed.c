@@ -634,9 +634,9 @@ static uint64_t cdata_special8(uint64_t x)
 /* The last two bytes of a text whose last two were tail, once s[0..n) follows. */
 static unsigned tail_of(unsigned tail, const char *s, size_t n)
 {
-	for (size_t k = n >= 2 ? n - 2 : 0; k < n; k++)
-		tail = (tail << 8 | (unsigned char)s[k]) & 0xFFFF;
-	return tail;
+	if (n >= 2)
+		return (unsigned)(unsigned char)s[n - 2] << 8 | (unsigned char)s[n - 1];
+	return n ? (tail << 8 | (unsigned char)s[0]) & 0xFFFF : tail;
 }
 
 /*
@@ -859,7 +859,7 @@ static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret
 		size_t left = n - i;
 		if (left >= 2 && (name_start((unsigned char)rest[1]) || rest[1] == '/')) {
 			/* a tag, the most common by far: the sections below start "<!" or "<?" */
-			buf_putc(out, '<');
+			put(out, "<", 1);
 			i++;
 			if (cdata)
 				tag_end = tag_end_at(s, n, i);
@@ -1016,10 +1016,23 @@ static bool is_http(const char *s)
 	return s && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0);
 }
 
+/* Length of the run of scheme characters (letters, digits, '+', '.', '-') that starts s: what
+ * strspn with that set gives, without its table built at each call. */
+static size_t scheme_chars(const char *s)
+{
+	size_t k = 0;
+	for (;; k++) {
+		char c = s[k];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '.' || c == '-'))
+			return k;
+	}
+}
+
 /* Length of the scheme and ':' that start s ("https:"), 0 when s starts with none. */
 static size_t scheme_len(const char *s)
 {
-	size_t k = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	size_t k = scheme_chars(s);
 	bool alpha = (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z');
 	return k > 0 && alpha && s[k] == ':' ? k + 1 : 0;
 }
@@ -1045,7 +1058,7 @@ static char *resolve(const char *ref, struct parser *p)
 	char *r = xstrdup(u ? (const char *)u : ref);
 	xmlFree(u);
 	/* Only web links: javascript:, data:, file: and the like are dropped. */
-	size_t k = strspn(r, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	size_t k = scheme_chars(r);
 	bool foreign = k > 0 && r[k] == ':' && !is_http(r);
 	if (strlen(r) > VEILLE_MAX_URL || foreign) {
 		free(r);
@@ -1106,7 +1119,7 @@ static char *clean_text(const char *s, size_t len, size_t max)
 /* True when plain text looks like escaped HTML (a tag or an entity). */
 static bool looks_like_html(const char *s)
 {
-	for (const char *q = s; *q; q++) {
+	for (const char *q = s; (q = strpbrk(q, "<&")); q++) {
 		if (q[0] == '<' && (name_start((unsigned char)q[1]) || q[1] == '/'))
 			return true;
 		if (q[0] == '&') {
@@ -1207,7 +1220,7 @@ static char *html_field(const char *raw, enum kind kind, size_t max)
 	if (kind == K_TEXT) {
 		t = clean_text(raw, strlen(raw), max);
 	} else {
-		t = html_to_text(raw, strlen(raw), max);
+		t = html_to_text_utf8(raw, strlen(raw), max);
 		if (!*t) {
 			free(t);
 			t = NULL;
@@ -1244,9 +1257,8 @@ static void item_finish(struct parser *p)
 		tk = K_HTML;
 	it->title = html_field(rec->v[S_TITLE], tk, VEILLE_MAX_TITLE);
 	if (it->title) /* titles are one line */
-		for (char *q = it->title; *q; q++)
-			if (*q == '\n')
-				*q = ' ';
+		for (char *q = strchr(it->title, '\n'); q; q = strchr(q + 1, '\n'))
+			*q = ' ';
 	const enum slot authors[] = {S_AUTHOR_DC, S_AUTHOR_NAME, S_AUTHOR};
 	for (size_t i = 0; i < ARRAY_SIZE(authors) && !it->author; i++) {
 		it->author = rec->v[authors[i]];

@@ -471,7 +471,8 @@ out:
 	return ok;
 }
 
-char *html_to_text(const char *html, size_t len, size_t max)
+/* html_to_text, with valid saying whether html is known to be valid UTF-8. */
+static char *to_text(const char *html, size_t len, size_t max, bool valid)
 {
 	struct out o = {.max = max};
 	if (!html || len == 0 || max == 0)
@@ -481,14 +482,25 @@ char *html_to_text(const char *html, size_t len, size_t max)
 	 * out_text grew the buffer paragraph by paragraph. */
 	buf_reserve(&o.b, (len < max ? len : max) + 2);
 	/* Plain text needs no parser: only white space to collapse. */
-	if (!memchr(html, '<', len) && !memchr(html, '&', len) && utf8_valid(html, len)) {
+	if (!memchr(html, '<', len) && !memchr(html, '&', len) &&
+	    (valid || utf8_valid(html, len))) {
 		out_text(&o, html, strnlen(html, len));
 		return finish(&o);
 	}
-	if (utf8_valid(html, len) && fast_text(html, len, &o))
+	if ((valid || utf8_valid(html, len)) && fast_text(html, len, &o))
 		return finish(&o);
 	buf_free(&o.b);
 	return html_to_text_parsed(html, len, max);
+}
+
+char *html_to_text(const char *html, size_t len, size_t max)
+{
+	return to_text(html, len, max, false);
+}
+
+char *html_to_text_utf8(const char *html, size_t len, size_t max)
+{
+	return to_text(html, len, max, true);
 }
 
 char *html_to_text_parsed(const char *html, size_t len, size_t max)
