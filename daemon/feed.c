@@ -591,6 +591,18 @@ static size_t tag_end_at(const char *s, size_t n, size_t i)
 {
 	while (i < n) {
 		for (;;) {
+#ifdef SWAR_SSE2
+			if (i + 16 <= n) {
+				__m128i x = load16(s + i);
+				unsigned m = eq16(x, '>') | eq16(x, '"') | eq16(x, '\'');
+				if (m) {
+					i += first_bit(m);
+					break;
+				}
+				i += 16;
+				continue;
+			}
+#endif
 			if (i + 8 > n) {
 				while (i < n && s[i] != '>' && s[i] != '"' && s[i] != '\'')
 					i++;
@@ -654,6 +666,23 @@ static size_t cdata_text(const char *s, size_t n, bool has_subset, struct buf *o
 	uint64_t high = 0;
 	for (;;) {
 		for (;;) {
+#ifdef SWAR_SSE2
+			if (e + 16 <= n) {
+				__m128i x = load16(s + e);
+				unsigned m = eq16(x, '<') | eq16(x, '&'), h = high16(x);
+				if (m) {
+					size_t k = first_bit(m);
+					if (h & ((1u << k) - 1))
+						high |= SWAR_HIGHS;
+					e += k;
+					break;
+				}
+				if (h)
+					high |= SWAR_HIGHS;
+				e += 16;
+				continue;
+			}
+#endif
 			if (e + 8 > n) {
 				while (e < n && s[e] != '<' && s[e] != '&')
 					high |= (unsigned char)s[e++];
@@ -688,6 +717,19 @@ static size_t cdata_text(const char *s, size_t n, bool has_subset, struct buf *o
 	while (i < e) {
 		size_t j = i;
 		for (;;) {
+#ifdef SWAR_SSE2
+			if (j + 16 <= e) {
+				__m128i x = load16(s + j);
+				unsigned m = below16(x, 0x20) | eq16(x, '&') | eq16(x, '<') |
+					     eq16(x, '>') | eq16(x, 0xEF);
+				if (m) {
+					j += first_bit(m);
+					break;
+				}
+				j += 16;
+				continue;
+			}
+#endif
 			if (j + 8 > e) {
 				while (j < e) {
 					unsigned char b = (unsigned char)s[j];
@@ -819,6 +861,18 @@ static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret
 		/* Copy a run of ordinary bytes at once (up to the end of the tag, for cdata). */
 		size_t j = i, lim = cdata && tag_end ? tag_end : n;
 		for (;;) {
+#ifdef SWAR_SSE2
+			if (j + 16 <= lim) {
+				__m128i x = load16(s + j);
+				unsigned m = eq16(x, '&') | eq16(x, '<') | below16(x, 0x20);
+				if (m) {
+					j += first_bit(m);
+					break;
+				}
+				j += 16;
+				continue;
+			}
+#endif
 			if (j + 8 > lim) {
 				while (j < lim && s[j] != '&' && s[j] != '<' &&
 				       (unsigned char)s[j] >= 0x20)

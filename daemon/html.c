@@ -108,6 +108,20 @@ static const unsigned char *run_end(const unsigned char *q, const unsigned char 
 	/* Eight bytes at a time, the white space that stops the run at once: any but ' ', and a
 	 * ' ' followed by white space (the next byte's flag moved down onto it) or by the end; the
 	 * last ' ' of the eight looks at the byte after them. */
+#ifdef SWAR_SSE2
+	for (; p + 16 <= scan; p += 16) {
+		__m128i x = load16(p);
+		unsigned blank = eq16(x, ' '), ws = blank | (below16(x, 14) & ~below16(x, 9));
+		unsigned next = ws >> 1;
+		if (p + 16 >= end || is_space_char(p[16]))
+			next |= 1u << 15;
+		unsigned m = (ws & ~blank) | (blank & next);
+		if (m) {
+			stop = p + first_bit(m);
+			goto found;
+		}
+	}
+#endif
 	for (; p + 8 <= scan; p += 8) {
 		uint64_t blank, ws = spaces8(p, &blank), next = ws >> 8;
 		if (p + 8 >= end || is_space_char(p[8]))
@@ -396,6 +410,17 @@ static bool fast_text(const char *s, size_t len, struct out *o)
 		}
 		if (c != '<') {
 			size_t j = i;
+#ifdef SWAR_SSE2
+			for (; j + 16 <= len; j += 16) {
+				__m128i x = load16(s + j);
+				unsigned m = below16(x, 0x20) | eq16(x, '<') | eq16(x, '&') |
+					     eq16(x, 0x7F) | eq16(x, 0xEF);
+				if (m) {
+					j += first_bit(m);
+					break;
+				}
+			}
+#endif
 			while (j + 8 <= len && plain8(s + j))
 				j += 8;
 			while (j < len && s[j] != '<' && s[j] != '&') {
@@ -407,7 +432,12 @@ static bool fast_text(const char *s, size_t len, struct out *o)
 					goto out; /* U+FFFE, U+FFFF */
 				j++;
 			}
-			buf_append(&text, s + i, j - i);
+			/* Text between two tags, the most common, goes to out_text as it is;
+			 * text next to a reference is gathered first (out_text reads it whole). */
+			if (!text.len && (j >= len || s[j] == '<'))
+				out_text(o, s + i, j - i);
+			else
+				buf_append(&text, s + i, j - i);
 			i = j;
 			continue;
 		}
