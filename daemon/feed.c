@@ -1136,6 +1136,28 @@ static bool has_blank(const char *s, size_t len)
 	return false;
 }
 
+/* The white space clean_text collapses: ' ', '\t', '\n', '\v', '\f', '\r'. */
+static bool is_blank_char(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* The index of the first white space of clean_text in s[i..len), or len. */
+static size_t blank_at(const char *s, size_t i, size_t len)
+{
+#ifdef SWAR_SSE2
+	for (; i + 16 <= len; i += 16) {
+		__m128i x = load16(s + i);
+		unsigned m = eq16(x, ' ') | (below16(x, '\r' + 1) & ~below16(x, '\t'));
+		if (m)
+			return i + first_bit(m);
+	}
+#endif
+	while (i < len && !is_blank_char(s[i]))
+		i++;
+	return i;
+}
+
 static char *clean_text(const char *s, size_t len, size_t max)
 {
 	/* Most fields (ids, links, dates) hold no white space at all: what the loop below makes
@@ -1146,18 +1168,25 @@ static char *clean_text(const char *s, size_t len, size_t max)
 	bool space = false;
 	/* Written in place: never longer than the input, and stops within max + 2 bytes. */
 	buf_reserve(&b, (len < max ? len : max) + 2);
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (is_space(c) || c == '\f' || c == '\v') {
+	/* A word at a time: the bytes a loop over each byte appended up to the first that made
+	 * the text longer than max (one at least, after a separator). */
+	for (size_t i = 0; i < len;) {
+		if (is_blank_char(s[i])) {
 			space = b.len > 0;
+			i++;
 			continue;
 		}
+		size_t j = blank_at(s, i + 1, len);
 		if (space)
 			b.p[b.len++] = ' ';
 		space = false;
-		b.p[b.len++] = c;
+		size_t room = b.len <= max ? max + 1 - b.len : 1;
+		size_t k = j - i < room ? j - i : room;
+		copy_short(b.p + b.len, s + i, k);
+		b.len += k;
 		if (b.len > max)
 			break;
+		i = j;
 	}
 	if (b.len == 0) {
 		buf_free(&b);
