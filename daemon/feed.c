@@ -239,7 +239,7 @@ static void utf8_repair(const char *s, size_t len, struct buf *out, size_t *ret_
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0, multi = 0, bad = 0;
 	while (i < len) {
-		i = ascii_end(p, i, len);
+		i = ascii_end(p, utf8_pairs_end(p, i, len, &multi), len);
 		if (i == len)
 			break;
 		if (p[i] >= 0xC2 && p[i] <= 0xDF && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {

@@ -124,6 +124,33 @@ static inline size_t first_bit(unsigned m)
 }
 #endif
 
+/* The end of the run at s[i] of whole sixteen-byte blocks of ASCII and two-byte UTF-8 sequences
+ * (C2..DF then 80..BF: the accented letters of French), each sequence within its block; adds
+ * the sequences to *multi. i itself without SSE2: the callers go on byte by byte from there. */
+static inline size_t utf8_pairs_end(const unsigned char *s, size_t i, size_t len, size_t *multi)
+{
+#ifdef SWAR_SSE2
+	for (; i + 16 <= len; i += 16) {
+		__m128i x = load16(s + i);
+		unsigned high = high16(x);
+		if (!high)
+			continue;
+		/* as signed bytes: 80..BF are -128..-65, C2..DF are -62..-33 */
+		unsigned cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(x, _mm_set1_epi8(-64)));
+		unsigned lead = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+		    _mm_cmpgt_epi8(x, _mm_set1_epi8(-63)), _mm_cmplt_epi8(x, _mm_set1_epi8(-32))));
+		if (high != (lead | cont) || (lead & 0x8000) || lead << 1 != cont)
+			break;
+		*multi += (size_t)__builtin_popcount(lead);
+	}
+#else
+	(void)s;
+	(void)len;
+	(void)multi;
+#endif
+	return i;
+}
+
 /* The end of the ASCII run at s[i]: the index of the first byte of s[i..len) at or above 0x80,
  * or len; eight bytes at a time. */
 static inline size_t ascii_end(const unsigned char *s, size_t i, size_t len)
