@@ -239,7 +239,7 @@ static void utf8_repair(const char *s, size_t len, struct buf *out, size_t *ret_
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0, multi = 0, bad = 0;
 	while (i < len) {
-		i = ascii_end(p, utf8_pairs_end(p, i, len, &multi), len);
+		i = ascii_end(p, i, len);
 		if (i == len)
 			break;
 		if (p[i] >= 0xC2 && p[i] <= 0xDF && i + 1 < len && (p[i + 1] & 0xC0) == 0x80) {
@@ -321,15 +321,16 @@ static void decode(const char *data, size_t len, const char *http_charset, struc
 		transcode("UTF-16BE", data, len, out);
 		return;
 	}
-	size_t multi, bad;
-	utf8_repair(data, len, NULL, &multi, &bad);
-	if (bad == 0) {
-		/* Valid UTF-8 wins over any label: single-byte text with accents is practically
-		 * never valid UTF-8 by accident, while wrong labels are common. */
+	/* Valid UTF-8 wins over any label: single-byte text with accents is practically never
+	 * valid UTF-8 by accident, while wrong labels are common. (utf8_valid is what
+	 * utf8_repair finding no bad byte means, without counting the sequences.) */
+	if (utf8_valid(data, len)) {
 		*ret_s = data;
 		*ret_len = len;
 		return;
 	}
+	size_t multi, bad;
+	utf8_repair(data, len, NULL, &multi, &bad);
 	char declared[48];
 	decl_encoding(data, len, declared, sizeof(declared));
 	const char *label = http_charset && *http_charset ? http_charset : declared;

@@ -126,7 +126,8 @@ static inline size_t first_bit(unsigned m)
 
 /* The end of the run at s[i] of whole sixteen-byte blocks of ASCII and two-byte UTF-8 sequences
  * (C2..DF then 80..BF: the accented letters of French), each sequence within its block; adds
- * the sequences to *multi. i itself without SSE2: the callers go on byte by byte from there. */
+ * the sequences to *multi unless multi is NULL. i itself without SSE2: the callers go on byte by
+ * byte from there. */
 static inline size_t utf8_pairs_end(const unsigned char *s, size_t i, size_t len, size_t *multi)
 {
 #ifdef SWAR_SSE2
@@ -141,7 +142,14 @@ static inline size_t utf8_pairs_end(const unsigned char *s, size_t i, size_t len
 		    _mm_cmpgt_epi8(x, _mm_set1_epi8(-63)), _mm_cmplt_epi8(x, _mm_set1_epi8(-32))));
 		if (high != (lead | cont) || (lead & 0x8000) || lead << 1 != cont)
 			break;
-		*multi += (size_t)__builtin_popcount(lead);
+		if (!multi)
+			continue;
+		/* the bits of lead counted in place (no popcount instruction in baseline x86-64:
+		 * the builtin is a call) */
+		unsigned c = lead - (lead >> 1 & 0x5555);
+		c = (c & 0x3333) + (c >> 2 & 0x3333);
+		c = (c + (c >> 4)) & 0x0F0F;
+		*multi += (c + (c >> 8)) & 0x1F;
 	}
 #else
 	(void)s;
