@@ -1263,19 +1263,19 @@ static void capture_node(struct parser *p, int type)
 			return;
 		}
 		if (c->kind != K_TEXT) {
+			const char *name = (const char *)xmlTextReaderConstLocalName(p->r);
 			cap_put(c, "</", 2);
-			cap_put(c, (const char *)xmlTextReaderConstLocalName(p->r),
-				strlen((const char *)xmlTextReaderConstLocalName(p->r)));
+			cap_put(c, name, strlen(name));
 			cap_put(c, ">", 1);
 		}
 		return;
 	case XML_READER_TYPE_ELEMENT:
 		if (c->kind != K_TEXT) {
 			const char *name = (const char *)xmlTextReaderConstLocalName(p->r);
+			bool empty = xmlTextReaderIsEmptyElement(p->r) != 0;
 			cap_put(c, "<", 1);
 			cap_put(c, name, strlen(name));
-			cap_put(c, xmlTextReaderIsEmptyElement(p->r) ? "/>" : ">",
-				xmlTextReaderIsEmptyElement(p->r) ? 2 : 1);
+			cap_put(c, empty ? "/>" : ">", empty ? 2 : 1);
 		}
 		return;
 	case XML_READER_TYPE_TEXT:
