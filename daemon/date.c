@@ -12,6 +12,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -368,13 +369,46 @@ static const struct name zones[] = {
 static const char *const fillers[] = {"at", "à",   "a",	  "um",	 "uhr", "le", "de",   "del", "el",
 				      "du", "den", "der", "the", "of",	"h",  "alle", "ore"};
 
-/* The first entry of t[0..n) spelled w, or -1. The first bytes are compared before calling
- * strcmp: a date's words were looked up in some two hundred names each. */
-static int lookup(const struct name *t, size_t n, const char *w)
+/* The names of each table chained by first byte: first[c] is the first entry that starts with
+ * c, next[i] the entry after i that starts alike (-1 ends a chain). A date's words were looked
+ * up in some three hundred names each; a chain holds a few. Built once, read by any thread. */
+struct name_index {
+	const struct name *t;
+	short first[256];
+	short next[256];
+};
+
+static struct name_index month_index = {.t = months}, wday_index = {.t = wdays},
+			 zone_index = {.t = zones};
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+_Static_assert(ARRAY_SIZE(months) <= 256 && ARRAY_SIZE(wdays) <= 256 && ARRAY_SIZE(zones) <= 256,
+	       "name_index holds 256 names");
+
+static void index_build(struct name_index *x, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (t[i].s[0] == w[0] && strcmp(t[i].s, w) == 0)
-			return (int)i;
+	for (size_t c = 0; c < 256; c++)
+		x->first[c] = -1;
+	for (size_t i = n; i-- > 0;) {
+		unsigned char c = (unsigned char)x->t[i].s[0];
+		x->next[i] = x->first[c];
+		x->first[c] = (short)i;
+	}
+}
+
+static void indexes_build(void)
+{
+	index_build(&month_index, ARRAY_SIZE(months));
+	index_build(&wday_index, ARRAY_SIZE(wdays));
+	index_build(&zone_index, ARRAY_SIZE(zones));
+}
+
+/* The first entry of x's table spelled w, or -1. */
+static int lookup(const struct name_index *x, const char *w)
+{
+	for (int i = x->first[(unsigned char)w[0]]; i >= 0; i = x->next[i])
+		if (strcmp(x->t[i].s, w) == 0)
+			return i;
 	return -1;
 }
 
@@ -422,8 +456,9 @@ static int word(struct tokens *t, char *w)
 		t->am = true;
 		return 0;
 	}
-	int mi = lookup(months, ARRAY_SIZE(months), w);
-	int wi = lookup(wdays, ARRAY_SIZE(wdays), w);
+	pthread_once(&index_once, indexes_build);
+	int mi = lookup(&month_index, w);
+	int wi = lookup(&wday_index, w);
 	if (mi >= 0 && wi >= 0) {
 		if (t->nambiguous >= 2)
 			return -EINVAL;
@@ -442,7 +477,7 @@ static int word(struct tokens *t, char *w)
 		t->wday = wdays[wi].v;
 		return 0;
 	}
-	int zi = lookup(zones, ARRAY_SIZE(zones), w);
+	int zi = lookup(&zone_index, w);
 	if (zi >= 0 && t->have_time && !t->have_zone) {
 		t->w.off = zones[zi].v * 60;
 		t->have_zone = true;

@@ -321,15 +321,16 @@ static void decode(const char *data, size_t len, const char *http_charset, struc
 		transcode("UTF-16BE", data, len, out);
 		return;
 	}
-	size_t multi, bad;
-	utf8_repair(data, len, NULL, &multi, &bad);
-	if (bad == 0) {
-		/* Valid UTF-8 wins over any label: single-byte text with accents is practically
-		 * never valid UTF-8 by accident, while wrong labels are common. */
+	/* Valid UTF-8 wins over any label: single-byte text with accents is practically never
+	 * valid UTF-8 by accident, while wrong labels are common. (utf8_valid is what
+	 * utf8_repair finding no bad byte means, without counting the sequences.) */
+	if (utf8_valid(data, len)) {
 		*ret_s = data;
 		*ret_len = len;
 		return;
 	}
+	size_t multi, bad;
+	utf8_repair(data, len, NULL, &multi, &bad);
 	char declared[48];
 	decl_encoding(data, len, declared, sizeof(declared));
 	const char *label = http_charset && *http_charset ? http_charset : declared;
@@ -591,6 +592,18 @@ static size_t tag_end_at(const char *s, size_t n, size_t i)
 {
 	while (i < n) {
 		for (;;) {
+#ifdef SWAR_SSE2
+			if (i + 16 <= n) {
+				__m128i x = load16(s + i);
+				unsigned m = eq16(x, '>') | eq16(x, '"') | eq16(x, '\'');
+				if (m) {
+					i += first_bit(m);
+					break;
+				}
+				i += 16;
+				continue;
+			}
+#endif
 			if (i + 8 > n) {
 				while (i < n && s[i] != '>' && s[i] != '"' && s[i] != '\'')
 					i++;
@@ -634,9 +647,9 @@ static uint64_t cdata_special8(uint64_t x)
 /* The last two bytes of a text whose last two were tail, once s[0..n) follows. */
 static unsigned tail_of(unsigned tail, const char *s, size_t n)
 {
-	for (size_t k = n >= 2 ? n - 2 : 0; k < n; k++)
-		tail = (tail << 8 | (unsigned char)s[k]) & 0xFFFF;
-	return tail;
+	if (n >= 2)
+		return (unsigned)(unsigned char)s[n - 2] << 8 | (unsigned char)s[n - 1];
+	return n ? (tail << 8 | (unsigned char)s[0]) & 0xFFFF : tail;
 }
 
 /*
@@ -654,6 +667,23 @@ static size_t cdata_text(const char *s, size_t n, bool has_subset, struct buf *o
 	uint64_t high = 0;
 	for (;;) {
 		for (;;) {
+#ifdef SWAR_SSE2
+			if (e + 16 <= n) {
+				__m128i x = load16(s + e);
+				unsigned m = eq16(x, '<') | eq16(x, '&'), h = high16(x);
+				if (m) {
+					size_t k = first_bit(m);
+					if (h & ((1u << k) - 1))
+						high |= SWAR_HIGHS;
+					e += k;
+					break;
+				}
+				if (h)
+					high |= SWAR_HIGHS;
+				e += 16;
+				continue;
+			}
+#endif
 			if (e + 8 > n) {
 				while (e < n && s[e] != '<' && s[e] != '&')
 					high |= (unsigned char)s[e++];
@@ -688,6 +718,19 @@ static size_t cdata_text(const char *s, size_t n, bool has_subset, struct buf *o
 	while (i < e) {
 		size_t j = i;
 		for (;;) {
+#ifdef SWAR_SSE2
+			if (j + 16 <= e) {
+				__m128i x = load16(s + j);
+				unsigned m = below16(x, 0x20) | eq16(x, '&') | eq16(x, '<') |
+					     eq16(x, '>') | eq16(x, 0xEF);
+				if (m) {
+					j += first_bit(m);
+					break;
+				}
+				j += 16;
+				continue;
+			}
+#endif
 			if (j + 8 > e) {
 				while (j < e) {
 					unsigned char b = (unsigned char)s[j];
@@ -819,6 +862,18 @@ static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret
 		/* Copy a run of ordinary bytes at once (up to the end of the tag, for cdata). */
 		size_t j = i, lim = cdata && tag_end ? tag_end : n;
 		for (;;) {
+#ifdef SWAR_SSE2
+			if (j + 16 <= lim) {
+				__m128i x = load16(s + j);
+				unsigned m = eq16(x, '&') | eq16(x, '<') | below16(x, 0x20);
+				if (m) {
+					j += first_bit(m);
+					break;
+				}
+				j += 16;
+				continue;
+			}
+#endif
 			if (j + 8 > lim) {
 				while (j < lim && s[j] != '&' && s[j] != '<' &&
 				       (unsigned char)s[j] >= 0x20)
@@ -859,7 +914,7 @@ static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret
 		size_t left = n - i;
 		if (left >= 2 && (name_start((unsigned char)rest[1]) || rest[1] == '/')) {
 			/* a tag, the most common by far: the sections below start "<!" or "<?" */
-			buf_putc(out, '<');
+			put(out, "<", 1);
 			i++;
 			if (cdata)
 				tag_end = tag_end_at(s, n, i);
@@ -1016,10 +1071,23 @@ static bool is_http(const char *s)
 	return s && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0);
 }
 
+/* Length of the run of scheme characters (letters, digits, '+', '.', '-') that starts s: what
+ * strspn with that set gives, without its table built at each call. */
+static size_t scheme_chars(const char *s)
+{
+	size_t k = 0;
+	for (;; k++) {
+		char c = s[k];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '.' || c == '-'))
+			return k;
+	}
+}
+
 /* Length of the scheme and ':' that start s ("https:"), 0 when s starts with none. */
 static size_t scheme_len(const char *s)
 {
-	size_t k = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	size_t k = scheme_chars(s);
 	bool alpha = (s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z');
 	return k > 0 && alpha && s[k] == ':' ? k + 1 : 0;
 }
@@ -1045,7 +1113,7 @@ static char *resolve(const char *ref, struct parser *p)
 	char *r = xstrdup(u ? (const char *)u : ref);
 	xmlFree(u);
 	/* Only web links: javascript:, data:, file: and the like are dropped. */
-	size_t k = strspn(r, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	size_t k = scheme_chars(r);
 	bool foreign = k > 0 && r[k] == ':' && !is_http(r);
 	if (strlen(r) > VEILLE_MAX_URL || foreign) {
 		free(r);
@@ -1069,6 +1137,28 @@ static bool has_blank(const char *s, size_t len)
 	return false;
 }
 
+/* The white space clean_text collapses: ' ', '\t', '\n', '\v', '\f', '\r'. */
+static bool is_blank_char(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* The index of the first white space of clean_text in s[i..len), or len. */
+static size_t blank_at(const char *s, size_t i, size_t len)
+{
+#ifdef SWAR_SSE2
+	for (; i + 16 <= len; i += 16) {
+		__m128i x = load16(s + i);
+		unsigned m = eq16(x, ' ') | (below16(x, '\r' + 1) & ~below16(x, '\t'));
+		if (m)
+			return i + first_bit(m);
+	}
+#endif
+	while (i < len && !is_blank_char(s[i]))
+		i++;
+	return i;
+}
+
 static char *clean_text(const char *s, size_t len, size_t max)
 {
 	/* Most fields (ids, links, dates) hold no white space at all: what the loop below makes
@@ -1079,18 +1169,25 @@ static char *clean_text(const char *s, size_t len, size_t max)
 	bool space = false;
 	/* Written in place: never longer than the input, and stops within max + 2 bytes. */
 	buf_reserve(&b, (len < max ? len : max) + 2);
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (is_space(c) || c == '\f' || c == '\v') {
+	/* A word at a time: the bytes a loop over each byte appended up to the first that made
+	 * the text longer than max (one at least, after a separator). */
+	for (size_t i = 0; i < len;) {
+		if (is_blank_char(s[i])) {
 			space = b.len > 0;
+			i++;
 			continue;
 		}
+		size_t j = blank_at(s, i + 1, len);
 		if (space)
 			b.p[b.len++] = ' ';
 		space = false;
-		b.p[b.len++] = c;
+		size_t room = b.len <= max ? max + 1 - b.len : 1;
+		size_t k = j - i < room ? j - i : room;
+		copy_short(b.p + b.len, s + i, k);
+		b.len += k;
 		if (b.len > max)
 			break;
+		i = j;
 	}
 	if (b.len == 0) {
 		buf_free(&b);
@@ -1106,7 +1203,7 @@ static char *clean_text(const char *s, size_t len, size_t max)
 /* True when plain text looks like escaped HTML (a tag or an entity). */
 static bool looks_like_html(const char *s)
 {
-	for (const char *q = s; *q; q++) {
+	for (const char *q = s; (q = strpbrk(q, "<&")); q++) {
 		if (q[0] == '<' && (name_start((unsigned char)q[1]) || q[1] == '/'))
 			return true;
 		if (q[0] == '&') {
@@ -1166,19 +1263,19 @@ static void capture_node(struct parser *p, int type)
 			return;
 		}
 		if (c->kind != K_TEXT) {
+			const char *name = (const char *)xmlTextReaderConstLocalName(p->r);
 			cap_put(c, "</", 2);
-			cap_put(c, (const char *)xmlTextReaderConstLocalName(p->r),
-				strlen((const char *)xmlTextReaderConstLocalName(p->r)));
+			cap_put(c, name, strlen(name));
 			cap_put(c, ">", 1);
 		}
 		return;
 	case XML_READER_TYPE_ELEMENT:
 		if (c->kind != K_TEXT) {
 			const char *name = (const char *)xmlTextReaderConstLocalName(p->r);
+			bool empty = xmlTextReaderIsEmptyElement(p->r) != 0;
 			cap_put(c, "<", 1);
 			cap_put(c, name, strlen(name));
-			cap_put(c, xmlTextReaderIsEmptyElement(p->r) ? "/>" : ">",
-				xmlTextReaderIsEmptyElement(p->r) ? 2 : 1);
+			cap_put(c, empty ? "/>" : ">", empty ? 2 : 1);
 		}
 		return;
 	case XML_READER_TYPE_TEXT:
@@ -1207,7 +1304,7 @@ static char *html_field(const char *raw, enum kind kind, size_t max)
 	if (kind == K_TEXT) {
 		t = clean_text(raw, strlen(raw), max);
 	} else {
-		t = html_to_text(raw, strlen(raw), max);
+		t = html_to_text_utf8(raw, strlen(raw), max);
 		if (!*t) {
 			free(t);
 			t = NULL;
@@ -1244,9 +1341,8 @@ static void item_finish(struct parser *p)
 		tk = K_HTML;
 	it->title = html_field(rec->v[S_TITLE], tk, VEILLE_MAX_TITLE);
 	if (it->title) /* titles are one line */
-		for (char *q = it->title; *q; q++)
-			if (*q == '\n')
-				*q = ' ';
+		for (char *q = strchr(it->title, '\n'); q; q = strchr(q + 1, '\n'))
+			*q = ' ';
 	const enum slot authors[] = {S_AUTHOR_DC, S_AUTHOR_NAME, S_AUTHOR};
 	for (size_t i = 0; i < ARRAY_SIZE(authors) && !it->author; i++) {
 		it->author = rec->v[authors[i]];

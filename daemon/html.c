@@ -105,29 +105,39 @@ static const unsigned char *run_end(const unsigned char *q, const unsigned char 
 		limit = 1; /* the word's first byte is always taken (finish() cuts past max) */
 	const unsigned char *lim = (size_t)(end - q) > limit ? q + limit : end, *p = q + 1;
 	const unsigned char *scan = lim < end ? lim + 1 : end, *stop = scan;
-	while (p < scan) {
-		uint64_t ws, blank;
-		if (p + 8 <= scan) {
-			ws = spaces8(p, &blank);
-		} else {
-			ws = blank = 0;
-			for (size_t k = 0; k < (size_t)(scan - p); k++) {
-				if (is_space_char(p[k]))
-					ws |= (uint64_t)0x80 << (8 * k);
-				if (p[k] == ' ')
-					blank |= (uint64_t)0x80 << (8 * k);
-			}
+	/* Eight bytes at a time, the white space that stops the run at once: any but ' ', and a
+	 * ' ' followed by white space (the next byte's flag moved down onto it) or by the end; the
+	 * last ' ' of the eight looks at the byte after them. */
+#ifdef SWAR_SSE2
+	for (; p + 16 <= scan; p += 16) {
+		__m128i x = load16(p);
+		unsigned blank = eq16(x, ' '), ws = blank | (below16(x, 14) & ~below16(x, 9));
+		unsigned next = ws >> 1;
+		if (p + 16 >= end || is_space_char(p[16]))
+			next |= 1u << 15;
+		unsigned m = (ws & ~blank) | (blank & next);
+		if (m) {
+			stop = p + first_bit(m);
+			goto found;
 		}
-		/* a ' ' followed by a word does not stop the run */
-		for (uint64_t m = ws; m; m &= m - 1) {
-			size_t k = first_flagged(m);
-			if (!(blank >> (8 * k) & 0x80) || p + k + 1 >= end ||
-			    is_space_char(p[k + 1])) {
-				stop = p + k;
-				goto found;
-			}
+	}
+#endif
+	for (; p + 8 <= scan; p += 8) {
+		uint64_t blank, ws = spaces8(p, &blank), next = ws >> 8;
+		if (p + 8 >= end || is_space_char(p[8]))
+			next |= (uint64_t)0x80 << 56;
+		uint64_t m = (ws & ~blank) | (blank & next);
+		if (m) {
+			stop = p + first_flagged(m);
+			goto found;
 		}
-		p += 8;
+	}
+	/* The last few bytes, one at a time: a ' ' followed by a word does not stop the run. */
+	for (; p < scan; p++) {
+		if (is_space_char(*p) && (*p != ' ' || p + 1 >= end || is_space_char(p[1]))) {
+			stop = p;
+			goto found;
+		}
 	}
 found:
 	if (stop <= lim)
@@ -400,6 +410,17 @@ static bool fast_text(const char *s, size_t len, struct out *o)
 		}
 		if (c != '<') {
 			size_t j = i;
+#ifdef SWAR_SSE2
+			for (; j + 16 <= len; j += 16) {
+				__m128i x = load16(s + j);
+				unsigned m = below16(x, 0x20) | eq16(x, '<') | eq16(x, '&') |
+					     eq16(x, 0x7F) | eq16(x, 0xEF);
+				if (m) {
+					j += first_bit(m);
+					break;
+				}
+			}
+#endif
 			while (j + 8 <= len && plain8(s + j))
 				j += 8;
 			while (j < len && s[j] != '<' && s[j] != '&') {
@@ -411,7 +432,12 @@ static bool fast_text(const char *s, size_t len, struct out *o)
 					goto out; /* U+FFFE, U+FFFF */
 				j++;
 			}
-			buf_append(&text, s + i, j - i);
+			/* Text between two tags, the most common, goes to out_text as it is;
+			 * text next to a reference is gathered first (out_text reads it whole). */
+			if (!text.len && (j >= len || s[j] == '<'))
+				out_text(o, s + i, j - i);
+			else
+				buf_append(&text, s + i, j - i);
 			i = j;
 			continue;
 		}
@@ -475,7 +501,8 @@ out:
 	return ok;
 }
 
-char *html_to_text(const char *html, size_t len, size_t max)
+/* html_to_text, with valid saying whether html is known to be valid UTF-8. */
+static char *to_text(const char *html, size_t len, size_t max, bool valid)
 {
 	struct out o = {.max = max};
 	if (!html || len == 0 || max == 0)
@@ -485,14 +512,25 @@ char *html_to_text(const char *html, size_t len, size_t max)
 	 * out_text grew the buffer paragraph by paragraph. */
 	buf_reserve(&o.b, (len < max ? len : max) + 2);
 	/* Plain text needs no parser: only white space to collapse. */
-	if (!memchr(html, '<', len) && !memchr(html, '&', len) && utf8_valid(html, len)) {
+	if (!memchr(html, '<', len) && !memchr(html, '&', len) &&
+	    (valid || utf8_valid(html, len))) {
 		out_text(&o, html, strnlen(html, len));
 		return finish(&o);
 	}
-	if (utf8_valid(html, len) && fast_text(html, len, &o))
+	if ((valid || utf8_valid(html, len)) && fast_text(html, len, &o))
 		return finish(&o);
 	buf_free(&o.b);
 	return html_to_text_parsed(html, len, max);
+}
+
+char *html_to_text(const char *html, size_t len, size_t max)
+{
+	return to_text(html, len, max, false);
+}
+
+char *html_to_text_utf8(const char *html, size_t len, size_t max)
+{
+	return to_text(html, len, max, true);
 }
 
 char *html_to_text_parsed(const char *html, size_t len, size_t max)

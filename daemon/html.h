@@ -11,6 +11,10 @@
  * The caller frees it. */
 char *html_to_text(const char *html, size_t len, size_t max);
 
+/* html_to_text for html known to be valid UTF-8 (feed.c's fields: the reader hands out the
+ * UTF-8 that decoding made valid), which it does not check again. */
+char *html_to_text_utf8(const char *html, size_t len, size_t max);
+
 /* The same, always through libxml2's HTML parser and its tree; html_to_text reads the common
  * simple fragments without it, to the same result (tests compare the two). */
 char *html_to_text_parsed(const char *html, size_t len, size_t max);

@@ -91,10 +91,94 @@ static inline void copy_short(void *d, const void *s, size_t n)
 	}
 }
 
+/*
+ * Sixteen bytes at a time where the compiler targets SSE2 (every x86-64): a compare and a
+ * movemask per class of bytes, where SWAR takes three or four operations per class for eight
+ * bytes. Each mask has bit k set for byte k of the sixteen: exact for every byte. The scans
+ * run these over what they can, then the eight-byte SWAR over the rest, so that results do not
+ * depend on which ran.
+ */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define SWAR_SSE2 1
+
+static inline __m128i load16(const void *p)
+{
+	return _mm_loadu_si128((const __m128i *)p);
+}
+
+/* The bytes of x equal to c. */
+static inline unsigned eq16(__m128i x, unsigned char c)
+{
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)c)));
+}
+
+/* The bytes of x below n (1 <= n <= 0xFF, unsigned). */
+static inline unsigned below16(__m128i x, unsigned char n)
+{
+	__m128i top = _mm_set1_epi8((char)(n - 1));
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, top), top));
+}
+
+/* The bytes of x at or above 0x80. */
+static inline unsigned high16(__m128i x)
+{
+	return (unsigned)_mm_movemask_epi8(x);
+}
+
+/* The index of the lowest bit set in m (nonzero). */
+static inline size_t first_bit(unsigned m)
+{
+	return (size_t)__builtin_ctz(m);
+}
+#endif
+
+/* The end of the run at s[i] of whole sixteen-byte blocks of ASCII and two-byte UTF-8 sequences
+ * (C2..DF then 80..BF: the accented letters of French), each sequence within its block; adds
+ * the sequences to *multi unless multi is NULL. i itself without SSE2: the callers go on byte by
+ * byte from there. */
+static inline size_t utf8_pairs_end(const unsigned char *s, size_t i, size_t len, size_t *multi)
+{
+#ifdef SWAR_SSE2
+	for (; i + 16 <= len; i += 16) {
+		__m128i x = load16(s + i);
+		unsigned high = high16(x);
+		if (!high)
+			continue;
+		/* as signed bytes: 80..BF are -128..-65, C2..DF are -62..-33 */
+		unsigned cont = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(x, _mm_set1_epi8(-64)));
+		unsigned lead = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+		    _mm_cmpgt_epi8(x, _mm_set1_epi8(-63)), _mm_cmplt_epi8(x, _mm_set1_epi8(-32))));
+		if (high != (lead | cont) || (lead & 0x8000) || lead << 1 != cont)
+			break;
+		if (!multi)
+			continue;
+		/* the bits of lead counted in place (no popcount instruction in baseline x86-64:
+		 * the builtin is a call) */
+		unsigned c = lead - (lead >> 1 & 0x5555);
+		c = (c & 0x3333) + (c >> 2 & 0x3333);
+		c = (c + (c >> 4)) & 0x0F0F;
+		*multi += (c + (c >> 8)) & 0x1F;
+	}
+#else
+	(void)s;
+	(void)len;
+	(void)multi;
+#endif
+	return i;
+}
+
 /* The end of the ASCII run at s[i]: the index of the first byte of s[i..len) at or above 0x80,
  * or len; eight bytes at a time. */
 static inline size_t ascii_end(const unsigned char *s, size_t i, size_t len)
 {
+#ifdef SWAR_SSE2
+	for (; i + 16 <= len; i += 16) {
+		unsigned m = high16(load16(s + i));
+		if (m)
+			return i + first_bit(m);
+	}
+#endif
 	for (; i + 8 <= len; i += 8) {
 		uint64_t m = load8_le(s + i) & SWAR_HIGHS;
 		if (m)

@@ -237,7 +237,7 @@ bool utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
-		i = ascii_end(p, i, len);
+		i = ascii_end(p, utf8_pairs_end(p, i, len, NULL), len);
 		if (i == len)
 			break;
 		/* a 2-byte sequence (é, à, ç...) without a call */
