@@ -440,6 +440,20 @@ struct scan_impl {
 	bool (*usable)(void); /* this CPU runs it */
 };
 
+/* Background document frequencies added inside the open transaction, written at its commit
+ * (df_flush): one row update per key and transaction instead of one per key and document. */
+struct df_entry {
+	char *term;
+	uint64_t delta;
+};
+struct df_pending {
+	struct df_entry *v;
+	size_t n, cap;
+	uint32_t *slots; /* index + 1 into v, 0: free; nslots a power of two, at most half full */
+	size_t nslots;
+	uint64_t docs; /* for the meta key 'corpus_docs' */
+};
+
 /* New items waiting for items_fts: ids first to last, n of them (0: none). */
 struct fts_queue {
 	int64_t first, last;
@@ -468,6 +482,8 @@ struct store {
 	bool failed;
 	/* Items of the open transaction waiting for items_fts (fts_flush). */
 	struct fts_queue fts;
+	/* Document frequencies of the open transaction waiting for term_df (df_flush). */
+	struct df_pending df;
 	/* The tokenizer registered on the connection (tok_register), owned by SQLite; NULL when
 	 * SQLite's own is in use. */
 	const struct tok_module *tok;
@@ -1007,6 +1023,85 @@ int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, 
 	}
 	snprintf(s->err, sizeof(s->err), "story window scan found distance %u but no entry", best);
 	return -EIO;
+}
+
+/* Forgets the pending document frequencies (they were written, or rolled back). */
+static void df_drop(struct store *s)
+{
+	for (size_t i = 0; i < s->df.n; i++)
+		free(s->df.v[i].term);
+	s->df.n = 0;
+	s->df.docs = 0;
+	if (s->df.slots)
+		memset(s->df.slots, 0, s->df.nslots * sizeof(*s->df.slots));
+}
+
+static void df_free(struct store *s)
+{
+	df_drop(s);
+	free(s->df.v);
+	free(s->df.slots);
+	s->df = (struct df_pending){0};
+}
+
+static size_t df_slot(const struct df_pending *d, const char *term, size_t len)
+{
+	size_t mask = d->nslots - 1;
+	size_t i = (size_t)XXH3_64bits(term, len) & mask;
+	while (d->slots[i] && strcmp(d->v[d->slots[i] - 1].term, term))
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Adds delta to term's pending count. */
+static void df_queue(struct store *s, const char *term, uint64_t delta)
+{
+	struct df_pending *d = &s->df;
+	if (2 * (d->n + 1) > d->nslots) {
+		size_t n = d->nslots ? 2 * d->nslots : 256;
+		free(d->slots);
+		d->slots = xreallocarray(NULL, n, sizeof(*d->slots));
+		memset(d->slots, 0, n * sizeof(*d->slots));
+		d->nslots = n;
+		for (size_t k = 0; k < d->n; k++)
+			d->slots[df_slot(d, d->v[k].term, strlen(d->v[k].term))] =
+			    (uint32_t)(k + 1);
+	}
+	size_t i = df_slot(d, term, strlen(term));
+	if (d->slots[i]) {
+		d->v[d->slots[i] - 1].delta += delta;
+		return;
+	}
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 128;
+		d->v = xreallocarray(d->v, d->cap, sizeof(*d->v));
+	}
+	d->v[d->n] = (struct df_entry){xstrdup(term), delta};
+	d->slots[i] = (uint32_t)(++d->n);
+}
+
+/* Writes the pending document frequencies into term_df and meta, in the open transaction, and
+ * forgets them. On failure the transaction is half done: only a rollback ends it. */
+static int df_flush(struct store *s)
+{
+	if (!s->df.n && !s->df.docs)
+		return 0;
+	int r = 0;
+	for (size_t i = 0; i < s->df.n && r == 0; i++) {
+		sqlite3_stmt *st = stmt(s, ST_DF_ADD);
+		bind_text(st, 1, s->df.v[i].term);
+		sqlite3_bind_int64(st, 2, (int64_t)s->df.v[i].delta);
+		r = run(s, st);
+	}
+	if (r == 0 && s->df.docs) {
+		sqlite3_stmt *st = stmt(s, ST_DOCS_ADD);
+		sqlite3_bind_int64(st, 1, (int64_t)s->df.docs);
+		r = run(s, st);
+	}
+	df_drop(s);
+	if (r < 0)
+		s->failed = true;
+	return r;
 }
 
 /* Forgets the queued items (they were indexed, or rolled back). */
@@ -1652,6 +1747,7 @@ void store_close(struct store *s)
 	/* A transaction left open is rolled back by close. */
 	sqlite3_close(s->db);
 	fts_drop(s);
+	df_free(s);
 	free(s->feed_name);
 	window_drop(s);
 	free(s);
@@ -1712,14 +1808,19 @@ int store_commit(struct store *s)
 	feed_forget_absent(s);
 	/* SQLite may have rolled the transaction back by itself (SQLITE_FULL...): what was queued
 	 * is gone with it, and COMMIT says so. */
-	if (sqlite3_get_autocommit(s->db))
+	if (sqlite3_get_autocommit(s->db)) {
 		fts_drop(s);
+		df_drop(s);
+	}
 	if (s->failed) {
 		snprintf(s->err, sizeof(s->err),
 			 "a change failed in this transaction: it must be rolled back");
 		return -EIO;
 	}
-	int r = fts_flush(s);
+	/* term_df before items_fts, whose statement is best the transaction's last. */
+	int r = df_flush(s);
+	if (r == 0)
+		r = fts_flush(s);
 	if (r < 0)
 		return r;
 	return run(s, stmt(s, ST_COMMIT));
@@ -1732,6 +1833,7 @@ int store_rollback(struct store *s)
 	s->feed_name = NULL;
 	window_drop(s);
 	fts_drop(s);
+	df_drop(s);
 	/* SQLite rolls back by itself after some errors (SQLITE_FULL, SQLITE_IOERR...). */
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
@@ -2566,10 +2668,16 @@ int store_meta_set(struct store *s, const char *key, const char *value)
 	return run(s, st);
 }
 
+/* Inside a transaction the counts wait for its commit (df_flush), outside one they are written
+ * at once. */
 int store_df_add(struct store *s, const char *term, uint64_t delta)
 {
 	if (!term || !*term || delta > INT64_MAX)
 		return -EINVAL;
+	if (!s->readonly && !sqlite3_get_autocommit(s->db)) {
+		df_queue(s, term, delta);
+		return 0;
+	}
 	sqlite3_stmt *st = stmt(s, ST_DF_ADD);
 	bind_text(st, 1, term);
 	sqlite3_bind_int64(st, 2, (int64_t)delta);
@@ -2580,6 +2688,10 @@ int store_df_docs_add(struct store *s, uint64_t delta)
 {
 	if (delta > INT64_MAX)
 		return -EINVAL;
+	if (!s->readonly && !sqlite3_get_autocommit(s->db)) {
+		s->df.docs += delta;
+		return 0;
+	}
 	sqlite3_stmt *st = stmt(s, ST_DOCS_ADD);
 	sqlite3_bind_int64(st, 1, (int64_t)delta);
 	return run(s, st);
@@ -2604,6 +2716,10 @@ int store_df_get(struct store *s, const char *term, uint64_t *ret)
 {
 	if (!term)
 		return -EINVAL;
+	/* Reads what the transaction added so far too. */
+	int r = df_flush(s);
+	if (r < 0)
+		return r;
 	sqlite3_stmt *st = stmt(s, ST_DF_GET);
 	bind_text(st, 1, term);
 	return get_count(s, st, ret);
@@ -2611,6 +2727,9 @@ int store_df_get(struct store *s, const char *term, uint64_t *ret)
 
 int store_df_docs(struct store *s, uint64_t *ret)
 {
+	int r = df_flush(s);
+	if (r < 0)
+		return r;
 	return get_count(s, stmt(s, ST_DOCS_GET), ret);
 }
 

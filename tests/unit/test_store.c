@@ -1720,9 +1720,32 @@ static void test_df(void **state)
 	assert_int_equal(store_df_docs_add(s, 5), 0);
 	assert_int_equal(store_commit(s), 0);
 	assert_int_equal(store_begin(s), 0);
-	assert_int_equal(store_df_add(s, "frontier", 2), 0);
-	assert_int_equal(store_df_docs_add(s, 4), 0);
+	assert_int_equal(store_df_add(s, "frontier", 1), 0);
+	assert_int_equal(store_df_docs_add(s, 3), 0);
+	assert_int_equal(store_df_add(s, "frontier", 1), 0);
+	/* A read inside the transaction sees what it added so far. */
+	assert_int_equal(store_df_get(s, "frontier", &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(store_df_docs(s, &n), 0);
+	assert_int_equal(n, 8);
+	assert_int_equal(store_df_docs_add(s, 1), 0);
 	assert_int_equal(store_commit(s), 0);
+	/* Outside a transaction, written at once. */
+	assert_int_equal(store_df_add(s, "gard", 2), 0);
+	assert_int_equal(store_df_get(s, "gard", &n), 0);
+	assert_int_equal(n, 2);
+	/* Many keys in one transaction, each added twice. */
+	assert_int_equal(store_begin(s), 0);
+	for (int i = 0; i < 1000; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", i % 500);
+		assert_int_equal(store_df_add(s, key, 1), 0);
+	}
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_df_get(s, "k0", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_df_get(s, "k499", &n), 0);
+	assert_int_equal(n, 2);
 	/* Counts added in a transaction rolled back are gone with it. */
 	assert_int_equal(store_begin(s), 0);
 	assert_int_equal(store_df_add(s, "frontier", 100), 0);
