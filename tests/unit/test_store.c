@@ -1212,6 +1212,12 @@ static void test_stories(void **state)
 	assert_int_equal(store_story_alerted(s, ida, "belarus"), 1);
 	assert_int_equal(store_story_alerted(s, ida, "weather"), 0);
 	assert_int_equal(store_story_alerted(s, idd, "belarus"), 0);
+	/* An alert of the story's first item counts too; one of another story does not. */
+	assert_int_equal(store_alert_queue(s, ida, "weather"), 1);
+	assert_int_equal(store_story_alerted(s, ida, "weather"), 1);
+	assert_int_equal(store_alert_queue(s, idd, "snow"), 1);
+	assert_int_equal(store_story_alerted(s, ida, "snow"), 0);
+	assert_int_equal(store_story_alerted(s, idd, "snow"), 1);
 
 	/* A rollback takes the window's new entries with it. */
 	assert_int_equal(store_begin(s), 0);
