@@ -241,6 +241,7 @@ enum stmt {
 	ST_META_SET,
 	ST_DF_ADD,
 	ST_DF_GET,
+	ST_DF_EACH,
 	ST_DOCS_ADD,
 	ST_DOCS_GET,
 	ST_TOPIC_ITEMS,
@@ -360,6 +361,7 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_DF_ADD] = "INSERT INTO term_df (term, docs) VALUES (?1, ?2)"
 		  " ON CONFLICT (term) DO UPDATE SET docs = docs + excluded.docs",
     [ST_DF_GET] = "SELECT docs FROM term_df WHERE term = ?1",
+    [ST_DF_EACH] = "SELECT term, docs FROM term_df",
     [ST_DOCS_ADD] = "INSERT INTO meta (key, value) VALUES ('corpus_docs', ?1)"
 		    " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?1",
     [ST_DOCS_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'corpus_docs'",
@@ -2726,6 +2728,23 @@ int store_df_get(struct store *s, const char *term, uint64_t *ret)
 	sqlite3_stmt *st = stmt(s, ST_DF_GET);
 	bind_text(st, 1, term);
 	return get_count(s, st, ret);
+}
+
+int store_df_each(struct store *s, int (*cb)(const char *term, uint64_t docs, void *arg), void *arg)
+{
+	int r = df_flush(s);
+	if (r < 0)
+		return r;
+	sqlite3_stmt *st = stmt(s, ST_DF_EACH);
+	while ((r = step(s, st)) == 1) {
+		const char *term = col_text(st, 0);
+		int64_t v = sqlite3_column_int64(st, 1);
+		if (term && (r = cb(term, v > 0 ? (uint64_t)v : 0, arg)) != 0) {
+			done(st);
+			return r;
+		}
+	}
+	return r;
 }
 
 int store_df_docs(struct store *s, uint64_t *ret)

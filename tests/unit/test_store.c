@@ -1711,6 +1711,21 @@ static void test_meta(void **state)
 	store_close(s);
 }
 
+struct df_seen {
+	uint64_t sum;
+	size_t rows;
+	size_t stop_at; /* returns 7 at that row, 0: never */
+};
+
+static int df_each_cb(const char *term, uint64_t docs, void *arg)
+{
+	struct df_seen *x = arg;
+	assert_non_null(term);
+	x->sum += docs;
+	x->rows++;
+	return x->rows == x->stop_at ? 7 : 0;
+}
+
 static void test_df(void **state)
 {
 	struct fx *fx = *state;
@@ -1752,6 +1767,22 @@ static void test_df(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(store_df_get(s, "k499", &n), 0);
 	assert_int_equal(n, 2);
+	/* Every row once: frontier 5, gard frontier 1, gard 2, k0..k499 2 each; inside a
+	 * transaction, with what it added so far. */
+	struct df_seen seen = {0};
+	assert_int_equal(store_df_each(s, df_each_cb, &seen), 0);
+	assert_int_equal(seen.rows, 503);
+	assert_int_equal(seen.sum, 1008);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_df_add(s, "neuf", 4), 0);
+	seen = (struct df_seen){0};
+	assert_int_equal(store_df_each(s, df_each_cb, &seen), 0);
+	assert_int_equal(seen.rows, 504);
+	assert_int_equal(seen.sum, 1012);
+	seen = (struct df_seen){.stop_at = 3};
+	assert_int_equal(store_df_each(s, df_each_cb, &seen), 7);
+	assert_int_equal(seen.rows, 3);
+	assert_int_equal(store_rollback(s), 0);
 	/* Counts added in a transaction rolled back are gone with it. */
 	assert_int_equal(store_begin(s), 0);
 	assert_int_equal(store_df_add(s, "frontier", 100), 0);
