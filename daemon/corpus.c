@@ -133,40 +133,84 @@ int corpus_flush(struct corpus *c, struct store *st)
 	return r;
 }
 
+/* The background counts read for a load: term_df in memory, open addressing. */
 struct load_ctx {
-	struct store *st;
-	int err;
+	struct df_row {
+		char *key;
+		uint64_t docs;
+	} * v;
+	size_t n, cap;
+	uint32_t *slots; /* index + 1, 0 = empty; nslots a power of two, at most half full */
+	size_t nslots;
 };
+
+static size_t load_slot(const struct load_ctx *x, const char *key)
+{
+	size_t mask = x->nslots - 1;
+	size_t i = hash_str(key) & mask;
+	while (x->slots[i] && strcmp(x->v[x->slots[i] - 1].key, key))
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int row_cb(const char *term, uint64_t docs, void *arg)
+{
+	struct load_ctx *x = arg;
+	if (2 * (x->n + 1) > x->nslots) {
+		size_t n = x->nslots ? 2 * x->nslots : 256;
+		free(x->slots);
+		x->slots = xreallocarray(NULL, n, sizeof(*x->slots));
+		memset(x->slots, 0, n * sizeof(*x->slots));
+		x->nslots = n;
+		for (size_t k = 0; k < x->n; k++)
+			x->slots[load_slot(x, x->v[k].key)] = (uint32_t)(k + 1);
+	}
+	size_t i = load_slot(x, term);
+	if (x->slots[i]) /* a primary key: never twice */
+		return 0;
+	if (x->n == x->cap) {
+		x->cap = x->cap ? 2 * x->cap : 256;
+		x->v = xreallocarray(x->v, x->cap, sizeof(*x->v));
+	}
+	x->v[x->n] = (struct df_row){xstrdup(term), docs};
+	x->slots[i] = (uint32_t)(++x->n);
+	return 0;
+}
 
 static uint64_t df_cb(const char *key, void *arg)
 {
-	struct load_ctx *x = arg;
-	uint64_t n = 0;
-	if (x->err)
+	const struct load_ctx *x = arg;
+	if (!x->nslots)
 		return 0;
-	int r = store_df_get(x->st, key, &n);
-	if (r < 0)
-		x->err = r;
-	return n;
+	size_t i = load_slot(x, key);
+	return x->slots[i] ? x->v[x->slots[i] - 1].docs : 0;
 }
 
+/* term_df is read whole, in one statement: it holds the profiles' keys only, a few hundred
+ * rows, where a query per key cost a few thousand instructions each. */
 int corpus_load(struct corpus *c, struct store *st, struct topic *const *v, size_t n)
 {
 	uint64_t docs = 0;
-	struct load_ctx x = {st, 0};
-	x.err = store_df_docs(st, &docs);
-	for (size_t i = 0; i < n && !x.err; i++)
-		topic_set_background(v[i], docs, df_cb, &x);
-	if (x.err) {
-		for (size_t i = 0; i < n; i++)
+	struct load_ctx x = {0};
+	int err = store_df_docs(st, &docs);
+	if (!err && docs)
+		err = store_df_each(st, row_cb, &x);
+	for (size_t i = 0; i < n; i++)
+		if (err)
 			topic_set_background(v[i], 0, NULL, NULL);
+		else
+			topic_set_background(v[i], docs, df_cb, &x);
+	if (err)
 		docs = 0;
-	}
+	for (size_t i = 0; i < x.n; i++)
+		free(x.v[i].key);
+	free(x.v);
+	free(x.slots);
 	if (c) {
 		c->loaded = docs;
 		c->since = 0;
 	}
-	return x.err;
+	return err;
 }
 
 bool corpus_stale(const struct corpus *c)

@@ -242,6 +242,7 @@ enum stmt {
 	ST_META_SET,
 	ST_DF_ADD,
 	ST_DF_GET,
+	ST_DF_EACH,
 	ST_DOCS_ADD,
 	ST_DOCS_GET,
 	ST_TOPIC_ITEMS,
@@ -326,8 +327,11 @@ static const char *const stmt_sql[ST_MAX] = {
 		       " updated = ?10, hash_key = ?11 WHERE id = ?1",
     [ST_STORY_WINDOW] = "SELECT coalesce(story, id), sim0, sim1, fetched FROM items"
 			" WHERE fetched >= ?1 AND sim0 IS NOT NULL ORDER BY id",
-    [ST_STORY_ALERTED] = "SELECT 1 FROM alerts WHERE topic = ?2 AND item_id IN"
-			 " (SELECT ?1 UNION ALL SELECT id FROM items WHERE story = ?1) LIMIT 1",
+    /* Two searches, not `item_id IN (SELECT ...)`: that list is an ephemeral table, built for
+     * each call at five times the cost of the whole query. */
+    [ST_STORY_ALERTED] = "SELECT 1 FROM alerts WHERE item_id = ?1 AND topic = ?2"
+			 " UNION ALL SELECT 1 FROM items i CROSS JOIN alerts a"
+			 " ON a.item_id = i.id AND a.topic = ?2 WHERE i.story = ?1 LIMIT 1",
     [ST_VERDICT_ADD] = "INSERT INTO verdicts (item_id, topic, score, relevant, terms)"
 		       " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (item_id, topic) DO UPDATE"
 		       " SET score = excluded.score, relevant = excluded.relevant,"
@@ -358,6 +362,7 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_DF_ADD] = "INSERT INTO term_df (term, docs) VALUES (?1, ?2)"
 		  " ON CONFLICT (term) DO UPDATE SET docs = docs + excluded.docs",
     [ST_DF_GET] = "SELECT docs FROM term_df WHERE term = ?1",
+    [ST_DF_EACH] = "SELECT term, docs FROM term_df",
     [ST_DOCS_ADD] = "INSERT INTO meta (key, value) VALUES ('corpus_docs', ?1)"
 		    " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?1",
     [ST_DOCS_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'corpus_docs'",
@@ -441,6 +446,20 @@ struct scan_impl {
 	bool (*usable)(void); /* this CPU runs it */
 };
 
+/* Background document frequencies added inside the open transaction, written at its commit
+ * (df_flush): one row update per key and transaction instead of one per key and document. */
+struct df_entry {
+	char *term;
+	uint64_t delta;
+};
+struct df_pending {
+	struct df_entry *v;
+	size_t n, cap;
+	uint32_t *slots; /* index + 1 into v, 0: free; nslots a power of two, at most half full */
+	size_t nslots;
+	uint64_t docs; /* for the meta key 'corpus_docs' */
+};
+
 /* New items waiting for items_fts: ids first to last, n of them (0: none). */
 struct fts_queue {
 	int64_t first, last;
@@ -469,6 +488,8 @@ struct store {
 	bool failed;
 	/* Items of the open transaction waiting for items_fts (fts_flush). */
 	struct fts_queue fts;
+	/* Document frequencies of the open transaction waiting for term_df (df_flush). */
+	struct df_pending df;
 	/* The tokenizer registered on the connection (tok_register), owned by SQLite; NULL when
 	 * SQLite's own is in use. */
 	const struct tok_module *tok;
@@ -1008,6 +1029,85 @@ int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, 
 	}
 	snprintf(s->err, sizeof(s->err), "story window scan found distance %u but no entry", best);
 	return -EIO;
+}
+
+/* Forgets the pending document frequencies (they were written, or rolled back). */
+static void df_drop(struct store *s)
+{
+	for (size_t i = 0; i < s->df.n; i++)
+		free(s->df.v[i].term);
+	s->df.n = 0;
+	s->df.docs = 0;
+	if (s->df.slots)
+		memset(s->df.slots, 0, s->df.nslots * sizeof(*s->df.slots));
+}
+
+static void df_free(struct store *s)
+{
+	df_drop(s);
+	free(s->df.v);
+	free(s->df.slots);
+	s->df = (struct df_pending){0};
+}
+
+static size_t df_slot(const struct df_pending *d, const char *term, size_t len)
+{
+	size_t mask = d->nslots - 1;
+	size_t i = (size_t)XXH3_64bits(term, len) & mask;
+	while (d->slots[i] && strcmp(d->v[d->slots[i] - 1].term, term))
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Adds delta to term's pending count. */
+static void df_queue(struct store *s, const char *term, uint64_t delta)
+{
+	struct df_pending *d = &s->df;
+	if (2 * (d->n + 1) > d->nslots) {
+		size_t n = d->nslots ? 2 * d->nslots : 256;
+		free(d->slots);
+		d->slots = xreallocarray(NULL, n, sizeof(*d->slots));
+		memset(d->slots, 0, n * sizeof(*d->slots));
+		d->nslots = n;
+		for (size_t k = 0; k < d->n; k++)
+			d->slots[df_slot(d, d->v[k].term, strlen(d->v[k].term))] =
+			    (uint32_t)(k + 1);
+	}
+	size_t i = df_slot(d, term, strlen(term));
+	if (d->slots[i]) {
+		d->v[d->slots[i] - 1].delta += delta;
+		return;
+	}
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 128;
+		d->v = xreallocarray(d->v, d->cap, sizeof(*d->v));
+	}
+	d->v[d->n] = (struct df_entry){xstrdup(term), delta};
+	d->slots[i] = (uint32_t)(++d->n);
+}
+
+/* Writes the pending document frequencies into term_df and meta, in the open transaction, and
+ * forgets them. On failure the transaction is half done: only a rollback ends it. */
+static int df_flush(struct store *s)
+{
+	if (!s->df.n && !s->df.docs)
+		return 0;
+	int r = 0;
+	for (size_t i = 0; i < s->df.n && r == 0; i++) {
+		sqlite3_stmt *st = stmt(s, ST_DF_ADD);
+		bind_text(st, 1, s->df.v[i].term);
+		sqlite3_bind_int64(st, 2, (int64_t)s->df.v[i].delta);
+		r = run(s, st);
+	}
+	if (r == 0 && s->df.docs) {
+		sqlite3_stmt *st = stmt(s, ST_DOCS_ADD);
+		sqlite3_bind_int64(st, 1, (int64_t)s->df.docs);
+		r = run(s, st);
+	}
+	df_drop(s);
+	if (r < 0)
+		s->failed = true;
+	return r;
 }
 
 /* Forgets the queued items (they were indexed, or rolled back). */
@@ -1678,6 +1778,7 @@ void store_close(struct store *s)
 	/* A transaction left open is rolled back by close. */
 	sqlite3_close(s->db);
 	fts_drop(s);
+	df_free(s);
 	free(s->feed_name);
 	window_drop(s);
 	free(s);
@@ -1738,14 +1839,19 @@ int store_commit(struct store *s)
 	feed_forget_absent(s);
 	/* SQLite may have rolled the transaction back by itself (SQLITE_FULL...): what was queued
 	 * is gone with it, and COMMIT says so. */
-	if (sqlite3_get_autocommit(s->db))
+	if (sqlite3_get_autocommit(s->db)) {
 		fts_drop(s);
+		df_drop(s);
+	}
 	if (s->failed) {
 		snprintf(s->err, sizeof(s->err),
 			 "a change failed in this transaction: it must be rolled back");
 		return -EIO;
 	}
-	int r = fts_flush(s);
+	/* term_df before items_fts, whose statement is best the transaction's last. */
+	int r = df_flush(s);
+	if (r == 0)
+		r = fts_flush(s);
 	if (r < 0)
 		return r;
 	return run(s, stmt(s, ST_COMMIT));
@@ -1758,6 +1864,7 @@ int store_rollback(struct store *s)
 	s->feed_name = NULL;
 	window_drop(s);
 	fts_drop(s);
+	df_drop(s);
 	/* SQLite rolls back by itself after some errors (SQLITE_FULL, SQLITE_IOERR...). */
 	if (sqlite3_get_autocommit(s->db))
 		return 0;
@@ -2592,10 +2699,16 @@ int store_meta_set(struct store *s, const char *key, const char *value)
 	return run(s, st);
 }
 
+/* Inside a transaction the counts wait for its commit (df_flush), outside one they are written
+ * at once. */
 int store_df_add(struct store *s, const char *term, uint64_t delta)
 {
 	if (!term || !*term || delta > INT64_MAX)
 		return -EINVAL;
+	if (!s->readonly && !sqlite3_get_autocommit(s->db)) {
+		df_queue(s, term, delta);
+		return 0;
+	}
 	sqlite3_stmt *st = stmt(s, ST_DF_ADD);
 	bind_text(st, 1, term);
 	sqlite3_bind_int64(st, 2, (int64_t)delta);
@@ -2606,6 +2719,10 @@ int store_df_docs_add(struct store *s, uint64_t delta)
 {
 	if (delta > INT64_MAX)
 		return -EINVAL;
+	if (!s->readonly && !sqlite3_get_autocommit(s->db)) {
+		s->df.docs += delta;
+		return 0;
+	}
 	sqlite3_stmt *st = stmt(s, ST_DOCS_ADD);
 	sqlite3_bind_int64(st, 1, (int64_t)delta);
 	return run(s, st);
@@ -2630,13 +2747,37 @@ int store_df_get(struct store *s, const char *term, uint64_t *ret)
 {
 	if (!term)
 		return -EINVAL;
+	/* Reads what the transaction added so far too. */
+	int r = df_flush(s);
+	if (r < 0)
+		return r;
 	sqlite3_stmt *st = stmt(s, ST_DF_GET);
 	bind_text(st, 1, term);
 	return get_count(s, st, ret);
 }
 
+int store_df_each(struct store *s, int (*cb)(const char *term, uint64_t docs, void *arg), void *arg)
+{
+	int r = df_flush(s);
+	if (r < 0)
+		return r;
+	sqlite3_stmt *st = stmt(s, ST_DF_EACH);
+	while ((r = step(s, st)) == 1) {
+		const char *term = col_text(st, 0);
+		int64_t v = sqlite3_column_int64(st, 1);
+		if (term && (r = cb(term, v > 0 ? (uint64_t)v : 0, arg)) != 0) {
+			done(st);
+			return r;
+		}
+	}
+	return r;
+}
+
 int store_df_docs(struct store *s, uint64_t *ret)
 {
+	int r = df_flush(s);
+	if (r < 0)
+		return r;
 	return get_count(s, stmt(s, ST_DOCS_GET), ret);
 }
 

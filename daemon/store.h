@@ -273,13 +273,18 @@ int store_meta_set(struct store *s, const char *key, const char *value);
 
 /*
  * Background document frequencies (see topic_set_background): how many stored items hold each
- * profile key, and how many items were counted. The adds run inside the caller's transaction
- * (the feed's), so the counts always match the items stored. A term never counted reads 0.
+ * profile key, and how many items were counted. The adds belong to the caller's transaction
+ * (the feed's), so the counts always match the items stored: inside one they are written when it
+ * commits (a read in it sees them), outside one at once. A term never counted reads 0.
+ * store_df_each calls cb for every term counted, in no particular order, until cb returns
+ * non-zero (returned).
  */
 int store_df_add(struct store *s, const char *term, uint64_t delta);
 int store_df_docs_add(struct store *s, uint64_t delta);
 int store_df_get(struct store *s, const char *term, uint64_t *ret);
 int store_df_docs(struct store *s, uint64_t *ret);
+int store_df_each(struct store *s, int (*cb)(const char *term, uint64_t docs, void *arg),
+		  void *arg);
 
 /* A stored item with its verdict for one topic, for re-scoring. Pointers are valid during the
  * call. */

@@ -1218,6 +1218,12 @@ static void test_stories(void **state)
 	assert_int_equal(store_story_alerted(s, ida, "belarus"), 1);
 	assert_int_equal(store_story_alerted(s, ida, "weather"), 0);
 	assert_int_equal(store_story_alerted(s, idd, "belarus"), 0);
+	/* An alert of the story's first item counts too; one of another story does not. */
+	assert_int_equal(store_alert_queue(s, ida, "weather"), 1);
+	assert_int_equal(store_story_alerted(s, ida, "weather"), 1);
+	assert_int_equal(store_alert_queue(s, idd, "snow"), 1);
+	assert_int_equal(store_story_alerted(s, ida, "snow"), 0);
+	assert_int_equal(store_story_alerted(s, idd, "snow"), 1);
 
 	/* A rollback takes the window's new entries with it. */
 	assert_int_equal(store_begin(s), 0);
@@ -1711,6 +1717,21 @@ static void test_meta(void **state)
 	store_close(s);
 }
 
+struct df_seen {
+	uint64_t sum;
+	size_t rows;
+	size_t stop_at; /* returns 7 at that row, 0: never */
+};
+
+static int df_each_cb(const char *term, uint64_t docs, void *arg)
+{
+	struct df_seen *x = arg;
+	assert_non_null(term);
+	x->sum += docs;
+	x->rows++;
+	return x->rows == x->stop_at ? 7 : 0;
+}
+
 static void test_df(void **state)
 {
 	struct fx *fx = *state;
@@ -1726,9 +1747,48 @@ static void test_df(void **state)
 	assert_int_equal(store_df_docs_add(s, 5), 0);
 	assert_int_equal(store_commit(s), 0);
 	assert_int_equal(store_begin(s), 0);
-	assert_int_equal(store_df_add(s, "frontier", 2), 0);
-	assert_int_equal(store_df_docs_add(s, 4), 0);
+	assert_int_equal(store_df_add(s, "frontier", 1), 0);
+	assert_int_equal(store_df_docs_add(s, 3), 0);
+	assert_int_equal(store_df_add(s, "frontier", 1), 0);
+	/* A read inside the transaction sees what it added so far. */
+	assert_int_equal(store_df_get(s, "frontier", &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(store_df_docs(s, &n), 0);
+	assert_int_equal(n, 8);
+	assert_int_equal(store_df_docs_add(s, 1), 0);
 	assert_int_equal(store_commit(s), 0);
+	/* Outside a transaction, written at once. */
+	assert_int_equal(store_df_add(s, "gard", 2), 0);
+	assert_int_equal(store_df_get(s, "gard", &n), 0);
+	assert_int_equal(n, 2);
+	/* Many keys in one transaction, each added twice. */
+	assert_int_equal(store_begin(s), 0);
+	for (int i = 0; i < 1000; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", i % 500);
+		assert_int_equal(store_df_add(s, key, 1), 0);
+	}
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_df_get(s, "k0", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_df_get(s, "k499", &n), 0);
+	assert_int_equal(n, 2);
+	/* Every row once: frontier 5, gard frontier 1, gard 2, k0..k499 2 each; inside a
+	 * transaction, with what it added so far. */
+	struct df_seen seen = {0};
+	assert_int_equal(store_df_each(s, df_each_cb, &seen), 0);
+	assert_int_equal(seen.rows, 503);
+	assert_int_equal(seen.sum, 1008);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_df_add(s, "neuf", 4), 0);
+	seen = (struct df_seen){0};
+	assert_int_equal(store_df_each(s, df_each_cb, &seen), 0);
+	assert_int_equal(seen.rows, 504);
+	assert_int_equal(seen.sum, 1012);
+	seen = (struct df_seen){.stop_at = 3};
+	assert_int_equal(store_df_each(s, df_each_cb, &seen), 7);
+	assert_int_equal(seen.rows, 3);
+	assert_int_equal(store_rollback(s), 0);
 	/* Counts added in a transaction rolled back are gone with it. */
 	assert_int_equal(store_begin(s), 0);
 	assert_int_equal(store_df_add(s, "frontier", 100), 0);
