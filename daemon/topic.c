@@ -180,7 +180,10 @@ struct topic {
 	 * skips their lookups. */
 	uint64_t word_filter[FILTER_BITS / 64];
 	uint64_t pair_filter[FILTER_BITS / 64];
-	char **reftext; /* reference bodies, kept to recalibrate after topic_set_background */
+	char **reftext; /* reference bodies, until topic_calibrate has read them into refbag */
+	/* The references as items are read (topic_bag_new): what topic_calibrate needs of them
+	 * again after each topic_set_background, which changes weights, never what a bag holds. */
+	struct topic_bag **refbag;
 	size_t nrefs;
 	double wnorm[GROUP_MAX]; /* Euclidean norm of each group's weights */
 	double norm[GROUP_MAX];	 /* a typical reference's similarity, per group */
@@ -751,19 +754,27 @@ static void topic_calibrate(struct topic *t)
 		for (size_t r = 0; r < nr; r++)
 			t->rwnorm[r][g] = sqrt(t->rwnorm[r][g]);
 	}
-	struct text_stemmer *st = text_stemmer_new();
+	if (!t->refbag) {
+		struct text_stemmer *st = text_stemmer_new();
+		t->refbag = xcalloc(nr ? nr : 1, sizeof(*t->refbag));
+		for (size_t r = 0; r < nr; r++) {
+			struct doc d;
+			doc_init(&d, t);
+			doc_read(&d, st, NULL, t->reftext[r]);
+			t->refbag[r] = bag_new(&d);
+			doc_free(&d);
+			free(t->reftext[r]);
+		}
+		free(t->reftext);
+		t->reftext = NULL;
+		text_stemmer_free(st);
+	}
 	double *m = xcalloc(nr, sizeof(double));
 	double(*cos)[GROUP_MAX] = xcalloc(nr, sizeof(*cos));
 	double(*rcos)[GROUP_MAX] = xcalloc(nr * nr, sizeof(*rcos)); /* [reference * nr + profile] */
 	for (size_t r = 0; r < nr; r++) {
-		struct doc d;
-		doc_init(&d, t);
-		doc_read(&d, st, NULL, t->reftext[r]);
-		struct topic_bag *b = bag_new(&d);
-		doc_free(&d);
-		bag_similarity(b, cos[r]);
-		bag_ref_similarity(b, rcos + r * nr);
-		topic_bag_free(b);
+		bag_similarity(t->refbag[r], cos[r]);
+		bag_ref_similarity(t->refbag[r], rcos + r * nr);
 	}
 	for (int g = 0; g < GROUP_MAX; g++) {
 		for (size_t r = 0; r < nr; r++)
@@ -778,7 +789,6 @@ static void topic_calibrate(struct topic *t)
 	free(rcos);
 	free(cos);
 	free(m);
-	text_stemmer_free(st);
 }
 static void topic_index(struct topic *t)
 {
@@ -983,9 +993,14 @@ void topic_free(struct topic *t)
 		free(t->terms[i].key);
 	free(t->terms);
 	free(t->slots);
-	for (size_t r = 0; r < t->nrefs; r++)
-		free(t->reftext[r]);
+	for (size_t r = 0; r < t->nrefs; r++) {
+		if (t->reftext)
+			free(t->reftext[r]);
+		if (t->refbag)
+			topic_bag_free(t->refbag[r]);
+	}
 	free(t->reftext);
+	free(t->refbag);
 	free(t->post);
 	free(t->rwnorm);
 	free(t->rnorm);
