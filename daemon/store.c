@@ -446,20 +446,6 @@ struct scan_impl {
 	bool (*usable)(void); /* this CPU runs it */
 };
 
-/* Background document frequencies added inside the open transaction, written at its commit
- * (df_flush): one row update per key and transaction instead of one per key and document. */
-struct df_entry {
-	char *term;
-	uint64_t delta;
-};
-struct df_pending {
-	struct df_entry *v;
-	size_t n, cap;
-	uint32_t *slots; /* index + 1 into v, 0: free; nslots a power of two, at most half full */
-	size_t nslots;
-	uint64_t docs; /* for the meta key 'corpus_docs' */
-};
-
 /* New items waiting for items_fts: ids first to last, n of them (0: none). */
 struct fts_queue {
 	int64_t first, last;
@@ -488,8 +474,11 @@ struct store {
 	bool failed;
 	/* Items of the open transaction waiting for items_fts (fts_flush). */
 	struct fts_queue fts;
-	/* Document frequencies of the open transaction waiting for term_df (df_flush). */
-	struct df_pending df;
+	/* Background document frequencies added inside the open transaction, written at its
+	 * commit (df_flush): one row update per key and transaction instead of one per key and
+	 * document. df holds each term's count (value), df_docs the meta key 'corpus_docs'. */
+	struct strtab df;
+	uint64_t df_docs;
 	/* The tokenizer registered on the connection (tok_register), owned by SQLite; NULL when
 	 * SQLite's own is in use. */
 	const struct tok_module *tok;
@@ -1034,74 +1023,26 @@ int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, 
 /* Forgets the pending document frequencies (they were written, or rolled back). */
 static void df_drop(struct store *s)
 {
-	for (size_t i = 0; i < s->df.n; i++)
-		free(s->df.v[i].term);
-	s->df.n = 0;
-	s->df.docs = 0;
-	if (s->df.slots)
-		memset(s->df.slots, 0, s->df.nslots * sizeof(*s->df.slots));
-}
-
-static void df_free(struct store *s)
-{
-	df_drop(s);
-	free(s->df.v);
-	free(s->df.slots);
-	s->df = (struct df_pending){0};
-}
-
-static size_t df_slot(const struct df_pending *d, const char *term, size_t len)
-{
-	size_t mask = d->nslots - 1;
-	size_t i = (size_t)XXH3_64bits(term, len) & mask;
-	while (d->slots[i] && strcmp(d->v[d->slots[i] - 1].term, term))
-		i = (i + 1) & mask;
-	return i;
-}
-
-/* Adds delta to term's pending count. */
-static void df_queue(struct store *s, const char *term, uint64_t delta)
-{
-	struct df_pending *d = &s->df;
-	if (2 * (d->n + 1) > d->nslots) {
-		size_t n = d->nslots ? 2 * d->nslots : 256;
-		free(d->slots);
-		d->slots = xreallocarray(NULL, n, sizeof(*d->slots));
-		memset(d->slots, 0, n * sizeof(*d->slots));
-		d->nslots = n;
-		for (size_t k = 0; k < d->n; k++)
-			d->slots[df_slot(d, d->v[k].term, strlen(d->v[k].term))] =
-			    (uint32_t)(k + 1);
-	}
-	size_t i = df_slot(d, term, strlen(term));
-	if (d->slots[i]) {
-		d->v[d->slots[i] - 1].delta += delta;
-		return;
-	}
-	if (d->n == d->cap) {
-		d->cap = d->cap ? 2 * d->cap : 128;
-		d->v = xreallocarray(d->v, d->cap, sizeof(*d->v));
-	}
-	d->v[d->n] = (struct df_entry){xstrdup(term), delta};
-	d->slots[i] = (uint32_t)(++d->n);
+	strtab_clear(&s->df);
+	s->df_docs = 0;
 }
 
 /* Writes the pending document frequencies into term_df and meta, in the open transaction, and
  * forgets them. On failure the transaction is half done: only a rollback ends it. */
 static int df_flush(struct store *s)
 {
-	if (!s->df.n && !s->df.docs)
+	if (!s->df.n && !s->df_docs)
 		return 0;
 	int r = 0;
 	for (size_t i = 0; i < s->df.n && r == 0; i++) {
 		sqlite3_stmt *st = stmt(s, ST_DF_ADD);
-		bind_text(st, 1, s->df.v[i].term);
-		sqlite3_bind_int64(st, 2, (int64_t)s->df.v[i].delta);
+		bind_text(st, 1, s->df.v[i].key);
+		sqlite3_bind_int64(st, 2, (int64_t)s->df.v[i].value);
 		r = run(s, st);
 	}
-	if (r == 0 && s->df.docs) {
+	if (r == 0 && s->df_docs) {
 		sqlite3_stmt *st = stmt(s, ST_DOCS_ADD);
-		sqlite3_bind_int64(st, 1, (int64_t)s->df.docs);
+		sqlite3_bind_int64(st, 1, (int64_t)s->df_docs);
 		r = run(s, st);
 	}
 	df_drop(s);
@@ -1778,7 +1719,7 @@ void store_close(struct store *s)
 	/* A transaction left open is rolled back by close. */
 	sqlite3_close(s->db);
 	fts_drop(s);
-	df_free(s);
+	strtab_free(&s->df);
 	free(s->feed_name);
 	window_drop(s);
 	free(s);
@@ -2706,7 +2647,7 @@ int store_df_add(struct store *s, const char *term, uint64_t delta)
 	if (!term || !*term || delta > INT64_MAX)
 		return -EINVAL;
 	if (!s->readonly && !sqlite3_get_autocommit(s->db)) {
-		df_queue(s, term, delta);
+		strtab_get(&s->df, term)->value += delta;
 		return 0;
 	}
 	sqlite3_stmt *st = stmt(s, ST_DF_ADD);
@@ -2720,7 +2661,7 @@ int store_df_docs_add(struct store *s, uint64_t delta)
 	if (delta > INT64_MAX)
 		return -EINVAL;
 	if (!s->readonly && !sqlite3_get_autocommit(s->db)) {
-		s->df.docs += delta;
+		s->df_docs += delta;
 		return 0;
 	}
 	sqlite3_stmt *st = stmt(s, ST_DOCS_ADD);

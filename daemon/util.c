@@ -558,3 +558,60 @@ uint64_t now_mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+/* The slot of key in t (nslots > 0): the one holding it, or the empty one where it goes. */
+static size_t strtab_slot(const struct strtab *t, const char *key)
+{
+	size_t mask = t->nslots - 1;
+	size_t i = (size_t)hash_bytes(key, strlen(key)) & mask;
+	while (t->slots[i] && strcmp(t->v[t->slots[i] - 1].key, key))
+		i = (i + 1) & mask;
+	return i;
+}
+
+struct strtab_entry *strtab_find(const struct strtab *t, const char *key)
+{
+	if (!t->n)
+		return NULL;
+	size_t i = strtab_slot(t, key);
+	return t->slots[i] ? &t->v[t->slots[i] - 1] : NULL;
+}
+
+struct strtab_entry *strtab_get(struct strtab *t, const char *key)
+{
+	if (2 * (t->n + 1) > t->nslots) {
+		size_t n = t->nslots ? 2 * t->nslots : 256;
+		free(t->slots);
+		t->slots = xcalloc(n, sizeof(*t->slots));
+		t->nslots = n;
+		for (size_t k = 0; k < t->n; k++)
+			t->slots[strtab_slot(t, t->v[k].key)] = (uint32_t)(k + 1);
+	}
+	size_t i = strtab_slot(t, key);
+	if (t->slots[i])
+		return &t->v[t->slots[i] - 1];
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 256;
+		t->v = xreallocarray(t->v, t->cap, sizeof(*t->v));
+	}
+	t->v[t->n] = (struct strtab_entry){xstrdup(key), 0, 0};
+	t->slots[i] = (uint32_t)(++t->n);
+	return &t->v[t->n - 1];
+}
+
+void strtab_clear(struct strtab *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].key);
+	t->n = 0;
+	if (t->slots)
+		memset(t->slots, 0, t->nslots * sizeof(*t->slots));
+}
+
+void strtab_free(struct strtab *t)
+{
+	strtab_clear(t);
+	free(t->v);
+	free(t->slots);
+	*t = (struct strtab){0};
+}

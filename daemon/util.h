@@ -72,6 +72,27 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
  * (-EFBIG when larger than max). */
 int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
 
+/*
+ * Strings, each with two counters the caller gives a meaning to, found by open addressing (at
+ * most half full). Zero-initialised it is empty. The keys are the table's own copies.
+ */
+struct strtab {
+	struct strtab_entry {
+		char *key;
+		uint64_t value, mark;
+	} * v; /* n of them, in the order they were added */
+	size_t n, cap;
+	uint32_t *slots; /* index + 1 into v, 0 = empty; nslots a power of two */
+	size_t nslots;
+};
+/* key's entry, NULL when it has none. */
+struct strtab_entry *strtab_find(const struct strtab *t, const char *key);
+/* key's entry, added (value and mark 0) when it had none. */
+struct strtab_entry *strtab_get(struct strtab *t, const char *key);
+/* Empties t, keeping its memory for what comes next. */
+void strtab_clear(struct strtab *t);
+void strtab_free(struct strtab *t);
+
 /* Current time, seconds since the epoch, and monotonic milliseconds. */
 int64_t now_unix(void);
 uint64_t now_mono_ms(void);

@@ -291,6 +291,46 @@ static void test_uint(void **state)
 	assert_int_equal(parse_uint("4x", 1, 100, &u), -EINVAL);
 }
 
+/* Keys past several growths are all found with their counters; a missing key is not; clearing
+ * empties the table and it fills again. */
+static void test_strtab(void **state)
+{
+	(void)state;
+	struct strtab t = {0};
+	assert_null(strtab_find(&t, "absent"));
+	char key[32];
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 1000; i++) {
+			snprintf(key, sizeof(key), "k%d", i);
+			struct strtab_entry *e = strtab_get(&t, key);
+			assert_string_equal(e->key, key);
+			e->value += (uint64_t)i;
+			e->mark = (uint64_t)round;
+		}
+		for (int i = 0; i < 1000; i += 7) { /* again: the same entries */
+			snprintf(key, sizeof(key), "k%d", i);
+			strtab_get(&t, key)->value++;
+		}
+		assert_int_equal(t.n, 1000);
+		assert_true(t.nslots >= 2000);
+		for (int i = 0; i < 1000; i++) {
+			snprintf(key, sizeof(key), "k%d", i);
+			const struct strtab_entry *e = strtab_find(&t, key);
+			assert_non_null(e);
+			assert_ptr_equal(e, &t.v[i]); /* in the order added */
+			assert_int_equal(e->value, (uint64_t)i + (i % 7 == 0));
+			assert_int_equal(e->mark, (uint64_t)round);
+		}
+		assert_null(strtab_find(&t, "k1000"));
+		assert_null(strtab_find(&t, "k"));
+		strtab_clear(&t);
+		assert_int_equal(t.n, 0);
+		assert_null(strtab_find(&t, "k1"));
+	}
+	strtab_free(&t);
+	assert_null(t.v);
+}
+
 static void test_read_file(void **state)
 {
 	(void)state;
@@ -324,6 +364,7 @@ int main(void)
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_when),
 	    cmocka_unit_test(test_uint),
+	    cmocka_unit_test(test_strtab),
 	    cmocka_unit_test(test_read_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
