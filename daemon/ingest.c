@@ -308,9 +308,8 @@ int ingest_commit(struct store *st, const struct topics *topics, const char *fee
 	int r = 0;
 	if (prep && prep->n != doc->nitems)
 		prep = NULL;
-	if (!prep || prep->ntopics != topics->n)
-		verdicts_current = false;
-	/* Prepared for other topics: nothing of it applies. */
+	/* Prepared for other topics: nothing of it applies (judge gets no preparation, and
+	 * verdicts_current says nothing then). */
 	bool prepared = prep && prep->ntopics == topics->n;
 	if (prep)
 		prefetch_stories(st, prep, now - INGEST_STORY_WINDOW);
