@@ -157,6 +157,17 @@ static struct fetch *make_fetch(struct engine *e)
 	return f;
 }
 
+/* Opens the daemon's connection to path (store_open): its checkpoints run beside it, on a thread
+ * of the store's own, so that no commit waits for one. */
+static struct store *open_store(const char *path, char **ret_err)
+{
+	struct store *st = store_open(path, false, ret_err);
+	if (st && store_wal_background(st) < 0)
+		log_warnx("database %s: %s; commits copy the WAL back themselves", path,
+			  store_errmsg(st));
+	return st;
+}
+
 static void replace(char **dst, const char *src)
 {
 	free(*dst);
@@ -278,7 +289,7 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	pthread_mutex_init(&e->triage_mu, NULL);
 	if (topics_build(c, &e->topics, ret_err) < 0)
 		goto fail;
-	e->store = store_open(c->database, false, &err);
+	e->store = open_store(c->database, &err);
 	if (!e->store) {
 		*ret_err = xasprintf("%s: %s", c->database, err ? err : "cannot open");
 		free(err);
@@ -410,7 +421,7 @@ static void store_refresh(struct engine *e)
 	if (!e->store_reopen || e->batch)
 		return;
 	char *err = NULL;
-	struct store *st = store_open(e->cfg->database, false, &err);
+	struct store *st = open_store(e->cfg->database, &err);
 	if (!st) {
 		log_debug("database %s: cannot open it again: %s", e->cfg->database, err);
 		free(err);
@@ -525,6 +536,9 @@ static void maint_cb(evutil_socket_t fd, short what, void *arg)
 /* --once: the cycle is over; apply retention and optimize before the loop ends. */
 static void once_finish(struct engine *e)
 {
+	/* The WAL is copied back while the statistics are computed: closing then finds little
+	 * left to copy. */
+	store_checkpoint_soon(e->store);
 	e->next_optimize = 0;
 	maintain(e, true);
 	event_base_loopexit(e->base, NULL);
@@ -1235,7 +1249,7 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 	}
 	if (strcmp(c->database, e->cfg->database) != 0) {
 		char *err = NULL;
-		store = store_open(c->database, false, &err);
+		store = open_store(c->database, &err);
 		if (!store) {
 			*ret_err = xasprintf("%s: %s", c->database, err ? err : "cannot open");
 			free(err);

@@ -22,6 +22,17 @@ struct store;
 struct store *store_open(const char *path, bool readonly, char **ret_err);
 void store_close(struct store *s);
 const char *store_errmsg(const struct store *s);
+/*
+ * From now on, the WAL is copied back into the database by a thread of the store's own, with a
+ * connection of its own, while this connection goes on writing: its commits no longer wait for a
+ * checkpoint (copying and syncing the file). For the daemon's connection; a read-only connection
+ * is left as it is. store_close stops the thread (after the checkpoint under way, if any). 0 or
+ * -errno: the commits then go on checkpointing themselves.
+ */
+int store_wal_background(struct store *s);
+/* Asks store_wal_background's thread to checkpoint now, whatever the WAL holds (before work that
+ * does not write much, so that closing finds little left to copy). Nothing without the thread. */
+void store_checkpoint_soon(struct store *s);
 
 int store_begin(struct store *s);
 int store_commit(struct store *s);

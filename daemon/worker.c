@@ -66,12 +66,23 @@ static void jobs_init(struct jobs *l)
 	l->tail = &l->head;
 }
 
-/* A job has run: the loop is woken when it can deliver it. Called with w->mu held. */
-static void finished(struct worker *w, struct job *j)
+/* A job has run. Called with w->mu held; returns true when the loop can deliver it, and must be
+ * woken (wake) once w->mu is released. */
+static bool finished(struct worker *w, struct job *j)
 {
 	j->finished = true;
-	if (j != w->order.head)
-		return; /* delivered after the jobs submitted before it */
+	return j == w->order.head; /* else delivered after the jobs submitted before it */
+}
+
+/*
+ * Wakes the loop, and worker_drain, after finished returned true. Called without w->mu: the write
+ * makes the loop's thread runnable, and on a busy machine it may run at once, in this thread's
+ * place, and go straight for w->mu (deliver); holding the mutex then would put it back to sleep
+ * until this thread runs again. The loop looks at the jobs under w->mu after it reads the pipe, so
+ * a byte written after the mutex is released loses nothing.
+ */
+static void wake(struct worker *w)
+{
 	pthread_cond_signal(&w->done_cv);
 	/* Non-blocking: a full pipe already holds a wake-up. */
 	ssize_t r;
@@ -96,7 +107,11 @@ static void *thread_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		j->run(j->arg);
 		pthread_mutex_lock(&w->mu);
-		finished(w, j);
+		if (finished(w, j)) {
+			pthread_mutex_unlock(&w->mu);
+			wake(w);
+			pthread_mutex_lock(&w->mu);
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -213,13 +228,18 @@ void worker_submit(struct worker *w, worker_fn run, worker_fn done, void *arg)
 		pthread_mutex_unlock(&w->mu);
 		run(arg);
 		pthread_mutex_lock(&w->mu);
-		finished(w, j);
-	} else {
-		*w->todo.tail = j;
-		w->todo.tail = &j->next_todo;
-		pthread_cond_signal(&w->todo_cv);
+		bool head = finished(w, j);
+		pthread_mutex_unlock(&w->mu);
+		if (head)
+			wake(w);
+		return;
 	}
+	*w->todo.tail = j;
+	w->todo.tail = &j->next_todo;
 	pthread_mutex_unlock(&w->mu);
+	/* Signalled after the unlock: a thread woken with the mutex still held would only wait
+	 * for it again. A thread that has not gone to sleep yet finds the job before waiting. */
+	pthread_cond_signal(&w->todo_cv);
 }
 
 void worker_drain(struct worker *w)

@@ -363,6 +363,67 @@ static void test_wal_checkpoint(void **state)
 	free(wal);
 }
 
+static off_t file_size(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+static void put_big(struct store *s, int from, int n)
+{
+	char *big = xmalloc(100001);
+	memset(big, 'y', 100000);
+	big[100000] = '\0';
+	for (int i = from; i < from + n; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(store_meta_set(s, key, big), 0);
+	}
+	free(big);
+}
+
+/* With store_wal_background, a thread copies the WAL back while the store stays open and writes
+ * (store_checkpoint_soon here, instead of waiting for 64 MiB); the first commit after it copies
+ * what came meanwhile, and the next starts the WAL over: it grows no more. Closed, everything is
+ * in the database and the WAL is gone. A read-only store is left as it is. */
+static void test_wal_background(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	assert_int_equal(store_wal_background(s), 0);
+	assert_int_equal(store_wal_background(s), 0); /* once is enough */
+	put_big(s, 0, 120);
+	char *wal = xasprintf("%s-wal", fx->path);
+	off_t wal_size = file_size(wal);
+	assert_true(wal_size > 11 << 20);
+	assert_true(file_size(fx->path) < 1 << 20);
+	char *pages = pragma(fx->path, "page_count"), *page = pragma(fx->path, "page_size");
+	off_t want = (off_t)atoll(pages) * atoll(page);
+	free(pages);
+	free(page);
+	store_checkpoint_soon(s);
+	put_big(s, 120, 60); /* while it copies, likely: the WAL grows */
+	wal_size = file_size(wal);
+	for (int i = 0; i < 1000 && file_size(fx->path) < want; i++)
+		usleep(10000);
+	assert_true(file_size(fx->path) >= want);
+	usleep(200000); /* the checkpoint's sync */
+	/* 6 MB more: 6 MB more WAL too, had it not started over. */
+	put_big(s, 180, 60);
+	assert_true(file_size(wal) < wal_size + (1 << 20));
+	struct store *ro = open_ok(fx->path, true);
+	assert_int_equal(store_wal_background(ro), 0);
+	char *v = NULL;
+	assert_int_equal(store_meta_get(ro, "k239", &v), 0);
+	assert_int_equal(strlen(v), 100000);
+	free(v);
+	store_close(ro);
+	store_close(s);
+	assert_true(file_size(fx->path) > 23 << 20);
+	assert_int_equal(file_size(wal), -1);
+	free(wal);
+}
+
 static void test_ping(void **state)
 {
 	struct fx *fx = *state;
@@ -1901,6 +1962,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_page_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal_checkpoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wal_background, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_dedup, setup, teardown),
