@@ -1335,3 +1335,8 @@ double engine_worker_cpu(const struct engine *e)
 {
 	return worker_cpu_seconds(e->worker);
 }
+
+double engine_checkpoint_cpu(const struct engine *e)
+{
+	return e->store ? store_checkpoint_cpu(e->store) : 0;
+}

@@ -37,5 +37,7 @@ void engine_status(struct engine *e, char *out, size_t len);
 int engine_failed(const struct engine *e);
 /* The CPU time the worker threads (parsing, digests, scores) have used so far, in seconds. */
 double engine_worker_cpu(const struct engine *e);
+/* CPU seconds of the thread that checkpoints the daemon's database (0 when commits do it). */
+double engine_checkpoint_cpu(const struct engine *e);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <xxhash.h>
 
@@ -1801,6 +1802,16 @@ int store_wal_background(struct store *s)
 	s->ckpt = c;
 	sqlite3_wal_hook(s->db, ckpt_hook_cb, c); /* replaces SQLite's automatic checkpoint */
 	return 0;
+}
+
+double store_checkpoint_cpu(const struct store *s)
+{
+	clockid_t id;
+	struct timespec ts;
+	if (!s->ckpt || pthread_getcpuclockid(s->ckpt->thread, &id) != 0 ||
+	    clock_gettime(id, &ts) != 0)
+		return 0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void store_checkpoint_soon(struct store *s)

@@ -33,6 +33,8 @@ int store_wal_background(struct store *s);
 /* Asks store_wal_background's thread to checkpoint now, whatever the WAL holds (before work that
  * does not write much, so that closing finds little left to copy). Nothing without the thread. */
 void store_checkpoint_soon(struct store *s);
+/* The CPU time store_wal_background's thread has used, in seconds (0 without it). */
+double store_checkpoint_cpu(const struct store *s);
 
 int store_begin(struct store *s);
 int store_commit(struct store *s);
