@@ -533,6 +533,43 @@ char *html_to_text_utf8(const char *html, size_t len, size_t max)
 	return to_text(html, len, max, true);
 }
 
+/*
+ * libxml2 2.9's HTML parser reads a name that holds a non-ASCII character through
+ * htmlParseNameComplex, which, past 100 characters, asks for more input and, when the buffer has
+ * moved meanwhile, starts the name again from where it had got to: the name's start is lost, and
+ * whether the buffer moves depends on the heap, so the same text came out shortened in one run
+ * and whole in another. A reference whose name holds a non-ASCII byte is never an entity (HTML's
+ * names are all ASCII), and libxml2 writes its '&' and its name as they are: "&amp;" in place of
+ * that '&' reads the same without going through that path. NULL when there is no such '&'.
+ */
+static char *escape_wide_refs(const char *s, size_t len, size_t *ret_len)
+{
+	struct buf b = {0};
+	size_t done = 0;
+	const char *p = s, *end = s + len;
+	while ((p = memchr(p, '&', (size_t)(end - p)))) {
+		const char *q = ++p;
+		bool wide = false;
+		for (; q < end; q++) {
+			unsigned char c = (unsigned char)*q;
+			if (c >= 0x80)
+				wide = true;
+			else if (!is_alnum(c) && c != '_' && c != '-' && c != ':' && c != '.')
+				break;
+		}
+		if (!wide)
+			continue;
+		buf_append(&b, s + done, (size_t)(p - 1 - s) - done);
+		buf_append(&b, "&amp;", 5);
+		done = (size_t)(p - s);
+	}
+	if (!b.p)
+		return NULL;
+	buf_append(&b, s + done, len - done);
+	*ret_len = b.len;
+	return buf_steal(&b);
+}
+
 char *html_to_text_parsed(const char *html, size_t len, size_t max)
 {
 	struct out o = {.max = max};
@@ -543,6 +580,14 @@ char *html_to_text_parsed(const char *html, size_t len, size_t max)
 		fixed = repair_utf8(html, len);
 		html = fixed;
 		len = strlen(fixed);
+	}
+	size_t escaped_len;
+	char *escaped = escape_wide_refs(html, len, &escaped_len);
+	if (escaped) {
+		free(fixed);
+		fixed = escaped;
+		html = escaped;
+		len = escaped_len;
 	}
 	if (len > INT32_MAX)
 		len = utf8_cut(html, INT32_MAX, INT32_MAX - 1);
