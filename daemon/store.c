@@ -828,7 +828,9 @@ __attribute__((target("avx2"))) static unsigned scan_avx2(const uint64_t *sim0,
 }
 
 /* avx2_run for k SimHashes (a constant where it is inlined): each 4 entries loaded once, their
- * fetch times compared once. */
+ * fetch times compared once. The nibbles of an entry's half xored with x's are those of the half
+ * xored with those of x: the entries' are split once for all k, x's once for the whole scan, and
+ * each SimHash costs two xors and two lookups a half. */
 __attribute__((target("avx2"), always_inline)) static inline void
 avx2_group_run(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched, size_t n,
 	       const uint64_t (*x)[2], size_t k, int64_t since, unsigned *ret, bool masked)
@@ -838,17 +840,29 @@ avx2_group_run(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetche
 	const __m256i low = _mm256_set1_epi8(0x0f);
 	const __m256i vsince = _mm256_set1_epi64x(since);
 	const __m256i none = _mm256_set1_epi64x(SCAN_NONE);
-	__m256i x0[SCAN_GROUP], x1[SCAN_GROUP], best[SCAN_GROUP];
+	/* x's nibbles: half 0 low and high, half 1 low and high. */
+	__m256i xn[SCAN_GROUP][4], best[SCAN_GROUP];
 #pragma GCC unroll 8
 	for (size_t q = 0; q < k; q++) {
-		x0[q] = _mm256_set1_epi64x((long long)x[q][0]);
-		x1[q] = _mm256_set1_epi64x((long long)x[q][1]);
+		__m256i x0 = _mm256_set1_epi64x((long long)x[q][0]);
+		__m256i x1 = _mm256_set1_epi64x((long long)x[q][1]);
+		xn[q][0] = _mm256_and_si256(x0, low);
+		xn[q][1] = _mm256_and_si256(_mm256_srli_epi16(x0, 4), low);
+		xn[q][2] = _mm256_and_si256(x1, low);
+		xn[q][3] = _mm256_and_si256(_mm256_srli_epi16(x1, 4), low);
 		best[q] = none;
 	}
 	size_t i = 0;
 	for (; i + 4 <= n; i += 4) {
 		__m256i a = _mm256_loadu_si256((const __m256i *)(sim0 + i));
 		__m256i b = _mm256_loadu_si256((const __m256i *)(sim1 + i));
+		__m256i alo = _mm256_and_si256(a, low);
+		__m256i ahi = _mm256_and_si256(_mm256_srli_epi16(a, 4), low);
+		__m256i blo = _mm256_and_si256(b, low);
+		__m256i bhi = _mm256_and_si256(_mm256_srli_epi16(b, 4), low);
+		/* Opaque to the compiler, which would otherwise fold the masks back into each
+		 * SimHash's xors ((a & m) ^ (x & m) is (a ^ x) & m): twice the work. */
+		__asm__("" : "+x"(alo), "+x"(ahi), "+x"(blo), "+x"(bhi));
 		__m256i old = _mm256_setzero_si256();
 		if (masked) {
 			__m256i f = _mm256_loadu_si256((const __m256i *)(fetched + i));
@@ -856,8 +870,14 @@ avx2_group_run(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetche
 		}
 #pragma GCC unroll 8
 		for (size_t q = 0; q < k; q++) {
-			__m256i d = avx2_distance(_mm256_xor_si256(a, x0[q]),
-						  _mm256_xor_si256(b, x1[q]), nibble, low);
+			__m256i ca = _mm256_add_epi8(
+			    _mm256_shuffle_epi8(nibble, _mm256_xor_si256(alo, xn[q][0])),
+			    _mm256_shuffle_epi8(nibble, _mm256_xor_si256(ahi, xn[q][1])));
+			__m256i cb = _mm256_add_epi8(
+			    _mm256_shuffle_epi8(nibble, _mm256_xor_si256(blo, xn[q][2])),
+			    _mm256_shuffle_epi8(nibble, _mm256_xor_si256(bhi, xn[q][3])));
+			__m256i d =
+			    _mm256_sad_epu8(_mm256_add_epi8(ca, cb), _mm256_setzero_si256());
 			if (masked)
 				d = _mm256_or_si256(d, old);
 			best[q] = _mm256_min_epu32(best[q], d);
