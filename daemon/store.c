@@ -954,8 +954,25 @@ avx512_group_run(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetc
 		x1[q] = _mm512_set1_epi64((long long)x[q][1]);
 		best[q] = _mm512_set1_epi64(SCAN_NONE);
 	}
-	for (size_t i = 0; i < n; i += 8) {
-		__mmask8 live = n - i >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - i)) - 1);
+	/* Whole vectors, then the last, partial one (masked loads, its lanes past n left out). */
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m512i a = _mm512_loadu_si512(sim0 + i);
+		__m512i b = _mm512_loadu_si512(sim1 + i);
+		__mmask8 live = 0xff;
+		if (masked)
+			live = _mm512_cmpge_epi64_mask(_mm512_loadu_si512(fetched + i), vsince);
+#pragma GCC unroll 8
+		for (size_t q = 0; q < k; q++) {
+			__m512i d =
+			    _mm512_add_epi64(_mm512_popcnt_epi64(_mm512_xor_si512(a, x0[q])),
+					     _mm512_popcnt_epi64(_mm512_xor_si512(b, x1[q])));
+			best[q] = masked ? _mm512_mask_min_epu64(best[q], live, best[q], d)
+					 : _mm512_min_epu64(best[q], d);
+		}
+	}
+	if (i < n) {
+		__mmask8 live = (__mmask8)((1u << (n - i)) - 1);
 		__m512i a = _mm512_maskz_loadu_epi64(live, sim0 + i);
 		__m512i b = _mm512_maskz_loadu_epi64(live, sim1 + i);
 		if (masked)
