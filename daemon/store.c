@@ -637,6 +637,10 @@ static int exec(struct store *s, const char *sql)
  * count. Each scans a block for its smallest distance only; store_story_find then looks for
  * the first entry at that distance in the one block where it occurs first, which keeps the
  * result exactly that of a plain loop (the first entry, in id order, of smallest distance).
+ * store_story_prefetch scans with the group forms: each entry loaded once for up to SCAN_GROUP
+ * SimHashes held in registers, which leaves the bit counts (and with AVX2 the lookups) alone
+ * to do. No bound skips a block: SimHashes of unrelated texts differ in about 64 bits, give or
+ * take 6, so a block of them always holds entries nearer than any bound on it would exclude.
  */
 #define SCAN_NONE  0x100u /* added to the distance of an entry fetched before since */
 #define SCAN_BLOCK 512	  /* entries a scan covers at once */
