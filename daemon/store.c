@@ -673,24 +673,15 @@ static unsigned scan_portable(const uint64_t *sim0, const uint64_t *sim1, const 
 	return best;
 }
 
-/* scan_portable for k SimHashes. */
+/* scan_portable for k SimHashes: one scan each, the block in the first-level cache. The
+ * compiler vectorises scan_portable's loop over entries (with SSE2 on x86-64), which a loop over
+ * the k SimHashes inside it prevents: bench_store measured 10-15% more time that way. */
 static void scan_portable_group(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched,
 				size_t n, const uint64_t (*x)[2], size_t k, int64_t since,
 				unsigned *best)
 {
-	unsigned b[SCAN_GROUP];
 	for (size_t q = 0; q < k; q++)
-		b[q] = SCAN_NONE;
-	for (size_t i = 0; i < n; i++) {
-		if (fetched && fetched[i] < since)
-			continue;
-		for (size_t q = 0; q < k; q++) {
-			unsigned d = popcount64(sim0[i] ^ x[q][0]) + popcount64(sim1[i] ^ x[q][1]);
-			if (d < b[q])
-				b[q] = d;
-		}
-	}
-	memcpy(best, b, k * sizeof(*best));
+		best[q] = scan_portable(sim0, sim1, fetched, n, x[q], since);
 }
 
 /* Calls run(K) with K = k, 1 to SCAN_GROUP, a constant in each call: the group scans' loops
