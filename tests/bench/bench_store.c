@@ -3,6 +3,7 @@
  *
  * Usage: bench_store DIR [N]   (N items, default 100000; DIR must exist, a fresh database file
  *                               bench.db is created in it)
+ *        bench_store --scan DIR N...   (the story window scan alone, at window sizes N...)
  *
  * 1. Adds N distinct items in transactions of 50 (as the daemon does, one per fetched feed),
  *    each hashed with dedup_content_hash and checked with store_item_seen first: items/s.
@@ -13,6 +14,12 @@
  *    deduplication path of ingest_doc per item, scoring left out, for M = min(N, 5000) items of
  *    each kind: a new item; an exact duplicate from another feed; a near-duplicate (another
  *    first line, the rest kept: it joins a story); an unchanged item its feed delivered before.
+ *
+ * --scan: the story window filled with items of random SimHashes (a title, no text: quick to
+ * add) up to each size N in turn; at each, with each scan this CPU runs, the story lookups of
+ * cold documents of BATCH new items: store_story_prefetch of their BATCH random SimHashes (none
+ * near an entry, as most new items), then store_story_find of each; the time per SimHash and
+ * window entry, in CPU time, in the fastest of 15 rounds.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -259,10 +266,95 @@ static void dedup_path(struct store *s, struct gen *g, unsigned n)
 	free(near);
 }
 
+static int scan_bench(const char *dir, char **sizes, int nsizes)
+{
+	char *path = xasprintf("%s/bench.db", dir);
+	unlink(path);
+	char *err = NULL;
+	struct store *s = store_open(path, false, &err);
+	if (!s) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	int r;
+	unsigned n = 0;
+	for (int z = 0; z < nsizes; z++) {
+		unsigned want = (unsigned)strtoul(sizes[z], NULL, 10);
+		for (; n < want; n++) {
+			if (n % 1000 == 0 && (r = store_begin(s)) < 0)
+				die(s, "begin", r);
+			char id[32], hash[DEDUP_HASH_HEX];
+			snprintf(id, sizeof(id), "urn:scan:%u", n);
+			dedup_content_hash(id, NULL, hash);
+			struct store_item it = {
+			    .feed = "feed-s",
+			    .identity = id,
+			    .title = id,
+			    .hash = hash,
+			    .published = FEED_NO_DATE,
+			    .fetched = 1900000000,
+			    .simhash = {next(), next()},
+			};
+			int64_t id_;
+			if ((r = store_item_add(s, &it, &id_)) != 1)
+				die(s, "add", r < 0 ? r : -EEXIST);
+			if ((n % 1000 == 999 || n == want - 1) && (r = store_commit(s)) < 0)
+				die(s, "commit", r);
+		}
+		/* Rounds of documents enough for about 2e8 comparisons (at least 2 documents);
+		 * the fastest round counts (the others met more of the machine's noise), in
+		 * CPU time of this thread (on a shared machine, it waits for a core). */
+		unsigned docs = (unsigned)(2e8 / ((double)n * BATCH)) + 2, rounds = 15;
+		uint64_t(*batch)[2] = xcalloc(BATCH, sizeof(*batch));
+		const char *scans[] = {"avx512", "avx2", "popcnt", "portable"};
+		for (size_t k = 0; k < ARRAY_SIZE(scans); k++) {
+			if (store_scan_select(s, scans[k]) < 0)
+				continue;
+			unsigned d = k < 2 ? docs : docs / 4 + 1;
+			double fastest = 0;
+			for (unsigned round = 0; round < rounds; round++) {
+				struct timespec t0, t1;
+				int64_t story;
+				clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+				for (unsigned i = 0; i < d; i++) {
+					for (unsigned q = 0; q < BATCH; q++) {
+						batch[q][0] = next();
+						batch[q][1] = next();
+					}
+					if ((r = store_story_prefetch(
+						 s, (const uint64_t(*)[2])batch, BATCH, 0)) < 0)
+						die(s, "prefetch", r);
+					for (unsigned q = 0; q < BATCH; q++)
+						if ((r = store_story_find(s, batch[q], 0,
+									  DEDUP_STORY_DISTANCE,
+									  &story)) < 0)
+							die(s, "story", r);
+				}
+				clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+				double t = secs(&t0, &t1);
+				if (!round || t < fastest)
+					fastest = t;
+			}
+			printf(
+			    "window %7u, %-8s scan: %.3f ns per SimHash and entry (fastest of %u "
+			    "rounds of %u documents of %d)\n",
+			    n, scans[k], fastest * 1e9 / ((double)d * BATCH * n), rounds, d, BATCH);
+			fflush(stdout);
+		}
+		free(batch);
+	}
+	store_close(s);
+	unlink(path);
+	free(path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 3 && !strcmp(argv[1], "--scan"))
+		return scan_bench(argv[2], argv + 3, argc - 3);
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_store DIR [N]\n");
+		fprintf(stderr, "usage: bench_store DIR [N]\n       bench_store --scan DIR N...\n");
 		return 2;
 	}
 	unsigned n = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 100000;

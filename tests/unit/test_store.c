@@ -1570,6 +1570,155 @@ static void test_story_prefetch_sorted(void **state)
 	story_prefetch_run(*state, true);
 }
 
+/* Entries of e[0, n) at distance d from x fetched at or after since: the first in *first, the
+ * number of them returned. */
+static size_t ref_count(const struct ref_entry *e, size_t n, const uint64_t x[2], int64_t since,
+			int d, size_t *first)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].fetched < since || __builtin_popcountll(e[i].sim[0] ^ x[0]) +
+						    __builtin_popcountll(e[i].sim[1] ^ x[1]) !=
+						d)
+			continue;
+		if (!c++)
+			*first = i;
+	}
+	return c;
+}
+
+/*
+ * The group scans of store_story_prefetch (each entry compared with several SimHashes while in
+ * registers), with each implementation this CPU runs, against the plain loop: 1 to 20 SimHashes
+ * a call (groups of every size, and several groups), windows ending at every offset of a vector
+ * and around block boundaries, ties within and across vectors and blocks (the first entry must
+ * win), SimHashes at distance 0 (done before the last block), entries fetched before since
+ * skipped (sorted) or masked one by one (fetch times out of order). max_distance is mostly 128:
+ * the answer is then the first entry of smallest distance, whatever it is.
+ */
+static void story_groups_run(struct fx *fx, bool sorted)
+{
+	struct store *s = open_ok(fx->path, false);
+	const char *impls[] = {"avx512", "avx2", "popcnt", "portable"};
+	static const size_t stops[] = {1,    2,	   3,	 4,    5,    6,	   7,	 8,    9,   10,
+				       11,   12,   13,	 15,   16,   17,   23,	 24,   25,  33,
+				       100,  505,  510,	 511,  512,  513,  514,	 519,  520, 521,
+				       1023, 1024, 1025, 1026, 1029, 1031, 1032, 1033, 1100};
+	uint64_t bases[3][2];
+	for (size_t b = 0; b < ARRAY_SIZE(bases); b++) {
+		bases[b][0] = rnd();
+		bases[b][1] = rnd();
+	}
+	size_t cap = stops[ARRAY_SIZE(stops) - 1], n = 0;
+	struct ref_entry *e = xcalloc(cap, sizeof(*e));
+	unsigned checked = 0, tested[ARRAY_SIZE(impls)] = {0}, ties_vector = 0, ties_block = 0,
+		 zero = 0, masked = 0;
+	for (size_t st = 0; st < ARRAY_SIZE(stops); st++) {
+		assert_int_equal(store_begin(s), 0);
+		for (; n < stops[st]; n++) {
+			char id[32];
+			snprintf(id, sizeof(id), "grp-%zu", n);
+			struct titem t;
+			int64_t fetched =
+			    sorted ? 1000 + (int64_t)n / 4 : 1000 + (int64_t)(rnd() % 400);
+			mkitem(&t, "grp", id, NULL, "T", id, fetched);
+			if (n && (n % 8 == 0 || rnd() % 8 == 0)) /* the same as an entry before */
+				memcpy(t.it.simhash, e[n % 8 ? rnd() % n : n - 1 - rnd() % 2].sim,
+				       sizeof(t.it.simhash));
+			else
+				mutate(bases[rnd() % ARRAY_SIZE(bases)], (unsigned)(rnd() % 40),
+				       t.it.simhash);
+			if (!t.it.simhash[0] && !t.it.simhash[1])
+				t.it.simhash[0] = 1;
+			int64_t rowid = add(s, &t, 1);
+			e[n] = (struct ref_entry){
+			    .sim = {t.it.simhash[0], t.it.simhash[1]},
+			    .fetched = t.it.fetched,
+			    .story = rowid,
+			};
+		}
+		assert_int_equal(store_commit(s), 0);
+		for (unsigned rep = 0; rep < 3; rep++) {
+			uint64_t q[20][2];
+			size_t nq = 1 + (st * 3 + rep) % ARRAY_SIZE(q);
+			for (size_t i = 0; i < nq; i++) {
+				size_t at = rnd() % n;
+				if (n > 512 && rnd() % 3 == 0) /* near a block boundary */
+					at = 508 + rnd() % 8 + (n > 1024 && rnd() % 2 ? 512 : 0);
+				if (rnd() % 4 == 0)
+					memcpy(q[i], e[at].sim, sizeof(q[i]));
+				else
+					mutate(rnd() % 2 ? e[at].sim
+							 : bases[rnd() % ARRAY_SIZE(bases)],
+					       (unsigned)(rnd() % 30), q[i]);
+				if (!q[i][0] && !q[i][1])
+					q[i][1] = 1;
+			}
+			int64_t last = sorted ? 1000 + (int64_t)(n - 1) / 4 : 1399;
+			int64_t since = rep == 0 ? 0 : 1000 + (int64_t)(rnd() % (last - 999 + 1));
+			for (size_t k = 0; k < ARRAY_SIZE(impls); k++) {
+				int r = store_scan_select(s, impls[k]);
+				if (r == -ENOTSUP || r == -ENOENT)
+					continue;
+				assert_int_equal(r, 0);
+				assert_int_equal(
+				    store_story_prefetch(s, (const uint64_t(*)[2])q, nq, since), 0);
+				for (size_t i = 0; i < nq; i++) {
+					int maxd = i % 4 == 3 ? (int)(rnd() % 40) : 128;
+					int64_t want = ref_find(e, n, q[i], since, maxd), story = 0;
+					r = store_story_find(s, q[i], since, maxd, &story);
+					if (r != (want != 0) || (r == 1 && story != want))
+						fail_msg("%s, %zu entries, %zu SimHashes (#%zu), "
+							 "since %lld, max %d: %d story %lld, "
+							 "want %lld",
+							 impls[k], n, nq, i, (long long)since, maxd,
+							 r, (long long)story, (long long)want);
+					tested[k]++;
+				}
+			}
+			/* What the queries met: ties, distance 0, entries left out by since. */
+			for (size_t i = 0; i < nq; i++) {
+				int best = 129;
+				for (size_t j = 0; j < n; j++) {
+					int d = __builtin_popcountll(e[j].sim[0] ^ q[i][0]) +
+						__builtin_popcountll(e[j].sim[1] ^ q[i][1]);
+					if (e[j].fetched >= since && d < best)
+						best = d;
+				}
+				size_t first = 0, c = ref_count(e, n, q[i], since, best, &first);
+				if (c > 1 && (first + 1) % 8 == 0 && first + 1 < n &&
+				    ref_count(e + first + 1, 1, q[i], since, best, &first))
+					ties_vector++;
+				if (c > 1 && first < 512 && n > 512 &&
+				    ref_count(e + 512, n - 512, q[i], since, best, &first))
+					ties_block++;
+				zero += best == 0;
+				masked += since > 1000 && e[0].fetched < since;
+				checked++;
+			}
+		}
+	}
+	assert_true(ties_vector > 0 && ties_block > 0 && zero > 0 && masked > checked / 4);
+	assert_int_equal(tested[ARRAY_SIZE(impls) - 1], checked);
+	print_message("story group scans (%s): %u lookups on windows up to %zu entries (%u ties "
+		      "across vectors, %u across blocks, %u at distance 0); checked avx512 %u, "
+		      "avx2 %u, popcnt %u, portable %u\n",
+		      sorted ? "fetch times in order" : "fetch times out of order", checked, n,
+		      ties_vector, ties_block, zero, tested[0], tested[1], tested[2], tested[3]);
+	free(e);
+	store_close(s);
+}
+
+static void test_story_groups(void **state)
+{
+	story_groups_run(*state, false);
+}
+
+static void test_story_groups_sorted(void **state)
+{
+	story_groups_run(*state, true);
+}
+
 struct one_row {
 	int64_t published;
 	char author[16], feed[16];
@@ -1971,6 +2120,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_story_scan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_story_prefetch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_story_prefetch_sorted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_story_groups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_story_groups_sorted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verdicts_alerts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_absent, setup, teardown),
