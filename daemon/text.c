@@ -459,6 +459,24 @@ static char *fold_impl(const char *s, size_t len, bool reference)
 	return buf_steal(&norm);
 }
 
+bool text_fold_chars_ready(void)
+{
+	pthread_once(&fold_once, fold_init);
+	return fold_ready[FOLD_TABLE_FOLD];
+}
+
+const char *text_fold_char(const char *s, size_t len, size_t *ret_k, size_t *ret_n)
+{
+	size_t k;
+	const struct fold_char *fc =
+	    fold_lookup(&fold_tables[FOLD_TABLE_FOLD], (const utf8proc_uint8_t *)s, len, &k);
+	if (!fc)
+		return NULL;
+	*ret_k = k;
+	*ret_n = fc->len;
+	return fc->s;
+}
+
 int text_fold_append(const char *s, size_t len, struct buf *out)
 {
 	return normalise(s, len, FOLD_OPTIONS, false, out);
