@@ -32,6 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+/* XXH3 inlined here (the same functions, static, from the library's own header): a SimHash
+ * hashes some 230 shingles of a few words per item, and the library's calls and dispatch were
+ * a fifth of each hash. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "bounds.h"
