@@ -1004,8 +1004,8 @@ static void tok_stem(struct tokenizer *tz)
 }
 
 /* Hands the token tok[0..len) to the callback; hash is its hash_bytes when have_hash. */
-static void tok_out(struct tokenizer *tz, const char *tok, size_t len, uint64_t hash,
-		    bool have_hash)
+static inline void tok_out(struct tokenizer *tz, const char *tok, size_t len, uint64_t hash,
+			   bool have_hash)
 {
 	if (!tz->hashed_cb) {
 		tz->cb(tok, len, tz->count++, tz->flags, tz->arg);
@@ -1016,14 +1016,12 @@ static void tok_out(struct tokenizer *tz, const char *tok, size_t len, uint64_t 
 	tz->hashed_cb(tok, len, hash, tz->count++, tz->flags, tz->arg);
 }
 
-static void tok_emit(struct tokenizer *tz)
+/* tok_emit for the token that stem_find put in slot e (NULL: no cache) with hash h, unless
+ * known and done inline: a stop word, an alias, a word met for the first time. */
+static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct stem_slot *e,
+						    uint32_t h)
 {
-	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
-		return;
-	tz->tok[tz->len] = '\0';
 	struct stem_cache *c = tz->cache;
-	uint32_t h = stem_hash(tz->tok, tz->len);
-	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
 	bool known = e && e->len;
 	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
 		if (e && !known)
@@ -1064,6 +1062,35 @@ static void tok_emit(struct tokenizer *tz)
 		return;
 	}
 	tok_out(tz, tz->tok, tz->len, 0, false);
+}
+
+/* Hands the token in tz->tok to the callback, as its stem or alias, unless it is to be dropped.
+ * Most tokens are words the stem cache knows, neither stop words nor aliases: those are handed
+ * on here, inline in the tokeniser's loop; tok_emit_slow does the rest. */
+static inline void tok_emit(struct tokenizer *tz)
+{
+	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
+		return;
+	tz->tok[tz->len] = '\0';
+	struct stem_cache *c = tz->cache;
+	uint32_t h = stem_hash(tz->tok, tz->len);
+	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
+	if (e && e->len) {
+		if (e->stop)
+			return;
+		const struct text_aliases *al = tz->al;
+		if (tz->st && (!al || !al->n || e->no_alias == al->gen)) {
+			const char *stem = c->arena + e->off + e->len;
+			uint64_t sh;
+			copy_short(tz->tok, stem, e->stemlen);
+			memcpy(&sh, stem + e->stemlen, 8);
+			tz->len = e->stemlen;
+			tz->tok[tz->len] = '\0';
+			tok_out(tz, tz->tok, tz->len, sh, true);
+			return;
+		}
+	}
+	tok_emit_slow(tz, e, h);
 }
 
 static void tok_reset(struct tokenizer *tz)
