@@ -724,12 +724,17 @@ static inline struct stem_slot *stem_find(struct stem_cache *c, const char *w, s
 
 /* The hash of the word w[0..len) (1 <= len; w readable up to 8 bytes past its start) in the
  * stem cache, which keeps it to itself: a word of at most eight bytes (most of them) is one
- * load and one multiplication, hash_bytes hashes the others. */
-static uint32_t stem_hash(const char *w, size_t len)
+ * load and one multiplication, one of up to sixteen (most of the others) two loads (its first
+ * and its last eight bytes) and two multiplications, hash_bytes hashes the longer ones. */
+static inline uint32_t stem_hash(const char *w, size_t len)
 {
-	if (len > 8)
+	if (len > 16)
 		return (uint32_t)hash_bytes(w, len);
-	uint64_t x = load8_le(w) & (~0ull >> (64 - 8 * len));
+	uint64_t x;
+	if (len > 8)
+		x = load8_le(w) ^ load8_le(w + len - 8) * 0xC2B2AE3D27D4EB4Full;
+	else
+		x = load8_le(w) & (~0ull >> (64 - 8 * len));
 	return (uint32_t)(x * 0x9E3779B97F4A7C15ull >> 32);
 }
 
