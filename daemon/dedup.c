@@ -252,11 +252,14 @@ static uint64_t upper_or_c3(uint64_t x)
 /* clean_line for valid UTF-8 (the line s[0..len)), looking only at upper-case letters (a few in
  * a hundred characters) and at the character before each: in valid UTF-8 it starts at s[i - 1],
  * or at s[i - 2] when that is 0xC3. Returns s itself when nothing is split (*ret_len = len),
- * else the copy in out. The same as clean_line for valid UTF-8; NULL for anything else. */
-static const char *clean_line_fast(const char *s, size_t len, struct buf *out, size_t *ret_len)
+ * else the copy in out. The same as clean_line when s is valid UTF-8, which check checks first
+ * (NULL when it is not); without check, the caller must (no byte outside s is read whatever s
+ * holds, but what is made of invalid UTF-8 is not clean_line's). */
+static const char *clean_line_fast(const char *s, size_t len, bool check, struct buf *out,
+				   size_t *ret_len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	if (!utf8_valid(s, len))
+	if (check && !utf8_valid(s, len))
 		return NULL;
 	size_t from = 0; /* start of the bytes not yet copied, once a split was made */
 	bool split = false;
@@ -847,8 +850,21 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
 		const char *cleaned = NULL;
 		size_t clen = 0;
-		if (!reference)
-			cleaned = clean_line_fast(p, n, raw, &clen);
+		size_t at = out->len, nstarts = st ? st->n : 0;
+		uint64_t which = 0;
+		bool done = false; /* its words are in out */
+		if (!reference && fold_chars) {
+			/* put_folded_words reads only valid UTF-8 (ASCII, and characters of two or
+			 * three bytes it decodes): when it succeeds, the line cleaned was valid,
+			 * and so was the line (the spaces clean_line_fast inserts stand between
+			 * characters), which spares checking the line first. */
+			cleaned = clean_line_fast(p, n, false, raw, &clen);
+			which = put_folded_words(out, cleaned, clen, st, &done);
+			if (!done && !utf8_valid(p, n))
+				cleaned = NULL;
+		} else if (!reference) {
+			cleaned = clean_line_fast(p, n, true, raw, &clen);
+		}
 		if (!cleaned) {
 			clean_line(p, n, raw);
 			cleaned = raw->p;
@@ -865,11 +881,6 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 				buf_append(out, line.p, line.len);
 		} else {
 			/* The words go straight to out, and the rules work on them there. */
-			size_t at = out->len, nstarts = st ? st->n : 0;
-			uint64_t which = 0;
-			bool done = false;
-			if (fold_chars)
-				which = put_folded_words(out, cleaned, clen, st, &done);
 			if (!done) {
 				buf_reset(norm);
 				if (text_fold_append(cleaned, clen, norm) == 0) {
