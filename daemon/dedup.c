@@ -425,8 +425,10 @@ struct trigger {
 };
 static struct trigger triggers[ARRAY_SIZE(rules)];
 static size_t ntriggers;
-static uint32_t trigger_lens[256]; /* bit n: a trigger of n bytes (n < 32) starts with it */
-static uint8_t trigger_from[256];  /* the triggers starting with byte c: from[c]..to[c] */
+/* Bit n of [1][c]: a trigger of n bytes (n < 32) starts with byte c; of [0][c]: one that is not
+ * first-only (the only ones a word past the first of its line can be). */
+static uint32_t trigger_lens[2][256];
+static uint8_t trigger_from[256]; /* the triggers starting with byte c: from[c]..to[c] */
 static uint8_t trigger_to[256];
 static uint64_t always_rules; /* rules without a usable key: tried on every line */
 static pthread_once_t triggers_once = PTHREAD_ONCE_INIT;
@@ -484,7 +486,9 @@ static void triggers_init(void)
 		if (i == ntriggers)
 			triggers[ntriggers++] = t;
 		triggers[i].rules |= (uint64_t)1 << r;
-		trigger_lens[(unsigned char)t.w[0]] |= 1u << t.len;
+		trigger_lens[1][(unsigned char)t.w[0]] |= 1u << t.len;
+		if (!t.first)
+			trigger_lens[0][(unsigned char)t.w[0]] |= 1u << t.len;
 	}
 	qsort(triggers, ntriggers, sizeof(*triggers), trigger_cmp);
 	for (size_t i = ntriggers; i-- > 0;) {
@@ -508,10 +512,11 @@ static uint64_t trigger_rules(const char *w, size_t len, bool first)
 	return hit;
 }
 
-/* False for most words: none of the triggers has their first byte and their length. */
-static inline bool trigger_maybe(const char *w, size_t len)
+/* False for most words: none of the triggers a word in their place (first: the first of its
+ * line) can be has their first byte and their length ("a" and "sur" inside a line pass no more). */
+static inline bool trigger_maybe(const char *w, size_t len, bool first)
 {
-	return len < 32 && trigger_lens[(unsigned char)w[0]] >> len & 1u;
+	return len < 32 && trigger_lens[first][(unsigned char)w[0]] >> len & 1u;
 }
 
 /* Where the words of a word line start (offsets in the buffer the line is written to). */
@@ -680,7 +685,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 						break;
 					/* An ASCII separator ends the word (as below). */
 					size_t wl = (size_t)(w - word);
-					if (trigger_maybe(word, wl))
+					if (trigger_maybe(word, wl, first))
 						hit |= trigger_rules(word, wl, first);
 					first = false;
 					*w++ = ' ';
@@ -714,7 +719,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				}
 				if (e->kind == FOLD2_SEP) {
 					if (word) {
-						if (trigger_maybe(word, (size_t)(w - word)))
+						if (trigger_maybe(word, (size_t)(w - word), first))
 							hit |= trigger_rules(
 							    word, (size_t)(w - word), first);
 						first = false;
@@ -737,7 +742,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				size_t kq = utf8_decode(q + j, n - j, &cp);
 				if (folded_separator(cp)) {
 					if (word) {
-						if (trigger_maybe(word, (size_t)(w - word)))
+						if (trigger_maybe(word, (size_t)(w - word), first))
 							hit |= trigger_rules(
 							    word, (size_t)(w - word), first);
 						first = false;
@@ -768,7 +773,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 		}
 		if (sep) {
 			if (word) {
-				if (trigger_maybe(word, (size_t)(w - word)))
+				if (trigger_maybe(word, (size_t)(w - word), first))
 					hit |= trigger_rules(word, (size_t)(w - word), first);
 				first = false;
 				*w++ = ' ';
@@ -786,7 +791,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 		i += k;
 	}
 	if (word) {
-		if (trigger_maybe(word, (size_t)(w - word)))
+		if (trigger_maybe(word, (size_t)(w - word), first))
 			hit |= trigger_rules(word, (size_t)(w - word), first);
 		*w++ = ' ';
 	}
