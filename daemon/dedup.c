@@ -32,6 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+/* XXH3 inlined here (the same functions, static, from the library's own header): a SimHash
+ * hashes some 230 shingles of a few words per item, and the library's calls and dispatch were
+ * a fifth of each hash. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "bounds.h"
@@ -248,11 +252,14 @@ static uint64_t upper_or_c3(uint64_t x)
 /* clean_line for valid UTF-8 (the line s[0..len)), looking only at upper-case letters (a few in
  * a hundred characters) and at the character before each: in valid UTF-8 it starts at s[i - 1],
  * or at s[i - 2] when that is 0xC3. Returns s itself when nothing is split (*ret_len = len),
- * else the copy in out. The same as clean_line for valid UTF-8; NULL for anything else. */
-static const char *clean_line_fast(const char *s, size_t len, struct buf *out, size_t *ret_len)
+ * else the copy in out. The same as clean_line when s is valid UTF-8, which check checks first
+ * (NULL when it is not); without check, the caller must (no byte outside s is read whatever s
+ * holds, but what is made of invalid UTF-8 is not clean_line's). */
+static const char *clean_line_fast(const char *s, size_t len, bool check, struct buf *out,
+				   size_t *ret_len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	if (!utf8_valid(s, len))
+	if (check && !utf8_valid(s, len))
 		return NULL;
 	size_t from = 0; /* start of the bytes not yet copied, once a split was made */
 	bool split = false;
@@ -418,8 +425,10 @@ struct trigger {
 };
 static struct trigger triggers[ARRAY_SIZE(rules)];
 static size_t ntriggers;
-static uint32_t trigger_lens[256]; /* bit n: a trigger of n bytes (n < 32) starts with it */
-static uint8_t trigger_from[256];  /* the triggers starting with byte c: from[c]..to[c] */
+/* Bit n of [1][c]: a trigger of n bytes (n < 32) starts with byte c; of [0][c]: one that is not
+ * first-only (the only ones a word past the first of its line can be). */
+static uint32_t trigger_lens[2][256];
+static uint8_t trigger_from[256]; /* the triggers starting with byte c: from[c]..to[c] */
 static uint8_t trigger_to[256];
 static uint64_t always_rules; /* rules without a usable key: tried on every line */
 static pthread_once_t triggers_once = PTHREAD_ONCE_INIT;
@@ -477,7 +486,9 @@ static void triggers_init(void)
 		if (i == ntriggers)
 			triggers[ntriggers++] = t;
 		triggers[i].rules |= (uint64_t)1 << r;
-		trigger_lens[(unsigned char)t.w[0]] |= 1u << t.len;
+		trigger_lens[1][(unsigned char)t.w[0]] |= 1u << t.len;
+		if (!t.first)
+			trigger_lens[0][(unsigned char)t.w[0]] |= 1u << t.len;
 	}
 	qsort(triggers, ntriggers, sizeof(*triggers), trigger_cmp);
 	for (size_t i = ntriggers; i-- > 0;) {
@@ -501,10 +512,11 @@ static uint64_t trigger_rules(const char *w, size_t len, bool first)
 	return hit;
 }
 
-/* False for most words: none of the triggers has their first byte and their length. */
-static inline bool trigger_maybe(const char *w, size_t len)
+/* False for most words: none of the triggers a word in their place (first: the first of its
+ * line) can be has their first byte and their length ("a" and "sur" inside a line pass no more). */
+static inline bool trigger_maybe(const char *w, size_t len, bool first)
 {
-	return len < 32 && trigger_lens[(unsigned char)w[0]] >> len & 1u;
+	return len < 32 && trigger_lens[first][(unsigned char)w[0]] >> len & 1u;
 }
 
 /* Where the words of a word line start (offsets in the buffer the line is written to). */
@@ -532,22 +544,102 @@ static void starts_scan(struct starts *st, const struct buf *out, size_t at)
 			st->v[st->n++] = i;
 }
 
-/* put_words(out, s) for the folded line s[0..len), in one reserved write; returns the rules
- * (bit r: rules[r]) the line's words are triggers of. s may also be text_fold_append's output,
- * its white space not yet collapsed: each text_fold_space character separates words too, so the
- * words are those of the line text_fold would have made. */
-static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struct starts *st)
+/*
+ * put_folded_words' view of the characters of two bytes (U+0080..U+07FF: accented Latin letters,
+ * no-break space, French quotes), by code point: each one's text_fold_char when it has one of at
+ * most six bytes, and what put_words_fast makes of those bytes, when it makes one thing of all of
+ * them. Built once from text_fold_char; kind FOLD2_OTHER sends a character to text_fold_char.
+ */
+enum fold2_kind {
+	FOLD2_OTHER, /* no text_fold_char, a longer one, or one of word and separator characters */
+	FOLD2_WORD,  /* every folded character is a part of a word */
+	FOLD2_SEP,   /* every folded character separates words */
+};
+struct fold2 {
+	char s[6];    /* the folded bytes, zero-padded: the entry is copied eight bytes at a time */
+	uint8_t len;  /* of s */
+	uint8_t kind; /* enum fold2_kind */
+};
+static struct fold2 fold2[0x800];
+static bool fold2_ready; /* text_fold_chars_ready, and fold2 built */
+static pthread_once_t fold2_once = PTHREAD_ONCE_INIT;
+
+/* True when the code point cp of text_fold_append's output separates words for put_words_fast. */
+static bool folded_separator(uint32_t cp)
+{
+	return cp < 0x80 ? !ascii_alnum(cp) : is_separator(cp) || text_fold_space(cp);
+}
+
+static void fold2_init(void)
+{
+	_Static_assert(sizeof(struct fold2) == 8, "a fold2 entry is copied as eight bytes");
+	if (!text_fold_chars_ready())
+		return;
+	for (uint32_t cp = 0x80; cp < 0x800; cp++) {
+		char u[2] = {(char)(0xC0 | cp >> 6), (char)(0x80 | (cp & 0x3F))};
+		size_t k, n;
+		const char *f = text_fold_char(u, 2, &k, &n);
+		if (!f || k != 2 || !n || n > sizeof(fold2[cp].s))
+			continue;
+		unsigned words = 0, seps = 0;
+		for (size_t j = 0; j < n;) {
+			uint32_t c;
+			j += utf8_decode((const unsigned char *)f + j, n - j, &c);
+			if (folded_separator(c))
+				seps++;
+			else
+				words++;
+		}
+		if (words && seps)
+			continue;
+		memcpy(fold2[cp].s, f, n);
+		fold2[cp].len = (uint8_t)n;
+		fold2[cp].kind = words ? FOLD2_WORD : FOLD2_SEP;
+	}
+	fold2_ready = true;
+}
+
+/* The bytes of the ASCII bytes of x lower-cased (any other byte unchanged): adding 0x80 - 'A'
+ * to a byte sets its high bit from 'A' up, adding 0x7F - 'Z' from past 'Z' (the high bits are
+ * cleared first, so no carry crosses a byte). */
+static inline uint64_t lower8(uint64_t x)
+{
+	uint64_t t = x & ~SWAR_HIGHS;
+	uint64_t upper = (t + 0x3F3F3F3F3F3F3F3Full) & ~(t + 0x2525252525252525ull) & ~x;
+	return x | (upper & SWAR_HIGHS) >> 2;
+}
+
+/*
+ * put_words_fast, and with fold set put_folded_words: the same loop, the second folding each
+ * character as it reads it. fold: s is a line not yet folded, its ASCII letters are lower-cased
+ * and its other characters replaced by their text_fold_char; false in *ret_ok, with nothing
+ * recorded (out->len and st->n as they were), when a character has no text_fold_char or the
+ * room reserved runs out (a character that folds longer than it is): the caller folds the line
+ * with text_fold_append instead. Room: out keeps len + 9 bytes past the word being written plus
+ * what the line's characters not yet read grew by; st one start per two bytes of the line (a
+ * folded character may hold more words than that: checked for each start).
+ */
+static inline __attribute__((always_inline)) uint64_t
+words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool fold, bool *ret_ok)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	/* Every byte at most once and one space after the last word; ASCII runs are copied eight
+	 * bytes at a time, up to seven past the run's end. */
+	buf_reserve(out, len + 8);
+	/* Room for one start per two bytes of the line, and one: a word starts with a byte of its
+	 * own and, but for the line's first, follows a separator of a byte or more, so a stretch
+	 * of b bytes starts (b + 1) / 2 words or fewer. The characters folded one at a time
+	 * (fold2 and ASCII) are no more; one folded through text_fold_char (two bytes or more)
+	 * may start more words, and does so only when st has room for them and for what the rest
+	 * of the line can start. */
 	if (st)
 		starts_reserve(st, len + 1);
 	/* Where the next word start goes, and the start of out, in locals: the compiler must
 	 * assume that every byte written through w may change st->n or out->p. */
 	size_t *sv = st ? st->v + st->n : NULL;
-	/* Every byte at most once and one space after the last word; ASCII runs are copied eight
-	 * bytes at a time, up to seven past the run's end. */
-	buf_reserve(out, len + 8);
+	size_t *const sv_end = st ? st->v + st->cap : NULL;
 	char *const base = out->p, *w = base + out->len;
+	const char *const limit = base + out->cap;
 	const char *word = NULL; /* start of the current word in out */
 	uint64_t hit = 0;
 	bool first = true;
@@ -567,14 +659,22 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 					}
 					for (;;) {
 						if (i + 8 > len) {
-							while (i < len && ascii_alnum(p[i]))
-								*w++ = (char)p[i++];
+							while (i < len && ascii_alnum(p[i])) {
+								unsigned char c = p[i++];
+								if (fold && c >= 'A' && c <= 'Z')
+									c = (unsigned char)(c -
+											    'A' +
+											    'a');
+								*w++ = (char)c;
+							}
 							break;
 						}
 						uint64_t raw;
 						memcpy(&raw, p + i, 8);
-						memcpy(w, &raw, 8);
 						uint64_t m = not_alnum8(load8_le(&raw));
+						if (fold)
+							raw = lower8(raw);
+						memcpy(w, &raw, 8);
 						size_t n = m ? first_flagged(m) : 8;
 						w += n;
 						i += n;
@@ -585,7 +685,7 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 						break;
 					/* An ASCII separator ends the word (as below). */
 					size_t wl = (size_t)(w - word);
-					if (trigger_maybe(word, wl))
+					if (trigger_maybe(word, wl, first))
 						hit |= trigger_rules(word, wl, first);
 					first = false;
 					*w++ = ' ';
@@ -599,6 +699,73 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 				continue;
 			}
 			sep = true;
+		} else if (fold) {
+			/* Most characters here are of two bytes and fold to one thing. */
+			if (p[i] >= 0xC2 && p[i] <= 0xDF && i + 1 < len &&
+			    (p[i + 1] & 0xC0) == 0x80) {
+				const struct fold2 *e =
+				    &fold2[(p[i] & 0x1Fu) << 6 | (p[i + 1] & 0x3Fu)];
+				if (e->kind == FOLD2_WORD &&
+				    (size_t)(limit - w) >= e->len + (len - i - 2) + 10) {
+					if (!word) {
+						word = w;
+						if (sv)
+							*sv++ = (size_t)(w - base);
+					}
+					memcpy(w, e, 8);
+					w += e->len;
+					i += 2;
+					continue;
+				}
+				if (e->kind == FOLD2_SEP) {
+					if (word) {
+						if (trigger_maybe(word, (size_t)(w - word), first))
+							hit |= trigger_rules(
+							    word, (size_t)(w - word), first);
+						first = false;
+						*w++ = ' ';
+						word = NULL;
+					}
+					i += 2;
+					continue;
+				}
+			}
+			/* Any other: its folded characters, read as put_words_fast reads
+			 * text_fold_append's output, each a separator or a part of a word. */
+			size_t n;
+			const char *f = text_fold_char(s + i, len - i, &k, &n);
+			if (!f || (size_t)(limit - w) < n + (len - i - k) + 10)
+				goto bail;
+			const unsigned char *q = (const unsigned char *)f;
+			for (size_t j = 0; j < n;) {
+				uint32_t cp;
+				size_t kq = utf8_decode(q + j, n - j, &cp);
+				if (folded_separator(cp)) {
+					if (word) {
+						if (trigger_maybe(word, (size_t)(w - word), first))
+							hit |= trigger_rules(
+							    word, (size_t)(w - word), first);
+						first = false;
+						*w++ = ' ';
+						word = NULL;
+					}
+				} else {
+					if (!word) {
+						/* Room for it and for the starts of the
+						 * rest of the line (see above). */
+						if (sv && (size_t)(sv_end - sv) < 2 + (len - i) / 2)
+							goto bail;
+						word = w;
+						if (sv)
+							*sv++ = (size_t)(w - base);
+					}
+					memcpy(w, q + j, kq);
+					w += kq;
+				}
+				j += kq;
+			}
+			i += k;
+			continue;
 		} else {
 			uint32_t cp;
 			k = utf8_decode(p + i, len - i, &cp);
@@ -606,7 +773,7 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 		}
 		if (sep) {
 			if (word) {
-				if (trigger_maybe(word, (size_t)(w - word)))
+				if (trigger_maybe(word, (size_t)(w - word), first))
 					hit |= trigger_rules(word, (size_t)(w - word), first);
 				first = false;
 				*w++ = ' ';
@@ -624,7 +791,7 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 		i += k;
 	}
 	if (word) {
-		if (trigger_maybe(word, (size_t)(w - word)))
+		if (trigger_maybe(word, (size_t)(w - word), first))
 			hit |= trigger_rules(word, (size_t)(w - word), first);
 		*w++ = ' ';
 	}
@@ -632,7 +799,31 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 		st->n = (size_t)(sv - st->v);
 	out->len = (size_t)(w - base);
 	base[out->len] = '\0';
+	*ret_ok = true;
 	return hit;
+bail:
+	base[out->len] = '\0';
+	*ret_ok = false;
+	return 0;
+}
+
+/* put_words(out, s) for the folded line s[0..len), in one reserved write; returns the rules
+ * (bit r: rules[r]) the line's words are triggers of. s may also be text_fold_append's output,
+ * its white space not yet collapsed: each text_fold_space character separates words too, so the
+ * words are those of the line text_fold would have made. */
+static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struct starts *st)
+{
+	bool ok;
+	return words_impl(out, s, len, st, false, &ok);
+}
+
+/* put_words_fast(out, text_fold_append(s[0..len))) in one pass over the line s not yet folded,
+ * when text_fold_char folds each of its characters (text_fold_chars_ready returned true):
+ * *ret_ok then. Else false in *ret_ok, nothing recorded in out or st. */
+static uint64_t put_folded_words(struct buf *out, const char *s, size_t len, struct starts *st,
+				 bool *ret_ok)
+{
+	return words_impl(out, s, len, st, true, ret_ok);
 }
 
 /* Appends the normalised reading of s (NULL: nothing) to *out, words separated by one space.
@@ -643,8 +834,12 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 {
 	if (!s)
 		return;
-	if (!reference)
+	bool fold_chars = false; /* text_fold_char may fold the lines */
+	if (!reference) {
 		pthread_once(&triggers_once, triggers_init);
+		pthread_once(&fold2_once, fold2_init);
+		fold_chars = fold2_ready;
+	}
 	/* Step 1 (markup): libxml2's HTML parser, as for the feed's own markup. */
 	size_t slen = strlen(s);
 	char *plain = has_markup(s, slen) ? html_to_text(s, slen, VEILLE_MAX_TEXT) : NULL;
@@ -660,8 +855,21 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
 		const char *cleaned = NULL;
 		size_t clen = 0;
-		if (!reference)
-			cleaned = clean_line_fast(p, n, raw, &clen);
+		size_t at = out->len, nstarts = st ? st->n : 0;
+		uint64_t which = 0;
+		bool done = false; /* its words are in out */
+		if (!reference && fold_chars) {
+			/* put_folded_words reads only valid UTF-8 (ASCII, and characters of two or
+			 * three bytes it decodes): when it succeeds, the line cleaned was valid,
+			 * and so was the line (the spaces clean_line_fast inserts stand between
+			 * characters), which spares checking the line first. */
+			cleaned = clean_line_fast(p, n, false, raw, &clen);
+			which = put_folded_words(out, cleaned, clen, st, &done);
+			if (!done && !utf8_valid(p, n))
+				cleaned = NULL;
+		} else if (!reference) {
+			cleaned = clean_line_fast(p, n, true, raw, &clen);
+		}
 		if (!cleaned) {
 			clean_line(p, n, raw);
 			cleaned = raw->p;
@@ -678,15 +886,15 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 				buf_append(out, line.p, line.len);
 		} else {
 			/* The words go straight to out, and the rules work on them there. */
-			size_t at = out->len, nstarts = st ? st->n : 0;
-			uint64_t which;
-			buf_reset(norm);
-			if (text_fold_append(cleaned, clen, norm) == 0) {
-				which = put_words_fast(out, norm->p, norm->len, st);
-			} else {
-				char *folded = text_fold(cleaned, clen);
-				which = put_words_fast(out, folded, strlen(folded), st);
-				free(folded);
+			if (!done) {
+				buf_reset(norm);
+				if (text_fold_append(cleaned, clen, norm) == 0) {
+					which = put_words_fast(out, norm->p, norm->len, st);
+				} else {
+					char *folded = text_fold(cleaned, clen);
+					which = put_words_fast(out, folded, strlen(folded), st);
+					free(folded);
+				}
 			}
 			which |= always_rules;
 			size_t wlen = out->len - at;

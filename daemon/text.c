@@ -459,6 +459,24 @@ static char *fold_impl(const char *s, size_t len, bool reference)
 	return buf_steal(&norm);
 }
 
+bool text_fold_chars_ready(void)
+{
+	pthread_once(&fold_once, fold_init);
+	return fold_ready[FOLD_TABLE_FOLD];
+}
+
+const char *text_fold_char(const char *s, size_t len, size_t *ret_k, size_t *ret_n)
+{
+	size_t k;
+	const struct fold_char *fc =
+	    fold_lookup(&fold_tables[FOLD_TABLE_FOLD], (const utf8proc_uint8_t *)s, len, &k);
+	if (!fc)
+		return NULL;
+	*ret_k = k;
+	*ret_n = fc->len;
+	return fc->s;
+}
+
 int text_fold_append(const char *s, size_t len, struct buf *out)
 {
 	return normalise(s, len, FOLD_OPTIONS, false, out);
@@ -706,12 +724,17 @@ static inline struct stem_slot *stem_find(struct stem_cache *c, const char *w, s
 
 /* The hash of the word w[0..len) (1 <= len; w readable up to 8 bytes past its start) in the
  * stem cache, which keeps it to itself: a word of at most eight bytes (most of them) is one
- * load and one multiplication, hash_bytes hashes the others. */
-static uint32_t stem_hash(const char *w, size_t len)
+ * load and one multiplication, one of up to sixteen (most of the others) two loads (its first
+ * and its last eight bytes) and two multiplications, hash_bytes hashes the longer ones. */
+static inline uint32_t stem_hash(const char *w, size_t len)
 {
-	if (len > 8)
+	if (len > 16)
 		return (uint32_t)hash_bytes(w, len);
-	uint64_t x = load8_le(w) & (~0ull >> (64 - 8 * len));
+	uint64_t x;
+	if (len > 8)
+		x = load8_le(w) ^ load8_le(w + len - 8) * 0xC2B2AE3D27D4EB4Full;
+	else
+		x = load8_le(w) & (~0ull >> (64 - 8 * len));
 	return (uint32_t)(x * 0x9E3779B97F4A7C15ull >> 32);
 }
 
@@ -986,8 +1009,8 @@ static void tok_stem(struct tokenizer *tz)
 }
 
 /* Hands the token tok[0..len) to the callback; hash is its hash_bytes when have_hash. */
-static void tok_out(struct tokenizer *tz, const char *tok, size_t len, uint64_t hash,
-		    bool have_hash)
+static inline void tok_out(struct tokenizer *tz, const char *tok, size_t len, uint64_t hash,
+			   bool have_hash)
 {
 	if (!tz->hashed_cb) {
 		tz->cb(tok, len, tz->count++, tz->flags, tz->arg);
@@ -998,14 +1021,12 @@ static void tok_out(struct tokenizer *tz, const char *tok, size_t len, uint64_t 
 	tz->hashed_cb(tok, len, hash, tz->count++, tz->flags, tz->arg);
 }
 
-static void tok_emit(struct tokenizer *tz)
+/* tok_emit for the token that stem_find put in slot e (NULL: no cache) with hash h, unless
+ * known and done inline: a stop word, an alias, a word met for the first time. */
+static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct stem_slot *e,
+						    uint32_t h)
 {
-	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
-		return;
-	tz->tok[tz->len] = '\0';
 	struct stem_cache *c = tz->cache;
-	uint32_t h = stem_hash(tz->tok, tz->len);
-	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
 	bool known = e && e->len;
 	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
 		if (e && !known)
@@ -1046,6 +1067,35 @@ static void tok_emit(struct tokenizer *tz)
 		return;
 	}
 	tok_out(tz, tz->tok, tz->len, 0, false);
+}
+
+/* Hands the token in tz->tok to the callback, as its stem or alias, unless it is to be dropped.
+ * Most tokens are words the stem cache knows, neither stop words nor aliases: those are handed
+ * on here, inline in the tokeniser's loop; tok_emit_slow does the rest. */
+static inline void tok_emit(struct tokenizer *tz)
+{
+	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
+		return;
+	tz->tok[tz->len] = '\0';
+	struct stem_cache *c = tz->cache;
+	uint32_t h = stem_hash(tz->tok, tz->len);
+	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
+	if (e && e->len) {
+		if (e->stop)
+			return;
+		const struct text_aliases *al = tz->al;
+		if (tz->st && (!al || !al->n || e->no_alias == al->gen)) {
+			const char *stem = c->arena + e->off + e->len;
+			uint64_t sh;
+			copy_short(tz->tok, stem, e->stemlen);
+			memcpy(&sh, stem + e->stemlen, 8);
+			tz->len = e->stemlen;
+			tz->tok[tz->len] = '\0';
+			tok_out(tz, tz->tok, tz->len, sh, true);
+			return;
+		}
+	}
+	tok_emit_slow(tz, e, h);
 }
 
 static void tok_reset(struct tokenizer *tz)

@@ -23,6 +23,18 @@ struct buf;
  * pass and copy. -1 on invalid UTF-8, with out partly written (text_fold drops the invalid
  * bytes: call it instead). */
 int text_fold_append(const char *s, size_t len, struct buf *out);
+/*
+ * text_fold_append one character at a time, for a caller that works on the folded characters as
+ * it reads them: text_fold_append of a string in which every character is ASCII or one that
+ * text_fold_char knows is the concatenation of their folded forms, an ASCII character's being
+ * itself, lower-cased. text_fold_char: the folded form of the character (not ASCII) at
+ * s[0..len), *ret_n bytes (not NUL-terminated, borrowed for the life of the process), its length
+ * in s in *ret_k; NULL when it is not such a character (it folds with its neighbours, is not
+ * in the table, or is invalid UTF-8): fold the whole string with text_fold_append then. Call
+ * text_fold_chars_ready first, once: text_fold_char may be called only when it returned true.
+ */
+bool text_fold_chars_ready(void);
+const char *text_fold_char(const char *s, size_t len, size_t *ret_k, size_t *ret_n);
 /* True for the characters text_fold collapses to one space (white space, control and format
  * characters), cp being a code point of text_fold_append's output. */
 bool text_fold_space(unsigned long cp);

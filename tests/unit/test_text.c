@@ -795,6 +795,129 @@ static void test_real_texts_match_reference(void **state)
 		skip(); /* the shared test bed is absent: the references passed */
 }
 
+/* text_fold_char of the character at s (not ASCII) appended to b; false when it has none. */
+static bool fold_char_put(struct buf *b, const char *s, size_t len, size_t *ret_k)
+{
+	size_t n;
+	const char *f = text_fold_char(s, len, ret_k, &n);
+	if (!f)
+		return false;
+	assert_true(*ret_k >= 2 && *ret_k <= len);
+	assert_true(n >= 1 && n <= 7);
+	buf_append(b, f, n);
+	return true;
+}
+
+/* text_fold_append of strings of ASCII and of characters text_fold_char knows is what
+ * text_fold_char says of each (text.h), for every code point below U+10000 it knows, standing
+ * between letters, marks-free neighbours, and itself; and for random strings of them. */
+static void test_fold_char(void **state)
+{
+	(void)state;
+	assert_true(text_fold_chars_ready());
+	struct buf s = {0}, want = {0}, got = {0};
+	size_t k, known = 0;
+	/* What it says of a few: the folded forms, their lengths in the string. */
+	assert_true(fold_char_put(&want, "\xc3\x89t\xc3\xa9", 6, &k)); /* É */
+	assert_int_equal(k, 2);
+	assert_true(fold_char_put(&want, "\xe2\x80\x99", 3, &k)); /* ’ stays */
+	assert_int_equal(k, 3);
+	assert_true(fold_char_put(&want, "\xc2\xa0", 2, &k));	  /* no-break space: a space */
+	assert_true(fold_char_put(&want, "\xef\xac\x81", 3, &k)); /* the ligature fi */
+	assert_string_equal(want.p, "e\xe2\x80\x99 fi");
+	assert_false(fold_char_put(&want, "\xcc\x81", 2, &k)); /* a mark: folds with its base */
+	assert_false(fold_char_put(&want, "\xf0\x9f\x98\x80", 4, &k)); /* outside the table */
+	assert_false(fold_char_put(&want, "\xc3", 1, &k));	       /* cut */
+	assert_false(fold_char_put(&want, "\xc3\x28", 2, &k));	       /* invalid */
+	for (utf8proc_int32_t cp = 0x80; cp < 0x10000; cp++) {
+		if (cp >= 0xD800 && cp < 0xE000)
+			continue;
+		utf8proc_uint8_t u[4];
+		size_t ulen = (size_t)utf8proc_encode_char(cp, u);
+		buf_reset(&want);
+		if (!fold_char_put(&want, (const char *)u, ulen, &k))
+			continue;
+		assert_int_equal(k, ulen);
+		known++;
+		const char *one = want.p;
+		size_t onelen = want.len;
+		/* "Ab" c "d" c c "E": b and d are ASCII, so every character maps on its own. */
+		buf_reset(&s);
+		buf_puts(&s, "Ab");
+		buf_append(&s, u, ulen);
+		buf_puts(&s, "d");
+		buf_append(&s, u, ulen);
+		buf_append(&s, u, ulen);
+		buf_puts(&s, "E");
+		struct buf exp = {0};
+		buf_puts(&exp, "ab");
+		buf_append(&exp, one, onelen);
+		buf_puts(&exp, "d");
+		buf_append(&exp, one, onelen);
+		buf_append(&exp, one, onelen);
+		buf_puts(&exp, "e");
+		buf_reset(&got);
+		assert_int_equal(text_fold_append(s.p, s.len, &got), 0);
+		if (got.len != exp.len || memcmp(got.p, exp.p, exp.len))
+			fail_msg("U+%04X: text_fold_append gives \"%s\", text_fold_char \"%s\"",
+				 (unsigned)cp, got.p, exp.p);
+		buf_free(&exp);
+	}
+	assert_true(known > 1000);
+	/* Random strings of known characters next to each other. */
+	static const char *const chars[] = {"a",
+					    "Z",
+					    "7",
+					    " ",
+					    "-",
+					    "\xc3\xa9",
+					    "\xc3\x89",
+					    "\xc3\xa7",
+					    "\xc2\xa0",
+					    "\xc2\xab",
+					    "\xc2\xbb",
+					    "\xc5\x93",
+					    "\xc5\x92",
+					    "\xc2\xbd",
+					    "\xe2\x80\x99",
+					    "\xe2\x80\x94",
+					    "\xe2\x80\xa6",
+					    "\xef\xac\x81",
+					    "\xef\xbc\xa2",
+					    "\xe2\x84\x80",
+					    "\xce\xa3",
+					    "\xd0\x81",
+					    "\xc3\x9f",
+					    "\xe1\xba\x9e",
+					    "\xe2\x80\xaf"};
+	uint32_t x = 1;
+	for (int round = 0; round < 2000; round++) {
+		buf_reset(&s);
+		buf_reset(&want);
+		x = x * 1103515245u + 12345u;
+		int n = (int)(x >> 16) % 40;
+		for (int i = 0; i < n; i++) {
+			x = x * 1103515245u + 12345u;
+			const char *p = chars[(x >> 16) % ARRAY_SIZE(chars)];
+			buf_puts(&s, p);
+			if ((unsigned char)p[0] < 0x80) {
+				buf_putc(&want,
+					 p[0] >= 'A' && p[0] <= 'Z' ? p[0] - 'A' + 'a' : p[0]);
+			} else if (!fold_char_put(&want, p, strlen(p), &k)) {
+				fail_msg("no text_fold_char for \"%s\"", p);
+			}
+		}
+		buf_reset(&got);
+		assert_int_equal(text_fold_append(s.p ? s.p : "", s.len, &got), 0);
+		if (got.len != want.len || (want.len && memcmp(got.p, want.p, want.len)))
+			fail_msg("text_fold_append(\"%s\") = \"%s\", text_fold_char \"%s\"", s.p,
+				 got.p, want.p);
+	}
+	buf_free(&s);
+	buf_free(&want);
+	buf_free(&got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -812,6 +935,7 @@ int main(void)
 	    cmocka_unit_test(test_table_matches_reference),
 	    cmocka_unit_test(test_fold_definition),
 	    cmocka_unit_test(test_real_texts_match_reference),
+	    cmocka_unit_test(test_fold_char),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
