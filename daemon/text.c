@@ -986,7 +986,9 @@ struct tokenizer {
 	text_token_cb cb;		/* one of the two is set */
 	text_token_hashed_cb hashed_cb; /* wants hash_bytes of each token too */
 	void *arg;
-	char tok[TEXT_MAX_TOKEN + 8];
+	/* Room for sixteen bytes past TEXT_MAX_TOKEN: tokens_impl stores a run's bytes sixteen or
+	 * eight at a time, what lies past the run being overwritten or never read. */
+	char tok[TEXT_MAX_TOKEN + 16];
 	size_t len;	/* bytes in tok */
 	size_t nchars;	/* code points in tok */
 	bool digit;	/* tok holds a digit */
@@ -1001,7 +1003,7 @@ static void tok_stem(struct tokenizer *tz)
 {
 	const sb_symbol *s = sb_stemmer_stem(tz->st->sb, (const sb_symbol *)tz->tok, (int)tz->len);
 	int n = sb_stemmer_length(tz->st->sb);
-	if (s && n > 0 && (size_t)n < sizeof(tz->tok)) {
+	if (s && n > 0 && (size_t)n < TEXT_MAX_TOKEN + 8) {
 		memcpy(tz->tok, s, (size_t)n);
 		tz->len = (size_t)n;
 		tz->tok[n] = '\0';
@@ -1249,11 +1251,47 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 				}
 				size_t tlen = tz.len, nchars = tz.nchars;
 				bool digit = false, toolong = tz.toolong, ended = false;
+#ifdef SWAR_SSE2
+				/* Sixteen bytes at a time while they last, as the eight below:
+				 * most words end in the first sixteen. */
+				while (i + 16 <= n) {
+					__m128i x = load16(p + i);
+					__m128i lc = _mm_or_si128(x, _mm_set1_epi8(0x20));
+					unsigned letter =
+					    below16(_mm_sub_epi8(lc, _mm_set1_epi8('a')), 26);
+					unsigned dig =
+					    below16(_mm_sub_epi8(x, _mm_set1_epi8('0')), 10);
+					__m128i u25 = _mm_set1_epi8(25);
+					__m128i up = _mm_cmpeq_epi8(
+					    _mm_max_epu8(_mm_sub_epi8(x, _mm_set1_epi8('A')), u25),
+					    u25);
+					/* ~run has bits 16 and up set: k is at most 16. */
+					unsigned run = letter | dig;
+					size_t k = first_bit(~run);
+					_mm_storeu_si128(
+					    (__m128i *)(void *)(tz.tok + tlen),
+					    _mm_or_si128(x,
+							 _mm_and_si128(up, _mm_set1_epi8(0x20))));
+					if (tlen + k <= TEXT_MAX_TOKEN) {
+						tlen += k;
+					} else {
+						tlen = TEXT_MAX_TOKEN;
+						toolong = true;
+					}
+					digit |= (dig & ((1u << k) - 1)) != 0;
+					i += k;
+					nchars += k;
+					if (k < 16) {
+						ended = true;
+						break;
+					}
+				}
+#endif
 				/* Eight bytes at a time while they last: the run's bytes are
 				 * lower-cased and copied at once (tok has room for eight past
 				 * TEXT_MAX_TOKEN; what lies past the run is overwritten or never
 				 * read). */
-				while (i + 8 <= n) {
+				while (!ended && i + 8 <= n) {
 					uint64_t x;
 					memcpy(&x, p + i, 8);
 					uint64_t m = not_alnum8(load8_le(&x));
