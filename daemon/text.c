@@ -1116,14 +1116,34 @@ enum {
 	BREAK_SENTENCE = 4,   /* the next word starts a sentence */
 };
 
-/* The classes of the ASCII separators, as break_class gives them (is_apostrophe, is_hyphen,
- * is_sentence_break below): looked up once per separator instead of three chains of compares. */
-static const uint8_t ascii_break[128] = {
-    ['\''] = BREAK_APOSTROPHE, ['`'] = BREAK_APOSTROPHE, ['-'] = BREAK_HYPHEN,
-    ['.'] = BREAK_SENTENCE,    ['!'] = BREAK_SENTENCE,	 ['?'] = BREAK_SENTENCE,
-    [':'] = BREAK_SENTENCE,    ['\n'] = BREAK_SENTENCE,	 ['"'] = BREAK_SENTENCE,
-    ['['] = BREAK_SENTENCE,    ['('] = BREAK_SENTENCE,
+/* The ASCII bytes in one lookup (tokens_impl's loop over ASCII text): TOK_ALNUM for a letter or a
+ * digit, TOK_SEP for any other, with its BREAK_ classes in the low bits as break_class gives them
+ * (is_apostrophe, is_hyphen, is_sentence_break below; one lookup instead of three chains of
+ * compares); 0 for the bytes of other characters. */
+#define TOK_SEP	  0x08u
+#define TOK_ALNUM 0x10u
+#define A	  TOK_ALNUM
+#define S	  TOK_SEP
+#define BA	  BREAK_APOSTROPHE
+#define BH	  BREAK_HYPHEN
+#define BS	  BREAK_SENTENCE
+/* clang-format off */
+static const uint8_t tok_class[256] = {
+    S, S, S, S, S, S, S, S, S, S, S|BS, S, S, S, S, S, /* 0x00 */
+    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, /* 0x10 */
+    S, S|BS, S|BS, S, S, S, S, S|BA, S|BS, S, S, S, S, S|BH, S|BS, S, /* 0x20 */
+    A, A, A, A, A, A, A, A, A, A, S|BS, S, S, S, S, S|BS, /* 0x30 */
+    S, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /* 0x40 */
+    A, A, A, A, A, A, A, A, A, A, A, S|BS, S, S, S, S, /* 0x50 */
+    S|BA, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /* 0x60 */
+    A, A, A, A, A, A, A, A, A, A, A, S, S, S, S, S, /* 0x70 */
 };
+/* clang-format on */
+#undef A
+#undef S
+#undef BA
+#undef BH
+#undef BS
 
 static bool is_apostrophe(utf8proc_int32_t cp)
 {
@@ -1163,11 +1183,6 @@ static void tok_add(struct tokenizer *tz, const char *s, size_t n)
 	}
 	memcpy(tz->tok + tz->len, s, n);
 	tz->len += n;
-}
-
-static bool ascii_alnum(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 /* The BREAK_ classes of the separator cp. */
@@ -1235,7 +1250,7 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 	size_t n = norm.len;
 	bool initial = true, joined = false;
 	for (size_t i = 0; i < n;) {
-		if (!reference && ascii_alnum(p[i])) {
+		if (!reference && (tok_class[p[i]] & TOK_ALNUM)) {
 			for (;;) {
 				/* A run of ASCII letters and digits, in local variables: what the
 				 * code below does one character at a time (and still does for the
@@ -1342,16 +1357,17 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 				tz.nchars = nchars;
 				tz.digit = tz.digit || digit;
 				tz.toolong = toolong;
-				if (i == n || p[i] >= 0x80)
+				unsigned cl;
+				if (i == n || !((cl = tok_class[p[i]]) & TOK_SEP))
 					break;
 				/* ASCII separators, as below, up to the next word: no return to the
 				 * top of the loop between the words of a sentence. */
 				do {
-					unsigned char c = p[i++];
-					token_break(&tz, ascii_break[c], p + i,
-						    (utf8proc_ssize_t)(n - i), &joined, &initial);
-				} while (i < n && p[i] < 0x80 && !ascii_alnum(p[i]));
-				if (i == n || p[i] >= 0x80)
+					i++;
+					token_break(&tz, cl & 7u, p + i, (utf8proc_ssize_t)(n - i),
+						    &joined, &initial);
+				} while (i < n && ((cl = tok_class[p[i]]) & TOK_SEP));
+				if (i == n || !(cl & TOK_ALNUM))
 					break;
 			}
 			continue;
@@ -1360,8 +1376,8 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 			/* Any other ASCII character (white space, punctuation, a symbol): what the
 			 * code below does for one, without looking up its category. */
 			unsigned char c = p[i++];
-			token_break(&tz, ascii_break[c], p + i, (utf8proc_ssize_t)(n - i), &joined,
-				    &initial);
+			token_break(&tz, tok_class[c] & 7u, p + i, (utf8proc_ssize_t)(n - i),
+				    &joined, &initial);
 			continue;
 		}
 		utf8proc_int32_t cp;
