@@ -640,8 +640,9 @@ static uint32_t hash_word(const char *s, size_t n)
 
 struct stem_slot {
 	uint32_t hash;	   /* stem_hash of the word */
-	uint32_t off;	   /* of the word in the arena; its stem follows it, then the stem's
-			      hash_bytes (8 bytes, unaligned) */
+	uint32_t off;	   /* of the word in the arena; its stem follows it, NUL-terminated
+			      (handed to the callback from there), then the stem's hash_bytes
+			      (8 bytes, unaligned) */
 	uint32_t no_alias; /* the generation of an alias table that has no entry for the word
 			      (0: none known) */
 	uint8_t len;	   /* of the word, 0 = empty slot */
@@ -745,7 +746,7 @@ static void stem_put(struct stem_cache *c, struct stem_slot *e, const char *w, s
 {
 	if (len > UINT8_MAX || stemlen > UINT8_MAX)
 		return;
-	if (c->n == STEM_ENTRIES || c->used + len + stemlen + 8 > STEM_ARENA) {
+	if (c->n == STEM_ENTRIES || c->used + len + stemlen + 9 > STEM_ARENA) {
 		memset(c->slot, 0, sizeof(c->slot));
 		c->n = c->used = 0;
 		e = stem_find(c, w, len, h);
@@ -758,8 +759,9 @@ static void stem_put(struct stem_cache *c, struct stem_slot *e, const char *w, s
 	e->no_alias = 0;
 	memcpy(c->arena + c->used, w, len);
 	memcpy(c->arena + c->used + len, stem, stemlen);
-	memcpy(c->arena + c->used + len + stemlen, &stemhash, 8);
-	c->used += len + stemlen + 8;
+	c->arena[c->used + len + stemlen] = '\0';
+	memcpy(c->arena + c->used + len + stemlen + 1, &stemhash, 8);
+	c->used += len + stemlen + 9;
 	c->n++;
 }
 
@@ -1050,11 +1052,8 @@ static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct
 	if (tz->st && known) {
 		const char *stem = c->arena + e->off + e->len;
 		uint64_t sh;
-		copy_short(tz->tok, stem, e->stemlen);
-		memcpy(&sh, stem + e->stemlen, 8);
-		tz->len = e->stemlen;
-		tz->tok[tz->len] = '\0';
-		tok_out(tz, tz->tok, tz->len, sh, true);
+		memcpy(&sh, stem + e->stemlen + 1, 8);
+		tok_out(tz, stem, e->stemlen, sh, true);
 		return;
 	}
 	if (tz->st) {
@@ -1087,13 +1086,11 @@ static inline void tok_emit(struct tokenizer *tz)
 			return;
 		const struct text_aliases *al = tz->al;
 		if (tz->st && (!al || !al->n || e->no_alias == al->gen)) {
+			/* The stem as the cache holds it: no copy. */
 			const char *stem = c->arena + e->off + e->len;
 			uint64_t sh;
-			copy_short(tz->tok, stem, e->stemlen);
-			memcpy(&sh, stem + e->stemlen, 8);
-			tz->len = e->stemlen;
-			tz->tok[tz->len] = '\0';
-			tok_out(tz, tz->tok, tz->len, sh, true);
+			memcpy(&sh, stem + e->stemlen + 1, 8);
+			tok_out(tz, stem, e->stemlen, sh, true);
 			return;
 		}
 	}

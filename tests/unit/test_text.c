@@ -460,6 +460,8 @@ static void test_fast_path_matches_utf8proc(void **state)
 /* Every token with its index and flags, in one string. */
 static void all_cb(const char *tok, size_t len, size_t index, unsigned flags, void *arg)
 {
+	if (tok[len] || strlen(tok) != len)
+		fail_msg("token \"%.*s\" is not NUL-terminated at %zu", (int)len, tok, len);
 	buf_printf(arg, "%zu:%.*s/%u ", index, (int)len, tok, flags);
 }
 
