@@ -1030,6 +1030,7 @@ static inline void tok_out(struct tokenizer *tz, const char *tok, size_t len, ui
 static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct stem_slot *e,
 						    uint32_t h)
 {
+	tz->tok[tz->len] = '\0'; /* tok_emit handed on a known stem without it */
 	struct stem_cache *c = tz->cache;
 	bool known = e && e->len;
 	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
@@ -1077,7 +1078,6 @@ static inline void tok_emit(struct tokenizer *tz)
 {
 	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
 		return;
-	tz->tok[tz->len] = '\0';
 	struct stem_cache *c = tz->cache;
 	uint32_t h = stem_hash(tz->tok, tz->len);
 	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
