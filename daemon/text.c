@@ -640,8 +640,9 @@ static uint32_t hash_word(const char *s, size_t n)
 
 struct stem_slot {
 	uint32_t hash;	   /* stem_hash of the word */
-	uint32_t off;	   /* of the word in the arena; its stem follows it, then the stem's
-			      hash_bytes (8 bytes, unaligned) */
+	uint32_t off;	   /* of the word in the arena; its stem follows it, NUL-terminated
+			      (handed to the callback from there), then the stem's hash_bytes
+			      (8 bytes, unaligned) */
 	uint32_t no_alias; /* the generation of an alias table that has no entry for the word
 			      (0: none known) */
 	uint8_t len;	   /* of the word, 0 = empty slot */
@@ -745,7 +746,7 @@ static void stem_put(struct stem_cache *c, struct stem_slot *e, const char *w, s
 {
 	if (len > UINT8_MAX || stemlen > UINT8_MAX)
 		return;
-	if (c->n == STEM_ENTRIES || c->used + len + stemlen + 8 > STEM_ARENA) {
+	if (c->n == STEM_ENTRIES || c->used + len + stemlen + 9 > STEM_ARENA) {
 		memset(c->slot, 0, sizeof(c->slot));
 		c->n = c->used = 0;
 		e = stem_find(c, w, len, h);
@@ -758,8 +759,9 @@ static void stem_put(struct stem_cache *c, struct stem_slot *e, const char *w, s
 	e->no_alias = 0;
 	memcpy(c->arena + c->used, w, len);
 	memcpy(c->arena + c->used + len, stem, stemlen);
-	memcpy(c->arena + c->used + len + stemlen, &stemhash, 8);
-	c->used += len + stemlen + 8;
+	c->arena[c->used + len + stemlen] = '\0';
+	memcpy(c->arena + c->used + len + stemlen + 1, &stemhash, 8);
+	c->used += len + stemlen + 9;
 	c->n++;
 }
 
@@ -986,7 +988,9 @@ struct tokenizer {
 	text_token_cb cb;		/* one of the two is set */
 	text_token_hashed_cb hashed_cb; /* wants hash_bytes of each token too */
 	void *arg;
-	char tok[TEXT_MAX_TOKEN + 8];
+	/* Room for sixteen bytes past TEXT_MAX_TOKEN: tokens_impl stores a run's bytes sixteen or
+	 * eight at a time, what lies past the run being overwritten or never read. */
+	char tok[TEXT_MAX_TOKEN + 16];
 	size_t len;	/* bytes in tok */
 	size_t nchars;	/* code points in tok */
 	bool digit;	/* tok holds a digit */
@@ -1001,7 +1005,7 @@ static void tok_stem(struct tokenizer *tz)
 {
 	const sb_symbol *s = sb_stemmer_stem(tz->st->sb, (const sb_symbol *)tz->tok, (int)tz->len);
 	int n = sb_stemmer_length(tz->st->sb);
-	if (s && n > 0 && (size_t)n < sizeof(tz->tok)) {
+	if (s && n > 0 && (size_t)n < TEXT_MAX_TOKEN + 8) {
 		memcpy(tz->tok, s, (size_t)n);
 		tz->len = (size_t)n;
 		tz->tok[n] = '\0';
@@ -1026,6 +1030,7 @@ static inline void tok_out(struct tokenizer *tz, const char *tok, size_t len, ui
 static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct stem_slot *e,
 						    uint32_t h)
 {
+	tz->tok[tz->len] = '\0'; /* tok_emit handed on a known stem without it */
 	struct stem_cache *c = tz->cache;
 	bool known = e && e->len;
 	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
@@ -1048,11 +1053,8 @@ static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct
 	if (tz->st && known) {
 		const char *stem = c->arena + e->off + e->len;
 		uint64_t sh;
-		copy_short(tz->tok, stem, e->stemlen);
-		memcpy(&sh, stem + e->stemlen, 8);
-		tz->len = e->stemlen;
-		tz->tok[tz->len] = '\0';
-		tok_out(tz, tz->tok, tz->len, sh, true);
+		memcpy(&sh, stem + e->stemlen + 1, 8);
+		tok_out(tz, stem, e->stemlen, sh, true);
 		return;
 	}
 	if (tz->st) {
@@ -1076,7 +1078,6 @@ static inline void tok_emit(struct tokenizer *tz)
 {
 	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
 		return;
-	tz->tok[tz->len] = '\0';
 	struct stem_cache *c = tz->cache;
 	uint32_t h = stem_hash(tz->tok, tz->len);
 	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
@@ -1085,13 +1086,11 @@ static inline void tok_emit(struct tokenizer *tz)
 			return;
 		const struct text_aliases *al = tz->al;
 		if (tz->st && (!al || !al->n || e->no_alias == al->gen)) {
+			/* The stem as the cache holds it: no copy. */
 			const char *stem = c->arena + e->off + e->len;
 			uint64_t sh;
-			copy_short(tz->tok, stem, e->stemlen);
-			memcpy(&sh, stem + e->stemlen, 8);
-			tz->len = e->stemlen;
-			tz->tok[tz->len] = '\0';
-			tok_out(tz, tz->tok, tz->len, sh, true);
+			memcpy(&sh, stem + e->stemlen + 1, 8);
+			tok_out(tz, stem, e->stemlen, sh, true);
 			return;
 		}
 	}
@@ -1114,14 +1113,34 @@ enum {
 	BREAK_SENTENCE = 4,   /* the next word starts a sentence */
 };
 
-/* The classes of the ASCII separators, as break_class gives them (is_apostrophe, is_hyphen,
- * is_sentence_break below): looked up once per separator instead of three chains of compares. */
-static const uint8_t ascii_break[128] = {
-    ['\''] = BREAK_APOSTROPHE, ['`'] = BREAK_APOSTROPHE, ['-'] = BREAK_HYPHEN,
-    ['.'] = BREAK_SENTENCE,    ['!'] = BREAK_SENTENCE,	 ['?'] = BREAK_SENTENCE,
-    [':'] = BREAK_SENTENCE,    ['\n'] = BREAK_SENTENCE,	 ['"'] = BREAK_SENTENCE,
-    ['['] = BREAK_SENTENCE,    ['('] = BREAK_SENTENCE,
+/* The ASCII bytes in one lookup (tokens_impl's loop over ASCII text): TOK_ALNUM for a letter or a
+ * digit, TOK_SEP for any other, with its BREAK_ classes in the low bits as break_class gives them
+ * (is_apostrophe, is_hyphen, is_sentence_break below; one lookup instead of three chains of
+ * compares); 0 for the bytes of other characters. */
+#define TOK_SEP	  0x08u
+#define TOK_ALNUM 0x10u
+#define A	  TOK_ALNUM
+#define S	  TOK_SEP
+#define BA	  BREAK_APOSTROPHE
+#define BH	  BREAK_HYPHEN
+#define BS	  BREAK_SENTENCE
+/* clang-format off */
+static const uint8_t tok_class[256] = {
+    S, S, S, S, S, S, S, S, S, S, S|BS, S, S, S, S, S, /* 0x00 */
+    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, /* 0x10 */
+    S, S|BS, S|BS, S, S, S, S, S|BA, S|BS, S, S, S, S, S|BH, S|BS, S, /* 0x20 */
+    A, A, A, A, A, A, A, A, A, A, S|BS, S, S, S, S, S|BS, /* 0x30 */
+    S, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /* 0x40 */
+    A, A, A, A, A, A, A, A, A, A, A, S|BS, S, S, S, S, /* 0x50 */
+    S|BA, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, /* 0x60 */
+    A, A, A, A, A, A, A, A, A, A, A, S, S, S, S, S, /* 0x70 */
 };
+/* clang-format on */
+#undef A
+#undef S
+#undef BA
+#undef BH
+#undef BS
 
 static bool is_apostrophe(utf8proc_int32_t cp)
 {
@@ -1161,11 +1180,6 @@ static void tok_add(struct tokenizer *tz, const char *s, size_t n)
 	}
 	memcpy(tz->tok + tz->len, s, n);
 	tz->len += n;
-}
-
-static bool ascii_alnum(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 /* The BREAK_ classes of the separator cp. */
@@ -1233,7 +1247,7 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 	size_t n = norm.len;
 	bool initial = true, joined = false;
 	for (size_t i = 0; i < n;) {
-		if (!reference && ascii_alnum(p[i])) {
+		if (!reference && (tok_class[p[i]] & TOK_ALNUM)) {
 			for (;;) {
 				/* A run of ASCII letters and digits, in local variables: what the
 				 * code below does one character at a time (and still does for the
@@ -1249,11 +1263,47 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 				}
 				size_t tlen = tz.len, nchars = tz.nchars;
 				bool digit = false, toolong = tz.toolong, ended = false;
+#ifdef SWAR_SSE2
+				/* Sixteen bytes at a time while they last, as the eight below:
+				 * most words end in the first sixteen. */
+				while (i + 16 <= n) {
+					__m128i x = load16(p + i);
+					__m128i lc = _mm_or_si128(x, _mm_set1_epi8(0x20));
+					unsigned letter =
+					    below16(_mm_sub_epi8(lc, _mm_set1_epi8('a')), 26);
+					unsigned dig =
+					    below16(_mm_sub_epi8(x, _mm_set1_epi8('0')), 10);
+					__m128i u25 = _mm_set1_epi8(25);
+					__m128i up = _mm_cmpeq_epi8(
+					    _mm_max_epu8(_mm_sub_epi8(x, _mm_set1_epi8('A')), u25),
+					    u25);
+					/* ~run has bits 16 and up set: k is at most 16. */
+					unsigned run = letter | dig;
+					size_t k = first_bit(~run);
+					_mm_storeu_si128(
+					    (__m128i *)(void *)(tz.tok + tlen),
+					    _mm_or_si128(x,
+							 _mm_and_si128(up, _mm_set1_epi8(0x20))));
+					if (tlen + k <= TEXT_MAX_TOKEN) {
+						tlen += k;
+					} else {
+						tlen = TEXT_MAX_TOKEN;
+						toolong = true;
+					}
+					digit |= (dig & ((1u << k) - 1)) != 0;
+					i += k;
+					nchars += k;
+					if (k < 16) {
+						ended = true;
+						break;
+					}
+				}
+#endif
 				/* Eight bytes at a time while they last: the run's bytes are
 				 * lower-cased and copied at once (tok has room for eight past
 				 * TEXT_MAX_TOKEN; what lies past the run is overwritten or never
 				 * read). */
-				while (i + 8 <= n) {
+				while (!ended && i + 8 <= n) {
 					uint64_t x;
 					memcpy(&x, p + i, 8);
 					uint64_t m = not_alnum8(load8_le(&x));
@@ -1304,16 +1354,17 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 				tz.nchars = nchars;
 				tz.digit = tz.digit || digit;
 				tz.toolong = toolong;
-				if (i == n || p[i] >= 0x80)
+				unsigned cl;
+				if (i == n || !((cl = tok_class[p[i]]) & TOK_SEP))
 					break;
 				/* ASCII separators, as below, up to the next word: no return to the
 				 * top of the loop between the words of a sentence. */
 				do {
-					unsigned char c = p[i++];
-					token_break(&tz, ascii_break[c], p + i,
-						    (utf8proc_ssize_t)(n - i), &joined, &initial);
-				} while (i < n && p[i] < 0x80 && !ascii_alnum(p[i]));
-				if (i == n || p[i] >= 0x80)
+					i++;
+					token_break(&tz, cl & 7u, p + i, (utf8proc_ssize_t)(n - i),
+						    &joined, &initial);
+				} while (i < n && ((cl = tok_class[p[i]]) & TOK_SEP));
+				if (i == n || !(cl & TOK_ALNUM))
 					break;
 			}
 			continue;
@@ -1322,8 +1373,8 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 			/* Any other ASCII character (white space, punctuation, a symbol): what the
 			 * code below does for one, without looking up its category. */
 			unsigned char c = p[i++];
-			token_break(&tz, ascii_break[c], p + i, (utf8proc_ssize_t)(n - i), &joined,
-				    &initial);
+			token_break(&tz, tok_class[c] & 7u, p + i, (utf8proc_ssize_t)(n - i),
+				    &joined, &initial);
 			continue;
 		}
 		utf8proc_int32_t cp;

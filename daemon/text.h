@@ -62,8 +62,9 @@ bool text_fold_space(unsigned long cp);
 #define TEXT_TOKEN_INITIAL 0x2u /* it starts a sentence, a line or a quotation */
 #define TEXT_TOKEN_JOINED  0x4u /* a part of a hyphenated compound ("porte-parole") */
 
-/* Called for each token: tok (NUL-terminated, len bytes) is borrowed until the callback returns;
- * index counts kept tokens from 0. */
+/* Called for each token: tok (NUL-terminated, len bytes) is borrowed until the callback returns,
+ * or until it tokenises another text, which may reuse the memory (a stem is handed over from
+ * where the thread's stem cache keeps it); index counts kept tokens from 0. */
 typedef void (*text_token_cb)(const char *tok, size_t len, size_t index, unsigned flags, void *arg);
 
 struct text_stemmer;

@@ -460,6 +460,8 @@ static void test_fast_path_matches_utf8proc(void **state)
 /* Every token with its index and flags, in one string. */
 static void all_cb(const char *tok, size_t len, size_t index, unsigned flags, void *arg)
 {
+	if (tok[len] || strlen(tok) != len)
+		fail_msg("token \"%.*s\" is not NUL-terminated at %zu", (int)len, tok, len);
 	buf_printf(arg, "%zu:%.*s/%u ", index, (int)len, tok, flags);
 }
 
@@ -654,12 +656,21 @@ static void test_table_matches_reference(void **state)
 			}
 		}
 	}
-	/* Every ASCII byte as the separator between words (elisions, compounds, sentences). */
-	static const char *const frames[] = {"l%cUkraine", "qu%cil", "porte%cparole", "Fin%c Suite",
-					     "%cDébut",	   "mot%c",  "a%c%c b",	      "x1%cY2"};
+	/* Every ASCII byte as the separator between words (elisions, compounds, sentences), also
+	 * after and before words of sixteen bytes and more (read sixteen at a time). */
+	static const char *const frames[] = {"l%cUkraine",
+					     "qu%cil",
+					     "porte%cparole",
+					     "Fin%c Suite",
+					     "%cDébut",
+					     "mot%c",
+					     "a%c%c b",
+					     "x1%cY2",
+					     "Anticonstitutionnel%cLement%c de la",
+					     "abcdefghijklmnop%cQrstuvwxyz0123456789%cZ fin"};
 	for (int c = 1; c < 0x80; c++)
 		for (size_t f = 0; f < ARRAY_SIZE(frames); f++) {
-			char t[64];
+			char t[80];
 			int n = snprintf(t, sizeof(t), frames[f], c, c);
 			check_same(st, t, (size_t)n);
 		}
