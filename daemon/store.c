@@ -1516,6 +1516,20 @@ static int tok_shift_cb(void *ctx, int flags, const char *token, int n, int star
 	return sh->rc = sh->emit(sh->ctx, flags, token, n, start + sh->base, end + sh->base);
 }
 
+/* The bytes of x (ASCII or not) that are no ASCII letter or digit, flagged in their high bit,
+ * exactly for every byte; *ret_letters flags the ASCII letters (a flag >> 2 is their case bit).
+ * Letters are found folded to lower case (| 0x20, which makes no other byte a letter). */
+static inline uint64_t tok_not_alnum8(uint64_t x, uint64_t *ret_letters)
+{
+	uint64_t t = x & ~SWAR_HIGHS;
+	uint64_t y = t | 0x2020202020202020ull;
+	uint64_t digit = (t + 0x5050505050505050ull) & ~(t + 0x4646464646464646ull);
+	uint64_t letter =
+	    (y + 0x1F1F1F1F1F1F1F1Full) & ~(y + 0x0505050505050505ull) & ~x & SWAR_HIGHS;
+	*ret_letters = letter;
+	return ((digit & ~x) | letter | ~SWAR_HIGHS) ^ ~0ull;
+}
+
 /* unicode61's loop: separators are skipped (a combining accent too), a token runs from a letter
  * or digit through letters, digits and accents, folded. */
 static int tok_run(struct tok *t, void *ctx, int flags, const char *text, int n, tok_emit_fn *emit)
@@ -1542,22 +1556,29 @@ static int tok_run(struct tok *t, void *ctx, int flags, const char *text, int n,
 		}
 		int start = i, o = 0;
 		bool known = true;
-		/* A run of ASCII letters and digits, lower-cased eight bytes at a time (the bytes
-		 * past its end are written, and overwritten or never read). */
-		while (t->swar && i + 8 <= n && o <= TOK_BUF - 8) {
-			uint64_t x = load8_le(z + i);
-			uint64_t m = not_alnum8(x);
-			int k = m ? (int)first_flagged(m) : 8;
-			uint64_t a = x & ~SWAR_HIGHS;
-			uint64_t upper = (a + 0x3F3F3F3F3F3F3F3Full) & ~(a + 0x2525252525252525ull);
-			x |= (upper & SWAR_HIGHS) >> 2;
-			store8_le(t->buf + o, x);
-			o += k;
-			i += k;
-			if (k < 8)
+		for (;;) {
+			/* Runs of ASCII letters and digits, lower-cased eight bytes at a time (the
+			 * bytes past a run's end are written, and overwritten or never read); an
+			 * ASCII byte that ends one ends the token. */
+			if (t->swar && i + 8 <= n && o <= TOK_BUF - 8) {
+				uint64_t letters;
+				uint64_t x = load8_le(z + i);
+				uint64_t m = tok_not_alnum8(x, &letters);
+				store8_le(t->buf + o, x | letters >> 2);
+				if (!m) {
+					o += 8;
+					i += 8;
+					continue;
+				}
+				int k = (int)first_flagged(m);
+				o += k;
+				i += k;
+				if (z[i] < 0x80)
+					break;
+			}
+			/* One character: ASCII near the end of the text, else anything else. */
+			if (i >= n)
 				break;
-		}
-		while (i < n) {
 			if (o > TOK_BUF - (int)sizeof(c->fold)) {
 				known = false; /* a long token */
 				break;

@@ -944,6 +944,8 @@ static const char *const tok_pieces[] = {
     "\xc3",
     "\x80",
     "\xbf",
+    "\xb0", /* a stray continuation byte whose low 7 bits are an ASCII digit */
+    "x\xb9y",
     "\xc0\x80",
     "\xe2\x80",
     "\xed\xa0\x80",
