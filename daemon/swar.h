@@ -96,9 +96,10 @@ static inline void copy_short(void *d, const void *s, size_t n)
  * movemask per class of bytes, where SWAR takes three or four operations per class for eight
  * bytes. Each mask has bit k set for byte k of the sixteen: exact for every byte. The scans
  * run these over what they can, then the eight-byte SWAR over the rest, so that results do not
- * depend on which ran.
+ * depend on which ran. VEILLE_NO_SSE2 (a CMake option) leaves them out: the sanitizer build of
+ * scripts/test runs the suite on the SWAR code alone.
  */
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(VEILLE_NO_SSE2)
 #include <emmintrin.h>
 #define SWAR_SSE2 1
 
