@@ -86,9 +86,11 @@ def gets(server, name):
     return sum(1 for r in server.requests() if r[0] == "GET" and r[1] == f"/{name}")
 
 
-def scenario(tmp, server, names, mode):
-    db = os.path.join(tmp, f"{mode}.db")
-    conf = os.path.join(tmp, f"{mode}.conf")
+def scenario(tmp, server, names, mode, attempt=0):
+    """One cycle with the poison, then one without; in commit mode, True when the poisoned
+    document shared the transaction that failed (else it was alone, and stored nothing)."""
+    db = os.path.join(tmp, f"{mode}-{attempt}.db")
+    conf = os.path.join(tmp, f"{mode}-{attempt}.conf")
     empty = os.path.join(server.root, "empty.xml")
     with open(empty, "w", encoding="utf-8") as f:
         f.write(rss2("Empty", []))
@@ -129,7 +131,7 @@ def scenario(tmp, server, names, mode):
     again = [f for _, f in names if gets(server, f) - before[f] == 2]
     failed = [int(m) for m in re.findall(r"a transaction of (\d+) documents failed", log)]
     if mode == "commit":
-        h.check(len(failed) == 1, f"{mode}: one shared transaction failed ({failed})")
+        h.check(len(failed) <= 1, f"{mode}: at most one shared transaction failed ({failed})")
     h.check(len(again) == sum(failed),
             f"{mode}: the documents of a failed shared transaction, and only they, were fetched "
             f"again ({len(again)} feeds twice; failed transactions held {failed})")
@@ -144,6 +146,7 @@ def scenario(tmp, server, names, mode):
         n = c.execute("select count(*) from items").fetchone()[0]
     h.check(got == NITEMS and n == NFEEDS * NITEMS,
             f"{mode}: the refused feed's items are stored at the next cycle ({got}; {n} in all)")
+    return len(failed) == 1
 
 
 def main():
@@ -153,8 +156,15 @@ def main():
         names = build_feeds(root)
         server = h.FeedServer(root, tmp)
         try:
-            for mode in POISONS:
-                scenario(tmp, server, names, mode)
+            scenario(tmp, server, names, "insert")
+            # Which documents share a transaction depends on when they arrive: the poisoned
+            # one may come alone, and then no shared transaction fails. Every attempt checks
+            # the rest; one of them must show a shared transaction failing as a whole.
+            shared = []
+            while len(shared) < 5 and not any(shared):
+                shared.append(scenario(tmp, server, names, "commit", len(shared)))
+            h.check(any(shared), f"commit: a shared transaction failed as a whole, in attempt "
+                    f"{len(shared)} of at most 5 ({shared})")
         finally:
             server.stop()
     h.finish()
