@@ -436,23 +436,17 @@ struct story_window {
 };
 
 /*
- * A scan of entries [0, n) of a window for the smallest distance to x among the entries fetched
- * at or after since: that distance (0 to 128), or more than 128 (SCAN_NONE or above) when no
- * entry was fetched since. fetched NULL: every entry was (the window knows it), and the vector
- * scans skip the fetch times.
- */
-typedef unsigned scan_fn(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched,
-			 size_t n, const uint64_t x[2], int64_t since);
-/*
- * The same for k SimHashes at once (1 to SCAN_GROUP): best[q] is scan_fn's answer for x[q].
- * Each entry is loaded once for all k, and compared with each of them while in registers.
+ * A scan of entries [0, n) of a window for k SimHashes x[0..k) at once (1 to SCAN_GROUP): best[q]
+ * is the smallest distance to x[q] among the entries fetched at or after since (0 to 128), or
+ * more than 128 (SCAN_NONE or above) when no entry was fetched since. fetched NULL: every entry
+ * was (the window knows it), and the vector scans skip the fetch times. Each entry is loaded
+ * once for all k, and compared with each of them while in registers.
  */
 typedef void scan_group_fn(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched,
 			   size_t n, const uint64_t (*x)[2], size_t k, int64_t since,
 			   unsigned *best);
 struct scan_impl {
 	const char *name;
-	scan_fn *fn;
 	scan_group_fn *group;
 	bool (*usable)(void); /* this CPU runs it */
 };
@@ -641,10 +635,11 @@ static int exec(struct store *s, const char *sql)
  * count. Each scans a block for its smallest distance only; store_story_find then looks for
  * the first entry at that distance in the one block where it occurs first, which keeps the
  * result exactly that of a plain loop (the first entry, in id order, of smallest distance).
- * store_story_prefetch scans with the group forms: each entry loaded once for up to SCAN_GROUP
- * SimHashes held in registers, which leaves the bit counts (and with AVX2 the lookups) alone
- * to do. No bound skips a block: SimHashes of unrelated texts differ in about 64 bits, give or
- * take 6, so a block of them always holds entries nearer than any bound on it would exclude.
+ * Each entry is loaded once for up to SCAN_GROUP SimHashes held in registers (store_story_prefetch
+ * scans for a document's new items at once; store_story_find for one), which leaves the bit
+ * counts (and with AVX2 the lookups) alone to do. No bound skips a block: SimHashes of unrelated
+ * texts differ in about 64 bits, give or take 6, so a block of them always holds entries nearer
+ * than any bound on it would exclude.
  */
 #define SCAN_NONE  0x100u /* added to the distance of an entry fetched before since */
 #define SCAN_BLOCK 512	  /* entries a scan covers at once */
@@ -762,20 +757,6 @@ scan_popcnt_group(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fet
 	memcpy(best, b, k * sizeof(*best));
 }
 
-/* The distances of 4 entries whose SimHash halves, xored with those of x, are a and b: bytes'
- * bit counts by two nibble lookups, summed per 64-bit lane by psadbw. */
-__attribute__((target("avx2"), always_inline)) static inline __m256i
-avx2_distance(__m256i a, __m256i b, __m256i nibble, __m256i low)
-{
-	__m256i ca = _mm256_add_epi8(
-	    _mm256_shuffle_epi8(nibble, _mm256_and_si256(a, low)),
-	    _mm256_shuffle_epi8(nibble, _mm256_and_si256(_mm256_srli_epi16(a, 4), low)));
-	__m256i cb = _mm256_add_epi8(
-	    _mm256_shuffle_epi8(nibble, _mm256_and_si256(b, low)),
-	    _mm256_shuffle_epi8(nibble, _mm256_and_si256(_mm256_srli_epi16(b, 4), low)));
-	return _mm256_sad_epu8(_mm256_add_epi8(ca, cb), _mm256_setzero_si256());
-}
-
 /* The smallest of the low 32 bits of best's four 64-bit lanes. */
 __attribute__((target("avx2"), always_inline)) static inline unsigned avx2_min(__m256i best)
 {
@@ -784,52 +765,10 @@ __attribute__((target("avx2"), always_inline)) static inline unsigned avx2_min(_
 	return (unsigned)_mm_cvtsi128_si32(m);
 }
 
-/* 4 entries at a time: bytes' bit counts by two nibble lookups, summed per 64-bit lane by
- * psadbw; an entry fetched before since gets SCAN_NONE added (masked). Distances stay below
- * 2^32, so an unsigned 32-bit minimum on the 64-bit lanes is theirs. */
-__attribute__((target("avx2"), always_inline)) static inline unsigned
-avx2_run(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched, size_t n,
-	 const uint64_t x[2], int64_t since, bool masked)
-{
-	const __m256i nibble = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0,
-						1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-	const __m256i low = _mm256_set1_epi8(0x0f);
-	const __m256i x0 = _mm256_set1_epi64x((long long)x[0]);
-	const __m256i x1 = _mm256_set1_epi64x((long long)x[1]);
-	const __m256i vsince = _mm256_set1_epi64x(since);
-	const __m256i none = _mm256_set1_epi64x(SCAN_NONE);
-	__m256i best = none;
-	size_t i = 0;
-	for (; i + 4 <= n; i += 4) {
-		__m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(sim0 + i)), x0);
-		__m256i b = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(sim1 + i)), x1);
-		__m256i d = avx2_distance(a, b, nibble, low);
-		if (masked) {
-			__m256i f = _mm256_loadu_si256((const __m256i *)(fetched + i));
-			d = _mm256_or_si256(d,
-					    _mm256_and_si256(_mm256_cmpgt_epi64(vsince, f), none));
-		}
-		best = _mm256_min_epu32(best, d);
-	}
-	unsigned r = avx2_min(best);
-	unsigned tail =
-	    scan_popcnt(sim0 + i, sim1 + i, fetched ? fetched + i : NULL, n - i, x, since);
-	return tail < r ? tail : r;
-}
-
-__attribute__((target("avx2"))) static unsigned scan_avx2(const uint64_t *sim0,
-							  const uint64_t *sim1,
-							  const int64_t *fetched, size_t n,
-							  const uint64_t x[2], int64_t since)
-{
-	return fetched ? avx2_run(sim0, sim1, fetched, n, x, since, true)
-		       : avx2_run(sim0, sim1, fetched, n, x, since, false);
-}
-
-/* avx2_run for k SimHashes (a constant where it is inlined): each 4 entries loaded once, their
- * fetch times compared once. The nibbles of an entry's half xored with x's are those of the half
- * xored with those of x: the entries' are split once for all k, x's once for the whole scan, and
- * each SimHash costs two xors and two lookups a half. */
+/* 4 entries at a time, for k SimHashes (a constant where it is inlined), each entry loaded once,
+ * their fetch times compared once. The nibbles of an entry's half xored with x's are those of the
+ * half xored with those of x: the entries' are split once for all k, x's once for the whole scan,
+ * and each SimHash costs two xors and two lookups a half. */
 __attribute__((target("avx2"), always_inline)) static inline void
 avx2_group_run(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched, size_t n,
 	       const uint64_t (*x)[2], size_t k, int64_t since, unsigned *ret, bool masked)
@@ -902,45 +841,10 @@ scan_avx2_group(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetch
 #undef AVX2_GROUP
 }
 
-/* 8 entries at a time, the bit counts by vpopcntq, the entries fetched before since masked. */
-__attribute__((target("avx512f,avx512vpopcntdq"), always_inline)) static inline unsigned
-avx512_run(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched, size_t n,
-	   const uint64_t x[2], int64_t since, bool masked)
-{
-	const __m512i x0 = _mm512_set1_epi64((long long)x[0]);
-	const __m512i x1 = _mm512_set1_epi64((long long)x[1]);
-	const __m512i vsince = _mm512_set1_epi64(since);
-	const __m512i none = _mm512_set1_epi64(SCAN_NONE);
-	__m512i best = none;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		__m512i a = _mm512_xor_si512(_mm512_loadu_si512(sim0 + i), x0);
-		__m512i b = _mm512_xor_si512(_mm512_loadu_si512(sim1 + i), x1);
-		__m512i d = _mm512_add_epi64(_mm512_popcnt_epi64(a), _mm512_popcnt_epi64(b));
-		if (masked) {
-			__mmask8 old =
-			    _mm512_cmplt_epi64_mask(_mm512_loadu_si512(fetched + i), vsince);
-			d = _mm512_mask_or_epi64(d, old, d, none);
-		}
-		best = _mm512_min_epu64(best, d);
-	}
-	unsigned r = (unsigned)_mm512_reduce_min_epu64(best);
-	unsigned tail =
-	    scan_popcnt(sim0 + i, sim1 + i, fetched ? fetched + i : NULL, n - i, x, since);
-	return tail < r ? tail : r;
-}
-
-__attribute__((target("avx512f,avx512vpopcntdq"))) static unsigned
-scan_avx512(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched, size_t n,
-	    const uint64_t x[2], int64_t since)
-{
-	return fetched ? avx512_run(sim0, sim1, fetched, n, x, since, true)
-		       : avx512_run(sim0, sim1, fetched, n, x, since, false);
-}
-
-/* avx512_run for k SimHashes (a constant where it is inlined): each 8 entries loaded once, their
- * fetch times compared once; an entry fetched before since leaves every minimum as it was
- * (masked), and so does a lane past n (the last, partial vector's loads are masked too). */
+/* 8 entries at a time, the bit counts by vpopcntq, for k SimHashes (a constant where it is
+ * inlined): each entry loaded once, their fetch times compared once; an entry fetched before
+ * since leaves every minimum as it was (masked), and so does a lane past n (the last, partial
+ * vector's loads are masked too). */
 __attribute__((target("avx512f,avx512vpopcntdq"), always_inline)) static inline void
 avx512_group_run(const uint64_t *sim0, const uint64_t *sim1, const int64_t *fetched, size_t n,
 		 const uint64_t (*x)[2], size_t k, int64_t since, unsigned *ret, bool masked)
@@ -1021,11 +925,11 @@ static bool usable_avx512(void)
 /* Fastest first: the automatic choice is the first usable one. */
 static const struct scan_impl scan_impls[] = {
 #ifdef SCAN_X86
-    {"avx512", scan_avx512, scan_avx512_group, usable_avx512},
-    {"avx2", scan_avx2, scan_avx2_group, usable_avx2},
-    {"popcnt", scan_popcnt, scan_popcnt_group, usable_popcnt},
+    {"avx512", scan_avx512_group, usable_avx512},
+    {"avx2", scan_avx2_group, usable_avx2},
+    {"popcnt", scan_popcnt_group, usable_popcnt},
 #endif
-    {"portable", scan_portable, scan_portable_group, usable_always},
+    {"portable", scan_portable_group, usable_always},
 };
 
 static const struct scan_impl *scan_auto(void)
@@ -1154,13 +1058,16 @@ static int window_ready(struct store *s, int64_t since)
 	return 0;
 }
 
-/* The smallest distance to x in the block of len entries at b (scan_fn). */
+/* The smallest distance to x in the block of len entries at b (a group of one). */
 static unsigned block_scan(const struct store *s, size_t b, size_t len, const uint64_t x[2],
 			   int64_t since)
 {
 	const struct story_window *w = &s->window;
-	return s->scan->fn(w->sim0 + b, w->sim1 + b, w->unsorted ? w->fetched + b : NULL, len, x,
-			   since);
+	const uint64_t one[1][2] = {{x[0], x[1]}};
+	unsigned best;
+	s->scan->group(w->sim0 + b, w->sim1 + b, w->unsorted ? w->fetched + b : NULL, len, one, 1,
+		       since, &best);
+	return best;
 }
 
 /* Scans entries [start, w->n) for simhash: lowers *best to the smallest distance found, and
