@@ -519,6 +519,13 @@ static inline bool trigger_maybe(const char *w, size_t len, bool first)
 	return len < 32 && trigger_lens[first][(unsigned char)w[0]] >> len & 1u;
 }
 
+/* The rules the word [word, end) is a trigger of, in its place (first: the first of its line). */
+static inline uint64_t word_rules(const char *word, const char *end, bool first)
+{
+	size_t len = (size_t)(end - word);
+	return trigger_maybe(word, len, first) ? trigger_rules(word, len, first) : 0;
+}
+
 /* Where the words of a word line start (offsets in the buffer the line is written to). */
 struct starts {
 	size_t *v;
@@ -684,9 +691,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 					if (i == len || p[i] >= 0x80)
 						break;
 					/* An ASCII separator ends the word (as below). */
-					size_t wl = (size_t)(w - word);
-					if (trigger_maybe(word, wl, first))
-						hit |= trigger_rules(word, wl, first);
+					hit |= word_rules(word, w, first);
 					first = false;
 					*w++ = ' ';
 					word = NULL;
@@ -719,9 +724,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				}
 				if (e->kind == FOLD2_SEP) {
 					if (word) {
-						if (trigger_maybe(word, (size_t)(w - word), first))
-							hit |= trigger_rules(
-							    word, (size_t)(w - word), first);
+						hit |= word_rules(word, w, first);
 						first = false;
 						*w++ = ' ';
 						word = NULL;
@@ -742,9 +745,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				size_t kq = utf8_decode(q + j, n - j, &cp);
 				if (folded_separator(cp)) {
 					if (word) {
-						if (trigger_maybe(word, (size_t)(w - word), first))
-							hit |= trigger_rules(
-							    word, (size_t)(w - word), first);
+						hit |= word_rules(word, w, first);
 						first = false;
 						*w++ = ' ';
 						word = NULL;
@@ -773,8 +774,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 		}
 		if (sep) {
 			if (word) {
-				if (trigger_maybe(word, (size_t)(w - word), first))
-					hit |= trigger_rules(word, (size_t)(w - word), first);
+				hit |= word_rules(word, w, first);
 				first = false;
 				*w++ = ' ';
 				word = NULL;
@@ -791,8 +791,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 		i += k;
 	}
 	if (word) {
-		if (trigger_maybe(word, (size_t)(w - word), first))
-			hit |= trigger_rules(word, (size_t)(w - word), first);
+		hit |= word_rules(word, w, first);
 		*w++ = ' ';
 	}
 	if (st)
