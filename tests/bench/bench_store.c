@@ -266,7 +266,8 @@ static void dedup_path(struct store *s, struct gen *g, unsigned n)
 	free(near);
 }
 
-static int scan_bench(const char *dir, char **sizes, int nsizes)
+/* A new database, DIR/bench.db (an old one removed first); NULL after saying why. */
+static struct store *open_fresh(const char *dir, char **ret_path)
 {
 	char *path = xasprintf("%s/bench.db", dir);
 	unlink(path);
@@ -274,8 +275,20 @@ static int scan_bench(const char *dir, char **sizes, int nsizes)
 	struct store *s = store_open(path, false, &err);
 	if (!s) {
 		fprintf(stderr, "%s\n", err);
-		return 1;
+		free(err);
+		free(path);
+		return NULL;
 	}
+	*ret_path = path;
+	return s;
+}
+
+static int scan_bench(const char *dir, char **sizes, int nsizes)
+{
+	char *path;
+	struct store *s = open_fresh(dir, &path);
+	if (!s)
+		return 1;
 	int r;
 	unsigned n = 0;
 	for (int z = 0; z < nsizes; z++) {
@@ -358,14 +371,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	unsigned n = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 100000;
-	char *path = xasprintf("%s/bench.db", argv[1]);
-	unlink(path);
-	char *err = NULL;
-	struct store *s = store_open(path, false, &err);
-	if (!s) {
-		fprintf(stderr, "%s\n", err);
+	char *path;
+	struct store *s = open_fresh(argv[1], &path);
+	if (!s)
 		return 1;
-	}
 	struct gen *g = xcalloc(n, sizeof(*g));
 	for (unsigned i = 0; i < n; i++)
 		gen_make(&g[i], i);
