@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <xxhash.h>
 
@@ -1978,12 +1977,7 @@ int store_wal_background(struct store *s)
 
 double store_checkpoint_cpu(const struct store *s)
 {
-	clockid_t id;
-	struct timespec ts;
-	if (!s->ckpt || pthread_getcpuclockid(s->ckpt->thread, &id) != 0 ||
-	    clock_gettime(id, &ts) != 0)
-		return 0;
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return s->ckpt ? thread_cpu_seconds(s->ckpt->thread) : 0;
 }
 
 void store_checkpoint_soon(struct store *s)

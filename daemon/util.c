@@ -559,6 +559,15 @@ uint64_t now_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+double thread_cpu_seconds(pthread_t t)
+{
+	clockid_t id;
+	struct timespec ts;
+	if (pthread_getcpuclockid(t, &id) != 0 || clock_gettime(id, &ts) != 0)
+		return 0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* The slot of key in t (nslots > 0): the one holding it, or the empty one where it goes. */
 static size_t strtab_slot(const struct strtab *t, const char *key)
 {

@@ -5,6 +5,7 @@
 #ifndef VEILLE_UTIL_H
 #define VEILLE_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -96,5 +97,7 @@ void strtab_free(struct strtab *t);
 /* Current time, seconds since the epoch, and monotonic milliseconds. */
 int64_t now_unix(void);
 uint64_t now_mono_ms(void);
+/* The CPU time thread t has used, in seconds (0 when it cannot be read). */
+double thread_cpu_seconds(pthread_t t);
 
 #endif

@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <time.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -264,11 +263,7 @@ size_t worker_pending(const struct worker *w)
 double worker_cpu_seconds(const struct worker *w)
 {
 	double sum = 0;
-	for (unsigned i = 0; i < w->nthreads; i++) {
-		clockid_t id;
-		struct timespec ts;
-		if (pthread_getcpuclockid(w->threads[i], &id) == 0 && clock_gettime(id, &ts) == 0)
-			sum += (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	}
+	for (unsigned i = 0; i < w->nthreads; i++)
+		sum += thread_cpu_seconds(w->threads[i]);
 	return sum;
 }
