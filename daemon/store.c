@@ -1804,6 +1804,12 @@ static int configure(struct store *s)
 		return fail(s, rc);
 	if ((r = exec(s, "PRAGMA synchronous = NORMAL")) < 0)
 		return r;
+	/* PRAGMA optimize (store_optimize: every few hours, and at the end of --once) reads about
+	 * 400 entries of each index it analyses, as SQLite advises for it, instead of all of them:
+	 * estimates as good for the query planner, in a millisecond instead of 60 to 110 ms at
+	 * 50,000 items (growing with the database), during which the loop did nothing else. */
+	if ((r = exec(s, "PRAGMA analysis_limit = 400")) < 0)
+		return r;
 	/* A new file gets 8 KiB pages (an existing one keeps its own): an item's row and FTS5's
 	 * index pages (schema_v6_fts_pgsz) fit in fewer pages, a tenth less work per new item.
 	 * 16 KiB pages cost more than they save (every page written is copied to the WAL). */
