@@ -71,6 +71,7 @@ struct fetch {
 	struct event_base *base;
 	CURLM *multi;
 	struct event *timer;
+	bool timer_now; /* timer is armed with curl's zero timeout (timer_cb) */
 	struct xfer *xfers;
 	struct sock *socks;
 	size_t active;
@@ -737,6 +738,7 @@ static void timer_event_cb(evutil_socket_t fd, short what, void *arg)
 	int running;
 	(void)fd;
 	(void)what;
+	f->timer_now = false;
 	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(f);
 }
@@ -787,15 +789,26 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *so
 	return 0;
 }
 
-/* CURLMOPT_TIMERFUNCTION: -1 deletes the timer; 0 arms a zero timeout (never act from here). */
+/*
+ * CURLMOPT_TIMERFUNCTION: -1 deletes the timer; 0 arms a zero timeout (never act from here), which
+ * a timer already armed with one, or already expired, keeps. curl asks for 0 at every transfer
+ * added, and libevent takes an expired timer off the loop's turn when it is added again: the
+ * engine starts a transfer when it stores a document from the worker, before the timers of the
+ * same turn run, so while a document came in at every turn, no new transfer got under way (and
+ * the worker ran out of documents).
+ */
 static int timer_cb(CURLM *multi, long timeout_ms, void *arg)
 {
 	struct fetch *f = arg;
 	(void)multi;
 	if (timeout_ms < 0) {
 		evtimer_del(f->timer);
+		f->timer_now = false;
 		return 0;
 	}
+	if (timeout_ms == 0 && f->timer_now && evtimer_pending(f->timer, NULL))
+		return 0;
+	f->timer_now = timeout_ms == 0;
 	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
 	return evtimer_add(f->timer, &tv) == 0 ? 0 : -1;
 }

@@ -9,6 +9,12 @@
  * completions in the order it submitted the jobs, as if they had run one after the other. A byte
  * can come with nothing to deliver (the loop took the jobs before the byte arrived): nothing
  * happens then.
+ *
+ * The loop's event delivers one job at a time: when more are ready, it writes a byte itself and
+ * comes back at its next turn, after the other events ready meanwhile (libcurl's sockets and
+ * timers). A done callback can take milliseconds (the engine stores a document in it), and the
+ * worker keeps finishing jobs meanwhile: delivering every finished job in one go held the loop
+ * for tens of milliseconds, during which no transfer progressed.
  */
 #include "worker.h"
 
@@ -18,6 +24,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -73,6 +80,16 @@ static bool finished(struct worker *w, struct job *j)
 	return j == w->order.head; /* else delivered after the jobs submitted before it */
 }
 
+/* Makes the loop's event run (wake_cb). */
+static void poke(struct worker *w)
+{
+	/* Non-blocking: a full pipe already holds a wake-up. */
+	ssize_t r;
+	do
+		r = write(w->pipe[1], "", 1);
+	while (r < 0 && errno == EINTR);
+}
+
 /*
  * Wakes the loop, and worker_drain, after finished returned true. Called without w->mu: the write
  * makes the loop's thread runnable, and on a busy machine it may run at once, in this thread's
@@ -83,11 +100,7 @@ static bool finished(struct worker *w, struct job *j)
 static void wake(struct worker *w)
 {
 	pthread_cond_signal(&w->done_cv);
-	/* Non-blocking: a full pipe already holds a wake-up. */
-	ssize_t r;
-	do
-		r = write(w->pipe[1], "", 1);
-	while (r < 0 && errno == EINTR);
+	poke(w);
 }
 
 static void *thread_main(void *arg)
@@ -122,12 +135,14 @@ static bool deliverable(const struct worker *w)
 	return w->order.head && w->order.head->finished;
 }
 
-/* Calls the done callbacks of the finished jobs at the head of order. */
-static void deliver(struct worker *w)
+/* Calls the done callbacks of the finished jobs at the head of order, at most max of them.
+ * Returns true when the next job is finished too (not delivered yet: its thread, having found
+ * another job at the head, wrote no byte for it). */
+static bool deliver(struct worker *w, size_t max)
 {
 	struct job *first = NULL, *last = NULL;
 	pthread_mutex_lock(&w->mu);
-	while (deliverable(w)) {
+	for (size_t n = 0; n < max && deliverable(w); n++) {
 		last = w->order.head;
 		if (!first)
 			first = last;
@@ -137,6 +152,7 @@ static void deliver(struct worker *w)
 		w->order.tail = &w->order.head;
 	if (last)
 		last->next = NULL;
+	bool more = deliverable(w);
 	pthread_mutex_unlock(&w->mu);
 	w->delivering = true;
 	for (struct job *j = first, *next; j; j = next) {
@@ -146,15 +162,18 @@ static void deliver(struct worker *w)
 		free(j);
 	}
 	w->delivering = false;
+	return more;
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct worker *w = arg;
 	char b[64];
 	(void)what;
 	while (read(fd, b, sizeof(b)) > 0)
 		;
-	deliver(arg);
+	if (deliver(w, 1))
+		poke(w); /* the next one at the loop's next turn */
 }
 
 static void stop_threads(struct worker *w, unsigned n)
@@ -251,7 +270,7 @@ void worker_drain(struct worker *w)
 		while (!deliverable(w))
 			pthread_cond_wait(&w->done_cv, &w->mu);
 		pthread_mutex_unlock(&w->mu);
-		deliver(w);
+		deliver(w, SIZE_MAX);
 	}
 }
 

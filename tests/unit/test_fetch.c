@@ -35,6 +35,8 @@ static char *feed; /* contents of ROOT/feed.xml */
 static size_t feed_len;
 static unsigned pending; /* transfers not yet reported */
 
+#define BUSY_TURNS 200 /* test_busy_loop */
+
 /* A copy of a fetch_result that outlives the callback. */
 struct got {
 	int calls;
@@ -860,6 +862,68 @@ static void test_cancel(void **state)
 		assert_int_equal(g[i].calls, 1);
 }
 
+/*
+ * Transfers get under way while another event is ready at every turn of the loop and starts a
+ * transfer each time (the engine does, storing a document the worker prepared): curl asks for a
+ * zero timeout at every transfer added, and that timer must still run at the next turn.
+ */
+struct busy {
+	struct fetch *f;
+	struct event *ev;
+	char *url;
+	int turns, first_done; /* the turn at which the first transfer completed (0: none yet) */
+};
+
+static void busy_done_cb(const struct fetch_result *r, void *arg)
+{
+	struct busy *b = arg;
+	if (!b->first_done)
+		b->first_done = b->turns;
+	assert_int_equal(r->error, FETCH_OK);
+	if (pending && --pending == 0)
+		event_base_loopbreak(base);
+}
+
+static void busy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct busy *b = arg;
+	(void)fd;
+	(void)what;
+	if (b->first_done || b->turns == BUSY_TURNS) {
+		event_del(b->ev);
+		return;
+	}
+	struct fetch_request req = {.url = b->url};
+	pending++;
+	assert_int_equal(fetch_start(b->f, &req, busy_done_cb, b), 0);
+	b->turns++;
+}
+
+static void test_busy_loop(void **state)
+{
+	(void)state;
+	struct busy *b = xcalloc(1, sizeof(*b));
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], "", 1), 1); /* never read: ready at every turn */
+	b->f = fetch_new(base, NULL);
+	b->url = url("/feed.xml");
+	b->ev = event_new(base, fds[0], EV_READ | EV_PERSIST, busy_cb, b);
+	event_add(b->ev, NULL);
+	struct fetch_request req = {.url = b->url};
+	pending = 1;
+	assert_int_equal(fetch_start(b->f, &req, busy_done_cb, b), 0);
+	run_until_done(60);
+	assert_true(b->first_done > 0);
+	assert_true(b->first_done < BUSY_TURNS / 2);
+	event_free(b->ev);
+	fetch_free(b->f);
+	free(b->url);
+	free(b);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static void test_error_names(void **state)
 {
 	(void)state;
@@ -900,6 +964,7 @@ int main(void)
 	    cmocka_unit_test(test_flaky_retry_from_callback),
 	    cmocka_unit_test(test_concurrent),
 	    cmocka_unit_test(test_cancel),
+	    cmocka_unit_test(test_busy_loop),
 	    cmocka_unit_test(test_error_names),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -15,7 +15,9 @@
 
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 #define NJOBS 200
 
@@ -145,6 +147,66 @@ static void test_free_drains(void **state)
 	event_base_free(p.base);
 }
 
+/*
+ * The loop takes one completion at a time, and the other events ready meanwhile run in between:
+ * the jobs all finish before the loop runs, and a pipe that is always readable counts the turns.
+ */
+struct turns {
+	struct event_base *base;
+	atomic_int ran;
+	int turns, delivered;
+	int turn_of[NJOBS]; /* the turn at which each job was delivered */
+};
+
+static void turns_run(void *arg)
+{
+	atomic_fetch_add(&((struct turns *)arg)->ran, 1);
+}
+
+static void turns_done(void *arg)
+{
+	struct turns *t = arg;
+	t->turn_of[t->delivered++] = t->turns;
+	if (t->delivered == NJOBS)
+		event_base_loopexit(t->base, NULL);
+}
+
+static void turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	((struct turns *)arg)->turns++;
+}
+
+static void test_one_per_turn(void **state)
+{
+	(void)state;
+	struct turns t = {.base = event_base_new()};
+	struct worker *w = worker_new(t.base, 1);
+	assert_non_null(w);
+	for (int i = 0; i < NJOBS; i++)
+		worker_submit(w, turns_run, turns_done, &t);
+	for (int i = 0; i < 10000 && atomic_load(&t.ran) < NJOBS; i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&t.ran), NJOBS);
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], "", 1), 1); /* never read: ready at every turn */
+	struct event *ev = event_new(t.base, fds[0], EV_READ | EV_PERSIST, turn_cb, &t);
+	event_add(ev, NULL);
+	struct timeval limit = {10, 0}; /* a completion left behind fails, not hangs */
+	event_base_loopexit(t.base, &limit);
+	event_base_dispatch(t.base);
+	assert_int_equal(t.delivered, NJOBS);
+	for (int i = 1; i < NJOBS; i++)
+		assert_true(t.turn_of[i] > t.turn_of[i - 1]);
+	event_free(ev);
+	close(fds[0]);
+	close(fds[1]);
+	worker_free(w);
+	event_base_free(t.base);
+}
+
 static void test_default(void **state)
 {
 	(void)state;
@@ -157,7 +219,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_threads_loop), cmocka_unit_test(test_threads_drain),
 	    cmocka_unit_test(test_inline),	 cmocka_unit_test(test_free_drains),
-	    cmocka_unit_test(test_default),
+	    cmocka_unit_test(test_one_per_turn), cmocka_unit_test(test_default),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
