@@ -246,61 +246,6 @@ static void clean_line(const char *s, size_t len, struct buf *out)
 		buf_append(out, s + from, len - from);
 }
 
-/* The bytes of x that are an upper-case ASCII letter or 0xC3 (the lead byte of U+00C0..U+00FF),
- * flagged in their high bit: the upper-case test is exact for every byte (the high bits are
- * cleared before the additions, so no carry crosses a byte), 0xC3 may be flagged falsely above
- * a real one (has_byte's borrow). */
-static uint64_t upper_or_c3(uint64_t x)
-{
-	uint64_t t = x & ~SWAR_HIGHS;
-	uint64_t ge_a = t + 0x3F3F3F3F3F3F3F3Full, gt_z = t + 0x2525252525252525ull;
-	uint64_t y = x ^ 0xC3C3C3C3C3C3C3C3ull;
-	return (ge_a & ~gt_z & ~x & SWAR_HIGHS) | ((y - 0x0101010101010101ull) & ~y & SWAR_HIGHS);
-}
-
-/* clean_line for valid UTF-8 (the line s[0..len)), looking only at upper-case letters (a few in
- * a hundred characters) and at the character before each (letter_before). Returns s itself when
- * nothing is split (*ret_len = len), else the copy in out; NULL when s is not valid UTF-8. */
-static const char *clean_line_fast(const char *s, size_t len, struct buf *out, size_t *ret_len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	if (!utf8_valid(s, len))
-		return NULL;
-	size_t from = 0; /* start of the bytes not yet copied, once a split was made */
-	bool split = false;
-	for (size_t base = 0; base < len; base += 8) {
-		uint64_t m;
-		if (base + 8 <= len) {
-			m = upper_or_c3(load8_le(p + base));
-		} else {
-			m = 0;
-			for (size_t k = base; k < len; k++)
-				if ((p[k] >= 'A' && p[k] <= 'Z') || p[k] == 0xC3)
-					m |= (uint64_t)0x80 << (8 * (k - base));
-		}
-		for (; m; m &= m - 1) {
-			size_t i = base + first_flagged(m);
-			if (!i || letter_case(p + i, len - i) != 1)
-				continue;
-			if (letter_before(p, i) != -1)
-				continue;
-			if (!split)
-				buf_reset(out);
-			split = true;
-			buf_append(out, s + from, i - from);
-			buf_putc(out, ' ');
-			from = i;
-		}
-	}
-	if (!split) {
-		*ret_len = len;
-		return s;
-	}
-	buf_append(out, s + from, len - from);
-	*ret_len = out->len;
-	return out->p;
-}
-
 /* Decodes the UTF-8 sequence at s (valid: text_fold output); returns its length. */
 static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret)
 {
@@ -1066,13 +1011,10 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 		/* Steps 1 (glued words) to 3 in one pass, when text_fold_char folds the line. */
 		if (!reference && fold_chars)
 			which = put_folded_words(out, p, n, st, &done);
-		if (!done) {
-			cleaned = reference ? NULL : clean_line_fast(p, n, raw, &clen);
-			if (!cleaned) {
-				clean_line(p, n, raw);
-				cleaned = raw->p;
-				clen = raw->len;
-			}
+		if (!done) { /* a few lines in a thousand */
+			clean_line(p, n, raw);
+			cleaned = raw->p;
+			clen = raw->len;
 		}
 		if (reference) {
 			char *folded = text_fold_reference(cleaned, clen);
