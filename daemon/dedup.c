@@ -799,8 +799,9 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				for (;;) {
 					/* p[i]: an ASCII letter or digit */
 					while (i + 16 <= len) {
-						bool after_lower =
-						    fold && word && letter_before(p, i) == -1;
+						bool after_lower = fold && word && p[i] >= 'A' &&
+								   p[i] <= 'Z' &&
+								   letter_before(p, i) == -1;
 						size_t g = words16(p + i, after_lower, fold, base,
 								   &w, &word, &sv, &first, &hit);
 						i += g;
