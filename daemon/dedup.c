@@ -767,7 +767,8 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 {
 	const unsigned char *p = (const unsigned char *)s;
 	/* Every byte at most once and one space after the last word; ASCII runs are copied eight
-	 * bytes at a time, up to seven past the run's end. */
+	 * or sixteen bytes at a time, up to fifteen past the run's end (sixteen only while as many
+	 * bytes of the line are left to read, so within that room). */
 	buf_reserve(out, len + 8);
 	/* Room for one start per two bytes of the line, and one: a word starts with a byte of its
 	 * own and, but for the line's first, follows a separator of a byte or more, so a stretch
