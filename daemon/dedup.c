@@ -175,6 +175,15 @@ static int letter_case(const unsigned char *s, size_t len)
 	return 0;
 }
 
+/* letter_case of the character before s[i] (i > 0) in valid UTF-8: it starts at s[i - 1], or at
+ * s[i - 2] when that is 0xC3 (a Latin-1 letter's lead byte); 0 for any other character. */
+static inline int letter_before(const unsigned char *s, size_t i)
+{
+	if (s[i - 1] < 0x80)
+		return letter_case(s + i - 1, 1);
+	return i >= 2 && s[i - 2] == 0xC3 ? letter_case(s + i - 2, 2) : 0;
+}
+
 /* True when s[0..len) holds a tag or a character reference: HTML escaped twice by its feed. */
 static bool has_markup(const char *s, size_t len)
 {
@@ -235,68 +244,6 @@ static void clean_line(const char *s, size_t len, struct buf *out)
 	}
 	if (from < len)
 		buf_append(out, s + from, len - from);
-}
-
-/* The bytes of x that are an upper-case ASCII letter or 0xC3 (the lead byte of U+00C0..U+00FF),
- * flagged in their high bit: the upper-case test is exact for every byte (the high bits are
- * cleared before the additions, so no carry crosses a byte), 0xC3 may be flagged falsely above
- * a real one (has_byte's borrow). */
-static uint64_t upper_or_c3(uint64_t x)
-{
-	uint64_t t = x & ~SWAR_HIGHS;
-	uint64_t ge_a = t + 0x3F3F3F3F3F3F3F3Full, gt_z = t + 0x2525252525252525ull;
-	uint64_t y = x ^ 0xC3C3C3C3C3C3C3C3ull;
-	return (ge_a & ~gt_z & ~x & SWAR_HIGHS) | ((y - 0x0101010101010101ull) & ~y & SWAR_HIGHS);
-}
-
-/* clean_line for valid UTF-8 (the line s[0..len)), looking only at upper-case letters (a few in
- * a hundred characters) and at the character before each: in valid UTF-8 it starts at s[i - 1],
- * or at s[i - 2] when that is 0xC3. Returns s itself when nothing is split (*ret_len = len),
- * else the copy in out. The same as clean_line when s is valid UTF-8, which check checks first
- * (NULL when it is not); without check, the caller must (no byte outside s is read whatever s
- * holds, but what is made of invalid UTF-8 is not clean_line's). */
-static const char *clean_line_fast(const char *s, size_t len, bool check, struct buf *out,
-				   size_t *ret_len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	if (check && !utf8_valid(s, len))
-		return NULL;
-	size_t from = 0; /* start of the bytes not yet copied, once a split was made */
-	bool split = false;
-	for (size_t base = 0; base < len; base += 8) {
-		uint64_t m;
-		if (base + 8 <= len) {
-			m = upper_or_c3(load8_le(p + base));
-		} else {
-			m = 0;
-			for (size_t k = base; k < len; k++)
-				if ((p[k] >= 'A' && p[k] <= 'Z') || p[k] == 0xC3)
-					m |= (uint64_t)0x80 << (8 * (k - base));
-		}
-		for (; m; m &= m - 1) {
-			size_t i = base + first_flagged(m);
-			if (!i || letter_case(p + i, len - i) != 1)
-				continue;
-			int prev = p[i - 1] < 0x80		? letter_case(p + i - 1, 1)
-				   : i >= 2 && p[i - 2] == 0xC3 ? letter_case(p + i - 2, 2)
-								: 0;
-			if (prev != -1)
-				continue;
-			if (!split)
-				buf_reset(out);
-			split = true;
-			buf_append(out, s + from, i - from);
-			buf_putc(out, ' ');
-			from = i;
-		}
-	}
-	if (!split) {
-		*ret_len = len;
-		return s;
-	}
-	buf_append(out, s + from, len - from);
-	*ret_len = out->len;
-	return out->p;
 }
 
 /* Decodes the UTF-8 sequence at s (valid: text_fold output); returns its length. */
@@ -616,22 +563,212 @@ static inline uint64_t lower8(uint64_t x)
 	return x | (upper & SWAR_HIGHS) >> 2;
 }
 
+/* The bytes of x that are an upper-case ASCII letter, flagged in their high bit (exact, as
+ * not_alnum8). */
+static inline uint64_t upper_ascii8(uint64_t x)
+{
+	uint64_t t = x & ~SWAR_HIGHS;
+	return (t + 0x3F3F3F3F3F3F3F3Full) & ~(t + 0x2525252525252525ull) & ~x & SWAR_HIGHS;
+}
+
+/* The bytes of x that are a lower-case ASCII letter, flagged in their high bit (exact). */
+static inline uint64_t lower_ascii8(uint64_t x)
+{
+	uint64_t t = x & ~SWAR_HIGHS;
+	return (t + 0x1F1F1F1F1F1F1F1Full) & ~(t + 0x0505050505050505ull) & ~x & SWAR_HIGHS;
+}
+
+/* True when words_impl may split a word at the character that starts the rest bytes of its
+ * line left to read: out has room for the space it writes and what is left of the line (see
+ * words_impl), and the word starts for the new word and those of the rest (sv NULL: none
+ * kept). */
+static inline bool split_room(const char *w, const char *limit, const size_t *sv,
+			      const size_t *sv_end, size_t rest)
+{
+	return (size_t)(limit - w) >= rest + 10 && (!sv || (size_t)(sv_end - sv) >= 2 + rest / 2);
+}
+
+/*
+ * The words of words_impl, sixteen bytes at a time. Bit k of each mask is p[k]: the ASCII
+ * letters and digits (alnum), the bytes from 0x80 (high), and among the ASCII letters the
+ * upper-case ones (upper) and the lower-case ones (lower). class16 also writes the sixteen bytes
+ * to d as words_impl writes an ASCII line: letters lower-cased when fold, and every byte that is
+ * no letter or digit a space. With SSE2, a compare and a movemask per class; else the same
+ * masks and bytes from two eight-byte SWAR words.
+ */
+struct class16 {
+	unsigned alnum, high, upper, lower;
+};
+
+#ifndef SWAR_SSE2
+/* The high bits of the eight bytes of f (load8_le order) as eight bits, byte k in bit k: the
+ * multiplication moves bit 8k + 7 to bit 56 + k, and no two of its partial products meet. */
+static inline unsigned flags8(uint64_t f)
+{
+	return (unsigned)(((f >> 7) * 0x0102040810204080ull) >> 56);
+}
+#endif
+
+static inline struct class16 class16(const unsigned char *p, char *d, bool fold)
+{
+	struct class16 c;
+#ifdef SWAR_SSE2
+	__m128i x = load16(p);
+	/* as signed bytes, those from 0x80 are below every ASCII one: in no range */
+	__m128i t = _mm_or_si128(x, _mm_set1_epi8(0x20)); /* letters in lower case */
+	__m128i letter = _mm_and_si128(_mm_cmpgt_epi8(t, _mm_set1_epi8('a' - 1)),
+				       _mm_cmplt_epi8(t, _mm_set1_epi8('z' + 1)));
+	__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
+				      _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+	__m128i alnum = _mm_or_si128(letter, digit);
+	unsigned letters = (unsigned)_mm_movemask_epi8(letter);
+	/* bit 5 of each byte (0x20, set in lower-case letters) moved to its high bit */
+	unsigned case_bit = (unsigned)_mm_movemask_epi8(_mm_slli_epi16(x, 2));
+	c.alnum = (unsigned)_mm_movemask_epi8(alnum);
+	c.high = high16(x);
+	c.upper = letters & ~case_bit;
+	c.lower = letters & case_bit;
+	/* the letters lower-cased (digits hold 0x20 already), every other byte a space */
+	__m128i y = _mm_or_si128(_mm_and_si128(alnum, fold ? t : x),
+				 _mm_andnot_si128(alnum, _mm_set1_epi8(' ')));
+	_mm_storeu_si128((__m128i *)d, y);
+#else
+	c = (struct class16){0};
+	for (unsigned h = 0; h < 16; h += 8) {
+		uint64_t x = load8_le(p + h), other = not_alnum8(x);
+		/* the letters lower-cased (digits hold 0x20 already), every other byte a space */
+		uint64_t y = fold ? x | SWAR_ONES * 0x20 : x, spaces = (other >> 7) * 0xFF;
+		store8_le(d + h, (y & ~spaces) | (spaces & SWAR_ONES * 0x20));
+		c.alnum |= flags8(other ^ SWAR_HIGHS) << h;
+		c.high |= flags8(x & SWAR_HIGHS) << h;
+		c.upper |= flags8(upper_ascii8(x)) << h;
+		c.lower |= flags8(lower_ascii8(x)) << h;
+	}
+#endif
+	return c;
+}
+
+/*
+ * words_impl's words in the sixteen bytes at p (p[0] an ASCII letter or digit) as far as they
+ * hold only ASCII letters and digits with single ASCII separators between them and, when fold,
+ * no upper-case letter glued to a lower-case one (after_lower: the character before p[0] is a
+ * lower-case letter of *word): written to *w, their starts to *sv and their rules to *hit as
+ * words_impl writes them one by one. Returns how many bytes it took: 16, or the offset of the
+ * first it leaves to words_impl (0: p[0]).
+ */
+static inline __attribute__((always_inline)) size_t words16(const unsigned char *p,
+							    bool after_lower, bool fold, char *base,
+							    char **w, const char **word,
+							    size_t **sv, bool *first, uint64_t *hit)
+{
+	char *out = *w;
+	struct class16 c = class16(p, out, fold);
+	unsigned sep = ~(c.alnum | c.high) & 0xFFFFu;
+	unsigned stop = c.high | (sep & sep << 1);
+	if (fold)
+		stop |= (c.lower << 1 | after_lower) & c.upper;
+	size_t n = (size_t)__builtin_ctz(stop | 0x10000u);
+	if (!n)
+		return 0;
+	if (!*word) {
+		*word = out;
+		if (*sv)
+			*(*sv)++ = (size_t)(out - base);
+	}
+	/* each separator ends a word and, unless it is the last byte taken, a word follows it */
+	for (unsigned m = sep & ((1u << n) - 1); m; m &= m - 1) {
+		size_t j = (size_t)__builtin_ctz(m);
+		*hit |= word_rules(*word, out + j, *first);
+		*first = false;
+		*word = NULL;
+		if (j + 1 < n) {
+			*word = out + j + 1;
+			if (*sv)
+				*(*sv)++ = (size_t)(out + j + 1 - base);
+		}
+	}
+	*w = out + n;
+	return n;
+}
+
+/*
+ * words_impl's ASCII word at p[i] (a letter or digit), eight bytes at a time: begun unless
+ * *word was, written to *w up to the first byte of the line that is no ASCII letter or digit,
+ * where it returns. When fold, lower-cased, and it returns at an upper-case letter glued to a
+ * lower-case one too (*ret_split: clean_line's glued words).
+ */
+static inline __attribute__((always_inline)) size_t word8(const unsigned char *p, size_t i,
+							  size_t len, bool fold, char *base,
+							  char **w, const char **word, size_t **sv,
+							  bool *ret_split)
+{
+	char *out = *w;
+	/* 0x80 when the character before p[i] is a lower-case letter of the word (fold) */
+	uint64_t carry = 0;
+	if (!*word) {
+		*word = out;
+		if (*sv)
+			*(*sv)++ = (size_t)(out - base);
+	} else if (fold && letter_before(p, i) == -1) {
+		carry = 0x80;
+	}
+	for (;;) {
+		if (i + 8 > len) {
+			while (i < len && ascii_alnum(p[i])) {
+				unsigned char c = p[i];
+				bool upper = c >= 'A' && c <= 'Z';
+				if (fold && upper && carry)
+					break;
+				if (fold) {
+					carry = c >= 'a' && c <= 'z' ? 0x80 : 0;
+					c |= 0x20;
+				}
+				*out++ = (char)c;
+				i++;
+			}
+			break;
+		}
+		uint64_t raw;
+		memcpy(&raw, p + i, 8);
+		uint64_t x = load8_le(&raw);
+		uint64_t m = not_alnum8(x);
+		if (fold) {
+			uint64_t lo = lower_ascii8(x);
+			m |= (lo << 8 | carry) & upper_ascii8(x);
+			carry = lo >> 56;
+			raw = lower8(raw);
+		}
+		memcpy(out, &raw, 8);
+		size_t n = m ? first_flagged(m) : 8;
+		out += n;
+		i += n;
+		if (m)
+			break;
+	}
+	*w = out;
+	*ret_split = fold && i < len && ascii_alnum(p[i]);
+	return i;
+}
+
 /*
  * put_words_fast, and with fold set put_folded_words: the same loop, the second folding each
- * character as it reads it. fold: s is a line not yet folded, its ASCII letters are lower-cased
- * and its other characters replaced by their text_fold_char; false in *ret_ok, with nothing
- * recorded (out->len and st->n as they were), when a character has no text_fold_char or the
- * room reserved runs out (a character that folds longer than it is): the caller folds the line
- * with text_fold_append instead. Room: out keeps len + 9 bytes past the word being written plus
- * what the line's characters not yet read grew by; st one start per two bytes of the line (a
- * folded character may hold more words than that: checked for each start).
+ * character as it reads it. fold: s is a line neither cleaned (step 1) nor folded; a word ends
+ * where clean_line would put a space (an upper-case letter after a lower-case one, ASCII or
+ * Latin-1), its ASCII letters are lower-cased and its other characters replaced by their
+ * text_fold_char; false in *ret_ok, with nothing recorded (out->len and st->n as they were),
+ * when a character has no text_fold_char or the room reserved runs out (a character that folds
+ * longer than it is, or a split): the caller cleans and folds the line the slow way instead.
+ * Room: out keeps len + 9 bytes past the word being written plus what the line's characters not
+ * yet read grew by; st one start per two bytes of the line (a folded character or a split may
+ * start more words than that: checked for each of those).
  */
 static inline __attribute__((always_inline)) uint64_t
 words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool fold, bool *ret_ok)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	/* Every byte at most once and one space after the last word; ASCII runs are copied eight
-	 * bytes at a time, up to seven past the run's end. */
+	 * or sixteen bytes at a time, up to fifteen past the run's end (sixteen only while as many
+	 * bytes of the line are left to read, so within that room). */
 	buf_reserve(out, len + 8);
 	/* Room for one start per two bytes of the line, and one: a word starts with a byte of its
 	 * own and, but for the line's first, follows a separator of a byte or more, so a stretch
@@ -655,46 +792,51 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 		bool sep;
 		if (p[i] < 0x80) {
 			if (ascii_alnum(p[i])) {
-				/* The rest of an ASCII word at once, eight bytes at a time, then as
-				 * long as ASCII separators and words follow each other, without a
-				 * return to the top of the loop. */
+				/* The rest of an ASCII word at once, then as long as ASCII
+				 * separators and words follow each other, without a return to the
+				 * top of the loop: sixteen bytes at a time while they hold only
+				 * single separators between the words, else eight bytes at a time.
+				 */
 				for (;;) {
-					if (!word) {
-						word = w;
-						if (sv)
-							*sv++ = (size_t)(w - base);
-					}
-					for (;;) {
-						if (i + 8 > len) {
-							while (i < len && ascii_alnum(p[i])) {
-								unsigned char c = p[i++];
-								if (fold && c >= 'A' && c <= 'Z')
-									c = (unsigned char)(c -
-											    'A' +
-											    'a');
-								*w++ = (char)c;
-							}
-							break;
-						}
-						uint64_t raw;
-						memcpy(&raw, p + i, 8);
-						uint64_t m = not_alnum8(load8_le(&raw));
-						if (fold)
-							raw = lower8(raw);
-						memcpy(w, &raw, 8);
-						size_t n = m ? first_flagged(m) : 8;
-						w += n;
-						i += n;
-						if (m)
+					/* p[i]: an ASCII letter or digit */
+					while (i + 16 <= len) {
+						bool after_lower = fold && word && p[i] >= 'A' &&
+								   p[i] <= 'Z' &&
+								   letter_before(p, i) == -1;
+						size_t g = words16(p + i, after_lower, fold, base,
+								   &w, &word, &sv, &first, &hit);
+						i += g;
+						if (g < 16 || i == len || !ascii_alnum(p[i]))
 							break;
 					}
 					if (i == len || p[i] >= 0x80)
 						break;
+					if (ascii_alnum(p[i])) {
+						bool split = false;
+						i = word8(p, i, len, fold, base, &w, &word, &sv,
+							  &split);
+						if (i == len || p[i] >= 0x80)
+							break;
+						/* An upper-case letter the word stopped at (fold)
+						 * ends it, as a separator does. */
+						if (split) {
+							if (!split_room(w, limit, sv, sv_end,
+									len - i))
+								goto bail;
+							hit |= word_rules(word, w, first);
+							first = false;
+							*w++ = ' ';
+							word = NULL;
+							continue;
+						}
+					}
 					/* An ASCII separator ends the word (as below). */
-					hit |= word_rules(word, w, first);
-					first = false;
-					*w++ = ' ';
-					word = NULL;
+					if (word) {
+						hit |= word_rules(word, w, first);
+						first = false;
+						*w++ = ' ';
+						word = NULL;
+					}
 					do
 						i++;
 					while (i < len && p[i] < 0x80 && !ascii_alnum(p[i]));
@@ -705,6 +847,16 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 			}
 			sep = true;
 		} else if (fold) {
+			/* An upper-case Latin-1 letter glued to a lower-case letter starts a new
+			 * word, as an ASCII one does above. */
+			if (word && letter_case(p + i, len - i) == 1 && letter_before(p, i) == -1) {
+				if (!split_room(w, limit, sv, sv_end, len - i))
+					goto bail;
+				hit |= word_rules(word, w, first);
+				first = false;
+				*w++ = ' ';
+				word = NULL;
+			}
 			/* Most characters here are of two bytes and fold to one thing. */
 			if (p[i] >= 0xC2 && p[i] <= 0xDF && i + 1 < len &&
 			    (p[i + 1] & 0xC0) == 0x80) {
@@ -816,9 +968,10 @@ static uint64_t put_words_fast(struct buf *out, const char *s, size_t len, struc
 	return words_impl(out, s, len, st, false, &ok);
 }
 
-/* put_words_fast(out, text_fold_append(s[0..len))) in one pass over the line s not yet folded,
- * when text_fold_char folds each of its characters (text_fold_chars_ready returned true):
- * *ret_ok then. Else false in *ret_ok, nothing recorded in out or st. */
+/* put_words_fast(out, text_fold_append(clean_line(s[0..len)))) in one pass over the line s not
+ * yet cleaned nor folded, when text_fold_char folds each of its characters (text_fold_chars_ready
+ * returned true) and the room reserved suffices: *ret_ok then. Else false in *ret_ok, nothing
+ * recorded in out or st. Only valid UTF-8 passes (ASCII, and the characters it decodes). */
 static uint64_t put_folded_words(struct buf *out, const char *s, size_t len, struct starts *st,
 				 bool *ret_ok)
 {
@@ -857,19 +1010,10 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 		size_t at = out->len, nstarts = st ? st->n : 0;
 		uint64_t which = 0;
 		bool done = false; /* its words are in out */
-		if (!reference && fold_chars) {
-			/* put_folded_words reads only valid UTF-8 (ASCII, and characters of two or
-			 * three bytes it decodes): when it succeeds, the line cleaned was valid,
-			 * and so was the line (the spaces clean_line_fast inserts stand between
-			 * characters), which spares checking the line first. */
-			cleaned = clean_line_fast(p, n, false, raw, &clen);
-			which = put_folded_words(out, cleaned, clen, st, &done);
-			if (!done && !utf8_valid(p, n))
-				cleaned = NULL;
-		} else if (!reference) {
-			cleaned = clean_line_fast(p, n, true, raw, &clen);
-		}
-		if (!cleaned) {
+		/* Steps 1 (glued words) to 3 in one pass, when text_fold_char folds the line. */
+		if (!reference && fold_chars)
+			which = put_folded_words(out, p, n, st, &done);
+		if (!done) { /* a few lines in a thousand */
 			clean_line(p, n, raw);
 			cleaned = raw->p;
 			clen = raw->len;

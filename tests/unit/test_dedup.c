@@ -2,6 +2,7 @@
  * test_dedup.c - content hashes and canonical URLs.
  */
 #include <glob.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -365,6 +366,49 @@ static void check_digest(const char *title, const char *text)
 			 title ? title : "(null)", text ? text : "(null)");
 }
 
+/* A digest in a thread of its own, whose digest buffers are new (a thread keeps them from one
+ * digest to the next): the room in them is what the text asks for. */
+struct fresh {
+	const char *title, *text;
+	char hash[DEDUP_HASH_HEX];
+	struct dedup_simhash sim;
+};
+
+static void *fresh_digest_cb(void *arg)
+{
+	struct fresh *f = arg;
+	dedup_digest(f->title, f->text, f->hash, &f->sim);
+	return NULL;
+}
+
+/* A line of glued words ("aBaB", "aB aB") outgrows the room reserved for its words (each split
+ * writes a space and starts a word more than the line's bytes would): it is read again the slow
+ * way, to the same words. */
+static void test_digest_glued_room(void **state)
+{
+	(void)state;
+	static const char *const units[] = {"aB", "aB ", "àÉ", "ßÆ", "éA ", "xY,"};
+	for (size_t u = 0; u < ARRAY_SIZE(units); u++) {
+		for (size_t n = 1; n <= 600; n = n * 3 / 2 + 1) {
+			struct buf text = {0};
+			for (size_t i = 0; i < n; i++)
+				buf_puts(&text, units[u]);
+			struct fresh f = {.title = "Titre", .text = text.p};
+			pthread_t t;
+			assert_int_equal(pthread_create(&t, NULL, fresh_digest_cb, &f), 0);
+			assert_int_equal(pthread_join(t, NULL), 0);
+			char want[DEDUP_HASH_HEX];
+			struct dedup_simhash sim;
+			dedup_digest_reference(f.title, f.text, want, &sim);
+			if (strcmp(f.hash, want) || f.sim.v[0] != sim.v[0] ||
+			    f.sim.v[1] != sim.v[1])
+				fail_msg("%zu times \"%s\": differs from the reference", n,
+					 units[u]);
+			buf_free(&text);
+		}
+	}
+}
+
 static uint32_t lcg(uint32_t *x)
 {
 	*x = *x * 1103515245u + 12345u;
@@ -372,7 +416,9 @@ static uint32_t lcg(uint32_t *x)
 }
 
 /* A random line-broken text: French words, every boilerplate phrase in the ways feeds write it
- * (and cut, joined or nested in others), leftover markup, glued words, Unicode that folds. */
+ * (and cut, joined or nested in others), leftover markup, glued words (ASCII and Latin-1, at
+ * every offset of the eight and sixteen bytes read at a time, and lines of more glued words
+ * than the room reserved for them), Unicode that folds. */
 static char *random_text(uint32_t *x)
 {
 	static const char *const pieces[] = {"Lire aussi :",
@@ -441,6 +487,14 @@ static char *random_text(uint32_t *x)
 					     "aussiKyiv",
 					     "craintÀ",
 					     "ÉtatÉté",
+					     "abcdefghIjklmnopqrstuvwXyz",
+					     "abcdefghIjk\n",
+					     "aBcDeFgHiJkLmNoPqRsT",
+					     "aBaBaBaBaBaBaBaBaBaBaBaBaBaBaBaBaB",
+					     "leÉtatXavierÀÉcole",
+					     "àÉßAÿÀxÞ",
+					     "a×B a÷B 9A a9B ÉA É",
+					     "un deux trois quatre cinq six sept",
 					     "<p>",
 					     "</a>",
 					     "<br/>",
@@ -628,6 +682,7 @@ int main(void)
 	    cmocka_unit_test(test_fingerprint),
 	    cmocka_unit_test(test_canonical_url),
 	    cmocka_unit_test(test_digest_matches_reference),
+	    cmocka_unit_test(test_digest_glued_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
