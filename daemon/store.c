@@ -288,7 +288,7 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_RELEASE] = "RELEASE store_item",
     [ST_ROLLBACK_TO] = "ROLLBACK TO store_item",
     [ST_FEED_ID] = "SELECT id FROM feeds WHERE name = ?1",
-    [ST_FEED_CREATE] = "INSERT INTO feeds (name) VALUES (?1) RETURNING id",
+    [ST_FEED_CREATE] = "INSERT INTO feeds (name) VALUES (?1)",
     [ST_FEED_LOAD] = "SELECT " FEED_COLUMNS " FROM feeds WHERE name = ?1",
     [ST_FEED_SAVE] = "INSERT INTO feeds (name, url, etag, last_modified, last_error, last_fetch,"
 		     " next_fetch, last_status, errors, items, disabled, config_url,"
@@ -2292,14 +2292,9 @@ static int feed_id(struct store *s, const char *name, int64_t *ret)
 		return r < 0 ? r : 0;
 	sqlite3_stmt *st = stmt(s, ST_FEED_CREATE);
 	bind_text(st, 1, name);
-	r = step(s, st);
-	if (r == 0) /* RETURNING always yields the row */
-		r = -EIO;
-	if (r < 0)
+	if ((r = run(s, st)) < 0) /* no RETURNING: see item_add */
 		return r;
-	*ret = sqlite3_column_int64(st, 0);
-	if ((r = run(s, st)) < 0) /* see item_add on RETURNING */
-		return r;
+	*ret = sqlite3_last_insert_rowid(s->db);
 	feed_remember(s, name, *ret);
 	return 0;
 }
