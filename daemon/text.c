@@ -1024,7 +1024,8 @@ struct tokenizer {
 	char tok[TEXT_MAX_TOKEN + 16];
 	size_t len;	/* bytes in tok */
 	size_t nchars;	/* code points in tok */
-	bool digit;	/* tok holds a digit */
+	bool digit;	/* tok holds a digit; tokens_impl's loop over ASCII runs leaves the
+			   ASCII ones to tok_emit_slow */
 	bool toolong;	/* tok overflowed: dropped */
 	unsigned flags; /* of tok */
 	size_t count;
@@ -1056,6 +1057,15 @@ static inline void tok_out(struct tokenizer *tz, const char *tok, size_t len, ui
 	tz->hashed_cb(tok, len, hash, tz->count++, tz->flags, tz->arg);
 }
 
+/* True when w[0..len) holds an ASCII digit. */
+static bool memchr_digit(const char *w, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (w[i] >= '0' && w[i] <= '9')
+			return true;
+	return false;
+}
+
 /* tok_emit for the token that stem_find put in slot e (NULL: no cache) with hash h, unless
  * known and done inline: a stop word, an alias, a word met for the first time. */
 static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct stem_slot *e,
@@ -1064,7 +1074,9 @@ static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct
 	tz->tok[tz->len] = '\0'; /* tok_emit handed on a known stem without it */
 	struct stem_cache *c = tz->cache;
 	bool known = e && e->len;
-	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
+	/* A word holding an ASCII digit is dropped as a stop word is, and the cache keeps it so. */
+	if (known ? e->stop
+		  : memchr_digit(tz->tok, tz->len) || text_is_stopword(tz->tok, tz->len)) {
 		if (e && !known)
 			stem_put(c, e, tz->tok, tz->len, h, head, true, "", 0, 0);
 		return;
@@ -1288,7 +1300,7 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 						tz.flags |= TEXT_TOKEN_JOINED;
 				}
 				size_t tlen = tz.len, nchars = tz.nchars;
-				bool digit = false, toolong = tz.toolong, ended = false;
+				bool toolong = tz.toolong, ended = false;
 #ifdef SWAR_SSE2
 				/* Sixteen bytes at a time while they last, as the eight below:
 				 * most words end in the first sixteen. */
@@ -1299,24 +1311,18 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 					    below16(_mm_sub_epi8(lc, _mm_set1_epi8('a')), 26);
 					unsigned dig =
 					    below16(_mm_sub_epi8(x, _mm_set1_epi8('0')), 10);
-					__m128i u25 = _mm_set1_epi8(25);
-					__m128i up = _mm_cmpeq_epi8(
-					    _mm_max_epu8(_mm_sub_epi8(x, _mm_set1_epi8('A')), u25),
-					    u25);
 					/* ~run has bits 16 and up set: k is at most 16. */
 					unsigned run = letter | dig;
 					size_t k = first_bit(~run);
-					_mm_storeu_si128(
-					    (__m128i *)(void *)(tz.tok + tlen),
-					    _mm_or_si128(x,
-							 _mm_and_si128(up, _mm_set1_epi8(0x20))));
+					/* A letter or a digit with 0x20 set is itself in
+					 * lower case: the run's bytes in lc are. */
+					_mm_storeu_si128((__m128i *)(void *)(tz.tok + tlen), lc);
 					if (tlen + k <= TEXT_MAX_TOKEN) {
 						tlen += k;
 					} else {
 						tlen = TEXT_MAX_TOKEN;
 						toolong = true;
 					}
-					digit |= (dig & ((1u << k) - 1)) != 0;
 					i += k;
 					nchars += k;
 					if (k < 16) {
@@ -1334,16 +1340,8 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 					memcpy(&x, p + i, 8);
 					uint64_t m = not_alnum8(load8_le(&x));
 					size_t k = m ? first_flagged(m) : 8;
-					/* The run's bytes are ASCII: no carry leaves a byte of
-					 * them. */
-					uint64_t t = x & ~SWAR_HIGHS;
-					uint64_t upper = (t + 0x3F3F3F3F3F3F3F3Full) &
-							 ~(t + 0x2525252525252525ull);
-					uint64_t dig = (t + 0x5050505050505050ull) &
-						       ~(t + 0x4646464646464646ull);
-					uint64_t in_run =
-					    k == 8 ? ~0ull : ((uint64_t)1 << (8 * k)) - 1;
-					x |= (upper & SWAR_HIGHS) >> 2;
+					/* Lower case, as above. */
+					x |= 0x2020202020202020ull;
 					memcpy(tz.tok + tlen, &x, 8);
 					if (tlen + k <= TEXT_MAX_TOKEN) {
 						tlen += k;
@@ -1351,7 +1349,6 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 						tlen = TEXT_MAX_TOKEN;
 						toolong = true;
 					}
-					digit |= (load8_le(&dig) & in_run & SWAR_HIGHS) != 0;
 					i += k;
 					nchars += k;
 					if (k < 8) {
@@ -1361,13 +1358,9 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 				}
 				while (!ended && i < n) {
 					unsigned char c = p[i];
-					if (c >= 'a' && c <= 'z')
-						;
-					else if (c >= 'A' && c <= 'Z')
+					if (c >= 'A' && c <= 'Z')
 						c = (unsigned char)(c - 'A' + 'a');
-					else if (c >= '0' && c <= '9')
-						digit = true;
-					else
+					else if (!(tok_class[c] & TOK_ALNUM))
 						break;
 					if (tlen < TEXT_MAX_TOKEN) /* tok_add of one byte */
 						tz.tok[tlen++] = (char)c;
@@ -1378,7 +1371,6 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 				}
 				tz.len = tlen;
 				tz.nchars = nchars;
-				tz.digit = tz.digit || digit;
 				tz.toolong = toolong;
 				unsigned cl;
 				if (i == n || !((cl = tok_class[p[i]]) & TOK_SEP))

@@ -100,6 +100,16 @@ static void test_stems(void **state)
 	a = tokens(st, NULL, "frontière frontières frontalière");
 	assert_string_equal(a, "frontier frontier frontalier");
 	free(a);
+	/* A word holding a digit is dropped, met first or again (the stem cache knows it then),
+	 * whatever the length of its run of letters and digits. */
+	for (int i = 0; i < 2; i++) {
+		a = tokens(
+		    st, NULL,
+		    "zapad2025 Zapad2025 x86 abcdefghijklmnopq7 abcdefgh7 7abcdefghijklmnopq "
+		    "frontières 2abcdefghijklmnopqrstuvwxyz1");
+		assert_string_equal(a, "frontier");
+		free(a);
+	}
 	text_stemmer_free(st);
 	text_stemmer_free(NULL);
 }
