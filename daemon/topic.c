@@ -633,6 +633,8 @@ static void tf_init(void)
 /* tf_weight_of(count), the same bits; call pthread_once(&tf_once, tf_init) first. */
 static double tf_weight(double count)
 {
+	if (count == 1.0) /* most words of an item: 1 + log(1) is 1 exactly */
+		return 1.0;
 	if (count >= 0 && count < TF_KNOWN && count == (int)count)
 		return tf_known[(int)count];
 	return tf_weight_of(count);
