@@ -535,10 +535,15 @@ static const char *const stopwords[] = {
     "vous",	"vu",
 };
 
-/* Elided words (before an apostrophe): dropped with the apostrophe. */
-static const char *const elisions[] = {"c",	 "d",	   "j",	     "jusqu",  "l",
-				       "lorsqu", "m",	   "n",	     "presqu", "puisqu",
-				       "qu",	 "quelqu", "quoiqu", "s",      "t"};
+/* Elided words (before an apostrophe): dropped with the apostrophe. Those of one letter ("l'",
+ * "d'"), a bit each; the longer ones end in "qu" (an elided "que"), sorted (bsearch). */
+#define LETTER_BIT(c) (1u << ((c) - 'a'))
+static const uint32_t elided_letters = LETTER_BIT('c') | LETTER_BIT('d') | LETTER_BIT('j') |
+				       LETTER_BIT('l') | LETTER_BIT('m') | LETTER_BIT('n') |
+				       LETTER_BIT('s') | LETTER_BIT('t');
+#undef LETTER_BIT
+static const char *const elisions[] = {"jusqu", "lorsqu", "presqu", "puisqu",
+				       "qu",	"quelqu", "quoiqu"};
 
 struct word {
 	const char *w;
@@ -565,6 +570,16 @@ static bool in_list(const char *const *list, size_t n, const char *w, size_t len
 bool text_is_stopword(const char *w, size_t len)
 {
 	return in_list(stopwords, ARRAY_SIZE(stopwords), w, len);
+}
+
+/* True when the folded word w[0..len) is elided before an apostrophe: a letter is looked up in
+ * its bit, and only a word ending in "qu" in the list. */
+static bool is_elision(const char *w, size_t len)
+{
+	if (len == 1)
+		return w[0] >= 'a' && w[0] <= 'z' && (elided_letters >> (w[0] - 'a') & 1u);
+	return len >= 2 && w[len - 2] == 'q' && w[len - 1] == 'u' &&
+	       in_list(elisions, ARRAY_SIZE(elisions), w, len);
 }
 
 struct text_stemmer {
@@ -1233,8 +1248,7 @@ static inline void token_break(struct tokenizer *tz, unsigned cls, const utf8pro
 			       utf8proc_ssize_t left, bool *joined, bool *initial)
 {
 	if (tz->len || tz->toolong) {
-		if ((cls & BREAK_APOSTROPHE) && !tz->toolong &&
-		    in_list(elisions, ARRAY_SIZE(elisions), tz->tok, tz->len)) {
+		if ((cls & BREAK_APOSTROPHE) && !tz->toolong && is_elision(tz->tok, tz->len)) {
 			/* "l'Ukraine": drop the article, keep the sentence position. */
 			tok_reset(tz);
 			return;
