@@ -739,10 +739,18 @@ static inline struct stem_slot *stem_find(struct stem_cache *c, const char *w, s
 					  uint32_t h, uint64_t head)
 {
 	/* The high bits of h: they depend on every byte of a word stem_hash multiplies. */
-	for (uint32_t i = h >> (32 - STEM_BITS);; i = (i + 1) & (STEM_SLOTS - 1)) {
+	uint32_t i = h >> (32 - STEM_BITS);
+	if (len <= 8) { /* the head is the whole word: a loop of its own, without the arena */
+		for (;; i = (i + 1) & (STEM_SLOTS - 1)) {
+			struct stem_slot *e = &c->slot[i];
+			if (!e->len || (e->head == head && e->len == len))
+				return e;
+		}
+	}
+	for (;; i = (i + 1) & (STEM_SLOTS - 1)) {
 		struct stem_slot *e = &c->slot[i];
 		if (!e->len || (e->head == head && e->len == len &&
-				(len <= 8 || same_bytes(c->arena + e->off + 8, w + 8, len - 8))))
+				same_bytes(c->arena + e->off + 8, w + 8, len - 8)))
 			return e;
 	}
 }
