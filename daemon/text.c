@@ -1053,6 +1053,7 @@ struct tokenizer {
 	unsigned flags; /* of tok */
 	size_t count;
 	struct stem_cache *cache; /* the thread's (stem_cache_get), NULL when it has none */
+	uint32_t alias_gen;	  /* al's generation, 0 when al is NULL or empty */
 };
 
 /* Stems tz->tok in place with Snowball French; unchanged when the stemmer fails. */
@@ -1148,8 +1149,7 @@ static inline void tok_emit(struct tokenizer *tz)
 	if (e && e->len) {
 		if (e->stop)
 			return;
-		const struct text_aliases *al = tz->al;
-		if (tz->st && (!al || !al->n || stem_no_alias(c, e) == al->gen)) {
+		if (tz->st && (!tz->alias_gen || stem_no_alias(c, e) == tz->alias_gen)) {
 			/* The stem as the cache holds it: no copy. */
 			tok_out(tz, stem_of(c, e), e->stemlen, stem_stemhash(c, e), true);
 			return;
@@ -1284,8 +1284,13 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 	/* The thread's buffer, taken (a nested call finds it empty) and given back at the end:
 	 * one allocation per thread rather than one per call. */
 	struct stem_cache *keep = stem_cache_get();
-	struct tokenizer tz = {
-	    .st = st, .al = al, .cb = cb, .hashed_cb = hashed_cb, .arg = arg, .cache = keep};
+	struct tokenizer tz = {.st = st,
+			       .al = al,
+			       .cb = cb,
+			       .hashed_cb = hashed_cb,
+			       .arg = arg,
+			       .cache = keep,
+			       .alias_gen = al && al->n ? al->gen : 0};
 	struct buf norm = {0};
 	if (keep) {
 		norm = keep->norm;
