@@ -535,10 +535,15 @@ static const char *const stopwords[] = {
     "vous",	"vu",
 };
 
-/* Elided words (before an apostrophe): dropped with the apostrophe. */
-static const char *const elisions[] = {"c",	 "d",	   "j",	     "jusqu",  "l",
-				       "lorsqu", "m",	   "n",	     "presqu", "puisqu",
-				       "qu",	 "quelqu", "quoiqu", "s",      "t"};
+/* Elided words (before an apostrophe): dropped with the apostrophe. Those of one letter ("l'",
+ * "d'"), a bit each; the longer ones end in "qu" (an elided "que"), sorted (bsearch). */
+#define LETTER_BIT(c) (1u << ((c) - 'a'))
+static const uint32_t elided_letters = LETTER_BIT('c') | LETTER_BIT('d') | LETTER_BIT('j') |
+				       LETTER_BIT('l') | LETTER_BIT('m') | LETTER_BIT('n') |
+				       LETTER_BIT('s') | LETTER_BIT('t');
+#undef LETTER_BIT
+static const char *const elisions[] = {"jusqu", "lorsqu", "presqu", "puisqu",
+				       "qu",	"quelqu", "quoiqu"};
 
 struct word {
 	const char *w;
@@ -565,6 +570,16 @@ static bool in_list(const char *const *list, size_t n, const char *w, size_t len
 bool text_is_stopword(const char *w, size_t len)
 {
 	return in_list(stopwords, ARRAY_SIZE(stopwords), w, len);
+}
+
+/* True when the folded word w[0..len) is elided before an apostrophe: a letter is looked up in
+ * its bit, and only a word ending in "qu" in the list. */
+static bool is_elision(const char *w, size_t len)
+{
+	if (len == 1)
+		return w[0] >= 'a' && w[0] <= 'z' && (elided_letters >> (w[0] - 'a') & 1u);
+	return len >= 2 && w[len - 2] == 'q' && w[len - 1] == 'u' &&
+	       in_list(elisions, ARRAY_SIZE(elisions), w, len);
 }
 
 struct text_stemmer {
@@ -639,15 +654,14 @@ static uint32_t hash_word(const char *s, size_t n)
 #define NORM_KEEP_BYTES (256u << 10) /* a longer tokens_impl buffer is not kept */
 
 struct stem_slot {
-	uint32_t hash;	   /* stem_hash of the word */
-	uint32_t off;	   /* of the word in the arena; its stem follows it, NUL-terminated
-			      (handed to the callback from there), then the stem's hash_bytes
-			      (8 bytes, unaligned) */
-	uint32_t no_alias; /* the generation of an alias table that has no entry for the word
-			      (0: none known) */
-	uint8_t len;	   /* of the word, 0 = empty slot */
-	uint8_t stemlen;   /* of the stem */
-	bool stop;	   /* a stop word (no stem) */
+	uint64_t head;	 /* stem_head of the word: the whole word for most, compared at once */
+	uint32_t off;	 /* of the word in the arena; its stem follows it, NUL-terminated (handed
+			    to the callback from there), then the stem's hash_bytes (8 bytes,
+			    unaligned), then no_alias (4 bytes, unaligned: the generation of an
+			    alias table that has no entry for the word, 0 for none known) */
+	uint8_t len;	 /* of the word, 0 = empty slot */
+	uint8_t stemlen; /* of the stem */
+	bool stop;	 /* a stop word (no stem) */
 };
 
 struct stem_cache {
@@ -709,59 +723,99 @@ static inline bool same_bytes(const char *a, const char *b, size_t n)
 	return !(x << (64 - 8 * (n - i))); /* the n - i bytes that count: the low ones */
 }
 
-/* The slot of w[0..len) (hash h): the word's, or the empty one where it would go. w must be
- * readable up to 7 bytes past len. */
+/* The first eight bytes of the word w[0..len) (1 <= len; w readable up to 8 bytes past its
+ * start) as load8_le reads them, the bytes past a shorter word zero: a word of at most eight
+ * bytes (most of them) is its head, and its length (the head has as many bytes that are not
+ * zero: no character's encoding has one). */
+static inline uint64_t stem_head(const char *w, size_t len)
+{
+	uint64_t x = load8_le(w);
+	return len >= 8 ? x : x & (~0ull >> (64 - 8 * len));
+}
+
+/* The slot of w[0..len) (hash h, head stem_head(w, len)): the word's, or the empty one where it
+ * would go. w must be readable up to 7 bytes past len. */
 static inline struct stem_slot *stem_find(struct stem_cache *c, const char *w, size_t len,
-					  uint32_t h)
+					  uint32_t h, uint64_t head)
 {
 	/* The high bits of h: they depend on every byte of a word stem_hash multiplies. */
-	for (uint32_t i = h >> (32 - STEM_BITS);; i = (i + 1) & (STEM_SLOTS - 1)) {
+	uint32_t i = h >> (32 - STEM_BITS);
+	if (len <= 8) { /* the head is the whole word: a loop of its own, without the arena */
+		for (;; i = (i + 1) & (STEM_SLOTS - 1)) {
+			struct stem_slot *e = &c->slot[i];
+			if (!e->len || (e->head == head && e->len == len))
+				return e;
+		}
+	}
+	for (;; i = (i + 1) & (STEM_SLOTS - 1)) {
 		struct stem_slot *e = &c->slot[i];
-		if (!e->len ||
-		    (e->hash == h && e->len == len && same_bytes(c->arena + e->off, w, len)))
+		if (!e->len || (e->head == head && e->len == len &&
+				same_bytes(c->arena + e->off + 8, w + 8, len - 8)))
 			return e;
 	}
 }
 
-/* The hash of the word w[0..len) (1 <= len; w readable up to 8 bytes past its start) in the
- * stem cache, which keeps it to itself: a word of at most eight bytes (most of them) is one
- * load and one multiplication, one of up to sixteen (most of the others) two loads (its first
- * and its last eight bytes) and two multiplications, hash_bytes hashes the longer ones. */
-static inline uint32_t stem_hash(const char *w, size_t len)
+/* The hash of the word w[0..len) (head stem_head(w, len)) in the stem cache, which keeps it to
+ * itself: a word of at most eight bytes (most of them) is one multiplication of its head, one
+ * of up to sixteen (most of the others) one more load (its last eight bytes) and two
+ * multiplications, hash_bytes hashes the longer ones. */
+static inline uint32_t stem_hash(const char *w, size_t len, uint64_t head)
 {
 	if (len > 16)
 		return (uint32_t)hash_bytes(w, len);
-	uint64_t x;
+	uint64_t x = head;
 	if (len > 8)
-		x = load8_le(w) ^ load8_le(w + len - 8) * 0xC2B2AE3D27D4EB4Full;
-	else
-		x = load8_le(w) & (~0ull >> (64 - 8 * len));
+		x ^= load8_le(w + len - 8) * 0xC2B2AE3D27D4EB4Full;
 	return (uint32_t)(x * 0x9E3779B97F4A7C15ull >> 32);
 }
 
-/* Records the word w and its stem (or that it is a stop word) in the empty slot e; stemhash is
- * hash_bytes of the stem. */
+/* Where the arena keeps the stem of the word in slot e (NUL-terminated); its hash_bytes and
+ * no_alias follow it. */
+static inline const char *stem_of(const struct stem_cache *c, const struct stem_slot *e)
+{
+	return c->arena + e->off + e->len;
+}
+
+static inline uint64_t stem_stemhash(const struct stem_cache *c, const struct stem_slot *e)
+{
+	uint64_t sh;
+	memcpy(&sh, stem_of(c, e) + e->stemlen + 1, 8);
+	return sh;
+}
+
+static inline uint32_t stem_no_alias(const struct stem_cache *c, const struct stem_slot *e)
+{
+	uint32_t gen;
+	memcpy(&gen, stem_of(c, e) + e->stemlen + 9, 4);
+	return gen;
+}
+
+/* Records the word w (hash h, head stem_head(w, len)) and its stem (or that it is a stop word)
+ * in the empty slot e; stemhash is hash_bytes of the stem. */
 static void stem_put(struct stem_cache *c, struct stem_slot *e, const char *w, size_t len,
-		     uint32_t h, bool stop, const char *stem, size_t stemlen, uint64_t stemhash)
+		     uint32_t h, uint64_t head, bool stop, const char *stem, size_t stemlen,
+		     uint64_t stemhash)
 {
 	if (len > UINT8_MAX || stemlen > UINT8_MAX)
 		return;
-	if (c->n == STEM_ENTRIES || c->used + len + stemlen + 9 > STEM_ARENA) {
+	if (c->n == STEM_ENTRIES || c->used + len + stemlen + 13 > STEM_ARENA) {
 		memset(c->slot, 0, sizeof(c->slot));
 		c->n = c->used = 0;
-		e = stem_find(c, w, len, h);
+		e = stem_find(c, w, len, h, head);
 	}
-	e->hash = h;
+	e->head = head;
 	e->off = (uint32_t)c->used;
 	e->len = (uint8_t)len;
 	e->stemlen = (uint8_t)stemlen;
 	e->stop = stop;
-	e->no_alias = 0;
-	memcpy(c->arena + c->used, w, len);
-	memcpy(c->arena + c->used + len, stem, stemlen);
-	c->arena[c->used + len + stemlen] = '\0';
-	memcpy(c->arena + c->used + len + stemlen + 1, &stemhash, 8);
-	c->used += len + stemlen + 9;
+	char *p = c->arena + c->used;
+	uint32_t no_alias = 0;
+	memcpy(p, w, len);
+	memcpy(p + len, stem, stemlen);
+	p[len + stemlen] = '\0';
+	memcpy(p + len + stemlen + 1, &stemhash, 8);
+	memcpy(p + len + stemlen + 9, &no_alias, 4);
+	c->used += len + stemlen + 13;
 	c->n++;
 }
 
@@ -993,11 +1047,13 @@ struct tokenizer {
 	char tok[TEXT_MAX_TOKEN + 16];
 	size_t len;	/* bytes in tok */
 	size_t nchars;	/* code points in tok */
-	bool digit;	/* tok holds a digit */
+	bool digit;	/* tok holds a digit; tokens_impl's loop over ASCII runs leaves the
+			   ASCII ones to tok_emit_slow */
 	bool toolong;	/* tok overflowed: dropped */
 	unsigned flags; /* of tok */
 	size_t count;
 	struct stem_cache *cache; /* the thread's (stem_cache_get), NULL when it has none */
+	uint32_t alias_gen;	  /* al's generation, 0 when al is NULL or empty */
 };
 
 /* Stems tz->tok in place with Snowball French; unchanged when the stemmer fails. */
@@ -1025,36 +1081,44 @@ static inline void tok_out(struct tokenizer *tz, const char *tok, size_t len, ui
 	tz->hashed_cb(tok, len, hash, tz->count++, tz->flags, tz->arg);
 }
 
+/* True when w[0..len) holds an ASCII digit. */
+static bool memchr_digit(const char *w, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (w[i] >= '0' && w[i] <= '9')
+			return true;
+	return false;
+}
+
 /* tok_emit for the token that stem_find put in slot e (NULL: no cache) with hash h, unless
  * known and done inline: a stop word, an alias, a word met for the first time. */
 static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct stem_slot *e,
-						    uint32_t h)
+						    uint32_t h, uint64_t head)
 {
 	tz->tok[tz->len] = '\0'; /* tok_emit handed on a known stem without it */
 	struct stem_cache *c = tz->cache;
 	bool known = e && e->len;
-	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
+	/* A word holding an ASCII digit is dropped as a stop word is, and the cache keeps it so. */
+	if (known ? e->stop
+		  : memchr_digit(tz->tok, tz->len) || text_is_stopword(tz->tok, tz->len)) {
 		if (e && !known)
-			stem_put(c, e, tz->tok, tz->len, h, true, "", 0, 0);
+			stem_put(c, e, tz->tok, tz->len, h, head, true, "", 0, 0);
 		return;
 	}
 	/* Most words have no alias, and the cache remembers it for the table it looked in. */
 	const char *canon = NULL;
 	const struct text_aliases *al = tz->al;
-	if (al && al->n && !(known && e->no_alias == al->gen)) {
+	if (al && al->n && !(known && stem_no_alias(c, e) == al->gen)) {
 		canon = alias_find(al, tz->tok, tz->len, hash_word(tz->tok, tz->len));
-		if (!canon && known)
-			e->no_alias = al->gen;
+		if (!canon && known) /* the arena's copy: stem_no_alias reads it */
+			memcpy(c->arena + e->off + e->len + e->stemlen + 9, &al->gen, 4);
 	}
 	if (canon) {
 		tok_out(tz, canon, strlen(canon), 0, false);
 		return;
 	}
 	if (tz->st && known) {
-		const char *stem = c->arena + e->off + e->len;
-		uint64_t sh;
-		memcpy(&sh, stem + e->stemlen + 1, 8);
-		tok_out(tz, stem, e->stemlen, sh, true);
+		tok_out(tz, stem_of(c, e), e->stemlen, stem_stemhash(c, e), true);
 		return;
 	}
 	if (tz->st) {
@@ -1064,7 +1128,7 @@ static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct
 		tok_stem(tz);
 		uint64_t sh = hash_bytes(tz->tok, tz->len);
 		if (e)
-			stem_put(c, e, word, wlen, h, false, tz->tok, tz->len, sh);
+			stem_put(c, e, word, wlen, h, head, false, tz->tok, tz->len, sh);
 		tok_out(tz, tz->tok, tz->len, sh, true);
 		return;
 	}
@@ -1079,22 +1143,19 @@ static inline void tok_emit(struct tokenizer *tz)
 	if (!tz->len || tz->digit || tz->toolong || tz->nchars < 2)
 		return;
 	struct stem_cache *c = tz->cache;
-	uint32_t h = stem_hash(tz->tok, tz->len);
-	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h) : NULL;
+	uint64_t head = stem_head(tz->tok, tz->len);
+	uint32_t h = stem_hash(tz->tok, tz->len, head);
+	struct stem_slot *e = c ? stem_find(c, tz->tok, tz->len, h, head) : NULL;
 	if (e && e->len) {
 		if (e->stop)
 			return;
-		const struct text_aliases *al = tz->al;
-		if (tz->st && (!al || !al->n || e->no_alias == al->gen)) {
+		if (tz->st && (!tz->alias_gen || stem_no_alias(c, e) == tz->alias_gen)) {
 			/* The stem as the cache holds it: no copy. */
-			const char *stem = c->arena + e->off + e->len;
-			uint64_t sh;
-			memcpy(&sh, stem + e->stemlen + 1, 8);
-			tok_out(tz, stem, e->stemlen, sh, true);
+			tok_out(tz, stem_of(c, e), e->stemlen, stem_stemhash(c, e), true);
 			return;
 		}
 	}
-	tok_emit_slow(tz, e, h);
+	tok_emit_slow(tz, e, h, head);
 }
 
 static void tok_reset(struct tokenizer *tz)
@@ -1195,8 +1256,7 @@ static inline void token_break(struct tokenizer *tz, unsigned cls, const utf8pro
 			       utf8proc_ssize_t left, bool *joined, bool *initial)
 {
 	if (tz->len || tz->toolong) {
-		if ((cls & BREAK_APOSTROPHE) && !tz->toolong &&
-		    in_list(elisions, ARRAY_SIZE(elisions), tz->tok, tz->len)) {
+		if ((cls & BREAK_APOSTROPHE) && !tz->toolong && is_elision(tz->tok, tz->len)) {
 			/* "l'Ukraine": drop the article, keep the sentence position. */
 			tok_reset(tz);
 			return;
@@ -1224,8 +1284,13 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 	/* The thread's buffer, taken (a nested call finds it empty) and given back at the end:
 	 * one allocation per thread rather than one per call. */
 	struct stem_cache *keep = stem_cache_get();
-	struct tokenizer tz = {
-	    .st = st, .al = al, .cb = cb, .hashed_cb = hashed_cb, .arg = arg, .cache = keep};
+	struct tokenizer tz = {.st = st,
+			       .al = al,
+			       .cb = cb,
+			       .hashed_cb = hashed_cb,
+			       .arg = arg,
+			       .cache = keep,
+			       .alias_gen = al && al->n ? al->gen : 0};
 	struct buf norm = {0};
 	if (keep) {
 		norm = keep->norm;
@@ -1262,7 +1327,7 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 						tz.flags |= TEXT_TOKEN_JOINED;
 				}
 				size_t tlen = tz.len, nchars = tz.nchars;
-				bool digit = false, toolong = tz.toolong, ended = false;
+				bool toolong = tz.toolong, ended = false;
 #ifdef SWAR_SSE2
 				/* Sixteen bytes at a time while they last, as the eight below:
 				 * most words end in the first sixteen. */
@@ -1273,24 +1338,18 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 					    below16(_mm_sub_epi8(lc, _mm_set1_epi8('a')), 26);
 					unsigned dig =
 					    below16(_mm_sub_epi8(x, _mm_set1_epi8('0')), 10);
-					__m128i u25 = _mm_set1_epi8(25);
-					__m128i up = _mm_cmpeq_epi8(
-					    _mm_max_epu8(_mm_sub_epi8(x, _mm_set1_epi8('A')), u25),
-					    u25);
 					/* ~run has bits 16 and up set: k is at most 16. */
 					unsigned run = letter | dig;
 					size_t k = first_bit(~run);
-					_mm_storeu_si128(
-					    (__m128i *)(void *)(tz.tok + tlen),
-					    _mm_or_si128(x,
-							 _mm_and_si128(up, _mm_set1_epi8(0x20))));
+					/* A letter or a digit with 0x20 set is itself in
+					 * lower case: the run's bytes in lc are. */
+					_mm_storeu_si128((__m128i *)(void *)(tz.tok + tlen), lc);
 					if (tlen + k <= TEXT_MAX_TOKEN) {
 						tlen += k;
 					} else {
 						tlen = TEXT_MAX_TOKEN;
 						toolong = true;
 					}
-					digit |= (dig & ((1u << k) - 1)) != 0;
 					i += k;
 					nchars += k;
 					if (k < 16) {
@@ -1308,16 +1367,8 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 					memcpy(&x, p + i, 8);
 					uint64_t m = not_alnum8(load8_le(&x));
 					size_t k = m ? first_flagged(m) : 8;
-					/* The run's bytes are ASCII: no carry leaves a byte of
-					 * them. */
-					uint64_t t = x & ~SWAR_HIGHS;
-					uint64_t upper = (t + 0x3F3F3F3F3F3F3F3Full) &
-							 ~(t + 0x2525252525252525ull);
-					uint64_t dig = (t + 0x5050505050505050ull) &
-						       ~(t + 0x4646464646464646ull);
-					uint64_t in_run =
-					    k == 8 ? ~0ull : ((uint64_t)1 << (8 * k)) - 1;
-					x |= (upper & SWAR_HIGHS) >> 2;
+					/* Lower case, as above. */
+					x |= 0x2020202020202020ull;
 					memcpy(tz.tok + tlen, &x, 8);
 					if (tlen + k <= TEXT_MAX_TOKEN) {
 						tlen += k;
@@ -1325,7 +1376,6 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 						tlen = TEXT_MAX_TOKEN;
 						toolong = true;
 					}
-					digit |= (load8_le(&dig) & in_run & SWAR_HIGHS) != 0;
 					i += k;
 					nchars += k;
 					if (k < 8) {
@@ -1335,13 +1385,9 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 				}
 				while (!ended && i < n) {
 					unsigned char c = p[i];
-					if (c >= 'a' && c <= 'z')
-						;
-					else if (c >= 'A' && c <= 'Z')
+					if (c >= 'A' && c <= 'Z')
 						c = (unsigned char)(c - 'A' + 'a');
-					else if (c >= '0' && c <= '9')
-						digit = true;
-					else
+					else if (!(tok_class[c] & TOK_ALNUM))
 						break;
 					if (tlen < TEXT_MAX_TOKEN) /* tok_add of one byte */
 						tz.tok[tlen++] = (char)c;
@@ -1352,7 +1398,6 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 				}
 				tz.len = tlen;
 				tz.nchars = nchars;
-				tz.digit = tz.digit || digit;
 				tz.toolong = toolong;
 				unsigned cl;
 				if (i == n || !((cl = tok_class[p[i]]) & TOK_SEP))

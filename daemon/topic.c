@@ -612,11 +612,32 @@ static void doc_free(struct doc *d)
 }
 
 /* Sublinear term frequency: the tenth mention says less than the second. */
+static double tf_weight_of(double count)
+{
+	return count > 0 ? 1.0 + log(count) : 0.0;
+}
+
+/* tf_weight_of the whole counts below TF_KNOWN, worked out once: a count is a sum of 1 (a body
+ * occurrence) and TITLE_WEIGHT (2, a title one), and most terms of an item are met once or twice
+ * (a title word): log was called for each of those. */
+#define TF_KNOWN 16
+static double tf_known[TF_KNOWN];
+static pthread_once_t tf_once = PTHREAD_ONCE_INIT;
+
+static void tf_init(void)
+{
+	for (int k = 0; k < TF_KNOWN; k++)
+		tf_known[k] = tf_weight_of(k);
+}
+
+/* tf_weight_of(count), the same bits; call pthread_once(&tf_once, tf_init) first. */
 static double tf_weight(double count)
 {
 	if (count == 1.0) /* most words of an item: 1 + log(1) is 1 exactly */
 		return 1.0;
-	return count > 0 ? 1.0 + log(count) : 0.0;
+	if (count >= 0 && count < TF_KNOWN && count == (int)count)
+		return tf_known[(int)count];
+	return tf_weight_of(count);
 }
 
 /* Reads title and text into d (from doc_init). */
@@ -664,6 +685,7 @@ static struct topic_bag *bag_new(const struct doc *d)
 	size_t n = 0;
 	for (size_t k = 0; k < d->n; k++)
 		n += d->v[k].prof >= 0;
+	pthread_once(&tf_once, tf_init);
 	struct topic_bag *b = xmalloc(sizeof(*b) + n * (sizeof(double) + sizeof(uint32_t)));
 	*b = (struct topic_bag){.t = d->t, .empty = d->n == 0, .n = n};
 	uint32_t *prof = (uint32_t *)(void *)(b->tf + n);

@@ -68,6 +68,42 @@ static void test_elisions(void **state)
 	free(s);
 }
 
+static void test_every_elision(void **state)
+{
+	(void)state;
+	/* An elided word is dropped with its apostrophe, and the word after it starts the text as
+	 * it would have; any other word before an apostrophe is a word (dropped when it is one
+	 * letter), and the word after it does not start the text. */
+	static const char *const longer[] = {"jusqu", "lorsqu", "presqu", "puisqu",
+					     "qu",    "quelqu", "quoiqu"};
+	for (int i = 0; i < 26 + 2 * (int)ARRAY_SIZE(longer); i++) {
+		char w[16];
+		bool elided;
+		if (i < 26) {
+			snprintf(w, sizeof(w), "%c", 'a' + i);
+			elided = strchr("cdjlmnst", 'a' + i) != NULL;
+		} else {
+			size_t k = (size_t)(i - 26) / 2;
+			/* each, then each with one letter more (not elided) */
+			snprintf(w, sizeof(w), "%s%s", longer[k], i % 2 ? "x" : "");
+			elided = i % 2 == 0;
+		}
+		for (int quote = 0; quote < 2; quote++) {
+			char *s = xasprintf("%s%sArmée", w, quote ? "\u2019" : "'");
+			struct toks t = {0};
+			text_tokens(NULL, NULL, s, strlen(s), toks_cb, &t);
+			assert_true(t.n >= 1);
+			const char *last = strrchr(t.b.p, ' ');
+			assert_string_equal(last ? last + 1 : t.b.p, "armee");
+			unsigned want = TEXT_TOKEN_CAPITAL | (elided ? TEXT_TOKEN_INITIAL : 0);
+			assert_int_equal(t.flags[t.n - 1], want);
+			assert_int_equal(t.n, elided || strlen(w) == 1 ? 1 : 2);
+			buf_free(&t.b);
+			free(s);
+		}
+	}
+}
+
 static void test_stopwords_numbers_hyphens(void **state)
 {
 	(void)state;
@@ -100,6 +136,16 @@ static void test_stems(void **state)
 	a = tokens(st, NULL, "frontière frontières frontalière");
 	assert_string_equal(a, "frontier frontier frontalier");
 	free(a);
+	/* A word holding a digit is dropped, met first or again (the stem cache knows it then),
+	 * whatever the length of its run of letters and digits. */
+	for (int i = 0; i < 2; i++) {
+		a = tokens(
+		    st, NULL,
+		    "zapad2025 Zapad2025 x86 abcdefghijklmnopq7 abcdefgh7 7abcdefghijklmnopq "
+		    "frontières 2abcdefghijklmnopqrstuvwxyz1");
+		assert_string_equal(a, "frontier");
+		free(a);
+	}
 	text_stemmer_free(st);
 	text_stemmer_free(NULL);
 }
@@ -934,6 +980,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fold),
 	    cmocka_unit_test(test_elisions),
+	    cmocka_unit_test(test_every_elision),
 	    cmocka_unit_test(test_stopwords_numbers_hyphens),
 	    cmocka_unit_test(test_stems),
 	    cmocka_unit_test(test_stem_memo),

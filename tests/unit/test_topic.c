@@ -154,6 +154,49 @@ static void test_title_weight(void **state)
 	assert_true(as_title > as_body);
 }
 
+/* The weight the verdict on "title. text" gives term; 0 when it is not among its terms. */
+static double term_weight(const char *title, const char *text, const char *term)
+{
+	struct topic_verdict v;
+	topic_score(topic, title, text, &v);
+	for (size_t i = 0; i < v.nterms; i++)
+		if (!strcmp(v.terms[i].term, term))
+			return v.terms[i].weight;
+	return 0;
+}
+
+static void test_term_frequency(void **state)
+{
+	(void)state;
+	/* A profile word met k times and a word foreign to the profile met once, then the other way
+	 * round: the same norm, so the profile word's weights are as its term frequencies,
+	 * 1 + log(k) and 1. Title occurrences count twice. */
+	assert_true(topic_weight(topic, "troup") > 0);
+	assert_true(topic_weight(topic, "zorglub") == 0);
+	for (int k = 1; k <= 40; k++) {
+		struct buf a = {0}, b = {0};
+		for (int i = 0; i < k; i++) {
+			buf_puts(&a, "troupes ");
+			buf_puts(&b, "zorglub ");
+		}
+		buf_puts(&a, "zorglub");
+		buf_puts(&b, "troupes");
+		double many = term_weight(NULL, a.p, "troup"),
+		       once = term_weight(NULL, b.p, "troup");
+		double want = 1.0 + log(k);
+		assert_true(once > 0);
+		assert_true(fabs(many / once - want) < 1e-14 * want);
+		if (k % 2 == 0) { /* k / 2 in the title: the same counts */
+			buf_reset(&a);
+			for (int i = 0; i < k / 2; i++)
+				buf_puts(&a, "troupes ");
+			assert_true(term_weight(a.p, "zorglub", "troup") == many);
+		}
+		buf_free(&a);
+		buf_free(&b);
+	}
+}
+
 static void test_length_does_not_win(void **state)
 {
 	(void)state;
@@ -498,12 +541,19 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_accessors),	 cmocka_unit_test(test_on_and_off_topic),
-	    cmocka_unit_test(test_empty),	 cmocka_unit_test(test_aliases_unify),
-	    cmocka_unit_test(test_title_weight), cmocka_unit_test(test_length_does_not_win),
-	    cmocka_unit_test(test_profile),	 cmocka_unit_test(test_compounds),
-	    cmocka_unit_test(test_name_pairs),	 cmocka_unit_test(test_reference_profiles),
-	    cmocka_unit_test(test_background),	 cmocka_unit_test(test_bag_rescore),
+	    cmocka_unit_test(test_accessors),
+	    cmocka_unit_test(test_on_and_off_topic),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_aliases_unify),
+	    cmocka_unit_test(test_title_weight),
+	    cmocka_unit_test(test_term_frequency),
+	    cmocka_unit_test(test_length_does_not_win),
+	    cmocka_unit_test(test_profile),
+	    cmocka_unit_test(test_compounds),
+	    cmocka_unit_test(test_name_pairs),
+	    cmocka_unit_test(test_reference_profiles),
+	    cmocka_unit_test(test_background),
+	    cmocka_unit_test(test_bag_rescore),
 	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
