@@ -521,6 +521,14 @@ static void test_cdata_text(void **state)
 	    "&amp;",
 	    "é",
 	    "&nbsp;&rsquo;&hellip;&euro;&Scaron;&thetasym;",
+	    /* the characters of the marks: in text the reader reads itself (a reference in
+	     * plain ASCII text, a CDATA section), or kept aside */
+	    "plain ASCII text, which the reader reads as it is for it holds few references "
+	    "(two in more than 96 bytes): &#xE000;&#xE000;",
+	    "plain ASCII text, which the reader reads as it is for it holds few references "
+	    "(two in more than 96 bytes): &#57344;&#xEFFF;",
+	    "x<![CDATA[\xee\x80\x80\xee\x80\x80]]>y \xee\x80\x81\xee\x80\x80 é",
+	    "é &#xE000;&#xE000; &#xF000;",
 	};
 	static const char *const frames[] = {
 	    "<rss><channel><title>%s</title><item><title>%s</title><description>%s"
@@ -546,15 +554,17 @@ static void test_cdata_text(void **state)
 			free(doc);
 		}
 
-	/* Long texts, cut into sections between characters; a long CDATA section, cut too. */
+	/* Long texts, cut into sections between characters; a long CDATA section, cut too; a
+	 * title longer than what its capture keeps, cut within a text kept aside. */
 	struct buf b = {0}, long_text = {0};
 	for (int i = 0; i < 900; i++)
 		buf_puts(&long_text, i % 7 ? "économie " : "&lt;p&gt;ü&#8217;x ");
 	buf_printf(&b,
-		   "<rss><channel><item><title>t</title><description>%s</description>"
+		   "<rss><channel><item><title>%s<![CDATA[ü]]>%s</title><description>%s"
+		   "</description>"
 		   "<content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">"
 		   "<![CDATA[",
-		   long_text.p);
+		   long_text.p, long_text.p, long_text.p);
 	for (int i = 0; i < 3000; i++)
 		buf_puts(&b, i % 5 ? "ééé\x01 " : "😀\r\n");
 	buf_puts(&b, "]]></content:encoded></item></channel></rss>");
@@ -608,6 +618,9 @@ static void test_cdata_random(void **state)
 	    "&gt;",
 	    "      ",
 	    "ü",
+	    "&#xE000;",
+	    "\xee\x80\x80",
+	    "<![CDATA[\xee\x80\x81]]>",
 	};
 	uint64_t seed = 88172645463325252ull;
 	for (int n = 0; n < 4000; n++) {
