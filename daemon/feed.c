@@ -521,6 +521,9 @@ static void put_clean(struct buf *out, const char *s, size_t n)
  * The reader reads the mark in its place and capture_node puts the text back: the same text
  * node. Text it would read differently is left as it is: an entity reference the document may
  * declare, "&#X..;" (an error to libxml2), U+FFFE and U+FFFF, a raw "]]>" (an error in text).
+ * The content of a CDATA section is kept aside too (side_cdata): libxml2's push parser (under
+ * the reader) searched anew for "]]>" over all it held at each block of a section it could not
+ * see the end of, quadratic in the section's length.
  *
  * The marks are unambiguous when the reader makes no other character of their range: feed_parse
  * uses them only in a document without the byte 0xEE, and reads it again without them when tidy
@@ -530,35 +533,6 @@ static void put_clean(struct buf *out, const char *s, size_t n)
  * breaks, feed_parse reads the document again without marks, so that error positions and
  * salvage stay those of the plain text.
  */
-
-/*
- * CDATA sections of at most CDATA_MAX bytes. libxml2's push parser (under the reader) hands out
- * a section it cannot see the end of in blocks, searching anew for "]]>" over all it holds at
- * each block: quadratic in the section's length (a real 780 KB document took 273 M instructions
- * with its texts as single sections, 143 M with sections of 512 bytes; without CDATA, 171 M).
- * A section it sees whole it reads at once. Sections of 288 to 1024 bytes measure alike on the
- * real documents, 512 best on the generated ones, 2048 and more cost more.
- */
-#define CDATA_MAX 512
-
-/* Writes the UTF-8 text s[0..n) at w, in the open section (whose content starts at *sec) and as
- * many more as it takes, cut between characters; returns the end. */
-static char *cdata_put(char *w, char **sec, const char *s, size_t n)
-{
-	for (;;) {
-		size_t room = CDATA_MAX - (size_t)(w - *sec);
-		size_t k = n <= room ? n : utf8_cut(s, n, room);
-		memcpy(w, s, k);
-		w += k;
-		if (k == n)
-			return w;
-		s += k;
-		n -= k;
-		memcpy(w, "]]><![CDATA[", 12);
-		w += 12;
-		*sec = w;
-	}
-}
 
 /* The UTF-8 of the character v (below U+110000) in u; returns its length. */
 static size_t utf8_encode(unsigned long v, char u[4])
@@ -588,7 +562,7 @@ static size_t utf8_encode(unsigned long v, char u[4])
 /* What the reader makes of tidy_amp's output for the '&' at s[0] (n bytes left): the character
  * in *ret_c, and the bytes tidy_amp consumes; 0 when the reader would not read it as one
  * character (an entity reference, "&#X..;", which libxml2 rejects). */
-static size_t cdata_amp(const char *s, size_t n, bool has_subset, unsigned long *ret_c)
+static size_t side_amp(const char *s, size_t n, bool has_subset, unsigned long *ret_c)
 {
 	struct amp a;
 	amp_scan(s, n, &a);
@@ -666,12 +640,47 @@ static bool markup_at(const char *s, size_t n)
 	       (name_start((unsigned char)s[1]) || s[1] == '/' || s[1] == '!' || s[1] == '?');
 }
 
-/* Flags the bytes of x that need a look in side_text: '&', '<', '>', a control (line ends
- * included), 0xEF (which starts U+FFFE and U+FFFF). */
-static uint64_t side_special8(uint64_t x)
+/* The first byte of s[j..e) that side_text (in_text) or side_cdata has to look at, or e: a
+ * control (line ends included), 0xEF (which starts U+FFFE and U+FFFF) and, in text, '&', '<' and
+ * '>'. */
+static size_t special_at(const char *s, size_t j, size_t e, bool in_text)
 {
-	return has_below(x, 0x20) | has_byte(x, '&') | has_byte(x, '<') | has_byte(x, '>') |
-	       has_byte(x, 0xEF);
+	for (;;) {
+#ifdef SWAR_SSE2
+		if (j + 16 <= e) {
+			__m128i x = load16(s + j);
+			unsigned m = below16(x, 0x20) | eq16(x, 0xEF);
+			if (in_text)
+				m |= eq16(x, '&') | eq16(x, '<') | eq16(x, '>');
+			if (m)
+				return j + first_bit(m);
+			j += 16;
+			continue;
+		}
+#endif
+		if (j + 8 > e) {
+			for (; j < e; j++) {
+				unsigned char b = (unsigned char)s[j];
+				if (b < 0x20 || b == 0xEF ||
+				    (in_text && (b == '&' || b == '<' || b == '>')))
+					return j;
+			}
+			return e;
+		}
+		uint64_t x = load8_le(s + j), m = has_below(x, 0x20) | has_byte(x, 0xEF);
+		if (in_text)
+			m |= has_byte(x, '&') | has_byte(x, '<') | has_byte(x, '>');
+		if (m)
+			return j + first_flagged(m);
+		j += 8;
+	}
+}
+
+/* True when the 0xEF at s[0] (n bytes left) starts U+FFFE or U+FFFF (no characters to libxml2),
+ * or a sequence cut short (no UTF-8). */
+static bool noncharacter_at(const char *s, size_t n)
+{
+	return n < 3 || ((unsigned char)s[1] == 0xBF && (unsigned char)s[2] >= 0xBE);
 }
 
 /* buf_append without the call when there is room (tidy reserves about the input's size). */
@@ -704,6 +713,23 @@ static size_t mark_get(const char *s, size_t n)
 		return SIZE_MAX;
 	return (size_t)(u[1] & 0x3F) << 18 | (size_t)(u[2] & 0x3F) << 12 |
 	       (size_t)(u[4] & 0x3F) << 6 | (size_t)(u[5] & 0x3F);
+}
+
+/* Keeps the text written in sd->text from its end to w as the next text, and appends its mark to
+ * out. */
+static void side_keep(struct side *sd, char *w, struct buf *out)
+{
+	if (sd->n == sd->cap) {
+		sd->cap = sd->cap ? 2 * sd->cap : 64;
+		sd->v = xreallocarray(sd->v, sd->cap, sizeof(*sd->v));
+	}
+	size_t at = sd->text.len;
+	sd->v[sd->n] = (struct span){at, (size_t)(w - (sd->text.p + at))};
+	*w = '\0';
+	sd->text.len = (size_t)(w + 1 - sd->text.p);
+	char mark[MARK_LEN];
+	mark_put(mark, sd->n++);
+	put(out, mark, sizeof(mark));
 }
 
 /*
@@ -764,41 +790,10 @@ static size_t side_text(const char *s, size_t n, bool has_subset, struct side *s
 
 	/* Written in place: decoding never lengthens the text. */
 	buf_reserve(&sd->text, e);
-	char *start = sd->text.p + sd->text.len, *w = start;
+	char *w = sd->text.p + sd->text.len;
 	size_t i = 0;
 	while (i < e) {
-		size_t j = i;
-		for (;;) {
-#ifdef SWAR_SSE2
-			if (j + 16 <= e) {
-				__m128i x = load16(s + j);
-				unsigned m = below16(x, 0x20) | eq16(x, '&') | eq16(x, '<') |
-					     eq16(x, '>') | eq16(x, 0xEF);
-				if (m) {
-					j += first_bit(m);
-					break;
-				}
-				j += 16;
-				continue;
-			}
-#endif
-			if (j + 8 > e) {
-				while (j < e) {
-					unsigned char b = (unsigned char)s[j];
-					if (b < 0x20 || b == '&' || b == '<' || b == '>' ||
-					    b == 0xEF)
-						break;
-					j++;
-				}
-				break;
-			}
-			uint64_t m = side_special8(load8_le(s + j));
-			if (m) {
-				j += first_flagged(m);
-				break;
-			}
-			j += 8;
-		}
+		size_t j = special_at(s, i, e, true);
 		memcpy(w, s + i, j - i);
 		w += j - i;
 		i = j;
@@ -808,7 +803,7 @@ static size_t side_text(const char *s, size_t n, bool has_subset, struct side *s
 		unsigned long ch = b;
 		size_t k = 1;
 		if (b == '&') {
-			k = cdata_amp(s + i, e - i, has_subset, &ch);
+			k = side_amp(s + i, e - i, has_subset, &ch);
 			if (!k)
 				return 0;
 		} else if (b == '\r') {
@@ -816,11 +811,8 @@ static size_t side_text(const char *s, size_t n, bool has_subset, struct side *s
 			k = i + 1 < e && s[i + 1] == '\n' ? 2 : 1;
 		} else if (b < 0x20) {
 			ch = b == '\t' || b == '\n' ? b : ' ';
-		} else if (b == 0xEF) {
-			/* U+FFFE and U+FFFF are no characters to libxml2 (and a sequence cut
-			 * short is no UTF-8): declined; other characters as they are */
-			if (i + 3 > e ||
-			    ((unsigned char)s[i + 1] == 0xBF && (unsigned char)s[i + 2] >= 0xBE))
+		} else if (b == 0xEF) { /* other characters as they are */
+			if (noncharacter_at(s + i, e - i))
 				return 0;
 			memcpy(w, s + i, 3);
 			w += 3;
@@ -832,54 +824,51 @@ static size_t side_text(const char *s, size_t n, bool has_subset, struct side *s
 		w += utf8_encode(ch, w);
 		i += k;
 	}
-	*w = '\0';
-	if (sd->n == sd->cap) {
-		sd->cap = sd->cap ? 2 * sd->cap : 64;
-		sd->v = xreallocarray(sd->v, sd->cap, sizeof(*sd->v));
-	}
-	sd->v[sd->n] = (struct span){(size_t)(start - sd->text.p), (size_t)(w - start)};
-	sd->text.len = (size_t)(w + 1 - sd->text.p);
-	char mark[MARK_LEN];
-	mark_put(mark, sd->n++);
-	put(out, mark, sizeof(mark));
+	side_keep(sd, w, out);
 	return e;
 }
 
-/* Copies the CDATA section s[0..n) ("<![CDATA[" ... "]]>") as sections of at most CDATA_MAX
- * bytes, forbidden controls turned into spaces as put_clean does. */
-static void cdata_split(const char *s, size_t n, struct buf *out)
+/* The content s[0..n) of a CDATA section kept in sd, its mark appended to out. False (sd and
+ * out unchanged) when the reader would read it otherwise: empty (no text at all), or holding
+ * U+FFFE or U+FFFF (an error). Forbidden controls become spaces, as put_clean writes them; the
+ * reader keeps a "\r" of a CDATA section as it is. */
+static bool side_cdata(const char *s, size_t n, struct side *sd, struct buf *out)
 {
-	buf_reserve(out, n + 12 * (n / (CDATA_MAX - 3) + 1));
-	char *w = out->p + out->len, *sec;
-	memcpy(w, s, 9);
-	w += 9;
-	sec = w;
-	s += 9;
-	n -= 12;
-	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
+	if (n == 0 || sd->n == MARK_MAX)
+		return false;
+	buf_reserve(&sd->text, n);
+	char *w = sd->text.p + sd->text.len;
+	size_t i = 0;
+	while (i < n) {
+		size_t j = special_at(s, i, n, false);
+		memcpy(w, s + i, j - i);
+		w += j - i;
+		i = j;
+		if (i >= n)
+			break;
 		unsigned char b = (unsigned char)s[i];
-		if (b < 0x20 && b != '\t' && b != '\n' && b != '\r') {
-			w = cdata_put(w, &sec, s + run, i - run);
-			w = cdata_put(w, &sec, " ", 1);
-			run = i + 1;
+		if (b == 0xEF) {
+			if (noncharacter_at(s + i, n - i))
+				return false;
+			memcpy(w, s + i, 3);
+			w += 3;
+			i += 3;
+			continue;
 		}
+		*w++ = b == '\t' || b == '\n' || b == '\r' ? (char)b : ' ';
+		i++;
 	}
-	w = cdata_put(w, &sec, s + run, n - run);
-	memcpy(w, "]]>", 3);
-	w += 3;
-	out->len = (size_t)(w - out->p);
-	out->p[out->len] = '\0';
+	side_keep(sd, w, out);
+	return true;
 }
 
 /* Copies s[0..n) (UTF-8) into out, mending what the reader would stop at. With side, the text
- * between tags may be kept there and marked (side_text), and long CDATA sections are cut in
- * parts (cdata_split); *ret_marked says whether any was. */
-static void tidy(const char *s, size_t n, struct side *side, struct buf *out, bool *ret_marked)
+ * between tags and the content of CDATA sections may be kept there and marked (side_text,
+ * side_cdata). */
+static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 {
 	size_t i = 0;
-	bool cdata = side != NULL;
-	*ret_marked = false;
+	bool marking = side != NULL;
 	buf_reserve(out, n + n / 16 + 64);
 	while (i < n && (is_space(s[i]) || (unsigned char)s[i] < 0x20))
 		i++;
@@ -892,17 +881,16 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out, bo
 	size_t tag_end = 0, text_at = SIZE_MAX;
 	bool content = false;
 	while (i < n) {
-		if (cdata && i == text_at) {
+		if (marking && i == text_at) {
 			size_t k = side_text(s + i, n - i, has_subset, side, out);
 			text_at = SIZE_MAX;
 			if (k) {
-				*ret_marked = true;
 				i += k;
 				continue;
 			}
 		}
-		/* Copy a run of ordinary bytes at once (up to the end of the tag, for cdata). */
-		size_t j = i, lim = cdata && tag_end ? tag_end : n;
+		/* Copy a run of ordinary bytes at once (up to the end of the tag, when marking). */
+		size_t j = i, lim = marking && tag_end ? tag_end : n;
 		for (;;) {
 #ifdef SWAR_SSE2
 			if (j + 16 <= lim) {
@@ -932,7 +920,7 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out, bo
 		}
 		put(out, s + i, j - i);
 		i = j;
-		if (cdata && tag_end && i == tag_end) {
+		if (marking && tag_end && i == tag_end) {
 			tag_end = 0;
 			text_at = i;
 			content = true;
@@ -951,14 +939,14 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out, bo
 			continue;
 		}
 		if (tag_end)
-			cdata = false;
+			marking = false;
 		const char *rest = s + i;
 		size_t left = n - i;
 		if (left >= 2 && (name_start((unsigned char)rest[1]) || rest[1] == '/')) {
 			/* a tag, the most common by far: the sections below start "<!" or "<?" */
 			put(out, "<", 1);
 			i++;
-			if (cdata)
+			if (marking)
 				tag_end = tag_end_at(s, n, i);
 			continue;
 		}
@@ -972,12 +960,9 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out, bo
 		if (endmark) {
 			const char *e = memmem(rest + 2, left - 2, endmark, strlen(endmark));
 			size_t k = e ? (size_t)(e - rest) + strlen(endmark) : left;
-			if (cdata && e && endmark[0] == ']' && k - 12 > CDATA_MAX) {
-				cdata_split(rest, k, out);
-				*ret_marked = true;
-			} else {
+			if (!(marking && content && e && endmark[0] == ']' &&
+			      side_cdata(rest + 9, k - 12, side, out)))
 				put_clean(out, rest, k);
-			}
 			i += k;
 			if (content)
 				text_at = i;
@@ -1014,7 +999,7 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out, bo
 		if (left >= 2 && rest[1] == '!') {
 			buf_putc(out, '<');
 			i++;
-			if (cdata)
+			if (marking)
 				tag_end = tag_end_at(s, n, i);
 			continue;
 		}
@@ -1908,14 +1893,13 @@ static int parse_doc(const char *data, size_t len, const char *url, const char *
 	struct side side = {0};
 	const char *u8;
 	size_t u8len;
-	bool converted;
 	decode(data, len, http_charset, &utf8, &u8, &u8len);
 	if (!u8) {
 		u8 = utf8.p ? utf8.p : "";
 		u8len = utf8.len;
 	}
 	marks = marks && u8len <= XML_MAX_TEXT_LENGTH && !memchr(u8, 0xEE, u8len);
-	tidy(u8, u8len, marks ? &side : NULL, &clean, &converted);
+	tidy(u8, u8len, marks ? &side : NULL, &clean);
 	buf_free(&utf8);
 	if (side.clash) {
 		side_free(&side);
@@ -1935,7 +1919,7 @@ static int parse_doc(const char *data, size_t len, const char *url, const char *
 	p.doc = xcalloc(1, sizeof(*p.doc));
 	int rc = -EINVAL;
 	enum pass_result res = run_pass(&p, clean.p, clean.len, url, err, errlen);
-	if (res != PASS_OK && converted) {
+	if (res != PASS_OK && side.n) {
 		*ret_again = true;
 		goto out;
 	}
