@@ -125,11 +125,13 @@ struct record {
 #define MARK_LEN 6
 #define MARK_MAX ((size_t)1 << 24)
 
+struct span {
+	size_t at, len;
+};
+
 struct side {
 	struct buf text; /* the texts, each followed by a NUL */
-	struct span {
-		size_t at, len;
-	} * v; /* where each text is in text */
+	struct span *v;	 /* where each text is in text */
 	size_t n, cap;
 	bool clash;	    /* tidy wrote a reference to a character of the marks' range */
 	struct buf scratch; /* a text node with its marks replaced */
@@ -513,8 +515,8 @@ static void put_clean(struct buf *out, const char *s, size_t n)
  * (xmlCurrentChar) from the first byte that is not ASCII to the next '<' or '&', and each
  * reference ("&lt;", "&#x27;") costs it about a thousand instructions: escaped HTML in French was
  * most of the reader's time (161k instructions per item of the generated feeds). As CDATA it
- * read the same text at about 29 instructions a byte (70k per item); a short mark costs it a few
- * hundred instructions whatever the text's length. So the text between a tag and the next
+ * read the same text at about 29 instructions a byte (70k per item); a mark of six bytes costs it
+ * the same whatever the text's length (26k per item). So the text between a tag and the next
  * markup, when it holds references or non-ASCII characters, is kept aside as what the reader
  * would have made of it: the references decoded, a bare '&' or '<' (which tidy escapes) as
  * itself, forbidden controls as spaces, line ends normalised ("\r\n" and "\r" read as "\n").
@@ -820,7 +822,9 @@ static size_t side_text(const char *s, size_t n, bool has_subset, struct side *s
 			continue;
 		} else if (b == '>' && i >= 2 && s[i - 1] == ']' && s[i - 2] == ']') {
 			return 0; /* "]]>" is an error in text */
-		}		  /* else '<' (not markup, tidy's "&lt;") or '>': themselves */
+		}
+		/* ch, what the reader reads: a reference's character, a line end, a space for a
+		 * control, or '<' (not markup, tidy's "&lt;") or '>' as it is */
 		w += utf8_encode(ch, w);
 		i += k;
 	}
