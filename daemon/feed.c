@@ -645,7 +645,7 @@ static bool markup_at(const char *s, size_t n)
 /* The first byte of s[j..e) that side_text (in_text) or side_cdata has to look at, or e: a
  * control (line ends included), 0xEF (which starts U+FFFE and U+FFFF) and, in text, '&', '<' and
  * '>'. */
-static size_t special_at(const char *s, size_t j, size_t e, bool in_text)
+static inline size_t special_at(const char *s, size_t j, size_t e, bool in_text)
 {
 	for (;;) {
 #ifdef SWAR_SSE2
