@@ -566,6 +566,11 @@ static size_t utf8_encode(unsigned long v, char u[4])
  * character (an entity reference, "&#X..;", which libxml2 rejects). */
 static size_t side_amp(const char *s, size_t n, bool has_subset, unsigned long *ret_c)
 {
+	/* "&lt;" and "&gt;", most of escaped HTML's references, without the scan */
+	if (n >= 4 && (s[1] == 'l' || s[1] == 'g') && s[2] == 't' && s[3] == ';') {
+		*ret_c = s[1] == 'l' ? '<' : '>';
+		return 4;
+	}
 	struct amp a;
 	amp_scan(s, n, &a);
 	*ret_c = '&'; /* what tidy_amp's "&amp;" stands for */
