@@ -1769,7 +1769,14 @@ static enum pass_result run_pass(struct parser *p, const char *s, size_t len, co
 	enum pass_result res = PASS_OK;
 	int r;
 	while ((r = xmlTextReaderRead(p->r)) == 1) {
-		int type = xmlTextReaderNodeType(p->r);
+		/* A text node is text to us, white space or not: the reader's node type, which
+		 * tells white space apart by looking for xml:space up the tree, is asked for the
+		 * others. */
+		xmlNodePtr node = xmlTextReaderCurrentNode(p->r);
+		int type =
+		    node && (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE)
+			? XML_READER_TYPE_TEXT
+			: xmlTextReaderNodeType(p->r);
 		int depth = xmlTextReaderDepth(p->r);
 		if (depth > VEILLE_MAX_DEPTH) {
 			res = PASS_TOO_DEEP;
