@@ -1915,6 +1915,8 @@ static int parse_doc(const char *data, size_t len, const char *url, const char *
 		u8len = utf8.len;
 	}
 	marks = marks && u8len <= XML_MAX_TEXT_LENGTH && !memchr(u8, 0xEE, u8len);
+	if (marks) /* what is kept aside comes from the document: room for it at once */
+		buf_reserve(&side.text, u8len);
 	tidy(u8, u8len, marks ? &side : NULL, &clean);
 	buf_free(&utf8);
 	if (side.clash) {
