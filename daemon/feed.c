@@ -120,19 +120,14 @@ struct record {
  * Text the reader is spared (see side_text): tidy reads it itself, keeps what the reader would
  * have made of it here and hands the reader a mark in its place, which capture_node replaces
  * with the text. A mark is two characters of the private use area U+E000..U+EFFF (whose UTF-8
- * starts with the byte 0xEE) holding the text's index, 12 bits in each.
+ * starts with the byte 0xEE) holding where the text starts among those kept, 12 bits in each.
  */
 #define MARK_LEN 6
-#define MARK_MAX ((size_t)1 << 24)
-
-struct span {
-	size_t at, len;
-};
+#define MARK_MAX ((size_t)1 << 24) /* the texts kept start below */
 
 struct side {
-	struct buf text; /* the texts, each followed by a NUL */
-	struct span *v;	 /* where each text is in text */
-	size_t n, cap;
+	struct buf text;    /* the texts, each followed by a NUL */
+	size_t n;	    /* how many */
 	bool clash;	    /* tidy wrote a reference to a character of the marks' range */
 	struct buf scratch; /* a text node with its marks replaced */
 };
@@ -702,7 +697,7 @@ static void put(struct buf *out, const char *s, size_t n)
 	}
 }
 
-/* Writes the mark of text i at w. */
+/* Writes the mark of the text at i (below MARK_MAX) at w. */
 static void mark_put(char *w, size_t i)
 {
 	w[0] = w[3] = (char)0xEE;
@@ -712,7 +707,7 @@ static void mark_put(char *w, size_t i)
 	w[5] = (char)(0x80 | (i & 0x3F));
 }
 
-/* The index of the text whose mark is at s (n bytes left), SIZE_MAX when s holds no mark. */
+/* Where the text whose mark is at s (n bytes left) starts, SIZE_MAX when s holds no mark. */
 static size_t mark_get(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -722,20 +717,14 @@ static size_t mark_get(const char *s, size_t n)
 	       (size_t)(u[4] & 0x3F) << 6 | (size_t)(u[5] & 0x3F);
 }
 
-/* Keeps the text written in sd->text from its end to w as the next text, and appends its mark to
- * out. */
+/* Keeps the text written in sd->text from its end to w, and appends its mark to out. */
 static void side_keep(struct side *sd, char *w, struct buf *out)
 {
-	if (sd->n == sd->cap) {
-		sd->cap = sd->cap ? 2 * sd->cap : 64;
-		sd->v = xreallocarray(sd->v, sd->cap, sizeof(*sd->v));
-	}
-	size_t at = sd->text.len;
-	sd->v[sd->n] = (struct span){at, (size_t)(w - (sd->text.p + at))};
+	char mark[MARK_LEN];
+	mark_put(mark, sd->text.len);
 	*w = '\0';
 	sd->text.len = (size_t)(w + 1 - sd->text.p);
-	char mark[MARK_LEN];
-	mark_put(mark, sd->n++);
+	sd->n++;
 	put(out, mark, sizeof(mark));
 }
 
@@ -792,7 +781,7 @@ static size_t side_text(const char *s, size_t n, bool has_subset, struct side *s
 	}
 	if (!(high & SWAR_HIGHS) && (!refs || refs * 48 < e))
 		return 0;
-	if (sd->n == MARK_MAX)
+	if (sd->text.len >= MARK_MAX)
 		return 0;
 
 	/* Written in place: decoding never lengthens the text. */
@@ -843,7 +832,7 @@ static size_t side_text(const char *s, size_t n, bool has_subset, struct side *s
  * reader keeps a "\r" of a CDATA section as it is. */
 static bool side_cdata(const char *s, size_t n, struct side *sd, struct buf *out)
 {
-	if (n == 0 || sd->n == MARK_MAX)
+	if (n == 0 || sd->text.len >= MARK_MAX)
 		return false;
 	buf_reserve(&sd->text, n);
 	char *w = sd->text.p + sd->text.len;
@@ -1287,6 +1276,15 @@ static void capture_end(struct parser *p)
 	rec->v[c->slot] = v;
 }
 
+/* The text whose mark is at m (n bytes left), or NULL when m holds none. */
+static const char *side_at(const struct side *sd, const char *m, size_t n)
+{
+	size_t at = mark_get(m, n);
+	if (at >= sd->text.len || (at && sd->text.p[at - 1]))
+		return NULL;
+	return sd->text.p + at;
+}
+
 /* The text of the node whose value is v (*n bytes, NUL-terminated): v with each mark replaced by
  * its text (NUL-terminated too), and its length in *n. */
 static const char *side_expand(struct side *sd, const char *v, size_t *n)
@@ -1294,22 +1292,22 @@ static const char *side_expand(struct side *sd, const char *v, size_t *n)
 	const char *end = v + *n, *m = memchr(v, 0xEE, *n);
 	if (!m)
 		return v;
-	size_t i = mark_get(m, (size_t)(end - m));
-	if (*n == MARK_LEN && i < sd->n) { /* one text alone, the most common */
-		*n = sd->v[i].len;
-		return sd->text.p + sd->v[i].at;
+	const char *t = side_at(sd, m, (size_t)(end - m));
+	if (*n == MARK_LEN && t) { /* one text alone, the most common */
+		*n = strlen(t);
+		return t;
 	}
 	struct buf *b = &sd->scratch;
 	buf_reset(b);
 	for (; m; m = memchr(v, 0xEE, (size_t)(end - v))) {
-		i = mark_get(m, (size_t)(end - m));
-		if (i >= sd->n) { /* no mark (feed_parse makes sure it never happens) */
+		t = side_at(sd, m, (size_t)(end - m));
+		if (!t) { /* no mark (feed_parse makes sure it never happens) */
 			buf_append(b, v, (size_t)(m + 1 - v));
 			v = m + 1;
 			continue;
 		}
 		buf_append(b, v, (size_t)(m - v));
-		buf_append(b, sd->text.p + sd->v[i].at, sd->v[i].len);
+		buf_puts(b, t);
 		v = m + MARK_LEN;
 	}
 	buf_append(b, v, (size_t)(end - v));
@@ -1895,7 +1893,6 @@ static void side_free(struct side *sd)
 {
 	buf_free(&sd->text);
 	buf_free(&sd->scratch);
-	free(sd->v);
 }
 
 /* One reading of the document (feed_parse's contract). With marks, text may be kept aside and
