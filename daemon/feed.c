@@ -867,7 +867,9 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 {
 	size_t i = 0;
 	bool marking = side != NULL;
-	buf_reserve(out, n + n / 16 + 64);
+	/* About the input's size; with side, the text kept there leaves markup and marks, a
+	 * fraction of it (the texts are given room in side at once) */
+	buf_reserve(out, side ? n / 4 + 64 : n + n / 16 + 64);
 	while (i < n && (is_space(s[i]) || (unsigned char)s[i] < 0x20))
 		i++;
 	if (n - i >= 3 && memcmp(s + i, "\xef\xbb\xbf", 3) == 0)
