@@ -10,9 +10,10 @@
  *  2. tidy: the well-formedness errors real feeds make and that stop libxml2's reader for good
  *     are mended lexically: text before the XML declaration, HTML named entities XML does not
  *     define (turned into character references), bare '&' and '<', forbidden control characters
- *     and references to them. CDATA sections, comments and the DTD are copied verbatim. Text
- *     with references or non-ASCII characters is decoded by tidy and kept aside, the reader
- *     reading a short mark in its place (see side_text), unless that reading turns out broken.
+ *     and references to them. Comments and the DTD are copied verbatim. Text with references or
+ *     non-ASCII characters, and the content of CDATA sections, is decoded by tidy and kept
+ *     aside, the reader reading a short mark in its place (see side_text), unless that reading
+ *     turns out broken (the text and sections are then copied as they are).
  *  3. read: libxml2's xmlReader (streaming) with XML_PARSE_NONET | XML_PARSE_RECOVER, never
  *     XML_PARSE_NOENT, no DTD loading, no XML_PARSE_HUGE. Entities declared in the document come
  *     out as entity reference nodes and are dropped, never expanded. When the XML is still broken
