@@ -10,9 +10,10 @@
  *  2. tidy: the well-formedness errors real feeds make and that stop libxml2's reader for good
  *     are mended lexically: text before the XML declaration, HTML named entities XML does not
  *     define (turned into character references), bare '&' and '<', forbidden control characters
- *     and references to them. CDATA sections, comments and the DTD are copied verbatim. Text
- *     with references or non-ASCII characters goes to the reader as CDATA sections, which it
- *     reads several times faster (see cdata_text), unless that reading turns out broken.
+ *     and references to them. Comments and the DTD are copied verbatim. Text with references or
+ *     non-ASCII characters, and the content of CDATA sections, is decoded by tidy and kept
+ *     aside, the reader reading a short mark in its place (see side_text), unless that reading
+ *     turns out broken (the text and sections are then copied as they are).
  *  3. read: libxml2's xmlReader (streaming) with XML_PARSE_NONET | XML_PARSE_RECOVER, never
  *     XML_PARSE_NOENT, no DTD loading, no XML_PARSE_HUGE. Entities declared in the document come
  *     out as entity reference nodes and are dropped, never expanded. When the XML is still broken
@@ -37,6 +38,7 @@
 #include <strings.h>
 
 #include <libxml/HTMLparser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/uri.h>
 #include <libxml/xmlreader.h>
 
@@ -115,9 +117,26 @@ struct record {
 	bool title_html; /* Atom title with type html/xhtml */
 };
 
+/*
+ * Text the reader is spared (see side_text): tidy reads it itself, keeps what the reader would
+ * have made of it here and hands the reader a mark in its place, which capture_node replaces
+ * with the text. A mark is two characters of the private use area U+E000..U+EFFF (whose UTF-8
+ * starts with the byte 0xEE) holding where the text starts among those kept, 12 bits in each.
+ */
+#define MARK_LEN 6
+#define MARK_MAX ((size_t)1 << 24) /* the texts kept start below */
+
+struct side {
+	struct buf text;    /* the texts, each followed by a NUL */
+	size_t n;	    /* how many */
+	bool clash;	    /* tidy wrote a reference to a character of the marks' range */
+	struct buf scratch; /* a text node with its marks replaced */
+};
+
 struct parser {
 	xmlTextReaderPtr r;
 	struct feed_doc *doc;
+	struct side *side; /* the texts of the marks (none in a plain reading) */
 	size_t items_cap;
 	int channel_depth; /* depth of <channel> / <feed>, -1 outside */
 	int item_depth;	   /* depth of the open item, -1 outside */
@@ -438,8 +457,9 @@ static int predef_index(const char *name)
 	return -1;
 }
 
-/* Handles the '&' at s[0] (n bytes left); appends its replacement and returns bytes used. */
-static size_t tidy_amp(const char *s, size_t n, bool has_subset, struct buf *out)
+/* Handles the '&' at s[0] (n bytes left); appends its replacement and returns bytes used. With
+ * side, a reference to a character of the marks' range sets side->clash. */
+static size_t tidy_amp(const char *s, size_t n, bool has_subset, struct side *side, struct buf *out)
 {
 	struct amp a;
 	amp_scan(s, n, &a);
@@ -448,6 +468,8 @@ static size_t tidy_amp(const char *s, size_t n, bool has_subset, struct buf *out
 			buf_append(out, s, a.len);
 		else
 			buf_putc(out, ' ');
+		if (side && a.v >= 0xE000 && a.v <= 0xEFFF)
+			side->clash = true; /* the reader would write the character of a mark */
 		return a.len;
 	}
 	if (a.kind == AMP_NAME) {
@@ -485,50 +507,30 @@ static void put_clean(struct buf *out, const char *s, size_t n)
 }
 
 /*
- * Text as CDATA. libxml2's reader reads character data one character at a time (xmlCurrentChar)
- * from the first byte that is not ASCII to the next '<' or '&', and each reference ("&lt;",
- * "&#x27;") costs it about a thousand instructions: escaped HTML in French was most of the
- * reader's time (it took 161k instructions per item of the generated feeds, 70k with their text
- * as CDATA). A CDATA section it reads in blocks. So the text between a tag and the next
- * markup, when it holds references or non-ASCII characters, is written as one CDATA section
- * holding what the reader would have made of it: the references decoded, a bare '&' or '<'
- * (which tidy escapes) as itself, forbidden controls as spaces, line ends normalised ("\r\n"
- * and "\r" read as "\n"; a CDATA section keeps a raw "\r"). The reader then hands out the same
- * text node (XML_PARSE_NOCDATA merges CDATA into text). Text it would read differently is left
- * as it is: an entity reference the document may declare, "&#X..;" (an error to libxml2),
- * U+FFFE and U+FFFF, and text whose decoding holds "]]>". Only a well-formed reading is
- * trusted: when the pass breaks, feed_parse reads the document again without CDATA, so that
- * error positions and salvage stay those of the plain text.
+ * Text the reader is spared. libxml2's reader reads character data one character at a time
+ * (xmlCurrentChar) from the first byte that is not ASCII to the next '<' or '&', and each
+ * reference ("&lt;", "&#x27;") costs it about a thousand instructions: escaped HTML in French was
+ * most of the reader's time (161k instructions per item of the generated feeds). As CDATA it
+ * read the same text at about 29 instructions a byte (70k per item); a mark of six bytes costs it
+ * the same whatever the text's length (26k per item). So the text between a tag and the next
+ * markup, when it holds references or non-ASCII characters, is kept aside as what the reader
+ * would have made of it: the references decoded, a bare '&' or '<' (which tidy escapes) as
+ * itself, forbidden controls as spaces, line ends normalised ("\r\n" and "\r" read as "\n").
+ * The reader reads the mark in its place and capture_node puts the text back: the same text
+ * node. Text it would read differently is left as it is: an entity reference the document may
+ * declare, "&#X..;" (an error to libxml2), U+FFFE and U+FFFF, a raw "]]>" (an error in text).
+ * The content of a CDATA section is kept aside too (side_cdata): libxml2's push parser (under
+ * the reader) searched anew for "]]>" over all it held at each block of a section it could not
+ * see the end of, quadratic in the section's length.
+ *
+ * The marks are unambiguous when the reader makes no other character of their range: feed_parse
+ * uses them only in a document without the byte 0xEE, and reads it again without them when tidy
+ * wrote a reference to such a character (side->clash). A document of more than
+ * XML_MAX_TEXT_LENGTH bytes is read without marks: its text nodes could pass libxml2's limit on
+ * their length, which a mark would hide. Only a well-formed reading is trusted: when the pass
+ * breaks, feed_parse reads the document again without marks, so that error positions and
+ * salvage stay those of the plain text.
  */
-
-/*
- * CDATA sections of at most CDATA_MAX bytes. libxml2's push parser (under the reader) hands out
- * a section it cannot see the end of in blocks, searching anew for "]]>" over all it holds at
- * each block: quadratic in the section's length (a real 780 KB document took 273 M instructions
- * with its texts as single sections, 143 M with sections of 512 bytes; without CDATA, 171 M).
- * A section it sees whole it reads at once. Sections of 288 to 1024 bytes measure alike on the
- * real documents, 512 best on the generated ones, 2048 and more cost more.
- */
-#define CDATA_MAX 512
-
-/* Writes the UTF-8 text s[0..n) at w, in the open section (whose content starts at *sec) and as
- * many more as it takes, cut between characters; returns the end. */
-static char *cdata_put(char *w, char **sec, const char *s, size_t n)
-{
-	for (;;) {
-		size_t room = CDATA_MAX - (size_t)(w - *sec);
-		size_t k = n <= room ? n : utf8_cut(s, n, room);
-		memcpy(w, s, k);
-		w += k;
-		if (k == n)
-			return w;
-		s += k;
-		n -= k;
-		memcpy(w, "]]><![CDATA[", 12);
-		w += 12;
-		*sec = w;
-	}
-}
 
 /* The UTF-8 of the character v (below U+110000) in u; returns its length. */
 static size_t utf8_encode(unsigned long v, char u[4])
@@ -558,8 +560,13 @@ static size_t utf8_encode(unsigned long v, char u[4])
 /* What the reader makes of tidy_amp's output for the '&' at s[0] (n bytes left): the character
  * in *ret_c, and the bytes tidy_amp consumes; 0 when the reader would not read it as one
  * character (an entity reference, "&#X..;", which libxml2 rejects). */
-static size_t cdata_amp(const char *s, size_t n, bool has_subset, unsigned long *ret_c)
+static size_t side_amp(const char *s, size_t n, bool has_subset, unsigned long *ret_c)
 {
+	/* "&lt;" and "&gt;", most of escaped HTML's references, without the scan */
+	if (n >= 4 && (s[1] == 'l' || s[1] == 'g') && s[2] == 't' && s[3] == ';') {
+		*ret_c = s[1] == 'l' ? '<' : '>';
+		return 4;
+	}
 	struct amp a;
 	amp_scan(s, n, &a);
 	*ret_c = '&'; /* what tidy_amp's "&amp;" stands for */
@@ -636,31 +643,100 @@ static bool markup_at(const char *s, size_t n)
 	       (name_start((unsigned char)s[1]) || s[1] == '/' || s[1] == '!' || s[1] == '?');
 }
 
-/* Flags the bytes of x that need a look in cdata_text: '&', '<', '>', a control (line ends
- * included), 0xEF (which starts U+FFFE and U+FFFF). */
-static uint64_t cdata_special8(uint64_t x)
+/* The first byte of s[j..e) that side_text (in_text) or side_cdata has to look at, or e: a
+ * control (line ends included), 0xEF (which starts U+FFFE and U+FFFF) and, in text, '&', '<' and
+ * '>'. */
+static inline size_t special_at(const char *s, size_t j, size_t e, bool in_text)
 {
-	return has_below(x, 0x20) | has_byte(x, '&') | has_byte(x, '<') | has_byte(x, '>') |
-	       has_byte(x, 0xEF);
+	for (;;) {
+#ifdef SWAR_SSE2
+		if (j + 16 <= e) {
+			__m128i x = load16(s + j);
+			unsigned m = below16(x, 0x20) | eq16(x, 0xEF);
+			if (in_text)
+				m |= eq16(x, '&') | eq16(x, '<') | eq16(x, '>');
+			if (m)
+				return j + first_bit(m);
+			j += 16;
+			continue;
+		}
+#endif
+		if (j + 8 > e) {
+			for (; j < e; j++) {
+				unsigned char b = (unsigned char)s[j];
+				if (b < 0x20 || b == 0xEF ||
+				    (in_text && (b == '&' || b == '<' || b == '>')))
+					return j;
+			}
+			return e;
+		}
+		uint64_t x = load8_le(s + j), m = has_below(x, 0x20) | has_byte(x, 0xEF);
+		if (in_text)
+			m |= has_byte(x, '&') | has_byte(x, '<') | has_byte(x, '>');
+		if (m)
+			return j + first_flagged(m);
+		j += 8;
+	}
 }
 
-/* The last two bytes of a text whose last two were tail, once s[0..n) follows. */
-static unsigned tail_of(unsigned tail, const char *s, size_t n)
+/* True when the 0xEF at s[0] (n bytes left) starts U+FFFE or U+FFFF (no characters to libxml2),
+ * or a sequence cut short (no UTF-8). */
+static bool noncharacter_at(const char *s, size_t n)
 {
-	if (n >= 2)
-		return (unsigned)(unsigned char)s[n - 2] << 8 | (unsigned char)s[n - 1];
-	return n ? (tail << 8 | (unsigned char)s[0]) & 0xFFFF : tail;
+	return n < 3 || ((unsigned char)s[1] == 0xBF && (unsigned char)s[2] >= 0xBE);
+}
+
+/* buf_append without the call when there is room (tidy reserves about the input's size). */
+static void put(struct buf *out, const char *s, size_t n)
+{
+	if (out->cap - out->len > n) {
+		memcpy(out->p + out->len, s, n);
+		out->len += n;
+		out->p[out->len] = '\0';
+	} else {
+		buf_append(out, s, n);
+	}
+}
+
+/* Writes the mark of the text at i (below MARK_MAX) at w. */
+static void mark_put(char *w, size_t i)
+{
+	w[0] = w[3] = (char)0xEE;
+	w[1] = (char)(0x80 | (i >> 18 & 0x3F));
+	w[2] = (char)(0x80 | (i >> 12 & 0x3F));
+	w[4] = (char)(0x80 | (i >> 6 & 0x3F));
+	w[5] = (char)(0x80 | (i & 0x3F));
+}
+
+/* Where the text whose mark is at s (n bytes left) starts, SIZE_MAX when s holds no mark. */
+static size_t mark_get(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	if (n < MARK_LEN || u[0] != 0xEE || u[3] != 0xEE)
+		return SIZE_MAX;
+	return (size_t)(u[1] & 0x3F) << 18 | (size_t)(u[2] & 0x3F) << 12 |
+	       (size_t)(u[4] & 0x3F) << 6 | (size_t)(u[5] & 0x3F);
+}
+
+/* Keeps the text written in sd->text from its end to w, and appends its mark to out. */
+static void side_keep(struct side *sd, char *w, struct buf *out)
+{
+	char mark[MARK_LEN];
+	mark_put(mark, sd->text.len);
+	*w = '\0';
+	sd->text.len = (size_t)(w + 1 - sd->text.p);
+	sd->n++;
+	put(out, mark, sizeof(mark));
 }
 
 /*
- * The text s[0..) up to the next markup (or n) as CDATA sections appended to out. Returns the
- * bytes of s it stands for; 0 (out unchanged) when it declines: text the reader would read
+ * The text s[0..) up to the next markup (or n) kept in sd, its mark appended to out. Returns the
+ * bytes of s it stands for; 0 (sd and out unchanged) when it declines: text the reader would read
  * otherwise, or text it reads fast enough as it is. Measured (callgrind, libxml2 2.9.14): the
  * reader takes about 9 instructions a byte for ASCII text, 77 from a non-ASCII character on,
- * 900 per reference; 29 a byte in a CDATA section. So ASCII text is converted only when it holds
- * a reference per 48 bytes.
+ * 900 per reference. So ASCII text is kept aside only when it holds a reference per 48 bytes.
  */
-static size_t cdata_text(const char *s, size_t n, bool has_subset, struct buf *out)
+static size_t side_text(const char *s, size_t n, bool has_subset, struct side *sd, struct buf *out)
 {
 	/* The text's extent, and whether it is worth converting. */
 	size_t e = 0, refs = 0;
@@ -706,60 +782,25 @@ static size_t cdata_text(const char *s, size_t n, bool has_subset, struct buf *o
 	}
 	if (!(high & SWAR_HIGHS) && (!refs || refs * 48 < e))
 		return 0;
+	if (sd->text.len >= MARK_MAX)
+		return 0;
 
-	/* Written in place: decoding never lengthens the text, each section adds 12 bytes. */
-	buf_reserve(out, e + 12 * (e / (CDATA_MAX - 3) + 2));
-	char *w = out->p + out->len, *sec;
-	memcpy(w, "<![CDATA[", 9);
-	w += 9;
-	sec = w;
-	unsigned tail = 0; /* the last two bytes of the text, for "]]>" */
+	/* Written in place: decoding never lengthens the text. */
+	buf_reserve(&sd->text, e);
+	char *w = sd->text.p + sd->text.len;
 	size_t i = 0;
 	while (i < e) {
-		size_t j = i;
-		for (;;) {
-#ifdef SWAR_SSE2
-			if (j + 16 <= e) {
-				__m128i x = load16(s + j);
-				unsigned m = below16(x, 0x20) | eq16(x, '&') | eq16(x, '<') |
-					     eq16(x, '>') | eq16(x, 0xEF);
-				if (m) {
-					j += first_bit(m);
-					break;
-				}
-				j += 16;
-				continue;
-			}
-#endif
-			if (j + 8 > e) {
-				while (j < e) {
-					unsigned char b = (unsigned char)s[j];
-					if (b < 0x20 || b == '&' || b == '<' || b == '>' ||
-					    b == 0xEF)
-						break;
-					j++;
-				}
-				break;
-			}
-			uint64_t m = cdata_special8(load8_le(s + j));
-			if (m) {
-				j += first_flagged(m);
-				break;
-			}
-			j += 8;
-		}
-		if (j > i) {
-			w = cdata_put(w, &sec, s + i, j - i);
-			tail = tail_of(tail, s + i, j - i);
-			i = j;
-			if (i >= e)
-				break;
-		}
+		size_t j = special_at(s, i, e, true);
+		memcpy(w, s + i, j - i);
+		w += j - i;
+		i = j;
+		if (i >= e)
+			break;
 		unsigned char b = (unsigned char)s[i];
 		unsigned long ch = b;
 		size_t k = 1;
 		if (b == '&') {
-			k = cdata_amp(s + i, e - i, has_subset, &ch);
+			k = side_amp(s + i, e - i, has_subset, &ch);
 			if (!k)
 				return 0;
 		} else if (b == '\r') {
@@ -767,100 +808,90 @@ static size_t cdata_text(const char *s, size_t n, bool has_subset, struct buf *o
 			k = i + 1 < e && s[i + 1] == '\n' ? 2 : 1;
 		} else if (b < 0x20) {
 			ch = b == '\t' || b == '\n' ? b : ' ';
-		} else if (b == 0xEF) {
-			/* U+FFFE and U+FFFF are no characters to libxml2 (and a sequence cut
-			 * short is no UTF-8): declined; other characters as they are */
-			if (i + 3 > e ||
-			    ((unsigned char)s[i + 1] == 0xBF && (unsigned char)s[i + 2] >= 0xBE))
+		} else if (b == 0xEF) { /* other characters as they are */
+			if (noncharacter_at(s + i, e - i))
 				return 0;
-			w = cdata_put(w, &sec, s + i, 3);
-			tail = tail_of(tail, s + i, 3);
+			memcpy(w, s + i, 3);
+			w += 3;
 			i += 3;
 			continue;
-		} /* else '<' (not markup, tidy's "&lt;") or '>': themselves */
-		if (ch == '>' && tail == (']' << 8 | ']'))
-			return 0; /* "]]>" would end the section */
-		char u[4];
-		size_t ul = utf8_encode(ch, u);
-		w = cdata_put(w, &sec, u, ul);
-		tail = tail_of(tail, u, ul);
+		} else if (b == '>' && i >= 2 && s[i - 1] == ']' && s[i - 2] == ']') {
+			return 0; /* "]]>" is an error in text */
+		}
+		/* ch, what the reader reads: a reference's character, a line end, a space for a
+		 * control, or '<' (not markup, tidy's "&lt;") or '>' as it is */
+		w += utf8_encode(ch, w);
 		i += k;
 	}
-	memcpy(w, "]]>", 3);
-	w += 3;
-	out->len = (size_t)(w - out->p);
-	out->p[out->len] = '\0';
+	side_keep(sd, w, out);
 	return e;
 }
 
-/* Copies the CDATA section s[0..n) ("<![CDATA[" ... "]]>") as sections of at most CDATA_MAX
- * bytes, forbidden controls turned into spaces as put_clean does. */
-static void cdata_split(const char *s, size_t n, struct buf *out)
+/* The content s[0..n) of a CDATA section kept in sd, its mark appended to out. False (sd and
+ * out unchanged) when the reader would read it otherwise: empty (no text at all), or holding
+ * U+FFFE or U+FFFF (an error). Forbidden controls become spaces, as put_clean writes them; the
+ * reader keeps a "\r" of a CDATA section as it is. */
+static bool side_cdata(const char *s, size_t n, struct side *sd, struct buf *out)
 {
-	buf_reserve(out, n + 12 * (n / (CDATA_MAX - 3) + 1));
-	char *w = out->p + out->len, *sec;
-	memcpy(w, s, 9);
-	w += 9;
-	sec = w;
-	s += 9;
-	n -= 12;
-	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
+	if (n == 0 || sd->text.len >= MARK_MAX)
+		return false;
+	buf_reserve(&sd->text, n);
+	char *w = sd->text.p + sd->text.len;
+	size_t i = 0;
+	while (i < n) {
+		size_t j = special_at(s, i, n, false);
+		memcpy(w, s + i, j - i);
+		w += j - i;
+		i = j;
+		if (i >= n)
+			break;
 		unsigned char b = (unsigned char)s[i];
-		if (b < 0x20 && b != '\t' && b != '\n' && b != '\r') {
-			w = cdata_put(w, &sec, s + run, i - run);
-			w = cdata_put(w, &sec, " ", 1);
-			run = i + 1;
+		if (b == 0xEF) {
+			if (noncharacter_at(s + i, n - i))
+				return false;
+			memcpy(w, s + i, 3);
+			w += 3;
+			i += 3;
+			continue;
 		}
+		*w++ = b == '\t' || b == '\n' || b == '\r' ? (char)b : ' ';
+		i++;
 	}
-	w = cdata_put(w, &sec, s + run, n - run);
-	memcpy(w, "]]>", 3);
-	w += 3;
-	out->len = (size_t)(w - out->p);
-	out->p[out->len] = '\0';
+	side_keep(sd, w, out);
+	return true;
 }
 
-/* buf_append without the call when there is room (tidy reserves about the input's size). */
-static void put(struct buf *out, const char *s, size_t n)
-{
-	if (out->cap - out->len > n) {
-		memcpy(out->p + out->len, s, n);
-		out->len += n;
-		out->p[out->len] = '\0';
-	} else {
-		buf_append(out, s, n);
-	}
-}
-
-/* Copies s[0..n) (UTF-8) into out, mending what the reader would stop at. With cdata, the text
- * between tags may be written as CDATA sections (cdata_text); *ret_cdata says whether any was. */
-static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret_cdata)
+/* Copies s[0..n) (UTF-8) into out, mending what the reader would stop at. With side, the text
+ * between tags and the content of CDATA sections may be kept there and marked (side_text,
+ * side_cdata). */
+static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 {
 	size_t i = 0;
-	*ret_cdata = false;
-	buf_reserve(out, n + n / 16 + 64);
+	bool marking = side != NULL;
+	/* About the input's size; with side, the text kept there leaves markup and marks, a
+	 * fraction of it (the texts are given room in side at once) */
+	buf_reserve(out, side ? n / 4 + 64 : n + n / 16 + 64);
 	while (i < n && (is_space(s[i]) || (unsigned char)s[i] < 0x20))
 		i++;
 	if (n - i >= 3 && memcmp(s + i, "\xef\xbb\xbf", 3) == 0)
 		i += 3;
 	bool has_subset = false;
-	/* For cdata: the end of the tag being copied (0 outside one), where text starts next
+	/* With side: the end of the tag being copied (0 outside one), where text starts next
 	 * (SIZE_MAX: nowhere), and whether a tag ended yet (no text is converted in the prolog).
 	 * Anything odd (a '<' inside a tag) ends the conversions: the rest is copied plainly. */
 	size_t tag_end = 0, text_at = SIZE_MAX;
 	bool content = false;
 	while (i < n) {
-		if (cdata && i == text_at) {
-			size_t k = cdata_text(s + i, n - i, has_subset, out);
+		if (marking && i == text_at) {
+			size_t k = side_text(s + i, n - i, has_subset, side, out);
 			text_at = SIZE_MAX;
 			if (k) {
-				*ret_cdata = true;
 				i += k;
 				continue;
 			}
 		}
-		/* Copy a run of ordinary bytes at once (up to the end of the tag, for cdata). */
-		size_t j = i, lim = cdata && tag_end ? tag_end : n;
+		/* Copy a run of ordinary bytes at once (up to the end of the tag, when marking). */
+		size_t j = i, lim = marking && tag_end ? tag_end : n;
 		for (;;) {
 #ifdef SWAR_SSE2
 			if (j + 16 <= lim) {
@@ -890,7 +921,7 @@ static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret
 		}
 		put(out, s + i, j - i);
 		i = j;
-		if (cdata && tag_end && i == tag_end) {
+		if (marking && tag_end && i == tag_end) {
 			tag_end = 0;
 			text_at = i;
 			content = true;
@@ -900,7 +931,7 @@ static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret
 			break;
 		char c = s[i];
 		if (c == '&') {
-			i += tidy_amp(s + i, n - i, has_subset, out);
+			i += tidy_amp(s + i, n - i, has_subset, side, out);
 			continue;
 		}
 		if (c != '<') {
@@ -909,14 +940,14 @@ static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret
 			continue;
 		}
 		if (tag_end)
-			cdata = false;
+			marking = false;
 		const char *rest = s + i;
 		size_t left = n - i;
 		if (left >= 2 && (name_start((unsigned char)rest[1]) || rest[1] == '/')) {
 			/* a tag, the most common by far: the sections below start "<!" or "<?" */
 			put(out, "<", 1);
 			i++;
-			if (cdata)
+			if (marking)
 				tag_end = tag_end_at(s, n, i);
 			continue;
 		}
@@ -930,12 +961,9 @@ static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret
 		if (endmark) {
 			const char *e = memmem(rest + 2, left - 2, endmark, strlen(endmark));
 			size_t k = e ? (size_t)(e - rest) + strlen(endmark) : left;
-			if (cdata && e && endmark[0] == ']' && k - 12 > CDATA_MAX) {
-				cdata_split(rest, k, out);
-				*ret_cdata = true;
-			} else {
+			if (!(marking && content && e && endmark[0] == ']' &&
+			      side_cdata(rest + 9, k - 12, side, out)))
 				put_clean(out, rest, k);
-			}
 			i += k;
 			if (content)
 				text_at = i;
@@ -972,7 +1000,7 @@ static void tidy(const char *s, size_t n, bool cdata, struct buf *out, bool *ret
 		if (left >= 2 && rest[1] == '!') {
 			buf_putc(out, '<');
 			i++;
-			if (cdata)
+			if (marking)
 				tag_end = tag_end_at(s, n, i);
 			continue;
 		}
@@ -1251,6 +1279,45 @@ static void capture_end(struct parser *p)
 	rec->v[c->slot] = v;
 }
 
+/* The text whose mark is at m (n bytes left), or NULL when m holds none. */
+static const char *side_at(const struct side *sd, const char *m, size_t n)
+{
+	size_t at = mark_get(m, n);
+	if (at >= sd->text.len || (at && sd->text.p[at - 1]))
+		return NULL;
+	return sd->text.p + at;
+}
+
+/* The text of the node whose value is v (*n bytes, NUL-terminated): v with each mark replaced by
+ * its text (NUL-terminated too), and its length in *n. */
+static const char *side_expand(struct side *sd, const char *v, size_t *n)
+{
+	const char *end = v + *n, *m = memchr(v, 0xEE, *n);
+	if (!m)
+		return v;
+	const char *t = side_at(sd, m, (size_t)(end - m));
+	if (*n == MARK_LEN && t) { /* one text alone, the most common */
+		*n = strlen(t);
+		return t;
+	}
+	struct buf *b = &sd->scratch;
+	buf_reset(b);
+	for (; m; m = memchr(v, 0xEE, (size_t)(end - v))) {
+		t = side_at(sd, m, (size_t)(end - m));
+		if (!t) { /* no mark (feed_parse makes sure it never happens) */
+			buf_append(b, v, (size_t)(m + 1 - v));
+			v = m + 1;
+			continue;
+		}
+		buf_append(b, v, (size_t)(m - v));
+		buf_puts(b, t);
+		v = m + MARK_LEN;
+	}
+	buf_append(b, v, (size_t)(end - v));
+	*n = b->len;
+	return b->p;
+}
+
 /* Feeds one node to the open capture. */
 static void capture_node(struct parser *p, int type)
 {
@@ -1285,10 +1352,13 @@ static void capture_node(struct parser *p, int type)
 		const char *v = (const char *)xmlTextReaderConstValue(p->r);
 		if (!v)
 			return;
+		size_t n = strlen(v);
+		if (p->side->n)
+			v = side_expand(p->side, v, &n);
 		if (c->kind == K_XHTML)
 			cap_put_escaped(c, v);
 		else
-			cap_put(c, v, strlen(v));
+			cap_put(c, v, n);
 		return;
 	}
 	default:
@@ -1700,7 +1770,14 @@ static enum pass_result run_pass(struct parser *p, const char *s, size_t len, co
 	enum pass_result res = PASS_OK;
 	int r;
 	while ((r = xmlTextReaderRead(p->r)) == 1) {
-		int type = xmlTextReaderNodeType(p->r);
+		/* A text node is text to us, white space or not: the reader's node type, which
+		 * tells white space apart by looking for xml:space up the tree, is asked for the
+		 * others. */
+		xmlNodePtr node = xmlTextReaderCurrentNode(p->r);
+		int type =
+		    node && (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE)
+			? XML_READER_TYPE_TEXT
+			: xmlTextReaderNodeType(p->r);
 		int depth = xmlTextReaderDepth(p->r);
 		if (depth > VEILLE_MAX_DEPTH) {
 			res = PASS_TOO_DEEP;
@@ -1814,35 +1891,53 @@ static void salvage(struct parser *p, const char *clean, size_t len, const char 
 	buf_free(&syn);
 }
 
-/* One reading of the document (feed_parse's contract). With cdata, the text goes to the reader
- * as CDATA sections (cdata_text); when that reading is not well-formed, *ret_again is set and
- * the caller reads the document again without them. */
+/* Frees what sd holds. */
+static void side_free(struct side *sd)
+{
+	buf_free(&sd->text);
+	buf_free(&sd->scratch);
+}
+
+/* One reading of the document (feed_parse's contract). With marks, text may be kept aside and
+ * marked (side_text); when that reading is not well-formed, or cannot be trusted, *ret_again is
+ * set and the caller reads the document again without them. */
 static int parse_doc(const char *data, size_t len, const char *url, const char *http_charset,
-		     bool cdata, struct feed_doc **ret_doc, char *err, size_t errlen,
+		     bool marks, struct feed_doc **ret_doc, char *err, size_t errlen,
 		     bool *ret_again)
 {
 	struct buf utf8 = {0}, clean = {0};
+	struct side side = {0};
 	const char *u8;
 	size_t u8len;
-	bool converted;
 	decode(data, len, http_charset, &utf8, &u8, &u8len);
 	if (!u8) {
 		u8 = utf8.p ? utf8.p : "";
 		u8len = utf8.len;
 	}
-	tidy(u8, u8len, cdata, &clean, &converted);
+	marks = marks && u8len <= XML_MAX_TEXT_LENGTH && !memchr(u8, 0xEE, u8len);
+	if (marks) /* what is kept aside comes from the document: room for it at once */
+		buf_reserve(&side.text, u8len);
+	tidy(u8, u8len, marks ? &side : NULL, &clean);
 	buf_free(&utf8);
+	if (side.clash) {
+		side_free(&side);
+		buf_free(&clean);
+		*ret_again = true;
+		return -EINVAL;
+	}
 	if (clean.len == 0 || clean.len > INT32_MAX) {
+		side_free(&side);
 		buf_free(&clean);
 		set_err(err, errlen, "empty document");
 		return -EINVAL;
 	}
 
-	struct parser p = {.channel_depth = -2, .item_depth = -1, .author_depth = -1};
+	struct parser p = {
+	    .channel_depth = -2, .item_depth = -1, .author_depth = -1, .side = &side};
 	p.doc = xcalloc(1, sizeof(*p.doc));
 	int rc = -EINVAL;
 	enum pass_result res = run_pass(&p, clean.p, clean.len, url, err, errlen);
-	if (res != PASS_OK && converted) {
+	if (res != PASS_OK && side.n) {
 		*ret_again = true;
 		goto out;
 	}
@@ -1908,13 +2003,14 @@ out:
 	record_clear(&p.chan);
 	buf_free(&p.cap.b);
 	buf_free(&clean);
+	side_free(&side);
 	feed_doc_free(p.doc);
 	return rc;
 }
 
-/* feed_parse, with (cdata) or without text as CDATA. */
+/* feed_parse, with (marks) or without text kept aside. */
 static int parse(const char *data, size_t len, const char *url, const char *http_charset,
-		 bool cdata, struct feed_doc **ret_doc, char *err, size_t errlen)
+		 bool marks, struct feed_doc **ret_doc, char *err, size_t errlen)
 {
 	if (err && errlen)
 		err[0] = '\0';
@@ -1928,7 +2024,7 @@ static int parse(const char *data, size_t len, const char *url, const char *http
 	}
 	xmlInitParser();
 	bool again = false;
-	int r = parse_doc(data, len, url, http_charset, cdata, ret_doc, err, errlen, &again);
+	int r = parse_doc(data, len, url, http_charset, marks, ret_doc, err, errlen, &again);
 	if (!again)
 		return r;
 	if (err && errlen)

@@ -55,8 +55,8 @@ void feed_global_init(void);
  */
 int feed_parse(const char *data, size_t len, const char *url, const char *http_charset,
 	       struct feed_doc **ret_doc, char *err, size_t errlen);
-/* feed_parse with the text handed to libxml2 as it is, never as CDATA sections (what feed_parse
- * did before them): the tests hold feed_parse to the same result. */
+/* feed_parse with all the text read by libxml2, never kept aside and marked (what feed_parse did
+ * before): the tests hold feed_parse to the same result. */
 int feed_parse_reference(const char *data, size_t len, const char *url, const char *http_charset,
 			 struct feed_doc **ret_doc, char *err, size_t errlen);
 void feed_doc_free(struct feed_doc *doc);

@@ -1,8 +1,8 @@
 /*
  * fuzz_feed.c - libFuzzer target: feed_parse on arbitrary bytes, under each kind of HTTP charset,
  * then checks what every caller relies on (caps, valid UTF-8, counts) and that feed_parse_reference
- * (the text never handed to libxml2 as CDATA) gives the same result. Also feeds the same bytes to
- * date_parse and html_to_text.
+ * (all the text read by libxml2, none kept aside) gives the same result. Also feeds the same bytes
+ * to date_parse and html_to_text.
  */
 #include <stdbool.h>
 #include <stddef.h>

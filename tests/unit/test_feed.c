@@ -439,7 +439,7 @@ static void test_entities(void **state)
 	feed_doc_free(doc);
 }
 
-/* ---- text handed to the reader as CDATA -------------------------------------------------- */
+/* ---- text kept aside, the reader reading a mark in its place ------------------------------- */
 
 /* What a parse gave, every field, for comparing two parses byte for byte. */
 static void put_result(struct buf *b, int r, const struct feed_doc *doc, const char *err)
@@ -493,9 +493,9 @@ static void as_reference_str(const char *xml)
 	assert_as_reference(xml, strlen(xml));
 }
 
-/* Text the reader would read otherwise than as CDATA is left alone, and what is converted reads
- * the same: references, bare '&' and '<', line ends, "]]>", U+FFFE, declared entities, long
- * texts and sections cut in parts, a '>' inside an attribute, broken documents. */
+/* Text the reader would read otherwise than as it is kept is left alone, and what is kept reads
+ * the same: references, bare '&' and '<', line ends, "]]>", U+FFFE, declared entities, CDATA,
+ * the characters of the marks, long texts, a '>' inside an attribute, broken documents. */
 static void test_cdata_text(void **state)
 {
 	(void)state;
@@ -514,6 +514,8 @@ static void test_cdata_text(void **state)
 	    "\xef\xbc\x81 é \xef\xbb\xbf",
 	    "é \x01\x02 \x1f x",
 	    "😀 𝄞 ∑ ü",
+	    /* the characters of the marks, raw */
+	    "<![CDATA[\xee\x80\x80\xee\x80\x81]]>y \xee\x80\x80\xee\x80\x80 é",
 	    "a&#233;<![CDATA[ é ]]>b &amp; <!-- é --> c é<?pi é?>d",
 	    "<b>é</b> &amp; <i>x</i>",
 	    "é\n",
@@ -521,6 +523,14 @@ static void test_cdata_text(void **state)
 	    "&amp;",
 	    "é",
 	    "&nbsp;&rsquo;&hellip;&euro;&Scaron;&thetasym;",
+	    "<![CDATA[a \xef\xbf\xbf b]]> é",
+	    /* references to the characters of the marks: in plain ASCII text, which the
+	     * reader reads itself, or in text kept aside */
+	    "plain ASCII text, which the reader reads as it is for it holds few references "
+	    "(two in more than 96 bytes): &#xE000;&#xE000;",
+	    "é &#xE000;&#xE000; &#xF000;",
+	    "plain ASCII text, which the reader reads as it is for it holds few references "
+	    "(two in more than 96 bytes): &#57344;&#xEFFF;",
 	};
 	static const char *const frames[] = {
 	    "<rss><channel><title>%s</title><item><title>%s</title><description>%s"
@@ -546,18 +556,35 @@ static void test_cdata_text(void **state)
 			free(doc);
 		}
 
-	/* Long texts, cut into sections between characters; a long CDATA section, cut too. */
+	/* The characters of a mark, raw, in text that a declared entity's reference leaves to the
+	 * reader, in a document where text is kept aside. */
+	as_reference_str("<!DOCTYPE rss [<!ENTITY ent \"X\">]><rss><channel><title>"
+			 "\xee\x80\x80\xee\x80\x80 é &ent;</title><item><title>é</title></item>"
+			 "</channel></rss>");
+
+	/* Long texts; a long CDATA section; a title longer than what its capture keeps, cut within
+	 * a text kept aside. */
 	struct buf b = {0}, long_text = {0};
 	for (int i = 0; i < 900; i++)
 		buf_puts(&long_text, i % 7 ? "économie " : "&lt;p&gt;ü&#8217;x ");
 	buf_printf(&b,
-		   "<rss><channel><item><title>t</title><description>%s</description>"
+		   "<rss><channel><item><title>%s<![CDATA[ü]]>%s</title><description>%s"
+		   "</description>"
 		   "<content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">"
 		   "<![CDATA[",
-		   long_text.p);
+		   long_text.p, long_text.p, long_text.p);
 	for (int i = 0; i < 3000; i++)
 		buf_puts(&b, i % 5 ? "ééé\x01 " : "😀\r\n");
 	buf_puts(&b, "]]></content:encoded></item></channel></rss>");
+	assert_as_reference(b.p, b.len);
+
+	/* A CDATA section keeps its "\r": what the capture of an author keeps (4096 bytes) ends
+	 * before the 'x' that follows 2100 "\r\n", not after it. */
+	buf_reset(&b);
+	buf_puts(&b, "<rss><channel><item><title>t</title><author><![CDATA[");
+	for (int i = 0; i < 2100; i++)
+		buf_puts(&b, "\r\n");
+	buf_puts(&b, "x]]></author></item></channel></rss>");
 	assert_as_reference(b.p, b.len);
 	buf_free(&b);
 	buf_free(&long_text);
@@ -608,6 +635,10 @@ static void test_cdata_random(void **state)
 	    "&gt;",
 	    "      ",
 	    "ü",
+	    "&#xE000;",
+	    "\xee\x80\x80",
+	    "<![CDATA[\xee\x80\x81]]>",
+	    "<![CDATA[]]>",
 	};
 	uint64_t seed = 88172645463325252ull;
 	for (int n = 0; n < 4000; n++) {
@@ -1074,7 +1105,7 @@ static void test_real_documents(void **state)
 			feed_doc_free(doc);
 		}
 
-		/* the text as CDATA changes nothing */
+		/* the text kept aside changes nothing */
 		assert_as_reference(data, len);
 
 		/* golden facts */
