@@ -648,6 +648,27 @@ static inline struct class16 class16(const unsigned char *p, char *d, bool fold)
 	return c;
 }
 
+/* Ends the word begun at *word, written up to *w: its rules into *hit, then the space after it. */
+static inline __attribute__((always_inline)) void word_end(const char **word, char **w, bool *first,
+							   uint64_t *hit)
+{
+	*hit |= word_rules(*word, *w, *first);
+	*first = false;
+	*(*w)++ = ' ';
+	*word = NULL;
+}
+
+/* Begins a word at w unless one is begun, its start (from base) recorded in *sv when kept. */
+static inline __attribute__((always_inline)) void word_begin(const char **word, char *w,
+							     size_t **sv, const char *base)
+{
+	if (!*word) {
+		*word = w;
+		if (*sv)
+			*(*sv)++ = (size_t)(w - base);
+	}
+}
+
 /*
  * words_impl's words in the sixteen bytes at p (p[0] an ASCII letter or digit) as far as they
  * hold only ASCII letters and digits with single ASCII separators between them and, when fold,
@@ -670,22 +691,15 @@ static inline __attribute__((always_inline)) size_t words16(const unsigned char 
 	size_t n = (size_t)__builtin_ctz(stop | 0x10000u);
 	if (!n)
 		return 0;
-	if (!*word) {
-		*word = out;
-		if (*sv)
-			*(*sv)++ = (size_t)(out - base);
-	}
+	word_begin(word, out, sv, base);
 	/* each separator ends a word and, unless it is the last byte taken, a word follows it */
 	for (unsigned m = sep & ((1u << n) - 1); m; m &= m - 1) {
 		size_t j = (size_t)__builtin_ctz(m);
 		*hit |= word_rules(*word, out + j, *first);
 		*first = false;
 		*word = NULL;
-		if (j + 1 < n) {
-			*word = out + j + 1;
-			if (*sv)
-				*(*sv)++ = (size_t)(out + j + 1 - base);
-		}
+		if (j + 1 < n)
+			word_begin(word, out + j + 1, sv, base);
 	}
 	*w = out + n;
 	return n;
@@ -823,20 +837,13 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 							if (!split_room(w, limit, sv, sv_end,
 									len - i))
 								goto bail;
-							hit |= word_rules(word, w, first);
-							first = false;
-							*w++ = ' ';
-							word = NULL;
+							word_end(&word, &w, &first, &hit);
 							continue;
 						}
 					}
 					/* An ASCII separator ends the word (as below). */
-					if (word) {
-						hit |= word_rules(word, w, first);
-						first = false;
-						*w++ = ' ';
-						word = NULL;
-					}
+					if (word)
+						word_end(&word, &w, &first, &hit);
 					do
 						i++;
 					while (i < len && p[i] < 0x80 && !ascii_alnum(p[i]));
@@ -852,10 +859,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 			if (word && letter_case(p + i, len - i) == 1 && letter_before(p, i) == -1) {
 				if (!split_room(w, limit, sv, sv_end, len - i))
 					goto bail;
-				hit |= word_rules(word, w, first);
-				first = false;
-				*w++ = ' ';
-				word = NULL;
+				word_end(&word, &w, &first, &hit);
 			}
 			/* Most characters here are of two bytes and fold to one thing. */
 			if (p[i] >= 0xC2 && p[i] <= 0xDF && i + 1 < len &&
@@ -864,23 +868,15 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				    &fold2[(p[i] & 0x1Fu) << 6 | (p[i + 1] & 0x3Fu)];
 				if (e->kind == FOLD2_WORD &&
 				    (size_t)(limit - w) >= e->len + (len - i - 2) + 10) {
-					if (!word) {
-						word = w;
-						if (sv)
-							*sv++ = (size_t)(w - base);
-					}
+					word_begin(&word, w, &sv, base);
 					memcpy(w, e, 8);
 					w += e->len;
 					i += 2;
 					continue;
 				}
 				if (e->kind == FOLD2_SEP) {
-					if (word) {
-						hit |= word_rules(word, w, first);
-						first = false;
-						*w++ = ' ';
-						word = NULL;
-					}
+					if (word)
+						word_end(&word, &w, &first, &hit);
 					i += 2;
 					continue;
 				}
@@ -896,12 +892,8 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				uint32_t cp;
 				size_t kq = utf8_decode(q + j, n - j, &cp);
 				if (folded_separator(cp)) {
-					if (word) {
-						hit |= word_rules(word, w, first);
-						first = false;
-						*w++ = ' ';
-						word = NULL;
-					}
+					if (word)
+						word_end(&word, &w, &first, &hit);
 				} else {
 					if (!word) {
 						/* Room for it and for the starts of the
@@ -925,27 +917,17 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 			sep = is_separator(cp) || text_fold_space(cp);
 		}
 		if (sep) {
-			if (word) {
-				hit |= word_rules(word, w, first);
-				first = false;
-				*w++ = ' ';
-				word = NULL;
-			}
+			if (word)
+				word_end(&word, &w, &first, &hit);
 		} else {
-			if (!word) {
-				word = w;
-				if (sv)
-					*sv++ = (size_t)(w - base);
-			}
+			word_begin(&word, w, &sv, base);
 			memcpy(w, p + i, k);
 			w += k;
 		}
 		i += k;
 	}
-	if (word) {
-		hit |= word_rules(word, w, first);
-		*w++ = ' ';
-	}
+	if (word)
+		word_end(&word, &w, &first, &hit);
 	if (st)
 		st->n = (size_t)(sv - st->v);
 	out->len = (size_t)(w - base);
