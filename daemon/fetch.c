@@ -543,7 +543,7 @@ static void thread_decompressor_free(void)
  * apart. gzip may hold several members; bytes after the last are ignored. libdeflate decodes a
  * whole member into a buffer that must hold all of it: the first size tried is the last gzip
  * member's trailer (exact for one member), and it doubles each time the output does not fit, up
- * to one byte over max, which tells a body larger than max (so a bomb stops there).
+ * to max: a member that does not fit then makes a body larger than max (a bomb stops there).
  */
 static int inflate_one(struct libdeflate_decompressor *d, enum coding c, const unsigned char *in,
 		       size_t len, size_t max, struct buf *out, char *msg, size_t msglen)
@@ -557,10 +557,11 @@ static int inflate_one(struct libdeflate_decompressor *d, enum coding c, const u
 		guess = (size_t)in[len - 4] | (size_t)in[len - 3] << 8 | (size_t)in[len - 2] << 16 |
 			(size_t)in[len - 1] << 24;
 	/* deflate inflates at most 1032 times */
-	size_t limit = max + 1;
 	if (guess / 1032 > len)
 		guess = len * 1032;
-	size_t size = guess < 4096 ? 4096 : guess < limit ? guess : limit;
+	size_t size = guess < 4096 ? 4096 : guess;
+	if (size > max)
+		size = max;
 	out->p = xmalloc(size + 1);
 	out->cap = size + 1;
 	for (;;) {
@@ -574,15 +575,13 @@ static int inflate_one(struct libdeflate_decompressor *d, enum coding c, const u
 			rc = libdeflate_zlib_decompress_ex(d, in, len, to, room, &used, &made);
 		else
 			rc = libdeflate_deflate_decompress_ex(d, in, len, to, room, &used, &made);
-		if (rc == LIBDEFLATE_INSUFFICIENT_SPACE && size < limit) {
-			size = size < limit - size ? 2 * size : limit;
+		if (rc == LIBDEFLATE_INSUFFICIENT_SPACE && size < max) {
+			size = size < max - size ? 2 * size : max;
 			out->p = xreallocarray(out->p, size + 1, 1);
 			out->cap = size + 1;
 			continue;
 		}
-		if (rc == LIBDEFLATE_SUCCESS)
-			out->len += made;
-		if (rc == LIBDEFLATE_INSUFFICIENT_SPACE || out->len > max) {
+		if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
 			too_big_msg(max,
 				    c == CODING_GZIP ? " once decoded (gzip)"
 						     : " once decoded (deflate)",
@@ -596,6 +595,7 @@ static int inflate_one(struct libdeflate_decompressor *d, enum coding c, const u
 				snprintf(msg, msglen, "bad %s data: corrupt or truncated", name);
 			return -EBADMSG;
 		}
+		out->len += made;
 		in += used;
 		len -= used;
 		if (c != CODING_GZIP || len < 2 || in[0] != 0x1f || in[1] != 0x8b)
