@@ -27,12 +27,12 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
-#include <limits.h>
+#include <libdeflate.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <zlib.h>
 
 #ifndef VEILLE_VERSION
 #define VEILLE_VERSION "0"
@@ -84,9 +84,12 @@ void fetch_global_init(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+static void thread_decompressor_free(void);
+
 void fetch_global_cleanup(void)
 {
 	curl_global_cleanup();
+	thread_decompressor_free();
 }
 
 const char *fetch_error_name(enum fetch_error e)
@@ -487,91 +490,119 @@ static int codings_parse(const char *encoding, enum coding out[FETCH_MAX_CODINGS
 	return 0;
 }
 
-/* Inflates in[0..len), coded with c, into out (empty), at most max bytes. 0 or -errno with msg.
+/*
+ * One libdeflate decompressor per thread (its tables, about 11 KiB), made on the thread's first
+ * body and reused for every later one, freed when the thread exits (a worker's, when the worker
+ * is freed) or by fetch_global_cleanup (the calling thread's).
+ */
+static pthread_key_t decomp_key;
+static pthread_once_t decomp_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct libdeflate_decompressor *thread_decomp;
+
+static void decomp_free_cb(void *d)
+{
+	libdeflate_free_decompressor(d);
+}
+
+static void decomp_key_init(void)
+{
+	/* On failure none is kept: each body gets a decompressor of its own (correct, slower). */
+	if (pthread_key_create(&decomp_key, decomp_free_cb) != 0)
+		decomp_key = (pthread_key_t)-1;
+}
+
+/* The calling thread's decompressor, or NULL when it cannot keep one. */
+static struct libdeflate_decompressor *thread_decompressor(void)
+{
+	if (thread_decomp)
+		return thread_decomp;
+	pthread_once(&decomp_once, decomp_key_init);
+	if (decomp_key == (pthread_key_t)-1)
+		return NULL;
+	struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+	if (d && pthread_setspecific(decomp_key, d) != 0) {
+		libdeflate_free_decompressor(d);
+		return NULL;
+	}
+	return thread_decomp = d;
+}
+
+/* Frees the calling thread's decompressor now (the main thread's: it has no exit of its own). */
+static void thread_decompressor_free(void)
+{
+	if (!thread_decomp)
+		return;
+	pthread_setspecific(decomp_key, NULL);
+	libdeflate_free_decompressor(thread_decomp);
+	thread_decomp = NULL;
+}
+
+/*
+ * Decodes in[0..len), coded with c, into out (empty), at most max bytes. 0 or -errno with msg.
  * HTTP's deflate is a zlib stream, but some servers send raw deflate: the header tells them
- * apart. gzip may hold several members; bytes after the last are ignored. */
-static int inflate_one(enum coding c, const unsigned char *in, size_t len, size_t max,
-		       struct buf *out, char *msg, size_t msglen)
+ * apart. gzip may hold several members; bytes after the last are ignored. libdeflate decodes a
+ * whole member into a buffer that must hold all of it: the first size tried is the last gzip
+ * member's trailer (exact for one member), and it doubles each time the output does not fit, up
+ * to max: a member that does not fit then makes a body larger than max (a bomb stops there).
+ */
+static int inflate_one(struct libdeflate_decompressor *d, enum coding c, const unsigned char *in,
+		       size_t len, size_t max, struct buf *out, char *msg, size_t msglen)
 {
 	const char *name = c == CODING_GZIP ? "gzip" : "deflate";
-	int wbits = MAX_WBITS + 16;
+	bool zlib = false;
 	size_t guess = len * 4;
 	if (c == CODING_DEFLATE)
-		wbits = len >= 2 && (in[0] & 0x0f) == Z_DEFLATED && ((in[0] << 8) | in[1]) % 31 == 0
-			    ? MAX_WBITS
-			    : -MAX_WBITS;
+		zlib = len >= 2 && (in[0] & 0x0f) == 8 && ((in[0] << 8) | in[1]) % 31 == 0;
 	else if (len >= 18) /* a single member's trailer ends with its size, modulo 2^32 */
 		guess = (size_t)in[len - 4] | (size_t)in[len - 3] << 8 | (size_t)in[len - 2] << 16 |
 			(size_t)in[len - 1] << 24;
-	z_stream z;
-	memset(&z, 0, sizeof(z));
-	if (inflateInit2(&z, wbits) != Z_OK) {
-		snprintf(msg, msglen, "cannot decode %s: out of memory", name);
-		return -ENOMEM;
-	}
-	/* One byte over max tells a body larger than max. The first guess is allocated as it is
-	 * (a gzip trailer's is exact); deflate inflates at most 1032 times. */
-	size_t limit = max + 1;
+	/* deflate inflates at most 1032 times */
 	if (guess / 1032 > len)
 		guess = len * 1032;
-	guess = guess < 4096 ? 4096 : guess < limit ? guess : limit;
-	out->p = xmalloc(guess + 1);
-	out->cap = guess + 1;
-	const unsigned char *next = in;
-	size_t left = len;
-	int r = 0;
+	size_t size = guess < 4096 ? 4096 : guess;
+	if (size > max)
+		size = max;
+	out->p = xmalloc(size + 1);
+	out->cap = size + 1;
 	for (;;) {
-		if (out->len + 1 == out->cap)
-			buf_reserve(out, out->len < limit - out->len ? out->len : limit - out->len);
-		size_t room = out->cap - 1 - out->len;
-		if (room > limit - out->len)
-			room = limit - out->len;
-		if (room > UINT_MAX)
-			room = UINT_MAX;
-		if (z.avail_in == 0 && left) {
-			z.next_in = (Bytef *)(uintptr_t)next;
-			z.avail_in = left > UINT_MAX ? UINT_MAX : (uInt)left;
-			next += z.avail_in;
-			left -= z.avail_in;
+		size_t used = 0, made = 0;
+		char *to = out->p + out->len;
+		size_t room = size - out->len;
+		enum libdeflate_result rc;
+		if (c == CODING_GZIP)
+			rc = libdeflate_gzip_decompress_ex(d, in, len, to, room, &used, &made);
+		else if (zlib)
+			rc = libdeflate_zlib_decompress_ex(d, in, len, to, room, &used, &made);
+		else
+			rc = libdeflate_deflate_decompress_ex(d, in, len, to, room, &used, &made);
+		if (rc == LIBDEFLATE_INSUFFICIENT_SPACE && size < max) {
+			size = size < max - size ? 2 * size : max;
+			out->p = xreallocarray(out->p, size + 1, 1);
+			out->cap = size + 1;
+			continue;
 		}
-		z.next_out = (Bytef *)out->p + out->len;
-		z.avail_out = (uInt)room;
-		int rc = inflate(&z, Z_NO_FLUSH);
-		out->len += room - z.avail_out;
-		if (out->len > max) {
+		if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
 			too_big_msg(max,
 				    c == CODING_GZIP ? " once decoded (gzip)"
 						     : " once decoded (deflate)",
 				    msg, msglen);
-			r = -EFBIG;
-			break;
+			return -EFBIG;
 		}
-		if (rc == Z_STREAM_END) {
-			size_t rest = z.avail_in + left;
-			const unsigned char *at = z.avail_in ? z.next_in : next;
-			if (c == CODING_GZIP && rest >= 2 && at[0] == 0x1f && at[1] == 0x8b &&
-			    inflateReset(&z) == Z_OK)
-				continue;
-			break;
+		if (rc != LIBDEFLATE_SUCCESS) {
+			if (c == CODING_GZIP && (len < 2 || in[0] != 0x1f || in[1] != 0x8b))
+				snprintf(msg, msglen, "bad gzip data: no gzip header");
+			else
+				snprintf(msg, msglen, "bad %s data: corrupt or truncated", name);
+			return -EBADMSG;
 		}
-		if (rc == Z_BUF_ERROR && z.avail_in == 0 && !left) {
-			snprintf(msg, msglen, "truncated %s data", name);
-			r = -EBADMSG;
+		out->len += made;
+		in += used;
+		len -= used;
+		if (c != CODING_GZIP || len < 2 || in[0] != 0x1f || in[1] != 0x8b)
 			break;
-		}
-		if (rc != Z_OK && rc != Z_BUF_ERROR) {
-			snprintf(msg, msglen, "bad %s data: %s", name,
-				 z.msg		     ? z.msg
-				 : rc == Z_MEM_ERROR ? "out of memory"
-						     : "corrupt");
-			r = rc == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
-			break;
-		}
 	}
-	inflateEnd(&z);
-	if (r == 0)
-		out->p[out->len] = '\0';
-	return r;
+	out->p[out->len] = '\0';
+	return 0;
 }
 
 int fetch_decode(const char *encoding, const char *body, size_t len, size_t max, char **ret_body,
@@ -593,19 +624,27 @@ int fetch_decode(const char *encoding, const char *body, size_t len, size_t max,
 		n = 0;
 	if (!n)
 		buf_append(&cur, body, len);
+	struct libdeflate_decompressor *d = n ? thread_decompressor() : NULL, *own = NULL;
+	if (n && !d && !(d = own = libdeflate_alloc_decompressor())) {
+		snprintf(errmsg, errlen, "cannot decode: out of memory");
+		return -ENOMEM;
+	}
 	/* The last coding applied is undone first. */
 	while (n--) {
 		struct buf out = {0};
-		r = inflate_one(codings[n], (const unsigned char *)in, in_len, max, &out, errmsg,
+		r = inflate_one(d, codings[n], (const unsigned char *)in, in_len, max, &out, errmsg,
 				errlen);
 		buf_free(&cur);
 		cur = out;
-		if (r < 0) {
-			buf_free(&cur);
-			return r;
-		}
+		if (r < 0)
+			break;
 		in = cur.p;
 		in_len = cur.len;
+	}
+	libdeflate_free_decompressor(own);
+	if (r < 0) {
+		buf_free(&cur);
+		return r;
 	}
 	errmsg[0] = '\0';
 	*ret_len = cur.len;

@@ -97,8 +97,9 @@ size_t fetch_decoded_size(const char *encoding, const char *body, size_t len);
 typedef void (*fetch_done_cb)(const struct fetch_result *res, void *arg);
 
 /* libcurl's process-wide state: call fetch_global_init once before any fetch_new, and
- * fetch_global_cleanup once at exit, after every fetcher and the event_base are freed. (fetch_new
- * works without it, libcurl then initialises itself lazily.) */
+ * fetch_global_cleanup once at exit, after every fetcher and the event_base are freed; it also
+ * frees the calling thread's decompressor (fetch_decode keeps one per thread, freed at the exit
+ * of every other thread). (fetch_new works without it, libcurl then initialises itself lazily.) */
 void fetch_global_init(void);
 void fetch_global_cleanup(void);
 

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,6 +465,161 @@ static void test_decode(void **state)
 	free(two);
 	free(g1);
 	free(g2);
+}
+
+/* a ++ b, as a new buffer of *ret_len bytes. */
+static char *concat(const char *a, size_t alen, const char *b, size_t blen, size_t *ret_len)
+{
+	char *out = xmalloc(alen + blen);
+	memcpy(out, a, alen);
+	memcpy(out + alen, b, blen);
+	*ret_len = alen + blen;
+	return out;
+}
+
+/* fetch_decode with max, expecting 0 and want[0..wlen). */
+static void decode_ok(const char *encoding, const char *z, size_t zlen, size_t max,
+		      const char *want, size_t wlen)
+{
+	char *out = NULL, msg[256];
+	size_t len = 0;
+	assert_int_equal(fetch_decode(encoding, z, zlen, max, &out, &len, msg, sizeof(msg)), 0);
+	assert_int_equal(len, wlen);
+	assert_memory_equal(out, want, wlen);
+	assert_int_equal(out[len], '\0');
+	free(out);
+}
+
+/* fetch_decode with max, expecting the error r with a message holding what. */
+static void decode_fails(const char *encoding, const char *z, size_t zlen, size_t max, int r,
+			 const char *what)
+{
+	char *out = NULL, msg[256];
+	size_t len = 0;
+	assert_int_equal(fetch_decode(encoding, z, zlen, max, &out, &len, msg, sizeof(msg)), r);
+	assert_null(out);
+	assert_non_null(strstr(msg, what));
+}
+
+/*
+ * The output buffer: sized first by the last gzip member's trailer (four times the input
+ * without one), doubled while the output does not fit, never past one byte over max. Members
+ * after the first, bytes after the last, corrupt members and checks.
+ */
+static void test_decode_sizes(void **state)
+{
+	(void)state;
+	size_t tlen = feed_len, glen, tail_len, two_len, len;
+	char *gz = zcompress(feed, tlen, 15 + 16, &glen);
+	char *tail = zcompress("tail", 4, 15 + 16, &tail_len);
+
+	/* The feed then "tail": the trailer says 4, the buffer grows from 4096 to the feed's size.
+	 * Exactly max decodes, one byte more does not, nor does a cap met in the first member. */
+	char *two = concat(gz, glen, tail, tail_len, &two_len);
+	char *want = concat(feed, tlen, "tail", 4, &len);
+	assert_true(tlen > 3 * 4096);
+	decode_ok("gzip", two, two_len, tlen + 4, want, tlen + 4);
+	decode_ok("gzip", two, two_len, 8 << 20, want, tlen + 4);
+	decode_fails("gzip", two, two_len, tlen + 3, -EFBIG, "larger than");
+	decode_fails("gzip", two, two_len, tlen - 1, -EFBIG, "once decoded (gzip)");
+	decode_fails("gzip", two, two_len, 4096, -EFBIG, "larger than 4096 bytes once decoded");
+
+	/* A cap under the smallest first size tried (4096 bytes). */
+	char a[1000];
+	memset(a, 'a', sizeof(a));
+	size_t alen;
+	char *az = zcompress(a, sizeof(a), 15 + 16, &alen);
+	decode_ok("gzip", az, alen, 1000, a, 1000);
+	decode_fails("gzip", az, alen, 999, -EFBIG, "larger than 999 bytes once decoded (gzip)");
+	free(az);
+
+	/* Bytes after the last member are ignored; a second member that is corrupt is not. */
+	char *junk = concat(tail, tail_len, "\n\0junk", 7, &len);
+	decode_ok("gzip", junk, len, 100, "tail", 4);
+	free(junk);
+	junk = concat(tail, tail_len, "\x1f\x8b", 2, &len);
+	decode_fails("gzip", junk, len, 100, -EBADMSG, "bad gzip data");
+	free(junk);
+	two[glen + tail_len / 2] ^= 0x40;
+	decode_fails("gzip", two, two_len, tlen + 4, -EBADMSG, "bad gzip data");
+	two[glen + tail_len / 2] ^= 0x40;
+	/* The CRC and the size in a trailer are checked. */
+	two[glen - 8] ^= 1;
+	decode_fails("gzip", two, two_len, tlen + 4, -EBADMSG, "corrupt or truncated");
+	two[glen - 8] ^= 1;
+	two[glen - 4] ^= 1;
+	decode_fails("gzip", two, two_len, 8 << 20, -EBADMSG, "bad gzip data");
+	two[glen - 4] ^= 1;
+	decode_ok("gzip", two, two_len, tlen + 4, want, tlen + 4);
+
+	/* deflate has no trailer to size from: 1 MiB of zeros (about a thousand times smaller)
+	 * grows its buffer to exactly max; the adler32 of a zlib stream is checked. */
+	size_t zeros_len = 1u << 20, zlen;
+	char *zeros = xcalloc(1, zeros_len);
+	static const int wbits[] = {15, -15};
+	for (size_t i = 0; i < ARRAY_SIZE(wbits); i++) {
+		char *z = zcompress(zeros, zeros_len, wbits[i], &zlen);
+		assert_true(zlen * 500 < zeros_len);
+		decode_ok("deflate", z, zlen, zeros_len, zeros, zeros_len);
+		decode_fails("deflate", z, zlen, zeros_len - 1, -EFBIG,
+			     "larger than 1048575 bytes once decoded (deflate)");
+		char *more = concat(z, zlen, "more", 4, &len);
+		decode_ok("deflate", more, len, zeros_len, zeros, zeros_len);
+		free(more);
+		if (wbits[i] > 0) {
+			z[zlen - 1] ^= 1;
+			decode_fails("deflate", z, zlen, zeros_len, -EBADMSG, "bad deflate data");
+		}
+		free(z);
+	}
+	free(zeros);
+	free(want);
+	free(two);
+	free(tail);
+	free(gz);
+}
+
+struct decode_job {
+	const char *z;
+	size_t zlen;
+	size_t len; /* decoded */
+	int r;
+};
+
+/* Decodes j's gzip body twice (the second time with the decompressor the first made) on a
+ * thread of its own. */
+static void *decode_thread(void *arg)
+{
+	struct decode_job *j = arg;
+	for (int i = 0; i < 2 && j->r == 0; i++) {
+		char *out, msg[256];
+		j->r =
+		    fetch_decode("gzip", j->z, j->zlen, 1u << 20, &out, &j->len, msg, sizeof(msg));
+		if (j->r == 0)
+			free(out);
+	}
+	return NULL;
+}
+
+/* Threads decode at once, each with its own decompressor, freed when the thread exits: without
+ * that, the sanitizer build's leak check fails this test. */
+static void test_decode_threads(void **state)
+{
+	(void)state;
+	size_t glen;
+	char *gz = zcompress(feed, feed_len, 15 + 16, &glen);
+	struct decode_job jobs[3];
+	pthread_t th[ARRAY_SIZE(jobs)];
+	for (size_t i = 0; i < ARRAY_SIZE(jobs); i++) {
+		jobs[i] = (struct decode_job){.z = gz, .zlen = glen};
+		assert_int_equal(pthread_create(&th[i], NULL, decode_thread, &jobs[i]), 0);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(jobs); i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(jobs[i].r, 0);
+		assert_int_equal(jobs[i].len, feed_len);
+	}
+	free(gz);
 }
 
 /* Requests advertise gzip and deflate only; each response's coding is undone, or kept with its
@@ -944,6 +1100,8 @@ int main(void)
 	    cmocka_unit_test(test_gzip_static),
 	    cmocka_unit_test(test_gzip_bomb),
 	    cmocka_unit_test(test_decode),
+	    cmocka_unit_test(test_decode_sizes),
+	    cmocka_unit_test(test_decode_threads),
 	    cmocka_unit_test(test_content_encoding),
 	    cmocka_unit_test(test_ok_200),
 	    cmocka_unit_test(test_not_modified),
