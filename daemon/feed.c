@@ -110,8 +110,17 @@ struct capture {
 	struct buf b;
 };
 
+/* The slots kept raw until the item is complete, when their kind decides how they become text. */
+static bool raw_slot(enum slot s)
+{
+	return s == S_TITLE || s == S_SUMMARY || s == S_CONTENT || s == S_MEDIA_DESC;
+}
+
 struct record {
-	char *v[S_MAX];
+	char *v[S_MAX]; /* new memory, but for the raw slots: their text in raw[] */
+	/* The raw slots' text: capture_end swaps the capture's buffer with the slot's, so that the
+	 * buffers serve one item after the other (no copy, no allocation per item) */
+	struct buf raw[S_MAX];
 	enum kind kind[S_MAX];
 	bool guid_not_permalink;
 	bool title_html; /* Atom title with type html/xhtml */
@@ -1024,13 +1033,26 @@ static void reader_error_cb(void *arg, xmlErrorPtr e)
 	p->error_col = e->int2;
 }
 
+/* Empties rec, keeping the buffers of its raw slots. */
 static void record_clear(struct record *rec)
 {
 	for (int i = 0; i < S_MAX; i++) {
-		free(rec->v[i]);
+		if (raw_slot((enum slot)i))
+			buf_reset(&rec->raw[i]);
+		else
+			free(rec->v[i]);
 		rec->v[i] = NULL;
+		rec->kind[i] = K_TEXT;
 	}
-	memset(rec, 0, sizeof(*rec));
+	rec->guid_not_permalink = false;
+	rec->title_html = false;
+}
+
+static void record_free(struct record *rec)
+{
+	record_clear(rec);
+	for (int i = 0; i < S_MAX; i++)
+		buf_free(&rec->raw[i]);
 }
 
 static char *attr(struct parser *p, const char *name)
@@ -1268,8 +1290,12 @@ static void capture_end(struct parser *p)
 	case S_MEDIA_DESC:
 	case S_TITLE:
 		/* Kept raw; turned into text when the item is complete (kind decides how). */
-		if (c->b.len)
-			v = xstrndup(c->b.p, c->b.len);
+		if (c->b.len) {
+			struct buf empty = rec->raw[c->slot]; /* emptied by record_clear */
+			rec->raw[c->slot] = c->b;
+			c->b = empty;
+			v = rec->raw[c->slot].p;
+		}
 		rec->kind[c->slot] = c->kind;
 		break;
 	default:
@@ -1366,15 +1392,18 @@ static void capture_node(struct parser *p, int type)
 	}
 }
 
-static char *html_field(const char *raw, enum kind kind, size_t max)
+/* The text of rec's raw slot, NULL when it is empty. */
+static char *html_field(const struct record *rec, enum slot slot, enum kind kind, size_t max)
 {
+	const char *raw = rec->v[slot];
+	size_t len = rec->raw[slot].len;
 	if (!raw)
 		return NULL;
 	char *t;
 	if (kind == K_TEXT) {
-		t = clean_text(raw, strlen(raw), max);
+		t = clean_text(raw, len, max);
 	} else {
-		t = html_to_text_utf8(raw, strlen(raw), max);
+		t = html_to_text_utf8(raw, len, max);
 		if (!*t) {
 			free(t);
 			t = NULL;
@@ -1409,7 +1438,7 @@ static void item_finish(struct parser *p)
 	if (tk == K_TEXT && doc->format != FEED_FORMAT_ATOM && rec->v[S_TITLE] &&
 	    looks_like_html(rec->v[S_TITLE]))
 		tk = K_HTML;
-	it->title = html_field(rec->v[S_TITLE], tk, VEILLE_MAX_TITLE);
+	it->title = html_field(rec, S_TITLE, tk, VEILLE_MAX_TITLE);
 	if (it->title) /* titles are one line */
 		for (char *q = strchr(it->title, '\n'); q; q = strchr(q + 1, '\n'))
 			*q = ' ';
@@ -1418,11 +1447,11 @@ static void item_finish(struct parser *p)
 		it->author = rec->v[authors[i]];
 		rec->v[authors[i]] = NULL;
 	}
-	it->summary = html_field(rec->v[S_SUMMARY], rec->kind[S_SUMMARY], VEILLE_MAX_TEXT);
-	it->content = html_field(rec->v[S_CONTENT], rec->kind[S_CONTENT], VEILLE_MAX_TEXT);
+	it->summary = html_field(rec, S_SUMMARY, rec->kind[S_SUMMARY], VEILLE_MAX_TEXT);
+	it->content = html_field(rec, S_CONTENT, rec->kind[S_CONTENT], VEILLE_MAX_TEXT);
 	if (!it->content && !it->summary)
 		it->content =
-		    html_field(rec->v[S_MEDIA_DESC], rec->kind[S_MEDIA_DESC], VEILLE_MAX_TEXT);
+		    html_field(rec, S_MEDIA_DESC, rec->kind[S_MEDIA_DESC], VEILLE_MAX_TEXT);
 	it->published = FEED_NO_DATE;
 	int64_t t;
 	if (rec->v[S_PUBLISHED] && date_parse(rec->v[S_PUBLISHED], &t) == 0)
@@ -1650,7 +1679,7 @@ static void channel_finish(struct parser *p)
 	enum kind tk = rec->kind[S_TITLE];
 	if (tk == K_TEXT && rec->v[S_TITLE] && looks_like_html(rec->v[S_TITLE]))
 		tk = K_HTML;
-	doc->title = html_field(rec->v[S_TITLE], tk, VEILLE_MAX_TITLE);
+	doc->title = html_field(rec, S_TITLE, tk, VEILLE_MAX_TITLE);
 	doc->link = rec->v[S_LINK];
 	rec->v[S_LINK] = NULL;
 	uint64_t ttl;
@@ -1999,8 +2028,8 @@ static int parse_doc(const char *data, size_t len, const char *url, const char *
 	p.doc = NULL;
 	rc = 0;
 out:
-	record_clear(&p.item);
-	record_clear(&p.chan);
+	record_free(&p.item);
+	record_free(&p.chan);
 	buf_free(&p.cap.b);
 	buf_free(&clean);
 	side_free(&side);
