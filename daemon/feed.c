@@ -1148,24 +1148,30 @@ static const char *base_of(struct parser *p)
 	return (const char *)xmlTextReaderConstBaseUri(p->r);
 }
 
-/* Resolves a reference against the base URI of the reader's current node; returns new memory
- * or NULL. A reference that starts with a scheme is absolute: xmlBuildURI would return it as it
- * is (or fail on it, and the reference is kept as it is), so neither the base nor xmlBuildURI is
- * asked for (most links of a feed are absolute). */
-static char *resolve(const char *ref, struct parser *p)
+/* Resolves the reference ref (new memory, which it takes) against the base URI of the reader's
+ * current node; returns new memory (ref itself when it needs no resolving) or NULL. A reference
+ * that starts with a scheme is absolute: xmlBuildURI would return it as it is (or fail on it, and
+ * the reference is kept as it is), so neither the base nor xmlBuildURI is asked for (most links
+ * of a feed are absolute). */
+static char *resolve(char *ref, struct parser *p)
 {
-	if (!ref || !*ref)
+	if (!ref || !*ref || strlen(ref) > VEILLE_MAX_URL) {
+		free(ref);
 		return NULL;
-	if (strlen(ref) > VEILLE_MAX_URL)
-		return NULL;
+	}
 	const char *base = p && !scheme_len(ref) ? base_of(p) : NULL;
 	xmlChar *u = base ? xmlBuildURI((const xmlChar *)ref, (const xmlChar *)base) : NULL;
-	char *r = xstrdup(u ? (const char *)u : ref);
-	xmlFree(u);
+	char *r = ref;
+	bool built = u != NULL;
+	if (built) {
+		r = xstrdup((const char *)u);
+		xmlFree(u);
+		free(ref);
+	}
 	/* Only web links: javascript:, data:, file: and the like are dropped. */
 	size_t k = scheme_chars(r);
 	bool foreign = k > 0 && r[k] == ':' && !is_http(r);
-	if (strlen(r) > VEILLE_MAX_URL || foreign) {
+	if ((built && strlen(r) > VEILLE_MAX_URL) || foreign) {
 		free(r);
 		return NULL;
 	}
@@ -1280,9 +1286,8 @@ static void capture_end(struct parser *p)
 	switch (c->slot) {
 	case S_LINK: {
 		/* not cut: a cut URL is a wrong URL; resolve() drops one that is too long */
-		char *t = clean_text(c->b.p ? c->b.p : "", c->b.len, c->b.len);
-		v = t ? resolve(t, p) : NULL; /* at the element's end: its base still */
-		free(t);
+		/* at the element's end: its base still */
+		v = resolve(clean_text(c->b.p ? c->b.p : "", c->b.len, c->b.len), p);
 		break;
 	}
 	case S_SUMMARY:
@@ -1432,7 +1437,7 @@ static void item_finish(struct parser *p)
 	rec->v[S_LINK] = NULL;
 	if (!it->link && it->id && !rec->guid_not_permalink && doc->format == FEED_FORMAT_RSS &&
 	    is_http(it->id))
-		it->link = resolve(it->id, NULL);
+		it->link = resolve(xstrdup(it->id), NULL);
 	/* RSS titles are plain text by the letter of the spec but are often escaped HTML. */
 	enum kind tk = rec->kind[S_TITLE];
 	if (tk == K_TEXT && doc->format != FEED_FORMAT_ATOM && rec->v[S_TITLE] &&
@@ -1475,9 +1480,8 @@ static void atom_link(struct parser *p, struct record *rec)
 	char *rel = attr(p, "rel");
 	char *href = attr(p, "href");
 	if ((!rel || strcmp(rel, "alternate") == 0) && href) {
-		char *h = clean_text(href, strlen(href), strlen(href));
-		rec->v[S_LINK] = h ? resolve(h, p) : NULL;
-		free(h);
+		size_t n = strlen(href);
+		rec->v[S_LINK] = resolve(clean_text(href, n, n), p);
 	}
 	xmlFree(rel);
 	xmlFree(href);
