@@ -1219,8 +1219,12 @@ static char *clean_text(const char *s, size_t len, size_t max)
 {
 	/* Most fields (ids, links, dates) hold no white space at all: what the loop below makes
 	 * of them is a copy. */
-	if (len && len <= max && !has_blank(s, len))
-		return xstrndup(s, len);
+	if (len && len <= max && !has_blank(s, len)) {
+		char *t = xmalloc(len + 1); /* no NUL in s either (has_blank): its length is len */
+		memcpy(t, s, len);
+		t[len] = '\0';
+		return t;
+	}
 	struct buf b = {0};
 	bool space = false;
 	/* Written in place: never longer than the input, and stops within max + 2 bytes. */
