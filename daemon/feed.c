@@ -58,22 +58,25 @@ enum ns {
 	NS_OTHER,
 };
 
+#define URI(s) s, sizeof(s) - 1
+
 static const struct {
 	const char *uri;
+	size_t len;
 	enum ns ns;
 } namespaces[] = {
-    {"http://purl.org/rss/1.0/", NS_RSS},
-    {"http://my.netscape.com/rdf/simple/0.9/", NS_RSS},
-    {"http://backend.userland.com/rss2", NS_RSS},
-    {"http://www.w3.org/2005/Atom", NS_ATOM},
-    {"http://purl.org/atom/ns#", NS_ATOM},
-    {"http://purl.org/rss/1.0/modules/content/", NS_CONTENT},
-    {"http://purl.org/dc/elements/1.1/", NS_DC},
-    {"http://purl.org/dc/terms/", NS_DCTERMS},
-    {"http://search.yahoo.com/mrss/", NS_MEDIA},
-    {"http://search.yahoo.com/mrss", NS_MEDIA},
-    {"http://www.w3.org/1999/02/22-rdf-syntax-ns#", NS_RDF},
-    {"http://www.w3.org/1999/xhtml", NS_XHTML},
+    {URI("http://purl.org/rss/1.0/"), NS_RSS},
+    {URI("http://my.netscape.com/rdf/simple/0.9/"), NS_RSS},
+    {URI("http://backend.userland.com/rss2"), NS_RSS},
+    {URI("http://www.w3.org/2005/Atom"), NS_ATOM},
+    {URI("http://purl.org/atom/ns#"), NS_ATOM},
+    {URI("http://purl.org/rss/1.0/modules/content/"), NS_CONTENT},
+    {URI("http://purl.org/dc/elements/1.1/"), NS_DC},
+    {URI("http://purl.org/dc/terms/"), NS_DCTERMS},
+    {URI("http://search.yahoo.com/mrss/"), NS_MEDIA},
+    {URI("http://search.yahoo.com/mrss"), NS_MEDIA},
+    {URI("http://www.w3.org/1999/02/22-rdf-syntax-ns#"), NS_RDF},
+    {URI("http://www.w3.org/1999/xhtml"), NS_XHTML},
 };
 
 #define RDF_NS "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -161,8 +164,9 @@ static enum ns ns_of(const xmlChar *uri)
 {
 	if (!uri || !*uri)
 		return NS_NONE;
+	size_t n = strlen((const char *)uri); /* one or two of the URIs have that length */
 	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
-		if (strcmp((const char *)uri, namespaces[i].uri) == 0)
+		if (namespaces[i].len == n && memcmp(uri, namespaces[i].uri, n) == 0)
 			return namespaces[i].ns;
 	return NS_OTHER;
 }
@@ -1353,11 +1357,10 @@ static const char *side_expand(struct side *sd, const char *v, size_t *n)
 	return b->p;
 }
 
-/* Feeds one node to the open capture. */
-static void capture_node(struct parser *p, int type)
+/* Feeds one node (of the given type, at depth) to the open capture. */
+static void capture_node(struct parser *p, int type, int depth)
 {
 	struct capture *c = &p->cap;
-	int depth = xmlTextReaderDepth(p->r);
 	switch (type) {
 	case XML_READER_TYPE_END_ELEMENT:
 		if (depth <= c->depth) {
@@ -1821,12 +1824,15 @@ static enum pass_result run_pass(struct parser *p, const char *s, size_t len, co
 			break;
 		}
 		if (p->cap.active) {
-			capture_node(p, type);
+			capture_node(p, type, depth);
 			continue;
 		}
 		if (type == XML_READER_TYPE_ELEMENT) {
-			const char *name = (const char *)xmlTextReaderConstLocalName(p->r);
-			enum ns ns = ns_of(xmlTextReaderConstNamespaceUri(p->r));
+			/* The element's own fields, which xmlTextReaderConstLocalName and
+			 * xmlTextReaderConstNamespaceUri return (the latter after looking the URI
+			 * up in the reader's dictionary) */
+			const char *name = (const char *)node->name;
+			enum ns ns = ns_of(node->ns ? node->ns->href : NULL);
 			bool empty = xmlTextReaderIsEmptyElement(p->r) == 1;
 			if (!name)
 				continue;
