@@ -1182,8 +1182,6 @@ static char *resolve(char *ref, struct parser *p)
 	return r;
 }
 
-/* Trims and collapses white space runs into one space; returns new memory of at most max
- * bytes, or NULL when nothing is left. */
 /* True when s[0..len) holds a byte below 0x21: white space, or a control character. */
 static bool has_blank(const char *s, size_t len)
 {
@@ -1197,31 +1195,11 @@ static bool has_blank(const char *s, size_t len)
 	return false;
 }
 
-/* The white space clean_text collapses: ' ', '\t', '\n', '\v', '\f', '\r'. */
-static bool is_blank_char(char c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-/* The index of the first white space of clean_text in s[i..len), or len. */
-static size_t blank_at(const char *s, size_t i, size_t len)
-{
-#ifdef SWAR_SSE2
-	for (; i + 16 <= len; i += 16) {
-		__m128i x = load16(s + i);
-		unsigned m = eq16(x, ' ') | (below16(x, '\r' + 1) & ~below16(x, '\t'));
-		if (m)
-			return i + first_bit(m);
-	}
-#endif
-	while (i < len && !is_blank_char(s[i]))
-		i++;
-	return i;
-}
-
+/* Trims and collapses white space runs into one space; returns new memory of at most max
+ * bytes, or NULL when nothing is left. */
 static char *clean_text(const char *s, size_t len, size_t max)
 {
-	/* Most fields (ids, links, dates) hold no white space at all: what the loop below makes
+	/* Most fields (ids, links, dates) hold no white space at all: what text_collapse makes
 	 * of them is a copy. */
 	if (len && len <= max && !has_blank(s, len)) {
 		char *t = xmalloc(len + 1); /* no NUL in s either (has_blank): its length is len */
@@ -1229,39 +1207,7 @@ static char *clean_text(const char *s, size_t len, size_t max)
 		t[len] = '\0';
 		return t;
 	}
-	struct buf b = {0};
-	bool space = false;
-	/* Written in place: never longer than the input, and stops within max + 2 bytes. */
-	buf_reserve(&b, (len < max ? len : max) + 2);
-	/* A word at a time: the bytes a loop over each byte appended up to the first that made
-	 * the text longer than max (one at least, after a separator). */
-	for (size_t i = 0; i < len;) {
-		if (is_blank_char(s[i])) {
-			space = b.len > 0;
-			i++;
-			continue;
-		}
-		size_t j = blank_at(s, i + 1, len);
-		if (space)
-			b.p[b.len++] = ' ';
-		space = false;
-		size_t room = b.len <= max ? max + 1 - b.len : 1;
-		size_t k = j - i < room ? j - i : room;
-		copy_short(b.p + b.len, s + i, k);
-		b.len += k;
-		if (b.len > max)
-			break;
-		i = j;
-	}
-	if (b.len == 0) {
-		buf_free(&b);
-		return NULL;
-	}
-	b.len = utf8_cut(b.p, b.len, max);
-	while (b.len > 0 && b.p[b.len - 1] == ' ')
-		b.len--;
-	b.p[b.len] = '\0';
-	return buf_steal(&b);
+	return text_collapse(s, len, max);
 }
 
 /* True when plain text looks like escaped HTML (a tag or an entity). */
