@@ -947,8 +947,9 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 			i += tidy_amp(s + i, n - i, has_subset, side, out);
 			continue;
 		}
-		if (c != '<') {
-			put_clean(out, s + i, 1);
+		if (c != '<') { /* a control (the run stops at them), a line end mostly */
+			unsigned char u = (unsigned char)c;
+			put(out, u < 0x20 && u != '\t' && u != '\n' && u != '\r' ? " " : &c, 1);
 			i++;
 			continue;
 		}
