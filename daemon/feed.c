@@ -699,11 +699,21 @@ static bool noncharacter_at(const char *s, size_t n)
 	return n < 3 || ((unsigned char)s[1] == 0xBF && (unsigned char)s[2] >= 0xBE);
 }
 
+/* memcpy without the call for the short runs of tidy and side_text (a tag, the text between two
+ * references), which most are. */
+static inline void copy_run(char *d, const char *s, size_t n)
+{
+	if (n <= 32)
+		copy_short(d, s, n);
+	else
+		memcpy(d, s, n);
+}
+
 /* buf_append without the call when there is room (tidy reserves about the input's size). */
 static void put(struct buf *out, const char *s, size_t n)
 {
 	if (out->cap - out->len > n) {
-		memcpy(out->p + out->len, s, n);
+		copy_run(out->p + out->len, s, n);
 		out->len += n;
 		out->p[out->len] = '\0';
 	} else {
@@ -804,7 +814,7 @@ static size_t side_text(const char *s, size_t n, bool has_subset, struct side *s
 	size_t i = 0;
 	while (i < e) {
 		size_t j = special_at(s, i, e, true);
-		memcpy(w, s + i, j - i);
+		copy_run(w, s + i, j - i);
 		w += j - i;
 		i = j;
 		if (i >= e)
@@ -853,7 +863,7 @@ static bool side_cdata(const char *s, size_t n, struct side *sd, struct buf *out
 	size_t i = 0;
 	while (i < n) {
 		size_t j = special_at(s, i, n, false);
-		memcpy(w, s + i, j - i);
+		copy_run(w, s + i, j - i);
 		w += j - i;
 		i = j;
 		if (i >= n)
