@@ -1115,7 +1115,7 @@ static void cap_put(struct capture *c, const char *s, size_t n)
 		return;
 	if (n > c->limit - c->b.len)
 		n = utf8_cut(s, n, c->limit - c->b.len);
-	buf_append(&c->b, s, n);
+	put(&c->b, s, n);
 }
 
 static void cap_put_escaped(struct capture *c, const char *s)
