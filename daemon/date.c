@@ -403,11 +403,12 @@ static void indexes_build(void)
 	index_build(&zone_index, ARRAY_SIZE(zones));
 }
 
-/* The first entry of x's table spelled w, or -1. */
+/* The first entry of x's table spelled w (not empty), or -1. The second characters (a NUL for a
+ * word of one) are compared before the call: most entries with w's first differ there. */
 static int lookup(const struct name_index *x, const char *w)
 {
 	for (int i = x->first[(unsigned char)w[0]]; i >= 0; i = x->next[i])
-		if (strcmp(x->t[i].s, w) == 0)
+		if (x->t[i].s[1] == w[1] && strcmp(x->t[i].s, w) == 0)
 			return i;
 	return -1;
 }
@@ -448,11 +449,11 @@ static int word(struct tokens *t, char *w)
 	size_t n = strlen(w);
 	if (n > 0 && w[n - 1] == '.')
 		w[--n] = '\0';
-	if (strcmp(w, "pm") == 0 || strcmp(w, "p.m") == 0) {
+	if (w[0] == 'p' && (strcmp(w, "pm") == 0 || strcmp(w, "p.m") == 0)) {
 		t->pm = true;
 		return 0;
 	}
-	if (strcmp(w, "am") == 0 || strcmp(w, "a.m") == 0) {
+	if (w[0] == 'a' && (strcmp(w, "am") == 0 || strcmp(w, "a.m") == 0)) {
 		t->am = true;
 		return 0;
 	}

@@ -58,22 +58,25 @@ enum ns {
 	NS_OTHER,
 };
 
+#define URI(s) s, sizeof(s) - 1
+
 static const struct {
 	const char *uri;
+	size_t len;
 	enum ns ns;
 } namespaces[] = {
-    {"http://purl.org/rss/1.0/", NS_RSS},
-    {"http://my.netscape.com/rdf/simple/0.9/", NS_RSS},
-    {"http://backend.userland.com/rss2", NS_RSS},
-    {"http://www.w3.org/2005/Atom", NS_ATOM},
-    {"http://purl.org/atom/ns#", NS_ATOM},
-    {"http://purl.org/rss/1.0/modules/content/", NS_CONTENT},
-    {"http://purl.org/dc/elements/1.1/", NS_DC},
-    {"http://purl.org/dc/terms/", NS_DCTERMS},
-    {"http://search.yahoo.com/mrss/", NS_MEDIA},
-    {"http://search.yahoo.com/mrss", NS_MEDIA},
-    {"http://www.w3.org/1999/02/22-rdf-syntax-ns#", NS_RDF},
-    {"http://www.w3.org/1999/xhtml", NS_XHTML},
+    {URI("http://purl.org/rss/1.0/"), NS_RSS},
+    {URI("http://my.netscape.com/rdf/simple/0.9/"), NS_RSS},
+    {URI("http://backend.userland.com/rss2"), NS_RSS},
+    {URI("http://www.w3.org/2005/Atom"), NS_ATOM},
+    {URI("http://purl.org/atom/ns#"), NS_ATOM},
+    {URI("http://purl.org/rss/1.0/modules/content/"), NS_CONTENT},
+    {URI("http://purl.org/dc/elements/1.1/"), NS_DC},
+    {URI("http://purl.org/dc/terms/"), NS_DCTERMS},
+    {URI("http://search.yahoo.com/mrss/"), NS_MEDIA},
+    {URI("http://search.yahoo.com/mrss"), NS_MEDIA},
+    {URI("http://www.w3.org/1999/02/22-rdf-syntax-ns#"), NS_RDF},
+    {URI("http://www.w3.org/1999/xhtml"), NS_XHTML},
 };
 
 #define RDF_NS "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -110,8 +113,17 @@ struct capture {
 	struct buf b;
 };
 
+/* The slots kept raw until the item is complete, when their kind decides how they become text. */
+static bool raw_slot(enum slot s)
+{
+	return s == S_TITLE || s == S_SUMMARY || s == S_CONTENT || s == S_MEDIA_DESC;
+}
+
 struct record {
-	char *v[S_MAX];
+	char *v[S_MAX]; /* new memory, but for the raw slots: their text in raw[] */
+	/* The raw slots' text: capture_end swaps the capture's buffer with the slot's, so that the
+	 * buffers serve one item after the other (no copy, no allocation per item) */
+	struct buf raw[S_MAX];
 	enum kind kind[S_MAX];
 	bool guid_not_permalink;
 	bool title_html; /* Atom title with type html/xhtml */
@@ -152,8 +164,9 @@ static enum ns ns_of(const xmlChar *uri)
 {
 	if (!uri || !*uri)
 		return NS_NONE;
+	size_t n = strlen((const char *)uri); /* one or two of the URIs have that length */
 	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++)
-		if (strcmp((const char *)uri, namespaces[i].uri) == 0)
+		if (namespaces[i].len == n && memcmp(uri, namespaces[i].uri, n) == 0)
 			return namespaces[i].ns;
 	return NS_OTHER;
 }
@@ -686,11 +699,21 @@ static bool noncharacter_at(const char *s, size_t n)
 	return n < 3 || ((unsigned char)s[1] == 0xBF && (unsigned char)s[2] >= 0xBE);
 }
 
+/* memcpy without the call for the short runs of tidy and side_text (a tag, the text between two
+ * references), which most are. */
+static inline void copy_run(char *d, const char *s, size_t n)
+{
+	if (n <= 32)
+		copy_short(d, s, n);
+	else
+		memcpy(d, s, n);
+}
+
 /* buf_append without the call when there is room (tidy reserves about the input's size). */
 static void put(struct buf *out, const char *s, size_t n)
 {
 	if (out->cap - out->len > n) {
-		memcpy(out->p + out->len, s, n);
+		copy_run(out->p + out->len, s, n);
 		out->len += n;
 		out->p[out->len] = '\0';
 	} else {
@@ -791,7 +814,7 @@ static size_t side_text(const char *s, size_t n, bool has_subset, struct side *s
 	size_t i = 0;
 	while (i < e) {
 		size_t j = special_at(s, i, e, true);
-		memcpy(w, s + i, j - i);
+		copy_run(w, s + i, j - i);
 		w += j - i;
 		i = j;
 		if (i >= e)
@@ -840,7 +863,7 @@ static bool side_cdata(const char *s, size_t n, struct side *sd, struct buf *out
 	size_t i = 0;
 	while (i < n) {
 		size_t j = special_at(s, i, n, false);
-		memcpy(w, s + i, j - i);
+		copy_run(w, s + i, j - i);
 		w += j - i;
 		i = j;
 		if (i >= n)
@@ -934,8 +957,9 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 			i += tidy_amp(s + i, n - i, has_subset, side, out);
 			continue;
 		}
-		if (c != '<') {
-			put_clean(out, s + i, 1);
+		if (c != '<') { /* a control (the run stops at them), a line end mostly */
+			unsigned char u = (unsigned char)c;
+			put(out, u < 0x20 && u != '\t' && u != '\n' && u != '\r' ? " " : &c, 1);
 			i++;
 			continue;
 		}
@@ -1024,13 +1048,26 @@ static void reader_error_cb(void *arg, xmlErrorPtr e)
 	p->error_col = e->int2;
 }
 
+/* Empties rec, keeping the buffers of its raw slots. */
 static void record_clear(struct record *rec)
 {
 	for (int i = 0; i < S_MAX; i++) {
-		free(rec->v[i]);
+		if (raw_slot((enum slot)i))
+			buf_reset(&rec->raw[i]);
+		else
+			free(rec->v[i]);
 		rec->v[i] = NULL;
+		rec->kind[i] = K_TEXT;
 	}
-	memset(rec, 0, sizeof(*rec));
+	rec->guid_not_permalink = false;
+	rec->title_html = false;
+}
+
+static void record_free(struct record *rec)
+{
+	record_clear(rec);
+	for (int i = 0; i < S_MAX; i++)
+		buf_free(&rec->raw[i]);
 }
 
 static char *attr(struct parser *p, const char *name)
@@ -1078,7 +1115,7 @@ static void cap_put(struct capture *c, const char *s, size_t n)
 		return;
 	if (n > c->limit - c->b.len)
 		n = utf8_cut(s, n, c->limit - c->b.len);
-	buf_append(&c->b, s, n);
+	put(&c->b, s, n);
 }
 
 static void cap_put_escaped(struct capture *c, const char *s)
@@ -1126,32 +1163,36 @@ static const char *base_of(struct parser *p)
 	return (const char *)xmlTextReaderConstBaseUri(p->r);
 }
 
-/* Resolves a reference against the base URI of the reader's current node; returns new memory
- * or NULL. A reference that starts with a scheme is absolute: xmlBuildURI would return it as it
- * is (or fail on it, and the reference is kept as it is), so neither the base nor xmlBuildURI is
- * asked for (most links of a feed are absolute). */
-static char *resolve(const char *ref, struct parser *p)
+/* Resolves the reference ref (new memory, which it takes) against the base URI of the reader's
+ * current node; returns new memory (ref itself when it needs no resolving) or NULL. A reference
+ * that starts with a scheme is absolute: xmlBuildURI would return it as it is (or fail on it, and
+ * the reference is kept as it is), so neither the base nor xmlBuildURI is asked for (most links
+ * of a feed are absolute). */
+static char *resolve(char *ref, struct parser *p)
 {
-	if (!ref || !*ref)
+	if (!ref || !*ref || strlen(ref) > VEILLE_MAX_URL) {
+		free(ref);
 		return NULL;
-	if (strlen(ref) > VEILLE_MAX_URL)
-		return NULL;
+	}
 	const char *base = p && !scheme_len(ref) ? base_of(p) : NULL;
 	xmlChar *u = base ? xmlBuildURI((const xmlChar *)ref, (const xmlChar *)base) : NULL;
-	char *r = xstrdup(u ? (const char *)u : ref);
-	xmlFree(u);
+	char *r = ref;
+	bool built = u != NULL;
+	if (built) {
+		r = xstrdup((const char *)u);
+		xmlFree(u);
+		free(ref);
+	}
 	/* Only web links: javascript:, data:, file: and the like are dropped. */
 	size_t k = scheme_chars(r);
 	bool foreign = k > 0 && r[k] == ':' && !is_http(r);
-	if (strlen(r) > VEILLE_MAX_URL || foreign) {
+	if ((built && strlen(r) > VEILLE_MAX_URL) || foreign) {
 		free(r);
 		return NULL;
 	}
 	return r;
 }
 
-/* Trims and collapses white space runs into one space; returns new memory of at most max
- * bytes, or NULL when nothing is left. */
 /* True when s[0..len) holds a byte below 0x21: white space, or a control character. */
 static bool has_blank(const char *s, size_t len)
 {
@@ -1165,67 +1206,19 @@ static bool has_blank(const char *s, size_t len)
 	return false;
 }
 
-/* The white space clean_text collapses: ' ', '\t', '\n', '\v', '\f', '\r'. */
-static bool is_blank_char(char c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-/* The index of the first white space of clean_text in s[i..len), or len. */
-static size_t blank_at(const char *s, size_t i, size_t len)
-{
-#ifdef SWAR_SSE2
-	for (; i + 16 <= len; i += 16) {
-		__m128i x = load16(s + i);
-		unsigned m = eq16(x, ' ') | (below16(x, '\r' + 1) & ~below16(x, '\t'));
-		if (m)
-			return i + first_bit(m);
-	}
-#endif
-	while (i < len && !is_blank_char(s[i]))
-		i++;
-	return i;
-}
-
+/* Trims and collapses white space runs into one space; returns new memory of at most max
+ * bytes, or NULL when nothing is left. */
 static char *clean_text(const char *s, size_t len, size_t max)
 {
-	/* Most fields (ids, links, dates) hold no white space at all: what the loop below makes
+	/* Most fields (ids, links, dates) hold no white space at all: what text_collapse makes
 	 * of them is a copy. */
-	if (len && len <= max && !has_blank(s, len))
-		return xstrndup(s, len);
-	struct buf b = {0};
-	bool space = false;
-	/* Written in place: never longer than the input, and stops within max + 2 bytes. */
-	buf_reserve(&b, (len < max ? len : max) + 2);
-	/* A word at a time: the bytes a loop over each byte appended up to the first that made
-	 * the text longer than max (one at least, after a separator). */
-	for (size_t i = 0; i < len;) {
-		if (is_blank_char(s[i])) {
-			space = b.len > 0;
-			i++;
-			continue;
-		}
-		size_t j = blank_at(s, i + 1, len);
-		if (space)
-			b.p[b.len++] = ' ';
-		space = false;
-		size_t room = b.len <= max ? max + 1 - b.len : 1;
-		size_t k = j - i < room ? j - i : room;
-		copy_short(b.p + b.len, s + i, k);
-		b.len += k;
-		if (b.len > max)
-			break;
-		i = j;
+	if (len && len <= max && !has_blank(s, len)) {
+		char *t = xmalloc(len + 1); /* no NUL in s either (has_blank): its length is len */
+		memcpy(t, s, len);
+		t[len] = '\0';
+		return t;
 	}
-	if (b.len == 0) {
-		buf_free(&b);
-		return NULL;
-	}
-	b.len = utf8_cut(b.p, b.len, max);
-	while (b.len > 0 && b.p[b.len - 1] == ' ')
-		b.len--;
-	b.p[b.len] = '\0';
-	return buf_steal(&b);
+	return text_collapse(s, len, max);
 }
 
 /* True when plain text looks like escaped HTML (a tag or an entity). */
@@ -1258,9 +1251,8 @@ static void capture_end(struct parser *p)
 	switch (c->slot) {
 	case S_LINK: {
 		/* not cut: a cut URL is a wrong URL; resolve() drops one that is too long */
-		char *t = clean_text(c->b.p ? c->b.p : "", c->b.len, c->b.len);
-		v = t ? resolve(t, p) : NULL; /* at the element's end: its base still */
-		free(t);
+		/* at the element's end: its base still */
+		v = resolve(clean_text(c->b.p ? c->b.p : "", c->b.len, c->b.len), p);
 		break;
 	}
 	case S_SUMMARY:
@@ -1268,8 +1260,12 @@ static void capture_end(struct parser *p)
 	case S_MEDIA_DESC:
 	case S_TITLE:
 		/* Kept raw; turned into text when the item is complete (kind decides how). */
-		if (c->b.len)
-			v = xstrndup(c->b.p, c->b.len);
+		if (c->b.len) {
+			struct buf empty = rec->raw[c->slot]; /* emptied by record_clear */
+			rec->raw[c->slot] = c->b;
+			c->b = empty;
+			v = rec->raw[c->slot].p;
+		}
 		rec->kind[c->slot] = c->kind;
 		break;
 	default:
@@ -1318,11 +1314,10 @@ static const char *side_expand(struct side *sd, const char *v, size_t *n)
 	return b->p;
 }
 
-/* Feeds one node to the open capture. */
-static void capture_node(struct parser *p, int type)
+/* Feeds one node (of the given type, at depth) to the open capture. */
+static void capture_node(struct parser *p, int type, int depth)
 {
 	struct capture *c = &p->cap;
-	int depth = xmlTextReaderDepth(p->r);
 	switch (type) {
 	case XML_READER_TYPE_END_ELEMENT:
 		if (depth <= c->depth) {
@@ -1366,15 +1361,18 @@ static void capture_node(struct parser *p, int type)
 	}
 }
 
-static char *html_field(const char *raw, enum kind kind, size_t max)
+/* The text of rec's raw slot, NULL when it is empty. */
+static char *html_field(const struct record *rec, enum slot slot, enum kind kind, size_t max)
 {
+	const char *raw = rec->v[slot];
+	size_t len = rec->raw[slot].len;
 	if (!raw)
 		return NULL;
 	char *t;
 	if (kind == K_TEXT) {
-		t = clean_text(raw, strlen(raw), max);
+		t = clean_text(raw, len, max);
 	} else {
-		t = html_to_text_utf8(raw, strlen(raw), max);
+		t = html_to_text_utf8(raw, len, max);
 		if (!*t) {
 			free(t);
 			t = NULL;
@@ -1403,13 +1401,13 @@ static void item_finish(struct parser *p)
 	rec->v[S_LINK] = NULL;
 	if (!it->link && it->id && !rec->guid_not_permalink && doc->format == FEED_FORMAT_RSS &&
 	    is_http(it->id))
-		it->link = resolve(it->id, NULL);
+		it->link = resolve(xstrdup(it->id), NULL);
 	/* RSS titles are plain text by the letter of the spec but are often escaped HTML. */
 	enum kind tk = rec->kind[S_TITLE];
 	if (tk == K_TEXT && doc->format != FEED_FORMAT_ATOM && rec->v[S_TITLE] &&
 	    looks_like_html(rec->v[S_TITLE]))
 		tk = K_HTML;
-	it->title = html_field(rec->v[S_TITLE], tk, VEILLE_MAX_TITLE);
+	it->title = html_field(rec, S_TITLE, tk, VEILLE_MAX_TITLE);
 	if (it->title) /* titles are one line */
 		for (char *q = strchr(it->title, '\n'); q; q = strchr(q + 1, '\n'))
 			*q = ' ';
@@ -1418,11 +1416,11 @@ static void item_finish(struct parser *p)
 		it->author = rec->v[authors[i]];
 		rec->v[authors[i]] = NULL;
 	}
-	it->summary = html_field(rec->v[S_SUMMARY], rec->kind[S_SUMMARY], VEILLE_MAX_TEXT);
-	it->content = html_field(rec->v[S_CONTENT], rec->kind[S_CONTENT], VEILLE_MAX_TEXT);
+	it->summary = html_field(rec, S_SUMMARY, rec->kind[S_SUMMARY], VEILLE_MAX_TEXT);
+	it->content = html_field(rec, S_CONTENT, rec->kind[S_CONTENT], VEILLE_MAX_TEXT);
 	if (!it->content && !it->summary)
 		it->content =
-		    html_field(rec->v[S_MEDIA_DESC], rec->kind[S_MEDIA_DESC], VEILLE_MAX_TEXT);
+		    html_field(rec, S_MEDIA_DESC, rec->kind[S_MEDIA_DESC], VEILLE_MAX_TEXT);
 	it->published = FEED_NO_DATE;
 	int64_t t;
 	if (rec->v[S_PUBLISHED] && date_parse(rec->v[S_PUBLISHED], &t) == 0)
@@ -1446,9 +1444,8 @@ static void atom_link(struct parser *p, struct record *rec)
 	char *rel = attr(p, "rel");
 	char *href = attr(p, "href");
 	if ((!rel || strcmp(rel, "alternate") == 0) && href) {
-		char *h = clean_text(href, strlen(href), strlen(href));
-		rec->v[S_LINK] = h ? resolve(h, p) : NULL;
-		free(h);
+		size_t n = strlen(href);
+		rec->v[S_LINK] = resolve(clean_text(href, n, n), p);
 	}
 	xmlFree(rel);
 	xmlFree(href);
@@ -1650,7 +1647,7 @@ static void channel_finish(struct parser *p)
 	enum kind tk = rec->kind[S_TITLE];
 	if (tk == K_TEXT && rec->v[S_TITLE] && looks_like_html(rec->v[S_TITLE]))
 		tk = K_HTML;
-	doc->title = html_field(rec->v[S_TITLE], tk, VEILLE_MAX_TITLE);
+	doc->title = html_field(rec, S_TITLE, tk, VEILLE_MAX_TITLE);
 	doc->link = rec->v[S_LINK];
 	rec->v[S_LINK] = NULL;
 	uint64_t ttl;
@@ -1784,12 +1781,15 @@ static enum pass_result run_pass(struct parser *p, const char *s, size_t len, co
 			break;
 		}
 		if (p->cap.active) {
-			capture_node(p, type);
+			capture_node(p, type, depth);
 			continue;
 		}
 		if (type == XML_READER_TYPE_ELEMENT) {
-			const char *name = (const char *)xmlTextReaderConstLocalName(p->r);
-			enum ns ns = ns_of(xmlTextReaderConstNamespaceUri(p->r));
+			/* The element's own fields, which xmlTextReaderConstLocalName and
+			 * xmlTextReaderConstNamespaceUri return (the latter after looking the URI
+			 * up in the reader's dictionary) */
+			const char *name = (const char *)node->name;
+			enum ns ns = ns_of(node->ns ? node->ns->href : NULL);
 			bool empty = xmlTextReaderIsEmptyElement(p->r) == 1;
 			if (!name)
 				continue;
@@ -1999,8 +1999,8 @@ static int parse_doc(const char *data, size_t len, const char *url, const char *
 	p.doc = NULL;
 	rc = 0;
 out:
-	record_clear(&p.item);
-	record_clear(&p.chan);
+	record_free(&p.item);
+	record_free(&p.chan);
 	buf_free(&p.cap.b);
 	buf_free(&clean);
 	side_free(&side);

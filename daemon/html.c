@@ -501,6 +501,17 @@ out:
 	return ok;
 }
 
+char *text_collapse(const char *s, size_t len, size_t max)
+{
+	struct out o = {.max = max};
+	out_text(&o, s, len);
+	if (!o.b.len) {
+		buf_free(&o.b);
+		return NULL;
+	}
+	return finish(&o);
+}
+
 /* html_to_text, with valid saying whether html is known to be valid UTF-8. */
 static char *to_text(const char *html, size_t len, size_t max, bool valid)
 {

@@ -18,5 +18,9 @@ char *html_to_text_utf8(const char *html, size_t len, size_t max);
 /* The same, always through libxml2's HTML parser and its tree; html_to_text reads the common
  * simple fragments without it, to the same result (tests compare the two). */
 char *html_to_text_parsed(const char *html, size_t len, size_t max);
+/* Plain text s[0..len) (valid UTF-8) with its white space collapsed as html_to_text collapses it
+ * (each run of ' ', '\t', '\n', '\v', '\f', '\r' one space, the ends trimmed) and cut at max
+ * bytes: new memory, or NULL when s holds nothing but white space. */
+char *text_collapse(const char *s, size_t len, size_t max);
 
 #endif

@@ -130,6 +130,52 @@ static void test_rss2(void **state)
 	feed_doc_free(doc);
 }
 
+/* The raw text of titles, summaries and contents is kept in buffers that serve one item after
+ * the other: nothing of an item may show in the next, and the first occurrence of a field wins. */
+static void test_fields_per_item(void **state)
+{
+	(void)state;
+	struct buf long_desc = {0};
+	for (int i = 0; i < 300; i++)
+		buf_printf(&long_desc, "mot%d ", i);
+	struct buf xml = {0};
+	buf_printf(&xml,
+		   "<rss version=\"2.0\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\""
+		   " xmlns:media=\"http://search.yahoo.com/mrss/\">\n"
+		   "<channel><title>Canal &lt;b&gt;gras&lt;/b&gt;</title>\n"
+		   "<item><title>Premier</title><description>%s</description>"
+		   "<content:encoded>&lt;p&gt;Contenu un&lt;/p&gt;</content:encoded></item>\n"
+		   "<item><title>Deuxième</title><description>court</description>"
+		   "<description>ignoré</description><title>ignoré aussi</title></item>\n"
+		   "<item><link>https://ex.fr/3</link></item>\n"
+		   "<item><title>Quatrième</title><media:description>Média</media:description>"
+		   "</item>\n"
+		   "<item><title>Cinquième &amp;amp; fin</title></item>\n"
+		   "</channel></rss>\n",
+		   long_desc.p);
+	struct feed_doc *doc = parse_str(xml.p);
+	assert_str(doc->title, "Canal gras");
+	assert_int_equal(doc->nitems, 5);
+	long_desc.p[long_desc.len - 1] = '\0'; /* the trailing space is trimmed */
+	assert_str(doc->items[0].title, "Premier");
+	assert_str(doc->items[0].summary, long_desc.p);
+	assert_str(doc->items[0].content, "Contenu un");
+	assert_str(doc->items[1].title, "Deuxième");
+	assert_str(doc->items[1].summary, "court");
+	assert_null(doc->items[1].content);
+	assert_null(doc->items[2].title);
+	assert_null(doc->items[2].summary);
+	assert_null(doc->items[2].content);
+	assert_str(doc->items[3].title, "Quatrième");
+	assert_null(doc->items[3].summary);
+	assert_str(doc->items[3].content, "Média");
+	assert_str(doc->items[4].title, "Cinquième & fin");
+	assert_null(doc->items[4].content);
+	feed_doc_free(doc);
+	buf_free(&xml);
+	buf_free(&long_desc);
+}
+
 static void test_rss091_092(void **state)
 {
 	(void)state;
@@ -1191,6 +1237,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rss2),
 	    cmocka_unit_test(test_rss091_092),
+	    cmocka_unit_test(test_fields_per_item),
 	    cmocka_unit_test(test_rdf),
 	    cmocka_unit_test(test_atom10),
 	    cmocka_unit_test(test_atom03),

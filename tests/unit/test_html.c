@@ -252,7 +252,8 @@ static void test_fast_path_matches_parser(void **state)
 
 /* Plain text (no markup) is only collapsed and cut: every run of white space becomes one space,
  * the ends are trimmed, the result cut at max bytes on a UTF-8 boundary. Checked on
- * pseudo-random texts of words, every kind of white space and multi-byte characters. */
+ * pseudo-random texts of words, every kind of white space and multi-byte characters, for
+ * html_to_text and for text_collapse (NULL when there is no word at all). */
 static void test_plain_text_collapse(void **state)
 {
 	(void)state;
@@ -276,6 +277,7 @@ static void test_plain_text_collapse(void **state)
 			buf_append(&want, p, w);
 			p += w;
 		}
+		bool any = want.len > 0;
 		want.len = utf8_cut(want.p ? want.p : "", want.len, max);
 		while (want.len && want.p[want.len - 1] == ' ')
 			want.len--;
@@ -283,6 +285,13 @@ static void test_plain_text_collapse(void **state)
 		if (strlen(got) != want.len || memcmp(got, want.p ? want.p : "", want.len))
 			fail_msg("html_to_text(\"%s\", %zu) = \"%s\", want \"%.*s\"", in.p, max,
 				 got, (int)want.len, want.p ? want.p : "");
+		free(got);
+		got = text_collapse(in.p ? in.p : "", in.len, max);
+		if (!any && got)
+			fail_msg("text_collapse(\"%s\", %zu) = \"%s\", want NULL", in.p, max, got);
+		if (any && (!got || strlen(got) != want.len || memcmp(got, want.p, want.len)))
+			fail_msg("text_collapse(\"%s\", %zu) = \"%s\", want \"%.*s\"", in.p, max,
+				 got ? got : "(null)", (int)want.len, want.p);
 		free(got);
 		buf_free(&in);
 		buf_free(&want);
