@@ -1141,6 +1141,7 @@ static void simhash_words_reference(const char *w, size_t len, struct dedup_simh
 }
 
 typedef uint8_t v16u8 __attribute__((vector_size(16)));
+typedef uint64_t v2u64 __attribute__((vector_size(16)));
 
 /* The carry-save adder of three bit vectors: a + b + c = 2 *ret_h + *ret_l in every position. */
 static void csa(v16u8 *ret_h, v16u8 *ret_l, v16u8 a, v16u8 b, v16u8 c)
@@ -1229,8 +1230,16 @@ static void simhash_words(const char *w, size_t len, const size_t *starts, size_
 			size_t end =
 			    f + DEDUP_SHINGLE < nwords ? starts[f + DEDUP_SHINGLE] - 1 : len;
 			XXH128_hash_t h = XXH3_128bits(w + starts[f], end - starts[f]);
-			uint64_t halves[2] = {h.low64, h.high64};
-			memcpy(&x[k], halves, sizeof(x[k])); /* lane k: byte lane_byte(k) */
+			/* lane k: byte lane_byte(k) of {low64, high64} as they lie in memory,
+			 * but put together from the two registers the hash comes back in: the
+			 * halves stored and read back as sixteen bytes stalled (no store
+			 * forwarding from two stores to one load) */
+#ifdef SWAR_SSE2
+			x[k] = (v16u8)_mm_unpacklo_epi64(_mm_cvtsi64_si128((long long)h.low64),
+							 _mm_cvtsi64_si128((long long)h.high64));
+#else
+			x[k] = (v16u8)(v2u64){h.low64, h.high64};
+#endif
 		}
 		v16u8 twos_a, twos_b, fours_a, fours_b, eights;
 		csa(&twos_a, &ones, ones, x[0], x[1]);
