@@ -960,11 +960,12 @@ static uint64_t put_folded_words(struct buf *out, const char *s, size_t len, str
 	return words_impl(out, s, len, st, true, ret_ok);
 }
 
-/* Appends the normalised reading of s (NULL: nothing) to *out, words separated by one space.
- * reference: through text_fold_reference, every line searched for boilerplate (the way the
- * content hashes already stored were computed, which the tests hold the fast path to). */
-static void put_normalised(struct buf *out, const char *s, bool reference, struct starts *st,
-			   struct buf *raw, struct buf *norm)
+/* Appends the normalised reading of s (NULL: nothing), slen bytes long (strlen), to *out, words
+ * separated by one space. reference: through text_fold_reference, every line searched for
+ * boilerplate (the way the content hashes already stored were computed, which the tests hold the
+ * fast path to). */
+static void put_normalised(struct buf *out, const char *s, size_t slen, bool reference,
+			   struct starts *st, struct buf *raw, struct buf *norm)
 {
 	if (!s)
 		return;
@@ -975,7 +976,6 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 		fold_chars = fold2_ready;
 	}
 	/* Step 1 (markup): libxml2's HTML parser, as for the feed's own markup. */
-	size_t slen = strlen(s);
 	char *plain = has_markup(s, slen) ? html_to_text(s, slen, VEILLE_MAX_TEXT) : NULL;
 	if (plain) {
 		s = plain;
@@ -1353,14 +1353,15 @@ static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH
 	if (!b)
 		b = &own;
 	struct buf *in = &b->in;
+	size_t title_len = title ? strlen(title) : 0, text_len = text ? strlen(text) : 0;
 	/* The words are seldom longer than what they were read from: room for them at once. */
-	buf_reserve(in, (title ? strlen(title) : 0) + (text ? strlen(text) : 0) + 16);
-	put_normalised(in, title, reference, NULL, &b->raw, &b->norm);
+	buf_reserve(in, title_len + text_len + 16);
+	put_normalised(in, title, title_len, reference, NULL, &b->raw, &b->norm);
 	buf_putc(in, '\n');
 	size_t body = in->len;
 	/* The SimHash's word starts are noted as the text's words are written. */
-	put_normalised(in, text, reference, ret_simhash && !reference ? &b->st : NULL, &b->raw,
-		       &b->norm);
+	put_normalised(in, text, text_len, reference, ret_simhash && !reference ? &b->st : NULL,
+		       &b->raw, &b->norm);
 	sha256_hex(in->p, in->len, ret_hash);
 	if (ret_simhash && reference)
 		simhash_words_reference(in->p + body, in->len - body, ret_simhash);
@@ -1390,7 +1391,7 @@ void dedup_simhash(const char *text, struct dedup_simhash *ret)
 {
 	struct buf in = {0}, raw = {0}, norm = {0};
 	struct starts st = {0};
-	put_normalised(&in, text, false, NULL, &raw, &norm);
+	put_normalised(&in, text, text ? strlen(text) : 0, false, NULL, &raw, &norm);
 	word_starts(in.p, in.len, &st);
 	simhash_words(in.p, in.len, st.v, st.n, ret);
 	free(st.v);
