@@ -1055,11 +1055,16 @@ static void sha256_init(void)
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-static void sha256_hex(const char *p, size_t len, char out[DEDUP_HASH_HEX])
+/* SHA-256 of p[0..len) as hex in out. *ctx: a context kept from one call to the next (NULL: made
+ * here), which EVP_Digest allocated, set up and freed anew for every item. */
+static void sha256_hex(EVP_MD_CTX **ctx, const char *p, size_t len, char out[DEDUP_HASH_HEX])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	pthread_once(&sha256_once, sha256_init);
-	if (!sha256_md || !EVP_Digest(p, len, md, NULL, sha256_md, NULL))
+	if (sha256_md && !*ctx)
+		*ctx = EVP_MD_CTX_new();
+	if (!*ctx || !EVP_DigestInit_ex2(*ctx, sha256_md, NULL) ||
+	    !EVP_DigestUpdate(*ctx, p, len) || !EVP_DigestFinal_ex(*ctx, md, NULL))
 		SHA256((const unsigned char *)p, len, md); /* libcrypto's one-shot */
 	static const char hex[] = "0123456789abcdef";
 	for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++) {
@@ -1273,16 +1278,18 @@ static void simhash_words(const char *w, size_t len, const size_t *starts, size_
 }
 
 /*
- * The buffers of a digest (the word line, its word starts, and put_normalised's line buffers),
- * kept by each thread from one item to the next: they were allocated, grown and freed for every
- * item. Freed when the thread exits; buffers grown past DIGEST_KEEP_BYTES are not kept.
+ * The buffers of a digest (the word line, its word starts, put_normalised's line buffers) and its
+ * SHA-256 context, kept by each thread from one item to the next: they were allocated, grown and
+ * freed for every item. Freed when the thread exits; buffers grown past DIGEST_KEEP_BYTES are not
+ * kept.
  */
 #define DIGEST_KEEP_BYTES (256u << 10)
 
 struct digest_bufs {
 	struct buf in, raw, norm;
 	struct starts st;
-	bool busy; /* lent to a digest */
+	EVP_MD_CTX *sha; /* sha256_hex's */
+	bool busy;	 /* lent to a digest */
 };
 
 static pthread_key_t bufs_key;
@@ -1296,6 +1303,8 @@ static void digest_bufs_clear(struct digest_bufs *b)
 	buf_free(&b->norm);
 	free(b->st.v);
 	b->st = (struct starts){0};
+	EVP_MD_CTX_free(b->sha);
+	b->sha = NULL;
 }
 
 static void digest_bufs_free_cb(void *arg)
@@ -1362,7 +1371,7 @@ static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH
 	/* The SimHash's word starts are noted as the text's words are written. */
 	put_normalised(in, text, text_len, reference, ret_simhash && !reference ? &b->st : NULL,
 		       &b->raw, &b->norm);
-	sha256_hex(in->p, in->len, ret_hash);
+	sha256_hex(&b->sha, in->p, in->len, ret_hash);
 	if (ret_simhash && reference)
 		simhash_words_reference(in->p + body, in->len - body, ret_simhash);
 	else if (ret_simhash)
