@@ -1177,6 +1177,33 @@ static void lanes_flush(v16u8 lanes[8], uint32_t weight, uint32_t count[128])
 }
 
 /*
+ * The bits of a SimHash of more than half features (2 count > nfeat: count > half, half = nfeat /
+ * 2) from simhash_words' counts, none emptied into count[]: bit j of byte k counts 8 lanes[j][k]
+ * (under 256) plus the remainder r (under 8) in bit j of byte k of the planes 4 fours + 2 twos +
+ * ones. With half = 8 q + s, count > half when lanes[j][k] > q, or lanes[j][k] == q and r > s;
+ * r > s is compared on the planes, from the top bit. Without a branch: half the bits are set, at
+ * random, and a mispredicted branch for each cost more than the count itself.
+ */
+static void simhash_bits(const v16u8 lanes[8], v16u8 ones, v16u8 twos, v16u8 fours, size_t half,
+			 struct dedup_simhash *ret)
+{
+	const v16u8 planes[3] = {ones, twos, fours};
+	uint8_t q = (uint8_t)(half / 8);
+	v16u8 gt = {0}, eq = ~(v16u8){0}; /* r > s, r == s on the bits compared so far */
+	for (unsigned i = 3; i-- > 0;) {
+		v16u8 sbit = (v16u8){0} - (uint8_t)(half >> i & 1u); /* all ones or none */
+		gt |= eq & planes[i] & ~sbit;
+		eq &= ~(planes[i] ^ sbit);
+	}
+	v16u8 bits = {0};
+	for (unsigned j = 0; j < 8; j++) {
+		v16u8 bit = (v16u8){0} + (uint8_t)(1u << j);
+		bits |= ((v16u8)(lanes[j] > q) | ((v16u8)(lanes[j] == q) & gt)) & bit;
+	}
+	memcpy(ret->v, &bits, sizeof(bits)); /* byte k of the vector: byte lane_byte(k) */
+}
+
+/*
  * simhash_words_reference, the same bits, counted eight features at a time: a Harley-Seal tree
  * of carry-save adders sums eight hashes into the running planes ones, twos and fours (the count
  * so far modulo 8 in each of the 128 positions: ones + 2 twos + 4 fours) and an eights plane, the
@@ -1258,20 +1285,19 @@ static void simhash_words(const char *w, size_t len, const size_t *starts, size_
 		if (++blocks % 255 == 0)
 			lanes_flush(lanes, 8, count);
 	}
-	lanes_flush(lanes, 8, count);
-	lanes_add(lanes, ones);
-	lanes_flush(lanes, 1, count);
-	lanes_add(lanes, twos);
-	lanes_flush(lanes, 2, count);
-	lanes_add(lanes, fours);
-	lanes_flush(lanes, 4, count);
-	/* Without a branch (half the bits are set, at random: a mispredicted branch for each cost
-	 * more than the rest of the loop), each half in a register. */
-	for (unsigned h = 0; h < 2; h++) {
-		uint64_t v = 0;
-		for (unsigned b = 0; b < 64; b++)
-			v |= (uint64_t)(2u * count[64 * h + b] > nfeat) << b;
-		ret->v[h] = v;
+	if (blocks < 255) {
+		simhash_bits(lanes, ones, twos, fours, nfeat / 2, ret);
+	} else { /* more than 2,032 shingles: the lanes were emptied into count[] */
+		lanes_flush(lanes, 8, count);
+		lanes_add(lanes, ones);
+		lanes_flush(lanes, 1, count);
+		lanes_add(lanes, twos);
+		lanes_flush(lanes, 2, count);
+		lanes_add(lanes, fours);
+		lanes_flush(lanes, 4, count);
+		for (unsigned b = 0; b < 128; b++)
+			if (2u * count[b] > nfeat)
+				ret->v[b / 64] |= (uint64_t)1 << (b % 64);
 	}
 	if (!ret->v[0] && !ret->v[1])
 		ret->v[0] = 1; /* all zero means "no SimHash" */
