@@ -446,6 +446,17 @@ static void triggers_init(void)
 	}
 }
 
+/* memcmp(a, b, n) == 0 for the few bytes of a word: a call of memcmp cost more than comparing
+ * them (the common words of a trigger's first byte and length, "au" for "ad", "pour" for "paru",
+ * come here). */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 /* The rules the word w[0..len) (first: the first of its line) is a trigger of; 0 when none.
  * Called for the words that pass trigger_maybe. */
 static uint64_t trigger_rules(const char *w, size_t len, bool first)
@@ -454,7 +465,7 @@ static uint64_t trigger_rules(const char *w, size_t len, bool first)
 	uint64_t hit = 0;
 	for (size_t i = trigger_from[c]; i < trigger_to[c]; i++)
 		if (triggers[i].len == len && (first || !triggers[i].first) &&
-		    !memcmp(triggers[i].w, w, len))
+		    same_bytes(triggers[i].w + 1, w + 1, len - 1)) /* w[0] == c */
 			hit |= triggers[i].rules;
 	return hit;
 }
