@@ -1264,14 +1264,17 @@ static void simhash_words(const char *w, size_t len, const size_t *starts, size_
 	v16u8 lanes[8] = {0}, ones = {0}, twos = {0}, fours = {0};
 	size_t nfeat = nwords - DEDUP_SHINGLE + 1, blocks = 0;
 	for (size_t i = 0; i < nfeat; i += 8) {
+		/* all eight before the last feature (the one that ends at len): no checks */
+		bool inner = i + 8 < nfeat;
 		v16u8 x[8];
 		for (unsigned k = 0; k < 8; k++) {
 			x[k] = (v16u8){0}; /* past the last feature: adds nothing */
-			if (i + k >= nfeat)
+			if (!inner && i + k >= nfeat)
 				continue;
 			size_t f = i + k;
-			size_t end =
-			    f + DEDUP_SHINGLE < nwords ? starts[f + DEDUP_SHINGLE] - 1 : len;
+			size_t end = inner || f + DEDUP_SHINGLE < nwords
+					 ? starts[f + DEDUP_SHINGLE] - 1
+					 : len;
 			XXH128_hash_t h = XXH3_128bits(w + starts[f], end - starts[f]);
 			/* lane k: byte lane_byte(k) of {low64, high64} as they lie in memory,
 			 * but put together from the two registers the hash comes back in: the
