@@ -1188,12 +1188,13 @@ static void lanes_flush(v16u8 lanes[8], uint32_t weight, uint32_t count[128])
 }
 
 /*
- * The bits of a SimHash of more than half features (2 count > nfeat: count > half, half = nfeat /
- * 2) from simhash_words' counts, none emptied into count[]: bit j of byte k counts 8 lanes[j][k]
- * (under 256) plus the remainder r (under 8) in bit j of byte k of the planes 4 fours + 2 twos +
- * ones. With half = 8 q + s, count > half when lanes[j][k] > q, or lanes[j][k] == q and r > s;
- * r > s is compared on the planes, from the top bit. Without a branch: half the bits are set, at
- * random, and a mispredicted branch for each cost more than the count itself.
+ * Sets in ret the bits that more than half the features have (2 count > nfeat, that is count >
+ * half for half = nfeat / 2), from simhash_words' counts when none went to count[]: the count of
+ * bit j of byte k is 8 lanes[j][k] plus r, the bits j of byte k of the planes read as the number
+ * 4 fours + 2 twos + ones (under 8). With half = 8 q + s (s under 8), count > half when
+ * lanes[j][k] > q, or lanes[j][k] == q and r > s; r > s is compared on the planes, from their
+ * top bit. Without a branch: half the bits are set, at random, and a mispredicted branch for each
+ * cost more than the count itself.
  */
 static void simhash_bits(const v16u8 lanes[8], v16u8 ones, v16u8 twos, v16u8 fours, size_t half,
 			 struct dedup_simhash *ret)
