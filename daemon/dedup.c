@@ -446,6 +446,17 @@ static void triggers_init(void)
 	}
 }
 
+/* memcmp(a, b, n) == 0 for the few bytes of a word: a call of memcmp cost more than comparing
+ * them (the common words of a trigger's first byte and length, "au" for "ad", "pour" for "paru",
+ * come here). */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 /* The rules the word w[0..len) (first: the first of its line) is a trigger of; 0 when none.
  * Called for the words that pass trigger_maybe. */
 static uint64_t trigger_rules(const char *w, size_t len, bool first)
@@ -454,7 +465,7 @@ static uint64_t trigger_rules(const char *w, size_t len, bool first)
 	uint64_t hit = 0;
 	for (size_t i = trigger_from[c]; i < trigger_to[c]; i++)
 		if (triggers[i].len == len && (first || !triggers[i].first) &&
-		    !memcmp(triggers[i].w, w, len))
+		    same_bytes(triggers[i].w + 1, w + 1, len - 1)) /* w[0] == c */
 			hit |= triggers[i].rules;
 	return hit;
 }
@@ -960,11 +971,12 @@ static uint64_t put_folded_words(struct buf *out, const char *s, size_t len, str
 	return words_impl(out, s, len, st, true, ret_ok);
 }
 
-/* Appends the normalised reading of s (NULL: nothing) to *out, words separated by one space.
- * reference: through text_fold_reference, every line searched for boilerplate (the way the
- * content hashes already stored were computed, which the tests hold the fast path to). */
-static void put_normalised(struct buf *out, const char *s, bool reference, struct starts *st,
-			   struct buf *raw, struct buf *norm)
+/* Appends the normalised reading of s (NULL: nothing), slen bytes long (strlen), to *out, words
+ * separated by one space. reference: through text_fold_reference, every line searched for
+ * boilerplate (the way the content hashes already stored were computed, which the tests hold the
+ * fast path to). */
+static void put_normalised(struct buf *out, const char *s, size_t slen, bool reference,
+			   struct starts *st, struct buf *raw, struct buf *norm)
 {
 	if (!s)
 		return;
@@ -975,7 +987,6 @@ static void put_normalised(struct buf *out, const char *s, bool reference, struc
 		fold_chars = fold2_ready;
 	}
 	/* Step 1 (markup): libxml2's HTML parser, as for the feed's own markup. */
-	size_t slen = strlen(s);
 	char *plain = has_markup(s, slen) ? html_to_text(s, slen, VEILLE_MAX_TEXT) : NULL;
 	if (plain) {
 		s = plain;
@@ -1055,11 +1066,16 @@ static void sha256_init(void)
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-static void sha256_hex(const char *p, size_t len, char out[DEDUP_HASH_HEX])
+/* SHA-256 of p[0..len) as hex in out. *ctx: a context kept from one call to the next (NULL: made
+ * here), which EVP_Digest allocated, set up and freed anew for every item. */
+static void sha256_hex(EVP_MD_CTX **ctx, const char *p, size_t len, char out[DEDUP_HASH_HEX])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	pthread_once(&sha256_once, sha256_init);
-	if (!sha256_md || !EVP_Digest(p, len, md, NULL, sha256_md, NULL))
+	if (sha256_md && !*ctx)
+		*ctx = EVP_MD_CTX_new();
+	if (!*ctx || !EVP_DigestInit_ex2(*ctx, sha256_md, NULL) ||
+	    !EVP_DigestUpdate(*ctx, p, len) || !EVP_DigestFinal_ex(*ctx, md, NULL))
 		SHA256((const unsigned char *)p, len, md); /* libcrypto's one-shot */
 	static const char hex[] = "0123456789abcdef";
 	for (unsigned i = 0; i < SHA256_DIGEST_LENGTH; i++) {
@@ -1141,6 +1157,7 @@ static void simhash_words_reference(const char *w, size_t len, struct dedup_simh
 }
 
 typedef uint8_t v16u8 __attribute__((vector_size(16)));
+typedef uint64_t v2u64 __attribute__((vector_size(16)));
 
 /* The carry-save adder of three bit vectors: a + b + c = 2 *ret_h + *ret_l in every position. */
 static void csa(v16u8 *ret_h, v16u8 *ret_l, v16u8 a, v16u8 b, v16u8 c)
@@ -1168,6 +1185,34 @@ static void lanes_flush(v16u8 lanes[8], uint32_t weight, uint32_t count[128])
 			count[8 * lane_byte(k) + j] += weight * lanes[j][k];
 		lanes[j] = (v16u8){0};
 	}
+}
+
+/*
+ * Sets in ret the bits that more than half the features have (2 count > nfeat, that is count >
+ * half for half = nfeat / 2), from simhash_words' counts when none went to count[]: the count of
+ * bit j of byte k is 8 lanes[j][k] plus r, the bits j of byte k of the planes read as the number
+ * 4 fours + 2 twos + ones (under 8). With half = 8 q + s (s under 8), count > half when
+ * lanes[j][k] > q, or lanes[j][k] == q and r > s; r > s is compared on the planes, from their
+ * top bit. Without a branch: half the bits are set, at random, and a mispredicted branch for each
+ * cost more than the count itself.
+ */
+static void simhash_bits(const v16u8 lanes[8], v16u8 ones, v16u8 twos, v16u8 fours, size_t half,
+			 struct dedup_simhash *ret)
+{
+	const v16u8 planes[3] = {ones, twos, fours};
+	uint8_t q = (uint8_t)(half / 8);
+	v16u8 gt = {0}, eq = ~(v16u8){0}; /* r > s, r == s on the bits compared so far */
+	for (unsigned i = 3; i-- > 0;) {
+		v16u8 sbit = (v16u8){0} - (uint8_t)(half >> i & 1u); /* all ones or none */
+		gt |= eq & planes[i] & ~sbit;
+		eq &= ~(planes[i] ^ sbit);
+	}
+	v16u8 bits = {0};
+	for (unsigned j = 0; j < 8; j++) {
+		v16u8 bit = (v16u8){0} + (uint8_t)(1u << j);
+		bits |= ((v16u8)(lanes[j] > q) | ((v16u8)(lanes[j] == q) & gt)) & bit;
+	}
+	memcpy(ret->v, &bits, sizeof(bits)); /* byte k of the vector: byte lane_byte(k) */
 }
 
 /*
@@ -1220,17 +1265,28 @@ static void simhash_words(const char *w, size_t len, const size_t *starts, size_
 	v16u8 lanes[8] = {0}, ones = {0}, twos = {0}, fours = {0};
 	size_t nfeat = nwords - DEDUP_SHINGLE + 1, blocks = 0;
 	for (size_t i = 0; i < nfeat; i += 8) {
+		/* all eight before the last feature (the one that ends at len): no checks */
+		bool inner = i + 8 < nfeat;
 		v16u8 x[8];
 		for (unsigned k = 0; k < 8; k++) {
 			x[k] = (v16u8){0}; /* past the last feature: adds nothing */
-			if (i + k >= nfeat)
+			if (!inner && i + k >= nfeat)
 				continue;
 			size_t f = i + k;
-			size_t end =
-			    f + DEDUP_SHINGLE < nwords ? starts[f + DEDUP_SHINGLE] - 1 : len;
+			size_t end = inner || f + DEDUP_SHINGLE < nwords
+					 ? starts[f + DEDUP_SHINGLE] - 1
+					 : len;
 			XXH128_hash_t h = XXH3_128bits(w + starts[f], end - starts[f]);
-			uint64_t halves[2] = {h.low64, h.high64};
-			memcpy(&x[k], halves, sizeof(x[k])); /* lane k: byte lane_byte(k) */
+			/* lane k: byte lane_byte(k) of {low64, high64} as they lie in memory,
+			 * but put together from the two registers the hash comes back in: the
+			 * halves stored and read back as sixteen bytes stalled (no store
+			 * forwarding from two stores to one load) */
+#ifdef SWAR_SSE2
+			x[k] = (v16u8)_mm_unpacklo_epi64(_mm_cvtsi64_si128((long long)h.low64),
+							 _mm_cvtsi64_si128((long long)h.high64));
+#else
+			x[k] = (v16u8)(v2u64){h.low64, h.high64};
+#endif
 		}
 		v16u8 twos_a, twos_b, fours_a, fours_b, eights;
 		csa(&twos_a, &ones, ones, x[0], x[1]);
@@ -1244,31 +1300,37 @@ static void simhash_words(const char *w, size_t len, const size_t *starts, size_
 		if (++blocks % 255 == 0)
 			lanes_flush(lanes, 8, count);
 	}
-	lanes_flush(lanes, 8, count);
-	lanes_add(lanes, ones);
-	lanes_flush(lanes, 1, count);
-	lanes_add(lanes, twos);
-	lanes_flush(lanes, 2, count);
-	lanes_add(lanes, fours);
-	lanes_flush(lanes, 4, count);
-	for (unsigned b = 0; b < 128; b++)
-		if (2u * count[b] > nfeat)
-			ret->v[b / 64] |= (uint64_t)1 << (b % 64);
+	if (blocks < 255) {
+		simhash_bits(lanes, ones, twos, fours, nfeat / 2, ret);
+	} else { /* more than 2,032 shingles: the lanes were emptied into count[] */
+		lanes_flush(lanes, 8, count);
+		lanes_add(lanes, ones);
+		lanes_flush(lanes, 1, count);
+		lanes_add(lanes, twos);
+		lanes_flush(lanes, 2, count);
+		lanes_add(lanes, fours);
+		lanes_flush(lanes, 4, count);
+		for (unsigned b = 0; b < 128; b++)
+			if (2u * count[b] > nfeat)
+				ret->v[b / 64] |= (uint64_t)1 << (b % 64);
+	}
 	if (!ret->v[0] && !ret->v[1])
 		ret->v[0] = 1; /* all zero means "no SimHash" */
 }
 
 /*
- * The buffers of a digest (the word line, its word starts, and put_normalised's line buffers),
- * kept by each thread from one item to the next: they were allocated, grown and freed for every
- * item. Freed when the thread exits; buffers grown past DIGEST_KEEP_BYTES are not kept.
+ * The buffers of a digest (the word line, its word starts, put_normalised's line buffers) and its
+ * SHA-256 context, kept by each thread from one item to the next: they were allocated, grown and
+ * freed for every item. Freed when the thread exits; buffers grown past DIGEST_KEEP_BYTES are not
+ * kept.
  */
 #define DIGEST_KEEP_BYTES (256u << 10)
 
 struct digest_bufs {
 	struct buf in, raw, norm;
 	struct starts st;
-	bool busy; /* lent to a digest */
+	EVP_MD_CTX *sha; /* sha256_hex's */
+	bool busy;	 /* lent to a digest */
 };
 
 static pthread_key_t bufs_key;
@@ -1282,6 +1344,8 @@ static void digest_bufs_clear(struct digest_bufs *b)
 	buf_free(&b->norm);
 	free(b->st.v);
 	b->st = (struct starts){0};
+	EVP_MD_CTX_free(b->sha);
+	b->sha = NULL;
 }
 
 static void digest_bufs_free_cb(void *arg)
@@ -1339,15 +1403,16 @@ static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH
 	if (!b)
 		b = &own;
 	struct buf *in = &b->in;
+	size_t title_len = title ? strlen(title) : 0, text_len = text ? strlen(text) : 0;
 	/* The words are seldom longer than what they were read from: room for them at once. */
-	buf_reserve(in, (title ? strlen(title) : 0) + (text ? strlen(text) : 0) + 16);
-	put_normalised(in, title, reference, NULL, &b->raw, &b->norm);
+	buf_reserve(in, title_len + text_len + 16);
+	put_normalised(in, title, title_len, reference, NULL, &b->raw, &b->norm);
 	buf_putc(in, '\n');
 	size_t body = in->len;
 	/* The SimHash's word starts are noted as the text's words are written. */
-	put_normalised(in, text, reference, ret_simhash && !reference ? &b->st : NULL, &b->raw,
-		       &b->norm);
-	sha256_hex(in->p, in->len, ret_hash);
+	put_normalised(in, text, text_len, reference, ret_simhash && !reference ? &b->st : NULL,
+		       &b->raw, &b->norm);
+	sha256_hex(&b->sha, in->p, in->len, ret_hash);
 	if (ret_simhash && reference)
 		simhash_words_reference(in->p + body, in->len - body, ret_simhash);
 	else if (ret_simhash)
@@ -1376,7 +1441,7 @@ void dedup_simhash(const char *text, struct dedup_simhash *ret)
 {
 	struct buf in = {0}, raw = {0}, norm = {0};
 	struct starts st = {0};
-	put_normalised(&in, text, false, NULL, &raw, &norm);
+	put_normalised(&in, text, text ? strlen(text) : 0, false, NULL, &raw, &norm);
 	word_starts(in.p, in.len, &st);
 	simhash_words(in.p, in.len, st.v, st.n, ret);
 	free(st.v);

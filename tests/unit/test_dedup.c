@@ -637,8 +637,9 @@ static void simhash_by_definition(const char *const *words, size_t n, struct ded
 		ret->v[0] = 1;
 }
 
-/* Texts already in normal form (lower-case ASCII words, one space apart) of 40 to 1200 words:
- * the counting in dedup_simhash (byte lanes emptied every 255 shingles) gives the SimHash of
+/* Texts already in normal form (lower-case ASCII words, one space apart) of 40 to 1200 words,
+ * and a few either side of 2,033 (past 2,032 shingles, the byte lanes are emptied into counts
+ * along the way and the bits set from those): the counting in dedup_simhash gives the SimHash of
  * the definition, bit for bit. */
 static void test_simhash_definition(void **state)
 {
@@ -646,10 +647,11 @@ static void test_simhash_definition(void **state)
 	static const char *const vocab[] = {"troupes", "frontiere", "minsk",   "exercices",
 					    "le",      "a",	    "armee",   "belarus",
 					    "1",       "kiev",	    "pologne", "de"};
-	const char *words[1200];
+	static const size_t longer[] = {2032, 2033, 2034, 2041, 2042, 4100};
+	static const char *words[4100];
 	uint32_t x = 1;
-	for (int round = 0; round < 60; round++) {
-		size_t n = DEDUP_SIMHASH_MIN_WORDS + (size_t)round * 19;
+	for (size_t round = 0; round < 60 + ARRAY_SIZE(longer); round++) {
+		size_t n = round < 60 ? DEDUP_SIMHASH_MIN_WORDS + round * 19 : longer[round - 60];
 		struct buf text = {0};
 		for (size_t i = 0; i < n; i++) {
 			x = x * 1103515245u + 12345u;
