@@ -1436,6 +1436,54 @@ static inline uint64_t tok_not_alnum8(uint64_t x, uint64_t *ret_letters)
 	return ((digit & ~x) | letter | ~SWAR_HIGHS) ^ ~0ull;
 }
 
+#ifdef SWAR_SSE2
+/* The sixteen bytes at p written to d with their ASCII letters lower-cased; *ret_alnum flags
+ * (bit k for byte k) the ASCII letters and digits, *ret_high the bytes from 0x80. */
+static inline void tok_fold16(const unsigned char *p, char *d, unsigned *ret_alnum,
+			      unsigned *ret_high)
+{
+	__m128i x = load16(p);
+	/* a byte is in a range of n from c when it is, moved by 0x80 - c, below -128 + n as
+	 * signed bytes (the move wraps: no other byte lands there) */
+	__m128i lower = _mm_or_si128(x, _mm_set1_epi8(0x20));
+	__m128i letter = _mm_cmpgt_epi8(_mm_set1_epi8(-128 + 26),
+					_mm_add_epi8(lower, _mm_set1_epi8((char)(0x80 - 'a'))));
+	__m128i digit = _mm_cmpgt_epi8(_mm_set1_epi8(-128 + 10),
+				       _mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))));
+	_mm_storeu_si128((__m128i *)d, _mm_or_si128(x, _mm_and_si128(letter, _mm_set1_epi8(0x20))));
+	*ret_alnum = (unsigned)_mm_movemask_epi8(_mm_or_si128(letter, digit));
+	*ret_high = high16(x);
+}
+
+/* The tokens in the sixteen bytes at z[i] made of ASCII letters and digits between ASCII
+ * separators, emitted up to the first byte from 0x80 or the first token that may go on past
+ * it or past the block: returns how many bytes it took. *ret_more: the caller can take the next
+ * block where it stopped (it stopped at the start of a token that went on to the block's end,
+ * or took the whole block), else it is at a byte from 0x80, or at a token that needs the
+ * character loop. */
+static inline int tok_block16(struct tok *t, void *ctx, const unsigned char *z, int i,
+			      tok_emit_fn *emit, bool *ret_more, int *ret_rc)
+{
+	unsigned alnum, high;
+	tok_fold16(z + i, t->buf, &alnum, &high);
+	int lim = (int)first_bit(high | 0x10000u);
+	unsigned a = alnum & ((1u << lim) - 1);
+	while (a) {
+		int s = (int)first_bit(a);
+		int e = s + (int)first_bit(~(a >> s));
+		if (e == lim) {
+			*ret_more = lim == 16 && s > 0;
+			return s;
+		}
+		if ((*ret_rc = emit(ctx, 0, t->buf + s, e - s, i + s, i + e)) != SQLITE_OK)
+			return e;
+		a &= ~0u << e;
+	}
+	*ret_more = lim == 16;
+	return lim;
+}
+#endif
+
 /* unicode61's loop: separators are skipped (a combining accent too), a token runs from a letter
  * or digit through letters, digits and accents, folded. */
 static int tok_run(struct tok *t, void *ctx, int flags, const char *text, int n, tok_emit_fn *emit)
@@ -1447,6 +1495,16 @@ static int tok_run(struct tok *t, void *ctx, int flags, const char *text, int n,
 		for (;;) {
 			if (i >= n)
 				goto done;
+#ifdef SWAR_SSE2
+			if (t->swar && i + 16 <= n) {
+				bool more;
+				i += tok_block16(t, ctx, z, i, emit, &more, &rc);
+				if (rc != SQLITE_OK)
+					goto done;
+				if (more)
+					continue;
+			}
+#endif
 			unsigned char f = t->ascii[z[i]];
 			if (f < 0x80) {
 				if (f)
@@ -1463,10 +1521,23 @@ static int tok_run(struct tok *t, void *ctx, int flags, const char *text, int n,
 		int start = i, o = 0;
 		bool known = true;
 		for (;;) {
-			/* Runs of ASCII letters and digits, lower-cased eight bytes at a time (the
-			 * bytes past a run's end are written, and overwritten or never read); an
-			 * ASCII byte that ends one ends the token. */
-			if (t->swar && i + 8 <= n && o <= TOK_BUF - 8) {
+			/* Runs of ASCII letters and digits, lower-cased sixteen or eight bytes at a
+			 * time (the bytes past a run's end are written, and overwritten or never
+			 * read); an ASCII byte that ends one ends the token. */
+#ifdef SWAR_SSE2
+			if (t->swar && i + 16 <= n && o <= TOK_BUF - 16) {
+				unsigned alnum, high;
+				tok_fold16(z + i, t->buf + o, &alnum, &high);
+				int k = (int)first_bit(~alnum | 0x10000u);
+				o += k;
+				i += k;
+				if (k == 16)
+					continue;
+				if (!(high >> k & 1))
+					break;
+			} else
+#endif
+			    if (t->swar && i + 8 <= n && o <= TOK_BUF - 8) {
 				uint64_t letters;
 				uint64_t x = load8_le(z + i);
 				uint64_t m = tok_not_alnum8(x, &letters);

@@ -1017,6 +1017,17 @@ static void test_fts_tokens(void **state)
 				for (int k = 0; k < len; k++)
 					buf_putc(&texts, "Ab9xYz0Q"[(k + len) % 8]);
 			}
+		if (i == 2) /* ASCII words and separators of every length around sixteen bytes,
+			     * some next to an accented letter or a separator from 0x80 */
+			for (int len = 1; len < 36; len++)
+				for (int gap = 1; gap < 19; gap++) {
+					for (int k = 0; k < len; k++)
+						buf_putc(&texts, "zAb9xYz0Q@[`{/:"[(k + gap) % 15]);
+					if ((len + gap) % 5 == 0)
+						buf_puts(&texts, (len + gap) % 10 ? "é" : "\u00a0");
+					for (int k = 0; k < gap; k++)
+						buf_putc(&texts, " ,.\n'-"[(k + len) % 6]);
+				}
 		buf_putc(&texts, '\0');
 	}
 	const char *globs[] = {TEST_SOURCE_DIR "/conf/reference/*.txt",
