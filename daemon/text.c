@@ -1098,9 +1098,11 @@ static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct
 	tz->tok[tz->len] = '\0'; /* tok_emit handed on a known stem without it */
 	struct stem_cache *c = tz->cache;
 	bool known = e && e->len;
-	/* A word holding an ASCII digit is dropped as a stop word is, and the cache keeps it so. */
-	if (known ? e->stop
-		  : memchr_digit(tz->tok, tz->len) || text_is_stopword(tz->tok, tz->len)) {
+	/* A word holding an ASCII digit is dropped, and not kept in the cache: numbers, most of
+	 * them met once, filled it (and had it forget every word) far more often than words. */
+	if (!known && memchr_digit(tz->tok, tz->len))
+		return;
+	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
 		if (e && !known)
 			stem_put(c, e, tz->tok, tz->len, h, head, true, "", 0, 0);
 		return;
