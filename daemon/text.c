@@ -310,7 +310,36 @@ static int normalise_fast(const char *str, size_t len, const struct fold_table *
 	size_t i = 0, prev = SIZE_MAX, prev_out = 0; /* the boundary before i, where it went */
 	while (i < len) {
 		if (s[i] < 0x80) {
-			size_t j = ascii_end(s, i, len);
+			size_t j = i;
+#ifdef SWAR_SSE2
+			/* Unfolded (tokens): the run copied as it is scanned, sixteen bytes at a
+			 * time within s (what lies past the run is overwritten or never read),
+			 * rather than by a call to memcpy after the scan, when out has room for
+			 * the rest of s. */
+			char *d = out->p + out->len;
+			if (!fold && out->cap - out->len > len - i) {
+				for (; j + 16 <= len; j += 16) {
+					__m128i x = load16(s + j);
+					_mm_storeu_si128((__m128i *)(void *)(d + (j - i)), x);
+					unsigned m = high16(x);
+					if (m) {
+						j += first_bit(m);
+						break;
+					}
+				}
+				if (j + 16 > len) {
+					size_t from = j;
+					j = ascii_end(s, j, len);
+					memcpy(d + (from - i), s + from, j - from);
+				}
+				out->len += j - i;
+				prev = j - 1;
+				prev_out = out->len - 1;
+				i = j;
+				continue;
+			}
+#endif
+			j = ascii_end(s, i, len);
 			if (out->cap - out->len <= j - i + 8)
 				buf_reserve(out, j - i + 8);
 			ascii_copy(out->p + out->len, s + i, j - i, fold);
@@ -1098,9 +1127,11 @@ static __attribute__((noinline)) void tok_emit_slow(struct tokenizer *tz, struct
 	tz->tok[tz->len] = '\0'; /* tok_emit handed on a known stem without it */
 	struct stem_cache *c = tz->cache;
 	bool known = e && e->len;
-	/* A word holding an ASCII digit is dropped as a stop word is, and the cache keeps it so. */
-	if (known ? e->stop
-		  : memchr_digit(tz->tok, tz->len) || text_is_stopword(tz->tok, tz->len)) {
+	/* A word holding an ASCII digit is dropped, and not kept in the cache: numbers, most of
+	 * them met once, filled it (and had it forget every word) far more often than words. */
+	if (!known && memchr_digit(tz->tok, tz->len))
+		return;
+	if (known ? e->stop : text_is_stopword(tz->tok, tz->len)) {
 		if (e && !known)
 			stem_put(c, e, tz->tok, tz->len, h, head, true, "", 0, 0);
 		return;

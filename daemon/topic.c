@@ -1126,7 +1126,10 @@ bool topic_bag_score(const struct topic *t, const struct topic_bag *b, struct to
 	double cos[GROUP_MAX];
 	bag_similarity(b, cos);
 	double centroid = evidence(cos, t->norm);
-	double(*rcos)[GROUP_MAX] = xcalloc(t->nrefs, sizeof(*rcos));
+	/* A topic has a few references: their similarities on the stack, not allocated per item. */
+	double few[16][GROUP_MAX], (*rcos)[GROUP_MAX] = few;
+	if (t->nrefs > ARRAY_SIZE(few))
+		rcos = xreallocarray(NULL, t->nrefs, sizeof(*rcos));
 	bag_ref_similarity(b, rcos);
 	double nearest = 0;
 	for (size_t r = 0; r < t->nrefs; r++) {
@@ -1134,7 +1137,8 @@ bool topic_bag_score(const struct topic *t, const struct topic_bag *b, struct to
 		if (e > nearest)
 			nearest = e;
 	}
-	free(rcos);
+	if (rcos != few)
+		free(rcos);
 	/* Like the topic as a whole, and like one of its references in particular. */
 	ret->score = sqrt(centroid * nearest);
 	if (ret->score > 1.0)

@@ -211,6 +211,37 @@ static void test_stem_memo(void **state)
 	free(words);
 }
 
+/* The last token handed on, where it was handed from. */
+static void last_cb(const char *tok, size_t len, size_t index, unsigned flags, void *arg)
+{
+	(void)len;
+	(void)index;
+	(void)flags;
+	*(const char **)arg = tok;
+}
+
+/* Numbers are dropped without a place in the stem memo: a word's stem, handed on from where
+ * the memo keeps it once the word is known, comes from the same place after more distinct
+ * numbers than the memo holds words (which would have had it forget everything). */
+static void test_numbers_not_memoised(void **state)
+{
+	(void)state;
+	struct text_stemmer *st = text_stemmer_new();
+	assert_non_null(st);
+	static const char w[] = "gouvernementales gouvernementales";
+	const char *before = NULL, *after = NULL;
+	assert_int_equal(text_tokens(st, NULL, w, strlen(w), last_cb, &before), 2);
+	struct buf b = {0};
+	for (int i = 0; i < 20000; i++)
+		buf_printf(&b, "%d a%d ", 100000 + i, i);
+	assert_int_equal(text_tokens(st, NULL, b.p, b.len, last_cb, &after), 0);
+	assert_int_equal(text_tokens(st, NULL, w, 16, last_cb, &after), 1);
+	assert_non_null(before);
+	assert_ptr_equal(before, after);
+	buf_free(&b);
+	text_stemmer_free(st);
+}
+
 static void *thread_stemmer_cb(void *arg)
 {
 	(void)arg;
@@ -984,6 +1015,7 @@ int main(void)
 	    cmocka_unit_test(test_stopwords_numbers_hyphens),
 	    cmocka_unit_test(test_stems),
 	    cmocka_unit_test(test_stem_memo),
+	    cmocka_unit_test(test_numbers_not_memoised),
 	    cmocka_unit_test(test_flags),
 	    cmocka_unit_test(test_aliases),
 	    cmocka_unit_test(test_alias_errors),

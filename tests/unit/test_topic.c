@@ -341,13 +341,19 @@ static void test_reference_profiles(void **state)
 	struct topic *t_ba = topic_new("t", ba, 2, 0.5, NULL, &err);
 	struct topic *t_aa = topic_new("t", aa, 2, 0.5, NULL, &err);
 	struct topic *t_a = topic_new("t", one, 1, 0.5, NULL, &err);
-	assert_true(t_ab && t_ba && t_aa && t_a);
+	/* More references than topic_bag_score keeps on its stack. */
+	const char *many[40];
+	for (size_t i = 0; i < sizeof(many) / sizeof(*many); i++)
+		many[i] = a;
+	struct topic *t_many = topic_new("t", many, sizeof(many) / sizeof(*many), 0.5, NULL, &err);
+	assert_true(t_ab && t_ba && t_aa && t_a && t_many);
 	const char *texts[] = {troops, missiles, on_topic, hard_negative, belarus_sport};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(*texts); i++) {
 		/* The order of the references does not matter... */
 		assert_true(fabs(score_with(t_ab, texts[i]) - score_with(t_ba, texts[i])) < 1e-12);
 		/* ...nor does a reference given twice. */
 		assert_true(fabs(score_with(t_aa, texts[i]) - score_with(t_a, texts[i])) < 1e-9);
+		assert_true(fabs(score_with(t_many, texts[i]) - score_with(t_a, texts[i])) < 1e-9);
 	}
 	/* Each reference is as close to the topic as a typical reference. */
 	assert_true(score_with(t_ab, troops) > 0.9);
@@ -356,6 +362,7 @@ static void test_reference_profiles(void **state)
 	topic_free(t_ba);
 	topic_free(t_aa);
 	topic_free(t_a);
+	topic_free(t_many);
 	unlink(a);
 	unlink(b);
 	rmdir(dir);
