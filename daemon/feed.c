@@ -505,12 +505,17 @@ static size_t tidy_amp(const char *s, size_t n, bool has_subset, struct side *si
 }
 
 /* Appends the bytes of s[0..n) with forbidden control characters turned into spaces. */
+/* True for a control character XML forbids (all below 0x20 but tab and the line ends). */
+static inline bool forbidden_control(unsigned char c)
+{
+	return c < 0x20 && c != '\t' && c != '\n' && c != '\r';
+}
+
 static void put_clean(struct buf *out, const char *s, size_t n)
 {
 	size_t run = 0;
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+		if (forbidden_control((unsigned char)s[i])) {
 			buf_append(out, s + run, i - run);
 			buf_putc(out, ' ');
 			run = i + 1;
@@ -958,8 +963,7 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 			continue;
 		}
 		if (c != '<') { /* a control (the run stops at them), a line end mostly */
-			unsigned char u = (unsigned char)c;
-			put(out, u < 0x20 && u != '\t' && u != '\n' && u != '\r' ? " " : &c, 1);
+			put(out, forbidden_control((unsigned char)c) ? " " : &c, 1);
 			i++;
 			continue;
 		}
@@ -1048,7 +1052,7 @@ static void reader_error_cb(void *arg, xmlErrorPtr e)
 	p->error_col = e->int2;
 }
 
-/* Empties rec, keeping the buffers of its raw slots. */
+/* Empties rec (every field zero, as a new record), keeping the buffers of its raw slots. */
 static void record_clear(struct record *rec)
 {
 	for (int i = 0; i < S_MAX; i++) {
@@ -1056,11 +1060,11 @@ static void record_clear(struct record *rec)
 			buf_reset(&rec->raw[i]);
 		else
 			free(rec->v[i]);
-		rec->v[i] = NULL;
-		rec->kind[i] = K_TEXT;
 	}
-	rec->guid_not_permalink = false;
-	rec->title_html = false;
+	struct buf raw[S_MAX];
+	memcpy(raw, rec->raw, sizeof(raw));
+	memset(rec, 0, sizeof(*rec));
+	memcpy(rec->raw, raw, sizeof(raw));
 }
 
 static void record_free(struct record *rec)
