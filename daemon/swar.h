@@ -5,6 +5,7 @@
 #ifndef VEILLE_SWAR_H
 #define VEILLE_SWAR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -89,6 +90,34 @@ static inline void copy_short(void *d, const void *s, size_t n)
 		dp[n / 2] = b;
 		dp[n - 1] = c;
 	}
+}
+
+/* memcmp(a, b, n) == 0 for the short strings of tokens and stems, without a call: whole words
+ * compared as copy_short copies them, never reading outside a[0..n) and b[0..n). */
+static inline bool same_short(const void *a, const void *b, size_t n)
+{
+	const unsigned char *ap = a, *bp = b;
+	uint64_t x, y;
+	uint32_t u, v, w, z;
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, ap + i, 8);
+			memcpy(&y, bp + i, 8);
+			if (x != y)
+				return false;
+		}
+		memcpy(&x, ap + n - 8, 8);
+		memcpy(&y, bp + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		memcpy(&u, ap, 4);
+		memcpy(&v, bp, 4);
+		memcpy(&w, ap + n - 4, 4);
+		memcpy(&z, bp + n - 4, 4);
+		return !((u ^ v) | (w ^ z));
+	}
+	return !n || (ap[0] == bp[0] && ap[n / 2] == bp[n / 2] && ap[n - 1] == bp[n - 1]);
 }
 
 /*

@@ -1429,7 +1429,11 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 				}
 				tz.len = tlen;
 				tz.nchars = nchars;
-				tz.toolong = toolong;
+				/* Stored only when set: tok_emit reads digit and toolong as one
+				 * two-byte word, which a one-byte store just before it cannot be
+				 * forwarded to (a stall for every token). */
+				if (toolong)
+					tz.toolong = true;
 				unsigned cl;
 				if (i == n || !((cl = tok_class[p[i]]) & TOK_SEP))
 					break;

@@ -229,7 +229,7 @@ static ssize_t term_find_hashed(const struct topic *t, const char *key, size_t n
 		if (!v)
 			return -1;
 		const struct term *tm = &t->terms[v - 1];
-		if (tm->len == n && !memcmp(tm->key, key, n))
+		if (tm->len == n && same_short(tm->key, key, n))
 			return (ssize_t)(v - 1);
 	}
 }
@@ -247,8 +247,8 @@ static ssize_t term_find_pair(const struct topic *t, const char *a, size_t an, c
 		if (!v)
 			return -1;
 		const struct term *tm = &t->terms[v - 1];
-		if (tm->len == n && tm->key[an] == ' ' && !memcmp(tm->key, a, an) &&
-		    !memcmp(tm->key + an + 1, b, bn))
+		if (tm->len == n && tm->key[an] == ' ' && same_short(tm->key, a, an) &&
+		    same_short(tm->key + an + 1, b, bn))
 			return (ssize_t)(v - 1);
 	}
 }
@@ -472,9 +472,10 @@ static void doc_rehash(struct doc *d)
 	}
 }
 
-/* Counts key[0..len) (h = hash_str(key, len)) in d. */
-static inline void doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssize_t prof,
-			   bool name)
+/* Counts key[0..len) (h = hash_str(key, len)) in d. Inline in doc_cb whatever its size: a call
+ * per token cost more than the compare it makes. */
+static inline __attribute__((always_inline)) void
+doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssize_t prof, bool name)
 {
 	if (2 * (d->n + 1) > d->nslots)
 		doc_rehash(d);
@@ -482,7 +483,7 @@ static inline void doc_add(struct doc *d, const char *key, size_t len, uint64_t 
 	size_t i = h & mask;
 	for (; d->slots[i]; i = (i + 1) & mask) {
 		struct docterm *e = &d->v[d->slots[i] - 1];
-		if (e->len == len && !memcmp(d->arena.p + e->off, key, len)) {
+		if (e->len == len && same_short(d->arena.p + e->off, key, len)) {
 			e->count += d->mult;
 			e->name |= name;
 			return;
@@ -519,7 +520,7 @@ static void doc_cb(const char *tok, size_t len, uint64_t h, size_t index, unsign
 	}
 	/* No pair starts with prev when its bit is clear: term_find_pair would find nothing. */
 	if (d->prevlen && filter_has(d->t->pair_filter, d->prevhash) &&
-	    (d->prevlen != len || memcmp(d->prev, tok, len))) {
+	    (d->prevlen != len || !same_short(d->prev, tok, len))) {
 		uint64_t ph = hash_pair(d->prevhash, h);
 		prof = term_find_pair(d->t, d->prev, d->prevlen, tok, len, ph);
 		if (prof >= 0) { /* only the profile's pairs: all pairs would swamp the norm */
