@@ -1826,8 +1826,8 @@ static void test_story_ahead_refused(void **state)
 	store_close(s);
 }
 
-/* The worker's side of story_ahead_run: scans the window of s again and again for the request
- * the loop's side posts, and keeps its last answers to the last request. */
+/* The worker's side of story_ahead_run: scans the window of s once for each request the loop's
+ * side posts, as soon as it sees it, and keeps the answers. */
 struct ahead_reader {
 	struct store *s;
 	pthread_mutex_t mu;
@@ -1849,14 +1849,14 @@ static void *ahead_reader_run(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&rd->mu);
 		bool stop = rd->stop;
-		unsigned req = rd->req;
+		unsigned req = rd->req, answered = rd->answered;
 		size_t nq = rd->nq;
 		int64_t since = rd->since;
 		memcpy(q, rd->q, sizeof(q));
 		pthread_mutex_unlock(&rd->mu);
 		if (stop)
 			break;
-		if (!req) {
+		if (!req || answered == req) {
 			sched_yield();
 			continue;
 		}
@@ -1875,11 +1875,41 @@ static void *ahead_reader_run(void *arg)
 	return NULL;
 }
 
+static void ahead_post(struct ahead_reader *rd, unsigned req, const uint64_t (*q)[2], size_t nq,
+		       int64_t since)
+{
+	pthread_mutex_lock(&rd->mu);
+	rd->req = req;
+	memcpy(rd->q, q, nq * sizeof(*q));
+	rd->nq = nq;
+	rd->since = since;
+	pthread_mutex_unlock(&rd->mu);
+}
+
+/* Waits for the answers to request req, and swaps them into *a. */
+static void ahead_wait(struct ahead_reader *rd, unsigned req, struct store_story_ahead *a)
+{
+	for (bool got = false; !got;) {
+		pthread_mutex_lock(&rd->mu);
+		got = rd->answered == req;
+		if (got) {
+			struct store_story_ahead t = rd->ans;
+			rd->ans = *a;
+			*a = t;
+		}
+		pthread_mutex_unlock(&rd->mu);
+		if (!got)
+			sched_yield();
+	}
+}
+
 /*
  * Answers scanned on another thread while this one appends to the window (growing it), trims
  * it, rolls back and reloads it, then taken by store_story_adopt when they hold: every lookup
- * answers as the plain loop. The worker's since is mostly a little earlier than the loop's (its
- * clock read first), now and then later (refused). sorted as in story_prefetch_run.
+ * answers as the plain loop. The request goes out before, during or after the appends; in some
+ * rounds its answers come back before a rollback or a reload (refused). The worker's since is
+ * mostly a little earlier than the loop's (its clock read first), now and then later (refused).
+ * sorted as in story_prefetch_run.
  */
 static void story_ahead_run(struct fx *fx, bool sorted)
 {
@@ -1915,20 +1945,34 @@ static void story_ahead_run(struct fx *fx, bool sorted)
 		}
 		int64_t wsince = round % 7 == 2 ? since + 1 + (int64_t)(rnd() % 20)
 						: since - (int64_t)(rnd() % 30);
-		pthread_mutex_lock(&rd.mu);
-		rd.req = round + 1;
-		memcpy(rd.q, q, sizeof(q));
-		rd.nq = nq;
-		rd.since = wsince;
-		pthread_mutex_unlock(&rd.mu);
+		unsigned mode = round % 5, req = round + 1;
+		bool posted = false;
+		if (mode == 0) {
+			ahead_post(&rd, req, (const uint64_t(*)[2])q, nq, wsince);
+			posted = true;
+		}
 		/* Meanwhile: a lookup (the window loaded again, or trimmed, while the other
-		 * thread may be scanning it), entries appended, now and then rolled back. */
+		 * thread may be scanning it), entries appended (the window grows). */
 		int64_t story = 0;
 		assert_true(store_story_find(s, q[0], since, 0, &story) >= 0);
 		assert_int_equal(store_begin(s), 0);
 		size_t committed = n;
-		size_t more = round < 30 ? 1 + rnd() % 4 : 1 + rnd() % 150;
+		size_t more = round < 30 ? 1 + rnd() % 4 : 1 + rnd() % 80;
 		for (size_t j = 0; j < more && n < cap; j++) {
+			if (j == more / 2 && !posted && mode != 4) {
+				ahead_post(&rd, req, (const uint64_t(*)[2])q, nq, wsince);
+				posted = true;
+				if (mode == 2 || mode == 3) /* scanned before what follows */
+					ahead_wait(&rd, req, &mine);
+				if (mode == 2) {
+					assert_int_equal(store_rollback(s), 0);
+					n = committed;
+					assert_int_equal(store_begin(s), 0);
+				} else if (mode == 3) { /* an earlier since: loaded again */
+					assert_true(
+					    store_story_find(s, q[0], since - 500, 0, &story) >= 0);
+				}
+			}
 			char id[32];
 			snprintf(id, sizeof(id), "ahead-%u-%zu", round, j);
 			struct titem t;
@@ -1945,29 +1989,15 @@ static void story_ahead_run(struct fx *fx, bool sorted)
 			    .fetched = t.it.fetched,
 			    .story = rowid,
 			};
-			if (j == more / 2 && round % 13 == 6) {
-				assert_int_equal(store_rollback(s), 0);
-				n = committed;
-				assert_int_equal(store_begin(s), 0);
-			}
 		}
-		/* The answers to this round's request, scanned before, during or after the
-		 * above. */
-		for (bool got = false; !got;) {
-			pthread_mutex_lock(&rd.mu);
-			got = rd.answered == round + 1;
-			if (got) {
-				struct store_story_ahead t = rd.ans;
-				rd.ans = mine;
-				mine = t;
-			}
-			pthread_mutex_unlock(&rd.mu);
-			if (!got)
-				sched_yield();
-		}
+		bool stale = posted && (mode == 2 || mode == 3);
+		if (!posted)
+			ahead_post(&rd, req, (const uint64_t(*)[2])q, nq, wsince);
+		if (!stale)
+			ahead_wait(&rd, req, &mine);
 		int r = store_story_adopt(s, &mine, since);
 		assert_true(r >= 0);
-		if (wsince > since)
+		if (wsince > since || stale)
 			assert_int_equal(r, 0);
 		taken += r == 1;
 		refused += r == 0;
