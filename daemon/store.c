@@ -1195,6 +1195,30 @@ int store_story_prefetch(struct store *s, const uint64_t (*simhash)[2], size_t n
 	return 0;
 }
 
+/* The first entry of [from, end) at distance p->best from p->sim among those fetched at or after
+ * since (fetched: as for pre_scan), which must exist: narrowed down to 32 entries by the vector
+ * scan, then found one by one. */
+static size_t pre_first(const struct scan_impl *scan, const uint64_t *sim0, const uint64_t *sim1,
+			const int64_t *fetched, size_t from, size_t end, const struct story_pre *p,
+			int64_t since)
+{
+	const uint64_t one[1][2] = {{p->sim[0], p->sim[1]}};
+	size_t i = from;
+	for (;;) {
+		size_t len = end - i < 32 ? end - i : 32;
+		unsigned d;
+		scan->group(sim0 + i, sim1 + i, fetched ? fetched + i : NULL, len, one, 1, since,
+			    &d);
+		if (d == p->best)
+			break;
+		i += len;
+	}
+	while ((fetched && fetched[i] < since) ||
+	       popcount64(sim0[i] ^ p->sim[0]) + popcount64(sim1[i] ^ p->sim[1]) != p->best)
+		i++;
+	return i;
+}
+
 void store_story_scan_ahead(struct store *s, const uint64_t (*simhash)[2], size_t n, int64_t since,
 			    struct store_story_ahead *ret)
 {
@@ -1217,19 +1241,13 @@ void store_story_scan_ahead(struct store *s, const uint64_t (*simhash)[2], size_
 		else
 			hi = mid;
 	}
-	pre_scan(s->scan, w->sim0, w->sim1, unsorted ? w->fetched : NULL, lo, upto, ret->v, ret->n,
-		 since);
+	const int64_t *fetched = unsorted ? w->fetched : NULL;
+	pre_scan(s->scan, w->sim0, w->sim1, fetched, lo, upto, ret->v, ret->n, since);
 	/* The entry itself, not its block: store_story_adopt checks its fetch time. */
-	for (size_t q = 0; q < ret->n; q++) {
-		struct story_pre *p = &ret->v[q];
-		if (p->best >= SCAN_NONE)
-			continue;
-		while (w->fetched[p->from] < since ||
-		       popcount64(w->sim0[p->from] ^ p->sim[0]) +
-			       popcount64(w->sim1[p->from] ^ p->sim[1]) !=
-			   p->best)
-			p->from++;
-	}
+	for (size_t q = 0; q < ret->n; q++)
+		if (ret->v[q].best < SCAN_NONE)
+			ret->v[q].from = pre_first(s->scan, w->sim0, w->sim1, fetched,
+						   ret->v[q].from, upto, &ret->v[q], since);
 	ret->gen = w->gen;
 	ret->upto = upto;
 	ret->since = since;
