@@ -72,6 +72,9 @@ struct engine {
 	 * items' bags the worker kept (topic_bag_new), without reading their texts again. */
 	pthread_rwlock_t topics_lock;
 	unsigned topics_gen;
+	/* The worker scans the story window of e->store (ingest_prepare_stories) with the read
+	 * lock held; the loop swaps e->store for another with the write lock. */
+	pthread_rwlock_t store_lock;
 	/* Read-only connections for the worker's triage (ingest_triage), at most one per thread:
 	 * a job takes one from the pool and gives it back (triage_take, triage_give). */
 	pthread_mutex_t triage_mu;
@@ -285,6 +288,7 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	pthread_rwlockattr_init(&la);
 	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&e->topics_lock, &la);
+	pthread_rwlock_init(&e->store_lock, &la);
 	pthread_rwlockattr_destroy(&la);
 	pthread_mutex_init(&e->triage_mu, NULL);
 	if (topics_build(c, &e->topics, ret_err) < 0)
@@ -357,6 +361,7 @@ void engine_free(struct engine *e)
 	ingest_outbox_clear(&e->outbox);
 	topics_clear(&e->topics);
 	pthread_rwlock_destroy(&e->topics_lock);
+	pthread_rwlock_destroy(&e->store_lock);
 	pthread_mutex_destroy(&e->triage_mu);
 	config_free(e->cfg);
 	free(e);
@@ -427,8 +432,11 @@ static void store_refresh(struct engine *e)
 		free(err);
 		return;
 	}
-	store_close(e->store);
+	pthread_rwlock_wrlock(&e->store_lock);
+	struct store *old = e->store;
 	e->store = st;
+	pthread_rwlock_unlock(&e->store_lock);
+	store_close(old);
 	e->store_reopen = false;
 }
 
@@ -813,8 +821,9 @@ static void triage_close(struct engine *e)
  * max_body, or does not decode, fails like a document that is not a feed. The triage reads through
  * a connection of its own: the feed's last document was committed before this fetch began, so what
  * it reads of the feed's items is what the loop's transaction holds. It is a hint (ingest_commit
- * checks every item again): without a connection, every item is prepared. Nothing here touches what
- * the loop's thread uses.
+ * checks every item again): without a connection, every item is prepared. Last, the story window
+ * of the loop's store is scanned for the new items, under the store's own lock (the later, the
+ * more of the loop's entries it covers); nothing else here touches what the loop's thread uses.
  */
 static void document_run(void *arg)
 {
@@ -849,6 +858,9 @@ static void document_run(void *arg)
 	j->gen = e->topics_gen;
 	ingest_prepare_verdicts(j->prep, &e->topics, j->doc);
 	pthread_rwlock_unlock(&e->topics_lock);
+	pthread_rwlock_rdlock(&e->store_lock);
+	ingest_prepare_stories(j->prep, e->store, now_unix());
+	pthread_rwlock_unlock(&e->store_lock);
 }
 
 static void prepared_cb(void *arg);
@@ -1272,8 +1284,11 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 	topics_clear(&e->topics);
 	e->topics = topics;
 	if (store) {
-		store_close(e->store);
+		pthread_rwlock_wrlock(&e->store_lock);
+		struct store *old = e->store;
 		e->store = store;
+		pthread_rwlock_unlock(&e->store_lock);
+		store_close(old);
 		e->store_reopen = false;
 		e->store_failing = STORE_OK;
 		ingest_outbox_clear(&e->outbox); /* those marks belong to the other database */

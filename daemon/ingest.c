@@ -121,6 +121,7 @@ struct ingest_prep {
 	size_t n; /* the document's items */
 	size_t ntopics;
 	struct prep_item *v;
+	struct store_story_ahead stories; /* ingest_prepare_stories */
 };
 
 static bool readable(const struct feed_item *it, const char *text)
@@ -221,6 +222,7 @@ void ingest_prep_free(struct ingest_prep *p)
 		free(pi->bags);
 	}
 	free(p->v);
+	store_story_ahead_clear(&p->stories);
 	free(p);
 }
 
@@ -281,8 +283,8 @@ int ingest_doc(struct store *st, const struct topics *topics, const char *feed,
 	return ingest_commit(st, topics, feed, doc, NULL, false, now, ret);
 }
 
-/* The story window scanned once for every new item of the document (store_story_prefetch). */
-static void prefetch_stories(struct store *st, const struct ingest_prep *p, int64_t since)
+/* The SimHashes of the items prepared, *ret_k of them, in new memory. */
+static uint64_t (*prep_simhashes(const struct ingest_prep *p, size_t *ret_k))[2]
 {
 	uint64_t(*v)[2] = xreallocarray(NULL, p->n ? p->n : 1, sizeof(*v));
 	size_t k = 0;
@@ -294,7 +296,30 @@ static void prefetch_stories(struct store *st, const struct ingest_prep *p, int6
 			k++;
 		}
 	}
-	if (k) /* a shortcut only: store_story_find meets any error again */
+	*ret_k = k;
+	return v;
+}
+
+void ingest_prepare_stories(struct ingest_prep *p, struct store *st, int64_t now)
+{
+	size_t k;
+	uint64_t(*v)[2] = prep_simhashes(p, &k);
+	if (k)
+		store_story_scan_ahead(st, (const uint64_t(*)[2])v, k, now - INGEST_STORY_WINDOW,
+				       &p->stories);
+	free(v);
+}
+
+/* The story window scanned once for every new item of the document: ahead, on the worker, when
+ * its answers still hold (store_story_adopt), else now (store_story_prefetch). A shortcut only:
+ * store_story_find meets any error again. */
+static void prefetch_stories(struct store *st, const struct ingest_prep *p, int64_t since)
+{
+	if (store_story_adopt(st, &p->stories, since) != 0)
+		return;
+	size_t k;
+	uint64_t(*v)[2] = prep_simhashes(p, &k);
+	if (k)
 		store_story_prefetch(st, (const uint64_t(*)[2])v, k, since);
 	free(v);
 }

@@ -91,6 +91,11 @@ struct ingest_prep *ingest_triage(struct store *st, const char *feed, const stru
 void ingest_prepare_digests(struct ingest_prep *p, const struct feed_doc *doc);
 void ingest_prepare_verdicts(struct ingest_prep *p, const struct topics *topics,
 			     const struct feed_doc *doc);
+/* After ingest_prepare_digests, on any thread: the story window of st, the store the commit will
+ * use (its thread goes on writing meanwhile), scanned for the SimHashes prepared as of time now
+ * (store_story_scan_ahead); the commit takes the answers when they still hold. st must stay open
+ * through the call. */
+void ingest_prepare_stories(struct ingest_prep *p, struct store *st, int64_t now);
 /* prep may be NULL: ingest_doc. 0 or -errno, as ingest_doc. */
 int ingest_commit(struct store *st, const struct topics *topics, const char *feed,
 		  const struct feed_doc *doc, const struct ingest_prep *prep, bool verdicts_current,

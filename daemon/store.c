@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,13 +426,23 @@ struct story_window {
 	 * then the first `old` were fetched before since, and every other one after it, so the
 	 * scan skips those and reads no fetch time. unsorted: fetch times went back somewhere,
 	 * and the scan checks each entry's. */
-	bool unsorted;
+	atomic_bool unsorted;
 	size_t old;
-	/* store_story_prefetch's answers: for each of npre SimHashes, the smallest distance among
-	 * entries [0, pre_upto) fetched at or after `since`, and the block where it first occurs.
-	 * Forgotten whenever since changes or entries move or go (trim, load, drop). */
+	/* store_story_prefetch's answers (or those store_story_adopt took): for each of npre
+	 * SimHashes, the smallest distance among entries [0, pre_upto) fetched at or after `since`,
+	 * and the block (or the entry) where it first occurs. Forgotten whenever since changes or
+	 * entries move or go (trim, load, drop). */
 	struct story_pre *pre;
 	size_t npre, pre_cap, pre_upto;
+	/* For store_story_scan_ahead on other threads. The store's thread alone writes the window.
+	 * It publishes each entry it appends, once written, by storing the new count in pub
+	 * (release); a reader takes pub (acquire) and reads entries [0, pub). Whatever moves or
+	 * removes entries (growth, trim, drop, load) holds store->window_lock for writing; a reader
+	 * holds it for reading through its scan. An entry's index stays valid until gen changes:
+	 * trim's compaction and drop (rollback, reload, close) give the window a new gen, unique in
+	 * the process. */
+	atomic_size_t pub;
+	uint64_t gen;
 };
 
 /*
@@ -472,6 +483,7 @@ struct store {
 	 * loaded on first use, kept up to date by this connection's writes, dropped on rollback
 	 * (rows may have gone with it). */
 	struct story_window window;
+	pthread_rwlock_t window_lock;
 	const struct scan_impl *scan; /* how store_story_find scans it */
 	/* A change failed inside the open transaction and may be half done: only a rollback
 	 * ends it. */
@@ -961,34 +973,59 @@ const char *store_scan_name(const struct store *s)
 	return s->scan->name;
 }
 
+/* Window generations: 0 is none, and each is given once in the process, so that answers
+ * scanned in one window (or one state of it) are never taken for another's. */
+static atomic_uint_fast64_t window_gens;
+
+static uint64_t window_gen_next(void)
+{
+	return (uint64_t)atomic_fetch_add(&window_gens, 1) + 1;
+}
+
+static void window_init(struct store *s)
+{
+	pthread_rwlockattr_t la;
+	pthread_rwlockattr_init(&la);
+	/* The store's thread, the writer, waits for no reader that came after it. */
+	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&s->window_lock, &la);
+	pthread_rwlockattr_destroy(&la);
+	s->window.gen = window_gen_next();
+}
+
 static void window_drop(struct store *s)
 {
 	struct story_window *w = &s->window;
+	pthread_rwlock_wrlock(&s->window_lock);
 	free(w->sim0);
 	free(w->sim1);
 	free(w->fetched);
 	free(w->story);
 	free(w->pre);
-	*w = (struct story_window){0};
+	*w = (struct story_window){.gen = window_gen_next()};
+	pthread_rwlock_unlock(&s->window_lock);
 }
 
-static void window_push(struct story_window *w, const uint64_t sim[2], int64_t fetched,
-			int64_t story)
+static void window_push(struct store *s, const uint64_t sim[2], int64_t fetched, int64_t story)
 {
-	if (w->n == w->cap) {
+	struct story_window *w = &s->window;
+	if (w->n == w->cap) { /* the entries move, their indices stay: gen too */
+		pthread_rwlock_wrlock(&s->window_lock);
 		w->cap = w->cap ? 2 * w->cap : 1024;
 		w->sim0 = xreallocarray(w->sim0, w->cap, sizeof(*w->sim0));
 		w->sim1 = xreallocarray(w->sim1, w->cap, sizeof(*w->sim1));
 		w->fetched = xreallocarray(w->fetched, w->cap, sizeof(*w->fetched));
 		w->story = xreallocarray(w->story, w->cap, sizeof(*w->story));
+		pthread_rwlock_unlock(&s->window_lock);
 	}
 	if (w->n && fetched < w->fetched[w->n - 1])
-		w->unsorted = true;
+		atomic_store_explicit(&w->unsorted, true, memory_order_relaxed);
 	w->sim0[w->n] = sim[0];
 	w->sim1[w->n] = sim[1];
 	w->fetched[w->n] = fetched;
 	w->story[w->n] = story;
 	w->n++;
+	atomic_store_explicit(&w->pub, w->n, memory_order_release);
 }
 
 /* Adds item id to the story window, when it is loaded and the item has a SimHash. */
@@ -997,7 +1034,7 @@ static void window_add(struct store *s, int64_t id, const struct store_item *it)
 	struct story_window *w = &s->window;
 	if (!w->loaded || (!it->simhash[0] && !it->simhash[1]) || it->fetched < w->since)
 		return;
-	window_push(w, it->simhash, it->fetched, it->story > 0 ? it->story : id);
+	window_push(s, it->simhash, it->fetched, it->story > 0 ? it->story : id);
 }
 
 /* Loads the window of items fetched since `since`. */
@@ -1010,8 +1047,7 @@ static int window_load(struct store *s, int64_t since)
 	while ((r = step(s, st)) == 1) {
 		uint64_t sim[2] = {(uint64_t)sqlite3_column_int64(st, 1),
 				   (uint64_t)sqlite3_column_int64(st, 2)};
-		window_push(&s->window, sim, sqlite3_column_int64(st, 3),
-			    sqlite3_column_int64(st, 0));
+		window_push(s, sim, sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 0));
 	}
 	if (r < 0) {
 		window_drop(s);
@@ -1023,12 +1059,14 @@ static int window_load(struct store *s, int64_t since)
 }
 
 /* Forgets the entries fetched before since, once they are at least half the window. */
-static void window_trim(struct story_window *w, int64_t since)
+static void window_trim(struct store *s, int64_t since)
 {
+	struct story_window *w = &s->window;
 	size_t old = 0;
 	while (old < w->n && w->fetched[old] < since)
 		old++;
 	if (old && 2 * old >= w->n) {
+		pthread_rwlock_wrlock(&s->window_lock);
 		size_t keep = 0;
 		for (size_t i = 0; i < w->n; i++) {
 			if (w->fetched[i] < since)
@@ -1040,6 +1078,9 @@ static void window_trim(struct story_window *w, int64_t since)
 			keep++;
 		}
 		w->n = keep;
+		atomic_store_explicit(&w->pub, keep, memory_order_relaxed);
+		w->gen = window_gen_next();
+		pthread_rwlock_unlock(&s->window_lock);
 		old = 0;
 	}
 	w->old = w->unsorted ? 0 : old;
@@ -1053,7 +1094,7 @@ static int window_ready(struct store *s, int64_t since)
 	if (!s->window.loaded || since < s->window.since)
 		return window_load(s, since);
 	if (since > s->window.since)
-		window_trim(&s->window, since);
+		window_trim(s, since);
 	return 0;
 }
 
@@ -1085,45 +1126,52 @@ static void window_scan(const struct store *s, size_t start, const uint64_t simh
 	}
 }
 
-int store_story_prefetch(struct store *s, const uint64_t (*simhash)[2], size_t n, int64_t since)
+/* The answers for the SimHashes of simhash not all zero, none found yet, in p (grown to fit). */
+static size_t pre_fill(struct story_pre **p, size_t *cap, const uint64_t (*simhash)[2], size_t n)
 {
-	int r = window_ready(s, since);
-	if (r < 0)
-		return r;
-	struct story_window *w = &s->window;
-	w->npre = 0;
-	if (n > w->pre_cap) {
-		w->pre = xreallocarray(w->pre, n, sizeof(*w->pre));
-		w->pre_cap = n;
+	if (n > *cap) {
+		*p = xreallocarray(*p, n, sizeof(**p));
+		*cap = n;
 	}
+	size_t np = 0;
 	for (size_t q = 0; q < n; q++)
 		if (simhash[q][0] || simhash[q][1])
-			w->pre[w->npre++] = (struct story_pre){
-			    .sim = {simhash[q][0], simhash[q][1]}, .best = SCAN_NONE};
-	/* Block by block, every SimHash against the block while it is in the first-level
-	 * cache: the window is read from memory once, not once per SimHash. Within a block, the
-	 * SimHashes go by groups of SCAN_GROUP, each entry loaded once per group; those already
-	 * at distance 0 are done (no later entry comes first). */
-	const int64_t *fetched = w->unsorted ? w->fetched : NULL;
-	for (size_t b = w->old; b < w->n; b += SCAN_BLOCK) {
-		size_t len = w->n - b < SCAN_BLOCK ? w->n - b : SCAN_BLOCK;
-		for (size_t q = 0; q < w->npre;) {
+			(*p)[np++] = (struct story_pre){.sim = {simhash[q][0], simhash[q][1]},
+							.best = SCAN_NONE};
+	return np;
+}
+
+/*
+ * Lowers each p[q].best to the smallest distance to p[q].sim among entries [start, end) of sim0
+ * and sim1 (fetched: their fetch times, or NULL when every one was fetched since), and sets
+ * p[q].from to the first block where it occurs. Block by block, every SimHash against the block
+ * while it is in the first-level cache: the window is read from memory once, not once per
+ * SimHash. Within a block, the SimHashes go by groups of SCAN_GROUP, each entry loaded once per
+ * group; those already at distance 0 are done (no later entry comes first).
+ */
+static void pre_scan(const struct scan_impl *scan, const uint64_t *sim0, const uint64_t *sim1,
+		     const int64_t *fetched, size_t start, size_t end, struct story_pre *pre,
+		     size_t npre, int64_t since)
+{
+	for (size_t b = start; b < end; b += SCAN_BLOCK) {
+		size_t len = end - b < SCAN_BLOCK ? end - b : SCAN_BLOCK;
+		for (size_t q = 0; q < npre;) {
 			uint64_t x[SCAN_GROUP][2];
 			struct story_pre *p[SCAN_GROUP];
 			unsigned d[SCAN_GROUP];
 			size_t k = 0;
-			for (; q < w->npre && k < SCAN_GROUP; q++) {
-				if (!w->pre[q].best)
+			for (; q < npre && k < SCAN_GROUP; q++) {
+				if (!pre[q].best)
 					continue;
-				p[k] = &w->pre[q];
+				p[k] = &pre[q];
 				x[k][0] = p[k]->sim[0];
 				x[k][1] = p[k]->sim[1];
 				k++;
 			}
 			if (!k)
 				break;
-			s->scan->group(w->sim0 + b, w->sim1 + b, fetched ? fetched + b : NULL, len,
-				       (const uint64_t(*)[2])x, k, since, d);
+			scan->group(sim0 + b, sim1 + b, fetched ? fetched + b : NULL, len,
+				    (const uint64_t(*)[2])x, k, since, d);
 			for (size_t j = 0; j < k; j++) {
 				if (d[j] < p[j]->best) {
 					p[j]->best = d[j];
@@ -1132,8 +1180,122 @@ int store_story_prefetch(struct store *s, const uint64_t (*simhash)[2], size_t n
 			}
 		}
 	}
+}
+
+int store_story_prefetch(struct store *s, const uint64_t (*simhash)[2], size_t n, int64_t since)
+{
+	int r = window_ready(s, since);
+	if (r < 0)
+		return r;
+	struct story_window *w = &s->window;
+	w->npre = pre_fill(&w->pre, &w->pre_cap, simhash, n);
+	pre_scan(s->scan, w->sim0, w->sim1, w->unsorted ? w->fetched : NULL, w->old, w->n, w->pre,
+		 w->npre, since);
 	w->pre_upto = w->n;
 	return 0;
+}
+
+/* The first entry of [from, end) at distance p->best from p->sim among those fetched at or after
+ * since (fetched: as for pre_scan), which must exist: narrowed down to 32 entries by the vector
+ * scan, then found one by one. */
+static size_t pre_first(const struct scan_impl *scan, const uint64_t *sim0, const uint64_t *sim1,
+			const int64_t *fetched, size_t from, size_t end, const struct story_pre *p,
+			int64_t since)
+{
+	const uint64_t one[1][2] = {{p->sim[0], p->sim[1]}};
+	size_t i = from;
+	for (;;) {
+		size_t len = end - i < 32 ? end - i : 32;
+		unsigned d;
+		scan->group(sim0 + i, sim1 + i, fetched ? fetched + i : NULL, len, one, 1, since,
+			    &d);
+		if (d == p->best)
+			break;
+		i += len;
+	}
+	while ((fetched && fetched[i] < since) ||
+	       popcount64(sim0[i] ^ p->sim[0]) + popcount64(sim1[i] ^ p->sim[1]) != p->best)
+		i++;
+	return i;
+}
+
+void store_story_scan_ahead(struct store *s, const uint64_t (*simhash)[2], size_t n, int64_t since,
+			    struct store_story_ahead *ret)
+{
+	const struct story_window *w = &s->window;
+	ret->gen = 0;
+	ret->n = 0;
+	pthread_rwlock_rdlock(&s->window_lock);
+	size_t upto = atomic_load_explicit(&w->pub, memory_order_acquire);
+	/* Set before the count that covers the entry which went back: read after it. */
+	bool unsorted = atomic_load_explicit(&w->unsorted, memory_order_relaxed);
+	if (!upto)
+		goto out;
+	ret->n = pre_fill(&ret->v, &ret->cap, simhash, n);
+	/* In fetch time order, the entries fetched before since come first: skipped. */
+	size_t lo = 0, hi = upto;
+	while (!unsorted && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->fetched[mid] < since)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const int64_t *fetched = unsorted ? w->fetched : NULL;
+	pre_scan(s->scan, w->sim0, w->sim1, fetched, lo, upto, ret->v, ret->n, since);
+	/* The entry itself, not its block: store_story_adopt checks its fetch time. */
+	for (size_t q = 0; q < ret->n; q++)
+		if (ret->v[q].best < SCAN_NONE)
+			ret->v[q].from = pre_first(s->scan, w->sim0, w->sim1, fetched,
+						   ret->v[q].from, upto, &ret->v[q], since);
+	ret->gen = w->gen;
+	ret->upto = upto;
+	ret->since = since;
+out:
+	pthread_rwlock_unlock(&s->window_lock);
+}
+
+/*
+ * Why the answers taken equal store_story_prefetch's (and so, with store_story_find's scan of
+ * the entries after upto, the plain loop's: the first entry in id order at the smallest
+ * distance, among those fetched at or after since). The generation is the one scanned: entries
+ * [0, upto) are the ones the scan read, at the same indices (only the store's thread appends,
+ * after writing each entry; nothing moved or went, else the generation would have changed).
+ * The scan's since is not later: the entries it considered are a superset S of those
+ * store_story_prefetch(since) would, T (T is S less those fetched before since). For a SimHash
+ * with no entry in S, there is none in T. Else let e be the first entry of S at the smallest
+ * distance d: when e is fetched at or after since, e is in T, nothing in T (a part of S) is
+ * closer than d, and nothing in T before e is at d (it would be in S before e): e is T's answer
+ * too. When it is not, the answers are refused.
+ */
+int store_story_adopt(struct store *s, const struct store_story_ahead *a, int64_t since)
+{
+	if (!a->gen || a->since > since)
+		return 0;
+	int r = window_ready(s, since);
+	if (r < 0)
+		return r;
+	struct story_window *w = &s->window;
+	if (a->gen != w->gen)
+		return 0;
+	for (size_t q = 0; q < a->n; q++)
+		if (a->v[q].best < SCAN_NONE && w->fetched[a->v[q].from] < since)
+			return 0;
+	if (a->n > w->pre_cap) {
+		w->pre = xreallocarray(w->pre, a->n, sizeof(*w->pre));
+		w->pre_cap = a->n;
+	}
+	if (a->n)
+		memcpy(w->pre, a->v, a->n * sizeof(*a->v));
+	w->npre = a->n;
+	w->pre_upto = a->upto;
+	return 1;
+}
+
+void store_story_ahead_clear(struct store_story_ahead *a)
+{
+	free(a->v);
+	*a = (struct store_story_ahead){0};
 }
 
 int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, int max_distance,
@@ -2090,6 +2252,7 @@ struct store *store_open(const char *path, bool readonly, char **ret_err)
 	struct store *s = xcalloc(1, sizeof(*s));
 	struct stat sb;
 	int r;
+	window_init(s);
 	s->readonly = readonly;
 	s->scan = scan_auto();
 	if (readonly && stat(path, &sb) < 0) {
@@ -2141,6 +2304,7 @@ void store_close(struct store *s)
 	strtab_free(&s->df);
 	free(s->feed_name);
 	window_drop(s);
+	pthread_rwlock_destroy(&s->window_lock);
 	free(s);
 }
 
@@ -3346,6 +3510,7 @@ int store_create_at_version(const char *path, int version, char **ret_err)
 		return -EINVAL;
 	}
 	struct store *s = xcalloc(1, sizeof(*s));
+	window_init(s);
 	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	int r;
 	if (rc != SQLITE_OK) {

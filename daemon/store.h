@@ -151,6 +151,29 @@ int store_story_find(struct store *s, const uint64_t simhash[2], int64_t since, 
  * (CPU time). 0 or negative (error: store_story_find meets it again).
  */
 int store_story_prefetch(struct store *s, const uint64_t (*simhash)[2], size_t n, int64_t since);
+/*
+ * store_story_prefetch done ahead on another thread (a worker's), while the store's own thread
+ * goes on adding to the window. store_story_scan_ahead (any thread, concurrently with the store's
+ * thread; one connection per call) scans the entries the window held when it began, for the n
+ * SimHashes of simhash, with fetch times at or after since, and keeps the answers in *ret (its
+ * own memory: store_story_ahead_clear frees it). store_story_adopt, on the store's thread, takes
+ * them in place of a store_story_prefetch(since) when they still hold: the window's entries have
+ * not moved or gone since (no trim, rollback or reload), ret's since is not later than since,
+ * and each entry found is fetched at or after since. 1 taken, 0 refused (then prefetch), or
+ * negative (error: store_story_find meets it again). The store must outlive the scan.
+ */
+struct story_pre;
+struct store_story_ahead {
+	uint64_t gen;	     /* the window's generation scanned, 0 for no answers */
+	size_t upto;	     /* entries [0, upto) were scanned */
+	int64_t since;	     /* fetched at or after since */
+	struct story_pre *v; /* the answers, one per SimHash not all zero */
+	size_t n, cap;
+};
+void store_story_scan_ahead(struct store *s, const uint64_t (*simhash)[2], size_t n, int64_t since,
+			    struct store_story_ahead *ret);
+int store_story_adopt(struct store *s, const struct store_story_ahead *a, int64_t since);
+void store_story_ahead_clear(struct store_story_ahead *a);
 /* For tests and benchmarks: makes store_story_find scan with the implementation name ("avx512",
  * "avx2", "popcnt" on x86-64; "portable" everywhere), or with the fastest this CPU runs when
  * name is NULL (what store_open chooses). -ENOTSUP when this CPU cannot run it, -ENOENT when this

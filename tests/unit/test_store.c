@@ -13,6 +13,8 @@
 #include <string.h>
 #include <errno.h>
 #include <glob.h>
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -1739,6 +1741,309 @@ static void test_story_groups_sorted(void **state)
 	story_groups_run(*state, true);
 }
 
+/* An entry for test_story_ahead_refused: sim at distance d from x (its low bits flipped). */
+static int64_t ahead_add(struct store *s, const char *id, const uint64_t x[2], unsigned d,
+			 int64_t fetched)
+{
+	struct titem t;
+	mkitem(&t, "ahead", id, NULL, "T", id, fetched);
+	t.it.simhash[0] = x[0] ^ ((1ull << d) - 1);
+	t.it.simhash[1] = x[1];
+	return add(s, &t, 1);
+}
+
+/*
+ * store_story_adopt refuses answers that no longer hold, and store_story_find then answers as
+ * the plain loop: a later since than the loop's, an entry found that the loop's since leaves
+ * out, a rollback, a trim that moves entries, a reload. Those that hold are taken.
+ */
+static void test_story_ahead_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	const uint64_t x[1][2] = {{0x0123456789abcdefull, 0x0fedcba987654321ull}};
+	const uint64_t far[2] = {~x[0][0], ~x[0][1]};
+	struct store_story_ahead ah = {0};
+	int64_t story = 0;
+	assert_int_equal(store_begin(s), 0);
+	int64_t a = ahead_add(s, "a", x[0], 0, 100);
+	int64_t b = ahead_add(s, "b", x[0], 1, 300);
+	for (int i = 0; i < 3; i++)
+		ahead_add(s, i == 0 ? "c0" : i == 1 ? "c1" : "c2", far, 0, 400);
+	assert_int_equal(store_commit(s), 0);
+	/* Nothing to scan before the window is loaded. */
+	store_story_scan_ahead(s, x, 1, 0, &ah);
+	assert_int_equal(ah.gen, 0);
+	assert_int_equal(store_story_adopt(s, &ah, 0), 0);
+	assert_int_equal(store_story_find(s, far, 0, 0, &story), 1);
+	/* Taken: the same since, the same window. */
+	store_story_scan_ahead(s, x, 1, 0, &ah);
+	assert_int_equal(ah.upto, 5);
+	assert_int_equal(store_story_adopt(s, &ah, 0), 1);
+	assert_int_equal(store_story_find(s, x[0], 0, 128, &story), 1);
+	assert_int_equal(story, a);
+	/* Scanned with a later since than the loop's: refused. */
+	store_story_scan_ahead(s, x, 1, 200, &ah);
+	assert_int_equal(store_story_adopt(s, &ah, 100), 0);
+	assert_int_equal(store_story_find(s, x[0], 100, 128, &story), 1);
+	assert_int_equal(story, a);
+	/* The entry found (a) is fetched before the loop's since: refused, the loop's is b. The
+	 * window trims without moving entries (a is not half of it). */
+	store_story_scan_ahead(s, x, 1, 0, &ah);
+	assert_int_equal(store_story_adopt(s, &ah, 200), 0);
+	assert_int_equal(store_story_find(s, x[0], 200, 128, &story), 1);
+	assert_int_equal(story, b);
+	/* Taken with an earlier since when the entry found is within the loop's. */
+	store_story_scan_ahead(s, x, 1, 150, &ah);
+	assert_int_equal(store_story_adopt(s, &ah, 200), 1);
+	assert_int_equal(store_story_find(s, x[0], 200, 128, &story), 1);
+	assert_int_equal(story, b);
+	/* Entries of a transaction rolled back after the scan: refused. */
+	assert_int_equal(store_begin(s), 0);
+	ahead_add(s, "d", x[0], 0, 400);
+	store_story_scan_ahead(s, x, 1, 200, &ah);
+	assert_int_equal(ah.upto, 6);
+	assert_int_equal(store_rollback(s), 0);
+	assert_int_equal(store_story_adopt(s, &ah, 200), 0);
+	assert_int_equal(store_story_find(s, x[0], 200, 128, &story), 1);
+	assert_int_equal(story, b);
+	/* A trim that moves entries (a and b go, c0 takes index 0): refused. */
+	assert_int_equal(store_begin(s), 0);
+	int64_t e = ahead_add(s, "e", x[0], 2, 500);
+	ahead_add(s, "f", far, 0, 500);
+	assert_int_equal(store_commit(s), 0);
+	store_story_scan_ahead(s, x, 1, 200, &ah);
+	assert_int_equal(store_story_adopt(s, &ah, 401), 0);
+	assert_int_equal(store_story_find(s, x[0], 401, 128, &story), 1);
+	assert_int_equal(story, e);
+	/* A reload (an earlier since than the window's): refused. */
+	store_story_scan_ahead(s, x, 1, 401, &ah);
+	assert_int_equal(store_story_find(s, far, 0, 0, &story), 1);
+	assert_int_equal(store_story_adopt(s, &ah, 401), 0);
+	assert_int_equal(store_story_find(s, x[0], 401, 128, &story), 1);
+	assert_int_equal(story, e);
+	store_story_ahead_clear(&ah);
+	store_close(s);
+}
+
+/* The worker's side of story_ahead_run: scans the window of s once for each request the loop's
+ * side posts, as soon as it sees it, and keeps the answers. */
+struct ahead_reader {
+	struct store *s;
+	pthread_mutex_t mu;
+	unsigned req; /* posted, 0 for none yet */
+	uint64_t q[12][2];
+	size_t nq;
+	int64_t since;
+	bool stop;
+	unsigned answered; /* the request ans answers */
+	struct store_story_ahead ans;
+	unsigned scans;
+};
+
+static void *ahead_reader_run(void *arg)
+{
+	struct ahead_reader *rd = arg;
+	struct store_story_ahead a = {0};
+	uint64_t q[12][2];
+	for (;;) {
+		pthread_mutex_lock(&rd->mu);
+		bool stop = rd->stop;
+		unsigned req = rd->req, answered = rd->answered;
+		size_t nq = rd->nq;
+		int64_t since = rd->since;
+		memcpy(q, rd->q, sizeof(q));
+		pthread_mutex_unlock(&rd->mu);
+		if (stop)
+			break;
+		if (!req || answered == req) {
+			sched_yield();
+			continue;
+		}
+		store_story_scan_ahead(rd->s, (const uint64_t(*)[2])q, nq, since, &a);
+		pthread_mutex_lock(&rd->mu);
+		if (rd->req == req) {
+			struct store_story_ahead t = rd->ans;
+			rd->ans = a;
+			a = t;
+			rd->answered = req;
+		}
+		rd->scans++;
+		pthread_mutex_unlock(&rd->mu);
+	}
+	store_story_ahead_clear(&a);
+	return NULL;
+}
+
+static void ahead_post(struct ahead_reader *rd, unsigned req, const uint64_t (*q)[2], size_t nq,
+		       int64_t since)
+{
+	pthread_mutex_lock(&rd->mu);
+	rd->req = req;
+	memcpy(rd->q, q, nq * sizeof(*q));
+	rd->nq = nq;
+	rd->since = since;
+	pthread_mutex_unlock(&rd->mu);
+}
+
+/* Waits for the answers to request req, and swaps them into *a. */
+static void ahead_wait(struct ahead_reader *rd, unsigned req, struct store_story_ahead *a)
+{
+	for (bool got = false; !got;) {
+		pthread_mutex_lock(&rd->mu);
+		got = rd->answered == req;
+		if (got) {
+			struct store_story_ahead t = rd->ans;
+			rd->ans = *a;
+			*a = t;
+		}
+		pthread_mutex_unlock(&rd->mu);
+		if (!got)
+			sched_yield();
+	}
+}
+
+/*
+ * Answers scanned on another thread while this one appends to the window (growing it), trims
+ * it, rolls back and reloads it, then taken by store_story_adopt when they hold: every lookup
+ * answers as the plain loop. The request goes out before, during or after the appends; in some
+ * rounds its answers come back before a rollback or a reload (refused). The worker's since is
+ * mostly a little earlier than the loop's (its clock read first), now and then later (refused).
+ * sorted as in story_prefetch_run.
+ */
+static void story_ahead_run(struct fx *fx, bool sorted)
+{
+	struct store *s = open_ok(fx->path, false);
+	struct ahead_reader rd = {.s = s};
+	pthread_mutex_init(&rd.mu, NULL);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, ahead_reader_run, &rd), 0);
+	uint64_t bases[3][2];
+	for (size_t b = 0; b < ARRAY_SIZE(bases); b++) {
+		bases[b][0] = rnd();
+		bases[b][1] = rnd();
+	}
+	size_t cap = 3000, n = 0;
+	struct ref_entry *e = xcalloc(cap, sizeof(*e));
+	struct store_story_ahead mine = {0};
+	unsigned checked = 0, found = 0, taken = 0, refused = 0;
+	for (unsigned round = 0; n < cap; round++) {
+		int64_t now = 1000 + (int64_t)n / 8, since;
+		if (sorted)
+			since = round % 11 == 3 ? now - 300 : now - 40 - (int64_t)(rnd() % 20);
+		else
+			since = round % 3 ? 1000 + (int64_t)(rnd() % 300) : 0;
+		uint64_t q[12][2];
+		size_t nq = 1 + rnd() % ARRAY_SIZE(q);
+		for (size_t i = 0; i < nq; i++) {
+			if (n && i == 0)
+				memcpy(q[i], e[n - 1 - rnd() % (n < 100 ? n : 100)].sim,
+				       sizeof(q[i]));
+			else
+				mutate(bases[rnd() % ARRAY_SIZE(bases)], (unsigned)(rnd() % 40),
+				       q[i]);
+		}
+		int64_t wsince = round % 7 == 2 ? since + 1 + (int64_t)(rnd() % 20)
+						: since - (int64_t)(rnd() % 30);
+		unsigned mode = round % 5, req = round + 1;
+		bool posted = false;
+		if (mode == 0) {
+			ahead_post(&rd, req, (const uint64_t(*)[2])q, nq, wsince);
+			posted = true;
+		}
+		/* Meanwhile: a lookup (the window loaded again, or trimmed, while the other
+		 * thread may be scanning it), entries appended (the window grows). */
+		int64_t story = 0;
+		assert_true(store_story_find(s, q[0], since, 0, &story) >= 0);
+		assert_int_equal(store_begin(s), 0);
+		size_t committed = n;
+		size_t more = round < 30 ? 1 + rnd() % 4 : 1 + rnd() % 80;
+		for (size_t j = 0; j < more && n < cap; j++) {
+			if (j == more / 2 && !posted && mode != 4) {
+				ahead_post(&rd, req, (const uint64_t(*)[2])q, nq, wsince);
+				posted = true;
+				if (mode == 2 || mode == 3) /* scanned before what follows */
+					ahead_wait(&rd, req, &mine);
+				if (mode == 2) {
+					assert_int_equal(store_rollback(s), 0);
+					n = committed;
+					assert_int_equal(store_begin(s), 0);
+				} else if (mode == 3) { /* an earlier since: loaded again */
+					assert_true(
+					    store_story_find(s, q[0], since - 500, 0, &story) >= 0);
+				}
+			}
+			char id[32];
+			snprintf(id, sizeof(id), "ahead-%u-%zu", round, j);
+			struct titem t;
+			int64_t fetched =
+			    sorted ? 1000 + (int64_t)n / 8 : 1000 + (int64_t)(rnd() % 400);
+			mkitem(&t, "ahead", id, NULL, "T", id, fetched);
+			mutate(rnd() % 2 ? q[rnd() % nq] : bases[rnd() % ARRAY_SIZE(bases)],
+			       (unsigned)(rnd() % 30), t.it.simhash);
+			if (!t.it.simhash[0] && !t.it.simhash[1])
+				t.it.simhash[0] = 1;
+			int64_t rowid = add(s, &t, 1);
+			e[n++] = (struct ref_entry){
+			    .sim = {t.it.simhash[0], t.it.simhash[1]},
+			    .fetched = t.it.fetched,
+			    .story = rowid,
+			};
+		}
+		bool stale = posted && (mode == 2 || mode == 3);
+		if (!posted)
+			ahead_post(&rd, req, (const uint64_t(*)[2])q, nq, wsince);
+		if (!stale)
+			ahead_wait(&rd, req, &mine);
+		int r = store_story_adopt(s, &mine, since);
+		assert_true(r >= 0);
+		if (wsince > since || stale)
+			assert_int_equal(r, 0);
+		taken += r == 1;
+		refused += r == 0;
+		for (size_t i = 0; i < nq; i++) {
+			int maxd = i % 3 == 0 ? 128 : (int)(rnd() % 40);
+			int64_t want = ref_find(e, n, q[i], since, maxd);
+			story = 0;
+			r = store_story_find(s, q[i], since, maxd, &story);
+			if (r != (want != 0) || (r == 1 && story != want))
+				fail_msg(
+				    "round %u, %zu entries, since %lld (worker's %lld), max %d: "
+				    "%d story %lld, want %lld",
+				    round, n, (long long)since, (long long)wsince, maxd, r,
+				    (long long)story, (long long)want);
+			checked++;
+			found += want != 0;
+		}
+		assert_int_equal(store_commit(s), 0);
+	}
+	pthread_mutex_lock(&rd.mu);
+	rd.stop = true;
+	pthread_mutex_unlock(&rd.mu);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(found > checked / 10 && found < checked);
+	assert_true(taken > 0 && refused > 0);
+	print_message("story ahead (%s): %u lookups, %u found; answers taken %u, refused %u; %u "
+		      "scans\n",
+		      sorted ? "fetch times in order" : "fetch times out of order", checked, found,
+		      taken, refused, rd.scans);
+	store_story_ahead_clear(&mine);
+	store_story_ahead_clear(&rd.ans);
+	pthread_mutex_destroy(&rd.mu);
+	free(e);
+	store_close(s);
+}
+
+static void test_story_ahead(void **state)
+{
+	story_ahead_run(*state, false);
+}
+
+static void test_story_ahead_sorted(void **state)
+{
+	story_ahead_run(*state, true);
+}
+
 struct one_row {
 	int64_t published;
 	char author[16], feed[16];
@@ -2172,6 +2477,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_story_prefetch_sorted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_story_groups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_story_groups_sorted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_story_ahead_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_story_ahead, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_story_ahead_sorted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verdicts_alerts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_absent, setup, teardown),
