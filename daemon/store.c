@@ -2037,6 +2037,13 @@ static int configure(struct store *s)
 		return fail(s, rc);
 	if ((r = exec(s, "PRAGMA synchronous = NORMAL")) < 0)
 		return r;
+	/* Debian builds SQLite with secure_delete on: every page freed (FTS5's merged segments,
+	 * pages a split or a deletion empties, a long row's overflow pages) is overwritten with
+	 * zeros and written to the WAL, then to the file, though no table reads it again. FAST
+	 * still zeros deleted content on the pages a change writes anyway, but leaves free pages
+	 * unwritten: a cold cycle of 50,000 items writes 2% fewer blocks. */
+	if ((r = exec(s, "PRAGMA secure_delete = FAST")) < 0)
+		return r;
 	/* PRAGMA optimize (store_optimize: every few hours, and at the end of --once) reads about
 	 * 400 entries of each index it analyses, as SQLite advises for it, instead of all of them:
 	 * estimates as good for the query planner, in a millisecond instead of 60 to 110 ms at

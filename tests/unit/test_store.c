@@ -378,6 +378,33 @@ static off_t file_size(const char *path)
 	return stat(path, &sb) == 0 ? sb.st_size : -1;
 }
 
+/* Pages a change frees are not written (secure_delete FAST, not SQLite's ON as Debian builds
+ * it): a 1 MB value's overflow pages, freed, add a few pages to the WAL (the free list's, the
+ * value's row), not the 1 MB of zeros they would be overwritten with. */
+static void test_free_pages_unwritten(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	char *big = xmalloc(1000001);
+	memset(big, 'z', 1000000);
+	big[1000000] = '\0';
+	assert_int_equal(store_meta_set(s, "big", big), 0);
+	free(big);
+	char *wal = xasprintf("%s-wal", fx->path);
+	off_t before = file_size(wal);
+	assert_true(before > 1000000);
+	assert_int_equal(store_meta_set(s, "big", "small"), 0);
+	off_t after = file_size(wal);
+	assert_true(after > before);
+	assert_true(after - before < 100000);
+	char *v = NULL;
+	assert_int_equal(store_meta_get(s, "big", &v), 0);
+	assert_string_equal(v, "small");
+	free(v);
+	free(wal);
+	store_close(s);
+}
+
 static void put_big(struct store *s, int from, int n)
 {
 	char *big = xmalloc(100001);
@@ -2466,6 +2493,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_page_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal_checkpoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_free_pages_unwritten, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wal_background, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_feed_state, setup, teardown),
