@@ -2041,7 +2041,9 @@ static int configure(struct store *s)
 	 * pages a split or a deletion empties, a long row's overflow pages) is overwritten with
 	 * zeros and written to the WAL, then to the file, though no table reads it again. FAST
 	 * still zeros deleted content on the pages a change writes anyway, but leaves free pages
-	 * unwritten: a cold cycle of 50,000 items writes 2% fewer blocks. */
+	 * unwritten: a cold cycle of 50,000 items writes 2% fewer blocks. The price: the text of
+	 * a deleted item may stay in a free page of the file until the page is used again, which
+	 * for published news is no secret (sqlite3's VACUUM rewrites the file without them). */
 	if ((r = exec(s, "PRAGMA secure_delete = FAST")) < 0)
 		return r;
 	/* PRAGMA optimize (store_optimize: every few hours, and at the end of --once) reads about
