@@ -248,12 +248,13 @@ int main(int argc, char **argv)
 	int rc = d.once && engine_failed(d.engine) ? 1 : 0;
 	if (d.once) {
 		/* Where the cycle's time went: the main thread fetches and stores, the worker
-		 * parses, skips what is stored, hashes and scores, the store's own thread copies
-		 * the WAL back into the database (scripts/bench reports the three). */
+		 * parses, skips what is stored, hashes, scores and looks for each new item's story,
+		 * the store's own thread copies the WAL back into the database (scripts/bench
+		 * reports the three). */
 		struct timespec main_cpu = {0};
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &main_cpu);
 		log_info("cycle done in %.2f s; CPU: main thread (fetch, store) %.2f s, worker "
-			 "(parse, triage, digests, scores) %.2f s, checkpoints %.2f s",
+			 "(parse, triage, digests, scores, stories) %.2f s, checkpoints %.2f s",
 			 (double)(now_mono_ms() - t0) / 1e3,
 			 (double)main_cpu.tv_sec + (double)main_cpu.tv_nsec / 1e9,
 			 engine_worker_cpu(d.engine), engine_checkpoint_cpu(d.engine));

@@ -107,7 +107,7 @@ def scenario(tmp, server, names, mode, attempt=0):
     h.check(shared and max(shared) > 1,
             f"{mode}: documents share a transaction (sizes {sorted(shared, reverse=True)[:5]})")
     m = re.search(r"cycle done in ([0-9.]+) s; CPU: main thread \(fetch, store\) ([0-9.]+) s, "
-                  r"worker \(parse, triage, digests, scores\) ([0-9.]+) s, "
+                  r"worker \(parse, triage, digests, scores, stories\) ([0-9.]+) s, "
                   r"checkpoints ([0-9.]+) s", log)
     h.check(m and float(m.group(2)) > 0 and float(m.group(3)) >= 0 and float(m.group(4)) >= 0,
             f"{mode}: the cycle's last line says where its CPU went ({m and m.group(0)})")
