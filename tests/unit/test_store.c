@@ -1380,6 +1380,29 @@ static void mutate(const uint64_t base[2], unsigned k, uint64_t out[2])
 	}
 }
 
+/*
+ * Stores item id of feed as entry *n of e (then counts it): its SimHash about 0 to 29 bits from
+ * one of the nq queries q or one of the three bases, at random; fetched after the entries before
+ * it when sorted, else at random.
+ */
+static void add_near(struct store *s, const char *feed, const char *id, bool sorted,
+		     uint64_t (*q)[2], size_t nq, uint64_t (*bases)[2], struct ref_entry *e,
+		     size_t *n)
+{
+	struct titem t;
+	int64_t fetched = sorted ? 1000 + (int64_t)*n / 8 : 1000 + (int64_t)(rnd() % 400);
+	mkitem(&t, feed, id, NULL, "T", id, fetched);
+	mutate(rnd() % 2 ? q[rnd() % nq] : bases[rnd() % 3], (unsigned)(rnd() % 30), t.it.simhash);
+	if (!t.it.simhash[0] && !t.it.simhash[1])
+		t.it.simhash[0] = 1;
+	int64_t rowid = add(s, &t, 1);
+	e[(*n)++] = (struct ref_entry){
+	    .sim = {t.it.simhash[0], t.it.simhash[1]},
+	    .fetched = t.it.fetched,
+	    .story = rowid,
+	};
+}
+
 /* The plain loop store_story_find must agree with: the first entry, in id order, of smallest
  * distance among those fetched at or after since. */
 static int64_t ref_find(const struct ref_entry *e, size_t n, const uint64_t x[2], int64_t since,
@@ -1547,20 +1570,7 @@ static void story_prefetch_run(struct fx *fx, bool sorted)
 			if (j % 2 == 0 || j / 2 >= nq) { /* an entry, often near a query */
 				char id[32];
 				snprintf(id, sizeof(id), "pre-%zu", n);
-				struct titem t;
-				int64_t fetched =
-				    sorted ? 1000 + (int64_t)n / 8 : 1000 + (int64_t)(rnd() % 400);
-				mkitem(&t, "pre", id, NULL, "T", id, fetched);
-				mutate(rnd() % 2 ? q[rnd() % nq] : bases[rnd() % ARRAY_SIZE(bases)],
-				       (unsigned)(rnd() % 30), t.it.simhash);
-				if (!t.it.simhash[0] && !t.it.simhash[1])
-					t.it.simhash[0] = 1;
-				int64_t rowid = add(s, &t, 1);
-				e[n++] = (struct ref_entry){
-				    .sim = {t.it.simhash[0], t.it.simhash[1]},
-				    .fetched = t.it.fetched,
-				    .story = rowid,
-				};
+				add_near(s, "pre", id, sorted, q, nq, bases, e, &n);
 				continue;
 			}
 			/* A lookup: a prefetched SimHash (mostly), another one, a later since. */
@@ -2002,20 +2012,7 @@ static void story_ahead_run(struct fx *fx, bool sorted)
 			}
 			char id[32];
 			snprintf(id, sizeof(id), "ahead-%u-%zu", round, j);
-			struct titem t;
-			int64_t fetched =
-			    sorted ? 1000 + (int64_t)n / 8 : 1000 + (int64_t)(rnd() % 400);
-			mkitem(&t, "ahead", id, NULL, "T", id, fetched);
-			mutate(rnd() % 2 ? q[rnd() % nq] : bases[rnd() % ARRAY_SIZE(bases)],
-			       (unsigned)(rnd() % 30), t.it.simhash);
-			if (!t.it.simhash[0] && !t.it.simhash[1])
-				t.it.simhash[0] = 1;
-			int64_t rowid = add(s, &t, 1);
-			e[n++] = (struct ref_entry){
-			    .sim = {t.it.simhash[0], t.it.simhash[1]},
-			    .fetched = t.it.fetched,
-			    .story = rowid,
-			};
+			add_near(s, "ahead", id, sorted, q, nq, bases, e, &n);
 		}
 		bool stale = posted && (mode == 2 || mode == 3);
 		if (!posted)
