@@ -1380,6 +1380,33 @@ static void mutate(const uint64_t base[2], unsigned k, uint64_t out[2])
 	}
 }
 
+#define ROUND_QUERIES 12
+
+/*
+ * A round of the window tests over the n entries of e: returns its since (sorted: mostly forward
+ * with the entries' fetch times, now and then back, so that the window is loaded again; else at
+ * random) and puts its *ret_nq queries in q: the first a SimHash of one of the last 100 entries
+ * (when there is one), the others near one of the three bases.
+ */
+static int64_t round_queries(bool sorted, unsigned round, const struct ref_entry *e, size_t n,
+			     uint64_t (*bases)[2], uint64_t (*q)[2], size_t *ret_nq)
+{
+	int64_t now = 1000 + (int64_t)n / 8, since;
+	if (sorted)
+		since = round % 11 == 3 ? now - 300 : now - 40 - (int64_t)(rnd() % 20);
+	else
+		since = round % 3 ? 1000 + (int64_t)(rnd() % 300) : 0;
+	size_t nq = 1 + rnd() % ROUND_QUERIES;
+	for (size_t i = 0; i < nq; i++) {
+		if (n && i == 0)
+			memcpy(q[i], e[n - 1 - rnd() % (n < 100 ? n : 100)].sim, sizeof(q[i]));
+		else
+			mutate(bases[rnd() % 3], (unsigned)(rnd() % 40), q[i]);
+	}
+	*ret_nq = nq;
+	return since;
+}
+
 /*
  * Stores item id of feed as entry *n of e (then counts it): its SimHash about 0 to 29 bits from
  * one of the nq queries q or one of the three bases, at random; fetched after the entries before
@@ -1542,21 +1569,9 @@ static void story_prefetch_run(struct fx *fx, bool sorted)
 	struct ref_entry *e = xcalloc(cap, sizeof(*e));
 	unsigned checked = 0, found = 0, prefetched = 0, tested = 0;
 	for (unsigned round = 0; n < cap; round++) {
-		int64_t now = 1000 + (int64_t)n / 8, since;
-		if (sorted) /* mostly forward, now and then back (the window is loaded again) */
-			since = round % 11 == 3 ? now - 300 : now - 40 - (int64_t)(rnd() % 20);
-		else
-			since = round % 3 ? 1000 + (int64_t)(rnd() % 300) : 0;
-		uint64_t q[12][2];
-		size_t nq = 1 + rnd() % ARRAY_SIZE(q);
-		for (size_t i = 0; i < nq; i++) {
-			if (n && i == 0)
-				memcpy(q[i], e[n - 1 - rnd() % (n < 100 ? n : 100)].sim,
-				       sizeof(q[i]));
-			else
-				mutate(bases[rnd() % ARRAY_SIZE(bases)], (unsigned)(rnd() % 40),
-				       q[i]);
-		}
+		uint64_t q[ROUND_QUERIES][2];
+		size_t nq;
+		int64_t since = round_queries(sorted, round, e, n, bases, q, &nq);
 		if (nq > 2) /* all zero: no SimHash, never looked up */
 			q[nq - 1][0] = q[nq - 1][1] = 0;
 		assert_int_equal(store_begin(s), 0);
@@ -1965,21 +1980,9 @@ static void story_ahead_run(struct fx *fx, bool sorted)
 	struct store_story_ahead mine = {0};
 	unsigned checked = 0, found = 0, taken = 0, refused = 0;
 	for (unsigned round = 0; n < cap; round++) {
-		int64_t now = 1000 + (int64_t)n / 8, since;
-		if (sorted)
-			since = round % 11 == 3 ? now - 300 : now - 40 - (int64_t)(rnd() % 20);
-		else
-			since = round % 3 ? 1000 + (int64_t)(rnd() % 300) : 0;
-		uint64_t q[12][2];
-		size_t nq = 1 + rnd() % ARRAY_SIZE(q);
-		for (size_t i = 0; i < nq; i++) {
-			if (n && i == 0)
-				memcpy(q[i], e[n - 1 - rnd() % (n < 100 ? n : 100)].sim,
-				       sizeof(q[i]));
-			else
-				mutate(bases[rnd() % ARRAY_SIZE(bases)], (unsigned)(rnd() % 40),
-				       q[i]);
-		}
+		uint64_t q[ROUND_QUERIES][2];
+		size_t nq;
+		int64_t since = round_queries(sorted, round, e, n, bases, q, &nq);
 		int64_t wsince = round % 7 == 2 ? since + 1 + (int64_t)(rnd() % 20)
 						: since - (int64_t)(rnd() % 30);
 		unsigned mode = round % 5, req = round + 1;
