@@ -1888,7 +1888,7 @@ struct ahead_reader {
 	size_t nq;
 	int64_t since;
 	bool stop;
-	unsigned answered; /* the request ans answers */
+	unsigned answered; /* the request whose answers ans holds */
 	struct store_story_ahead ans;
 	unsigned scans;
 };
