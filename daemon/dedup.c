@@ -1333,8 +1333,6 @@ struct digest_bufs {
 	bool busy;	 /* lent to a digest */
 };
 
-static pthread_key_t bufs_key;
-static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
 static _Thread_local struct digest_bufs *thread_bufs;
 
 static void digest_bufs_clear(struct digest_bufs *b)
@@ -1354,23 +1352,16 @@ static void digest_bufs_free_cb(void *arg)
 	free(arg);
 }
 
-static void bufs_key_init(void)
-{
-	/* On failure nothing is kept: every digest allocates its own (correct, slower). */
-	if (pthread_key_create(&bufs_key, digest_bufs_free_cb) != 0)
-		bufs_key = (pthread_key_t)-1;
-}
+static struct thread_slot bufs_slot = THREAD_SLOT(digest_bufs_free_cb);
 
-/* The calling thread's buffers (emptied), or NULL when it has none to lend. */
+/* The calling thread's buffers (emptied), or NULL when it has none to lend (every digest then
+ * allocates its own: correct, slower). */
 static struct digest_bufs *digest_bufs_take(void)
 {
 	struct digest_bufs *b = thread_bufs;
 	if (!b) {
-		pthread_once(&bufs_once, bufs_key_init);
-		if (bufs_key == (pthread_key_t)-1)
-			return NULL;
 		b = xcalloc(1, sizeof(*b));
-		if (pthread_setspecific(bufs_key, b) != 0) {
+		if (!thread_slot_keep(&bufs_slot, b)) {
 			free(b);
 			return NULL;
 		}

@@ -495,8 +495,6 @@ static int codings_parse(const char *encoding, enum coding out[FETCH_MAX_CODINGS
  * body and reused for every later one, freed when the thread exits (a worker's, when the worker
  * is freed) or by fetch_global_cleanup (the calling thread's).
  */
-static pthread_key_t decomp_key;
-static pthread_once_t decomp_once = PTHREAD_ONCE_INIT;
 static _Thread_local struct libdeflate_decompressor *thread_decomp;
 
 static void decomp_free_cb(void *d)
@@ -504,23 +502,16 @@ static void decomp_free_cb(void *d)
 	libdeflate_free_decompressor(d);
 }
 
-static void decomp_key_init(void)
-{
-	/* On failure none is kept: each body gets a decompressor of its own (correct, slower). */
-	if (pthread_key_create(&decomp_key, decomp_free_cb) != 0)
-		decomp_key = (pthread_key_t)-1;
-}
+static struct thread_slot decomp_slot = THREAD_SLOT(decomp_free_cb);
 
-/* The calling thread's decompressor, or NULL when it cannot keep one. */
+/* The calling thread's decompressor, or NULL when it cannot keep one (each body then gets a
+ * decompressor of its own: correct, slower). */
 static struct libdeflate_decompressor *thread_decompressor(void)
 {
 	if (thread_decomp)
 		return thread_decomp;
-	pthread_once(&decomp_once, decomp_key_init);
-	if (decomp_key == (pthread_key_t)-1)
-		return NULL;
 	struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
-	if (d && pthread_setspecific(decomp_key, d) != 0) {
+	if (d && !thread_slot_keep(&decomp_slot, d)) {
 		libdeflate_free_decompressor(d);
 		return NULL;
 	}
@@ -532,7 +523,7 @@ static void thread_decompressor_free(void)
 {
 	if (!thread_decomp)
 		return;
-	pthread_setspecific(decomp_key, NULL);
+	thread_slot_keep(&decomp_slot, NULL);
 	libdeflate_free_decompressor(thread_decomp);
 	thread_decomp = NULL;
 }

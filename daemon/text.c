@@ -633,8 +633,6 @@ void text_stemmer_free(struct text_stemmer *st)
 	free(st);
 }
 
-static pthread_key_t stemmer_key;
-static pthread_once_t stemmer_once = PTHREAD_ONCE_INIT;
 static _Thread_local struct text_stemmer *thread_stemmer;
 
 static void stemmer_free_cb(void *st)
@@ -642,22 +640,14 @@ static void stemmer_free_cb(void *st)
 	text_stemmer_free(st);
 }
 
-static void stemmer_key_init(void)
-{
-	/* On failure no stemmer is kept: text_stemmer_thread returns NULL. */
-	if (pthread_key_create(&stemmer_key, stemmer_free_cb) != 0)
-		stemmer_key = (pthread_key_t)-1;
-}
+static struct thread_slot stemmer_slot = THREAD_SLOT(stemmer_free_cb);
 
 struct text_stemmer *text_stemmer_thread(void)
 {
 	if (thread_stemmer)
 		return thread_stemmer;
-	pthread_once(&stemmer_once, stemmer_key_init);
-	if (stemmer_key == (pthread_key_t)-1)
-		return NULL;
 	struct text_stemmer *st = text_stemmer_new();
-	if (st && pthread_setspecific(stemmer_key, st) != 0) {
+	if (st && !thread_slot_keep(&stemmer_slot, st)) {
 		text_stemmer_free(st);
 		return NULL;
 	}
@@ -701,8 +691,6 @@ struct stem_cache {
 	char arena[STEM_ARENA + 8]; /* same_bytes reads up to 7 bytes past a word */
 };
 
-static pthread_key_t stem_key;
-static pthread_once_t stem_once = PTHREAD_ONCE_INIT;
 static _Thread_local struct stem_cache *stem_cache;
 
 static void stem_cache_free_cb(void *arg)
@@ -712,22 +700,16 @@ static void stem_cache_free_cb(void *arg)
 	free(c);
 }
 
-static void stem_key_init(void)
-{
-	/* On failure no cache is made: every word is stemmed (correct, slower). */
-	if (pthread_key_create(&stem_key, stem_cache_free_cb) != 0)
-		stem_key = (pthread_key_t)-1;
-}
+static struct thread_slot stem_slot = THREAD_SLOT(stem_cache_free_cb);
 
+/* The calling thread's cache, or NULL when it cannot keep one (every word is then stemmed:
+ * correct, slower). */
 static struct stem_cache *stem_cache_get(void)
 {
 	if (stem_cache)
 		return stem_cache;
-	pthread_once(&stem_once, stem_key_init);
-	if (stem_key == (pthread_key_t)-1)
-		return NULL;
 	struct stem_cache *c = xcalloc(1, sizeof(*c));
-	if (pthread_setspecific(stem_key, c) != 0) {
+	if (!thread_slot_keep(&stem_slot, c)) {
 		free(c);
 		return NULL;
 	}

@@ -552,8 +552,6 @@ struct doc_spare {
 	size_t nslots;
 };
 
-static pthread_key_t spare_key;
-static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
 static _Thread_local struct doc_spare *spare;
 
 static void spare_free_cb(void *arg)
@@ -565,12 +563,8 @@ static void spare_free_cb(void *arg)
 	free(s);
 }
 
-static void spare_key_init(void)
-{
-	/* On failure nothing is kept: every document allocates its own (correct, slower). */
-	if (pthread_key_create(&spare_key, spare_free_cb) != 0)
-		spare_key = (pthread_key_t)-1;
-}
+/* Without it, every document allocates its own buffers (correct, slower). */
+static struct thread_slot spare_slot = THREAD_SLOT(spare_free_cb);
 
 /* An empty document of topic t, on the calling thread's spare buffers when it has them. */
 static void doc_init(struct doc *d, const struct topic *t)
@@ -591,14 +585,11 @@ static void doc_free(struct doc *d)
 {
 	size_t bytes = d->arena.cap + d->cap * sizeof(*d->v) + d->nslots * sizeof(*d->slots);
 	if (!spare && bytes <= DOC_KEEP_BYTES) {
-		pthread_once(&spare_once, spare_key_init);
-		if (spare_key != (pthread_key_t)-1) {
-			struct doc_spare *s = xcalloc(1, sizeof(*s));
-			if (pthread_setspecific(spare_key, s) == 0)
-				spare = s;
-			else
-				free(s);
-		}
+		struct doc_spare *s = xcalloc(1, sizeof(*s));
+		if (thread_slot_keep(&spare_slot, s))
+			spare = s;
+		else
+			free(s);
 	}
 	if (spare && !spare->v && !spare->slots && !spare->arena.p && bytes <= DOC_KEEP_BYTES) {
 		buf_reset(&d->arena);

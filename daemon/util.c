@@ -624,3 +624,16 @@ void strtab_free(struct strtab *t)
 	free(t->slots);
 	*t = (struct strtab){0};
 }
+
+/* Slots' keys are made on a thread's first object, rarely: one lock serves them all. */
+static pthread_mutex_t slot_mu = PTHREAD_MUTEX_INITIALIZER;
+
+bool thread_slot_keep(struct thread_slot *slot, void *obj)
+{
+	pthread_mutex_lock(&slot_mu);
+	if (!slot->state)
+		slot->state = pthread_key_create(&slot->key, slot->destroy) == 0 ? 1 : -1;
+	bool ok = slot->state == 1;
+	pthread_mutex_unlock(&slot_mu);
+	return ok && pthread_setspecific(slot->key, obj) == 0;
+}

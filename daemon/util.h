@@ -94,6 +94,25 @@ struct strtab_entry *strtab_get(struct strtab *t, const char *key);
 void strtab_clear(struct strtab *t);
 void strtab_free(struct strtab *t);
 
+/*
+ * An object each thread keeps for itself (a buffer, a decompressor, a cache), freed by destroy
+ * when the thread exits. The caller holds it in a _Thread_local pointer (the fast path) and
+ * registers it here once made: thread_slot_keep(slot, obj) is false when the key cannot be made
+ * or set (obj is then the caller's to free, and the thread keeps none: correct, slower).
+ * thread_slot_keep(slot, NULL) forgets the calling thread's object without freeing it. A slot is
+ * a static initialised with THREAD_SLOT(destroy).
+ */
+struct thread_slot {
+	int state; /* 0 not tried, 1 key made, -1 failed (under a lock of util.c's) */
+	pthread_key_t key;
+	void (*destroy)(void *);
+};
+#define THREAD_SLOT(fn)                                                                            \
+	{                                                                                          \
+		.destroy = (fn)                                                                    \
+	}
+bool thread_slot_keep(struct thread_slot *slot, void *obj);
+
 /* Current time, seconds since the epoch, and monotonic milliseconds. */
 int64_t now_unix(void);
 uint64_t now_mono_ms(void);
