@@ -1254,9 +1254,11 @@ static void word_starts(const char *w, size_t len, struct starts *st)
 }
 
 /* simhash_words_reference of the word line that ends at w[len], whose words start at
- * starts[0..nwords) (offsets in w, from word_starts or put_words_fast). */
-static void simhash_words(const char *w, size_t len, const size_t *starts, size_t nwords,
-			  struct dedup_simhash *ret)
+ * starts[0..nwords) (offsets in w, from word_starts or put_words_fast). Flattened: XXH3_128bits
+ * inlined in it (the compiler kept it a call, and its entry, exit and dispatch on the length were
+ * a tenth of each shingle's hash). */
+static __attribute__((flatten)) void simhash_words(const char *w, size_t len, const size_t *starts,
+						   size_t nwords, struct dedup_simhash *ret)
 {
 	*ret = (struct dedup_simhash){0};
 	if (nwords < DEDUP_SIMHASH_MIN_WORDS)
