@@ -471,10 +471,12 @@ static uint64_t trigger_rules(const char *w, size_t len, bool first)
 }
 
 /* False for most words: none of the triggers a word in their place (first: the first of its
- * line) can be has their first byte and their length ("a" and "sur" inside a line pass no more). */
+ * line) can be has their first byte and their length ("a" and "sur" inside a line pass no more).
+ * A word of 32 bytes or more is looked up by its length modulo 32 (the shift the CPU makes of
+ * it anyway): a word it lets through, trigger_rules finds no trigger of. */
 static inline bool trigger_maybe(const char *w, size_t len, bool first)
 {
-	return len < 32 && trigger_lens[first][(unsigned char)w[0]] >> len & 1u;
+	return trigger_lens[first][(unsigned char)w[0]] >> (len & 31u) & 1u;
 }
 
 /* The rules the word [word, end) is a trigger of, in its place (first: the first of its line). */
