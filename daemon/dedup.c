@@ -683,24 +683,28 @@ static inline __attribute__((always_inline)) void word_begin(const char **word, 
 }
 
 /*
- * words_impl's words in the sixteen bytes at p (p[0] an ASCII letter or digit) as far as they
+ * words_impl's words in the sixteen bytes at s + i (s[i] an ASCII letter or digit) as far as they
  * hold only ASCII letters and digits with single ASCII separators between them and, when fold,
- * no upper-case letter glued to a lower-case one (after_lower: the character before p[0] is a
- * lower-case letter of *word): written to *w, their starts to *sv and their rules to *hit as
- * words_impl writes them one by one. Returns how many bytes it took: 16, or the offset of the
- * first it leaves to words_impl (0: p[0]).
+ * no upper-case letter glued to a lower-case one (nor to one of *word before s[i]): written to
+ * *w, their starts to *sv and their rules to *hit as words_impl writes them one by one. Returns
+ * how many bytes it took: 16, or the offset of the first it leaves to words_impl (0: s[i]).
  */
-static inline __attribute__((always_inline)) size_t words16(const unsigned char *p,
-							    bool after_lower, bool fold, char *base,
-							    char **w, const char **word,
-							    size_t **sv, bool *first, uint64_t *hit)
+static inline __attribute__((always_inline)) size_t words16(const unsigned char *s, size_t i,
+							    bool fold, char *base, char **w,
+							    const char **word, size_t **sv,
+							    bool *first, uint64_t *hit)
 {
+	const unsigned char *p = s + i;
 	char *out = *w;
 	struct class16 c = class16(p, out, fold);
 	unsigned sep = ~(c.alnum | c.high) & 0xFFFFu;
 	unsigned stop = c.high | (sep & sep << 1);
-	if (fold)
-		stop |= (c.lower << 1 | after_lower) & c.upper;
+	if (fold) {
+		stop |= c.lower << 1 & c.upper;
+		/* s[i] upper case after a lower-case letter of the word: seldom */
+		if (c.upper & 1u && *word && letter_before(s, i) == -1)
+			stop |= 1u;
+	}
 	size_t n = (size_t)__builtin_ctz(stop | 0x10000u);
 	if (!n)
 		return 0;
@@ -827,11 +831,8 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				for (;;) {
 					/* p[i]: an ASCII letter or digit */
 					while (i + 16 <= len) {
-						bool after_lower = fold && word && p[i] >= 'A' &&
-								   p[i] <= 'Z' &&
-								   letter_before(p, i) == -1;
-						size_t g = words16(p + i, after_lower, fold, base,
-								   &w, &word, &sv, &first, &hit);
+						size_t g = words16(p, i, fold, base, &w, &word, &sv,
+								   &first, &hit);
 						i += g;
 						if (g < 16 || i == len || !ascii_alnum(p[i]))
 							break;
