@@ -593,12 +593,11 @@ static inline uint64_t lower_ascii8(uint64_t x)
 
 /* True when words_impl may split a word at the character that starts the rest bytes of its
  * line left to read: out has room for the space it writes and what is left of the line (see
- * words_impl), and the word starts for the new word and those of the rest (sv NULL: none
- * kept). */
+ * words_impl), and the word starts for the new word and those of the rest. */
 static inline bool split_room(const char *w, const char *limit, const size_t *sv,
 			      const size_t *sv_end, size_t rest)
 {
-	return (size_t)(limit - w) >= rest + 10 && (!sv || (size_t)(sv_end - sv) >= 2 + rest / 2);
+	return (size_t)(limit - w) >= rest + 10 && (size_t)(sv_end - sv) >= 2 + rest / 2;
 }
 
 /*
@@ -671,14 +670,13 @@ static inline __attribute__((always_inline)) void word_end(const char **word, ch
 	*word = NULL;
 }
 
-/* Begins a word at w unless one is begun, its start (from base) recorded in *sv when kept. */
+/* Begins a word at w unless one is begun, its start (from base) recorded in *sv. */
 static inline __attribute__((always_inline)) void word_begin(const char **word, char *w,
 							     size_t **sv, const char *base)
 {
 	if (!*word) {
 		*word = w;
-		if (*sv)
-			*(*sv)++ = (size_t)(w - base);
+		*(*sv)++ = (size_t)(w - base);
 	}
 }
 
@@ -738,8 +736,7 @@ static inline __attribute__((always_inline)) size_t word8(const unsigned char *p
 	uint64_t carry = 0;
 	if (!*word) {
 		*word = out;
-		if (*sv)
-			*(*sv)++ = (size_t)(out - base);
+		*(*sv)++ = (size_t)(out - base);
 	} else if (fold && letter_before(p, i) == -1) {
 		carry = 0x80;
 	}
@@ -807,12 +804,11 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 	 * (fold2 and ASCII) are no more; one folded through text_fold_char (two bytes or more)
 	 * may start more words, and does so only when st has room for them and for what the rest
 	 * of the line can start. */
-	if (st)
-		starts_reserve(st, len + 1);
+	starts_reserve(st, len + 1);
 	/* Where the next word start goes, and the start of out, in locals: the compiler must
 	 * assume that every byte written through w may change st->n or out->p. */
-	size_t *sv = st ? st->v + st->n : NULL;
-	size_t *const sv_end = st ? st->v + st->cap : NULL;
+	size_t *sv = st->v + st->n;
+	size_t *const sv_end = st->v + st->cap;
 	char *const base = out->p, *w = base + out->len;
 	const char *const limit = base + out->cap;
 	const char *word = NULL; /* start of the current word in out */
@@ -912,11 +908,10 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 					if (!word) {
 						/* Room for it and for the starts of the
 						 * rest of the line (see above). */
-						if (sv && (size_t)(sv_end - sv) < 2 + (len - i) / 2)
+						if ((size_t)(sv_end - sv) < 2 + (len - i) / 2)
 							goto bail;
 						word = w;
-						if (sv)
-							*sv++ = (size_t)(w - base);
+						*sv++ = (size_t)(w - base);
 					}
 					memcpy(w, q + j, kq);
 					w += kq;
@@ -942,8 +937,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 	}
 	if (word)
 		word_end(&word, &w, &first, &hit);
-	if (st)
-		st->n = (size_t)(sv - st->v);
+	st->n = (size_t)(sv - st->v);
 	out->len = (size_t)(w - base);
 	base[out->len] = '\0';
 	*ret_ok = true;
@@ -975,9 +969,9 @@ static uint64_t put_folded_words(struct buf *out, const char *s, size_t len, str
 }
 
 /* Appends the normalised reading of s (NULL: nothing), slen bytes long (strlen), to *out, words
- * separated by one space. reference: through text_fold_reference, every line searched for
- * boilerplate (the way the content hashes already stored were computed, which the tests hold the
- * fast path to). */
+ * separated by one space, and the offsets in out->p of its words to *st (but with reference).
+ * reference: through text_fold_reference, every line searched for boilerplate (the way the
+ * content hashes already stored were computed, which the tests hold the fast path to). */
 static void put_normalised(struct buf *out, const char *s, size_t slen, bool reference,
 			   struct starts *st, struct buf *raw, struct buf *norm)
 {
@@ -1003,7 +997,7 @@ static void put_normalised(struct buf *out, const char *s, size_t slen, bool ref
 		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
 		const char *cleaned = NULL;
 		size_t clen = 0;
-		size_t at = out->len, nstarts = st ? st->n : 0;
+		size_t at = out->len, nstarts = st->n;
 		uint64_t which = 0;
 		bool done = false; /* its words are in out */
 		/* Steps 1 (glued words) to 3 in one pass, when text_fold_char folds the line. */
@@ -1039,8 +1033,7 @@ static void put_normalised(struct buf *out, const char *s, size_t slen, bool ref
 			size_t wlen = out->len - at;
 			if (wlen && which) {
 				drop_boilerplate(out->p + at, &wlen, which);
-				if (st &&
-				    at + wlen != out->len) { /* words went: find the rest anew */
+				if (at + wlen != out->len) { /* words went: find the rest anew */
 					out->len = at + wlen;
 					st->n = nstarts;
 					starts_scan(st, out, at);
@@ -1219,47 +1212,16 @@ static void simhash_bits(const v16u8 lanes[8], v16u8 ones, v16u8 twos, v16u8 fou
 }
 
 /*
- * simhash_words_reference, the same bits, counted eight features at a time: a Harley-Seal tree
- * of carry-save adders sums eight hashes into the running planes ones, twos and fours (the count
- * so far modulo 8 in each of the 128 positions: ones + 2 twos + 4 fours) and an eights plane, the
- * positions whose count passed a multiple of 8. Only the eights go to the byte lanes (each lane
- * unit is 8 features): 35 vector operations and 24 for the lanes per eight features, where the
- * lanes took 24 per feature. Word starts are found eight bytes at a time.
+ * simhash_words_reference of the word line that ends at w[len], whose words start at
+ * starts[0..nwords) (offsets in w, from put_normalised): the same bits, counted eight features at
+ * a time. A Harley-Seal tree of carry-save adders sums eight hashes into the running planes ones,
+ * twos and fours (the count so far modulo 8 in each of the 128 positions: ones + 2 twos + 4
+ * fours) and an eights plane, the positions whose count passed a multiple of 8. Only the eights
+ * go to the byte lanes (each lane unit is 8 features): 35 vector operations and 24 for the lanes
+ * per eight features, where the lanes took 24 per feature. Flattened: XXH3_128bits inlined in it
+ * (the compiler kept it a call, and its entry, exit and dispatch on the length were a tenth of
+ * each shingle's hash).
  */
-/* Records in st the starts of the words of the word line w[0..len) (words separated by one space),
- * eight bytes at a time. */
-static void word_starts(const char *w, size_t len, struct starts *st)
-{
-	for (size_t base = 0; base < len; base += 8) {
-		/* bit 8k + 7 set: w[base + k] is a space (exact for every byte) */
-		uint64_t m = 0;
-		if (base + 8 <= len) {
-			uint64_t x = load8_le(w + base);
-			uint64_t y = x ^ 0x2020202020202020ull;
-			m = ~((y & ~SWAR_HIGHS) + ~SWAR_HIGHS) & ~y & SWAR_HIGHS;
-		} else {
-			for (size_t k = base; k < len; k++)
-				if (w[k] == ' ')
-					m |= (uint64_t)0x80 << (8 * (k - base));
-		}
-		if (st->n + 9 > st->cap) {
-			st->cap = st->cap ? 2 * st->cap : 256;
-			st->v = xreallocarray(st->v, st->cap, sizeof(*st->v));
-		}
-		if (base == 0 && len)
-			st->v[st->n++] = 0;
-		for (; m; m &= m - 1) {
-			size_t i = base + first_flagged(m) + 1; /* after a space */
-			if (i < len)
-				st->v[st->n++] = i;
-		}
-	}
-}
-
-/* simhash_words_reference of the word line that ends at w[len], whose words start at
- * starts[0..nwords) (offsets in w, from word_starts or put_words_fast). Flattened: XXH3_128bits
- * inlined in it (the compiler kept it a call, and its entry, exit and dispatch on the length were
- * a tenth of each shingle's hash). */
 static __attribute__((flatten)) void simhash_words(const char *w, size_t len, const size_t *starts,
 						   size_t nwords, struct dedup_simhash *ret)
 {
@@ -1402,12 +1364,12 @@ static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH
 	size_t title_len = title ? strlen(title) : 0, text_len = text ? strlen(text) : 0;
 	/* The words are seldom longer than what they were read from: room for them at once. */
 	buf_reserve(in, title_len + text_len + 16);
-	put_normalised(in, title, title_len, reference, NULL, &b->raw, &b->norm);
+	put_normalised(in, title, title_len, reference, &b->st, &b->raw, &b->norm);
 	buf_putc(in, '\n');
 	size_t body = in->len;
 	/* The SimHash's word starts are noted as the text's words are written. */
-	put_normalised(in, text, text_len, reference, ret_simhash && !reference ? &b->st : NULL,
-		       &b->raw, &b->norm);
+	b->st.n = 0;
+	put_normalised(in, text, text_len, reference, &b->st, &b->raw, &b->norm);
 	sha256_hex(&b->sha, in->p, in->len, ret_hash);
 	if (ret_simhash && reference)
 		simhash_words_reference(in->p + body, in->len - body, ret_simhash);
@@ -1437,8 +1399,7 @@ void dedup_simhash(const char *text, struct dedup_simhash *ret)
 {
 	struct buf in = {0}, raw = {0}, norm = {0};
 	struct starts st = {0};
-	put_normalised(&in, text, text ? strlen(text) : 0, false, NULL, &raw, &norm);
-	word_starts(in.p, in.len, &st);
+	put_normalised(&in, text, text ? strlen(text) : 0, false, &st, &raw, &norm);
 	simhash_words(in.p, in.len, st.v, st.n, ret);
 	free(st.v);
 	buf_free(&in);
