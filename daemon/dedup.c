@@ -660,12 +660,12 @@ static inline struct class16 class16(const unsigned char *p, char *d, bool fold)
 	return c;
 }
 
-/* Ends the word begun at *word, written up to *w: its rules into *hit, then the space after it. */
-static inline __attribute__((always_inline)) void word_end(const char **word, char **w, bool *first,
+/* Ends the word begun at *word, written up to *w: its rules (as a word past the first of its
+ * line) into *hit, then the space after it. */
+static inline __attribute__((always_inline)) void word_end(const char **word, char **w,
 							   uint64_t *hit)
 {
-	*hit |= word_rules(*word, *w, *first);
-	*first = false;
+	*hit |= word_rules(*word, *w, false);
 	*(*w)++ = ' ';
 	*word = NULL;
 }
@@ -690,7 +690,7 @@ static inline __attribute__((always_inline)) void word_begin(const char **word, 
 static inline __attribute__((always_inline)) size_t words16(const unsigned char *s, size_t i,
 							    bool fold, char *base, char **w,
 							    const char **word, size_t **sv,
-							    bool *first, uint64_t *hit)
+							    uint64_t *hit)
 {
 	const unsigned char *p = s + i;
 	char *out = *w;
@@ -710,8 +710,7 @@ static inline __attribute__((always_inline)) size_t words16(const unsigned char 
 	/* each separator ends a word and, unless it is the last byte taken, a word follows it */
 	for (unsigned m = sep & ((1u << n) - 1); m; m &= m - 1) {
 		size_t j = (size_t)__builtin_ctz(m);
-		*hit |= word_rules(*word, out + j, *first);
-		*first = false;
+		*hit |= word_rules(*word, out + j, false);
 		*word = NULL;
 		if (j + 1 < n)
 			word_begin(word, out + j + 1, sv, base);
@@ -813,7 +812,6 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 	const char *const limit = base + out->cap;
 	const char *word = NULL; /* start of the current word in out */
 	uint64_t hit = 0;
-	bool first = true;
 	for (size_t i = 0; i < len;) {
 		size_t k = 1;
 		bool sep;
@@ -827,8 +825,8 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				for (;;) {
 					/* p[i]: an ASCII letter or digit */
 					while (i + 16 <= len) {
-						size_t g = words16(p, i, fold, base, &w, &word, &sv,
-								   &first, &hit);
+						size_t g =
+						    words16(p, i, fold, base, &w, &word, &sv, &hit);
 						i += g;
 						if (g < 16 || i == len || !ascii_alnum(p[i]))
 							break;
@@ -847,13 +845,13 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 							if (!split_room(w, limit, sv, sv_end,
 									len - i))
 								goto bail;
-							word_end(&word, &w, &first, &hit);
+							word_end(&word, &w, &hit);
 							continue;
 						}
 					}
 					/* An ASCII separator ends the word (as below). */
 					if (word)
-						word_end(&word, &w, &first, &hit);
+						word_end(&word, &w, &hit);
 					do
 						i++;
 					while (i < len && p[i] < 0x80 && !ascii_alnum(p[i]));
@@ -869,7 +867,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 			if (word && letter_case(p + i, len - i) == 1 && letter_before(p, i) == -1) {
 				if (!split_room(w, limit, sv, sv_end, len - i))
 					goto bail;
-				word_end(&word, &w, &first, &hit);
+				word_end(&word, &w, &hit);
 			}
 			/* Most characters here are of two bytes and fold to one thing. */
 			if (p[i] >= 0xC2 && p[i] <= 0xDF && i + 1 < len &&
@@ -886,7 +884,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				}
 				if (e->kind == FOLD2_SEP) {
 					if (word)
-						word_end(&word, &w, &first, &hit);
+						word_end(&word, &w, &hit);
 					i += 2;
 					continue;
 				}
@@ -903,7 +901,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				size_t kq = utf8_decode(q + j, n - j, &cp);
 				if (folded_separator(cp)) {
 					if (word)
-						word_end(&word, &w, &first, &hit);
+						word_end(&word, &w, &hit);
 				} else {
 					if (!word) {
 						/* Room for it and for the starts of the
@@ -927,7 +925,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 		}
 		if (sep) {
 			if (word)
-				word_end(&word, &w, &first, &hit);
+				word_end(&word, &w, &hit);
 		} else {
 			word_begin(&word, w, &sv, base);
 			memcpy(w, p + i, k);
@@ -936,7 +934,13 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 		i += k;
 	}
 	if (word)
-		word_end(&word, &w, &first, &hit);
+		word_end(&word, &w, &hit);
+	/* Each word was looked up as a word past the first of its line; the first one, once more
+	 * as the first (the rules that only look at the first word). */
+	if (w > base + out->len) {
+		const char *first = base + out->len;
+		hit |= word_rules(first, memchr(first, ' ', (size_t)(w - first)), true);
+	}
 	st->n = (size_t)(sv - st->v);
 	out->len = (size_t)(w - base);
 	base[out->len] = '\0';
