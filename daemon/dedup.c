@@ -261,9 +261,24 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *ret)
 	return n;
 }
 
-static bool ascii_alnum(uint32_t c)
+/* The ASCII letters and digits, by byte (0 from 0x80): one load where three range tests took
+ * seven instructions, for every byte words_impl reads one at a time. */
+/* clang-format off */
+static const bool alnum_bytes[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, /* 0x50 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, /* 0x70 */
+};
+/* clang-format on */
+
+static inline bool ascii_alnum(uint32_t c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+	return c < 256 && alnum_bytes[c];
 }
 
 static bool is_separator(uint32_t cp)
@@ -471,10 +486,12 @@ static uint64_t trigger_rules(const char *w, size_t len, bool first)
 }
 
 /* False for most words: none of the triggers a word in their place (first: the first of its
- * line) can be has their first byte and their length ("a" and "sur" inside a line pass no more). */
+ * line) can be has their first byte and their length ("a" and "sur" inside a line pass no more).
+ * A word of 32 bytes or more is looked up by its length modulo 32 (the shift the CPU makes of
+ * it anyway): a word it lets through, trigger_rules finds no trigger of. */
 static inline bool trigger_maybe(const char *w, size_t len, bool first)
 {
-	return len < 32 && trigger_lens[first][(unsigned char)w[0]] >> len & 1u;
+	return trigger_lens[first][(unsigned char)w[0]] >> (len & 31u) & 1u;
 }
 
 /* The rules the word [word, end) is a trigger of, in its place (first: the first of its line). */
@@ -591,12 +608,11 @@ static inline uint64_t lower_ascii8(uint64_t x)
 
 /* True when words_impl may split a word at the character that starts the rest bytes of its
  * line left to read: out has room for the space it writes and what is left of the line (see
- * words_impl), and the word starts for the new word and those of the rest (sv NULL: none
- * kept). */
+ * words_impl), and the word starts for the new word and those of the rest. */
 static inline bool split_room(const char *w, const char *limit, const size_t *sv,
 			      const size_t *sv_end, size_t rest)
 {
-	return (size_t)(limit - w) >= rest + 10 && (!sv || (size_t)(sv_end - sv) >= 2 + rest / 2);
+	return (size_t)(limit - w) >= rest + 10 && (size_t)(sv_end - sv) >= 2 + rest / 2;
 }
 
 /*
@@ -659,46 +675,49 @@ static inline struct class16 class16(const unsigned char *p, char *d, bool fold)
 	return c;
 }
 
-/* Ends the word begun at *word, written up to *w: its rules into *hit, then the space after it. */
-static inline __attribute__((always_inline)) void word_end(const char **word, char **w, bool *first,
+/* Ends the word begun at *word, written up to *w: its rules (as a word past the first of its
+ * line) into *hit, then the space after it. */
+static inline __attribute__((always_inline)) void word_end(const char **word, char **w,
 							   uint64_t *hit)
 {
-	*hit |= word_rules(*word, *w, *first);
-	*first = false;
+	*hit |= word_rules(*word, *w, false);
 	*(*w)++ = ' ';
 	*word = NULL;
 }
 
-/* Begins a word at w unless one is begun, its start (from base) recorded in *sv when kept. */
+/* Begins a word at w unless one is begun, its start (from base) recorded in *sv. */
 static inline __attribute__((always_inline)) void word_begin(const char **word, char *w,
 							     size_t **sv, const char *base)
 {
 	if (!*word) {
 		*word = w;
-		if (*sv)
-			*(*sv)++ = (size_t)(w - base);
+		*(*sv)++ = (size_t)(w - base);
 	}
 }
 
 /*
- * words_impl's words in the sixteen bytes at p (p[0] an ASCII letter or digit) as far as they
+ * words_impl's words in the sixteen bytes at s + i (s[i] an ASCII letter or digit) as far as they
  * hold only ASCII letters and digits with single ASCII separators between them and, when fold,
- * no upper-case letter glued to a lower-case one (after_lower: the character before p[0] is a
- * lower-case letter of *word): written to *w, their starts to *sv and their rules to *hit as
- * words_impl writes them one by one. Returns how many bytes it took: 16, or the offset of the
- * first it leaves to words_impl (0: p[0]).
+ * no upper-case letter glued to a lower-case one (nor to one of *word before s[i]): written to
+ * *w, their starts to *sv and their rules to *hit as words_impl writes them one by one. Returns
+ * how many bytes it took: 16, or the offset of the first it leaves to words_impl (0: s[i]).
  */
-static inline __attribute__((always_inline)) size_t words16(const unsigned char *p,
-							    bool after_lower, bool fold, char *base,
-							    char **w, const char **word,
-							    size_t **sv, bool *first, uint64_t *hit)
+static inline __attribute__((always_inline)) size_t words16(const unsigned char *s, size_t i,
+							    bool fold, char *base, char **w,
+							    const char **word, size_t **sv,
+							    uint64_t *hit)
 {
+	const unsigned char *p = s + i;
 	char *out = *w;
 	struct class16 c = class16(p, out, fold);
 	unsigned sep = ~(c.alnum | c.high) & 0xFFFFu;
 	unsigned stop = c.high | (sep & sep << 1);
-	if (fold)
-		stop |= (c.lower << 1 | after_lower) & c.upper;
+	if (fold) {
+		stop |= c.lower << 1 & c.upper;
+		/* s[i] upper case after a lower-case letter of the word: seldom */
+		if (c.upper & 1u && *word && letter_before(s, i) == -1)
+			stop |= 1u;
+	}
 	size_t n = (size_t)__builtin_ctz(stop | 0x10000u);
 	if (!n)
 		return 0;
@@ -706,8 +725,7 @@ static inline __attribute__((always_inline)) size_t words16(const unsigned char 
 	/* each separator ends a word and, unless it is the last byte taken, a word follows it */
 	for (unsigned m = sep & ((1u << n) - 1); m; m &= m - 1) {
 		size_t j = (size_t)__builtin_ctz(m);
-		*hit |= word_rules(*word, out + j, *first);
-		*first = false;
+		*hit |= word_rules(*word, out + j, false);
 		*word = NULL;
 		if (j + 1 < n)
 			word_begin(word, out + j + 1, sv, base);
@@ -732,8 +750,7 @@ static inline __attribute__((always_inline)) size_t word8(const unsigned char *p
 	uint64_t carry = 0;
 	if (!*word) {
 		*word = out;
-		if (*sv)
-			*(*sv)++ = (size_t)(out - base);
+		*(*sv)++ = (size_t)(out - base);
 	} else if (fold && letter_before(p, i) == -1) {
 		carry = 0x80;
 	}
@@ -801,17 +818,15 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 	 * (fold2 and ASCII) are no more; one folded through text_fold_char (two bytes or more)
 	 * may start more words, and does so only when st has room for them and for what the rest
 	 * of the line can start. */
-	if (st)
-		starts_reserve(st, len + 1);
+	starts_reserve(st, len + 1);
 	/* Where the next word start goes, and the start of out, in locals: the compiler must
 	 * assume that every byte written through w may change st->n or out->p. */
-	size_t *sv = st ? st->v + st->n : NULL;
-	size_t *const sv_end = st ? st->v + st->cap : NULL;
+	size_t *sv = st->v + st->n;
+	size_t *const sv_end = st->v + st->cap;
 	char *const base = out->p, *w = base + out->len;
 	const char *const limit = base + out->cap;
 	const char *word = NULL; /* start of the current word in out */
 	uint64_t hit = 0;
-	bool first = true;
 	for (size_t i = 0; i < len;) {
 		size_t k = 1;
 		bool sep;
@@ -825,11 +840,8 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				for (;;) {
 					/* p[i]: an ASCII letter or digit */
 					while (i + 16 <= len) {
-						bool after_lower = fold && word && p[i] >= 'A' &&
-								   p[i] <= 'Z' &&
-								   letter_before(p, i) == -1;
-						size_t g = words16(p + i, after_lower, fold, base,
-								   &w, &word, &sv, &first, &hit);
+						size_t g =
+						    words16(p, i, fold, base, &w, &word, &sv, &hit);
 						i += g;
 						if (g < 16 || i == len || !ascii_alnum(p[i]))
 							break;
@@ -848,13 +860,13 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 							if (!split_room(w, limit, sv, sv_end,
 									len - i))
 								goto bail;
-							word_end(&word, &w, &first, &hit);
+							word_end(&word, &w, &hit);
 							continue;
 						}
 					}
 					/* An ASCII separator ends the word (as below). */
 					if (word)
-						word_end(&word, &w, &first, &hit);
+						word_end(&word, &w, &hit);
 					do
 						i++;
 					while (i < len && p[i] < 0x80 && !ascii_alnum(p[i]));
@@ -870,7 +882,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 			if (word && letter_case(p + i, len - i) == 1 && letter_before(p, i) == -1) {
 				if (!split_room(w, limit, sv, sv_end, len - i))
 					goto bail;
-				word_end(&word, &w, &first, &hit);
+				word_end(&word, &w, &hit);
 			}
 			/* Most characters here are of two bytes and fold to one thing. */
 			if (p[i] >= 0xC2 && p[i] <= 0xDF && i + 1 < len &&
@@ -887,7 +899,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				}
 				if (e->kind == FOLD2_SEP) {
 					if (word)
-						word_end(&word, &w, &first, &hit);
+						word_end(&word, &w, &hit);
 					i += 2;
 					continue;
 				}
@@ -904,16 +916,15 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 				size_t kq = utf8_decode(q + j, n - j, &cp);
 				if (folded_separator(cp)) {
 					if (word)
-						word_end(&word, &w, &first, &hit);
+						word_end(&word, &w, &hit);
 				} else {
 					if (!word) {
 						/* Room for it and for the starts of the
 						 * rest of the line (see above). */
-						if (sv && (size_t)(sv_end - sv) < 2 + (len - i) / 2)
+						if ((size_t)(sv_end - sv) < 2 + (len - i) / 2)
 							goto bail;
 						word = w;
-						if (sv)
-							*sv++ = (size_t)(w - base);
+						*sv++ = (size_t)(w - base);
 					}
 					memcpy(w, q + j, kq);
 					w += kq;
@@ -929,7 +940,7 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 		}
 		if (sep) {
 			if (word)
-				word_end(&word, &w, &first, &hit);
+				word_end(&word, &w, &hit);
 		} else {
 			word_begin(&word, w, &sv, base);
 			memcpy(w, p + i, k);
@@ -938,9 +949,14 @@ words_impl(struct buf *out, const char *s, size_t len, struct starts *st, bool f
 		i += k;
 	}
 	if (word)
-		word_end(&word, &w, &first, &hit);
-	if (st)
-		st->n = (size_t)(sv - st->v);
+		word_end(&word, &w, &hit);
+	/* Each word was looked up as a word past the first of its line; the first one, once more
+	 * as the first (the rules that only look at the first word). */
+	if (w > base + out->len) {
+		const char *first = base + out->len;
+		hit |= word_rules(first, memchr(first, ' ', (size_t)(w - first)), true);
+	}
+	st->n = (size_t)(sv - st->v);
 	out->len = (size_t)(w - base);
 	base[out->len] = '\0';
 	*ret_ok = true;
@@ -972,9 +988,9 @@ static uint64_t put_folded_words(struct buf *out, const char *s, size_t len, str
 }
 
 /* Appends the normalised reading of s (NULL: nothing), slen bytes long (strlen), to *out, words
- * separated by one space. reference: through text_fold_reference, every line searched for
- * boilerplate (the way the content hashes already stored were computed, which the tests hold the
- * fast path to). */
+ * separated by one space, and the offsets in out->p of its words to *st (but with reference).
+ * reference: through text_fold_reference, every line searched for boilerplate (the way the
+ * content hashes already stored were computed, which the tests hold the fast path to). */
 static void put_normalised(struct buf *out, const char *s, size_t slen, bool reference,
 			   struct starts *st, struct buf *raw, struct buf *norm)
 {
@@ -1000,7 +1016,7 @@ static void put_normalised(struct buf *out, const char *s, size_t slen, bool ref
 		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
 		const char *cleaned = NULL;
 		size_t clen = 0;
-		size_t at = out->len, nstarts = st ? st->n : 0;
+		size_t at = out->len, nstarts = st->n;
 		uint64_t which = 0;
 		bool done = false; /* its words are in out */
 		/* Steps 1 (glued words) to 3 in one pass, when text_fold_char folds the line. */
@@ -1036,8 +1052,7 @@ static void put_normalised(struct buf *out, const char *s, size_t slen, bool ref
 			size_t wlen = out->len - at;
 			if (wlen && which) {
 				drop_boilerplate(out->p + at, &wlen, which);
-				if (st &&
-				    at + wlen != out->len) { /* words went: find the rest anew */
+				if (at + wlen != out->len) { /* words went: find the rest anew */
 					out->len = at + wlen;
 					st->n = nstarts;
 					starts_scan(st, out, at);
@@ -1216,47 +1231,18 @@ static void simhash_bits(const v16u8 lanes[8], v16u8 ones, v16u8 twos, v16u8 fou
 }
 
 /*
- * simhash_words_reference, the same bits, counted eight features at a time: a Harley-Seal tree
- * of carry-save adders sums eight hashes into the running planes ones, twos and fours (the count
- * so far modulo 8 in each of the 128 positions: ones + 2 twos + 4 fours) and an eights plane, the
- * positions whose count passed a multiple of 8. Only the eights go to the byte lanes (each lane
- * unit is 8 features): 35 vector operations and 24 for the lanes per eight features, where the
- * lanes took 24 per feature. Word starts are found eight bytes at a time.
+ * simhash_words_reference of the word line that ends at w[len], whose words start at
+ * starts[0..nwords) (offsets in w, from put_normalised): the same bits, counted eight features at
+ * a time. A Harley-Seal tree of carry-save adders sums eight hashes into the running planes ones,
+ * twos and fours (the count so far modulo 8 in each of the 128 positions: ones + 2 twos + 4
+ * fours) and an eights plane, the positions whose count passed a multiple of 8. Only the eights
+ * go to the byte lanes (each lane unit is 8 features): 35 vector operations and 24 for the lanes
+ * per eight features, where the lanes took 24 per feature. Flattened: XXH3_128bits inlined in it
+ * (the compiler kept it a call, and its entry, exit and dispatch on the length were a tenth of
+ * each shingle's hash).
  */
-/* Records in st the starts of the words of the word line w[0..len) (words separated by one space),
- * eight bytes at a time. */
-static void word_starts(const char *w, size_t len, struct starts *st)
-{
-	for (size_t base = 0; base < len; base += 8) {
-		/* bit 8k + 7 set: w[base + k] is a space (exact for every byte) */
-		uint64_t m = 0;
-		if (base + 8 <= len) {
-			uint64_t x = load8_le(w + base);
-			uint64_t y = x ^ 0x2020202020202020ull;
-			m = ~((y & ~SWAR_HIGHS) + ~SWAR_HIGHS) & ~y & SWAR_HIGHS;
-		} else {
-			for (size_t k = base; k < len; k++)
-				if (w[k] == ' ')
-					m |= (uint64_t)0x80 << (8 * (k - base));
-		}
-		if (st->n + 9 > st->cap) {
-			st->cap = st->cap ? 2 * st->cap : 256;
-			st->v = xreallocarray(st->v, st->cap, sizeof(*st->v));
-		}
-		if (base == 0 && len)
-			st->v[st->n++] = 0;
-		for (; m; m &= m - 1) {
-			size_t i = base + first_flagged(m) + 1; /* after a space */
-			if (i < len)
-				st->v[st->n++] = i;
-		}
-	}
-}
-
-/* simhash_words_reference of the word line that ends at w[len], whose words start at
- * starts[0..nwords) (offsets in w, from word_starts or put_words_fast). */
-static void simhash_words(const char *w, size_t len, const size_t *starts, size_t nwords,
-			  struct dedup_simhash *ret)
+static __attribute__((flatten)) void simhash_words(const char *w, size_t len, const size_t *starts,
+						   size_t nwords, struct dedup_simhash *ret)
 {
 	*ret = (struct dedup_simhash){0};
 	if (nwords < DEDUP_SIMHASH_MIN_WORDS)
@@ -1397,12 +1383,12 @@ static void digest(const char *title, const char *text, char ret_hash[DEDUP_HASH
 	size_t title_len = title ? strlen(title) : 0, text_len = text ? strlen(text) : 0;
 	/* The words are seldom longer than what they were read from: room for them at once. */
 	buf_reserve(in, title_len + text_len + 16);
-	put_normalised(in, title, title_len, reference, NULL, &b->raw, &b->norm);
+	put_normalised(in, title, title_len, reference, &b->st, &b->raw, &b->norm);
 	buf_putc(in, '\n');
 	size_t body = in->len;
 	/* The SimHash's word starts are noted as the text's words are written. */
-	put_normalised(in, text, text_len, reference, ret_simhash && !reference ? &b->st : NULL,
-		       &b->raw, &b->norm);
+	b->st.n = 0;
+	put_normalised(in, text, text_len, reference, &b->st, &b->raw, &b->norm);
 	sha256_hex(&b->sha, in->p, in->len, ret_hash);
 	if (ret_simhash && reference)
 		simhash_words_reference(in->p + body, in->len - body, ret_simhash);
@@ -1432,8 +1418,7 @@ void dedup_simhash(const char *text, struct dedup_simhash *ret)
 {
 	struct buf in = {0}, raw = {0}, norm = {0};
 	struct starts st = {0};
-	put_normalised(&in, text, text ? strlen(text) : 0, false, NULL, &raw, &norm);
-	word_starts(in.p, in.len, &st);
+	put_normalised(&in, text, text ? strlen(text) : 0, false, &st, &raw, &norm);
 	simhash_words(in.p, in.len, st.v, st.n, ret);
 	free(st.v);
 	buf_free(&in);

@@ -2,7 +2,7 @@
  * bench_digest.c - the per-item text work of a cold cycle, alone: dedup_digest and text_tokens
  * (title and text, as topic scoring reads them) over every item of the given feed documents.
  *
- * Usage: bench_digest [-p] [-f] [-t] [-a ALIASES] [-r REFERENCE]... FILE...
+ * Usage: bench_digest [-p] [-f] [-t] [-d] [-a ALIASES] [-r REFERENCE]... FILE...
  * Each FILE is a feed document, or with -t a plain text (its first line read as the title).
  * -f prints what feed_parse made of each document (its error, format, title, link, ttl, and each
  * item's fields, each as its length and its bytes): two builds must also parse alike.
@@ -11,6 +11,8 @@
  * -p prints, per item, the content hash, the SimHash, the canonical link, the tokens with their
  * flags and, with -r, the score, the profile keys and the top terms (doubles in %a, every bit):
  * two builds must print the same bytes (a check that a faster normalisation changed nothing).
+ * -d leaves the tokens and scores out: the digests alone (content hash, SimHash and canonical
+ * link: the worker's ingest_prepare_digests) are timed or printed.
  * Without -p it prints the item count and the time per item; `valgrind --tool=callgrind` on it
  * gives the instructions per item of dedup_digest, text_tokens and topic_score_keys.
  */
@@ -92,18 +94,20 @@ static const char *fullest(const struct feed_item *it)
 
 int main(int argc, char **argv)
 {
-	bool print = false, plain = false, fields = false;
+	bool print = false, plain = false, fields = false, digests = false;
 	const char *aliases = NULL;
 	const char **refs = xcalloc((size_t)argc, sizeof(*refs));
 	size_t nrefs = 0;
 	int opt;
-	while ((opt = getopt(argc, argv, "pfta:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "pftda:r:")) != -1) {
 		if (opt == 'p')
 			print = true;
 		else if (opt == 'f')
 			fields = true;
 		else if (opt == 't')
 			plain = true;
+		else if (opt == 'd')
+			digests = true;
 		else if (opt == 'a')
 			aliases = optarg;
 		else if (opt == 'r')
@@ -171,13 +175,13 @@ int main(int argc, char **argv)
 				buf_printf(&b, "%s %016" PRIx64 "%016" PRIx64 " %s\n", hash,
 					   sim.v[0], sim.v[1], canon ? canon : "-");
 			free(canon);
-			if (it->title && *it->title)
+			if (!digests && it->title && *it->title)
 				text_tokens(st, al, it->title, strlen(it->title), tok_cb, &o);
 			if (print)
 				buf_putc(&b, '\n');
-			if (text && *text)
+			if (!digests && text && *text)
 				text_tokens(st, al, text, strlen(text), tok_cb, &o);
-			if (topic) {
+			if (topic && !digests) {
 				struct topic_verdict v;
 				if (print)
 					buf_puts(&b, "\nkeys");

@@ -703,6 +703,18 @@ static void random_text(uint32_t *x, struct buf *b)
 		buf_append(b, "", 0);
 }
 
+/* The table's start-up looks for the seconds of compositions among the code points below
+ * U+30000 only (text.c's DECOMPOSED_END): utf8proc knows no decomposition from there up, and
+ * knows the last one below, U+2FA1D. */
+static void test_no_decomposition_past_plane_2(void **state)
+{
+	(void)state;
+	assert_int_not_equal(utf8proc_get_property(0x2FA1D)->decomp_seqindex, UINT16_MAX);
+	for (utf8proc_int32_t cp = 0x30000; cp < 0x110000; cp++)
+		if (utf8proc_get_property(cp)->decomp_seqindex != UINT16_MAX)
+			fail_msg("U+%04X has a decomposition", (unsigned)cp);
+}
+
 static void test_table_matches_reference(void **state)
 {
 	(void)state;
@@ -1022,6 +1034,7 @@ int main(void)
 	    cmocka_unit_test(test_invalid_utf8),
 	    cmocka_unit_test(test_fast_path_matches_utf8proc),
 	    cmocka_unit_test(test_stemmer_thread),
+	    cmocka_unit_test(test_no_decomposition_past_plane_2),
 	    cmocka_unit_test(test_table_matches_reference),
 	    cmocka_unit_test(test_fold_definition),
 	    cmocka_unit_test(test_real_texts_match_reference),
