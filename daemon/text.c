@@ -611,6 +611,15 @@ static bool is_elision(const char *w, size_t len)
 	       in_list(elisions, ARRAY_SIZE(elisions), w, len);
 }
 
+void text_function_words(void (*cb)(void *ctx, const char *w), void *ctx)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(stopwords); i++)
+		cb(ctx, stopwords[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(elisions); i++)
+		if (!text_is_stopword(elisions[i], strlen(elisions[i])))
+			cb(ctx, elisions[i]);
+}
+
 struct text_stemmer {
 	struct sb_stemmer *sb;
 };

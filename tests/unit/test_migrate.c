@@ -24,6 +24,7 @@
 #include <xxhash.h>
 
 #include "feed.h"
+#include "fts_ref.h"
 #include "store.h"
 #include "util.h"
 
@@ -130,6 +131,7 @@ static void exec_sql(const char *path, const char *sql, int version)
 	sqlite3 *db;
 	char *err = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	fts_ref_register(db);
 	assert_int_equal(
 	    sqlite3_create_function(db, "veille_key", 1, SQLITE_UTF8, NULL, key_fn, NULL, NULL),
 	    SQLITE_OK);

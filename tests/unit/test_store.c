@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "dedup.h"
+#include "fts_ref.h"
 #include "feed.h"
 #include "store.h"
 #include "util.h"
@@ -68,12 +69,21 @@ static struct store *open_ok(const char *path, bool readonly)
 	return s;
 }
 
+/* Opens path from outside the store, with the reference tokenizer as "veille". */
+static sqlite3 *open_outside(const char *path, int flags)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open_v2(path, &db, flags, NULL), SQLITE_OK);
+	fts_ref_register(db);
+	return db;
+}
+
 /* The first value of the first row of sql, read from outside the store (a copy to free). */
 static char *text_outside(const char *path, const char *sql)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	db = open_outside(path, SQLITE_OPEN_READONLY);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	char *v = xstrdup((const char *)sqlite3_column_text(st, 0));
@@ -94,7 +104,7 @@ static char *pragma(const char *path, const char *name)
 static void exec_outside(const char *path, const char *sql)
 {
 	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	db = open_outside(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 }
@@ -104,7 +114,7 @@ static int64_t count_outside(const char *path, const char *sql)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	db = open_outside(path, SQLITE_OPEN_READONLY);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	int64_t n = sqlite3_column_int64(st, 0);
@@ -1095,7 +1105,7 @@ static void test_fts_tokens(void **state)
 
 	/* The same table beside it, written by SQLite's tokenizer from the same rows. */
 	sqlite3 *db;
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	db = open_outside(fx->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	sqlite3_stmt *st;
 	assert_int_equal(sqlite3_prepare_v2(db,
 					    "SELECT replace(sql, 'items_fts', 'ref_fts')"
