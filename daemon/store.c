@@ -513,7 +513,7 @@ struct store {
 	uint64_t df_docs;
 	/* The tokenizer registered on the connection (tok_register), owned by SQLite; NULL when
 	 * SQLite's own is in use. */
-	const struct tok_module *tok;
+	struct tok_module *tok;
 	struct ckpt *ckpt; /* store_wal_background's thread, NULL when commits checkpoint */
 	char err[512];
 };
@@ -1628,11 +1628,11 @@ static inline bool tok_dropped(const struct tok *t, const char *w, int n, bool d
 	return drop && n <= TOK_STOP_MAX && tok_stop_has(t->m, tok_stop_key(w, n));
 }
 
-/* As tok_dropped, for a token from anywhere. */
+/* As tok_dropped, for a token from anywhere, with drop on. */
 static bool tok_dropped_copy(const struct tok *t, const char *w, int n)
 {
 	char b[16] = {0};
-	if (!t->drop || n > TOK_STOP_MAX)
+	if (n > TOK_STOP_MAX)
 		return false;
 	memcpy(b, w, (size_t)n);
 	return tok_dropped(t, b, n, true);
@@ -1650,7 +1650,7 @@ struct tok_shift {
 static int tok_shift_cb(void *ctx, int flags, const char *token, int n, int start, int end)
 {
 	struct tok_shift *sh = ctx;
-	if (tok_dropped_copy(sh->t, token, n))
+	if (sh->t->drop && tok_dropped_copy(sh->t, token, n))
 		return sh->rc = SQLITE_OK;
 	return sh->rc = sh->emit(sh->ctx, flags, token, n, start + sh->base, end + sh->base);
 }
@@ -3244,6 +3244,45 @@ static char *fts_expand(const char *q)
 	return buf_steal(&b);
 }
 
+/* Whether a query's token q[start..end) is a word searched for: an operator or a column name
+ * (before a colon) is not, and neither is a function word, which the index leaves out. */
+struct fts_words {
+	const struct tok *t;
+	const char *q;
+	bool found;
+};
+
+static int fts_words_cb(void *ctx, int flags, const char *token, int n, int start, int end)
+{
+	(void)flags;
+	struct fts_words *w = ctx;
+	const char *p = w->q + start;
+	size_t len = (size_t)(end - start);
+	bool op = (len == 2 && !memcmp(p, "OR", 2)) || (len == 3 && !memcmp(p, "AND", 3)) ||
+		  (len == 3 && !memcmp(p, "NOT", 3)) || (len == 4 && !memcmp(p, "NEAR", 4));
+	if (!op && w->q[end + strspn(w->q + end, " \t\r\n")] != ':' &&
+	    !tok_dropped_copy(w->t, token, n))
+		w->found = true;
+	return SQLITE_OK;
+}
+
+/* Whether the query q searches for a word the index holds (an error counts as yes). */
+static bool fts_has_words(const struct store *s, const char *q)
+{
+	static const char *const args[] = {"remove_diacritics", "2"};
+	Fts5Tokenizer *p;
+	if (!s->tok || tok_create(s->tok, (const char **)args, 2, &p) != SQLITE_OK)
+		return true;
+	struct tok *t = (struct tok *)p;
+	struct fts_words w = {t, q, false};
+	int n = (int)strlen(q);
+	t->drop = false;
+	if (tok_each(t, &w, FTS5_TOKENIZE_QUERY, q, n, fts_words_cb) != SQLITE_OK)
+		w.found = true;
+	tok_delete(p);
+	return w.found;
+}
+
 static int items_query(struct store *s, const struct store_query *q, const char *match,
 		       int (*cb)(const struct store_row *r, void *arg), void *arg, int *ret_rows)
 {
@@ -3304,6 +3343,14 @@ int store_items_each(struct store *s, const struct store_query *q,
 		free(quoted);
 		if (r == -EIO && s->rc == SQLITE_ERROR)
 			r = -EINVAL;
+	}
+	if (r == 0 && q->match && rows == 0 && !fts_has_words(s, q->match)) {
+		snprintf(s->err, sizeof(s->err),
+			 "\"%.200s\" searches only for French function words (\"de\", \"la\", "
+			 "\"et\", \"l'\", single letters...), which the index leaves out: search "
+			 "for other words with them",
+			 q->match);
+		r = -EINVAL;
 	}
 	return r;
 }

@@ -1196,6 +1196,65 @@ static void test_fts_segments(void **state)
 	store_close(s);
 }
 
+/* items_fts leaves French function words and single letters out, in texts and in queries: a
+ * phrase skips them ("ministre de la défense" finds "ministre à la défense"), an implicit AND, a
+ * NEAR group or a column filter ignores them, a prefix keeps them ("de*"), and a query of nothing
+ * else is refused with a message. */
+static void test_fts_function_words(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	static const char *const texts[] = {
+	    "Des chars à la frontière de la Pologne",	  /* 1 */
+	    "La Pologne ferme sa frontière",		  /* 2 */
+	    "Le ministre de la Défense est arrivé",	  /* 3 */
+	    "Le ministre à la défense nationale",	  /* 4 */
+	    "Défense : le ministre parle de l'armée",	  /* 5 */
+	    "Plan B et vitamine C pour la défense d'Est", /* 6 */
+	};
+	assert_int_equal(store_begin(s), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "g%zu", i + 1);
+		struct titem t;
+		mkitem(&t, "a", id, NULL, "Dépêche", texts[i], 1000 + (int)i);
+		add(s, &t, 1);
+	}
+	assert_int_equal(store_commit(s), 0);
+	/* A third of the tokens are not indexed: no "la", "de", "l", "a" in the index. */
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM items_fts WHERE items_fts"
+						 " MATCH 'pologne'"),
+			 2);
+	assert_int_equal(search_count(s, "frontière de la Pologne"), 2);
+	assert_int_equal(search_count(s, "\"frontière de la Pologne\""), 1);
+	assert_int_equal(search_count(s, "\"ministre de la défense\""), 2);
+	assert_int_equal(search_count(s, "\"ministre à la défense\""), 2);
+	assert_int_equal(search_count(s, "\"l'armée\""), 1);
+	assert_int_equal(search_count(s, "l'armée"), 1);
+	assert_int_equal(search_count(s, "NEAR(ministre de la défense, 0)"), 3); /* 3, 4, 5 */
+	assert_int_equal(search_count(s, "text : la pologne"), 2);
+	assert_int_equal(search_count(s, "pologne NOT la"), 2);
+	assert_int_equal(search_count(s, "pologne OR le"), 2);
+	assert_int_equal(search_count(s, "vitamine"), 1);
+	/* A prefix keeps its last token: "de*" finds "défense" (and "Dépêche", every title). */
+	assert_int_equal(search_count(s, "de*"), 6);
+	assert_int_equal(search_count(s, "defense de*"), 4);
+	assert_int_equal(search_count(s, "\"ministre de la def\"*"), 2);
+	/* Only function words: refused, with a message that says why. */
+	const char *only[] = {"de la", "\"de la\"", "le OR la", "title : la", "l'", "à", "C"};
+	for (size_t i = 0; i < ARRAY_SIZE(only); i++) {
+		struct store_query q = {.match = only[i]};
+		int n = 0;
+		assert_int_equal(store_items_each(s, &q, count_cb, &n), -EINVAL);
+		assert_int_equal(n, 0);
+		assert_non_null(strstr(store_errmsg(s), "function words"));
+	}
+	/* A word that finds nothing is no function word. */
+	assert_int_equal(search_count(s, "marmotte"), 0);
+	assert_int_equal(search_count(s, "marmotte de"), 0);
+	store_close(s);
+}
+
 /* Story and revision columns of one item, through store_items_each. */
 struct story_row {
 	int64_t id, story, size, revisions, updated;
@@ -2526,6 +2585,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_items_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_segments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_tokens, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fts_function_words, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_file, setup, teardown),
