@@ -1211,6 +1211,8 @@ static void test_fts_function_words(void **state)
 	    "Le ministre à la défense nationale",	  /* 4 */
 	    "Défense : le ministre parle de l'armée",	  /* 5 */
 	    "Plan B et vitamine C pour la défense d'Est", /* 6 */
+	    "Le traité de non-prolifération signé avant", /* 7 */
+	    "La prolifération plus loin",		  /* 8 */
 	};
 	assert_int_equal(store_begin(s), 0);
 	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
@@ -1236,8 +1238,15 @@ static void test_fts_function_words(void **state)
 	assert_int_equal(search_count(s, "pologne NOT la"), 2);
 	assert_int_equal(search_count(s, "pologne OR le"), 2);
 	assert_int_equal(search_count(s, "vitamine"), 1);
+	/* Stop words with a meaning of their own stay: "non-prolifération" is not "prolifération".
+	 */
+	assert_int_equal(search_count(s, "\"non-prolifération\""), 1);
+	assert_int_equal(search_count(s, "non-prolifération"), 1);
+	assert_int_equal(search_count(s, "prolifération"), 2);
+	assert_int_equal(search_count(s, "avant"), 1);
+	assert_int_equal(search_count(s, "\"prolifération plus\""), 1);
 	/* A prefix keeps its last token: "de*" finds "défense" (and "Dépêche", every title). */
-	assert_int_equal(search_count(s, "de*"), 6);
+	assert_int_equal(search_count(s, "de*"), 8);
 	assert_int_equal(search_count(s, "defense de*"), 4);
 	assert_int_equal(search_count(s, "\"ministre de la def\"*"), 2);
 	/* Only function words: refused, with a message that says why. */
