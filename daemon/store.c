@@ -3105,6 +3105,56 @@ static char *fts_quote(const char *q)
 	return buf_steal(&b);
 }
 
+/* Reads the words of a query with the store's tokenizer, made when first needed. */
+struct fts_reader {
+	struct store *s;
+	struct tok *t; /* NULL until made, or when it could not be */
+	bool tried;
+};
+
+/* Whether a query's token q[start..end) is a word searched for: an operator or a column name
+ * (before a colon) is not, and neither is a function word, which the index leaves out. */
+struct fts_words {
+	const struct tok *t;
+	const char *q;
+	bool found;
+};
+
+static int fts_words_cb(void *ctx, int flags, const char *token, int n, int start, int end)
+{
+	(void)flags;
+	struct fts_words *w = ctx;
+	const char *p = w->q + start;
+	size_t len = (size_t)(end - start);
+	bool op = (len == 2 && !memcmp(p, "OR", 2)) || (len == 3 && !memcmp(p, "AND", 3)) ||
+		  (len == 3 && !memcmp(p, "NOT", 3)) || (len == 4 && !memcmp(p, "NEAR", 4));
+	if (!op && w->q[end + strspn(w->q + end, " \t\r\n")] != ':' &&
+	    !tok_dropped_copy(w->t, token, n))
+		w->found = true;
+	return SQLITE_OK;
+}
+
+/* Whether q[0..n) (in a NUL-terminated query) searches for a word the index holds; yes when
+ * the tokenizer cannot be made or fails. */
+static bool fts_words(struct fts_reader *r, const char *q, size_t n)
+{
+	static const char *const args[] = {"remove_diacritics", "2"};
+	if (!r->tried) {
+		Fts5Tokenizer *p;
+		r->tried = true;
+		if (r->s->tok && tok_create(r->s->tok, (const char **)args, 2, &p) == SQLITE_OK) {
+			r->t = (struct tok *)p;
+			r->t->drop = false;
+		}
+	}
+	if (!r->t)
+		return true;
+	struct fts_words w = {r->t, q, false};
+	if (tok_each(r->t, &w, FTS5_TOKENIZE_QUERY, q, (int)n, fts_words_cb) != SQLITE_OK)
+		return true;
+	return w.found;
+}
+
 /* Whether a query word holds a ligature or the letters it stands for: FTS5's unicode61 folds
  * accents but not œ and æ, which are letters of their own, so "manoeuvres" would never find
  * "manœuvres". */
@@ -3157,13 +3207,18 @@ static bool fts_bareword_char(unsigned char c)
 /* The query with each word or phrase that holds œ, æ, oe or ae searched both ways: "coeur"
  * becomes (coeur OR cœur), "mise en œuvre" ("mise en œuvre" OR "mise en oeuvre"). Column names,
  * operators, NEAR groups and phrases joined by + are left as they are. New string. */
-static char *fts_expand(const char *q)
+static char *fts_expand(const char *q, struct fts_reader *r)
 {
 	struct buf b = {0};
 	int near = 0;	      /* parentheses open in a NEAR group */
 	bool group = false;   /* the last thing written is a group made here */
 	bool operand = false; /* the last thing written ends a phrase or group, not an operator */
 	char prev = ' ';      /* the last character written that is not white space */
+	/* The AND written last, while nothing but white space follows it: where it starts in b,
+	 * and group and prev before it (SIZE_MAX: none) */
+	size_t and_at = SIZE_MAX;
+	bool and_group = false;
+	char and_prev = ' ';
 	for (const char *p = q; *p;) {
 		size_t n;
 		if (*p == '"') {
@@ -3182,6 +3237,7 @@ static char *fts_expand(const char *q)
 			else if (near && *p == ')')
 				near--;
 			if (!strchr(" \t\r\n", *p)) {
+				and_at = SIZE_MAX;
 				if (group && *p == '(')
 					buf_append(&b, "AND ", 4);
 				group = false;
@@ -3202,6 +3258,7 @@ static char *fts_expand(const char *q)
 			  (word == 3 && !strncmp(p, "NOT", 3));
 		if (word == 4 && !strncmp(p, "NEAR", 4) && *next == '(') {
 			near = 0; /* counted from the parenthesis */
+			and_at = SIZE_MAX;
 			if (group)
 				buf_append(&b, "AND ", 4);
 			group = operand = false;
@@ -3215,6 +3272,34 @@ static char *fts_expand(const char *q)
 			}
 			prev = '(';
 			continue;
+		}
+		/* A word or phrase of function words only, an operand of AND, is left out with its
+		 * AND: the index holds none of them, and FTS5's AND with an empty phrase is empty
+		 * ("minsk AND la" would find nothing), unlike its juxtaposition ("minsk la"). */
+		bool plain = !op && !near && n == word && prev != '^' && prev != '+' &&
+			     prev != ':' && *next != '+' && *next != ':';
+		bool and_next =
+		    !strncmp(next, "AND", 3) && !fts_bareword_char((unsigned char)next[3]);
+		if (plain && (and_at != SIZE_MAX || and_next) && !fts_words(r, p, word)) {
+			if (and_at != SIZE_MAX) {
+				b.len = and_at;
+				b.p[b.len] = '\0';
+				group = and_group;
+				prev = and_prev;
+				operand = true;
+				and_at = SIZE_MAX;
+				p += n;
+			} else {
+				p = next + 3;
+			}
+			continue;
+		}
+		if (op && word == 3 && p[0] == 'A') {
+			and_at = b.len;
+			and_group = group;
+			and_prev = prev;
+		} else {
+			and_at = SIZE_MAX;
 		}
 		/* SQLite 3.40's FTS5 joins phrases by juxtaposition, not a parenthesised group:
 		 * "a (b OR c)" is a syntax error, "a AND (b OR c)" is not. */
@@ -3242,45 +3327,6 @@ static char *fts_expand(const char *q)
 		p += n;
 	}
 	return buf_steal(&b);
-}
-
-/* Whether a query's token q[start..end) is a word searched for: an operator or a column name
- * (before a colon) is not, and neither is a function word, which the index leaves out. */
-struct fts_words {
-	const struct tok *t;
-	const char *q;
-	bool found;
-};
-
-static int fts_words_cb(void *ctx, int flags, const char *token, int n, int start, int end)
-{
-	(void)flags;
-	struct fts_words *w = ctx;
-	const char *p = w->q + start;
-	size_t len = (size_t)(end - start);
-	bool op = (len == 2 && !memcmp(p, "OR", 2)) || (len == 3 && !memcmp(p, "AND", 3)) ||
-		  (len == 3 && !memcmp(p, "NOT", 3)) || (len == 4 && !memcmp(p, "NEAR", 4));
-	if (!op && w->q[end + strspn(w->q + end, " \t\r\n")] != ':' &&
-	    !tok_dropped_copy(w->t, token, n))
-		w->found = true;
-	return SQLITE_OK;
-}
-
-/* Whether the query q searches for a word the index holds (an error counts as yes). */
-static bool fts_has_words(const struct store *s, const char *q)
-{
-	static const char *const args[] = {"remove_diacritics", "2"};
-	Fts5Tokenizer *p;
-	if (!s->tok || tok_create(s->tok, (const char **)args, 2, &p) != SQLITE_OK)
-		return true;
-	struct tok *t = (struct tok *)p;
-	struct fts_words w = {t, q, false};
-	int n = (int)strlen(q);
-	t->drop = false;
-	if (tok_each(t, &w, FTS5_TOKENIZE_QUERY, q, n, fts_words_cb) != SQLITE_OK)
-		w.found = true;
-	tok_delete(p);
-	return w.found;
 }
 
 static int items_query(struct store *s, const struct store_query *q, const char *match,
@@ -3330,21 +3376,23 @@ int store_items_each(struct store *s, const struct store_query *q,
 		     int (*cb)(const struct store_row *r, void *arg), void *arg)
 {
 	int rows;
-	char *match = q->match ? fts_expand(q->match) : NULL;
+	struct fts_reader rd = {s, NULL, false};
+	char *match = q->match ? fts_expand(q->match, &rd) : NULL;
 	int r = items_query(s, q, match, cb, arg, &rows);
 	free(match);
 	/* An FTS syntax error (SQLITE_ERROR) shows before the first row: retry with the words
 	 * quoted. */
 	if (r == -EIO && q->match && rows == 0 && s->rc == SQLITE_ERROR) {
 		char *quoted = fts_quote(q->match);
-		match = fts_expand(quoted);
+		match = fts_expand(quoted, &rd);
 		r = items_query(s, q, match, cb, arg, &rows);
 		free(match);
 		free(quoted);
 		if (r == -EIO && s->rc == SQLITE_ERROR)
 			r = -EINVAL;
 	}
-	if (r == 0 && q->match && rows == 0 && !fts_has_words(s, q->match)) {
+	if ((r == 0 || r == -EINVAL) && q->match && rows == 0 &&
+	    !fts_words(&rd, q->match, strlen(q->match))) {
 		snprintf(s->err, sizeof(s->err),
 			 "\"%.200s\" searches only for French function words (\"de\", \"la\", "
 			 "\"et\", \"l'\", single letters...), which the index leaves out: search "
@@ -3352,6 +3400,8 @@ int store_items_each(struct store *s, const struct store_query *q,
 			 q->match);
 		r = -EINVAL;
 	}
+	if (rd.t)
+		tok_delete((Fts5Tokenizer *)rd.t);
 	return r;
 }
 

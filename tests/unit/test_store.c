@@ -1235,6 +1235,15 @@ static void test_fts_function_words(void **state)
 	assert_int_equal(search_count(s, "l'armée"), 1);
 	assert_int_equal(search_count(s, "NEAR(ministre de la défense, 0)"), 3); /* 3, 4, 5 */
 	assert_int_equal(search_count(s, "text : la pologne"), 2);
+	/* An explicit AND with function words alone on one side: that side is left out (FTS5's
+	 * AND with an empty phrase would find nothing). */
+	assert_int_equal(search_count(s, "pologne AND la"), 2);
+	assert_int_equal(search_count(s, "la AND pologne"), 2);
+	assert_int_equal(search_count(s, "\"de la\" AND pologne AND \"l'\""), 2);
+	assert_int_equal(search_count(s, "(pologne OR armée) AND de"), 3);
+	assert_int_equal(search_count(s, "le AND (pologne OR armée)"), 3);
+	assert_int_equal(search_count(s, "ministre AND la AND défense"), 3);
+	assert_int_equal(search_count(s, "ministre AND de* AND nationale"), 1);
 	assert_int_equal(search_count(s, "pologne NOT la"), 2);
 	assert_int_equal(search_count(s, "pologne OR le"), 2);
 	assert_int_equal(search_count(s, "vitamine"), 1);
@@ -1250,7 +1259,8 @@ static void test_fts_function_words(void **state)
 	assert_int_equal(search_count(s, "defense de*"), 4);
 	assert_int_equal(search_count(s, "\"ministre de la def\"*"), 2);
 	/* Only function words: refused, with a message that says why. */
-	const char *only[] = {"de la", "\"de la\"", "le OR la", "title : la", "l'", "à", "C"};
+	const char *only[] = {"de la",	   "\"de la\"", "le OR la", "title : la",
+			      "la AND le", "l'",	"à",	    "C"};
 	for (size_t i = 0; i < ARRAY_SIZE(only); i++) {
 		struct store_query q = {.match = only[i]};
 		int n = 0;
