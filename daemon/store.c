@@ -1599,8 +1599,8 @@ static inline const struct tok_char *tok_char(const struct tok *t, const unsigne
 	return NULL;
 }
 
-/* The key of the word w[0..n), 0 < n <= TOK_STOP_MAX, read from 16 bytes at w (padded): its
- * first eight bytes, zero-padded, and its ninth and its length. */
+/* The key of the word w[0..n), 0 < n <= TOK_STOP_MAX, read from TOK_STOP_MAX bytes at w (past
+ * the word if need be): its first eight bytes, zero-padded, and its ninth and its length. */
 static inline struct tok_stop_key tok_stop_key(const char *w, int n)
 {
 	uint64_t a = load8_le(w);
@@ -1622,7 +1622,7 @@ static inline bool tok_stop_has(const struct tok_module *m, struct tok_stop_key 
 	return false;
 }
 
-/* Whether the folded token w[0..n) stays out of the index; w is followed by 16 readable bytes. */
+/* Whether the folded token w[0..n) stays out of the index; w[0..TOK_STOP_MAX) is readable. */
 static inline bool tok_dropped(const struct tok *t, const char *w, int n, bool drop)
 {
 	return drop && n <= TOK_STOP_MAX && tok_stop_has(t->m, tok_stop_key(w, n));
