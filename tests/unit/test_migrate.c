@@ -229,6 +229,12 @@ static void check_filled(struct store *s)
 	/* The full-text index came through, accents folded. */
 	assert_int_equal(search(s, "loukachenko frontiere"), 1);
 	assert_int_equal(search(s, "competition"), 1);
+	/* ... rebuilt without the function words (schema 9): «troupes à la frontière» holds the
+	 * phrase "troupes frontière", and a query of function words alone is refused. */
+	assert_int_equal(search(s, "\"troupes frontière\""), 1);
+	struct store_query fw = {.match = "à la"};
+	int n = 0;
+	assert_int_equal(store_items_each(s, &fw, count_cb, &n), -EINVAL);
 	/* The queued alert can still be sent. */
 	assert_int_equal(store_alert_sent(s, 1, "belarus-border"), 0);
 }
