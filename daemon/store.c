@@ -511,8 +511,7 @@ struct store {
 	 * document. df holds each term's count (value), df_docs the meta key 'corpus_docs'. */
 	struct strtab df;
 	uint64_t df_docs;
-	/* The tokenizer registered on the connection (tok_register), owned by SQLite; NULL when
-	 * SQLite's own is in use. */
+	/* items_fts's tokenizer, registered on the connection (tok_register), owned by SQLite. */
 	struct tok_module *tok;
 	struct ckpt *ckpt; /* store_wal_background's thread, NULL when commits checkpoint */
 	char err[512];
@@ -1923,21 +1922,21 @@ struct tok_last {
 	const struct tok *t;
 	void *ctx;
 	tok_emit_fn *emit;
-	int n, start, end; /* the token held, n -1 when none */
-	char buf[TOK_BUF + 16];
+	bool held;
+	struct buf tok; /* the token held */
+	int start, end;
 };
 
 static int tok_last_cb(void *ctx, int flags, const char *token, int n, int start, int end)
 {
 	(void)flags;
 	struct tok_last *l = ctx;
-	if (n < 0 || n > TOK_BUF)
-		return SQLITE_ERROR; /* unicode61 writes no token longer than its input word */
 	int rc = SQLITE_OK;
-	if (l->n >= 0 && !tok_dropped(l->t, l->buf, l->n, true))
-		rc = l->emit(l->ctx, 0, l->buf, l->n, l->start, l->end);
-	memcpy(l->buf, token, (size_t)n);
-	l->n = n;
+	if (l->held && !tok_dropped_copy(l->t, l->tok.p, (int)l->tok.len))
+		rc = l->emit(l->ctx, 0, l->tok.p, (int)l->tok.len, l->start, l->end);
+	l->held = true;
+	buf_reset(&l->tok);
+	buf_append(&l->tok, token, (size_t)n);
 	l->start = start;
 	l->end = end;
 	return rc;
@@ -1959,10 +1958,11 @@ static int tok_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text
 	t->drop = !(flags & FTS5_TOKENIZE_PREFIX);
 	if (t->drop)
 		return tok_each(t, ctx, flags, text, n, emit);
-	struct tok_last last = {.t = t, .ctx = ctx, .emit = emit, .n = -1};
+	struct tok_last last = {.t = t, .ctx = ctx, .emit = emit};
 	int rc = tok_each(t, &last, flags, text, n, tok_last_cb);
-	if (rc == SQLITE_OK && last.n >= 0)
-		rc = emit(ctx, 0, last.buf, last.n, last.start, last.end);
+	if (rc == SQLITE_OK && last.held)
+		rc = emit(ctx, 0, last.tok.p, (int)last.tok.len, last.start, last.end);
+	buf_free(&last.tok);
 	return rc;
 }
 
@@ -3205,8 +3205,9 @@ static bool fts_bareword_char(unsigned char c)
 }
 
 /* The query with each word or phrase that holds œ, æ, oe or ae searched both ways: "coeur"
- * becomes (coeur OR cœur), "mise en œuvre" ("mise en œuvre" OR "mise en oeuvre"). Column names,
- * operators, NEAR groups and phrases joined by + are left as they are. New string. */
+ * becomes (coeur OR cœur), "mise en œuvre" ("mise en œuvre" OR "mise en oeuvre"), and without
+ * the operands of AND made of function words alone ("minsk AND la" becomes "minsk"). Column
+ * names, operators, NEAR groups and phrases joined by + are left as they are. New string. */
 static char *fts_expand(const char *q, struct fts_reader *r)
 {
 	struct buf b = {0};

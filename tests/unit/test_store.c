@@ -1258,6 +1258,10 @@ static void test_fts_function_words(void **state)
 	assert_int_equal(search_count(s, "de*"), 8);
 	assert_int_equal(search_count(s, "defense de*"), 4);
 	assert_int_equal(search_count(s, "\"ministre de la def\"*"), 2);
+	char longer[400]; /* a prefix past the tokenizer's buffer */
+	memset(longer, 'x', sizeof(longer) - 2);
+	memcpy(longer + sizeof(longer) - 2, "*", 2);
+	assert_int_equal(search_count(s, longer), 0);
 	/* Only function words: refused, with a message that says why. */
 	const char *only[] = {"de la",	   "\"de la\"", "le OR la", "title : la",
 			      "la AND le", "l'",	"à",	    "C"};
