@@ -3220,6 +3220,7 @@ static char *fts_expand(const char *q, struct fts_reader *r)
 	size_t and_at = SIZE_MAX;
 	bool and_group = false;
 	char and_prev = ' ';
+	bool negated = false; /* the last thing written is NOT */
 	for (const char *p = q; *p;) {
 		size_t n;
 		if (*p == '"') {
@@ -3239,6 +3240,7 @@ static char *fts_expand(const char *q, struct fts_reader *r)
 				near--;
 			if (!strchr(" \t\r\n", *p)) {
 				and_at = SIZE_MAX;
+				negated = false;
 				if (group && *p == '(')
 					buf_append(&b, "AND ", 4);
 				group = false;
@@ -3260,6 +3262,7 @@ static char *fts_expand(const char *q, struct fts_reader *r)
 		if (word == 4 && !strncmp(p, "NEAR", 4) && *next == '(') {
 			near = 0; /* counted from the parenthesis */
 			and_at = SIZE_MAX;
+			negated = false;
 			if (group)
 				buf_append(&b, "AND ", 4);
 			group = operand = false;
@@ -3276,12 +3279,15 @@ static char *fts_expand(const char *q, struct fts_reader *r)
 		}
 		/* A word or phrase of function words only, an operand of AND, is left out with its
 		 * AND: the index holds none of them, and FTS5's AND with an empty phrase is empty
-		 * ("minsk AND la" would find nothing), unlike its juxtaposition ("minsk la"). */
+		 * ("minsk AND la" would find nothing), unlike its juxtaposition ("minsk la"). After
+		 * NOT it stays: "a NOT la AND b" is (a NOT la) AND b, and FTS5's NOT of an empty
+		 * phrase takes nothing away. */
 		bool plain = !op && !near && n == word && prev != '^' && prev != '+' &&
 			     prev != ':' && *next != '+' && *next != ':';
 		bool and_next =
 		    !strncmp(next, "AND", 3) && !fts_bareword_char((unsigned char)next[3]);
-		if (plain && (and_at != SIZE_MAX || and_next) && !fts_words(r, p, word)) {
+		if (plain && (and_at != SIZE_MAX || (and_next && !negated)) &&
+		    !fts_words(r, p, word)) {
 			if (and_at != SIZE_MAX) {
 				b.len = and_at;
 				b.p[b.len] = '\0';
@@ -3302,6 +3308,7 @@ static char *fts_expand(const char *q, struct fts_reader *r)
 		} else {
 			and_at = SIZE_MAX;
 		}
+		negated = op && word == 3 && p[0] == 'N';
 		/* SQLite 3.40's FTS5 joins phrases by juxtaposition, not a parenthesised group:
 		 * "a (b OR c)" is a syntax error, "a AND (b OR c)" is not. */
 		bool joined = operand;

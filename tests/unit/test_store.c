@@ -1242,6 +1242,8 @@ static void test_fts_function_words(void **state)
 	assert_int_equal(search_count(s, "ministre AND la AND défense"), 3);
 	assert_int_equal(search_count(s, "ministre AND de* AND nationale"), 1);
 	assert_int_equal(search_count(s, "pologne NOT la"), 2);
+	assert_int_equal(search_count(s, "pologne NOT la AND frontière"), 2);
+	assert_int_equal(search_count(s, "pologne NOT la AND chars"), 1);
 	assert_int_equal(search_count(s, "pologne OR le"), 2);
 	assert_int_equal(search_count(s, "vitamine"), 1);
 	/* Stop words with a meaning of their own stay: "non-prolifération" is not "prolifération".
