@@ -24,6 +24,7 @@
 
 #include "feed.h"
 #include "swar.h"
+#include "text.h"
 #include "util.h"
 
 /* Version 1: the first schema. */
@@ -198,6 +199,21 @@ static const char schema_v8_item_keys[] =
     "  coalesce(new.summary, '') || ' ' || coalesce(new.content, ''));"
     "END;";
 
+/* Version 9: items_fts leaves French function words out ("de", "la", "les", "et", "que", elided
+ * "l'" and "qu'", every single letter: text_function_words), as search engines for French do: a
+ * third of the tokens of news text, and of the cost of indexing it. Its tokenizer is the store's
+ * own ("veille", tok_register) and is needed to write the index, so the table is rebuilt from
+ * items with the same options. The triggers on items refer to it by name and stay. */
+static const char schema_v9_fts_stop[] =
+    "DROP TABLE items_fts;"
+    "CREATE VIRTUAL TABLE items_fts USING fts5(title, text, content='',"
+    " tokenize='veille remove_diacritics 2');"
+    "INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 64);"
+    "INSERT INTO items_fts (items_fts, rank) VALUES ('crisismerge', 128);"
+    "INSERT INTO items_fts (items_fts, rank) SELECT 'pgsz', page_size - 46 FROM pragma_page_size;"
+    "INSERT INTO items_fts (rowid, title, text) SELECT id, title,"
+    " coalesce(summary, '') || ' ' || coalesce(content, '') FROM items ORDER BY id;";
+
 /* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit.
  * rebuild: the step drops and recreates a table that others refer to (foreign keys off). */
 static const struct migration {
@@ -206,7 +222,7 @@ static const struct migration {
 } migrations[] = {
     {schema_v1, false},		  {schema_v2_term_df, false},	 {schema_v3_feed_url, false},
     {schema_v4_stories, false},	  {schema_v5_fts_commit, false}, {schema_v6_fts_pgsz, false},
-    {schema_v7_fts_merge, false}, {schema_v8_item_keys, true},
+    {schema_v7_fts_merge, false}, {schema_v8_item_keys, true},	 {schema_v9_fts_stop, false},
 };
 #define STORE_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -495,9 +511,8 @@ struct store {
 	 * document. df holds each term's count (value), df_docs the meta key 'corpus_docs'. */
 	struct strtab df;
 	uint64_t df_docs;
-	/* The tokenizer registered on the connection (tok_register), owned by SQLite; NULL when
-	 * SQLite's own is in use. */
-	const struct tok_module *tok;
+	/* items_fts's tokenizer, registered on the connection (tok_register), owned by SQLite. */
+	struct tok_module *tok;
 	struct ckpt *ckpt; /* store_wal_background's thread, NULL when commits checkpoint */
 	char err[512];
 };
@@ -1410,19 +1425,24 @@ static int fts_queue(struct store *s, int64_t id)
  * Unicode category and case folding through general-purpose tables: two fifths of the cost of
  * indexing an item (FTS5's hash of the tokens is most of the rest), a sixth of storing it, 58k
  * instructions for an article of 1,500 bytes; this takes 33k. store_open registers, on its
- * connection only, a tokenizer under the same name that writes the same tokens at the same
- * positions: each code point it knows (ASCII, two-byte UTF-8, General Punctuation) is classified
- * and folded in one lookup, in tables filled at creation by asking SQLite's own unicode61, created
- * with the same arguments, what it makes of each of them; any other character, or bytes that are
- * not UTF-8 as SQLite reads it, go to SQLite's tokenizer, from where the store's stopped to the
- * next ASCII separator (ASCII separators always end a token). The file stays an ordinary FTS5
- * database: other programs read and write it with their own unicode61. Should SQLite's tokenizer
- * ever not behave as this expects, the check at creation sees it and every text goes to SQLite's.
+ * connection only, a tokenizer ("veille", with unicode61's arguments) that finds the same tokens
+ * at the same positions: each code point it knows (ASCII, two-byte UTF-8, General Punctuation) is
+ * classified and folded in one lookup, in tables filled at creation by asking SQLite's own
+ * unicode61, created with the same arguments, what it makes of each of them; any other character,
+ * or bytes that are not UTF-8 as SQLite reads it, go to SQLite's tokenizer, from where the store's
+ * stopped to the next ASCII separator (ASCII separators always end a token). Should SQLite's
+ * tokenizer ever not behave as this expects, the check at creation sees it and every text goes to
+ * SQLite's. Of those tokens, the French function words and single letters are left out of the
+ * index (schema_v9_fts_stop), in queries too. Other programs read the file as usual, but cannot
+ * touch items_fts (search it, or delete or change items: its triggers write it) without the
+ * store's tokenizer.
  */
 #define TOK_CP2_FIRST	0x80 /* two-byte UTF-8: Latin, combining accents, Greek, Cyrillic... */
 #define TOK_CP2_LAST	0x7FF
 #define TOK_PUNCT_FIRST 0x2000 /* General Punctuation: ’ “ ” – — … and the narrow spaces */
 #define TOK_PUNCT_LAST	0x206F
+#define TOK_STOP_MAX	9
+#define TOK_STOP_BITS	9
 #define TOK_BUF		256 /* longer tokens (rare) go to SQLite's tokenizer */
 
 enum tok_class {
@@ -1444,12 +1464,20 @@ struct tok_module {
 	fts5_tokenizer orig;
 	void *orig_ctx;
 	bool fast; /* the last instance created passed its check */
+	/* The function words (text_function_words) and single letters, left out of the index: a
+	 * word of TOK_STOP_MAX bytes at most is a key (tok_stop_key), in an open-addressed set. */
+	struct tok_stop_key {
+		uint64_t a, b;
+	} stop[1u << TOK_STOP_BITS];
 };
 
 struct tok {
 	const struct tok_module *m;
 	Fts5Tokenizer *orig;
 	bool fast; /* else every text goes to orig */
+	/* This call leaves the function words out: not while checking the tokens at creation, nor
+	 * in a prefix query (tok_tokenize) */
+	bool drop;
 	/* ascii[] folds the ASCII letters and digits to lower case and makes every other ASCII
 	 * byte a separator (unicode61's default): runs of them are copied eight bytes at a time */
 	bool swar;
@@ -1570,9 +1598,49 @@ static inline const struct tok_char *tok_char(const struct tok *t, const unsigne
 	return NULL;
 }
 
+/* The key of the word w[0..n), 0 < n <= TOK_STOP_MAX, read from TOK_STOP_MAX bytes at w (past
+ * the word if need be): its first eight bytes, zero-padded, and its ninth and its length. */
+static inline struct tok_stop_key tok_stop_key(const char *w, int n)
+{
+	uint64_t a = load8_le(w);
+	if (n < 8)
+		a &= (UINT64_C(1) << 8 * n) - 1;
+	return (struct tok_stop_key){a, (n == 9 ? (unsigned char)w[8] : 0u) | (uint64_t)n << 8};
+}
+
+static inline size_t tok_stop_slot(struct tok_stop_key k)
+{
+	return (size_t)(((k.a ^ k.b) * UINT64_C(0x9e3779b97f4a7c15)) >> (64 - TOK_STOP_BITS));
+}
+
+static inline bool tok_stop_has(const struct tok_module *m, struct tok_stop_key k)
+{
+	for (size_t i = tok_stop_slot(k); m->stop[i].a; i = (i + 1) & ((1u << TOK_STOP_BITS) - 1))
+		if (m->stop[i].a == k.a && m->stop[i].b == k.b)
+			return true;
+	return false;
+}
+
+/* Whether the folded token w[0..n) stays out of the index; w[0..TOK_STOP_MAX) is readable. */
+static inline bool tok_dropped(const struct tok *t, const char *w, int n, bool drop)
+{
+	return drop && n <= TOK_STOP_MAX && tok_stop_has(t->m, tok_stop_key(w, n));
+}
+
+/* As tok_dropped, for a token from anywhere, with drop on. */
+static bool tok_dropped_copy(const struct tok *t, const char *w, int n)
+{
+	char b[16] = {0};
+	if (n > TOK_STOP_MAX)
+		return false;
+	memcpy(b, w, (size_t)n);
+	return tok_dropped(t, b, n, true);
+}
+
 /* SQLite's tokenizer on a piece of the text, its offsets made the whole text's. rc keeps what
  * the callback last said: SQLite's tokenizer reports a stop (SQLITE_DONE) as SQLITE_OK. */
 struct tok_shift {
+	const struct tok *t;
 	void *ctx;
 	tok_emit_fn *emit;
 	int base, rc;
@@ -1581,6 +1649,8 @@ struct tok_shift {
 static int tok_shift_cb(void *ctx, int flags, const char *token, int n, int start, int end)
 {
 	struct tok_shift *sh = ctx;
+	if (sh->t->drop && tok_dropped_copy(sh->t, token, n))
+		return sh->rc = SQLITE_OK;
 	return sh->rc = sh->emit(sh->ctx, flags, token, n, start + sh->base, end + sh->base);
 }
 
@@ -1637,7 +1707,8 @@ static inline int tok_block16(struct tok *t, void *ctx, const unsigned char *z, 
 			*ret_more = lim == 16 && s > 0;
 			return s;
 		}
-		if ((*ret_rc = emit(ctx, 0, t->buf + s, e - s, i + s, i + e)) != SQLITE_OK)
+		if (!tok_dropped(t, t->buf + s, e - s, t->drop) &&
+		    (*ret_rc = emit(ctx, 0, t->buf + s, e - s, i + s, i + e)) != SQLITE_OK)
 			return e;
 		a &= ~0u << e;
 	}
@@ -1744,13 +1815,14 @@ static int tok_run(struct tok *t, void *ctx, int flags, const char *text, int n,
 			i = start;
 			goto slow;
 		}
-		rc = emit(ctx, 0, t->buf, o, start, i);
+		if (!tok_dropped(t, t->buf, o, t->drop))
+			rc = emit(ctx, 0, t->buf, o, start, i);
 		continue;
 	slow:;
 		int end = i;
 		while (end < n && t->ascii[z[end]])
 			end++;
-		struct tok_shift sh = {ctx, emit, i, SQLITE_OK};
+		struct tok_shift sh = {t, ctx, emit, i, SQLITE_OK};
 		rc = t->m->orig.xTokenize(t->orig, &sh, flags, text + i, end - i, tok_shift_cb);
 		if (rc == SQLITE_OK)
 			rc = sh.rc;
@@ -1837,18 +1909,76 @@ static int tok_create(void *ctx, const char **argv, int argc, Fts5Tokenizer **re
 		       !ta.overflow && !tb.overflow && ta.len == tb.len && !memcmp(a, b, ta.len);
 	}
 	t->fast = fast;
+	t->drop = true;
 	m->fast = fast;
 	*ret = (Fts5Tokenizer *)t;
 	return SQLITE_OK;
+}
+
+/* A prefix query ("l'arm*"): its last token is a prefix and stays, even if it is a function word
+ * ("de*" finds "défense"); the others are dropped as in the index. Each token is held until the
+ * next one shows it is not the last. */
+struct tok_last {
+	const struct tok *t;
+	void *ctx;
+	tok_emit_fn *emit;
+	bool held;
+	struct buf tok; /* the token held */
+	int start, end;
+};
+
+static int tok_last_cb(void *ctx, int flags, const char *token, int n, int start, int end)
+{
+	(void)flags;
+	struct tok_last *l = ctx;
+	int rc = SQLITE_OK;
+	if (l->held && !tok_dropped_copy(l->t, l->tok.p, (int)l->tok.len))
+		rc = l->emit(l->ctx, 0, l->tok.p, (int)l->tok.len, l->start, l->end);
+	l->held = true;
+	buf_reset(&l->tok);
+	buf_append(&l->tok, token, (size_t)n);
+	l->start = start;
+	l->end = end;
+	return rc;
+}
+
+/* Every token, or every token but the function words (t->drop). */
+static int tok_each(struct tok *t, void *ctx, int flags, const char *text, int n, tok_emit_fn *emit)
+{
+	if (t->fast)
+		return tok_run(t, ctx, flags, text, n, emit);
+	struct tok_shift sh = {t, ctx, emit, 0, SQLITE_OK};
+	return t->m->orig.xTokenize(t->orig, &sh, flags, text, n, tok_shift_cb);
 }
 
 static int tok_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text, int n,
 			tok_emit_fn *emit)
 {
 	struct tok *t = (struct tok *)p;
-	if (!t->fast)
-		return t->m->orig.xTokenize(t->orig, ctx, flags, text, n, emit);
-	return tok_run(t, ctx, flags, text, n, emit);
+	t->drop = !(flags & FTS5_TOKENIZE_PREFIX);
+	if (t->drop)
+		return tok_each(t, ctx, flags, text, n, emit);
+	struct tok_last last = {.t = t, .ctx = ctx, .emit = emit};
+	int rc = tok_each(t, &last, flags, text, n, tok_last_cb);
+	if (rc == SQLITE_OK && last.held)
+		rc = emit(ctx, 0, last.tok.p, (int)last.tok.len, last.start, last.end);
+	buf_free(&last.tok);
+	return rc;
+}
+
+static void tok_stop_add(void *ctx, const char *w)
+{
+	struct tok_module *m = ctx;
+	char b[16] = {0};
+	int n = (int)strlen(w);
+	if (n > TOK_STOP_MAX)
+		return;
+	memcpy(b, w, (size_t)n);
+	struct tok_stop_key k = tok_stop_key(b, n);
+	size_t i = tok_stop_slot(k);
+	while (m->stop[i].a)
+		i = (i + 1) & ((1u << TOK_STOP_BITS) - 1);
+	m->stop[i] = k;
 }
 
 static void tok_destroy(void *p)
@@ -1856,32 +1986,36 @@ static void tok_destroy(void *p)
 	free(p);
 }
 
-/* Registers the tokenizer on s's connection, in front of SQLite's unicode61; on any failure,
- * SQLite's stays (the same tokens, more slowly). */
-static void tok_register(struct store *s)
+/* Registers items_fts's tokenizer, "veille", on s's connection. */
+static int tok_register(struct store *s)
 {
 	fts5_api *api = NULL;
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
-		return;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT fts5(?1)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc);
 	sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
 	sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (!api || api->iVersion < 2)
-		return;
-	struct tok_module *m = calloc(1, sizeof(*m));
-	if (!m)
-		return;
-	if (api->xFindTokenizer(api, "unicode61", &m->orig_ctx, &m->orig) != SQLITE_OK) {
+	if (!api || api->iVersion < 2) {
+		snprintf(s->err, sizeof(s->err), "SQLite has no FTS5");
+		return -EIO;
+	}
+	struct tok_module *m = xcalloc(1, sizeof(*m));
+	text_function_words(tok_stop_add, m);
+	for (char c[2] = "a"; c[0] <= 'z'; c[0]++)
+		tok_stop_add(m, c);
+	if ((rc = api->xFindTokenizer(api, "unicode61", &m->orig_ctx, &m->orig)) != SQLITE_OK) {
 		free(m);
-		return;
+		return fail(s, rc);
 	}
 	fts5_tokenizer tk = {tok_create, tok_delete, tok_tokenize};
-	if (api->xCreateTokenizer(api, "unicode61", m, &tk, tok_destroy) != SQLITE_OK) {
+	if ((rc = api->xCreateTokenizer(api, "veille", m, &tk, tok_destroy)) != SQLITE_OK) {
 		free(m);
-		return;
+		return fail(s, rc);
 	}
 	s->tok = m;
+	return 0;
 }
 
 bool store_fts_fast(const struct store *s)
@@ -2278,8 +2412,8 @@ struct store *store_open(const char *path, bool readonly, char **ret_err)
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, 5000);
-	tok_register(s);
-	if ((r = configure(s)) < 0 || (r = readonly ? check_version(s) : migrate(s)) < 0)
+	if ((r = tok_register(s)) < 0 || (r = configure(s)) < 0 ||
+	    (r = readonly ? check_version(s) : migrate(s)) < 0)
 		goto fail_err;
 	/* The daemon's connection prepares every statement now, so a statement SQLite refuses
 	 * stops it at start; a read-only one (the worker's, veillectl's) prepares the few it uses
@@ -2971,6 +3105,56 @@ static char *fts_quote(const char *q)
 	return buf_steal(&b);
 }
 
+/* Reads the words of a query with the store's tokenizer, made when first needed. */
+struct fts_reader {
+	struct store *s;
+	struct tok *t; /* NULL until made, or when it could not be */
+	bool tried;
+};
+
+/* Whether a query's token q[start..end) is a word searched for: an operator or a column name
+ * (before a colon) is not, and neither is a function word, which the index leaves out. */
+struct fts_words {
+	const struct tok *t;
+	const char *q;
+	bool found;
+};
+
+static int fts_words_cb(void *ctx, int flags, const char *token, int n, int start, int end)
+{
+	(void)flags;
+	struct fts_words *w = ctx;
+	const char *p = w->q + start;
+	size_t len = (size_t)(end - start);
+	bool op = (len == 2 && !memcmp(p, "OR", 2)) || (len == 3 && !memcmp(p, "AND", 3)) ||
+		  (len == 3 && !memcmp(p, "NOT", 3)) || (len == 4 && !memcmp(p, "NEAR", 4));
+	if (!op && w->q[end + strspn(w->q + end, " \t\r\n")] != ':' &&
+	    !tok_dropped_copy(w->t, token, n))
+		w->found = true;
+	return SQLITE_OK;
+}
+
+/* Whether q[0..n) (in a NUL-terminated query) searches for a word the index holds; yes when
+ * the tokenizer cannot be made or fails. */
+static bool fts_words(struct fts_reader *r, const char *q, size_t n)
+{
+	static const char *const args[] = {"remove_diacritics", "2"};
+	if (!r->tried) {
+		Fts5Tokenizer *p;
+		r->tried = true;
+		if (r->s->tok && tok_create(r->s->tok, (const char **)args, 2, &p) == SQLITE_OK) {
+			r->t = (struct tok *)p;
+			r->t->drop = false;
+		}
+	}
+	if (!r->t)
+		return true;
+	struct fts_words w = {r->t, q, false};
+	if (tok_each(r->t, &w, FTS5_TOKENIZE_QUERY, q, (int)n, fts_words_cb) != SQLITE_OK)
+		return true;
+	return w.found;
+}
+
 /* Whether a query word holds a ligature or the letters it stands for: FTS5's unicode61 folds
  * accents but not œ and æ, which are letters of their own, so "manoeuvres" would never find
  * "manœuvres". */
@@ -3021,15 +3205,22 @@ static bool fts_bareword_char(unsigned char c)
 }
 
 /* The query with each word or phrase that holds œ, æ, oe or ae searched both ways: "coeur"
- * becomes (coeur OR cœur), "mise en œuvre" ("mise en œuvre" OR "mise en oeuvre"). Column names,
- * operators, NEAR groups and phrases joined by + are left as they are. New string. */
-static char *fts_expand(const char *q)
+ * becomes (coeur OR cœur), "mise en œuvre" ("mise en œuvre" OR "mise en oeuvre"), and without
+ * the operands of AND made of function words alone ("minsk AND la" becomes "minsk"). Column
+ * names, operators, NEAR groups and phrases joined by + are left as they are. New string. */
+static char *fts_expand(const char *q, struct fts_reader *r)
 {
 	struct buf b = {0};
 	int near = 0;	      /* parentheses open in a NEAR group */
 	bool group = false;   /* the last thing written is a group made here */
 	bool operand = false; /* the last thing written ends a phrase or group, not an operator */
 	char prev = ' ';      /* the last character written that is not white space */
+	/* The AND written last, while nothing but white space follows it: where it starts in b,
+	 * and group and prev before it (SIZE_MAX: none) */
+	size_t and_at = SIZE_MAX;
+	bool and_group = false;
+	char and_prev = ' ';
+	bool negated = false; /* the last thing written is NOT */
 	for (const char *p = q; *p;) {
 		size_t n;
 		if (*p == '"') {
@@ -3048,6 +3239,8 @@ static char *fts_expand(const char *q)
 			else if (near && *p == ')')
 				near--;
 			if (!strchr(" \t\r\n", *p)) {
+				and_at = SIZE_MAX;
+				negated = false;
 				if (group && *p == '(')
 					buf_append(&b, "AND ", 4);
 				group = false;
@@ -3068,6 +3261,8 @@ static char *fts_expand(const char *q)
 			  (word == 3 && !strncmp(p, "NOT", 3));
 		if (word == 4 && !strncmp(p, "NEAR", 4) && *next == '(') {
 			near = 0; /* counted from the parenthesis */
+			and_at = SIZE_MAX;
+			negated = false;
 			if (group)
 				buf_append(&b, "AND ", 4);
 			group = operand = false;
@@ -3082,6 +3277,38 @@ static char *fts_expand(const char *q)
 			prev = '(';
 			continue;
 		}
+		/* A word or phrase of function words only, an operand of AND, is left out with its
+		 * AND: the index holds none of them, and FTS5's AND with an empty phrase is empty
+		 * ("minsk AND la" would find nothing), unlike its juxtaposition ("minsk la"). After
+		 * NOT it stays: "a NOT la AND b" is (a NOT la) AND b, and FTS5's NOT of an empty
+		 * phrase takes nothing away. */
+		bool plain = !op && !near && n == word && prev != '^' && prev != '+' &&
+			     prev != ':' && *next != '+' && *next != ':';
+		bool and_next =
+		    !strncmp(next, "AND", 3) && !fts_bareword_char((unsigned char)next[3]);
+		if (plain && (and_at != SIZE_MAX || (and_next && !negated)) &&
+		    !fts_words(r, p, word)) {
+			if (and_at != SIZE_MAX) {
+				b.len = and_at;
+				b.p[b.len] = '\0';
+				group = and_group;
+				prev = and_prev;
+				operand = true;
+				and_at = SIZE_MAX;
+				p += n;
+			} else {
+				p = next + 3;
+			}
+			continue;
+		}
+		if (op && word == 3 && p[0] == 'A') {
+			and_at = b.len;
+			and_group = group;
+			and_prev = prev;
+		} else {
+			and_at = SIZE_MAX;
+		}
+		negated = op && word == 3 && p[0] == 'N';
 		/* SQLite 3.40's FTS5 joins phrases by juxtaposition, not a parenthesised group:
 		 * "a (b OR c)" is a syntax error, "a AND (b OR c)" is not. */
 		bool joined = operand;
@@ -3157,20 +3384,32 @@ int store_items_each(struct store *s, const struct store_query *q,
 		     int (*cb)(const struct store_row *r, void *arg), void *arg)
 {
 	int rows;
-	char *match = q->match ? fts_expand(q->match) : NULL;
+	struct fts_reader rd = {s, NULL, false};
+	char *match = q->match ? fts_expand(q->match, &rd) : NULL;
 	int r = items_query(s, q, match, cb, arg, &rows);
 	free(match);
 	/* An FTS syntax error (SQLITE_ERROR) shows before the first row: retry with the words
 	 * quoted. */
 	if (r == -EIO && q->match && rows == 0 && s->rc == SQLITE_ERROR) {
 		char *quoted = fts_quote(q->match);
-		match = fts_expand(quoted);
+		match = fts_expand(quoted, &rd);
 		r = items_query(s, q, match, cb, arg, &rows);
 		free(match);
 		free(quoted);
 		if (r == -EIO && s->rc == SQLITE_ERROR)
 			r = -EINVAL;
 	}
+	if ((r == 0 || r == -EINVAL) && q->match && rows == 0 &&
+	    !fts_words(&rd, q->match, strlen(q->match))) {
+		snprintf(s->err, sizeof(s->err),
+			 "\"%.200s\" searches only for French function words (\"de\", \"la\", "
+			 "\"et\", \"l'\", single letters...), which the index leaves out: search "
+			 "for other words with them",
+			 q->match);
+		r = -EINVAL;
+	}
+	if (rd.t)
+		tok_delete((Fts5Tokenizer *)rd.t);
 	return r;
 }
 
@@ -3526,7 +3765,8 @@ int store_create_at_version(const char *path, int version, char **ret_err)
 		*ret_err =
 		    xasprintf("%s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		r = -EIO;
-	} else if ((r = configure(s)) < 0 || (r = migrate_to(s, version)) < 0) {
+	} else if ((r = tok_register(s)) < 0 || (r = configure(s)) < 0 ||
+		   (r = migrate_to(s, version)) < 0) {
 		*ret_err = xasprintf("%s: %s", path, s->err);
 	}
 	store_close(s);

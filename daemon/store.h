@@ -230,7 +230,9 @@ struct store_row {
 	int64_t revisions;  /* earlier versions kept (edits seen) */
 	int64_t updated;    /* last edit, unix time; 0 = never edited */
 };
-/* Newest first. Pointers are valid during the call. */
+/* Newest first. Pointers are valid during the call. -EINVAL (store_errmsg says why) when match
+ * does not parse even as plain words, or finds nothing and searches only for function words,
+ * which items_fts leaves out. */
 int store_items_each(struct store *s, const struct store_query *q,
 		     int (*cb)(const struct store_row *r, void *arg), void *arg);
 

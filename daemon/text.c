@@ -617,6 +617,27 @@ static bool is_elision(const char *w, size_t len)
 	       in_list(elisions, ARRAY_SIZE(elisions), w, len);
 }
 
+/* Stop words with a meaning of their own, which the full-text index keeps: negation, quantity,
+ * comparison, time and place. An analyst may search for them ("non", "sans", "plus", "avant",
+ * "depuis", "entre"), and they begin compounds ("non-prolifération", "sans-papiers",
+ * "après-guerre", "avant-garde") whose phrases would otherwise lose them. Sorted (bsearch). */
+static const char *const stop_searchable[] = {
+    "aucun",  "aucune", "apres", "aujourd", "aupres", "avant", "bien", "depuis",
+    "encore", "entre",	"fait",	 "fois",    "moins",  "non",   "oui",  "pendant",
+    "peu",    "plus",	"sans",	 "selon",   "sous",   "tres",  "trop", "vers",
+};
+
+void text_function_words(void (*cb)(void *ctx, const char *w), void *ctx)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(stopwords); i++)
+		if (!in_list(stop_searchable, ARRAY_SIZE(stop_searchable), stopwords[i],
+			     strlen(stopwords[i])))
+			cb(ctx, stopwords[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(elisions); i++)
+		if (!text_is_stopword(elisions[i], strlen(elisions[i])))
+			cb(ctx, elisions[i]);
+}
+
 struct text_stemmer {
 	struct sb_stemmer *sb;
 };

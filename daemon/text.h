@@ -94,6 +94,10 @@ const char *text_alias(const struct text_aliases *al, const char *w, size_t len)
 
 /* True when the folded word w[0..len) is a French stop word (function word). */
 bool text_is_stopword(const char *w, size_t len);
+/* Calls cb with each French function word, folded, once: the stop words (text_is_stopword) but
+ * those with a meaning of their own ("non", "sans", "plus", "avant", "entre"...), and the elided
+ * words ("quelqu") that are not among them. */
+void text_function_words(void (*cb)(void *ctx, const char *w), void *ctx);
 
 /*
  * Tokenises s[0..len) as described above and calls cb for each token in order. al may be NULL.

@@ -24,6 +24,7 @@
 #include <xxhash.h>
 
 #include "feed.h"
+#include "fts_ref.h"
 #include "store.h"
 #include "util.h"
 
@@ -130,6 +131,7 @@ static void exec_sql(const char *path, const char *sql, int version)
 	sqlite3 *db;
 	char *err = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	fts_ref_register(db);
 	assert_int_equal(
 	    sqlite3_create_function(db, "veille_key", 1, SQLITE_UTF8, NULL, key_fn, NULL, NULL),
 	    SQLITE_OK);
@@ -227,6 +229,12 @@ static void check_filled(struct store *s)
 	/* The full-text index came through, accents folded. */
 	assert_int_equal(search(s, "loukachenko frontiere"), 1);
 	assert_int_equal(search(s, "competition"), 1);
+	/* ... rebuilt without the function words (schema 9): «troupes à la frontière» holds the
+	 * phrase "troupes frontière", and a query of function words alone is refused. */
+	assert_int_equal(search(s, "\"troupes frontière\""), 1);
+	struct store_query fw = {.match = "à la"};
+	int n = 0;
+	assert_int_equal(store_items_each(s, &fw, count_cb, &n), -EINVAL);
 	/* The queued alert can still be sent. */
 	assert_int_equal(store_alert_sent(s, 1, "belarus-border"), 0);
 }

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "dedup.h"
+#include "fts_ref.h"
 #include "feed.h"
 #include "store.h"
 #include "util.h"
@@ -68,12 +69,20 @@ static struct store *open_ok(const char *path, bool readonly)
 	return s;
 }
 
+/* Opens path from outside the store, with the reference tokenizer as "veille". */
+static sqlite3 *open_outside(const char *path, int flags)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open_v2(path, &db, flags, NULL), SQLITE_OK);
+	fts_ref_register(db);
+	return db;
+}
+
 /* The first value of the first row of sql, read from outside the store (a copy to free). */
 static char *text_outside(const char *path, const char *sql)
 {
-	sqlite3 *db;
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3 *db = open_outside(path, SQLITE_OPEN_READONLY);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	char *v = xstrdup((const char *)sqlite3_column_text(st, 0));
@@ -93,8 +102,7 @@ static char *pragma(const char *path, const char *name)
 
 static void exec_outside(const char *path, const char *sql)
 {
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3 *db = open_outside(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 }
@@ -102,9 +110,8 @@ static void exec_outside(const char *path, const char *sql)
 /* A count read from outside the store. */
 static int64_t count_outside(const char *path, const char *sql)
 {
-	sqlite3 *db;
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3 *db = open_outside(path, SQLITE_OPEN_READONLY);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	int64_t n = sqlite3_column_int64(st, 0);
@@ -1018,9 +1025,9 @@ static const char *const tok_pieces[] = {
     "ᄀ",
 };
 
-/* Every text the store indexes writes the same index as SQLite's own unicode61, byte for byte:
- * generated texts, the shipped reference texts and the real feeds' expected items, cut in pieces
- * (so some start or end inside a character). */
+/* Every text the store indexes writes the same index as SQLite's own unicode61 without the
+ * function words (fts_ref.h), byte for byte: generated texts, the shipped reference texts and the
+ * real feeds' expected items, cut in pieces (so some start or end inside a character). */
 static void test_fts_tokens(void **state)
 {
 	struct fx *fx = *state;
@@ -1093,9 +1100,9 @@ static void test_fts_tokens(void **state)
 	buf_free(&texts);
 	assert_true(n > 500);
 
-	/* The same table beside it, written by SQLite's tokenizer from the same rows. */
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	/* The same table beside it, written by SQLite's tokenizer and fts_ref.h's list from the
+	 * same rows. */
+	sqlite3 *db = open_outside(fx->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	sqlite3_stmt *st;
 	assert_int_equal(sqlite3_prepare_v2(db,
 					    "SELECT replace(sql, 'items_fts', 'ref_fts')"
@@ -1183,6 +1190,90 @@ static void test_fts_segments(void **state)
 	assert_int_equal(search_count(s, "oeuvre"), N / 2);
 	assert_int_equal(search_count(s, "numero42"), 0);
 	assert_int_equal(search_count(s, "numero1*"), 100);
+	store_close(s);
+}
+
+/* items_fts leaves French function words and single letters out, in texts and in queries: a
+ * phrase skips them ("ministre de la défense" finds "ministre à la défense"), an implicit AND, a
+ * NEAR group or a column filter ignores them, a prefix keeps them ("de*"), and a query of nothing
+ * else is refused with a message. */
+static void test_fts_function_words(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	static const char *const texts[] = {
+	    "Des chars à la frontière de la Pologne",	  /* 1 */
+	    "La Pologne ferme sa frontière",		  /* 2 */
+	    "Le ministre de la Défense est arrivé",	  /* 3 */
+	    "Le ministre à la défense nationale",	  /* 4 */
+	    "Défense : le ministre parle de l'armée",	  /* 5 */
+	    "Plan B et vitamine C pour la défense d'Est", /* 6 */
+	    "Le traité de non-prolifération signé avant", /* 7 */
+	    "La prolifération plus loin",		  /* 8 */
+	};
+	assert_int_equal(store_begin(s), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "g%zu", i + 1);
+		struct titem t;
+		mkitem(&t, "a", id, NULL, "Dépêche", texts[i], 1000 + (int)i);
+		add(s, &t, 1);
+	}
+	assert_int_equal(store_commit(s), 0);
+	/* A third of the tokens are not indexed: no "la", "de", "l", "a" in the index. */
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM items_fts WHERE items_fts"
+						 " MATCH 'pologne'"),
+			 2);
+	assert_int_equal(search_count(s, "frontière de la Pologne"), 2);
+	assert_int_equal(search_count(s, "\"frontière de la Pologne\""), 1);
+	assert_int_equal(search_count(s, "\"ministre de la défense\""), 2);
+	assert_int_equal(search_count(s, "\"ministre à la défense\""), 2);
+	assert_int_equal(search_count(s, "\"l'armée\""), 1);
+	assert_int_equal(search_count(s, "l'armée"), 1);
+	assert_int_equal(search_count(s, "NEAR(ministre de la défense, 0)"), 3); /* 3, 4, 5 */
+	assert_int_equal(search_count(s, "text : la pologne"), 2);
+	/* An explicit AND with function words alone on one side: that side is left out (FTS5's
+	 * AND with an empty phrase would find nothing). */
+	assert_int_equal(search_count(s, "pologne AND la"), 2);
+	assert_int_equal(search_count(s, "la AND pologne"), 2);
+	assert_int_equal(search_count(s, "\"de la\" AND pologne AND \"l'\""), 2);
+	assert_int_equal(search_count(s, "(pologne OR armée) AND de"), 3);
+	assert_int_equal(search_count(s, "le AND (pologne OR armée)"), 3);
+	assert_int_equal(search_count(s, "ministre AND la AND défense"), 3);
+	assert_int_equal(search_count(s, "ministre AND de* AND nationale"), 1);
+	assert_int_equal(search_count(s, "pologne NOT la"), 2);
+	assert_int_equal(search_count(s, "pologne NOT la AND frontière"), 2);
+	assert_int_equal(search_count(s, "pologne NOT la AND chars"), 1);
+	assert_int_equal(search_count(s, "pologne OR le"), 2);
+	assert_int_equal(search_count(s, "vitamine"), 1);
+	/* Stop words with a meaning of their own stay: "non-prolifération" is not "prolifération".
+	 */
+	assert_int_equal(search_count(s, "\"non-prolifération\""), 1);
+	assert_int_equal(search_count(s, "non-prolifération"), 1);
+	assert_int_equal(search_count(s, "prolifération"), 2);
+	assert_int_equal(search_count(s, "avant"), 1);
+	assert_int_equal(search_count(s, "\"prolifération plus\""), 1);
+	/* A prefix keeps its last token: "de*" finds "défense" (and "Dépêche", every title). */
+	assert_int_equal(search_count(s, "de*"), 8);
+	assert_int_equal(search_count(s, "defense de*"), 4);
+	assert_int_equal(search_count(s, "\"ministre de la def\"*"), 2);
+	char longer[400]; /* a prefix past the tokenizer's buffer */
+	memset(longer, 'x', sizeof(longer) - 2);
+	memcpy(longer + sizeof(longer) - 2, "*", 2);
+	assert_int_equal(search_count(s, longer), 0);
+	/* Only function words: refused, with a message that says why. */
+	const char *only[] = {"de la",	   "\"de la\"", "le OR la", "title : la",
+			      "la AND le", "l'",	"à",	    "C"};
+	for (size_t i = 0; i < ARRAY_SIZE(only); i++) {
+		struct store_query q = {.match = only[i]};
+		int n = 0;
+		assert_int_equal(store_items_each(s, &q, count_cb, &n), -EINVAL);
+		assert_int_equal(n, 0);
+		assert_non_null(strstr(store_errmsg(s), "function words"));
+	}
+	/* A word that finds nothing is no function word. */
+	assert_int_equal(search_count(s, "marmotte"), 0);
+	assert_int_equal(search_count(s, "marmotte de"), 0);
 	store_close(s);
 }
 
@@ -2516,6 +2607,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_items_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_segments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fts_tokens, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fts_function_words, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_item_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_file, setup, teardown),
