@@ -46,6 +46,13 @@ void notify_watchdog(void)
 	notify_send("WATCHDOG=1");
 }
 
+void notify_extend_timeout(uint64_t usec)
+{
+	char msg[64];
+	snprintf(msg, sizeof(msg), "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)usec);
+	notify_send(msg);
+}
+
 void notify_status(const char *fmt, ...)
 {
 	char msg[512] = "STATUS=";

@@ -2069,10 +2069,42 @@ static int migrate_to(struct store *s, int target)
 	return r;
 }
 
+static void (*upgrade_hook)(int from, int to);
+static unsigned upgrade_every_ms;
+
+void store_set_upgrade_hook(void (*hook)(int from, int to), unsigned every_ms)
+{
+	upgrade_hook = hook;
+	upgrade_every_ms = every_ms;
+}
+
+/* An upgrade under way: the versions upgrade_hook is told, and when it was told last. */
+struct upgrade {
+	int from, to;
+	uint64_t told_ms;
+};
+
+static void upgrade_tell(struct upgrade *u)
+{
+	u->told_ms = now_mono_ms();
+	upgrade_hook(u->from, u->to);
+}
+
+/* SQLite's progress handler during the steps: never interrupts (returns 0). */
+static int upgrade_progress(void *arg)
+{
+	struct upgrade *u = arg;
+	if (now_mono_ms() - u->told_ms >= upgrade_every_ms)
+		upgrade_tell(u);
+	return 0;
+}
+
 /* migrate_to's steps, each in its own transaction. */
 static int migrate_steps(struct store *s, int target)
 {
 	int r, v = 0;
+	struct upgrade u = {.to = target};
+	bool told = false;
 	for (;;) {
 		if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
 			return r;
@@ -2087,6 +2119,12 @@ static int migrate_steps(struct store *s, int target)
 		}
 		if (v >= target)
 			break;
+		if (upgrade_hook && !told) {
+			told = true;
+			u.from = v;
+			upgrade_tell(&u);
+			sqlite3_progress_handler(s->db, 1000, upgrade_progress, &u);
+		}
 		if ((r = exec(s, migrations[v].sql)) < 0)
 			goto fail;
 		char sql[64];
@@ -2098,10 +2136,13 @@ static int migrate_steps(struct store *s, int target)
 		s->migrated++;
 	}
 	s->version = v;
-	return exec(s, "COMMIT");
+	r = exec(s, "COMMIT");
+	sqlite3_progress_handler(s->db, 0, NULL, NULL);
+	return r;
 fail:
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_progress_handler(s->db, 0, NULL, NULL);
 	return r;
 }
 

@@ -358,4 +358,11 @@ int store_version_latest(void);
 int store_schema_version(const struct store *s);
 int store_migrations_applied(const struct store *s);
 
+/* While store_open upgrades a database's schema, hook(from, to) is called before the first step
+ * and then about every every_ms milliseconds of the steps' work (0: at every check, every 1,000
+ * SQLite virtual machine instructions): a step may rebuild the full-text index, seconds per
+ * 100,000 items, and the daemon tells systemd meanwhile that it is still starting. from is 0 for
+ * a new file. Process-wide: set it before opening a store; NULL for none. */
+void store_set_upgrade_hook(void (*hook)(int from, int to), unsigned every_ms);
+
 #endif

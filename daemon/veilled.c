@@ -19,6 +19,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "notify.h"
+#include "store.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG VEILLE_CONFDIR "/veille.conf"
@@ -86,6 +87,24 @@ static void status(struct daemon *d)
 	char line[400];
 	engine_status(d->engine, line, sizeof(line));
 	notify_status("%s", line);
+}
+
+/* store_open upgrading the database's schema: the first start after an upgrade of veille may
+ * rebuild the full-text index (seconds per 100,000 items), so systemd is asked every second for
+ * UPGRADE_EXTEND_S more to start (or reload), and an existing database's upgrade is logged once. */
+#define UPGRADE_EXTEND_S 30
+static void upgrade_cb(int from, int to)
+{
+	static int logged;
+	notify_extend_timeout(UPGRADE_EXTEND_S * 1000000ull);
+	if (from > 0 && logged != from) {
+		logged = from;
+		log_info(
+		    "database: upgrading its schema from version %d to %d; this start may take "
+		    "a while on a large database",
+		    from, to);
+		notify_status("upgrading the database schema from version %d to %d", from, to);
+	}
 }
 
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
@@ -215,6 +234,7 @@ int main(int argc, char **argv)
 	if (!d.base)
 		fatalx("cannot create the event loop");
 	char *err = NULL;
+	store_set_upgrade_hook(upgrade_cb, 1000);
 	d.engine = engine_new(d.base, c, d.once, &err);
 	if (!d.engine) {
 		fprintf(stderr, "veilled: %s\n", err);

@@ -1,8 +1,9 @@
-"""The systemd notification protocol with a fake NOTIFY_SOCKET: READY=1 from the main pid,
-STATUS= with live counters (feeds ok / failing, items and alerts today, next fetch), WATCHDOG=1 at
-about half the interval, RELOADING=1 then READY=1 on SIGHUP (the new configuration takes effect,
-the feeds' state and the day's counters are kept; an invalid one is refused, logged, and the old
-one kept), STOPPING=1 and exit 0 on SIGTERM while a transfer hangs."""
+"""The systemd notification protocol with a fake NOTIFY_SOCKET: READY=1 from the main pid, after
+EXTEND_TIMEOUT_USEC= while the database's schema is made, STATUS= with live counters (feeds ok /
+failing, items and alerts today, next fetch), WATCHDOG=1 at about half the interval, RELOADING=1
+then READY=1 on SIGHUP (the new configuration takes effect, the feeds' state and the day's
+counters are kept; an invalid one is refused, logged, and the old one kept), STOPPING=1 and exit
+0 on SIGTERM while a transfer hangs."""
 
 import calendar
 import os
@@ -56,6 +57,13 @@ def main():
             m = notify.wait_for(lambda t: "READY=1" in t, 10)
             h.check(m is not None, "READY=1 received")
             h.check(m and m[0] == proc.pid, f"READY=1 sent by the main pid ({m and m[0]} vs {proc.pid})")
+            # Creating the database is a schema upgrade from version 0: systemd is asked for more
+            # time to start before it, from the main pid.
+            ready_at = notify.messages.index(m) if m else 0
+            ext = [(pid, t) for pid, t in notify.messages[:ready_at]
+                   if re.fullmatch(r"EXTEND_TIMEOUT_USEC=[1-9]\d*", t)]
+            h.check(bool(ext) and all(pid == proc.pid for pid, _ in ext),
+                    f"EXTEND_TIMEOUT_USEC= before READY=1 while the schema is made: {notify.messages[:ready_at]}")
             m = notify.wait_for(lambda t: t.startswith("STATUS="), 10)
             h.check(m and STATUS_RE.match(m[1]), f"STATUS= with counters: {m and m[1]}")
             # Status lines come every 5 s: wait for the one after a and fail were fetched (hang

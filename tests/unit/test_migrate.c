@@ -324,6 +324,18 @@ static void check_working(struct store *s, bool filled)
 	}
 }
 
+/* What store_set_upgrade_hook's hook was told. */
+static struct {
+	int calls, from, to;
+} told;
+
+static void upgrade_hook(int from, int to)
+{
+	told.calls++;
+	told.from = from;
+	told.to = to;
+}
+
 static void test_every_version(void **state)
 {
 	(void)state;
@@ -343,11 +355,21 @@ static void test_every_version(void **state)
 		if (fill)
 			exec_sql(path, fill, k);
 
+		told.calls = 0;
+		store_set_upgrade_hook(upgrade_hook, 60000);
 		struct store *s = store_open(path, false, &err);
+		store_set_upgrade_hook(NULL, 0);
 		if (!s)
 			fail_msg("opening a version %d database: %s", k, err);
 		assert_int_equal(store_schema_version(s), latest);
 		assert_int_equal(store_migrations_applied(s), latest - k);
+		/* Told once (a minute between two), from the file's version to the latest; a
+		 * current file is no upgrade. */
+		assert_int_equal(told.calls, k < latest ? 1 : 0);
+		if (k < latest) {
+			assert_int_equal(told.from, k);
+			assert_int_equal(told.to, latest);
+		}
 		if (fill)
 			check_filled(s);
 		check_working(s, fill != NULL);
@@ -371,6 +393,50 @@ static void test_every_version(void **state)
 	}
 }
 
+/* An upgrade that works for a while tells the hook again as it goes (every check, here): the
+ * last step rebuilds the full-text index of 3,000 items. */
+static void test_upgrade_told(void **state)
+{
+	(void)state;
+	const char *tmp = getenv("TMPDIR");
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/test_migrate.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	char *path = xasprintf("%s/veille.db", dir);
+	char *err = NULL;
+	int from = store_version_latest() - 1;
+	if (store_create_at_version(path, from, &err) < 0)
+		fail_msg("version %d: %s", from, err);
+	exec_sql(path,
+		 FILL_FEEDS
+		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)"
+		 " INSERT INTO items (id, guid, title, summary, hash, fetched, feed_id,"
+		 " hash_key) SELECT i, 'g' || i, 'Troupes à la frontière ' || i,"
+		 " 'Des chars près de Gomel, le jour ' || i || ' de la manœuvre.',"
+		 " 'hash-' || i, 1700000000 + i, 1, veille_key('hash-' || i) FROM n;",
+		 from);
+	told.calls = 0;
+	store_set_upgrade_hook(upgrade_hook, 0);
+	struct store *s = store_open(path, false, &err);
+	store_set_upgrade_hook(NULL, 0);
+	if (!s)
+		fail_msg("opening a version %d database: %s", from, err);
+	assert_int_equal(store_migrations_applied(s), 1);
+	assert_true(told.calls >= 3);
+	assert_int_equal(told.from, from);
+	assert_int_equal(told.to, from + 1);
+	assert_int_equal(search(s, "manoeuvre"), 3000);
+	store_close(s);
+	const char *sfx[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < ARRAY_SIZE(sfx); i++) {
+		char *p = xasprintf("%s%s", path, sfx[i]);
+		unlink(p);
+		free(p);
+	}
+	rmdir(dir);
+	free(path);
+}
+
 static void test_bad_version(void **state)
 {
 	(void)state;
@@ -390,6 +456,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_version),
+	    cmocka_unit_test(test_upgrade_told),
 	    cmocka_unit_test(test_bad_version),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
