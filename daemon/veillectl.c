@@ -226,10 +226,12 @@ static int load_topics(struct config **ret_c, struct topics *ret_t)
 	 * database exists (the reference weights alone before any corpus). */
 	if (access(c->database, F_OK) == 0) {
 		struct store *s = store_open(c->database, true, &err);
-		if (!s || topics_load_background(s, ret_t, false) < 0) {
+		if (!s)
+			fprintf(stderr, "%s: %s; scoring with the reference weights alone\n",
+				progname, err ? err : c->database); /* err names the file */
+		else if (topics_load_background(s, ret_t, false) < 0)
 			fprintf(stderr, "%s: %s: %s; scoring with the reference weights alone\n",
-				progname, c->database, s ? store_errmsg(s) : err);
-		}
+				progname, c->database, store_errmsg(s));
 		free(err);
 		store_close(s);
 	}
@@ -423,7 +425,8 @@ static struct store *open_store(struct config **ret_c)
 	char *err = NULL;
 	struct store *s = store_open(c->database, true, &err);
 	if (!s) {
-		fprintf(stderr, "%s: %s: %s\n", progname, c->database, err ? err : "cannot open");
+		/* err names the file */
+		fprintf(stderr, "%s: %s\n", progname, err ? err : c->database);
 		free(err);
 		config_free(c);
 		return NULL;
