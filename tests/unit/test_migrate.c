@@ -324,6 +324,28 @@ static void check_working(struct store *s, bool filled)
 	}
 }
 
+/* The path of a database file in a new directory, written to dir[0..n). */
+static char *new_db(char *dir, size_t n)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, n, "%s/test_migrate.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	return xasprintf("%s/veille.db", dir);
+}
+
+/* Removes the database file path (freed), its WAL and shared memory, and its directory. */
+static void remove_db(const char *dir, char *path)
+{
+	const char *sfx[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < ARRAY_SIZE(sfx); i++) {
+		char *p = xasprintf("%s%s", path, sfx[i]);
+		unlink(p);
+		free(p);
+	}
+	rmdir(dir);
+	free(path);
+}
+
 /* What store_set_upgrade_hook's hook was told. */
 static struct {
 	int calls, from, to;
@@ -339,14 +361,11 @@ static void upgrade_hook(int from, int to)
 static void test_every_version(void **state)
 {
 	(void)state;
-	const char *tmp = getenv("TMPDIR");
 	char dir[512];
 	int latest = store_version_latest();
 	assert_true(latest >= 1);
 	for (int k = 0; k <= latest; k++) {
-		snprintf(dir, sizeof(dir), "%s/test_migrate.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		assert_non_null(mkdtemp(dir));
-		char *path = xasprintf("%s/veille.db", dir);
+		char *path = new_db(dir, sizeof(dir));
 		char *err = NULL;
 		if (store_create_at_version(path, k, &err) < 0)
 			fail_msg("version %d: %s", k, err);
@@ -382,14 +401,7 @@ static void test_every_version(void **state)
 			fail_msg("read-only after migrating from version %d: %s", k, err);
 		store_close(s);
 
-		const char *sfx[] = {"", "-wal", "-shm"};
-		for (size_t i = 0; i < ARRAY_SIZE(sfx); i++) {
-			char *p = xasprintf("%s%s", path, sfx[i]);
-			unlink(p);
-			free(p);
-		}
-		rmdir(dir);
-		free(path);
+		remove_db(dir, path);
 	}
 }
 
@@ -398,11 +410,8 @@ static void test_every_version(void **state)
 static void test_upgrade_told(void **state)
 {
 	(void)state;
-	const char *tmp = getenv("TMPDIR");
 	char dir[512];
-	snprintf(dir, sizeof(dir), "%s/test_migrate.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(dir));
-	char *path = xasprintf("%s/veille.db", dir);
+	char *path = new_db(dir, sizeof(dir));
 	char *err = NULL;
 	int from = store_version_latest() - 1;
 	if (store_create_at_version(path, from, &err) < 0)
@@ -427,14 +436,7 @@ static void test_upgrade_told(void **state)
 	assert_int_equal(told.to, from + 1);
 	assert_int_equal(search(s, "manoeuvre"), 3000);
 	store_close(s);
-	const char *sfx[] = {"", "-wal", "-shm"};
-	for (size_t i = 0; i < ARRAY_SIZE(sfx); i++) {
-		char *p = xasprintf("%s%s", path, sfx[i]);
-		unlink(p);
-		free(p);
-	}
-	rmdir(dir);
-	free(path);
+	remove_db(dir, path);
 }
 
 static void test_bad_version(void **state)
