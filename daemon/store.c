@@ -3443,8 +3443,8 @@ int store_items_each(struct store *s, const struct store_query *q,
 	if ((r == 0 || r == -EINVAL) && q->match && rows == 0 &&
 	    !fts_words(&rd, q->match, strlen(q->match))) {
 		snprintf(s->err, sizeof(s->err),
-			 "\"%.200s\" searches only for French function words (\"de\", \"la\", "
-			 "\"et\", \"l'\", single letters...), which the index leaves out: search "
+			 "nothing to search for in [%.200s]: the index leaves out French function "
+			 "words (\"de\", \"la\", \"et\", \"l'\", single letters...); search "
 			 "for other words with them",
 			 q->match);
 		r = -EINVAL;
