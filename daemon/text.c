@@ -684,8 +684,10 @@ struct stem_slot {
 };
 
 struct stem_cache {
-	struct buf norm; /* tokens_impl's buffer, kept between calls (empty while lent) */
+	/* First: sixteen-byte slots at a multiple of sixteen (malloc's alignment), none across
+	 * two cache lines. */
 	struct stem_slot slot[STEM_SLOTS];
+	struct buf norm; /* tokens_impl's buffer, kept between calls (empty while lent) */
 	size_t n;
 	size_t used;		    /* arena bytes */
 	char arena[STEM_ARENA + 8]; /* same_bytes reads up to 7 bytes past a word */
