@@ -711,8 +711,10 @@ struct stem_slot {
 };
 
 struct stem_cache {
-	struct buf norm; /* tokens_impl's buffer, kept between calls (empty while lent) */
+	/* First: sixteen-byte slots at a multiple of sixteen (malloc's alignment), none across
+	 * two cache lines. */
 	struct stem_slot slot[STEM_SLOTS];
+	struct buf norm; /* tokens_impl's buffer, kept between calls (empty while lent) */
 	size_t n;
 	size_t used;		    /* arena bytes */
 	char arena[STEM_ARENA + 8]; /* same_bytes reads up to 7 bytes past a word */
@@ -1446,6 +1448,20 @@ static size_t tokens_impl(struct text_stemmer *st, const struct text_aliases *al
 				unsigned cl;
 				if (i == n || !((cl = tok_class[p[i]]) & TOK_SEP))
 					break;
+				/* Most words end at a separator of no break class (a space, a
+				 * comma): token_break for a class known here, and the same ones
+				 * that follow skipped, as they change nothing. */
+				if (cl == TOK_SEP) {
+					i++;
+					token_break(&tz, 0, p + i, (utf8proc_ssize_t)(n - i),
+						    &joined, &initial);
+					while (i < n && (cl = tok_class[p[i]]) == TOK_SEP)
+						i++;
+					if (i < n && (cl & TOK_ALNUM))
+						continue;
+					if (i == n || !(cl & TOK_SEP))
+						break;
+				}
 				/* ASCII separators, as below, up to the next word: no return to the
 				 * top of the loop between the words of a sentence. */
 				do {

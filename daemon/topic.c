@@ -450,6 +450,7 @@ struct doc {
 	struct buf arena;
 	struct docterm *v;
 	size_t n, cap;
+	size_t nprof; /* of v, the profile terms (prof >= 0): bag_new's count */
 	uint32_t *slots;
 	size_t nslots;
 	double mult; /* TITLE_WEIGHT while reading a title, else 1 */
@@ -494,6 +495,7 @@ doc_add(struct doc *d, const char *key, size_t len, uint64_t h, ssize_t prof, bo
 		d->v = xreallocarray(d->v, d->cap, sizeof(*d->v));
 	}
 	d->v[d->n] = (struct docterm){d->arena.len, len, d->mult, prof, name};
+	d->nprof += prof >= 0;
 	if (d->arena.cap - d->arena.len > len) { /* doc_read reserved room: no call */
 		copy_short(d->arena.p + d->arena.len, key, len);
 		d->arena.len += len;
@@ -674,9 +676,7 @@ static const uint32_t *bag_prof(const struct topic_bag *b)
 /* The bag of d (read by doc_read): new, freed by topic_bag_free. */
 static struct topic_bag *bag_new(const struct doc *d)
 {
-	size_t n = 0;
-	for (size_t k = 0; k < d->n; k++)
-		n += d->v[k].prof >= 0;
+	size_t n = d->nprof;
 	pthread_once(&tf_once, tf_init);
 	struct topic_bag *b = xmalloc(sizeof(*b) + n * (sizeof(double) + sizeof(uint32_t)));
 	*b = (struct topic_bag){.t = d->t, .empty = d->n == 0, .n = n};

@@ -895,6 +895,31 @@ static void test_real_texts_match_reference(void **state)
 		skip(); /* the shared test bed is absent: the references passed */
 }
 
+/* Words between runs of one to three ASCII separators of every kind (of no break class, an
+ * apostrophe, a hyphen, a sentence break; a letter or a digit after them or not): the fast
+ * path, which ends most words at a separator of no break class and skips the same ones after
+ * it, tokenises and flags them as the reference does. */
+static void test_separator_runs(void **state)
+{
+	(void)state;
+	static const char seps[] = " ,;-'.\n\"(";
+	static const char *const after[] = {"Minsk", "l", "2", "porte", ""};
+	struct text_stemmer *st = text_stemmer_new();
+	size_t nsep = sizeof(seps) - 1;
+	for (size_t a = 0; a < nsep; a++)
+		for (size_t b = 0; b <= nsep; b++)
+			for (size_t c = 0; c <= nsep; c++)
+				for (size_t w = 0; w < ARRAY_SIZE(after); w++) {
+					char s[64];
+					int n =
+					    snprintf(s, sizeof(s), "Les troupes%c%.1s%.1s%s parole",
+						     seps[a], &seps[b], &seps[c], after[w]);
+					assert_true(n > 0 && (size_t)n < sizeof(s));
+					check_same(st, s, (size_t)n);
+				}
+	text_stemmer_free(st);
+}
+
 /* text_fold_char of the character at s (not ASCII) appended to b; false when it has none. */
 static bool fold_char_put(struct buf *b, const char *s, size_t len, size_t *ret_k)
 {
@@ -1038,6 +1063,7 @@ int main(void)
 	    cmocka_unit_test(test_table_matches_reference),
 	    cmocka_unit_test(test_fold_definition),
 	    cmocka_unit_test(test_real_texts_match_reference),
+	    cmocka_unit_test(test_separator_runs),
 	    cmocka_unit_test(test_fold_char),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

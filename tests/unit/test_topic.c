@@ -289,6 +289,40 @@ static void test_compounds(void **state)
 	assert_string_equal(apart[1], "");
 }
 
+/* Appends n distinct made-up words of letters, none a profile term. */
+static void put_filler(struct buf *b, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char w[] = "zqaaaa";
+		for (int j = 2, k = i; j < 6; j++, k /= 26)
+			w[j] = (char)('a' + k % 26);
+		buf_printf(b, "%s ", w);
+	}
+}
+
+static void test_pairs_anywhere(void **state)
+{
+	(void)state;
+	/* A pair is found whatever its first word: met before in the document ("ministère"), new
+	 * to it ("troupes") or a compound's part ("porte"), after hundreds of distinct words
+	 * have grown the document's buffers past what it reserved. */
+	struct buf b = {0};
+	buf_puts(&b, "Le ministère de Minsk. ");
+	put_filler(&b, 700);
+	buf_puts(&b, "Le ministère biélorusse, des troupes russes et leur porte-parole.");
+	const char *want[] = {"minister belarus", "troup russ", "port parol", NULL};
+	topic_doc_keys(topic, NULL, b.p, strike_key_cb, want);
+	for (size_t i = 0; want[i]; i++)
+		assert_string_equal(want[i], "");
+	/* And without the filler: the pairs are no filler's doing. */
+	const char *none[] = {"minister belarus", "troup russ", "port parol", NULL};
+	topic_doc_keys(topic, NULL, "Le ministère de Minsk. Des troupes.", strike_key_cb, none);
+	assert_string_equal(none[0], "minister belarus");
+	assert_string_equal(none[1], "troup russ");
+	assert_string_equal(none[2], "port parol");
+	buf_free(&b);
+}
+
 static void test_name_pairs(void **state)
 {
 	(void)state;
@@ -558,6 +592,7 @@ int main(void)
 	    cmocka_unit_test(test_profile),
 	    cmocka_unit_test(test_compounds),
 	    cmocka_unit_test(test_name_pairs),
+	    cmocka_unit_test(test_pairs_anywhere),
 	    cmocka_unit_test(test_reference_profiles),
 	    cmocka_unit_test(test_background),
 	    cmocka_unit_test(test_bag_rescore),
