@@ -622,10 +622,24 @@ static bool is_elision(const char *w, size_t len)
  * "depuis", "entre"), and they begin compounds ("non-prolifération", "sans-papiers",
  * "après-guerre", "avant-garde") whose phrases would otherwise lose them. Sorted (bsearch). */
 static const char *const stop_searchable[] = {
-    "aucun",  "aucune", "apres", "aujourd", "aupres", "avant", "bien", "depuis",
-    "encore", "entre",	"fait",	 "fois",    "moins",  "non",   "oui",  "pendant",
-    "peu",    "plus",	"sans",	 "selon",   "sous",   "tres",  "trop", "vers",
+    "apres",  "aucun", "aucune", "aujourd", "aupres", "avant", "bien", "depuis",
+    "encore", "entre", "fait",	 "fois",    "moins",  "non",   "oui",  "pendant",
+    "peu",    "plus",  "sans",	 "selon",   "sous",   "tres",  "trop", "vers",
 };
+
+static bool sorted(const char *const *list, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(list[i - 1], list[i]) >= 0)
+			return false;
+	return true;
+}
+
+bool text_lists_sorted(void)
+{
+	return sorted(stopwords, ARRAY_SIZE(stopwords)) && sorted(elisions, ARRAY_SIZE(elisions)) &&
+	       sorted(stop_searchable, ARRAY_SIZE(stop_searchable));
+}
 
 void text_function_words(void (*cb)(void *ctx, const char *w), void *ctx)
 {

@@ -98,6 +98,8 @@ bool text_is_stopword(const char *w, size_t len);
  * those with a meaning of their own ("non", "sans", "plus", "avant", "entre"...), and the elided
  * words ("quelqu") that are not among them. */
 void text_function_words(void (*cb)(void *ctx, const char *w), void *ctx);
+/* Whether the word lists that text.c searches by bisection are strictly sorted (for the tests). */
+bool text_lists_sorted(void);
 
 /*
  * Tokenises s[0..len) as described above and calls cb for each token in order. al may be NULL.
