@@ -3245,6 +3245,19 @@ static bool fts_bareword_char(unsigned char c)
 	       (c >= 'A' && c <= 'Z') || c == '_' || c == 0x1A;
 }
 
+/* Whether an operand of the query starts at p (after white space): not its end, a closing
+ * parenthesis or an operator. */
+static bool fts_operand_at(const char *p)
+{
+	if (!*p || *p == ')')
+		return false;
+	size_t w = 0;
+	while (fts_bareword_char((unsigned char)p[w]))
+		w++;
+	return !((w == 2 && !strncmp(p, "OR", 2)) || (w == 3 && !strncmp(p, "AND", 3)) ||
+		 (w == 3 && !strncmp(p, "NOT", 3)));
+}
+
 /* The query with each word or phrase that holds œ, æ, oe or ae searched both ways: "coeur"
  * becomes (coeur OR cœur), "mise en œuvre" ("mise en œuvre" OR "mise en oeuvre"), and without
  * the operands of AND made of function words alone ("minsk AND la" becomes "minsk"). Column
@@ -3329,6 +3342,14 @@ static char *fts_expand(const char *q, struct fts_reader *r)
 		    !strncmp(next, "AND", 3) && !fts_bareword_char((unsigned char)next[3]);
 		if (plain && (and_at != SIZE_MAX || (and_next && !negated)) &&
 		    !fts_words(r, p, word)) {
+			/* Beside another operand ("a AND la b", "a la AND b"), the word alone
+			 * goes: the AND joins what stays on its side ("a AND b"), as it did,
+			 * where "a b" would bind tighter than a NOT before it. */
+			if ((and_at != SIZE_MAX && fts_operand_at(next)) ||
+			    (and_at == SIZE_MAX && operand)) {
+				p += n;
+				continue;
+			}
 			if (and_at != SIZE_MAX) {
 				b.len = and_at;
 				b.p[b.len] = '\0';

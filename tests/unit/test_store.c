@@ -1245,6 +1245,12 @@ static void test_fts_function_words(void **state)
 	assert_int_equal(search_count(s, "pologne NOT la AND frontière"), 2);
 	assert_int_equal(search_count(s, "pologne NOT la AND chars"), 1);
 	assert_int_equal(search_count(s, "pologne OR le"), 2);
+	/* Beside another word, a function word goes alone and its AND stays: "a NOT b AND la c"
+	 * is "a NOT b AND c", not "a NOT (b c)" (juxtaposition binds tighter than NOT). */
+	assert_int_equal(search_count(s, "pologne NOT ferme AND chars"), 1);
+	assert_int_equal(search_count(s, "pologne NOT ferme AND la chars"), 1);
+	assert_int_equal(search_count(s, "pologne NOT ferme la AND chars"), 1);
+	assert_int_equal(search_count(s, "frontière AND la de pologne"), 2);
 	assert_int_equal(search_count(s, "vitamine"), 1);
 	/* Stop words with a meaning of their own stay: "non-prolifération" is not "prolifération".
 	 */
