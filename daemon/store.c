@@ -2107,7 +2107,7 @@ static int migrate_steps(struct store *s, int target)
 	bool told = false;
 	for (;;) {
 		if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
-			return r;
+			goto fail; /* the progress handler goes too */
 		if ((r = user_version(s, &v)) < 0)
 			goto fail;
 		if (v > STORE_VERSION) {
