@@ -1627,14 +1627,23 @@ static inline bool tok_dropped(const struct tok *t, const char *w, int n, bool d
 	return drop && n <= TOK_STOP_MAX && tok_stop_has(t->m, tok_stop_key(w, n));
 }
 
-/* As tok_dropped, for a token from anywhere, with drop on. */
-static bool tok_dropped_copy(const struct tok *t, const char *w, int n)
+/* tok_stop_key of a word from anywhere (copied, so that nothing past it is read); false when it
+ * is longer than TOK_STOP_MAX, and no key. */
+static bool tok_stop_key_copy(const char *w, int n, struct tok_stop_key *ret)
 {
 	char b[16] = {0};
 	if (n > TOK_STOP_MAX)
 		return false;
 	memcpy(b, w, (size_t)n);
-	return tok_dropped(t, b, n, true);
+	*ret = tok_stop_key(b, n);
+	return true;
+}
+
+/* As tok_dropped, for a token from anywhere, with drop on. */
+static bool tok_dropped_copy(const struct tok *t, const char *w, int n)
+{
+	struct tok_stop_key k;
+	return tok_stop_key_copy(w, n, &k) && tok_stop_has(t->m, k);
 }
 
 /* SQLite's tokenizer on a piece of the text, its offsets made the whole text's. rc keeps what
@@ -1969,12 +1978,9 @@ static int tok_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text
 static void tok_stop_add(void *ctx, const char *w)
 {
 	struct tok_module *m = ctx;
-	char b[16] = {0};
-	int n = (int)strlen(w);
-	if (n > TOK_STOP_MAX)
+	struct tok_stop_key k;
+	if (!tok_stop_key_copy(w, (int)strlen(w), &k))
 		return;
-	memcpy(b, w, (size_t)n);
-	struct tok_stop_key k = tok_stop_key(b, n);
 	size_t i = tok_stop_slot(k);
 	while (m->stop[i].a)
 		i = (i + 1) & ((1u << TOK_STOP_BITS) - 1);
@@ -3146,6 +3152,13 @@ static char *fts_quote(const char *q)
 	return buf_steal(&b);
 }
 
+/* Whether the bareword p[0..len) of a query is one of FTS5's operators AND, OR, NOT. */
+static bool fts_operator(const char *p, size_t len)
+{
+	return (len == 2 && !memcmp(p, "OR", 2)) || (len == 3 && !memcmp(p, "AND", 3)) ||
+	       (len == 3 && !memcmp(p, "NOT", 3));
+}
+
 /* Reads the words of a query with the store's tokenizer, made when first needed. */
 struct fts_reader {
 	struct store *s;
@@ -3167,8 +3180,7 @@ static int fts_words_cb(void *ctx, int flags, const char *token, int n, int star
 	struct fts_words *w = ctx;
 	const char *p = w->q + start;
 	size_t len = (size_t)(end - start);
-	bool op = (len == 2 && !memcmp(p, "OR", 2)) || (len == 3 && !memcmp(p, "AND", 3)) ||
-		  (len == 3 && !memcmp(p, "NOT", 3)) || (len == 4 && !memcmp(p, "NEAR", 4));
+	bool op = fts_operator(p, len) || (len == 4 && !memcmp(p, "NEAR", 4));
 	if (!op && w->q[end + strspn(w->q + end, " \t\r\n")] != ':' &&
 	    !tok_dropped_copy(w->t, token, n))
 		w->found = true;
@@ -3254,8 +3266,7 @@ static bool fts_operand_at(const char *p)
 	size_t w = 0;
 	while (fts_bareword_char((unsigned char)p[w]))
 		w++;
-	return !((w == 2 && !strncmp(p, "OR", 2)) || (w == 3 && !strncmp(p, "AND", 3)) ||
-		 (w == 3 && !strncmp(p, "NOT", 3)));
+	return !fts_operator(p, w);
 }
 
 /* The query with each word or phrase that holds œ, æ, oe or ae searched both ways: "coeur"
@@ -3310,9 +3321,7 @@ static char *fts_expand(const char *q, struct fts_reader *r)
 		if (p[n] == '*')
 			n++;
 		const char *next = p + n + strspn(p + n, " \t\r\n");
-		bool op = (word == 2 && !strncmp(p, "OR", 2)) ||
-			  (word == 3 && !strncmp(p, "AND", 3)) ||
-			  (word == 3 && !strncmp(p, "NOT", 3));
+		bool op = fts_operator(p, word);
 		if (word == 4 && !strncmp(p, "NEAR", 4) && *next == '(') {
 			near = 0; /* counted from the parenthesis */
 			and_at = SIZE_MAX;
