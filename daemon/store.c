@@ -1442,7 +1442,7 @@ static int fts_queue(struct store *s, int64_t id)
 #define TOK_PUNCT_FIRST 0x2000 /* General Punctuation: ’ “ ” – — … and the narrow spaces */
 #define TOK_PUNCT_LAST	0x206F
 #define TOK_STOP_MAX	9
-#define TOK_STOP_BITS	9
+#define TOK_STOP_BITS	10
 #define TOK_BUF		256 /* longer tokens (rare) go to SQLite's tokenizer */
 
 enum tok_class {
@@ -1465,7 +1465,9 @@ struct tok_module {
 	void *orig_ctx;
 	bool fast; /* the last instance created passed its check */
 	/* The function words (text_function_words) and single letters, left out of the index: a
-	 * word of TOK_STOP_MAX bytes at most is a key (tok_stop_key), in an open-addressed set. */
+	 * word of TOK_STOP_MAX bytes at most is a key (tok_stop_key), in an open-addressed set.
+	 * Most tokens are looked up, about half of them not found: with the set under a quarter
+	 * full, a lookup reads 1.2 slots on average (1.65 at twice the load). */
 	struct tok_stop_key {
 		uint64_t a, b;
 	} stop[1u << TOK_STOP_BITS];
