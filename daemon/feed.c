@@ -126,7 +126,6 @@ struct record {
 	struct buf raw[S_MAX];
 	enum kind kind[S_MAX];
 	bool guid_not_permalink;
-	bool title_html; /* Atom title with type html/xhtml */
 };
 
 /*
@@ -1052,7 +1051,8 @@ static void reader_error_cb(void *arg, xmlErrorPtr e)
 	p->error_col = e->int2;
 }
 
-/* Empties rec (every field zero, as a new record), keeping the buffers of its raw slots. */
+/* Empties rec (every field zero, as a new record), keeping the buffers of its raw slots (the
+ * only slots whose buffers are used). */
 static void record_clear(struct record *rec)
 {
 	for (int i = 0; i < S_MAX; i++) {
@@ -1060,11 +1060,10 @@ static void record_clear(struct record *rec)
 			buf_reset(&rec->raw[i]);
 		else
 			free(rec->v[i]);
+		rec->v[i] = NULL;
+		rec->kind[i] = K_TEXT;
 	}
-	struct buf raw[S_MAX];
-	memcpy(raw, rec->raw, sizeof(raw));
-	memset(rec, 0, sizeof(*rec));
-	memcpy(rec->raw, raw, sizeof(raw));
+	rec->guid_not_permalink = false;
 }
 
 static void record_free(struct record *rec)

@@ -151,11 +151,14 @@ static void test_fields_per_item(void **state)
 		   "<item><title>Quatrième</title><media:description>Média</media:description>"
 		   "</item>\n"
 		   "<item><title>Cinquième &amp;amp; fin</title></item>\n"
+		   /* a guid that is no permalink, then one that is: the second is the link */
+		   "<item><guid isPermaLink=\"false\">https://ex.fr/6</guid></item>\n"
+		   "<item><guid>https://ex.fr/7</guid></item>\n"
 		   "</channel></rss>\n",
 		   long_desc.p);
 	struct feed_doc *doc = parse_str(xml.p);
 	assert_str(doc->title, "Canal gras");
-	assert_int_equal(doc->nitems, 5);
+	assert_int_equal(doc->nitems, 7);
 	long_desc.p[long_desc.len - 1] = '\0'; /* the trailing space is trimmed */
 	assert_str(doc->items[0].title, "Premier");
 	assert_str(doc->items[0].summary, long_desc.p);
@@ -171,6 +174,10 @@ static void test_fields_per_item(void **state)
 	assert_str(doc->items[3].content, "Média");
 	assert_str(doc->items[4].title, "Cinquième & fin");
 	assert_null(doc->items[4].content);
+	assert_str(doc->items[5].id, "https://ex.fr/6");
+	assert_null(doc->items[5].link);
+	assert_str(doc->items[6].id, "https://ex.fr/7");
+	assert_str(doc->items[6].link, "https://ex.fr/7");
 	feed_doc_free(doc);
 	buf_free(&xml);
 	buf_free(&long_desc);
