@@ -333,6 +333,47 @@ static void test_namespaces(void **state)
 	feed_doc_free(doc);
 }
 
+/*
+ * What libxml2's tree made of the document, which the parser's SAX events are read as: an
+ * element whose prefix is bound to no namespace is named by its qualified name (and so is no
+ * RSS element), an attribute whose prefix is bound to none is not the attribute of that local
+ * name, an empty element ("<img/>", "<p/>") has no end tag in the XHTML re-serialised, a '&' in an
+ * attribute value is itself.
+ */
+static void test_tree_reading(void **state)
+{
+	(void)state;
+	const char *rss = "<rss version=\"2.0\"><channel><title>T</title>\n"
+			  "<item><x:title>Préfixe</x:title><title x:type=\"html\">Vrai</title>"
+			  "<dc:creator>A</dc:creator>"
+			  "<guid x:isPermaLink=\"false\">http://ex.fr/g1</guid></item>\n"
+			  "<item><guid isPermaLink=\"false\">http://ex.fr/g2</guid></item>\n"
+			  "</channel></rss>";
+	struct feed_doc *doc = parse_str(rss);
+	assert_int_equal(doc->nitems, 2);
+	assert_str(doc->items[0].title, "Vrai");
+	assert_null(doc->items[0].author);
+	assert_str(doc->items[0].link, "http://ex.fr/g1"); /* x:isPermaLink is not isPermaLink */
+	assert_null(doc->items[1].link);
+	feed_doc_free(doc);
+
+	const char *atom =
+	    "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:base=\"http://ex.fr/a/b/\">"
+	    "<title>F</title>\n"
+	    "<entry xml:base=\"c/\"><id>1</id><link href=\"d.html?x=1&amp;y=2\"/>"
+	    "<title type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">Un<img/>deux<br/>"
+	    "trois<span/>quatre<hr></hr>cinq</div></title>\n"
+	    "<content type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\"><p>a<img "
+	    "src=\"x\"/>b</p><p/>c<br/><br/>d</div></content></entry>\n"
+	    "</feed>";
+	doc = parse_str(atom);
+	assert_int_equal(doc->nitems, 1);
+	assert_str(doc->items[0].link, "http://ex.fr/a/b/c/d.html?x=1&y=2");
+	assert_str(doc->items[0].title, "Un deux troisquatre cinq");
+	assert_str(doc->items[0].content, "a b\nc\nd");
+	feed_doc_free(doc);
+}
+
 static void test_xml_base(void **state)
 {
 	(void)state;
@@ -1249,6 +1290,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_atom10),
 	    cmocka_unit_test(test_atom03),
 	    cmocka_unit_test(test_namespaces),
+	    cmocka_unit_test(test_tree_reading),
 	    cmocka_unit_test(test_xml_base),
 	    cmocka_unit_test(test_encodings),
 	    cmocka_unit_test(test_entities),
