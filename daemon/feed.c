@@ -1097,40 +1097,66 @@ static void record_free(struct record *rec)
 		buf_free(&rec->raw[i]);
 }
 
+#define ATTR_LEVELS 8		      /* entities read within entities, at most */
+#define ATTR_MAX    ((size_t)1 << 20) /* bytes of an attribute value read, at most */
+
 /*
- * The value v[0..end) of an attribute as a tree would hold it (new memory, freed with xmlFree).
+ * Appends v[0..end), part of an attribute value, to b as a tree's reading of it gives it.
  * libxml2's parser hands a '&' (written "&amp;" or "&#38;") on as "&#38;", and a reference to an
- * entity the document declares as it is: the first becomes '&', the second the entity's text
- * when that holds no reference itself (what the tree's reading of it gives), else nothing.
+ * entity the document declares as it is; the tree reads a character reference as its character
+ * and a reference as the text of its entity, read the same way (references to no entity are
+ * nothing). An attribute's expansion that libxml2 finds too large breaks the document before
+ * its element is read; the bounds here are only a backstop.
  */
-static char *attr_value(struct parser *p, const xmlChar *v, const xmlChar *end)
+static void attr_decode(struct parser *p, const xmlChar *v, const xmlChar *end, int level,
+			struct buf *b)
 {
-	const xmlChar *amp = memchr(v, '&', (size_t)(end - v));
-	if (!amp)
-		return (char *)xmlStrndup(v, (int)(end - v));
-	struct buf b = {0};
-	while (amp) {
-		buf_append(&b, v, (size_t)(amp - v));
+	const xmlChar *amp;
+	while ((amp = memchr(v, '&', (size_t)(end - v))) && b->len < ATTR_MAX) {
+		buf_append(b, v, (size_t)(amp - v));
 		const xmlChar *semi = memchr(amp, ';', (size_t)(end - amp));
 		if (!semi) {
 			v = amp;
 			break;
 		}
 		size_t n = (size_t)(semi - amp) - 1;
-		if (n == 3 && memcmp(amp + 1, "#38", 3) == 0) {
-			buf_putc(&b, '&');
-		} else if (n > 0 && n < 64 && p->ctxt->myDoc) {
-			char name[64];
-			memcpy(name, amp + 1, n);
-			name[n] = '\0';
-			xmlEntityPtr e = xmlGetDocEntity(p->ctxt->myDoc, (const xmlChar *)name);
-			if (e && e->content && !strchr((const char *)e->content, '&'))
-				buf_puts(&b, (const char *)e->content);
-		}
 		v = semi + 1;
-		amp = memchr(v, '&', (size_t)(end - v));
+		if (n > 1 && amp[1] == '#') {
+			bool hex = amp[2] == 'x';
+			unsigned long c = 0;
+			for (const xmlChar *d = amp + 2 + hex; d < semi && c < 0x110000; d++)
+				c = c * (hex ? 16 : 10) +
+				    (unsigned long)(*d <= '9' ? *d - '0' : (*d | 0x20) - 'a' + 10);
+			char u[4];
+			if (c > 0 && c < 0x110000)
+				buf_append(b, u, utf8_encode(c, u));
+			continue;
+		}
+		char name[64];
+		if (n == 0 || n >= sizeof(name) || !p->ctxt->myDoc)
+			continue;
+		memcpy(name, amp + 1, n);
+		name[n] = '\0';
+		xmlEntityPtr e = xmlGetDocEntity(p->ctxt->myDoc, (const xmlChar *)name);
+		if (!e || !e->content)
+			continue;
+		const xmlChar *t = e->content, *te = t + strlen((const char *)t);
+		if (e->etype == XML_INTERNAL_PREDEFINED_ENTITY)
+			buf_append(b, t, (size_t)(te - t));
+		else if (level < ATTR_LEVELS)
+			attr_decode(p, t, te, level + 1, b);
 	}
-	buf_append(&b, v, (size_t)(end - v));
+	if (b->len < ATTR_MAX)
+		buf_append(b, v, (size_t)(end - v));
+}
+
+/* The value v[0..end) of an attribute as a tree would hold it (new memory, freed with xmlFree). */
+static char *attr_value(struct parser *p, const xmlChar *v, const xmlChar *end)
+{
+	if (!memchr(v, '&', (size_t)(end - v)))
+		return (char *)xmlStrndup(v, (int)(end - v));
+	struct buf b = {0};
+	attr_decode(p, v, end, 0, &b);
 	xmlChar *r = xmlStrndup((const xmlChar *)(b.p ? b.p : ""), (int)b.len);
 	buf_free(&b);
 	return (char *)r;

@@ -337,8 +337,8 @@ static void test_namespaces(void **state)
  * What libxml2's tree made of the document, which the parser's SAX events are read as: an
  * element whose prefix is bound to no namespace is named by its qualified name (and so is no
  * RSS element), an attribute whose prefix is bound to none is not the attribute of that local
- * name, an empty element ("<img/>", "<p/>") has no end tag in the XHTML re-serialised, a '&' in an
- * attribute value is itself.
+ * name, an empty element ("<img/>", "<p/>") has no end tag in the XHTML re-serialised, the
+ * references in an attribute value are read (those in text are dropped).
  */
 static void test_tree_reading(void **state)
 {
@@ -371,6 +371,19 @@ static void test_tree_reading(void **state)
 	assert_str(doc->items[0].link, "http://ex.fr/a/b/c/d.html?x=1&y=2");
 	assert_str(doc->items[0].title, "Un deux troisquatre cinq");
 	assert_str(doc->items[0].content, "a b\nc\nd");
+	feed_doc_free(doc);
+
+	/* References in attribute values: to characters, to entities (read within entities) */
+	const char *ents =
+	    "<!DOCTYPE feed [<!ENTITY foo \"bar\"><!ENTITY e \"x&foo;y&#38;#38;z\">]>\n"
+	    "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>F</title>\n"
+	    "<entry><id>1</id><link rel=\"altern&#97;te\" "
+	    "href=\"http://ex.fr/&e;.html?a=1&amp;b=&foo;\"/><title>T &foo; U</title></entry>\n"
+	    "</feed>";
+	doc = parse_str(ents);
+	assert_int_equal(doc->nitems, 1);
+	assert_str(doc->items[0].link, "http://ex.fr/xbary&z.html?a=1&b=bar");
+	assert_str(doc->items[0].title, "T U");
 	feed_doc_free(doc);
 }
 
