@@ -19,7 +19,8 @@
  * The canonical URL uses libcurl's URL parser (curl_url) rather than a hand-written one: URL
  * syntax (userinfo, IPv6 literals, percent-encoding, dot segments) is subtle and curl's parser is
  * the one fetch.c's transfers will interpret the URL with anyway, so both agree on what a URL
- * means. Only the URL API is used here; transfers stay in fetch.c.
+ * means. Only the URL API is used here; transfers stay in fetch.c. The plain URLs most feeds link
+ * to, whose parts curl keeps as they are, are put together without it (canonical_plain).
  */
 #include "dedup.h"
 
@@ -1543,12 +1544,71 @@ out:
 	return ret;
 }
 
+/* True for the bytes curl keeps as they are in a path or a query when it is given no flags:
+ * letters, digits and the URL punctuation but for '#' (the query's '?' is allowed in it too). */
+static bool url_plain_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("-._~!$&'()*+,;=:@%/?", c));
+}
+
+/*
+ * The canonical form of the URLs most feeds link to, without curl: "http://" or "https://", a
+ * host of lower-case letters, digits, '-' and '.' (no empty label) whose last label starts with
+ * a letter (so no IPv4 address, which curl would normalise), then a path from '/' and an
+ * optional query and fragment of url_plain_char bytes, without dot segments. curl parses such a
+ * URL into the same parts and url_join prints them back: the URL with its fragment dropped and
+ * its query stripped of tracking. NULL for any other URL: the caller asks curl.
+ */
+static char *canonical_plain(const char *url)
+{
+	size_t i = strncmp(url, "https://", 8) == 0 ? 8 : strncmp(url, "http://", 7) == 0 ? 7 : 0;
+	if (!i)
+		return NULL;
+	size_t label = i; /* where the host's current label starts */
+	for (; url[i] != '/'; i++) {
+		char c = url[i];
+		if (c == '.' && i > label)
+			label = i + 1;
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return NULL;
+	}
+	if (i == label || url[label] < 'a' || url[label] > 'z')
+		return NULL;
+	size_t query = 0, end = i;
+	for (; url[end] && url[end] != '#'; end++) {
+		if (!url_plain_char((unsigned char)url[end]) ||
+		    (url[end] == '.' && url[end - 1] == '/' && !query))
+			return NULL;
+		if (url[end] == '?' && !query)
+			query = end;
+	}
+	for (size_t k = end; url[k]; k++) /* the fragment: anything curl's parser accepts */
+		if ((unsigned char)url[k] <= ' ' || (unsigned char)url[k] >= 0x7f)
+			return NULL;
+	if (!query)
+		return xstrndup(url, end);
+	struct buf b = {0};
+	buf_append(&b, url, query);
+	char *q = xstrndup(url + query + 1, end - query - 1);
+	char *kept = strip_tracking(q);
+	if (kept) {
+		buf_putc(&b, '?');
+		buf_puts(&b, kept);
+	}
+	free(kept);
+	free(q);
+	return buf_steal(&b);
+}
+
 static char *canonical_url(const char *url, bool reference)
 {
 	char *ret = NULL, *scheme = NULL, *host = NULL, *port = NULL, *query = NULL;
 	char *q = NULL;
 	if (!url)
 		return NULL;
+	if (!reference && (ret = canonical_plain(url)) != NULL)
+		return ret;
 	CURLU *u = curl_url();
 	if (!u)
 		return NULL;

@@ -338,6 +338,35 @@ static void test_canonical_url(void **state)
 	check_url("https://example.com/cafÃ©?q=Ã©", "https://example.com/cafÃ©?q=Ã©");
 	check_url("https://example.com/a b", NULL);
 	check_url("https://example.com/a;b=c?d", "https://example.com/a;b=c?d");
+	/* The URLs put together without curl, and those next to them it is asked for: hosts curl
+	 * reads as IPv4 addresses, empty labels, dot segments (also in the query), fragments. */
+	check_url("https://20minutes.fr/a", "https://20minutes.fr/a");
+	check_url("http://0x7f.1/a", "http://127.0.0.1/a");
+	check_url("http://127.1/a", "http://127.0.0.1/a");
+	check_url("http://1.2.3.0x4/a", "http://1.2.3.4/a");
+	check_url("http://1.2.3.a4/a", "http://1.2.3.a4/a");
+	check_url("https://example.com./a", "https://example.com./a");
+	check_url("https://example..com/a", "https://example..com/a");
+	check_url("https://.example.com/a", "https://.example.com/a");
+	check_url("https://example.com/a/../b", "https://example.com/b");
+	check_url("https://example.com/a/..", "https://example.com/");
+	check_url("https://example.com/.a/b.c/d.", "https://example.com/.a/b.c/d.");
+	check_url("https://example.com/a?u=/./b/../c", "https://example.com/a?u=/./b/../c");
+	check_url("https://example.com/a/%2e%2e/b", "https://example.com/a/%2e%2e/b");
+	check_url("https://example.com//a//b", "https://example.com//a//b");
+	check_url("https://example.com/a?b?c=d&e=/f", "https://example.com/a?b?c=d&e=/f");
+	check_url("https://example.com/a?utm_source=x", "https://example.com/a");
+	check_url("https://example.com/a?utm_source=x#f?g", "https://example.com/a");
+	check_url("https://example.com/a#f#g[h]{i}", "https://example.com/a");
+	check_url("https://example.com/a#f g", NULL);
+	check_url("https://example.com/a\"b", "https://example.com/a\"b");
+	check_url("https://example.com/a<b>", "https://example.com/a<b>");
+	check_url("https://example.com/a-b_c~d!$&'()*+,;=:@e",
+		  "https://example.com/a-b_c~d!$&'()*+,;=:@e");
+	check_url("https://exa_mple.com/a", "https://exa_mple.com/a");
+	check_url("https://example.com", "https://example.com/");
+	check_url("https://example.com?", "https://example.com/");
+	check_url("https://example.com:443", "https://example.com/");
 	/* Not absolute http(s) URLs. */
 	check_url("ftp://example.com/file", NULL);
 	check_url("javascript:alert(1)", NULL);

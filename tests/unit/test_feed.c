@@ -151,11 +151,14 @@ static void test_fields_per_item(void **state)
 		   "<item><title>Quatrième</title><media:description>Média</media:description>"
 		   "</item>\n"
 		   "<item><title>Cinquième &amp;amp; fin</title></item>\n"
+		   /* a guid that is no permalink, then one that is: the second is the link */
+		   "<item><guid isPermaLink=\"false\">https://ex.fr/6</guid></item>\n"
+		   "<item><guid>https://ex.fr/7</guid></item>\n"
 		   "</channel></rss>\n",
 		   long_desc.p);
 	struct feed_doc *doc = parse_str(xml.p);
 	assert_str(doc->title, "Canal gras");
-	assert_int_equal(doc->nitems, 5);
+	assert_int_equal(doc->nitems, 7);
 	long_desc.p[long_desc.len - 1] = '\0'; /* the trailing space is trimmed */
 	assert_str(doc->items[0].title, "Premier");
 	assert_str(doc->items[0].summary, long_desc.p);
@@ -171,6 +174,10 @@ static void test_fields_per_item(void **state)
 	assert_str(doc->items[3].content, "Média");
 	assert_str(doc->items[4].title, "Cinquième & fin");
 	assert_null(doc->items[4].content);
+	assert_str(doc->items[5].id, "https://ex.fr/6");
+	assert_null(doc->items[5].link);
+	assert_str(doc->items[6].id, "https://ex.fr/7");
+	assert_str(doc->items[6].link, "https://ex.fr/7");
 	feed_doc_free(doc);
 	buf_free(&xml);
 	buf_free(&long_desc);
@@ -323,6 +330,60 @@ static void test_namespaces(void **state)
 	    "</channel></rss>");
 	assert_str(doc->link, "http://right/");
 	assert_int_equal(doc->nitems, 0);
+	feed_doc_free(doc);
+}
+
+/*
+ * What libxml2's tree made of the document, which the parser's SAX events are read as: an
+ * element whose prefix is bound to no namespace is named by its qualified name (and so is no
+ * RSS element), an attribute whose prefix is bound to none is not the attribute of that local
+ * name, an empty element ("<img/>", "<p/>") has no end tag in the XHTML re-serialised, the
+ * references in an attribute value are read (those in text are dropped).
+ */
+static void test_tree_reading(void **state)
+{
+	(void)state;
+	const char *rss = "<rss version=\"2.0\"><channel><title>T</title>\n"
+			  "<item><x:title>Préfixe</x:title><title x:type=\"html\">Vrai</title>"
+			  "<dc:creator>A</dc:creator>"
+			  "<guid x:isPermaLink=\"false\">http://ex.fr/g1</guid></item>\n"
+			  "<item><guid isPermaLink=\"false\">http://ex.fr/g2</guid></item>\n"
+			  "</channel></rss>";
+	struct feed_doc *doc = parse_str(rss);
+	assert_int_equal(doc->nitems, 2);
+	assert_str(doc->items[0].title, "Vrai");
+	assert_null(doc->items[0].author);
+	assert_str(doc->items[0].link, "http://ex.fr/g1"); /* x:isPermaLink is not isPermaLink */
+	assert_null(doc->items[1].link);
+	feed_doc_free(doc);
+
+	const char *atom =
+	    "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:base=\"http://ex.fr/a/b/\">"
+	    "<title>F</title>\n"
+	    "<entry xml:base=\"c/\"><id>1</id><link href=\"d.html?x=1&amp;y=2\"/>"
+	    "<title type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">Un<img/>deux<br/>"
+	    "trois<span/>quatre<hr></hr>cinq</div></title>\n"
+	    "<content type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\"><p>a<img "
+	    "src=\"x\"/>b</p><p/>c<br/><br/>d</div></content></entry>\n"
+	    "</feed>";
+	doc = parse_str(atom);
+	assert_int_equal(doc->nitems, 1);
+	assert_str(doc->items[0].link, "http://ex.fr/a/b/c/d.html?x=1&y=2");
+	assert_str(doc->items[0].title, "Un deux troisquatre cinq");
+	assert_str(doc->items[0].content, "a b\nc\nd");
+	feed_doc_free(doc);
+
+	/* References in attribute values: to characters, to entities (read within entities) */
+	const char *ents =
+	    "<!DOCTYPE feed [<!ENTITY foo \"bar\"><!ENTITY e \"x&foo;y&#38;#38;z\">]>\n"
+	    "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>F</title>\n"
+	    "<entry><id>1</id><link rel=\"altern&#97;te\" "
+	    "href=\"http://ex.fr/&e;.html?a=1&amp;b=&foo;\"/><title>T &foo; U</title></entry>\n"
+	    "</feed>";
+	doc = parse_str(ents);
+	assert_int_equal(doc->nitems, 1);
+	assert_str(doc->items[0].link, "http://ex.fr/xbary&z.html?a=1&b=bar");
+	assert_str(doc->items[0].title, "T U");
 	feed_doc_free(doc);
 }
 
@@ -1242,6 +1303,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_atom10),
 	    cmocka_unit_test(test_atom03),
 	    cmocka_unit_test(test_namespaces),
+	    cmocka_unit_test(test_tree_reading),
 	    cmocka_unit_test(test_xml_base),
 	    cmocka_unit_test(test_encodings),
 	    cmocka_unit_test(test_entities),
