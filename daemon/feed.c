@@ -14,12 +14,10 @@
  *     non-ASCII characters, and the content of CDATA sections, is decoded by tidy and kept
  *     aside, the reader reading a short mark in its place (see side_text), unless that reading
  *     turns out broken (the text and sections are then copied as they are).
- *  3. read: libxml2's push parser with XML_PARSE_NONET | XML_PARSE_RECOVER, never
- *     XML_PARSE_NOENT, no DTD loading, no XML_PARSE_HUGE, its SAX events read as its streaming
- *     xmlReader's nodes were (fed the same blocks, so that errors fall at the same places), with
- *     no tree built: the reader built one node by node and freed it behind itself, two fifths of
- *     its time. Entities declared in the document are dropped, never expanded. When the XML is
- *     still broken the parse stops at the damage and the items completed before it are kept.
+ *  3. read: libxml2's xmlReader (streaming) with XML_PARSE_NONET | XML_PARSE_RECOVER, never
+ *     XML_PARSE_NOENT, no DTD loading, no XML_PARSE_HUGE. Entities declared in the document come
+ *     out as entity reference nodes and are dropped, never expanded. When the XML is still broken
+ *     the reader stops at the damage and the items completed before it are kept.
  * Elements are matched by namespace URI and local name, never by prefix.
  */
 #include "feed.h"
@@ -40,10 +38,9 @@
 #include <strings.h>
 
 #include <libxml/HTMLparser.h>
-#include <libxml/SAX2.h>
-#include <libxml/entities.h>
 #include <libxml/parserInternals.h>
 #include <libxml/uri.h>
+#include <libxml/xmlreader.h>
 
 /* Raw bytes kept for an HTML field before it is turned into text (markup costs bytes). */
 #define RAW_HTML_MAX (4 * (size_t)VEILLE_MAX_TEXT)
@@ -147,28 +144,8 @@ struct side {
 	struct buf scratch; /* a text node with its marks replaced */
 };
 
-enum pass_result { PASS_OK, PASS_BROKEN, PASS_TOO_DEEP, PASS_NO_ROOT, PASS_NOT_FEED };
-
-/* An xml:base attribute of an open element. */
-struct xbase {
-	int depth;
-	xmlChar *uri;
-};
-
 struct parser {
-	xmlParserCtxtPtr ctxt;
-	enum pass_result res; /* PASS_OK, or why the pass stopped early */
-	bool root;	      /* the root element was read */
-	bool empty;	      /* the element just started is empty ("<x/>"): its end is not read */
-	int depth;	      /* depth of the innermost open element, -1 outside the root */
-	const xmlChar **atts; /* the attributes of the element being started, 5 pointers each */
-	int natts;
-	struct buf text;     /* character data not yet handed to the capture */
-	struct xbase *bases; /* the xml:base attributes of the open elements, outermost first */
-	size_t nbases, bases_cap;
-	xmlChar *base; /* what base_of returned last */
-	char *err;     /* run_pass's */
-	size_t errlen;
+	xmlTextReaderPtr r;
 	struct feed_doc *doc;
 	struct side *side; /* the texts of the marks (none in a plain reading) */
 	size_t items_cap;
@@ -1063,9 +1040,8 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 
 static void reader_error_cb(void *arg, xmlErrorPtr e)
 {
-	xmlParserCtxtPtr ctxt = arg; /* the parser's user data: itself */
-	struct parser *p = ctxt ? ctxt->_private : NULL;
-	if (!e || !p || p->error[0])
+	struct parser *p = arg;
+	if (!e || p->error[0])
 		return;
 	snprintf(p->error, sizeof(p->error), "%s", e->message ? e->message : "XML error");
 	size_t l = strlen(p->error);
@@ -1097,87 +1073,9 @@ static void record_free(struct record *rec)
 		buf_free(&rec->raw[i]);
 }
 
-#define ATTR_LEVELS 8		      /* entities read within entities, at most */
-#define ATTR_MAX    ((size_t)1 << 20) /* bytes of an attribute value read, at most */
-
-/*
- * Appends v[0..end), part of an attribute value, to b as a tree's reading of it gives it.
- * libxml2's parser hands a '&' (written "&amp;" or "&#38;") on as "&#38;", and a reference to an
- * entity the document declares as it is; the tree reads a character reference as its character
- * and a reference as the text of its entity, read the same way (references to no entity are
- * nothing). An attribute's expansion that libxml2 finds too large breaks the document before
- * its element is read; the bounds here are only a backstop.
- */
-static void attr_decode(struct parser *p, const xmlChar *v, const xmlChar *end, int level,
-			struct buf *b)
-{
-	const xmlChar *amp;
-	while ((amp = memchr(v, '&', (size_t)(end - v))) && b->len < ATTR_MAX) {
-		buf_append(b, v, (size_t)(amp - v));
-		const xmlChar *semi = memchr(amp, ';', (size_t)(end - amp));
-		if (!semi) {
-			v = amp;
-			break;
-		}
-		size_t n = (size_t)(semi - amp) - 1;
-		v = semi + 1;
-		if (n > 1 && amp[1] == '#') {
-			bool hex = amp[2] == 'x';
-			unsigned long c = 0;
-			for (const xmlChar *d = amp + 2 + hex; d < semi && c < 0x110000; d++)
-				c = c * (hex ? 16 : 10) +
-				    (unsigned long)(*d <= '9' ? *d - '0' : (*d | 0x20) - 'a' + 10);
-			char u[4];
-			if (c > 0 && c < 0x110000)
-				buf_append(b, u, utf8_encode(c, u));
-			continue;
-		}
-		char name[64];
-		if (n == 0 || n >= sizeof(name) || !p->ctxt->myDoc)
-			continue;
-		memcpy(name, amp + 1, n);
-		name[n] = '\0';
-		xmlEntityPtr e = xmlGetDocEntity(p->ctxt->myDoc, (const xmlChar *)name);
-		if (!e || !e->content)
-			continue;
-		const xmlChar *t = e->content, *te = t + strlen((const char *)t);
-		if (e->etype == XML_INTERNAL_PREDEFINED_ENTITY)
-			buf_append(b, t, (size_t)(te - t));
-		else if (level < ATTR_LEVELS)
-			attr_decode(p, t, te, level + 1, b);
-	}
-	if (b->len < ATTR_MAX)
-		buf_append(b, v, (size_t)(end - v));
-}
-
-/* The value v[0..end) of an attribute as a tree would hold it (new memory, freed with xmlFree). */
-static char *attr_value(struct parser *p, const xmlChar *v, const xmlChar *end)
-{
-	if (!memchr(v, '&', (size_t)(end - v)))
-		return (char *)xmlStrndup(v, (int)(end - v));
-	struct buf b = {0};
-	attr_decode(p, v, end, 0, &b);
-	xmlChar *r = xmlStrndup((const xmlChar *)(b.p ? b.p : ""), (int)b.len);
-	buf_free(&b);
-	return (char *)r;
-}
-
-/* The attribute name in namespace uri (NULL: none) of the element being started, as new memory
- * (freed with xmlFree), or NULL. */
-static char *attr_ns(struct parser *p, const char *name, const char *uri)
-{
-	for (int i = 0; i < p->natts; i++) {
-		const xmlChar **a = p->atts + 5 * i; /* local name, prefix, URI, value, end */
-		if (strcmp((const char *)a[0], name) == 0 &&
-		    (uri ? a[2] && strcmp((const char *)a[2], uri) == 0 : !a[1]))
-			return attr_value(p, a[3], a[4]);
-	}
-	return NULL;
-}
-
 static char *attr(struct parser *p, const char *name)
 {
-	return attr_ns(p, name, NULL);
+	return (char *)xmlTextReaderGetAttribute(p->r, (const xmlChar *)name);
 }
 
 /* The type of an Atom text construct (and Atom 0.3's mode="escaped"/"xml"). */
@@ -1209,7 +1107,7 @@ static void capture_start(struct parser *p, enum slot slot, enum kind kind, size
 	c->active = true;
 	c->slot = slot;
 	c->kind = kind;
-	c->depth = p->depth;
+	c->depth = xmlTextReaderDepth(p->r);
 	c->limit = limit;
 	buf_reset(&c->b);
 }
@@ -1262,38 +1160,10 @@ static size_t scheme_len(const char *s)
 	return k > 0 && alpha && s[k] == ':' ? k + 1 : 0;
 }
 
-/* The base URI of the element being read, for resolve(): what libxml2's xmlNodeGetBase makes of
- * the xml:base attributes of it and its ancestors and of the document's URL. */
+/* The base URI of the reader's current node, for resolve(). */
 static const char *base_of(struct parser *p)
 {
-	xmlChar *base = NULL;
-	xmlFree(p->base);
-	p->base = NULL;
-	for (size_t i = p->nbases; i-- > 0;) {
-		if (p->bases[i].depth > p->depth)
-			continue;
-		const xmlChar *uri = p->bases[i].uri;
-		if (base) {
-			xmlChar *b = xmlBuildURI(base, uri);
-			xmlFree(base);
-			base = b;
-			if (!base)
-				return NULL;
-		} else {
-			base = xmlStrdup(uri);
-		}
-		if (!xmlStrncmp(base, BAD_CAST "http://", 7) ||
-		    !xmlStrncmp(base, BAD_CAST "ftp://", 6) ||
-		    !xmlStrncmp(base, BAD_CAST "urn:", 4))
-			return (const char *)(p->base = base);
-	}
-	const xmlChar *url = p->ctxt->myDoc ? p->ctxt->myDoc->URL : NULL;
-	if (url) {
-		xmlChar *b = base ? xmlBuildURI(base, url) : xmlStrdup(url);
-		xmlFree(base);
-		base = b;
-	}
-	return (const char *)(p->base = base);
+	return (const char *)xmlTextReaderConstBaseUri(p->r);
 }
 
 /* Resolves the reference ref (new memory, which it takes) against the base URI of the reader's
@@ -1447,49 +1317,51 @@ static const char *side_expand(struct side *sd, const char *v, size_t *n)
 	return b->p;
 }
 
-/* Hands the character data gathered since the last element's start or end to the open capture:
- * one text node (marks are never cut in two there, as they may be between two calls of
- * text_cb). */
-static void text_flush(struct parser *p)
+/* Feeds one node (of the given type, at depth) to the open capture. */
+static void capture_node(struct parser *p, int type, int depth)
 {
 	struct capture *c = &p->cap;
-	if (!p->text.len)
+	switch (type) {
+	case XML_READER_TYPE_END_ELEMENT:
+		if (depth <= c->depth) {
+			capture_end(p);
+			return;
+		}
+		if (c->kind != K_TEXT) {
+			const char *name = (const char *)xmlTextReaderConstLocalName(p->r);
+			cap_put(c, "</", 2);
+			cap_put(c, name, strlen(name));
+			cap_put(c, ">", 1);
+		}
 		return;
-	const char *v = p->text.p;
-	size_t n = p->text.len;
-	if (p->side->n)
-		v = side_expand(p->side, v, &n);
-	if (c->kind == K_XHTML)
-		cap_put_escaped(c, v);
-	else
-		cap_put(c, v, n);
-	buf_reset(&p->text);
-}
-
-/* The start of an element inside the open capture: markup in HTML and XHTML. */
-static void capture_element(struct parser *p, const char *name, bool empty)
-{
-	struct capture *c = &p->cap;
-	if (c->kind == K_TEXT)
+	case XML_READER_TYPE_ELEMENT:
+		if (c->kind != K_TEXT) {
+			const char *name = (const char *)xmlTextReaderConstLocalName(p->r);
+			bool empty = xmlTextReaderIsEmptyElement(p->r) != 0;
+			cap_put(c, "<", 1);
+			cap_put(c, name, strlen(name));
+			cap_put(c, empty ? "/>" : ">", empty ? 2 : 1);
+		}
 		return;
-	cap_put(c, "<", 1);
-	cap_put(c, name, strlen(name));
-	cap_put(c, empty ? "/>" : ">", empty ? 2 : 1);
-}
-
-/* The end of an element (at depth) inside the open capture, or of the capture's own. */
-static void capture_end_element(struct parser *p, const char *name, int depth)
-{
-	struct capture *c = &p->cap;
-	if (depth <= c->depth) {
-		capture_end(p);
+	case XML_READER_TYPE_TEXT:
+	case XML_READER_TYPE_CDATA:
+	case XML_READER_TYPE_WHITESPACE:
+	case XML_READER_TYPE_SIGNIFICANT_WHITESPACE: {
+		const char *v = (const char *)xmlTextReaderConstValue(p->r);
+		if (!v)
+			return;
+		size_t n = strlen(v);
+		if (p->side->n)
+			v = side_expand(p->side, v, &n);
+		if (c->kind == K_XHTML)
+			cap_put_escaped(c, v);
+		else
+			cap_put(c, v, n);
 		return;
 	}
-	if (c->kind == K_TEXT)
-		return;
-	cap_put(c, "</", 2);
-	cap_put(c, name, strlen(name));
-	cap_put(c, ">", 1);
+	default:
+		return; /* comments, PIs, entity references (never expanded) */
+	}
 }
 
 /* The text of rec's raw slot, NULL when it is empty. */
@@ -1732,7 +1604,8 @@ static void element(struct parser *p, enum ns ns, const char *name, int depth, b
 	if (is_item) {
 		record_clear(&p->item);
 		if (doc->format == FEED_FORMAT_RDF) {
-			char *about = attr_ns(p, "about", RDF_NS);
+			char *about = (char *)xmlTextReaderGetAttributeNs(
+			    p->r, (const xmlChar *)"about", (const xmlChar *)RDF_NS);
 			if (about)
 				p->item.v[S_ID] =
 				    clean_text(about, strlen(about), VEILLE_MAX_SHORT);
@@ -1875,226 +1748,72 @@ static size_t root_tag_end(const char *s, size_t len)
 	return 0;
 }
 
-/* The parser of a SAX callback's context; NULL once the pass stopped, and for the parse libxml2
- * makes of the text of an entity the document declares (to check it), whose content the tree
- * kept under an entity reference, which feed_parse never reads. */
-static struct parser *parser_of(void *ctx)
-{
-	xmlParserCtxtPtr ctxt = ctx;
-	struct parser *p = ctxt ? ctxt->_private : NULL;
-	return p && p->ctxt == ctxt && p->res == PASS_OK ? p : NULL;
-}
+enum pass_result { PASS_OK, PASS_BROKEN, PASS_TOO_DEEP, PASS_NO_ROOT, PASS_NOT_FEED };
 
-/* Stops the pass early, for res. */
-static void pass_stop(struct parser *p, enum pass_result res)
-{
-	p->res = res;
-	xmlStopParser(p->ctxt);
-}
-
-/* True when the document is broken (a well-formedness error, not a namespace one): the pass
- * stops at the first, as xmlReader stops reading there. */
-static bool pass_broken(struct parser *p)
-{
-	if (p->ctxt->wellFormed)
-		return false;
-	pass_stop(p, PASS_BROKEN);
-	return true;
-}
-
-/* The name of an element as the tree holds it: its local name, or its qualified name when its
- * prefix is bound to no namespace. */
-static const char *name_of(struct parser *p, const xmlChar *localname, const xmlChar *prefix,
-			   const xmlChar *uri)
-{
-	const xmlChar *q = prefix && !uri ? xmlDictQLookup(p->ctxt->dict, prefix, localname) : NULL;
-	return (const char *)(q ? q : localname);
-}
-
-/* Notes the xml:base attribute of the element being started (at depth), if any. */
-static void base_push(struct parser *p, int depth)
-{
-	char *uri = attr_ns(p, "base", (const char *)XML_XML_NAMESPACE);
-	if (!uri)
-		return;
-	if (p->nbases == p->bases_cap) {
-		p->bases_cap = p->bases_cap ? 2 * p->bases_cap : 4;
-		p->bases = xreallocarray(p->bases, p->bases_cap, sizeof(*p->bases));
-	}
-	p->bases[p->nbases++] = (struct xbase){.depth = depth, .uri = (xmlChar *)uri};
-}
-
-/* Forgets the xml:base of the element (at depth) that ends. */
-static void base_pop(struct parser *p, int depth)
-{
-	if (p->nbases && p->bases[p->nbases - 1].depth == depth)
-		xmlFree(p->bases[--p->nbases].uri);
-}
-
-static void start_cb(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
-		     int nb_namespaces, const xmlChar **nss, int nb_attributes, int nb_defaulted,
-		     const xmlChar **attributes)
-{
-	(void)nb_namespaces;
-	(void)nss;
-	(void)nb_defaulted;
-	struct parser *p = parser_of(ctx);
-	if (!p || pass_broken(p))
-		return;
-	if (p->cap.active)
-		text_flush(p);
-	int depth = ++p->depth;
-	if (depth > VEILLE_MAX_DEPTH) {
-		pass_stop(p, PASS_TOO_DEEP);
-		return;
-	}
-	/* Empty ("<x/>") as xmlReader tells it: the parser stands on the "/>" as it hands the
-	 * element on */
-	const xmlChar *cur = p->ctxt->input ? p->ctxt->input->cur : NULL;
-	p->empty = cur && cur[0] == '/' && cur[1] == '>';
-	p->atts = attributes;
-	p->natts = nb_attributes;
-	base_push(p, depth);
-	const char *name = name_of(p, localname, prefix, uri);
-	if (p->cap.active) {
-		capture_element(p, name, p->empty);
-	} else {
-		enum ns ns = ns_of(uri);
-		if (!p->root) {
-			p->root = true;
-			if (!root_element(p, ns, name, p->err, p->errlen)) {
-				pass_stop(p, PASS_NOT_FEED);
-				p->atts = NULL;
-				p->natts = 0;
-				return;
-			}
-		}
-		element(p, ns, name, depth, p->empty);
-	}
-	p->atts = NULL;
-	p->natts = 0;
-}
-
-static void end_cb(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
-{
-	struct parser *p = parser_of(ctx);
-	if (!p || pass_broken(p))
-		return;
-	int depth = p->depth;
-	if (p->empty) { /* xmlReader reads no end of an empty element */
-		p->empty = false;
-	} else if (p->cap.active) {
-		text_flush(p);
-		capture_end_element(p, name_of(p, localname, prefix, uri), depth);
-	} else {
-		end_element(p, depth);
-	}
-	base_pop(p, depth);
-	p->depth--;
-}
-
-/* Character data, CDATA sections included: gathered for the open capture (a text node of
- * xmlReader may come in several calls), dropped outside one. */
-static void text_cb(void *ctx, const xmlChar *s, int len)
-{
-	struct parser *p = parser_of(ctx);
-	if (!p || pass_broken(p))
-		return;
-	if (p->depth + 1 > VEILLE_MAX_DEPTH) { /* the depth of the text node */
-		pass_stop(p, PASS_TOO_DEEP);
-		return;
-	}
-	if (p->cap.active && len > 0)
-		buf_append(&p->text, s, (size_t)len);
-}
-
-/* An entity reference: dropped, never expanded. */
-static void reference_cb(void *ctx, const xmlChar *name)
-{
-	(void)ctx;
-	(void)name;
-}
-
-#define READER_BLOCK 512 /* xmlReader's CHUNK_SIZE */
-
-/* Hands s[0..n) to the parser; false when the document broke, or the pass stopped. */
-static bool push(struct parser *p, const char *s, size_t n, bool end)
-{
-	return xmlParseChunk(p->ctxt, s, (int)n, end) == 0 && p->ctxt->wellFormed &&
-	       p->res == PASS_OK;
-}
-
-/* Runs libxml2's parser over s[0..len), appending items to p->doc. Its SAX events are read as
- * xmlReader's nodes were: the parse stops at the first error that breaks the document, a
- * text node is the character data between two element starts or ends, an empty element has
- * no end, entity references and comments are dropped. No tree is built (but for the DTD, which
- * holds the entities the document declares). */
+/* Runs the reader over s[0..len), appending items to p->doc. */
 static enum pass_result run_pass(struct parser *p, const char *s, size_t len, const char *url,
 				 char *err, size_t errlen)
 {
-	xmlSAXHandler sax;
-	memset(&sax, 0, sizeof(sax));
-	xmlSAXVersion(&sax, 2);
-	sax.startElement = NULL;
-	sax.endElement = NULL;
-	sax.startElementNs = start_cb;
-	sax.endElementNs = end_cb;
-	sax.characters = text_cb;
-	sax.ignorableWhitespace = text_cb;
-	sax.cdataBlock = text_cb;
-	sax.reference = reference_cb;
-	sax.comment = NULL;
-	sax.processingInstruction = NULL;
-	sax.serror = reader_error_cb;
-	/* Pushed as xmlReaderForMemory pushes it (where libxml2 finds an error, which salvage
-	 * starts from, and which text it hands on before, depend on it): the first 4 bytes, blocks
-	 * of 512 while as much is left, the rest, nothing, and the end; no more after an error. */
-	size_t at = len >= 4 ? 4 : 0;
-	p->ctxt = xmlCreatePushParserCtxt(&sax, NULL, s, (int)at, url);
-	if (!p->ctxt)
+	p->r = xmlReaderForMemory(s, (int)len, url, "UTF-8",
+				  XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOERROR |
+				      XML_PARSE_NOWARNING | XML_PARSE_IGNORE_ENC |
+				      XML_PARSE_NOCDATA | XML_PARSE_COMPACT);
+	if (!p->r)
 		return PASS_NO_ROOT;
-	p->ctxt->_private = p;
-	xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_RECOVER | XML_PARSE_NOERROR |
-				       XML_PARSE_NOWARNING | XML_PARSE_IGNORE_ENC |
-				       XML_PARSE_NOCDATA | XML_PARSE_COMPACT);
-	/* As xmlReader's setup does: the encoding given (UTF-8) and its dictionary use */
-	xmlCharEncodingHandlerPtr utf8 = xmlFindCharEncodingHandler("UTF-8");
-	if (utf8)
-		xmlSwitchToEncoding(p->ctxt, utf8);
-	p->ctxt->parseMode = XML_PARSE_READER;
-	p->ctxt->dictNames = 1;
-	p->ctxt->docdict = 1;
+	xmlTextReaderSetStructuredErrorHandler(p->r, reader_error_cb, p);
 	p->error[0] = '\0';
 	p->error_line = p->error_col = 0;
 	p->item_depth = p->author_depth = -1;
 	p->channel_depth = -2;
 	p->cap.active = false;
-	p->res = PASS_OK;
-	p->root = p->empty = false;
-	p->depth = -1;
-	p->err = err;
-	p->errlen = errlen;
-	buf_reset(&p->text);
-	bool ok = true;
-	for (; ok && len - at >= READER_BLOCK; at += READER_BLOCK)
-		ok = push(p, s + at, READER_BLOCK, false);
-	if (ok && at < len)
-		ok = push(p, s + at, len - at, false);
-	if (ok && push(p, s + len, 0, false))
-		push(p, s + len, 0, true);
-	enum pass_result res = p->res;
-	if ((res == PASS_OK || res == PASS_BROKEN) && !p->root)
+	bool root = false;
+	enum pass_result res = PASS_OK;
+	int r;
+	while ((r = xmlTextReaderRead(p->r)) == 1) {
+		/* A text node is text to us, white space or not: the reader's node type, which
+		 * tells white space apart by looking for xml:space up the tree, is asked for the
+		 * others. */
+		xmlNodePtr node = xmlTextReaderCurrentNode(p->r);
+		int type =
+		    node && (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE)
+			? XML_READER_TYPE_TEXT
+			: xmlTextReaderNodeType(p->r);
+		int depth = xmlTextReaderDepth(p->r);
+		if (depth > VEILLE_MAX_DEPTH) {
+			res = PASS_TOO_DEEP;
+			break;
+		}
+		if (p->cap.active) {
+			capture_node(p, type, depth);
+			continue;
+		}
+		if (type == XML_READER_TYPE_ELEMENT) {
+			/* The element's own fields, which xmlTextReaderConstLocalName and
+			 * xmlTextReaderConstNamespaceUri return (the latter after looking the URI
+			 * up in the reader's dictionary) */
+			const char *name = (const char *)node->name;
+			enum ns ns = ns_of(node->ns ? node->ns->href : NULL);
+			bool empty = xmlTextReaderIsEmptyElement(p->r) == 1;
+			if (!name)
+				continue;
+			if (!root) {
+				root = true;
+				if (!root_element(p, ns, name, err, errlen)) {
+					res = PASS_NOT_FEED;
+					break;
+				}
+			}
+			element(p, ns, name, depth, empty);
+		} else if (type == XML_READER_TYPE_END_ELEMENT) {
+			end_element(p, depth);
+		}
+	}
+	if (res == PASS_OK && !root)
 		res = PASS_NO_ROOT;
-	else if (res == PASS_OK && !p->ctxt->wellFormed)
+	else if (res == PASS_OK && r != 0)
 		res = PASS_BROKEN;
-	xmlFreeDoc(p->ctxt->myDoc);
-	p->ctxt->myDoc = NULL;
-	xmlFreeParserCtxt(p->ctxt);
-	p->ctxt = NULL;
-	while (p->nbases)
-		xmlFree(p->bases[--p->nbases].uri);
-	xmlFree(p->base);
-	p->base = NULL;
+	xmlFreeTextReader(p->r);
+	p->r = NULL;
 	record_clear(&p->item);
 	return res;
 }
@@ -2286,8 +2005,6 @@ out:
 	record_free(&p.item);
 	record_free(&p.chan);
 	buf_free(&p.cap.b);
-	buf_free(&p.text);
-	free(p.bases);
 	buf_free(&clean);
 	side_free(&side);
 	feed_doc_free(p.doc);
