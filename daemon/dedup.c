@@ -1577,8 +1577,10 @@ static char *canonical_plain(const char *url)
 		return NULL;
 	size_t query = 0, end = i;
 	for (; url[end] && url[end] != '#'; end++) {
+		/* curl writes the hex digits of a query's escapes in lower case */
 		if (!url_plain_char((unsigned char)url[end]) ||
-		    (url[end] == '.' && url[end - 1] == '/' && !query))
+		    (url[end] == '.' && url[end - 1] == '/' && !query) ||
+		    (url[end] == '%' && query))
 			return NULL;
 		if (url[end] == '?' && !query)
 			query = end;

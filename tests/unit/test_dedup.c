@@ -367,6 +367,12 @@ static void test_canonical_url(void **state)
 	check_url("https://example.com", "https://example.com/");
 	check_url("https://example.com?", "https://example.com/");
 	check_url("https://example.com:443", "https://example.com/");
+	/* Escapes: a query's in lower case (curl's), a path's as they are. */
+	check_url("http://a.com/x?q=caf%C3%A9", "http://a.com/x?q=caf%c3%a9");
+	check_url("https://a.com/x?u=https%3A%2F%2Fb.fr&utm_medium=y",
+		  "https://a.com/x?u=https%3a%2f%2fb.fr");
+	check_url("https://a.com/caf%C3%A9/x?q=1", "https://a.com/caf%C3%A9/x?q=1");
+	check_url("https://a.com/x?q=%zz%4", "https://a.com/x?q=%zz%4");
 	/* Not absolute http(s) URLs. */
 	check_url("ftp://example.com/file", NULL);
 	check_url("javascript:alert(1)", NULL);
