@@ -16,8 +16,10 @@
  *     turns out broken (the text and sections are then copied as they are).
  *  3. read: libxml2's xmlReader (streaming) with XML_PARSE_NONET | XML_PARSE_RECOVER, never
  *     XML_PARSE_NOENT, no DTD loading, no XML_PARSE_HUGE. Entities declared in the document come
- *     out as entity reference nodes and are dropped, never expanded. When the XML is still broken
- *     the reader stops at the damage and the items completed before it are kept.
+ *     out as entity reference nodes and are dropped from text, never expanded; in attribute
+ *     values they are read as libxml2 reads them, within a bound on the work (attr_value). When
+ *     the XML is still broken the reader stops at the damage and the items completed before it
+ *     are kept.
  * Elements are matched by namespace URI and local name, never by prefix.
  */
 #include "feed.h"
