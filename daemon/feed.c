@@ -159,7 +159,7 @@ struct parser {
 	struct capture cap;
 	char error[160]; /* first error libxml2 reported */
 	int error_line, error_col;
-	size_t attr_visits; /* nodes visited reading attribute values in this pass (attr_text) */
+	size_t attr_visits; /* nodes visited reading attribute values in the document (attr_text) */
 };
 
 static enum ns ns_of(const xmlChar *uri)
@@ -1082,16 +1082,17 @@ static void record_free(struct record *rec)
  * by that entity's text, read the same way. libxml2 bounds what one reference expands to, not how
  * often the same nested entities are walked again: e2 made of a thousand &e1;, each a thousand
  * &e0; (empty), cost a million node visits at every read of an attribute that refers to e2, and a
- * 154 KB feed of such attributes took 75 s. The nodes visited in a pass are counted; past
- * ATTR_VISITS, references to declared entities read as nothing (the text around them stays).
- * ATTR_LEVELS bounds the nesting read.
+ * 154 KB feed of such attributes took 92 s. The nodes visited in a document (every pass of it) are
+ * counted: past ATTR_VISITS, a value made of more than one node reads as what was read before the
+ * bound (nothing, in later reads). ATTR_LEVELS bounds the nesting read (libxml2 refuses chains of
+ * ten entities in attributes).
  */
 #define ATTR_VISITS ((size_t)1 << 20)
 #define ATTR_LEVELS 40
 
 static void attr_text(struct parser *p, const xmlNode *n, int level, struct buf *b)
 {
-	for (; n; n = n->next) {
+	for (; n && p->attr_visits < ATTR_VISITS; n = n->next) {
 		p->attr_visits++;
 		if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
 			if (n->content)
@@ -1101,7 +1102,7 @@ static void attr_text(struct parser *p, const xmlNode *n, int level, struct buf 
 			if (!e) {
 				if (n->content)
 					buf_puts(b, (const char *)n->content);
-			} else if (level < ATTR_LEVELS && p->attr_visits < ATTR_VISITS) {
+			} else if (level < ATTR_LEVELS) {
 				attr_text(p, e->children, level + 1, b);
 			}
 		}
@@ -1227,7 +1228,9 @@ static size_t scheme_len(const char *s)
 
 /* The base URI of the reader's current node, for resolve(), as xmlNodeGetBase makes it of the
  * xml:base attributes of the node and its ancestors (read by attr_value) and of the document's
- * URL: new memory (freed with xmlFree), or NULL. */
+ * URL: new memory (freed with xmlFree), or NULL; NULL too when one of those attributes is longer
+ * than a URL may be (no link resolved against it would be kept, and each link would copy and
+ * parse it again). */
 static xmlChar *base_of(struct parser *p)
 {
 	xmlNodePtr cur = xmlTextReaderCurrentNode(p->r);
@@ -1236,10 +1239,18 @@ static xmlChar *base_of(struct parser *p)
 	for (; cur; cur = cur->parent) {
 		if (cur->type != XML_ELEMENT_NODE)
 			continue;
-		xmlChar *b = (xmlChar *)attr_value(
-		    p, xmlHasNsProp(cur, (const xmlChar *)"base", XML_XML_NAMESPACE));
+		xmlAttrPtr a = xmlHasNsProp(cur, (const xmlChar *)"base", XML_XML_NAMESPACE);
+		const xmlNode *c = a && a->type == XML_ATTRIBUTE_NODE ? a->children : NULL;
+		if (c && !c->next && c->content &&
+		    strnlen((const char *)c->content, VEILLE_MAX_URL + 1) > VEILLE_MAX_URL)
+			goto too_long; /* without copying it at every link */
+		xmlChar *b = (xmlChar *)attr_value(p, a);
 		if (!b)
 			continue;
+		if (strlen((const char *)b) > VEILLE_MAX_URL) {
+			xmlFree(b);
+			goto too_long;
+		}
 		if (base) {
 			xmlChar *nb = xmlBuildURI(base, b);
 			xmlFree(base);
@@ -1262,6 +1273,9 @@ static xmlChar *base_of(struct parser *p)
 	xmlChar *nb = xmlBuildURI(base, doc->URL);
 	xmlFree(base);
 	return nb;
+too_long:
+	xmlFree(base);
+	return NULL;
 }
 
 /* Resolves the reference ref (new memory, which it takes) against the base URI of the reader's
@@ -1861,7 +1875,6 @@ static enum pass_result run_pass(struct parser *p, const char *s, size_t len, co
 	xmlTextReaderSetStructuredErrorHandler(p->r, reader_error_cb, p);
 	p->error[0] = '\0';
 	p->error_line = p->error_col = 0;
-	p->attr_visits = 0;
 	p->item_depth = p->author_depth = -1;
 	p->channel_depth = -2;
 	p->cap.active = false;
