@@ -1623,10 +1623,11 @@ static inline bool tok_stop_has(const struct tok_module *m, struct tok_stop_key 
 	return false;
 }
 
-/* Whether the folded token w[0..n) stays out of the index; w[0..TOK_STOP_MAX) is readable. */
-static inline bool tok_dropped(const struct tok *t, const char *w, int n, bool drop)
+/* Whether the folded token w[0..n) stays out of the index in this call (t->drop);
+ * w[0..TOK_STOP_MAX) is readable. */
+static inline bool tok_dropped(const struct tok *t, const char *w, int n)
 {
-	return drop && n <= TOK_STOP_MAX && tok_stop_has(t->m, tok_stop_key(w, n));
+	return t->drop && n <= TOK_STOP_MAX && tok_stop_has(t->m, tok_stop_key(w, n));
 }
 
 /* tok_stop_key of a word from anywhere (copied, so that nothing past it is read); false when it
@@ -1718,7 +1719,7 @@ static inline int tok_block16(struct tok *t, void *ctx, const unsigned char *z, 
 			*ret_more = lim == 16 && s > 0;
 			return s;
 		}
-		if (!tok_dropped(t, t->buf + s, e - s, t->drop) &&
+		if (!tok_dropped(t, t->buf + s, e - s) &&
 		    (*ret_rc = emit(ctx, 0, t->buf + s, e - s, i + s, i + e)) != SQLITE_OK)
 			return e;
 		a &= ~0u << e;
@@ -1826,7 +1827,7 @@ static int tok_run(struct tok *t, void *ctx, int flags, const char *text, int n,
 			i = start;
 			goto slow;
 		}
-		if (!tok_dropped(t, t->buf, o, t->drop))
+		if (!tok_dropped(t, t->buf, o))
 			rc = emit(ctx, 0, t->buf, o, start, i);
 		continue;
 	slow:;
