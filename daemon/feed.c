@@ -472,9 +472,30 @@ static int predef_index(const char *name)
 	return -1;
 }
 
+/*
+ * Bounds on what libxml2 is handed, for work it does in more than proportion to the bytes:
+ *  - TIDY_REFS: references to entities the document may declare, per document. libxml2 keeps a
+ *    node for each one in the tree of the element that holds it (about 170 bytes): 2.6 million
+ *    of them in a 7.8 MB feed took 450 MB. Past the bound they are dropped, which text does with
+ *    them anyway (they are never expanded there); an attribute value loses them.
+ *  - TIDY_ATTRS: attributes (and namespace declarations) of one start tag. libxml2 2.9.14 adds
+ *    each one to the element by walking the list of those before it: 100,000 attributes in a
+ *    1 MB feed held a worker for 100 s. The attributes past the bound are dropped, the tag kept.
+ *  - TIDY_SUBSET: the bytes of the internal DTD subset. libxml2 makes nodes of a declared
+ *    entity's value, references included, when it is first referred to: one entity of 2.5
+ *    million references took 447 MB. A longer subset is dropped (the DOCTYPE kept without it),
+ *    and the document read as one that declares no entity.
+ * A real feed comes nowhere near either (a root element declares a few dozen namespaces).
+ */
+#define TIDY_REFS   4096
+#define TIDY_ATTRS  256
+#define TIDY_SUBSET ((size_t)64 << 10)
+
 /* Handles the '&' at s[0] (n bytes left); appends its replacement and returns bytes used. With
- * side, a reference to a character of the marks' range sets side->clash. */
-static size_t tidy_amp(const char *s, size_t n, bool has_subset, struct side *side, struct buf *out)
+ * side, a reference to a character of the marks' range sets side->clash. *refs counts the
+ * references left to the parser (TIDY_REFS). */
+static size_t tidy_amp(const char *s, size_t n, bool has_subset, size_t *refs, struct side *side,
+		       struct buf *out)
 {
 	struct amp a;
 	amp_scan(s, n, &a);
@@ -488,17 +509,20 @@ static size_t tidy_amp(const char *s, size_t n, bool has_subset, struct side *si
 		return a.len;
 	}
 	if (a.kind == AMP_NAME) {
-		const htmlEntityDesc *e;
+		unsigned v;
 		if (predef_index(a.name) >= 0) {
 			buf_append(out, s, a.len);
 			return a.len;
 		}
-		if ((e = htmlEntityLookup((const xmlChar *)a.name))) {
-			buf_printf(out, "&#%u;", e->value);
+		if ((v = html_entity_value(a.name))) {
+			buf_printf(out, "&#%u;", v);
 			return a.len;
 		}
 		if (has_subset) { /* may be declared: left to the parser, never expanded */
-			buf_append(out, s, a.len);
+			if (*refs < TIDY_REFS) {
+				++*refs;
+				buf_append(out, s, a.len);
+			}
 			return a.len;
 		}
 	}
@@ -597,15 +621,15 @@ static size_t side_amp(const char *s, size_t n, bool has_subset, unsigned long *
 		return a.len;
 	}
 	if (a.kind == AMP_NAME) {
-		const htmlEntityDesc *e;
+		unsigned v;
 		int k = predef_index(a.name);
 		if (k >= 0) {
 			*ret_c = (unsigned char)xml_predef[k].c;
 			return a.len;
 		}
-		if ((e = htmlEntityLookup((const xmlChar *)a.name))) {
-			*ret_c = e->value;
-			return xml_char_ok(e->value) ? a.len : 0;
+		if ((v = html_entity_value(a.name))) {
+			*ret_c = v;
+			return xml_char_ok(v) ? a.len : 0;
 		}
 		if (has_subset)
 			return 0; /* may be declared: an entity reference node */
@@ -891,6 +915,58 @@ static bool side_cdata(const char *s, size_t n, struct side *sd, struct buf *out
 	return true;
 }
 
+/* For the start tag whose '<' is just before s[i] and that ends at end (tag_end_at): where its
+ * attributes past the TIDY_ATTRS-th start, with in *ret_to where its closing ("/>" or ">", or
+ * the end of the document) starts; SIZE_MAX when it has no more. Attributes are counted by their
+ * quoted values. */
+static size_t attrs_cut(const char *s, size_t i, size_t end, size_t *ret_to)
+{
+	size_t k = 0, cut = SIZE_MAX;
+	for (size_t j = i; j < end; j++) {
+		if (s[j] != '"' && s[j] != '\'')
+			continue;
+		if (k++ == TIDY_ATTRS) {
+			cut = j;
+			break;
+		}
+		const char *q = memchr(s + j + 1, s[j], end - j - 1);
+		if (!q)
+			return SIZE_MAX;
+		j = (size_t)(q - s);
+	}
+	if (cut == SIZE_MAX)
+		return SIZE_MAX;
+	/* back to just past the last value kept */
+	while (s[cut - 1] != '"' && s[cut - 1] != '\'')
+		cut--;
+	size_t to = end;
+	if (to > cut && s[to - 1] == '>') {
+		to--;
+		if (to > cut && s[to - 1] == '/')
+			to--;
+	}
+	*ret_to = to;
+	return cut;
+}
+
+/* Copies s[from..to), part of a tag, into out as tidy does, but for a '<', always escaped. */
+static void tidy_span(const char *s, size_t from, size_t to, bool has_subset, size_t *refs,
+		      struct side *side, struct buf *out)
+{
+	for (size_t k = from; k < to;) {
+		char c = s[k];
+		if (c == '&') {
+			k += tidy_amp(s + k, to - k, has_subset, refs, side, out);
+			continue;
+		}
+		if (c == '<')
+			buf_puts(out, "&lt;");
+		else
+			put(out, forbidden_control((unsigned char)c) ? " " : &c, 1);
+		k++;
+	}
+}
+
 /* Copies s[0..n) (UTF-8) into out, mending what the reader would stop at. With side, the text
  * between tags and the content of CDATA sections may be kept there and marked (side_text,
  * side_cdata). */
@@ -911,6 +987,9 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 	 * Anything odd (a '<' inside a tag) ends the conversions: the rest is copied plainly. */
 	size_t tag_end = 0, text_at = SIZE_MAX;
 	bool content = false;
+	/* References left to the parser (TIDY_REFS); without marking, the end of the last tag
+	 * whose attributes were counted (TIDY_ATTRS). */
+	size_t refs = 0, counted_to = 0;
 	while (i < n) {
 		if (marking && i == text_at) {
 			size_t k = side_text(s + i, n - i, has_subset, side, out);
@@ -961,7 +1040,7 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 			break;
 		char c = s[i];
 		if (c == '&') {
-			i += tidy_amp(s + i, n - i, has_subset, side, out);
+			i += tidy_amp(s + i, n - i, has_subset, &refs, side, out);
 			continue;
 		}
 		if (c != '<') { /* a control (the run stops at them), a line end mostly */
@@ -977,8 +1056,26 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 			/* a tag, the most common by far: the sections below start "<!" or "<?" */
 			put(out, "<", 1);
 			i++;
+			/* Each tag's attributes are counted from where the scan of the one
+			 * before ended, never from inside it: the scans stay linear. */
+			size_t end, cut, to;
 			if (marking)
-				tag_end = tag_end_at(s, n, i);
+				end = tag_end = tag_end_at(s, n, i);
+			else if (i >= counted_to)
+				end = counted_to = tag_end_at(s, n, i);
+			else
+				continue;
+			if (end - i > 3 * (size_t)TIDY_ATTRS &&
+			    (cut = attrs_cut(s, i, end, &to)) != SIZE_MAX) {
+				tidy_span(s, i, cut, has_subset, &refs, side, out);
+				tidy_span(s, to, end, has_subset, &refs, side, out);
+				i = end;
+				if (marking) { /* as at the end of any tag, below */
+					tag_end = 0;
+					text_at = i;
+					content = true;
+				}
+			}
 			continue;
 		}
 		const char *endmark = NULL;
@@ -1001,7 +1098,7 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 		}
 		if (left >= 9 && strncasecmp(rest, "<!DOCTYPE", 9) == 0) {
 			/* The declaration, internal subset included, up to its closing '>'. */
-			size_t k = 9;
+			size_t k = 9, subset = 0; /* where the internal subset starts */
 			int brackets = 0;
 			char quote = 0;
 			for (; k < left; k++) {
@@ -1012,8 +1109,9 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 				} else if (d == '"' || d == '\'') {
 					quote = d;
 				} else if (d == '[') {
+					if (!subset)
+						subset = k;
 					brackets++;
-					has_subset = true;
 				} else if (d == ']') {
 					brackets--;
 				} else if (d == '>' && brackets <= 0) {
@@ -1021,8 +1119,17 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 					break;
 				}
 			}
-			put_clean(out, rest, k < left ? k : left);
-			i += k < left ? k : left;
+			if (k > left)
+				k = left;
+			if (subset && k - subset > TIDY_SUBSET) {
+				/* the declaration without its subset */
+				put_clean(out, rest, subset);
+				buf_putc(out, '>');
+			} else {
+				put_clean(out, rest, k);
+				has_subset = has_subset || subset;
+			}
+			i += k;
 			if (content)
 				text_at = i;
 			continue;

@@ -23,4 +23,8 @@ char *html_to_text_parsed(const char *html, size_t len, size_t max);
  * bytes: new memory, or NULL when s holds nothing but white space. */
 char *text_collapse(const char *s, size_t len, size_t max);
 
+/* The value of HTML 4's named character entity name ("eacute": 233), as libxml2's
+ * htmlEntityLookup gives it, or 0 when there is none. */
+unsigned html_entity_value(const char *name);
+
 #endif

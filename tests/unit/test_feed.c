@@ -943,6 +943,65 @@ static void test_attribute_fanout(void **state)
 	buf_free(&b);
 }
 
+/* tidy's bounds (TIDY_ATTRS, TIDY_REFS, TIDY_SUBSET in feed.c): what lies past them is dropped, and
+ * what lies before is read as it was. */
+static void test_tidy_bounds(void **state)
+{
+	(void)state;
+	/* Attributes of one start tag: the 300th, past the 256th, is dropped; the first is kept. */
+	struct buf b = {0};
+	buf_puts(&b, "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>F</title>\n"
+		     "<entry><id>a</id><title>A</title><link href=\"http://a.example/a\"");
+	for (int i = 0; i < 299; i++)
+		buf_printf(&b, " x%d=\"\"", i);
+	buf_puts(&b, "/></entry>\n<entry><id>b</id><title>B</title><link");
+	for (int i = 0; i < 299; i++)
+		buf_printf(&b, " x%d='\"'", i);
+	buf_puts(&b, " href=\"http://a.example/b\"/></entry>\n</feed>");
+	struct feed_doc *doc = parse_ok(b.p, b.len, NULL, NULL);
+	assert_int_equal(doc->nitems, 2);
+	assert_str(doc->items[0].link, "http://a.example/a");
+	assert_str(doc->items[1].title, "B");
+	assert_null(doc->items[1].link);
+	feed_doc_free(doc);
+
+	/* References to declared entities: the first ones read as libxml2 reads them, those past
+	 * the bound are dropped (text drops them anyway). */
+	buf_reset(&b);
+	buf_puts(&b, "<?xml version=\"1.0\"?>\n<!DOCTYPE feed [<!ENTITY t \"page\">]>\n"
+		     "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>F</title>\n"
+		     "<entry><id>a</id><title>A&t;</title>"
+		     "<link href=\"http://a.example/&t;\"/><content>");
+	for (int i = 0; i < 5000; i++)
+		buf_puts(&b, "&t;");
+	buf_puts(&b, "</content></entry>\n<entry><id>b</id><title>B&t;</title>"
+		     "<link href=\"http://a.example/&t;x\"/></entry>\n</feed>");
+	doc = parse_ok(b.p, b.len, NULL, NULL);
+	assert_int_equal(doc->nitems, 2);
+	assert_str(doc->items[0].title, "A");
+	assert_str(doc->items[0].link, "http://a.example/page");
+	assert_str(doc->items[1].title, "B");
+	assert_str(doc->items[1].link, "http://a.example/x");
+	feed_doc_free(doc);
+
+	/* An internal subset past 64 KiB is dropped: its entities are not declared, and a
+	 * reference to one reads as text. */
+	for (int big = 0; big < 2; big++) {
+		buf_reset(&b);
+		buf_puts(&b, "<?xml version=\"1.0\"?>\n<!DOCTYPE rss [<!ENTITY t \"page\">"
+			     "<!-- ");
+		for (int i = 0; i < (big ? 70000 : 60000); i++)
+			buf_putc(&b, '-' + (i & 1));
+		buf_puts(&b, " -->]>\n<rss><channel><title>F</title><item><title>a&t;b</title>"
+			     "<link>http://a.example/&t;</link></item></channel></rss>");
+		doc = parse_ok(b.p, b.len, NULL, NULL);
+		assert_int_equal(doc->nitems, 1);
+		assert_str(doc->items[0].title, big ? "a&t;b" : "ab");
+		feed_doc_free(doc);
+	}
+	buf_free(&b);
+}
+
 static void test_external_entity(void **state)
 {
 	(void)state;
@@ -1365,6 +1424,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_billion_laughs),
 	    cmocka_unit_test(test_attribute_fanout),
+	    cmocka_unit_test(test_tidy_bounds),
 	    cmocka_unit_test(test_external_entity),
 	    cmocka_unit_test(test_huge_text_node),
 	    cmocka_unit_test(test_deep_nesting),

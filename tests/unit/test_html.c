@@ -14,6 +14,8 @@
 #include "bounds.h"
 #include "util.h"
 
+#include <libxml/HTMLparser.h>
+
 static void expect_text(const char *html, const char *want)
 {
 	char *t = html_to_text(html, strlen(html), 4096);
@@ -343,10 +345,38 @@ static void test_long_wide_reference(void **state)
 		free(held[k]);
 }
 
+/* html_entity_value gives what libxml2's htmlEntityLookup gives, for every name it knows and for
+ * names it does not. */
+static void test_entity_table(void **state)
+{
+	(void)state;
+	int n = 0;
+	for (unsigned v = 0; v < 0x110000; v++) {
+		const htmlEntityDesc *e = htmlEntityValueLookup(v);
+		if (!e)
+			continue;
+		n++;
+		assert_int_equal(html_entity_value(e->name), v);
+		const htmlEntityDesc *l = htmlEntityLookup((const xmlChar *)e->name);
+		assert_non_null(l);
+		assert_int_equal(l->value, v);
+	}
+	assert_true(n > 250);
+	const char *unknown[] = {"", "EACUTE", "eacut", "eacutee", "zzzz", "a", "amp;"};
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		assert_null(htmlEntityLookup((const xmlChar *)unknown[i]));
+		assert_int_equal(html_entity_value(unknown[i]), 0);
+	}
+	assert_int_equal(html_entity_value("eacute"), 0xE9);
+	assert_int_equal(html_entity_value("Eacute"), 0xC9);
+	assert_int_equal(html_entity_value("diams"), 0x2666);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_entities),
+	    cmocka_unit_test(test_entity_table),
 	    cmocka_unit_test(test_tags),
 	    cmocka_unit_test(test_dropped),
 	    cmocka_unit_test(test_whitespace),
