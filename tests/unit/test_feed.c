@@ -1076,6 +1076,38 @@ static void test_huge_text_node(void **state)
 	free(x);
 }
 
+/* Namespace declarations in scope (NS_IN_SCOPE in feed.c): a hundred on the root and five more on
+ * each item read as any, one more level that passes the bound stops the reading there. */
+static void test_namespace_scope(void **state)
+{
+	(void)state;
+	struct buf b = {0};
+	buf_puts(&b, "<rss version=\"2.0\"");
+	for (int i = 0; i < 100; i++)
+		buf_printf(&b, " xmlns:r%d=\"http://r.example/%d\"", i, i);
+	buf_puts(&b, "><channel><title>F</title>\n");
+	for (int i = 0; i < 60; i++) {
+		buf_puts(&b, "<item");
+		for (int k = 0; k < 5; k++)
+			buf_printf(&b, " xmlns:i%d=\"http://i.example/%d\"", k, k);
+		buf_printf(&b, "><title>t%d</title><i0:x/></item>\n", i);
+	}
+	buf_puts(&b, "<item><title>u</title><y");
+	for (int i = 0; i < 29; i++)
+		buf_printf(&b, " xmlns:y%d=\"http://y.example/%d\"", i, i);
+	buf_puts(&b, "><r0:z/></y></item>\n</channel></rss>");
+	struct feed_doc *doc = NULL;
+	char err[256];
+	int r = feed_parse(b.p, b.len, NULL, NULL, &doc, err, sizeof(err));
+	assert_int_equal(r, 0);
+	assert_int_equal(doc->nitems, 60);
+	assert_str(doc->items[59].title, "t59");
+	assert_int_equal(doc->recovered, 1);
+	assert_non_null(strstr(err, "too many namespace declarations"));
+	feed_doc_free(doc);
+	buf_free(&b);
+}
+
 static void test_deep_nesting(void **state)
 {
 	(void)state;
@@ -1428,6 +1460,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_external_entity),
 	    cmocka_unit_test(test_huge_text_node),
 	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_namespace_scope),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_sha1),
 	    cmocka_unit_test(test_real_documents),
