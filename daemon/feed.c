@@ -13,7 +13,8 @@
  *     and references to them. Comments and the DTD are copied verbatim. Text with references or
  *     non-ASCII characters, and the content of CDATA sections, is decoded by tidy and kept
  *     aside, the reader reading a short mark in its place (see side_text), unless that reading
- *     turns out broken (the text and sections are then copied as they are).
+ *     turns out broken (the text is then copied as it is, a section as escaped text). What
+ *     libxml2 would read in more than linear time is bounded there too (TIDY_*, bound_markup).
  *  3. read: libxml2's xmlReader (streaming) with XML_PARSE_NONET | XML_PARSE_RECOVER, never
  *     XML_PARSE_NOENT, no DTD loading, no XML_PARSE_HUGE. Entities declared in the document come
  *     out as entity reference nodes and are dropped from text, never expanded; in attribute
@@ -488,6 +489,8 @@ static int predef_index(const char *name)
  *  - TIDY_ATTRS: attributes (and namespace declarations) of one start tag. libxml2 2.9.14 adds
  *    each one to the element by walking the list of those before it: 100,000 attributes in a
  *    1 MB feed held a worker for 100 s. The attributes past the bound are dropped, the tag kept.
+ *  - TIDY_LONG: the bytes of one start tag's attributes, of a comment, of a processing
+ *    instruction (bound_markup).
  *  - TIDY_SUBSET: the bytes of the internal DTD subset. libxml2 makes nodes of a declared
  *    entity's value, references included, when it is first referred to: one entity of 2.5
  *    million references took 447 MB. A longer subset is dropped (the DOCTYPE kept without it),
@@ -497,6 +500,7 @@ static int predef_index(const char *name)
 #define TIDY_REFS   4096
 #define TIDY_ATTRS  256
 #define TIDY_SUBSET ((size_t)64 << 10)
+#define TIDY_LONG   ((size_t)64 << 10)
 
 /* Handles the '&' at s[0] (n bytes left); appends its replacement and returns bytes used. With
  * side, a reference to a character of the marks' range sets side->clash. *refs counts the
@@ -551,6 +555,31 @@ static void put_clean(struct buf *out, const char *s, size_t n)
 		if (forbidden_control((unsigned char)s[i])) {
 			buf_append(out, s + run, i - run);
 			buf_putc(out, ' ');
+			run = i + 1;
+		}
+	}
+	buf_append(out, s + run, n - run);
+}
+
+/* The content s[0..n) of a CDATA section as the text it stands for: '<', '>' and '&' escaped,
+ * '\r' as a reference (a section keeps it, where text reads "\r\n" as "\n"), forbidden controls
+ * as spaces. libxml2's reader looked for the section's end anew over all it
+ * held at each 512-byte block it was given (15 to 25 s for one 8 MB section holding '>'); escaped
+ * text reads as the same text node (XML_PARSE_NOCDATA) in one pass. */
+static void put_cdata(struct buf *out, const char *s, size_t n)
+{
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *rep = c == '<'		 ? "&lt;"
+				  : c == '>'		 ? "&gt;"
+				  : c == '&'		 ? "&amp;"
+				  : c == '\r'		 ? "&#13;"
+				  : forbidden_control(c) ? " "
+							 : NULL;
+		if (rep) {
+			buf_append(out, s + run, i - run);
+			buf_puts(out, rep);
 			run = i + 1;
 		}
 	}
@@ -922,55 +951,131 @@ static bool side_cdata(const char *s, size_t n, struct side *sd, struct buf *out
 	return true;
 }
 
-/* For the start tag whose '<' is just before s[i] and that ends at end (tag_end_at): where its
- * attributes past the TIDY_ATTRS-th start, with in *ret_to where its closing ("/>" or ">", or
- * the end of the document) starts; SIZE_MAX when it has no more. Attributes are counted by their
- * quoted values. */
-static size_t attrs_cut(const char *s, size_t i, size_t end, size_t *ret_to)
+/* True for XML white space. */
+static inline bool xml_blank(char c)
 {
-	size_t k = 0, cut = SIZE_MAX;
-	for (size_t j = i; j < end; j++) {
-		if (s[j] != '"' && s[j] != '\'')
-			continue;
-		if (k++ == TIDY_ATTRS) {
-			cut = j;
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * For the start tag whose '<' is just before s[i]: where its attributes past the TIDY_ATTRS-th,
+ * or past TIDY_LONG bytes, start, with in *ret_stop where the attributes end (its closing "/>" or
+ * ">", or where libxml2 stops reading attributes); SIZE_MAX when it has no more. The attributes are
+ * read as libxml2 reads them (xmlParseStartTag2): a name, '=', a quoted value, white space between;
+ * the first that is not so, and any '<' (which libxml2 refuses in a value), ends them. The tag is
+ * read on its own, whatever came before it: no earlier damage can hide it.
+ */
+static size_t attrs_cut(const char *s, size_t n, size_t i, size_t *ret_stop)
+{
+	size_t j = i, k = 0, cut = SIZE_MAX;
+	while (j < n && !xml_blank(s[j]) && s[j] != '>' && s[j] != '/' && s[j] != '<')
+		j++; /* the element's name */
+	for (;;) {
+		while (j < n && xml_blank(s[j]))
+			j++;
+		if (j >= n || s[j] == '>' || s[j] == '/' || s[j] == '<' || s[j] == '=')
+			break;
+		size_t name = j;
+		while (j < n && !xml_blank(s[j]) && s[j] != '=' && s[j] != '>' && s[j] != '/' &&
+		       s[j] != '<')
+			j++;
+		while (j < n && xml_blank(s[j]))
+			j++;
+		if (j == name || j >= n || s[j] != '=')
+			break;
+		j++;
+		while (j < n && xml_blank(s[j]))
+			j++;
+		if (j >= n || (s[j] != '"' && s[j] != '\''))
+			break;
+		const char *q = memchr(s + j + 1, s[j], n - j - 1);
+		if (!q || memchr(s + j + 1, '<', (size_t)(q - s) - j - 1))
+			break;
+		if (k++ == TIDY_ATTRS || (size_t)(q - s) - i >= TIDY_LONG) {
+			cut = name;
 			break;
 		}
-		const char *q = memchr(s + j + 1, s[j], end - j - 1);
-		if (!q)
-			return SIZE_MAX;
-		j = (size_t)(q - s);
+		j = (size_t)(q - s) + 1;
 	}
 	if (cut == SIZE_MAX)
 		return SIZE_MAX;
-	/* back to just past the last value kept */
-	while (s[cut - 1] != '"' && s[cut - 1] != '\'')
-		cut--;
-	size_t to = end;
-	if (to > cut && s[to - 1] == '>') {
-		to--;
-		if (to > cut && s[to - 1] == '/')
-			to--;
+	/* the rest of the attributes, read the same way, dropped */
+	for (;;) {
+		while (j < n && xml_blank(s[j]))
+			j++;
+		if (j >= n || s[j] == '>' || s[j] == '/' || s[j] == '<')
+			break;
+		while (j < n && !xml_blank(s[j]) && s[j] != '=' && s[j] != '>' && s[j] != '/' &&
+		       s[j] != '<' && s[j] != '"' && s[j] != '\'')
+			j++;
+		while (j < n && xml_blank(s[j]))
+			j++;
+		if (j < n && s[j] == '=')
+			j++;
+		while (j < n && xml_blank(s[j]))
+			j++;
+		if (j < n && (s[j] == '"' || s[j] == '\'')) {
+			const char *q = memchr(s + j + 1, s[j], n - j - 1);
+			if (!q || memchr(s + j + 1, '<', (size_t)(q - s) - j - 1))
+				break;
+			j = (size_t)(q - s) + 1;
+		} else if (j < n && !xml_blank(s[j]) && s[j] != '>' && s[j] != '/' && s[j] != '<') {
+			j++; /* a stray byte: step over it */
+		}
 	}
-	*ret_to = to;
+	*ret_stop = j;
 	return cut;
 }
 
-/* Copies s[from..to), part of a tag, into out as tidy does, but for a '<', always escaped. */
-static void tidy_span(const char *s, size_t from, size_t to, bool has_subset, size_t *refs,
-		      struct side *side, struct buf *out)
+/*
+ * Drops, in place, what libxml2's reader would read in more than linear time from tidy's output
+ * s[0..*np), wherever the reading starts: salvage reads from any "<item", one in a comment
+ * included, and past damage libxml2 may start a tag where tidy saw none. So every '<' is looked
+ * at, cheaply: only markup with no other '<' in the next 5 * TIDY_ATTRS bytes can be at fault.
+ *  - a start tag's attributes past the TIDY_ATTRS-th or past TIDY_LONG bytes (attrs_cut);
+ *  - a comment or a processing instruction longer than TIDY_LONG, whole (the reader looked for
+ *    its end anew over all it held at each 512-byte block it was given: 29 s for an 8 MB comment
+ *    holding '>'; a start tag with such a value took 24 s).
+ */
+static void bound_markup(char *s, size_t *np)
 {
-	for (size_t k = from; k < to;) {
-		char c = s[k];
-		if (c == '&') {
-			k += tidy_amp(s + k, to - k, has_subset, refs, side, out);
+	size_t n = *np, w = 0, r = 0, i = 0;
+	const size_t win = 5 * (size_t)TIDY_ATTRS;
+	/* where the next "-->" and "?>" lie (n: nowhere) once looked for, from before: every
+	 * comment starting before one ends there, and is not looked through again */
+	size_t cmt_end = 0, pi_end = 0;
+	while (i < n) {
+		const char *lt = memchr(s + i, '<', n - i);
+		if (!lt)
+			break;
+		size_t at = (size_t)(lt - s), from = SIZE_MAX, to = 0;
+		bool cmt = n - at >= 4 && memcmp(s + at, "<!--", 4) == 0;
+		if (cmt || (n - at >= 2 && s[at + 1] == '?')) {
+			size_t *end = cmt ? &cmt_end : &pi_end;
+			if (*end < at + 2) {
+				const char *em = cmt ? "-->" : "?>";
+				const char *e = memmem(s + at + 2, n - at - 2, em, strlen(em));
+				*end = e ? (size_t)(e - s) + strlen(em) : n;
+			}
+			to = *end;
+			if (to - at > TIDY_LONG)
+				from = at;
+		} else if (n - at - 1 > win && name_start((unsigned char)s[at + 1]) &&
+			   !memchr(s + at + 1, '<', win)) {
+			from = attrs_cut(s, n, at + 1, &to);
+		}
+		if (from == SIZE_MAX) { /* what lies within is looked at too */
+			i = at + 1;
 			continue;
 		}
-		if (c == '<')
-			buf_puts(out, "&lt;");
-		else
-			put(out, forbidden_control((unsigned char)c) ? " " : &c, 1);
-		k++;
+		memmove(s + w, s + r, from - r);
+		w += from - r;
+		r = i = to;
+	}
+	if (r) {
+		memmove(s + w, s + r, n - r);
+		*np = w + n - r;
+		s[*np] = '\0';
 	}
 }
 
@@ -994,9 +1099,7 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 	 * Anything odd (a '<' inside a tag) ends the conversions: the rest is copied plainly. */
 	size_t tag_end = 0, text_at = SIZE_MAX;
 	bool content = false;
-	/* References left to the parser (TIDY_REFS); without marking, the end of the last tag
-	 * whose attributes were counted (TIDY_ATTRS). */
-	size_t refs = 0, counted_to = 0;
+	size_t refs = 0; /* references left to the parser (TIDY_REFS) */
 	while (i < n) {
 		if (marking && i == text_at) {
 			size_t k = side_text(s + i, n - i, has_subset, side, out);
@@ -1063,26 +1166,8 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 			/* a tag, the most common by far: the sections below start "<!" or "<?" */
 			put(out, "<", 1);
 			i++;
-			/* Each tag's attributes are counted from where the scan of the one
-			 * before ended, never from inside it: the scans stay linear. */
-			size_t end, cut, to;
 			if (marking)
-				end = tag_end = tag_end_at(s, n, i);
-			else if (i >= counted_to)
-				end = counted_to = tag_end_at(s, n, i);
-			else
-				continue;
-			if (end - i > 3 * (size_t)TIDY_ATTRS &&
-			    (cut = attrs_cut(s, i, end, &to)) != SIZE_MAX) {
-				tidy_span(s, i, cut, has_subset, &refs, side, out);
-				tidy_span(s, to, end, has_subset, &refs, side, out);
-				i = end;
-				if (marking) { /* as at the end of any tag, below */
-					tag_end = 0;
-					text_at = i;
-					content = true;
-				}
-			}
+				tag_end = tag_end_at(s, n, i);
 			continue;
 		}
 		const char *endmark = NULL;
@@ -1095,9 +1180,13 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 		if (endmark) {
 			const char *e = memmem(rest + 2, left - 2, endmark, strlen(endmark));
 			size_t k = e ? (size_t)(e - rest) + strlen(endmark) : left;
-			if (!(marking && content && e && endmark[0] == ']' &&
-			      side_cdata(rest + 9, k - 12, side, out)))
+			if (endmark[0] == ']') {
+				if (!(marking && content && e &&
+				      side_cdata(rest + 9, k - 12, side, out)))
+					put_cdata(out, rest + 9, e ? k - 12 : k - 9);
+			} else {
 				put_clean(out, rest, k);
+			}
 			i += k;
 			if (content)
 				text_at = i;
@@ -1115,6 +1204,15 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 						quote = 0;
 				} else if (d == '"' || d == '\'') {
 					quote = d;
+				} else if (brackets > 0 && d == '<' && left - k >= 4 &&
+					   (memcmp(rest + k, "<!--", 4) == 0 ||
+					    rest[k + 1] == '?')) {
+					/* a comment or a processing instruction, which libxml2
+					 * reads whole: its quotes and brackets are no markup */
+					const char *em = rest[k + 1] == '?' ? "?>" : "-->";
+					const char *e =
+					    memmem(rest + k + 2, left - k - 2, em, strlen(em));
+					k = e ? (size_t)(e - rest) + strlen(em) - 1 : left;
 				} else if (d == '[') {
 					if (!subset)
 						subset = k;
@@ -1129,9 +1227,12 @@ static void tidy(const char *s, size_t n, struct side *side, struct buf *out)
 			if (k > left)
 				k = left;
 			if (subset && k - subset > TIDY_SUBSET) {
-				/* the declaration without its subset */
+				/* the declaration without its subset; references to the
+				 * entities it declared are dropped, as past TIDY_REFS */
 				put_clean(out, rest, subset);
 				buf_putc(out, '>');
+				has_subset = true;
+				refs = TIDY_REFS;
 			} else {
 				put_clean(out, rest, k);
 				has_subset = has_subset || subset;
@@ -2022,7 +2123,7 @@ static enum pass_result run_pass(struct parser *p, const char *s, size_t len, co
 				k++;
 			p->ns_scope[depth] = k;
 			if (k > NS_IN_SCOPE) {
-				p->error_line = xmlTextReaderGetParserLineNumber(p->r);
+				p->error_line = (int)xmlGetLineNo(node);
 				res = PASS_TOO_MANY_NS;
 				break;
 			}
@@ -2165,6 +2266,8 @@ static int parse_doc(const char *data, size_t len, const char *url, const char *
 	if (marks) /* what is kept aside comes from the document: room for it at once */
 		buf_reserve(&side.text, u8len);
 	tidy(u8, u8len, marks ? &side : NULL, &clean);
+	if (clean.p)
+		bound_markup(clean.p, &clean.len);
 	buf_free(&utf8);
 	if (side.clash) {
 		side_free(&side);
