@@ -1039,18 +1039,19 @@ static size_t attrs_cut(const char *s, size_t n, size_t i, size_t *ret_stop)
  */
 static void bound_markup(char *s, size_t *np)
 {
-	size_t n = *np, w = 0, r = 0, i = 0;
+	size_t n = *np, w = 0, r = 0;
 	const size_t win = 5 * (size_t)TIDY_ATTRS;
 	/* where the next "-->" and "?>" lie (n: nowhere) once looked for, from before: every
 	 * comment starting before one ends there, and is not looked through again */
 	size_t cmt_end = 0, pi_end = 0;
-	while (i < n) {
-		const char *lt = memchr(s + i, '<', n - i);
-		if (!lt)
-			break;
-		size_t at = (size_t)(lt - s), from = SIZE_MAX, to = 0;
-		bool cmt = n - at >= 4 && memcmp(s + at, "<!--", 4) == 0;
-		if (cmt || (n - at >= 2 && s[at + 1] == '?')) {
+	const char *lt = memchr(s, '<', n);
+	size_t at = lt ? (size_t)(lt - s) : n;
+	while (at + 1 < n) {
+		lt = memchr(s + at + 1, '<', n - at - 1);
+		size_t next = lt ? (size_t)(lt - s) : n, from = SIZE_MAX, to = 0;
+		char c = s[at + 1];
+		bool cmt = c == '!' && n - at >= 4 && s[at + 2] == '-' && s[at + 3] == '-';
+		if (cmt || c == '?') {
 			size_t *end = cmt ? &cmt_end : &pi_end;
 			if (*end < at + 2) {
 				const char *em = cmt ? "-->" : "?>";
@@ -1060,17 +1061,22 @@ static void bound_markup(char *s, size_t *np)
 			to = *end;
 			if (to - at > TIDY_LONG)
 				from = at;
-		} else if (n - at - 1 > win && name_start((unsigned char)s[at + 1]) &&
-			   !memchr(s + at + 1, '<', win)) {
-			from = attrs_cut(s, n, at + 1, &to);
+		} else if (next - at - 1 > win && name_start((unsigned char)c)) {
+			from = attrs_cut(s, n, at + 1,
+					 &to); /* it ends at the next '<' at the latest */
 		}
 		if (from == SIZE_MAX) { /* what lies within is looked at too */
-			i = at + 1;
+			at = next;
 			continue;
 		}
 		memmove(s + w, s + r, from - r);
 		w += from - r;
-		r = i = to;
+		r = to;
+		if (to > next) {
+			lt = memchr(s + to, '<', n - to);
+			next = lt ? (size_t)(lt - s) : n;
+		}
+		at = next;
 	}
 	if (r) {
 		memmove(s + w, s + r, n - r);
