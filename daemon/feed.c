@@ -162,9 +162,16 @@ struct parser {
 	int error_line, error_col;
 	size_t attr_visits; /* nodes visited reading attribute values in the document (attr_text) */
 	size_t errors;	    /* errors libxml2 reported in this pass (MAX_ERRORS) */
+	size_t nodes;	    /* nodes read in this pass (MAX_NAMES is checked every 64) */
 	/* namespace declarations in scope of the open element at each depth (NS_IN_SCOPE) */
 	unsigned ns_scope[VEILLE_MAX_DEPTH + 1];
 };
+
+/* Strings in libxml2's dictionary (the names of elements, attributes, prefixes, URIs, and short
+ * or blank texts it interns). Its table stops growing at 16384 buckets: past that, each lookup
+ * walks a chain that grows with the strings, and an 8 MB feed of distinct element names took
+ * 27 s (xmllint too). A real feed holds a few hundred; the reading stops past the bound. */
+#define MAX_NAMES 65536
 
 /* Namespace declarations in scope of one element. libxml2 looks a prefix up by walking every
  * declaration of every ancestor: 250 on each of 200 nested elements made each prefixed name
@@ -2095,6 +2102,7 @@ enum pass_result {
 	PASS_BROKEN,
 	PASS_TOO_DEEP,
 	PASS_TOO_MANY_NS,
+	PASS_TOO_MANY_NAMES,
 	PASS_NO_ROOT,
 	PASS_NOT_FEED
 };
@@ -2112,7 +2120,7 @@ static enum pass_result run_pass(struct parser *p, const char *s, size_t len, co
 	xmlTextReaderSetStructuredErrorHandler(p->r, reader_error_cb, p);
 	p->error[0] = '\0';
 	p->error_line = p->error_col = 0;
-	p->errors = 0;
+	p->errors = p->nodes = 0;
 	p->item_depth = p->author_depth = -1;
 	p->channel_depth = -2;
 	p->cap.active = false;
@@ -2131,6 +2139,12 @@ static enum pass_result run_pass(struct parser *p, const char *s, size_t len, co
 		int depth = xmlTextReaderDepth(p->r);
 		if (depth > VEILLE_MAX_DEPTH) {
 			res = PASS_TOO_DEEP;
+			break;
+		}
+		if ((++p->nodes & 63) == 0 && node && node->doc && node->doc->dict &&
+		    xmlDictSize(node->doc->dict) > MAX_NAMES) {
+			p->error_line = (int)xmlGetLineNo(node);
+			res = PASS_TOO_MANY_NAMES;
 			break;
 		}
 		if (type == XML_READER_TYPE_ELEMENT && node && depth >= 0) {
@@ -2344,10 +2358,11 @@ static int parse_doc(const char *data, size_t len, const char *url, const char *
 	char first_error[sizeof(p.error)];
 	int first_line = p.error_line;
 	snprintf(first_error, sizeof(first_error), "%s",
-		 res == PASS_TOO_DEEP	   ? "nesting too deep"
-		 : res == PASS_TOO_MANY_NS ? "too many namespace declarations"
-		 : p.error[0]		   ? p.error
-					   : "parse error");
+		 res == PASS_TOO_DEEP	      ? "nesting too deep"
+		 : res == PASS_TOO_MANY_NS    ? "too many namespace declarations"
+		 : res == PASS_TOO_MANY_NAMES ? "too many distinct names"
+		 : p.error[0]		      ? p.error
+					      : "parse error");
 	if (res != PASS_OK) {
 		p.doc->recovered = 1;
 		if (res == PASS_BROKEN)

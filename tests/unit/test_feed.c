@@ -1141,6 +1141,28 @@ static void test_error_bound(void **state)
 	buf_free(&b);
 }
 
+/* Strings in libxml2's dictionary (MAX_NAMES in feed.c): past 65536 distinct names the reading
+ * stops, the items before kept. */
+static void test_name_bound(void **state)
+{
+	(void)state;
+	struct buf b = {0};
+	buf_puts(&b, "<rss><channel><title>t</title><item><title>x</title></item><item><title>y"
+		     "</title>");
+	for (int i = 0; i < 70000; i++)
+		buf_printf(&b, "<e%d/>", i);
+	buf_puts(&b, "</item><item><title>z</title></item></channel></rss>");
+	struct feed_doc *doc = NULL;
+	char err[256];
+	assert_int_equal(feed_parse(b.p, b.len, NULL, NULL, &doc, err, sizeof(err)), 0);
+	assert_int_equal(doc->nitems, 1);
+	assert_str(doc->items[0].title, "x");
+	assert_int_equal(doc->recovered, 1);
+	assert_non_null(strstr(err, "too many distinct names"));
+	feed_doc_free(doc);
+	buf_free(&b);
+}
+
 static void test_external_entity(void **state)
 {
 	(void)state;
@@ -1598,6 +1620,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_tidy_bounds),
 	    cmocka_unit_test(test_markup_bounds),
 	    cmocka_unit_test(test_error_bound),
+	    cmocka_unit_test(test_name_bound),
 	    cmocka_unit_test(test_external_entity),
 	    cmocka_unit_test(test_huge_text_node),
 	    cmocka_unit_test(test_deep_nesting),
