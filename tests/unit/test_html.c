@@ -372,11 +372,38 @@ static void test_entity_table(void **state)
 	assert_int_equal(html_entity_value("diams"), 0x2666);
 }
 
+/* HTML_MAX_ERRORS: past a thousand errors the parser stops; the text is what it read before. */
+static void test_error_bound(void **state)
+{
+	(void)state;
+	size_t n = 20000;
+	char *h = malloc(n * 2 + 64);
+	assert_non_null(h);
+	strcpy(h, "<p>d\xc3\xa9"
+		  "but ");
+	size_t k = strlen(h);
+	for (size_t i = 0; i < n; i++) {
+		h[k++] = '&';
+		h[k++] = ' ';
+	}
+	strcpy(h + k, "fin</p>");
+	char *t = html_to_text_parsed(h, strlen(h), 1 << 20);
+	assert_non_null(t);
+	assert_true(strncmp(t,
+			    "d\xc3\xa9"
+			    "but &",
+			    8) == 0);
+	assert_null(strstr(t, "fin"));
+	free(t);
+	free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_entities),
 	    cmocka_unit_test(test_entity_table),
+	    cmocka_unit_test(test_error_bound),
 	    cmocka_unit_test(test_tags),
 	    cmocka_unit_test(test_dropped),
 	    cmocka_unit_test(test_whitespace),
