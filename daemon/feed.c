@@ -503,7 +503,7 @@ static int predef_index(const char *name)
  *    entity's value, references included, when it is first referred to: one entity of 2.5
  *    million references took 447 MB. A longer subset is dropped (the DOCTYPE kept without it),
  *    and the document read as one that declares no entity.
- * A real feed comes nowhere near either (a root element declares a few dozen namespaces).
+ * A real feed comes nowhere near any of them (a root element declares a few dozen namespaces).
  */
 #define TIDY_REFS   4096
 #define TIDY_ATTRS  256
@@ -959,10 +959,20 @@ static bool side_cdata(const char *s, size_t n, struct side *sd, struct buf *out
 	return true;
 }
 
-/* True for XML white space. */
-static inline bool xml_blank(char c)
+/* True for a byte that ends a name in a start tag: white space, '=', '>', '/', '<'. */
+static inline bool name_end(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+	return is_space(c) || c == '=' || c == '>' || c == '/' || c == '<';
+}
+
+/* For the quote at s[j], the index just past its closing quote, or 0 when libxml2 would not read
+ * a value there: no closing quote, or a '<' before it (which it refuses in a value). */
+static size_t value_end(const char *s, size_t n, size_t j)
+{
+	const char *q = memchr(s + j + 1, s[j], n - j - 1);
+	if (!q || memchr(s + j + 1, '<', (size_t)(q - s) - j - 1))
+		return 0;
+	return (size_t)(q - s) + 1;
 }
 
 /*
@@ -976,60 +986,42 @@ static inline bool xml_blank(char c)
 static size_t attrs_cut(const char *s, size_t n, size_t i, size_t *ret_stop)
 {
 	size_t j = i, k = 0, cut = SIZE_MAX;
-	while (j < n && !xml_blank(s[j]) && s[j] != '>' && s[j] != '/' && s[j] != '<')
+	while (j < n && !is_space(s[j]) && s[j] != '>' && s[j] != '/' && s[j] != '<')
 		j++; /* the element's name */
 	for (;;) {
-		while (j < n && xml_blank(s[j]))
+		while (j < n && is_space(s[j]))
 			j++;
-		if (j >= n || s[j] == '>' || s[j] == '/' || s[j] == '<' || s[j] == '=')
-			break;
 		size_t name = j;
-		while (j < n && !xml_blank(s[j]) && s[j] != '=' && s[j] != '>' && s[j] != '/' &&
-		       s[j] != '<')
+		while (j < n && !name_end(s[j]))
 			j++;
-		while (j < n && xml_blank(s[j]))
+		while (j < n && is_space(s[j]))
 			j++;
 		if (j == name || j >= n || s[j] != '=')
 			break;
 		j++;
-		while (j < n && xml_blank(s[j]))
+		while (j < n && is_space(s[j]))
 			j++;
-		if (j >= n || (s[j] != '"' && s[j] != '\''))
+		size_t e;
+		if (j >= n || (s[j] != '"' && s[j] != '\'') || !(e = value_end(s, n, j)))
 			break;
-		const char *q = memchr(s + j + 1, s[j], n - j - 1);
-		if (!q || memchr(s + j + 1, '<', (size_t)(q - s) - j - 1))
-			break;
-		if (k++ == TIDY_ATTRS || (size_t)(q - s) - i >= TIDY_LONG) {
+		if (k++ == TIDY_ATTRS || e - 1 - i >= TIDY_LONG) {
 			cut = name;
 			break;
 		}
-		j = (size_t)(q - s) + 1;
+		j = e;
 	}
 	if (cut == SIZE_MAX)
 		return SIZE_MAX;
-	/* the rest of the attributes, read the same way, dropped */
-	for (;;) {
-		while (j < n && xml_blank(s[j]))
+	/* the rest, dropped: up to the tag's end, quoted values stepped over */
+	while (j < n && s[j] != '>' && s[j] != '/' && s[j] != '<') {
+		if (s[j] != '"' && s[j] != '\'') {
 			j++;
-		if (j >= n || s[j] == '>' || s[j] == '/' || s[j] == '<')
-			break;
-		while (j < n && !xml_blank(s[j]) && s[j] != '=' && s[j] != '>' && s[j] != '/' &&
-		       s[j] != '<' && s[j] != '"' && s[j] != '\'')
-			j++;
-		while (j < n && xml_blank(s[j]))
-			j++;
-		if (j < n && s[j] == '=')
-			j++;
-		while (j < n && xml_blank(s[j]))
-			j++;
-		if (j < n && (s[j] == '"' || s[j] == '\'')) {
-			const char *q = memchr(s + j + 1, s[j], n - j - 1);
-			if (!q || memchr(s + j + 1, '<', (size_t)(q - s) - j - 1))
-				break;
-			j = (size_t)(q - s) + 1;
-		} else if (j < n && !xml_blank(s[j]) && s[j] != '>' && s[j] != '/' && s[j] != '<') {
-			j++; /* a stray byte: step over it */
+			continue;
 		}
+		size_t e = value_end(s, n, j);
+		if (!e) /* no value: the tag stops here */
+			break;
+		j = e;
 	}
 	*ret_stop = j;
 	return cut;
@@ -1070,8 +1062,8 @@ static void bound_markup(char *s, size_t *np)
 			if (to - at > TIDY_LONG)
 				from = at;
 		} else if (next - at - 1 > win && name_start((unsigned char)c)) {
-			from = attrs_cut(s, n, at + 1,
-					 &to); /* it ends at the next '<' at the latest */
+			/* it ends at the next '<' at the latest */
+			from = attrs_cut(s, n, at + 1, &to);
 		}
 		if (from == SIZE_MAX) { /* what lies within is looked at too */
 			at = next;

@@ -1004,6 +1004,16 @@ static void test_tidy_bounds(void **state)
 	buf_free(&b);
 }
 
+/* The last item of doc titled title, or NULL. */
+static const struct feed_item *item_titled(const struct feed_doc *doc, const char *title)
+{
+	const struct feed_item *found = NULL;
+	for (size_t i = 0; i < doc->nitems; i++)
+		if (doc->items[i].title && strcmp(doc->items[i].title, title) == 0)
+			found = &doc->items[i];
+	return found;
+}
+
 /* What the reader would read in more than linear time, wherever a reading starts (bound_markup in
  * feed.c): salvage re-reads from an item start tag found in a comment, and a DOCTYPE's comment
  * may hold what looks like its end. */
@@ -1027,10 +1037,7 @@ static void test_markup_bounds(void **state)
 		assert_int_equal(feed_parse(b.p, b.len, NULL, NULL, &doc, err, sizeof(err)), 0);
 		assert_non_null(doc);
 		assert_int_equal(doc->recovered, 1);
-		const struct feed_item *c = NULL;
-		for (size_t i = 0; i < doc->nitems; i++)
-			if (doc->items[i].title && strcmp(doc->items[i].title, "C") == 0)
-				c = &doc->items[i];
+		const struct feed_item *c = item_titled(doc, "C");
 		assert_non_null(c);
 		assert_str(c->link, big ? NULL : "http://a.example/c");
 		feed_doc_free(doc);
@@ -1049,11 +1056,7 @@ static void test_markup_bounds(void **state)
 		struct feed_doc *doc = NULL;
 		char err[256];
 		assert_int_equal(feed_parse(b.p, b.len, NULL, NULL, &doc, err, sizeof(err)), 0);
-		bool found = false;
-		for (size_t i = 0; i < doc->nitems; i++)
-			found =
-			    found || (doc->items[i].title && strcmp(doc->items[i].title, "C") == 0);
-		assert_true(found == !big);
+		assert_true((item_titled(doc, "C") != NULL) == !big);
 		feed_doc_free(doc);
 	}
 
