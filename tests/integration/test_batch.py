@@ -98,6 +98,12 @@ def scenario(tmp, server, names, mode, attempt=0):
     h.write_config(conf, db, [("empty", f"{server.base}/empty.xml")])
     run_once(conf, f"{mode}: creating the database", 0)
     sql(db, POISONS[mode])
+    # The refused feed failed before: a document the database refuses leaves its count of
+    # failures and its error as they were (the state of a success, written in the transaction
+    # that failed, is undone), and the next success clears them.
+    poison_name, poison_file = names[POISON]
+    sql(db, [f"INSERT INTO feeds (name, url, errors, last_error) VALUES ('{poison_name}', "
+             f"'{server.base}/{poison_file}', 3, 'HTTP 503 before')"])
 
     before = {f: gets(server, f) for _, f in names}
     h.write_config(conf, db, [(n, f"{server.base}/{f}") for n, f in names])
@@ -113,13 +119,16 @@ def scenario(tmp, server, names, mode, attempt=0):
             f"{mode}: the cycle's last line says where its CPU went ({m and m.group(0)})")
     failures = [l for l in log.splitlines() if "storing items failed" in l]
     h.check(len(failures) == 1, f"{mode}: the failure is logged once ({len(failures)} lines)")
-    poison_name = names[POISON][0]
     with sqlite3.connect(db) as c:
         per_feed = dict(c.execute("select f.name, count(*) from sources s join feeds f"
                                   " on f.id = s.feed_id group by f.name").fetchall())
         n, distinct = c.execute("select count(*), count(distinct hash) from items").fetchone()
         state = dict(c.execute("select name, etag from feeds").fetchall())
+        poison_state = c.execute("select errors, last_error from feeds where name = ?",
+                                 (poison_name,)).fetchone()
     h.check(per_feed.get(poison_name, 0) == 0, f"{mode}: the refused feed stored nothing")
+    h.check(poison_state == (3, "HTTP 503 before"),
+            f"{mode}: the refused feed keeps its failure count and error ({poison_state})")
     h.check(all(per_feed.get(name) == NITEMS for name, _ in names if name != poison_name),
             f"{mode}: every other feed stored its {NITEMS} items in the same cycle")
     h.check(n == distinct == (NFEEDS - 1) * NITEMS,
@@ -144,8 +153,12 @@ def scenario(tmp, server, names, mode, attempt=0):
         got = c.execute("select count(*) from sources s join feeds f on f.id = s.feed_id"
                         " where f.name = ?", (poison_name,)).fetchone()[0]
         n = c.execute("select count(*) from items").fetchone()[0]
+        poison_state = c.execute("select errors, last_error from feeds where name = ?",
+                                 (poison_name,)).fetchone()
     h.check(got == NITEMS and n == NFEEDS * NITEMS,
             f"{mode}: the refused feed's items are stored at the next cycle ({got}; {n} in all)")
+    h.check(poison_state == (0, None),
+            f"{mode}: its success clears its failure count and error ({poison_state})")
     return len(failed) == 1
 
 
