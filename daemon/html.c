@@ -1,17 +1,18 @@
 /*
  * html.c - HTML fragments into plain text with libxml2's HTML parser.
  *
- * The input is one field of a feed, already bounded by the caller, so a tree is fine here. The
- * walk is iterative (no recursion on hostile nesting), stops once max bytes of text exist, drops
- * script/style and other non-text elements, turns block elements into line breaks and collapses
- * white space.
+ * The input is one field of a feed, already bounded by the caller. html_to_text_parsed reads
+ * the parser's SAX events as they come, with no tree (a tree of many elements took a hundred
+ * times the field's size): it stops once max bytes of text exist, drops script/style and other
+ * non-text elements, turns block elements into line breaks and collapses white space, giving
+ * the text a walk of the tree libxml2 would have built gave (see sax_state).
  *
  * Most feed HTML is a few paragraphs of text with inline markup and entities, and libxml2's
- * parser (a tree per field) was half of a feed's parse time. fast_text() reads that common case
- * in one pass and gives the same text the tree walk gives; it declines (and the parser runs)
- * at the first thing whose meaning it would have to guess: a tag outside its short list, an
- * element libxml2 would close implicitly (its own htmlAutoCloseTag decides), a mismatched end
- * tag, a comment, an unknown or unterminated entity, a control character.
+ * parser was half of a feed's parse time. fast_text() reads that common case in one pass and
+ * gives the same text the parser does; it declines (and the parser runs) at the first thing
+ * whose meaning it would have to guess: a tag outside its short list, an element libxml2 would
+ * close implicitly (its own htmlAutoCloseTag decides), a mismatched end tag, a comment, an
+ * unknown or unterminated entity, a control character.
  */
 #include "html.h"
 
@@ -26,7 +27,9 @@
 
 #include <libxml/HTMLparser.h>
 #include <libxml/HTMLtree.h>
+#include <libxml/SAX2.h>
 #include <libxml/entities.h>
+#include <libxml/parserInternals.h>
 
 /* Elements whose content is not text a reader sees (sorted: searched with bsearch). */
 static const char *const skipped[] = {
@@ -423,7 +426,7 @@ static bool plain8(const char *s)
 }
 
 /*
- * The text of s[0..len) (valid UTF-8) into o, as the tree walk of html_to_text would give it;
+ * The text of s[0..len) (valid UTF-8) into o, as html_to_text_parsed would give it;
  * false (o then holds a partial result) when the fragment needs libxml2's parser.
  */
 static bool fast_text(const char *s, size_t len, struct out *o)
@@ -620,21 +623,256 @@ static char *escape_wide_refs(const char *s, size_t len, size_t *ret_len)
  * the text is what it read before. */
 #define HTML_MAX_ERRORS 1000
 
+/*
+ * The parser's events read as they come, with no tree: a 1 MB field of many elements built a
+ * tree of ~95 MB (libxml2's nodes) that was walked once and freed. The text is the one the walk
+ * of that tree gave; what is kept is what the walk needed and what libxml2's tree builder
+ * (SAX2.c's handlers, which built it from the same events) did that showed in it:
+ *  - the open elements, at most as many as the builder allowed (its nodePush stopped the parser
+ *    past xmlParserMaxDepth open nodes): for each, whether the walk reached it, whether it read
+ *    its children (not an element of skipped[], at most VEILLE_MAX_DEPTH deep) and whether it
+ *    breaks a line (blocks[]: a paragraph break on entering it and on leaving it; img owes a
+ *    space);
+ *  - the builder named an element by the local part of a prefixed name: "o:p" is a p;
+ *  - text: the builder dropped text outside any element, and joined the characters of adjacent
+ *    calls into one node, which the walk gave to out_text at once; each call's text goes to
+ *    out_text as it comes, which gives the same (out_text's state between two calls, the text
+ *    so far and the separator it owes, is what it has at that point of one call);
+ *  - an element started with no element open (after </html>) went under the document's first
+ *    node when that was the first html element (one level deeper), beside it otherwise (a
+ *    DOCTYPE, which goes first, a comment, a processing instruction);
+ *  - errors the builder raised, which count towards HTML_MAX_ERRORS: see sax_ids.
+ * White space the HTML parser finds ignorable (areBlanks) is still given to characters in
+ * libxml2 2.9.14 (ctxt->keepBlanks, never cleared without HTML_PARSE_NOBLANKS), and
+ * ignorableWhitespace is set to nothing as SAX2's was. Once the output is full the parser is
+ * stopped.
+ */
+enum sax_top {
+	SAX_TOP_NONE,	 /* the document has no node yet */
+	SAX_TOP_ELEMENT, /* its first node is the first html element */
+	SAX_TOP_OTHER,	 /* a comment or a processing instruction */
+};
+
+struct sax_level {
+	int depth;  /* in the tree, the first html element at 0 */
+	bool shown; /* the walk reached it */
+	bool read;  /* the walk read its children */
+	bool block;
+};
+
+struct sax_state {
+	htmlParserCtxtPtr ctxt;
+	struct out o;
+	struct sax_level *lv;
+	size_t nlv;
+	enum sax_top top;
+	bool dtd;  /* a DOCTYPE was read: the builder made it the document's first node */
+	bool done; /* stopped here: the rest of the events change nothing */
+	uintptr_t errors;
+	struct buf ids;	 /* the IDs the builder registered, each with its NUL */
+	uint32_t *slots; /* a hash table of them: 1 + their offset in ids, 0 free */
+	size_t nslots, nids;
+};
+
+/* One more error: past the bound the parser stops. */
+static void sax_error(struct sax_state *st)
+{
+	if (++st->errors > HTML_MAX_ERRORS)
+		xmlStopParser(st->ctxt);
+}
+
 static void html_error_cb(void *arg, xmlErrorPtr e)
 {
 	(void)e;
 	htmlParserCtxtPtr ctxt = arg;
-	if (!ctxt)
+	if (ctxt && ctxt->_private)
+		sax_error(ctxt->_private);
+}
+
+static uint32_t id_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Registers an ID value as xmlAddID did: false when it was there already. The values are never
+ * more than the document. */
+static bool id_add(struct sax_state *st, const char *value)
+{
+	size_t len = strlen(value);
+	if (st->ids.len + len + 1 >= UINT32_MAX)
+		return true; /* not kept past 4 GB (the input is far smaller) */
+	if (st->nids + 1 > st->nslots / 2) {
+		size_t n = st->nslots ? st->nslots * 2 : 64;
+		uint32_t *t = xcalloc(n, sizeof(*t));
+		for (size_t i = 0; i < st->nslots; i++) {
+			if (!st->slots[i])
+				continue;
+			size_t k = id_hash(st->ids.p + st->slots[i] - 1) & (n - 1);
+			while (t[k])
+				k = (k + 1) & (n - 1);
+			t[k] = st->slots[i];
+		}
+		free(st->slots);
+		st->slots = t;
+		st->nslots = n;
+	}
+	size_t k = id_hash(value) & (st->nslots - 1);
+	for (; st->slots[k]; k = (k + 1) & (st->nslots - 1))
+		if (strcmp(st->ids.p + st->slots[k] - 1, value) == 0)
+			return false;
+	st->slots[k] = (uint32_t)st->ids.len + 1;
+	buf_append(&st->ids, value, len + 1);
+	st->nids++;
+	return true;
+}
+
+/*
+ * The errors the builder (xmlSAX2AttributeInternal) raised for an element's attributes: an
+ * "xml:id" whose value is no NCName, and an ID registered twice (xmlAddID, for "id", "xml:id"
+ * and "name" on an <a>, when the value is not empty).
+ */
+static void sax_ids(struct sax_state *st, const char *local, const xmlChar **atts)
+{
+	for (size_t i = 0; atts && atts[i]; i += 2) {
+		const char *name = (const char *)atts[i], *value = (const char *)atts[i + 1];
+		if (!value)
+			continue;
+		bool xmlid = strcmp(name, "xml:id") == 0;
+		if (xmlid && xmlValidateNCName(atts[i + 1], 1) != 0)
+			sax_error(st);
+		if (!xmlid && strcmp(name, "id") != 0 &&
+		    !(strcmp(name, "name") == 0 && strcmp(local, "a") == 0))
+			continue;
+		if (*value && !id_add(st, value))
+			sax_error(st);
+	}
+}
+
+static struct sax_state *sax_state(void *ctx)
+{
+	return ((htmlParserCtxtPtr)ctx)->_private;
+}
+
+static void sax_stop(struct sax_state *st)
+{
+	st->done = true;
+	xmlStopParser(st->ctxt);
+}
+
+/* Text (or CDATA) in the open element: the walk read it when it read that element's children. */
+static void sax_text(void *ctx, const xmlChar *s, int len)
+{
+	struct sax_state *st = sax_state(ctx);
+	if (st->done || !st->nlv || len <= 0 || !st->lv[st->nlv - 1].read)
+		return; /* the builder kept no text outside an element */
+	out_text(&st->o, (const char *)s, (size_t)len);
+	if (out_full(&st->o))
+		sax_stop(st);
+}
+
+/* As SAX2's xmlSAX2IgnorableWhitespace: nothing. */
+static void sax_ignorable(void *ctx, const xmlChar *s, int len)
+{
+	(void)ctx;
+	(void)s;
+	(void)len;
+}
+
+/* xmlSAX2InternalSubset made the first DOCTYPE the document's first node, and ignored others. */
+static void sax_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
+			const xmlChar *system_id)
+{
+	(void)name;
+	(void)external_id;
+	(void)system_id;
+	sax_state(ctx)->dtd = true;
+}
+
+static void sax_start(void *ctx, const xmlChar *fullname, const xmlChar **atts)
+{
+	struct sax_state *st = sax_state(ctx);
+	if (st->done)
 		return;
-	uintptr_t n = (uintptr_t)ctxt->_private + 1;
-	ctxt->_private = (void *)n;
-	if (n > HTML_MAX_ERRORS)
-		xmlStopParser(ctxt);
+	if (st->nlv > xmlParserMaxDepth) {
+		sax_stop(st); /* nodePush's bound: the builder stopped the parser here */
+		return;
+	}
+	int depth;
+	bool shown;
+	if (st->nlv) {
+		const struct sax_level *p = &st->lv[st->nlv - 1];
+		depth = p->depth + 1;
+		shown = p->read;
+	} else {
+		depth =
+		    !st->dtd && st->top == SAX_TOP_ELEMENT; /* under the first html, or beside */
+		shown = true;
+		if (st->top == SAX_TOP_NONE)
+			st->top = SAX_TOP_ELEMENT;
+	}
+	/* The builder named the node by the local part of a prefixed name (xmlSplitQName, which
+	 * raises its errors as it did then). */
+	const xmlChar *name = fullname;
+	xmlChar *local = NULL, *prefix = NULL;
+	if (strchr((const char *)fullname, ':') &&
+	    (local = xmlSplitQName(st->ctxt, fullname, &prefix)))
+		name = xmlDictLookup(st->ctxt->dict, local, -1);
+	xmlFree(local);
+	xmlFree(prefix);
+	if (!name)
+		name = fullname;
+	struct sax_level *l = &st->lv[st->nlv++];
+	l->depth = depth;
+	l->shown = shown;
+	l->block = in_list((const char *)name, blocks, ARRAY_SIZE(blocks));
+	l->read = shown && depth < VEILLE_MAX_DEPTH &&
+		  !in_list((const char *)name, skipped, ARRAY_SIZE(skipped));
+	if (shown) {
+		if (l->block)
+			out_break(&st->o, 2);
+		else if (strcmp((const char *)name, "img") == 0)
+			out_break(&st->o, 1);
+	}
+	sax_ids(st, (const char *)name, atts);
+}
+
+static void sax_end(void *ctx, const xmlChar *name)
+{
+	(void)name;
+	struct sax_state *st = sax_state(ctx);
+	if (st->done || !st->nlv)
+		return;
+	const struct sax_level *l = &st->lv[--st->nlv];
+	if (l->shown && l->block)
+		out_break(&st->o, 2);
+}
+
+/* A comment or a processing instruction: nothing in the text, but maybe the document's first
+ * node. */
+static void sax_other(struct sax_state *st)
+{
+	if (!st->nlv && st->top == SAX_TOP_NONE)
+		st->top = SAX_TOP_OTHER;
+}
+
+static void sax_comment(void *ctx, const xmlChar *value)
+{
+	(void)value;
+	sax_other(sax_state(ctx));
+}
+
+static void sax_pi(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+	(void)target;
+	(void)data;
+	sax_other(sax_state(ctx));
 }
 
 char *html_to_text_parsed(const char *html, size_t len, size_t max)
 {
-	struct out o = {.max = max};
 	if (!html || len == 0 || max == 0)
 		return xstrdup("");
 	char *fixed = NULL;
@@ -653,71 +891,38 @@ char *html_to_text_parsed(const char *html, size_t len, size_t max)
 	}
 	if (len > INT32_MAX)
 		len = utf8_cut(html, INT32_MAX, INT32_MAX - 1);
-	htmlDocPtr doc = NULL;
+	struct sax_state st = {.o = {.max = max}};
 	htmlParserCtxtPtr ctxt = htmlNewParserCtxt();
-	if (ctxt) {
-		/* Errors counted through the structured handler, which gets the context; libxml2
-		 * calls it from a handler marked as SAX2's (the HTML parser's calls are the same).
-		 */
-		ctxt->sax->serror = html_error_cb;
-		ctxt->sax->initialized = XML_SAX2_MAGIC;
-		ctxt->_private = NULL;
-		doc = htmlCtxtReadMemory(ctxt, html, (int)len, NULL, "UTF-8",
-					 HTML_PARSE_NONET | HTML_PARSE_NOERROR |
-					     HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER |
-					     HTML_PARSE_COMPACT);
+	st.lv = calloc((size_t)xmlParserMaxDepth + 2, sizeof(*st.lv));
+	if (ctxt && st.lv) {
+		htmlSAXHandler sax = {
+		    .internalSubset = sax_doctype,
+		    .startElement = sax_start,
+		    .endElement = sax_end,
+		    .characters = sax_text,
+		    .cdataBlock = sax_text,
+		    .ignorableWhitespace = sax_ignorable,
+		    .comment = sax_comment,
+		    .processingInstruction = sax_pi,
+		    /* Errors counted through the structured handler, which gets the context:
+		     * libxml2 calls it only from a handler marked as SAX2's. */
+		    .serror = html_error_cb,
+		    .initialized = XML_SAX2_MAGIC,
+		};
+		*ctxt->sax = sax;
+		ctxt->_private = &st;
+		st.ctxt = ctxt;
+		htmlDocPtr doc = htmlCtxtReadMemory(ctxt, html, (int)len, NULL, "UTF-8",
+						    HTML_PARSE_NONET | HTML_PARSE_NOERROR |
+							HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER |
+							HTML_PARSE_COMPACT);
+		xmlFreeDoc(doc); /* none: no startDocument */
+	}
+	if (ctxt)
 		htmlFreeParserCtxt(ctxt);
-	}
+	free(st.lv);
 	free(fixed);
-	if (!doc)
-		return xstrdup("");
-	/* Iterative pre-order walk; depth counted to honour VEILLE_MAX_DEPTH. */
-	xmlNodePtr n = doc->children;
-	int depth = 0;
-	while (n && !out_full(&o)) {
-		bool descend = false;
-		if (n->type == XML_ELEMENT_NODE) {
-			const char *name = (const char *)n->name;
-			bool block = in_list(name, blocks, ARRAY_SIZE(blocks));
-			if (block)
-				out_break(&o, 2);
-			else if (strcmp(name, "img") == 0)
-				out_break(&o, 1);
-			descend = !in_list(name, skipped, ARRAY_SIZE(skipped)) && n->children &&
-				  depth < VEILLE_MAX_DEPTH;
-		} else if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
-			if (n->content)
-				out_text(&o, (const char *)n->content,
-					 strlen((const char *)n->content));
-		} else if (n->type == XML_DTD_NODE || n->type == XML_COMMENT_NODE) {
-			/* nothing */
-		} else if (n->children && depth < VEILLE_MAX_DEPTH) {
-			descend = true;
-		}
-		if (descend) {
-			n = n->children;
-			depth++;
-			continue;
-		}
-		/* Next sibling, climbing up (closing blocks) as needed. */
-		while (n && !n->next) {
-			n = n->parent;
-			depth--;
-			if (!n || depth < 0 || (xmlDocPtr)n == doc) {
-				n = NULL;
-				break;
-			}
-			if (n->type == XML_ELEMENT_NODE &&
-			    in_list((const char *)n->name, blocks, ARRAY_SIZE(blocks)))
-				out_break(&o, 2);
-		}
-		if (n) {
-			if (n->type == XML_ELEMENT_NODE &&
-			    in_list((const char *)n->name, blocks, ARRAY_SIZE(blocks)))
-				out_break(&o, 2);
-			n = n->next;
-		}
-	}
-	xmlFreeDoc(doc);
-	return finish(&o);
+	buf_free(&st.ids);
+	free(st.slots);
+	return finish(&st.o);
 }

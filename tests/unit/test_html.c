@@ -5,8 +5,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -398,6 +402,57 @@ static void test_error_bound(void **state)
 	free(h);
 }
 
+static long rss_kib(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* The memory html_to_text_parsed(html, len, max) takes at its peak, in KiB: run in a child,
+ * whose peak resident size wait4 reports, less the memory it started with. The child fails
+ * unless the text is want. */
+static long parsed_peak_kib(const char *html, size_t len, size_t max, const char *want)
+{
+	long base = rss_kib();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *t = html_to_text_parsed(html, len, max);
+		_exit(strcmp(t, want) == 0 ? 0 : 1);
+	}
+	int status;
+	struct rusage ru;
+	assert_int_equal(wait4(pid, &status, 0, &ru), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("html_to_text_parsed gave another text");
+	return ru.ru_maxrss - base;
+}
+
+/* A megabyte of nested and sibling elements read whole (max above its text): libxml2's tree
+ * of it took 28 MB (the text is read from the parser's events, with no tree). */
+static void test_parsed_memory(void **state)
+{
+	(void)state;
+	static const char unit[] = "<div><ul><li><p><b>a</b> <i>b</i></p></li></ul></div>\n";
+	struct buf h = {0}, want = {0};
+	while (h.len < (1u << 20)) {
+		buf_puts(&h, unit);
+		buf_puts(&want, want.len ? "\na b" : "a b");
+	}
+	long kib = parsed_peak_kib(h.p, h.len, 1u << 24, want.p);
+	if (kib > 12 * 1024)
+		fail_msg("html_to_text_parsed on %zu bytes took %ld KiB at its peak", h.len, kib);
+	buf_free(&h);
+	buf_free(&want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +468,7 @@ int main(void)
 	    cmocka_unit_test(test_fast_path_matches_parser),
 	    cmocka_unit_test(test_plain_text_collapse),
 	    cmocka_unit_test(test_long_wide_reference),
+	    cmocka_unit_test(test_parsed_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
