@@ -582,37 +582,66 @@ char *html_to_text_utf8(const char *html, size_t len, size_t max)
 }
 
 /*
- * libxml2 2.9's HTML parser reads a name that holds a non-ASCII character through
- * htmlParseNameComplex, which, past 100 characters, asks for more input and, when the buffer has
- * moved meanwhile, starts the name again from where it had got to: the name's start is lost, and
- * whether the buffer moves depends on the heap, so the same text came out shortened in one run
- * and whole in another. A reference whose name holds a non-ASCII byte is never an entity (HTML's
- * names are all ASCII), and libxml2 writes its '&' and its name as they are: "&amp;" in place of
- * that '&' reads the same without going through that path. NULL when there is no such '&'.
+ * The references whose '&' is written "&amp;" before the parser reads them, for text that reads
+ * the same ("&" then the name, as written) and no error less or more:
+ *  - a name that holds a non-ASCII byte: libxml2 2.9's HTML parser reads it through
+ *    htmlParseNameComplex, which, past 100 characters, asks for more input and, when the buffer
+ *    has moved meanwhile, starts the name again from where it had got to: the name's start is
+ *    lost, and whether the buffer moves depends on the heap, so the same text came out
+ *    shortened in one run and whole in another. HTML's names are all ASCII: never an entity.
+ *  - a name that is no HTML entity, followed by ';': htmlParseEntityRef reads the name
+ *    (htmlParseName: a letter, '_' or ':', then letters, digits, '_', '-', ':', '.'), looks it up
+ *    (htmlEntityLookup compares it with all 253 names in turn: 8 MB of "&zzzz;" took 2.4 s),
+ *    finds nothing, raises no error and leaves the ';'; htmlParseReference then gives "&" and
+ *    the name as text, and the ';' is read as text. Without the ';' it raises an error (which
+ *    counts towards HTML_MAX_ERRORS), so that '&' is left as it is.
+ * Numeric references ("&#") are left as they are. escape_refs gives NULL when there is no such
+ * '&'.
  */
-static char *escape_wide_refs(const char *s, size_t len, size_t *ret_len)
+static bool escape_ref(const char *p, const char *end)
 {
+	const char *q = p;
+	bool wide = false;
+	for (; q < end; q++) {
+		unsigned char c = (unsigned char)*q;
+		if (c >= 0x80)
+			wide = true;
+		else if (!is_alnum(c) && c != '_' && c != '-' && c != ':' && c != '.')
+			break;
+	}
+	if (wide)
+		return true;
+	/* An ASCII name: escaped when a ';' follows it and it is no entity. */
+	size_t n = (size_t)(q - p);
+	if (!n || q >= end || *q != ';' || !(is_alpha((unsigned char)*p) || *p == '_' || *p == ':'))
+		return false;
+	char name[16];
+	if (n >= sizeof(name))
+		return true; /* longer than any entity's */
+	memcpy(name, p, n);
+	name[n] = '\0';
+	return html_entity_value(name) == 0;
+}
+
+static char *escape_refs(const char *s, size_t len, size_t *ret_len)
+{
+	const char *end = s + len;
+	size_t n = 0;
+	for (const char *p = s; (p = memchr(p, '&', (size_t)(end - p)));)
+		n += escape_ref(++p, end);
+	if (!n)
+		return NULL;
+	/* Written at its size at once: 8 MB of references grew a buffer to 16 MB. */
 	struct buf b = {0};
+	buf_reserve(&b, len + 4 * n + 1);
 	size_t done = 0;
-	const char *p = s, *end = s + len;
-	while ((p = memchr(p, '&', (size_t)(end - p)))) {
-		const char *q = ++p;
-		bool wide = false;
-		for (; q < end; q++) {
-			unsigned char c = (unsigned char)*q;
-			if (c >= 0x80)
-				wide = true;
-			else if (!is_alnum(c) && c != '_' && c != '-' && c != ':' && c != '.')
-				break;
-		}
-		if (!wide)
+	for (const char *p = s; (p = memchr(p, '&', (size_t)(end - p)));) {
+		if (!escape_ref(++p, end))
 			continue;
 		buf_append(&b, s + done, (size_t)(p - 1 - s) - done);
 		buf_append(&b, "&amp;", 5);
 		done = (size_t)(p - s);
 	}
-	if (!b.p)
-		return NULL;
 	buf_append(&b, s + done, len - done);
 	*ret_len = b.len;
 	return buf_steal(&b);
@@ -882,7 +911,7 @@ char *html_to_text_parsed(const char *html, size_t len, size_t max)
 		len = strlen(fixed);
 	}
 	size_t escaped_len;
-	char *escaped = escape_wide_refs(html, len, &escaped_len);
+	char *escaped = escape_refs(html, len, &escaped_len);
 	if (escaped) {
 		free(fixed);
 		fixed = escaped;
