@@ -654,8 +654,8 @@ static char *escape_refs(const char *s, size_t len, size_t *ret_len)
 
 /*
  * The parser's events read as they come, with no tree: a 1 MB field of many elements built a
- * tree of ~95 MB (libxml2's nodes) that was walked once and freed. The text is the one the walk
- * of that tree gave; what is kept is what the walk needed and what libxml2's tree builder
+ * tree of 28 to 42 MB (libxml2's nodes) that was walked once and freed. The text is the one the
+ * walk of that tree gave; what is kept is what the walk needed and what libxml2's tree builder
  * (SAX2.c's handlers, which built it from the same events) did that showed in it:
  *  - the open elements, at most as many as the builder allowed (its nodePush stopped the parser
  *    past xmlParserMaxDepth open nodes): for each, whether the walk reached it, whether it read
@@ -692,8 +692,8 @@ struct sax_level {
 struct sax_state {
 	htmlParserCtxtPtr ctxt;
 	struct out o;
-	struct sax_level *lv;
-	size_t nlv;
+	struct sax_level *lv; /* max_open + 1 of them */
+	size_t nlv, max_open;
 	enum sax_top top;
 	bool dtd;  /* a DOCTYPE was read: the builder made it the document's first node */
 	bool done; /* stopped here: the rest of the events change nothing */
@@ -825,7 +825,7 @@ static void sax_start(void *ctx, const xmlChar *fullname, const xmlChar **atts)
 	struct sax_state *st = sax_state(ctx);
 	if (st->done)
 		return;
-	if (st->nlv > xmlParserMaxDepth) {
+	if (st->nlv > st->max_open) {
 		sax_stop(st); /* nodePush's bound: the builder stopped the parser here */
 		return;
 	}
@@ -969,7 +969,8 @@ char *html_to_text_parsed(const char *html, size_t len, size_t max)
 		len = utf8_cut(html, INT32_MAX, INT32_MAX - 1);
 	struct sax_state st = {.o = {.max = max}};
 	htmlParserCtxtPtr ctxt = htmlNewParserCtxt();
-	st.lv = calloc((size_t)xmlParserMaxDepth + 2, sizeof(*st.lv));
+	st.max_open = xmlParserMaxDepth; /* nodePush's bound */
+	st.lv = calloc(st.max_open + 1, sizeof(*st.lv));
 	if (ctxt && st.lv) {
 		htmlSAXHandler sax = {
 		    .internalSubset = sax_doctype,
