@@ -471,43 +471,23 @@ static void test_escaped_memory(void **state)
 	buf_free(&h);
 }
 
-static double cpu_seconds(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* The least CPU time html_to_text_parsed takes on n copies of ref, of three runs; *text its
- * text. */
-static double refs_time(const char *ref, size_t n, char **text)
+/* html_to_text_parsed's text of "<p>" and n copies of ref. */
+static char *refs_text(const char *ref, size_t n)
 {
 	struct buf h = {0};
 	buf_puts(&h, "<p>");
 	for (size_t i = 0; i < n; i++)
 		buf_puts(&h, ref);
-	double best = 1e9;
-	for (int run = 0; run < 3; run++) {
-		double t0 = cpu_seconds();
-		char *t = html_to_text_parsed(h.p, h.len, 1u << 24);
-		double t1 = cpu_seconds();
-		if (t1 - t0 < best)
-			best = t1 - t0;
-		if (run == 0)
-			*text = t;
-		else
-			free(t);
-	}
+	char *t = html_to_text_parsed(h.p, h.len, 1u << 24);
 	buf_free(&h);
-	return best;
+	return t;
 }
 
 /*
  * A reference to no entity reads as it is written, whatever the way it is written; libxml2
  * compares such a name with all 253 entity names in turn, which made 8 MB of "&zzzz;" take
- * 2.4 s: such a reference is read as "&amp;" and the name, which takes the time the escaped
- * form takes (a ratio of two CPU times in the same process, not a time: 3.7 before, about 1
- * after).
+ * 0.8 to 2.4 s: such a reference followed by ';' is read as "&amp;" and the name. The text is
+ * the same either way (the time is the benchmark's business: README, Benchmarks).
  */
 static void test_unknown_references(void **state)
 {
@@ -521,15 +501,12 @@ static void test_unknown_references(void **state)
 	free(plain);
 	free(escaped);
 	size_t n = 200000;
-	char *unknown_text, *escaped_text;
-	double unknown = refs_time("&zzzz;", n, &unknown_text);
-	double amp = refs_time("&amp;zzzz;", n, &escaped_text);
+	char *unknown_text = refs_text("&zzzz;", n);
+	char *escaped_text = refs_text("&amp;zzzz;", n);
 	assert_string_equal(unknown_text, escaped_text);
 	assert_int_equal(strlen(unknown_text), 6 * n);
 	free(unknown_text);
 	free(escaped_text);
-	if (unknown > 2 * amp + 0.01)
-		fail_msg("%zu unknown references took %.3f s, as escaped %.3f s", n, unknown, amp);
 }
 
 int main(void)
