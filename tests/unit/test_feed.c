@@ -27,6 +27,7 @@
 #include "feed.h"
 #include "bounds.h"
 #include "util.h"
+#include "rss.h"
 
 #define REAL_DIR     TEST_SHARED_DIR "/feeds/real"
 #define EXPECTED_DIR TEST_DATA_DIR "/real"
@@ -1086,19 +1087,6 @@ static void test_markup_bounds(void **state)
 	assert_str(doc->items[0].summary, "a & b > c");
 	feed_doc_free(doc);
 	buf_free(&b);
-}
-
-/* This process's resident memory now, in KiB (/proc/self/statm). */
-static long rss_kib(void)
-{
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-			resident = 0;
-		fclose(f);
-	}
-	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* The memory a parse of data[0..len) takes at its peak, in KiB: parsed in a child, whose peak

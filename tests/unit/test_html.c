@@ -18,6 +18,7 @@
 #include "html.h"
 #include "bounds.h"
 #include "util.h"
+#include "rss.h"
 
 #include <libxml/HTMLparser.h>
 
@@ -401,18 +402,6 @@ static void test_error_bound(void **state)
 	assert_null(strstr(t, "fin"));
 	free(t);
 	free(h);
-}
-
-static long rss_kib(void)
-{
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-			resident = 0;
-		fclose(f);
-	}
-	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* The memory html_to_text_parsed(html, len, max) takes at its peak, in KiB: run in a child,
