@@ -998,9 +998,8 @@ static void job_end(struct job *j, int r)
 		int64_t soon = e->cfg->min_interval < 60 ? e->cfg->min_interval : 60;
 		f->st.next_fetch = now_unix() + (soon > 0 ? soon : 1);
 	} else {
+		/* The state of a success is stored already (batch_add). */
 		const struct ingest_counts *n = &j->n;
-		if (!j->state_stored)
-			set_ok(f, j->ttl, j->max_age);
 		if (j->failed)
 			buf_printf(&j->what, "recovered after %u failed attempt%s; ", j->failed,
 				   j->failed == 1 ? "" : "s");
@@ -1015,10 +1014,9 @@ static void job_end(struct job *j, int r)
 			log_info("feed %s: %s", f->cf->name, j->what.p);
 	}
 	bool release = !j->released;
-	bool stored = r == 0 && j->state_stored;
 	job_close(j);
 	job_free(j);
-	fetch_end(f, release, stored);
+	fetch_end(f, release, r == 0);
 }
 
 /* j's document was in a transaction shared with others, and that transaction failed: its feed
