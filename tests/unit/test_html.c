@@ -5,13 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -404,25 +399,32 @@ static void test_error_bound(void **state)
 	free(h);
 }
 
+struct parsed_run {
+	const char *html;
+	size_t len, max;
+	const char *want;
+};
+
+static int parsed_run(void *arg)
+{
+	const struct parsed_run *r = arg;
+	char *t = html_to_text_parsed(r->html, r->len, r->max);
+	return strcmp(t, r->want) == 0 ? 0 : 1;
+}
+
 /* The memory html_to_text_parsed(html, len, max) takes at its peak, in KiB: run in a child,
  * whose peak resident size wait4 reports, less the memory it started with. The child fails
  * unless the text is want. */
 static long parsed_peak_kib(const char *html, size_t len, size_t max, const char *want)
 {
-	long base = rss_kib();
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char *t = html_to_text_parsed(html, len, max);
-		_exit(strcmp(t, want) == 0 ? 0 : 1);
-	}
+	struct parsed_run r = {html, len, max, want};
 	int status;
-	struct rusage ru;
-	assert_int_equal(wait4(pid, &status, 0, &ru), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) != 0)
+	long kib = 0;
+	assert_true(child_peak_kib(parsed_run, &r, &kib, &status));
+	assert_true(status >= 0);
+	if (status != 0)
 		fail_msg("html_to_text_parsed gave another text");
-	return ru.ru_maxrss - base;
+	return kib;
 }
 
 /* A megabyte of nested and sibling elements read whole (max above its text): libxml2's tree
