@@ -81,6 +81,21 @@ struct engine {
 	struct store *triage[WORKER_MAX_THREADS];
 	unsigned ntriage;
 	int64_t triage_retry; /* opening one failed: not tried again before then */
+	/*
+	 * Documents and preparations the worker made, committed and waiting for the worker to
+	 * free them (trash_drain, at the start of its next job): each thread frees what it
+	 * allocated. glibc's malloc gives the worker an arena of its own, and a free() on the
+	 * loop's thread of a block from it takes that arena's lock, which the worker holds at
+	 * every allocation: the two threads contended for it thousands of times a cycle (most
+	 * of the loop's futex waits). The loop frees them itself when the worker has no job
+	 * (trash_empty). The array belongs to the loop's thread; the worker only takes entries.
+	 */
+	pthread_mutex_t trash_mu;
+	struct trash {
+		struct feed_doc *doc;
+		struct ingest_prep *prep;
+	} * trash;
+	size_t ntrash, captrash;
 	/* Documents stored in the open transaction, their fetches ended when it commits (see
 	 * batch_add). */
 	struct job *batch, **batch_tail;
@@ -114,6 +129,7 @@ static void jobs_cancel(struct engine *e);
 static void batch_cb(evutil_socket_t fd, short what, void *arg);
 static void batch_commit(struct engine *e);
 static void triage_close(struct engine *e);
+static void trash_empty(struct engine *e);
 
 /* Retention runs an hour apart, deleting MAINT_BATCH items per transaction for at most
  * MAINT_BUDGET_MS at a time (then again a second later), so fetches never wait long. */
@@ -291,6 +307,7 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 	pthread_rwlock_init(&e->store_lock, &la);
 	pthread_rwlockattr_destroy(&la);
 	pthread_mutex_init(&e->triage_mu, NULL);
+	pthread_mutex_init(&e->trash_mu, NULL);
 	if (topics_build(c, &e->topics, ret_err) < 0)
 		goto fail;
 	e->store = open_store(c->database, &err);
@@ -352,6 +369,7 @@ void engine_free(struct engine *e)
 	worker_free(e->worker);
 	triage_close(e);
 	batch_commit(e);
+	trash_empty(e);
 	free_feeds(e);
 	if (e->maint_ev)
 		event_free(e->maint_ev);
@@ -363,6 +381,8 @@ void engine_free(struct engine *e)
 	pthread_rwlock_destroy(&e->topics_lock);
 	pthread_rwlock_destroy(&e->store_lock);
 	pthread_mutex_destroy(&e->triage_mu);
+	pthread_mutex_destroy(&e->trash_mu);
+	free(e->trash);
 	config_free(e->cfg);
 	free(e);
 }
@@ -721,7 +741,7 @@ struct job {
 	struct feed_rt *f;
 	struct job *next; /* in e->jobq, then in e->batch */
 	/* the response, until parsed: its body as it came, compressed with encoding's codings
-	 * (NULL: none) until the worker decodes it, at most max_body bytes then */
+	 * (NULL: none; the worker decodes a copy, at most max_body bytes) */
 	char *body;
 	size_t body_len;
 	char *encoding;
@@ -832,26 +852,60 @@ static void triage_close(struct engine *e)
  * of the loop's store is scanned for the new items, under the store's own lock (the later, the
  * more of the loop's entries it covers); nothing else here touches what the loop's thread uses.
  */
+/* The loop's thread: doc and prep (either may be NULL), made by the worker, go to the worker to
+ * be freed. */
+static void trash_put(struct engine *e, struct feed_doc *doc, struct ingest_prep *prep)
+{
+	if (!doc && !prep)
+		return;
+	pthread_mutex_lock(&e->trash_mu);
+	if (e->ntrash == e->captrash) {
+		e->captrash = e->captrash ? 2 * e->captrash : 16;
+		e->trash = xreallocarray(e->trash, e->captrash, sizeof(*e->trash));
+	}
+	e->trash[e->ntrash++] = (struct trash){doc, prep};
+	pthread_mutex_unlock(&e->trash_mu);
+}
+
+/* Frees what the trash holds, a few entries at a time taken under the lock and freed outside
+ * it. Any thread: the worker before each job, the loop when the worker is idle or stopped. */
+static void trash_empty(struct engine *e)
+{
+	for (;;) {
+		struct trash v[16];
+		size_t n = 0;
+		pthread_mutex_lock(&e->trash_mu);
+		while (n < ARRAY_SIZE(v) && e->ntrash)
+			v[n++] = e->trash[--e->ntrash];
+		pthread_mutex_unlock(&e->trash_mu);
+		if (!n)
+			return;
+		for (size_t i = 0; i < n; i++) {
+			feed_doc_free(v[i].doc);
+			ingest_prep_free(v[i].prep);
+		}
+	}
+}
+
 static void document_run(void *arg)
 {
 	struct job *j = arg;
 	struct engine *e = j->f->e;
+	trash_empty(e);
+	/* j->body is the loop's: it frees it when the job comes back (prepared_cb). */
+	const char *body = j->body;
+	size_t len = j->body_len;
+	char *decoded = NULL;
 	if (j->encoding) {
-		char *body;
-		size_t len;
-		j->parse_r = fetch_decode(j->encoding, j->body, j->body_len, j->max_body, &body,
+		j->parse_r = fetch_decode(j->encoding, j->body, j->body_len, j->max_body, &decoded,
 					  &len, j->errmsg, sizeof(j->errmsg));
-		free(j->body);
-		j->body = NULL;
 		if (j->parse_r < 0)
 			return;
-		j->body = body;
-		j->body_len = len;
+		body = decoded;
 	}
-	j->parse_r = feed_parse(j->body, j->body_len, j->url, *j->charset ? j->charset : NULL,
-				&j->doc, j->errmsg, sizeof(j->errmsg));
-	free(j->body);
-	j->body = NULL;
+	j->parse_r = feed_parse(body, len, j->url, *j->charset ? j->charset : NULL, &j->doc,
+				j->errmsg, sizeof(j->errmsg));
+	free(decoded);
 	if (j->parse_r < 0)
 		return;
 	struct store *st = triage_take(e);
@@ -968,13 +1022,14 @@ static void job_close(struct job *j)
 	j->closed = true;
 	if (j->doc)
 		j->recovered = j->doc->recovered;
-	feed_doc_free(j->doc);
+	trash_put(e, j->doc, j->prep);
 	j->doc = NULL;
-	ingest_prep_free(j->prep);
 	j->prep = NULL;
 	e->jobs_open--;
 	e->jobs_bytes -= j->weight;
 	jobs_start(e);
+	if (!e->jobs_open)
+		trash_empty(e); /* the worker has no job: nobody contends */
 }
 
 /* The outcome of a 2xx document: r is 0 (stored and committed), -EBADMSG (no feed: j->errmsg
@@ -1186,6 +1241,8 @@ static void prepared_cb(void *arg)
 	struct job *j = arg;
 	struct feed_rt *f = j->f;
 	struct engine *e = f->e;
+	free(j->body); /* the worker is done with it */
+	j->body = NULL;
 	if (j->parse_r < 0) {
 		job_end(j, -EBADMSG);
 		return;
