@@ -83,7 +83,7 @@ struct engine {
 	int64_t triage_retry; /* opening one failed: not tried again before then */
 	/*
 	 * Documents and preparations the worker made, committed and waiting for the worker to
-	 * free them (trash_drain, at the start of its next job): each thread frees what it
+	 * free them (trash_empty, at the start of its next job): each thread frees what it
 	 * allocated. glibc's malloc gives the worker an arena of its own, and a free() on the
 	 * loop's thread of a block from it takes that arena's lock, which the worker holds at
 	 * every allocation: the two threads contended for it thousands of times a cycle (most
@@ -841,17 +841,6 @@ static void triage_close(struct engine *e)
 	pthread_mutex_unlock(&e->triage_mu);
 }
 
-/*
- * On a worker: the decoding of the body (its content codings: the loop holds bodies as they
- * came, several times smaller), the parse, the triage and the preparation of a document, in one
- * job so that the worker never waits for the loop between them. A body that decodes to more than
- * max_body, or does not decode, fails like a document that is not a feed. The triage reads through
- * a connection of its own: the feed's last document was committed before this fetch began, so what
- * it reads of the feed's items is what the loop's transaction holds. It is a hint (ingest_commit
- * checks every item again): without a connection, every item is prepared. Last, the story window
- * of the loop's store is scanned for the new items, under the store's own lock (the later, the
- * more of the loop's entries it covers); nothing else here touches what the loop's thread uses.
- */
 /* The loop's thread: doc and prep (either may be NULL), made by the worker, go to the worker to
  * be freed. */
 static void trash_put(struct engine *e, struct feed_doc *doc, struct ingest_prep *prep)
@@ -887,6 +876,18 @@ static void trash_empty(struct engine *e)
 	}
 }
 
+/*
+ * On a worker: the decoding of the body (its content codings: the loop holds bodies as they
+ * came, several times smaller), the parse, the triage and the preparation of a document, in one
+ * job so that the worker never waits for the loop between them. A body that decodes to more than
+ * max_body, or does not decode, fails like a document that is not a feed. The triage reads through
+ * a connection of its own: the feed's last document was committed before this fetch began, so what
+ * it reads of the feed's items is what the loop's transaction holds. It is a hint (ingest_commit
+ * checks every item again): without a connection, every item is prepared. Last, the story window
+ * of the loop's store is scanned for the new items, under the store's own lock (the later, the
+ * more of the loop's entries it covers); nothing else here touches what the loop's thread uses,
+ * but the trash of documents committed since the last job, which it frees first.
+ */
 static void document_run(void *arg)
 {
 	struct job *j = arg;
