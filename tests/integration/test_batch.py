@@ -109,7 +109,10 @@ def scenario(tmp, server, names, mode, attempt=0):
     h.write_config(conf, db, [(n, f"{server.base}/{f}") for n, f in names])
     log = run_once(conf, f"{mode}: the cycle with the refused item", 1)
 
+    # Stored together, or refused together: a transaction of several documents that failed
+    # as a whole shares them as much (all 24 can arrive before the first commit).
     shared = [int(m) for m in re.findall(r"(\d+) documents stored in one transaction", log)]
+    shared += [int(m) for m in re.findall(r"a transaction of (\d+) documents failed", log)]
     h.check(shared and max(shared) > 1,
             f"{mode}: documents share a transaction (sizes {sorted(shared, reverse=True)[:5]})")
     m = re.search(r"cycle done in ([0-9.]+) s; CPU: main thread \(fetch, store\) ([0-9.]+) s, "
@@ -126,7 +129,38 @@ def scenario(tmp, server, names, mode, attempt=0):
         state = dict(c.execute("select name, etag from feeds").fetchall())
         poison_state = c.execute("select errors, last_error from feeds where name = ?",
                                  (poison_name,)).fetchone()
+        corpus_docs = c.execute("select cast(value as integer) from meta"
+                                " where key = 'corpus_docs'").fetchone()
     h.check(per_feed.get(poison_name, 0) == 0, f"{mode}: the refused feed stored nothing")
+    # The topics are re-weighted inside transactions (the weights count the documents a
+    # transaction holds): what a failed one counted is gone with it.
+    h.check(corpus_docs == ((NFEEDS - 1) * NITEMS,),
+            f"{mode}: the document frequencies count the stored items only ({corpus_docs})")
+    # Outside a transaction, a weighting counts the items committed so far; after a failed
+    # transaction that was weighted inside, the next commit weights the topics again.
+    committed, weighted, inside, redo, bad = 0, [], False, False, []
+    for line in log.splitlines():
+        m = re.search(r"stored in one transaction, (\d+) new items", line)
+        if m:
+            committed += int(m.group(1))
+            if redo == "committed":  # a second commit, and no weighting after the first
+                bad.append(("not weighted again after", committed))
+            redo = "committed" if redo else False
+            inside = False
+            continue
+        m = re.search(r"weighted by the document frequencies of (\d+) documents", line)
+        if m:
+            weighted.append(int(m.group(1)))
+            if "the open transaction's included" in line:
+                inside = True
+            elif int(m.group(1)) != committed:
+                bad.append((int(m.group(1)), committed))
+            redo = False
+        if re.search(r"a transaction of \d+ documents failed", line):
+            redo, inside = inside, False
+    h.check(weighted and not bad and not redo,
+            f"{mode}: each weighting outside a transaction counts the items committed, and a "
+            f"failed transaction weighted inside is weighted again ({weighted}; {bad})")
     h.check(poison_state == (3, "HTTP 503 before"),
             f"{mode}: the refused feed keeps its failure count and error ({poison_state})")
     h.check(all(per_feed.get(name) == NITEMS for name, _ in names if name != poison_name),
