@@ -698,9 +698,7 @@ struct sax_state {
 	bool dtd;  /* a DOCTYPE was read: the builder made it the document's first node */
 	bool done; /* stopped here: the rest of the events change nothing */
 	uintptr_t errors;
-	struct buf ids;	 /* the IDs the builder registered, each with its NUL */
-	uint32_t *slots; /* a hash table of them: 1 + their offset in ids, 0 free */
-	size_t nslots, nids;
+	struct strtab ids; /* the IDs the builder registered */
 };
 
 /* One more error: past the bound the parser stops. */
@@ -716,46 +714,6 @@ static void html_error_cb(void *arg, xmlErrorPtr e)
 	htmlParserCtxtPtr ctxt = arg;
 	if (ctxt && ctxt->_private)
 		sax_error(ctxt->_private);
-}
-
-static uint32_t id_hash(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
-/* Registers an ID value as xmlAddID did: false when it was there already. The values are never
- * more than the document. */
-static bool id_add(struct sax_state *st, const char *value)
-{
-	size_t len = strlen(value);
-	if (st->ids.len + len + 1 >= UINT32_MAX)
-		return true; /* not kept past 4 GB (the input is far smaller) */
-	if (st->nids + 1 > st->nslots / 2) {
-		size_t n = st->nslots ? st->nslots * 2 : 64;
-		uint32_t *t = xcalloc(n, sizeof(*t));
-		for (size_t i = 0; i < st->nslots; i++) {
-			if (!st->slots[i])
-				continue;
-			size_t k = id_hash(st->ids.p + st->slots[i] - 1) & (n - 1);
-			while (t[k])
-				k = (k + 1) & (n - 1);
-			t[k] = st->slots[i];
-		}
-		free(st->slots);
-		st->slots = t;
-		st->nslots = n;
-	}
-	size_t k = id_hash(value) & (st->nslots - 1);
-	for (; st->slots[k]; k = (k + 1) & (st->nslots - 1))
-		if (strcmp(st->ids.p + st->slots[k] - 1, value) == 0)
-			return false;
-	st->slots[k] = (uint32_t)st->ids.len + 1;
-	buf_append(&st->ids, value, len + 1);
-	st->nids++;
-	return true;
 }
 
 /*
@@ -775,7 +733,7 @@ static void sax_ids(struct sax_state *st, const char *local, const xmlChar **att
 		if (!xmlid && strcmp(name, "id") != 0 &&
 		    !(strcmp(name, "name") == 0 && strcmp(local, "a") == 0))
 			continue;
-		if (*value && !id_add(st, value))
+		if (*value && strtab_get(&st->ids, value)->value++) /* xmlAddID: registered twice */
 			sax_error(st);
 	}
 }
@@ -995,7 +953,6 @@ char *html_to_text_parsed(const char *html, size_t len, size_t max)
 		htmlFreeParserCtxt(ctxt);
 	free(st.lv);
 	free(fixed);
-	buf_free(&st.ids);
-	free(st.slots);
+	strtab_free(&st.ids);
 	return finish(&st.o);
 }
