@@ -794,8 +794,8 @@ static void job_free(struct job *j)
 	free(j->old_etag);
 	free(j->old_lm);
 	free(j->old_error);
-	feed_doc_free(j->doc);
-	ingest_prep_free(j->prep);
+	/* No document or preparation here: job_close gave them to the trash, or the worker never
+	 * made them (jobs_cancel). */
 	free(j);
 }
 
@@ -1023,8 +1023,8 @@ static void jobs_cancel(struct engine *e)
 	e->jobq_len = 0;
 }
 
-/* Frees j's document and preparation, and counts it out of jobs_open: another document may go to
- * the worker. */
+/* Hands j's document and preparation to the trash, and counts it out of jobs_open: another
+ * document may go to the worker. */
 static void job_close(struct job *j)
 {
 	struct engine *e = j->f->e;
