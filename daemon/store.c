@@ -403,13 +403,16 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_RECORD_VERDICTS] = "SELECT topic, score, relevant, coalesce(terms, '[]') FROM verdicts"
 			   " WHERE item_id = ?1 ORDER BY topic",
     [ST_LAST_ID] = "SELECT coalesce(max(id), 0) FROM items",
-    /* Oldest first, a batch at a time (one short transaction each); the newest row stays so
-     * that SQLite never hands its id out again. */
+    /* Oldest fetched first, a batch at a time (one short transaction each); the newest row
+     * stays so that SQLite never hands its id out again. The bound on fetched before the two
+     * cases and the order of items_fetched let SQLite read that index from its start to the
+     * first item kept: ordered by id, it read every row of items (36 ms at 50,000 items, on the
+     * loop's thread) to delete none. */
     [ST_PRUNE] = "DELETE FROM items WHERE id IN (SELECT i.id FROM items i"
-		 " WHERE i.id < (SELECT max(id) FROM items)"
+		 " WHERE i.id < (SELECT max(id) FROM items) AND i.fetched < max(?1, ?2)"
 		 " AND ((i.fetched < ?1 AND NOT " RELEVANT_EXISTS ")"
 		 "  OR (?2 > 0 AND i.fetched < ?2 AND " RELEVANT_EXISTS "))"
-		 " ORDER BY i.id LIMIT ?3)",
+		 " ORDER BY i.fetched, i.id LIMIT ?3)",
     [ST_OPTIMIZE] = "PRAGMA optimize",
     /* The items of ids ?1 to ?2, their indexed columns as items_fts_delete reads them, in one
      * statement: FTS5 writes its pending index at the statement's savepoint (it has one, an
@@ -3812,6 +3815,16 @@ fail:;
 	store_rollback(s);
 	memcpy(s->err, err, sizeof(err));
 	return r;
+}
+
+uint64_t store_vm_steps(struct store *s)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < ST_MAX; i++)
+		if (s->stmt[i])
+			n +=
+			    (uint64_t)sqlite3_stmt_status(s->stmt[i], SQLITE_STMTSTATUS_VM_STEP, 0);
+	return n;
 }
 
 int store_optimize(struct store *s)

@@ -296,6 +296,9 @@ int store_cache_limit(struct store *s, int kib);
  */
 int store_prune(struct store *s, int64_t irrelevant_before, int64_t relevant_before, int64_t batch,
 		int64_t *ret_deleted);
+/* The virtual machine steps SQLite took for the store's own statements since it was opened (their
+ * sqlite3_stmt_status SQLITE_STMTSTATUS_VM_STEP): how much a call read, for the tests. */
+uint64_t store_vm_steps(struct store *s);
 /* PRAGMA optimize: lets SQLite refresh the statistics its query planner uses. */
 int store_optimize(struct store *s);
 

@@ -2551,6 +2551,54 @@ static void test_prune(void **state)
 	store_close(s);
 }
 
+/* Retention reads items_fetched up to the first item it keeps, oldest fetched first: with
+ * thousands of recent items and none to delete, it reads none of them (it used to read every
+ * row of items, by id). */
+static void test_prune_reads_old_only(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	enum { N = 3000, OLD = 3 };
+	const int64_t day = 86400, now = 1800000000;
+	int64_t id[N];
+	assert_int_equal(store_begin(s), 0);
+	for (int i = 0; i < N; i++) {
+		char guid[16], link[32], title[32];
+		snprintf(guid, sizeof(guid), "g%d", i);
+		snprintf(link, sizeof(link), "https://x.fr/%d", i);
+		snprintf(title, sizeof(title), "Titre numéro %d", i);
+		struct titem t;
+		/* The first OLD items were fetched long ago, the later ones of them earlier. */
+		mkitem(&t, "a", guid, link, title, "texte",
+		       i < OLD ? now - (100 + i) * day : now - (N - i));
+		id[i] = add(s, &t, 1);
+	}
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_optimize(s), 0);
+
+	/* Oldest fetched first: the third item, then the second. */
+	int64_t n = -1;
+	assert_int_equal(store_prune(s, now - 30 * day, 0, 1, &n), 0);
+	assert_int_equal(n, 1);
+	char *q = xasprintf("SELECT count(*) FROM items WHERE id = %lld", (long long)id[OLD - 1]);
+	assert_int_equal(count_outside(fx->path, q), 0);
+	free(q);
+	assert_int_equal(store_prune(s, now - 30 * day, 0, 100, &n), 0);
+	assert_int_equal(n, OLD - 1);
+
+	/* Nothing left to delete: a few steps, not a few per item. */
+	uint64_t before = store_vm_steps(s);
+	assert_int_equal(store_prune(s, now - 30 * day, now - 60 * day, 100, &n), 0);
+	assert_int_equal(n, 0);
+	uint64_t steps = store_vm_steps(s) - before;
+	assert_true(steps > 0);
+	assert_true(steps < 200);
+	struct store_stats st;
+	stats(s, &st);
+	assert_int_equal(st.items, N - OLD);
+	store_close(s);
+}
+
 /* store_optimize analyses a bounded sample of each index: 3,000 items fetched in the same second
  * (a cycle's) are estimated, not counted, as sharing their fetched time. */
 static void test_optimize_bounded(void **state)
@@ -2622,6 +2670,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_df, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_reads_old_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_optimize_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
