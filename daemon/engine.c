@@ -103,8 +103,8 @@ struct engine {
 	size_t batch_docs;
 	unsigned batch_added;
 	/* The topics were re-weighted inside the open transaction (prepared_cb): their document
-	 * frequencies count the documents it holds. Should it roll back, they count documents
-	 * that were never stored, until the next commit reloads them (reweigh_at_commit). */
+	 * frequencies count the documents it holds. Should it roll back, batch_fail re-weights
+	 * them from what is stored; should that fail, the next commit does (reweigh_at_commit). */
 	bool batch_reweighed;
 	bool reweigh_at_commit;
 	struct event *batch_ev;
@@ -129,7 +129,7 @@ struct engine {
 
 static void feed_fetched_cb(const struct fetch_result *res, void *arg);
 static void feed_due_cb(size_t i, void *arg);
-static void load_background(struct engine *e, bool only_when_stale);
+static int load_background(struct engine *e, bool only_when_stale);
 static void maint_cb(evutil_socket_t fd, short what, void *arg);
 static void jobs_cancel(struct engine *e);
 static void batch_cb(evutil_socket_t fd, short what, void *arg);
@@ -422,11 +422,13 @@ static void store_problem(struct engine *e, bool ingest, int r)
 		e->store_reopen = true;
 }
 
-/* The corpus's document frequencies into the topics: at start, reload, and as the corpus grows. */
-static void load_background(struct engine *e, bool only_when_stale)
+/* The corpus's document frequencies into the topics: at start, reload, and as the corpus grows.
+ * Returns 0, or a negative errno when they could not be read (the topics keep their reference
+ * weights meanwhile). */
+static int load_background(struct engine *e, bool only_when_stale)
 {
 	if (only_when_stale && !topics_background_stale(&e->topics))
-		return;
+		return 0;
 	pthread_rwlock_wrlock(&e->topics_lock);
 	int r = topics_load_background(e->store, &e->topics, only_when_stale);
 	e->topics_gen++;
@@ -439,6 +441,7 @@ static void load_background(struct engine *e, bool only_when_stale)
 		log_debug("topics: weighted by the document frequencies of %llu documents%s",
 			  (unsigned long long)corpus_loaded_docs(e->topics.corpus),
 			  e->batch ? ", the open transaction's included" : "");
+	return r;
 }
 
 /* A write succeeded: logs the recovery when it proves the failure over. */
@@ -1122,15 +1125,18 @@ static void batch_fail(struct engine *e, struct job *failed, int r)
 	else
 		store_problem(e, true, r);
 	store_rollback(e->store);
-	if (e->batch_reweighed)
-		e->reweigh_at_commit = true;
-	e->batch_reweighed = false;
 	struct job *j = e->batch;
 	e->batch = NULL;
 	e->batch_tail = &e->batch;
 	e->batch_docs = 0;
 	e->batch_added = 0;
 	evtimer_del(e->batch_ev);
+	/* Weighted inside the transaction, the topics counted its documents: weighted again now,
+	 * from what is stored, before any other document is scored (a new generation: verdicts
+	 * prepared meanwhile are computed again). Should that fail, the next commit tries. */
+	if (e->batch_reweighed && load_background(e, false) < 0)
+		e->reweigh_at_commit = true;
+	e->batch_reweighed = false;
 	while (j) {
 		struct job *next = j->next;
 		j->f->st.items -= j->n.added;
@@ -1278,8 +1284,16 @@ static void prepared_cb(void *arg)
 		return;
 	}
 	if (topics_background_stale(&e->topics)) {
-		load_background(e, true);
 		e->batch_reweighed = true;
+		/* The frequencies could not be read, or the pending ones written: the transaction
+		 * may be doomed. It is not filled further: committed now, or failed and undone. */
+		if (load_background(e, true) < 0) {
+			log_debug("database: ending the open transaction of %zu documents, as the "
+				  "document frequencies failed in it",
+				  e->batch_docs);
+			batch_commit(e);
+			return;
+		}
 	}
 	if (!evtimer_pending(e->batch_ev, NULL)) {
 		struct timeval tv = {.tv_sec = BATCH_MS / 1000, .tv_usec = BATCH_MS % 1000 * 1000};

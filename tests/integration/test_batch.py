@@ -137,15 +137,16 @@ def scenario(tmp, server, names, mode, attempt=0):
     h.check(corpus_docs == ((NFEEDS - 1) * NITEMS,),
             f"{mode}: the document frequencies count the stored items only ({corpus_docs})")
     # Outside a transaction, a weighting counts the items committed so far; after a failed
-    # transaction that was weighted inside, the next commit weights the topics again.
+    # transaction that was weighted inside, the topics are weighted again from what is stored
+    # before any other transaction commits (its documents are scored with those weights).
     committed, weighted, inside, redo, bad = 0, [], False, False, []
     for line in log.splitlines():
         m = re.search(r"stored in one transaction, (\d+) new items", line)
         if m:
             committed += int(m.group(1))
-            if redo == "committed":  # a second commit, and no weighting after the first
-                bad.append(("not weighted again after", committed))
-            redo = "committed" if redo else False
+            if redo:  # committed, and no weighting since the failure
+                bad.append(("committed before weighting again", committed))
+            redo = False
             inside = False
             continue
         m = re.search(r"weighted by the document frequencies of (\d+) documents", line)
@@ -196,6 +197,42 @@ def scenario(tmp, server, names, mode, attempt=0):
     return len(failed) == 1
 
 
+def df_failure(tmp, server, names, attempt):
+    """The document frequencies cannot be written once the items reach 100: the transaction that
+    re-weights the topics inside fails there, and is ended at once instead of taking more
+    documents. True when a weighting inside a transaction failed (the documents may commit before
+    one, depending on when they arrive)."""
+    db = os.path.join(tmp, f"df-{attempt}.db")
+    conf = os.path.join(tmp, f"df-{attempt}.conf")
+    h.write_config(conf, db, [("empty", f"{server.base}/empty.xml")])
+    run_once(conf, "df: creating the database", 0)
+    sql(db, ["CREATE TRIGGER df_poison BEFORE INSERT ON term_df"
+             " WHEN (SELECT count(*) FROM items) >= 100"
+             " BEGIN SELECT RAISE(ABORT, 'poisoned frequencies'); END"])
+    h.write_config(conf, db, [(n, f"{server.base}/{f}") for n, f in names])
+    log = run_once(conf, "df: the cycle whose frequencies fail past 100 items", 1)
+    lines = log.splitlines()
+    ended = [i for i, l in enumerate(lines) if "as the document frequencies failed in it" in l]
+    if not ended:
+        return False
+    # The transaction ended holds the documents it held when its weighting failed, no more.
+    i = ended[0]
+    held = int(re.search(r"transaction of (\d+) documents", lines[i]).group(1))
+    after = next((l for l in lines[i + 1:] if "transaction" in l), "")
+    m = re.search(r"a transaction of (\d+) documents failed", after)
+    h.check(m and int(m.group(1)) == held,
+            f"df: the transaction whose weighting failed ends at once with its {held} documents "
+            f"({after!r})")
+    h.check(any("cannot read the document frequencies" in l for l in lines[:i]),
+            "df: the failed weighting is logged")
+    with sqlite3.connect(db) as c:
+        ok = c.execute("pragma integrity_check").fetchone()[0]
+        n, distinct = c.execute("select count(*), count(distinct hash) from items").fetchone()
+    h.check(ok == "ok" and n == distinct and n < 100,
+            f"df: what was stored is whole, each item once ({ok}, {n} rows, {distinct} hashes)")
+    return True
+
+
 def main():
     with h.TempDir() as tmp:
         root = os.path.join(tmp, "feeds")
@@ -212,6 +249,11 @@ def main():
                 shared.append(scenario(tmp, server, names, "commit", len(shared)))
             h.check(any(shared), f"commit: a shared transaction failed as a whole, in attempt "
                     f"{len(shared)} of at most 5 ({shared})")
+            seen = []
+            while len(seen) < 5 and not any(seen):
+                seen.append(df_failure(tmp, server, names, len(seen)))
+            h.check(any(seen), f"df: a weighting inside a transaction failed, in attempt "
+                    f"{len(seen)} of at most 5 ({seen})")
         finally:
             server.stop()
     h.finish()
