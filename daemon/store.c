@@ -406,8 +406,9 @@ static const char *const stmt_sql[ST_MAX] = {
     /* Oldest fetched first, a batch at a time (one short transaction each); the newest row
      * stays so that SQLite never hands its id out again. The bound on fetched before the two
      * cases and the order of items_fetched let SQLite read that index from its start to the
-     * first item kept: ordered by id, it read every row of items (36 ms at 50,000 items, on the
-     * loop's thread) to delete none. */
+     * later cutoff only: the items deleted, and the relevant ones kept longer (a few in a
+     * hundred). Ordered by id, it read every row of items (36 ms at 50,000 items, on the loop's
+     * thread) to delete none. */
     [ST_PRUNE] = "DELETE FROM items WHERE id IN (SELECT i.id FROM items i"
 		 " WHERE i.id < (SELECT max(id) FROM items) AND i.fetched < max(?1, ?2)"
 		 " AND ((i.fetched < ?1 AND NOT " RELEVANT_EXISTS ")"
