@@ -2551,9 +2551,21 @@ static void test_prune(void **state)
 	store_close(s);
 }
 
-/* Retention reads items_fetched up to the first item it keeps, oldest fetched first: with
- * thousands of recent items and none to delete, it reads none of them (it used to read every
- * row of items, by id). */
+/* Adds item number i of feed "a" (its own guid, link and title), fetched at fetched. */
+static int64_t add_numbered(struct store *s, int i, int64_t fetched)
+{
+	char guid[16], link[32], title[32];
+	snprintf(guid, sizeof(guid), "g%d", i);
+	snprintf(link, sizeof(link), "https://x.fr/%d", i);
+	snprintf(title, sizeof(title), "Titre numéro %d", i);
+	struct titem t;
+	mkitem(&t, "a", guid, link, title, "texte", fetched);
+	return add(s, &t, 1);
+}
+
+/* Retention reads items_fetched up to the cutoff, oldest fetched first: with thousands of
+ * recent items and none to delete, it reads none of them (it used to read every row of items,
+ * by id). */
 static void test_prune_reads_old_only(void **state)
 {
 	struct fx *fx = *state;
@@ -2562,17 +2574,9 @@ static void test_prune_reads_old_only(void **state)
 	const int64_t day = 86400, now = 1800000000;
 	int64_t id[N];
 	assert_int_equal(store_begin(s), 0);
-	for (int i = 0; i < N; i++) {
-		char guid[16], link[32], title[32];
-		snprintf(guid, sizeof(guid), "g%d", i);
-		snprintf(link, sizeof(link), "https://x.fr/%d", i);
-		snprintf(title, sizeof(title), "Titre numéro %d", i);
-		struct titem t;
-		/* The first OLD items were fetched long ago, the later ones of them earlier. */
-		mkitem(&t, "a", guid, link, title, "texte",
-		       i < OLD ? now - (100 + i) * day : now - (N - i));
-		id[i] = add(s, &t, 1);
-	}
+	/* The first OLD items were fetched long ago, the later ones of them earlier. */
+	for (int i = 0; i < N; i++)
+		id[i] = add_numbered(s, i, i < OLD ? now - (100 + i) * day : now - (N - i));
 	assert_int_equal(store_commit(s), 0);
 	assert_int_equal(store_optimize(s), 0);
 
@@ -2610,15 +2614,8 @@ static void test_optimize_bounded(void **state)
 	struct store *s = open_ok(fx->path, false);
 	enum { N = 3000 };
 	assert_int_equal(store_begin(s), 0);
-	for (int i = 0; i < N; i++) {
-		char id[16], link[32], title[32];
-		snprintf(id, sizeof(id), "g%d", i);
-		snprintf(link, sizeof(link), "https://x.fr/%d", i);
-		snprintf(title, sizeof(title), "Titre numéro %d", i);
-		struct titem t;
-		mkitem(&t, "a", id, link, title, "texte", 1800000000);
-		add(s, &t, 1);
-	}
+	for (int i = 0; i < N; i++)
+		add_numbered(s, i, 1800000000);
 	assert_int_equal(store_commit(s), 0);
 	assert_int_equal(store_optimize(s), 0);
 	store_close(s);
