@@ -57,17 +57,36 @@ void alert_set_origin(const char *origin)
 	snprintf(alert_origin, sizeof(alert_origin), "%s", origin ? origin : "");
 }
 
-/* Copies s into out for a one-line, quoted field: newlines become spaces, '"' and '\' escaped. */
+/* Copies s into out for a one-line, quoted field: control characters become spaces, '"' and '\'
+ * escaped. A title longer than out is cut between two characters, never inside one (the line
+ * stays UTF-8: the journal stores a field that is not as a blob), and ends with "…". */
 static void quoted(const char *s, char *out, size_t outlen)
 {
+	static const char ellipsis[] = "\xE2\x80\xA6"; /* U+2026, in UTF-8 */
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	size_t o = 0;
-	for (; s && *s && o + 3 < outlen; s++) {
-		char c = *s;
-		if (c == '\n' || c == '\r' || c == '\t')
+	/* Room for an escaped byte, the ellipsis and the NUL. */
+	for (; *p && o + 2 + sizeof(ellipsis) <= outlen; p++) {
+		unsigned char c = *p;
+		if (c < 0x20 || c == 0x7F)
 			c = ' ';
 		if (c == '"' || c == '\\')
 			out[o++] = '\\';
-		out[o++] = c;
+		out[o++] = (char)c;
+	}
+	if (*p) {
+		/* The last character copied may lack its continuation bytes: cut before it. */
+		size_t lead = o;
+		while (lead > 0 && ((unsigned char)out[lead - 1] & 0xC0) == 0x80)
+			lead--;
+		if (lead > 0 && (unsigned char)out[lead - 1] >= 0xC0) {
+			unsigned char c = (unsigned char)out[lead - 1];
+			size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+			if (o - (lead - 1) < need)
+				o = lead - 1;
+		}
+		memcpy(out + o, ellipsis, sizeof(ellipsis) - 1);
+		o += sizeof(ellipsis) - 1;
 	}
 	out[o] = '\0';
 }
@@ -76,10 +95,11 @@ void alert_format(const struct alert *a, char *out, size_t outlen)
 {
 	char title[600], url[VEILLE_URL_PRINT];
 	quoted(a->title ? a->title : "", title, sizeof(title));
-	/* URLs carry no spaces once canonical; replace any so the field stays one token. */
+	/* URLs carry no spaces once canonical; replace any, and control characters, so the field
+	 * stays one token. */
 	snprintf(url, sizeof(url), "%s", a->url ? a->url : "-");
 	for (char *p = url; *p; p++)
-		if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+		if ((unsigned char)*p <= ' ' || *p == 0x7F)
 			*p = '+';
 	snprintf(out, outlen, "ALERT topic=%s score=%.2f feed=%s url=%s title=\"%s\"", a->topic,
 		 a->score, a->feed ? a->feed : "-", url, title);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "alert.h"
+#include "util.h"
 
 static void test_format(void **state)
 {
@@ -34,6 +35,36 @@ static void test_format(void **state)
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 }
 
+/* A long title is cut between two characters and ends with "…"; control characters become
+ * spaces in the title and '+' in the URL: the line stays one line of UTF-8. */
+static void test_format_cut(void **state)
+{
+	(void)state;
+	char title[1400 + 1], line[1024];
+	for (size_t i = 0; i + 1 < sizeof(title); i += 2)
+		memcpy(title + i, "\xC3\xA9", 2); /* é */
+	title[sizeof(title) - 1] = '\0';
+	/* One ASCII byte first: every cut place, odd and even, is met by one of the two. */
+	for (int shift = 0; shift < 2; shift++) {
+		char t[sizeof(title) + 1] = "x";
+		strcpy(t + shift, title);
+		struct alert a = {.topic = "t", .score = 0.9, .url = "u", .title = t};
+		alert_format(&a, line, sizeof(line));
+		size_t n = strlen(line);
+		assert_true(utf8_valid(line, n));
+		assert_true(n > 500 && n < 700);
+		assert_memory_equal(line + n - 4, "\xE2\x80\xA6\"", 4);
+	}
+	struct alert c = {.topic = "t",
+			  .score = 0.9,
+			  .url = "https://x.fr/\x1b[0m\x7f",
+			  .title = "Minsk\x1b[31m\x7f\vKiev"};
+	alert_format(&c, line, sizeof(line));
+	assert_string_equal(
+	    line,
+	    "ALERT topic=t score=0.90 feed=- url=https://x.fr/+[0m+ title=\"Minsk [31m  Kiev\"");
+}
+
 static void test_sink(void **state)
 {
 	(void)state;
@@ -52,6 +83,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_format_cut),
 	    cmocka_unit_test(test_sink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
