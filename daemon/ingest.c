@@ -555,7 +555,7 @@ int ingest_flush_alerts(struct store *st, const struct topics *topics, struct in
 #define RESCORE_BATCH 500 /* items per transaction: the daemon waits at most one batch */
 
 struct judged_copy {
-	int64_t id;
+	int64_t id, story;
 	char *title, *text, *link;
 	bool has_verdict, relevant;
 	double score;
@@ -572,6 +572,7 @@ static int batch_cb(const struct store_judged *j, void *arg)
 	const char *text = fullest_text(j->summary, j->content);
 	b->v[b->n++] = (struct judged_copy){
 	    .id = j->id,
+	    .story = j->story,
 	    .title = j->title ? xstrdup(j->title) : NULL,
 	    .text = text ? xstrdup(text) : NULL,
 	    .link = j->link ? xstrdup(j->link) : NULL,
@@ -614,8 +615,12 @@ static int rescore_batch(struct store *st, const struct topic *t, struct batch *
 		r = store_verdict_add(st, j->id, topic_name(t), v.score, v.relevant, terms.p);
 		bool queued = false;
 		if (r == 0 && alert && v.relevant && !j->relevant) {
-			r = store_alert_queue(st, j->id, topic_name(t));
-			queued = r == 1;
+			/* As at ingestion: a story alerts once per topic. */
+			r = store_story_alerted(st, j->story, topic_name(t));
+			if (r == 0) {
+				r = store_alert_queue(st, j->id, topic_name(t));
+				queued = r == 1;
+			}
 			if (r > 0)
 				r = 0;
 		}

@@ -386,7 +386,8 @@ static const char *const stmt_sql[ST_MAX] = {
 		    " ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?1",
     [ST_DOCS_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'corpus_docs'",
     [ST_TOPIC_ITEMS] = "SELECT i.id, i.title, i.summary, i.content,"
-		       " coalesce(i.link, i.canonical_link), v.score, v.relevant"
+		       " coalesce(i.link, i.canonical_link), v.score, v.relevant,"
+		       " coalesce(i.story, i.id)"
 		       " FROM items i LEFT JOIN verdicts v ON v.item_id = i.id AND v.topic = ?1"
 		       " WHERE i.id > ?2 ORDER BY i.id LIMIT ?3",
     [ST_BEGIN_READ] = "BEGIN",
@@ -3647,6 +3648,7 @@ int store_topic_items(struct store *s, const char *topic, int64_t after, int64_t
 		    .has_verdict = verdict,
 		    .score = verdict ? sqlite3_column_double(st, 5) : 0,
 		    .relevant = verdict && sqlite3_column_int(st, 6),
+		    .story = sqlite3_column_int64(st, 7),
 		};
 		if ((r = cb(&j, arg)) != 0) {
 			done(st);

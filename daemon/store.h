@@ -338,6 +338,7 @@ struct store_judged {
 	bool has_verdict; /* false: never scored for this topic */
 	double score;
 	bool relevant;
+	int64_t story; /* the id of its story's first item (its own id when it has none) */
 };
 /* Calls cb for up to limit items (0 = all) with an id above after, in id order, each with its
  * verdict for topic. The callback must not write to the store. */

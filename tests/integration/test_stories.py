@@ -115,6 +115,24 @@ def main():
                         "Minsk muscle" in t for t in titles) == 1, "the wire story alerts once")
             h.check(sum(t == ON_TOPIC[0][0] for t in titles) == 1, "the copied story alerts once")
 
+            # A member of the alerted wire story that becomes relevant again under rescore --alert
+            # queues no alert: a story alerts once per topic there too.
+            with sqlite3.connect(db) as c:
+                alerted = [r[0] for r in c.execute("select item_id from alerts")]
+                member = next(r["id"] for r in rewrites + [wire] if r["id"] not in alerted)
+                c.execute("update verdicts set relevant = 0, score = 0 where item_id = ?",
+                          (member,))
+            p = subprocess.run([h.VEILLECTL, "-c", conf, "rescore", "--alert"],
+                               capture_output=True, text=True, timeout=120)
+            with sqlite3.connect(db) as c:
+                again = c.execute("select relevant from verdicts where item_id = ?",
+                                  (member,)).fetchone()
+                queued = c.execute("select count(*) from alerts where item_id = ?",
+                                   (member,)).fetchone()[0]
+            h.check(p.returncode == 0 and again == (1,) and queued == 0,
+                    f"rescore --alert makes the story's member relevant again, queues no alert "
+                    f"for its story ({p.returncode}, {again}, {queued} queued; {p.stdout.strip()})")
+
             write_feeds(root, edited=True)
             run_once(syslog, conf, "second cycle, two items edited")
             got2 = items(conf)
