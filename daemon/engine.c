@@ -585,10 +585,10 @@ static void once_finish(struct engine *e)
 	event_base_loopexit(e->base, NULL);
 }
 
-int engine_start(struct engine *e)
+/* Arms every feed's timer, and retention's. */
+static void start_feeds(struct engine *e)
 {
 	int64_t now = now_unix();
-	flush_alerts(e, true);
 	for (size_t i = 0; i < e->nfeeds; i++) {
 		struct feed_rt *f = &e->feeds[i];
 		if (f->st.disabled) {
@@ -611,7 +611,18 @@ int engine_start(struct engine *e)
 		once_finish(e);
 	if (!e->once && !evtimer_pending(e->maint_ev, NULL))
 		maint_arm(e, MAINT_FIRST);
+}
+
+int engine_start(struct engine *e)
+{
+	flush_alerts(e, true);
+	start_feeds(e);
 	return 0;
+}
+
+void engine_flush_alerts(struct engine *e)
+{
+	flush_alerts(e, false);
 }
 
 static void start_fetch(struct feed_rt *f)
@@ -1437,7 +1448,10 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 	int r = make_feeds(e, ret_err);
 	if (r < 0)
 		return r;
-	return engine_start(e);
+	/* Queued alerts go out once the caller has opened the new sink (engine_flush_alerts):
+	 * none is left by a crash here. */
+	start_feeds(e);
+	return 0;
 }
 
 void engine_stop(struct engine *e)

@@ -24,8 +24,11 @@ struct engine *engine_new(struct event_base *base, struct config *c, bool once, 
 int engine_start(struct engine *e);
 /* Swaps in configuration c (taken) when its topics and database open; in-flight fetches are
  * cancelled and their feeds rescheduled. On failure keeps the old configuration, frees c, and
- * returns -errno with a new message in *ret_err. */
+ * returns -errno with a new message in *ret_err. Sends no alert: the caller opens the new
+ * configuration's sink, then calls engine_flush_alerts. */
 int engine_reload(struct engine *e, struct config *c, char **ret_err);
+/* Sends the queued alerts (those `veillectl rescore --alert` queued, say). */
+void engine_flush_alerts(struct engine *e);
 /* Cancels transfers in flight; the loop can then exit. */
 void engine_stop(struct engine *e);
 void engine_free(struct engine *e);

@@ -141,6 +141,7 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
 	} else {
 		alert_close();
 		alert_open(sink, "veilled");
+		engine_flush_alerts(d->engine); /* to the new sink */
 		log_info("configuration reloaded");
 	}
 	status(d);
