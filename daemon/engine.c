@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "alert.h"
+#include "bounds.h"
 #include "config.h"
 #include "corpus.h"
 #include "feed.h"
@@ -130,6 +131,8 @@ struct engine {
 static void feed_fetched_cb(const struct fetch_result *res, void *arg);
 static void feed_due_cb(size_t i, void *arg);
 static int load_background(struct engine *e, bool only_when_stale);
+static void once_done(struct feed_rt *f);
+static void set_error(struct feed_rt *f, const char *what, const char *msg, int64_t retry_after);
 static void maint_cb(evutil_socket_t fd, short what, void *arg);
 static void jobs_cancel(struct engine *e);
 static void batch_cb(evutil_socket_t fd, short what, void *arg);
@@ -635,9 +638,18 @@ static void start_fetch(struct feed_rt *f)
 	};
 	int r = fetch_start(e->fetch, &req, feed_fetched_cb, f);
 	if (r < 0) {
-		log_warnx("feed %s (%s): cannot start a transfer: %s", f->cf->name, f->st.url,
-			  strerror(-r));
-		sched_at(e->sched, f->index, now_unix() + 60);
+		/* A failed fetch (counted, backed off, saved; in --once, done), without a transfer.
+		 * Not fetch_end: from drain_queue, its call back into drain_queue would nest once
+		 * per waiting feed. */
+		char msg[128];
+		snprintf(msg, sizeof(msg), "cannot start a transfer: %s", strerror(-r));
+		set_error(f, "", msg, 0);
+		r = store_feed_save(e->store, &f->st);
+		if (r < 0)
+			store_problem(e, false, r);
+		if (!e->once)
+			sched_at(e->sched, f->index, f->st.next_fetch);
+		once_done(f);
 		return;
 	}
 	f->inflight = true;
@@ -718,9 +730,10 @@ static void set_error(struct feed_rt *f, const char *what, const char *msg, int6
 	if (retry_after > 0 && wait < base)
 		wait = 2 * base - wait;
 	f->st.next_fetch = now_unix() + wait;
+	/* A URL of up to VEILLE_MAX_URL bytes would leave little of a log line: the first 512. */
 	if (f->st.errors == 1 || !f->st.last_error)
-		log_warnx("feed %s (%s): %s%s; retrying in %llds", f->cf->name, f->st.url, what,
-			  msg, (long long)wait);
+		log_warnx("feed %s (%.512s%s): %s%s; retrying in %llds", f->cf->name, f->st.url,
+			  strlen(f->st.url) > 512 ? "..." : "", what, msg, (long long)wait);
 	else if (*what)
 		log_notice("feed %s: %s", f->cf->name, what);
 	replace(&f->st.last_error, msg);
@@ -1321,7 +1334,14 @@ static void fetched_doc(struct feed_rt *f, const struct fetch_result *res)
 	j->failed = f->st.errors;
 	j->max_age = res->max_age;
 	buf_puts(&j->what, ""); /* what.p is a string from here on */
-	if (res->permanent_url && strcmp(res->permanent_url, f->st.url) != 0) {
+	if (res->permanent_url && strlen(res->permanent_url) > VEILLE_MAX_URL) {
+		/* No transfer would start from it: the feed keeps its URL, and follows the move at
+		 * each fetch. */
+		buf_printf(&j->what,
+			   "moved permanently to a URL of %zu bytes, longer than %d: kept "
+			   "%s; ",
+			   strlen(res->permanent_url), VEILLE_MAX_URL, f->st.url);
+	} else if (res->permanent_url && strcmp(res->permanent_url, f->st.url) != 0) {
 		buf_printf(&j->what, "moved permanently from %s to %s; ", f->st.url,
 			   res->permanent_url);
 		replace(&f->st.url, res->permanent_url);
