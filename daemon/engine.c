@@ -1360,7 +1360,11 @@ static void fetched_doc(struct feed_rt *f, const struct fetch_result *res)
 	j->url = xstrdup(res->effective_url ? res->effective_url : f->st.url);
 	const char *cs = res->content_type ? strcasestr(res->content_type, "charset=") : NULL;
 	if (cs) {
-		snprintf(j->charset, sizeof(j->charset), "%s", cs + 8);
+		/* charset=ISO-8859-1, or quoted: charset="ISO-8859-1" */
+		cs += 8;
+		if (*cs == '"' || *cs == '\'')
+			cs++;
+		snprintf(j->charset, sizeof(j->charset), "%s", cs);
 		j->charset[strcspn(j->charset, " ;\"'")] = '\0';
 	}
 	*e->jobq_tail = j;
