@@ -69,3 +69,11 @@ WRITERS = {"rss2": rss2, "rdf": rdf, "atom": atom}
 def item(story, guid, link, minutes):
     return {"title": story[0], "text": story[1], "guid": guid, "link": link,
             "date": BASE_TIME + timedelta(minutes=minutes)}
+
+
+def write_stories(path, title, stories, urn, site):
+    """Writes an RSS 2.0 file at path: one item per (title, text) story, item i with guid
+    URN:i and link SITE/i, a minute apart."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(rss2(title, [item(s, f"{urn}:{i}", f"{site}/{i}", i)
+                             for i, s in enumerate(stories)]))

@@ -11,7 +11,7 @@ import subprocess
 
 import harness as h
 from corpus import ON_TOPIC, OFF_TOPIC
-from feedgen import WRITERS, item
+from feedgen import write_stories
 
 
 def main():
@@ -20,9 +20,8 @@ def main():
         root = os.path.join(tmp, "feeds")
         os.mkdir(root)
         stories = ON_TOPIC + OFF_TOPIC
-        with open(os.path.join(root, "all.xml"), "w", encoding="utf-8") as f:
-            f.write(WRITERS["rss2"]("Test", [item(s, f"urn:r:{i}", f"https://n.example.fr/{i}", i)
-                                             for i, s in enumerate(stories)]))
+        write_stories(os.path.join(root, "all.xml"), "Test", stories, "urn:r",
+                      "https://n.example.fr")
         server = h.FeedServer(root, tmp)
         try:
             db = os.path.join(tmp, "v.db")
