@@ -197,6 +197,13 @@ static char *header_dup(const char *v, size_t len)
 	return xstrndup(v, len < FETCH_MAX_HEADER ? len : FETCH_MAX_HEADER);
 }
 
+/* A validator (ETag, Last-Modified) is kept whole or not at all: cut short, it would be sent back
+ * and never match, and the server would answer every conditional request in full. */
+static char *validator_dup(const char *v, size_t len)
+{
+	return len <= FETCH_MAX_HEADER ? xstrndup(v, len) : NULL;
+}
+
 /* Parses a decimal number of seconds (at most 10 digits) from v[0..len); -1 when it is not one. */
 static int64_t parse_seconds(const char *v, size_t len)
 {
@@ -297,10 +304,10 @@ static size_t header_cb(char *line, size_t size, size_t n, void *arg)
 	}
 	if (header_is(line, len, "ETag", &v, &vlen)) {
 		free(x->etag);
-		x->etag = header_dup(v, vlen);
+		x->etag = validator_dup(v, vlen);
 	} else if (header_is(line, len, "Last-Modified", &v, &vlen)) {
 		free(x->last_modified);
-		x->last_modified = header_dup(v, vlen);
+		x->last_modified = validator_dup(v, vlen);
 	} else if (header_is(line, len, "Content-Type", &v, &vlen)) {
 		free(x->content_type);
 		x->content_type = header_dup(v, vlen);

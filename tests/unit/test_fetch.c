@@ -305,6 +305,27 @@ static void test_not_modified(void **state)
 
 	assert_int_equal(fixture_server_count(srv, 304), n304 + 2);
 	got_clear(&g);
+
+	/* An ETag longer than is kept is not kept at all (cut short, it would never match); the
+	 * Last-Modified beside it still makes a 304. One just short enough is kept whole. */
+	fetch_one(NULL, "/long-etag/2000/feed.xml", NULL, NULL, &g);
+	assert_int_equal(g.status, 200);
+	assert_null(g.etag);
+	assert_non_null(g.last_modified);
+	fetch_one(NULL, "/long-etag/2000/feed.xml", NULL, g.last_modified, &g2);
+	assert_int_equal(g2.status, 304);
+	got_clear(&g2);
+	got_clear(&g);
+	fetch_one(NULL, "/feed.xml", NULL, NULL, &g);
+	size_t plain = strlen(g.etag);
+	got_clear(&g);
+	fetch_one(NULL, "/long-etag/990/feed.xml", NULL, NULL, &g);
+	assert_non_null(g.etag);
+	assert_int_equal(strlen(g.etag), plain + 990);
+	fetch_one(NULL, "/long-etag/990/feed.xml", g.etag, NULL, &g2);
+	assert_int_equal(g2.status, 304);
+	got_clear(&g2);
+	got_clear(&g);
 }
 
 static long maxrss_kb(void)
