@@ -75,16 +75,10 @@ static void quoted(const char *s, char *out, size_t outlen)
 		out[o++] = (char)c;
 	}
 	if (*p) {
-		/* The last character copied may lack its continuation bytes: cut before it. */
-		size_t lead = o;
-		while (lead > 0 && ((unsigned char)out[lead - 1] & 0xC0) == 0x80)
-			lead--;
-		if (lead > 0 && (unsigned char)out[lead - 1] >= 0xC0) {
-			unsigned char c = (unsigned char)out[lead - 1];
-			size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-			if (o - (lead - 1) < need)
-				o = lead - 1;
-		}
+		/* Before the character the cut falls in: its bytes (none ASCII, so none escaped
+		 * nor replaced) were copied one for one. */
+		size_t used = (size_t)(p - (const unsigned char *)s);
+		o -= used - utf8_cut(s, used + 1, used);
 		memcpy(out + o, ellipsis, sizeof(ellipsis) - 1);
 		o += sizeof(ellipsis) - 1;
 	}
