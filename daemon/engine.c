@@ -131,7 +131,7 @@ struct engine {
 static void feed_fetched_cb(const struct fetch_result *res, void *arg);
 static void feed_due_cb(size_t i, void *arg);
 static int load_background(struct engine *e, bool only_when_stale);
-static void once_done(struct feed_rt *f);
+static void fetch_close(struct feed_rt *f, bool release, bool stored);
 static void set_error(struct feed_rt *f, const char *what, const char *msg, int64_t retry_after);
 static void maint_cb(evutil_socket_t fd, short what, void *arg);
 static void jobs_cancel(struct engine *e);
@@ -639,17 +639,12 @@ static void start_fetch(struct feed_rt *f)
 	int r = fetch_start(e->fetch, &req, feed_fetched_cb, f);
 	if (r < 0) {
 		/* A failed fetch (counted, backed off, saved; in --once, done), without a transfer.
-		 * Not fetch_end: from drain_queue, its call back into drain_queue would nest once
-		 * per waiting feed. */
+		 * fetch_close, not fetch_end: from drain_queue, its call back into drain_queue
+		 * would nest once per waiting feed. */
 		char msg[128];
 		snprintf(msg, sizeof(msg), "cannot start a transfer: %s", strerror(-r));
 		set_error(f, "", msg, 0);
-		r = store_feed_save(e->store, &f->st);
-		if (r < 0)
-			store_problem(e, false, r);
-		if (!e->once)
-			sched_at(e->sched, f->index, f->st.next_fetch);
-		once_done(f);
+		fetch_close(f, false, false);
 		return;
 	}
 	f->inflight = true;
@@ -984,9 +979,9 @@ static void jobs_start(struct engine *e)
 }
 
 /* The end of a feed's fetch, whatever its outcome: its state saved (unless stored already, in the
- * transaction that stored its document), its next fetch scheduled, its transfer slot (unless
- * released before) given to a waiting feed. */
-static void fetch_end(struct feed_rt *f, bool release, bool stored)
+ * transaction that stored its document), its next fetch scheduled, its transfer slot released
+ * (unless released before). */
+static void fetch_close(struct feed_rt *f, bool release, bool stored)
 {
 	struct engine *e = f->e;
 	f->inflight = false;
@@ -1003,7 +998,13 @@ static void fetch_end(struct feed_rt *f, bool release, bool stored)
 	if (!f->st.disabled && !e->once)
 		sched_at(e->sched, f->index, f->st.next_fetch);
 	once_done(f);
-	drain_queue(e);
+}
+
+/* fetch_close, then the slot to a waiting feed. */
+static void fetch_end(struct feed_rt *f, bool release, bool stored)
+{
+	fetch_close(f, release, stored);
+	drain_queue(f->e);
 }
 
 /* The feed of j goes back to the validators of its last document stored: j's was not stored,
