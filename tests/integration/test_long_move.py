@@ -9,7 +9,7 @@ import subprocess
 
 import harness as h
 from corpus import ON_TOPIC, OFF_TOPIC
-from feedgen import WRITERS, item
+from feedgen import write_stories
 
 
 def run_once(conf, what):
@@ -27,10 +27,8 @@ def main():
         root = os.path.join(tmp, "feeds")
         os.mkdir(root)
         for name, stories in (("f.xml", ON_TOPIC[:3]), ("g.xml", OFF_TOPIC[:2])):
-            with open(os.path.join(root, name), "w", encoding="utf-8") as f:
-                f.write(WRITERS["rss2"](name, [item(s, f"urn:{name}:{i}",
-                                                    f"https://m.example.fr/{name}/{i}", i)
-                                               for i, s in enumerate(stories)]))
+            write_stories(os.path.join(root, name), name, stories, f"urn:{name}",
+                          f"https://m.example.fr/{name}")
         server = h.FeedServer(root, tmp)
         try:
             db = os.path.join(tmp, "v.db")
