@@ -36,6 +36,10 @@ struct feed_rt {
 	struct store_feed st;
 	bool inflight;	   /* fetching, or its document on its way to the store */
 	bool queued;	   /* due, waiting for a free transfer slot */
+	bool host_wait;	   /* due, waiting for its host's transfers to drop below the limit */
+	bool host_held;	   /* its transfer is counted in its host's */
+	size_t host;	   /* its host's entry in e->hosts, while host_wait or host_held */
+	size_t host_next;  /* the feed waiting after it for the same host (NO_FEED: none) */
 	bool done_once;	   /* --once: this feed's cycle is over */
 	bool commit_alone; /* its document failed in a transaction shared with others */
 };
@@ -54,6 +58,21 @@ struct engine {
 	 * would time them out before they ever connect. */
 	size_t *waitq;
 	size_t wq_head, wq_len;
+	/* Transfers per host (fetch_host_key of the feed's URL: the entry's value), at most
+	 * max_host_connections at once, for the same reason: libcurl would hold the others with
+	 * their timeout running, and a slow host with many feeds would time some out before they
+	 * connect. A due feed whose host has as many waits in the host's queue (hostq, by entry
+	 * index), first come first served; a host whose transfers dropped below the limit while
+	 * feeds wait for it is on the ready stack, and drain_queue starts its next feed before
+	 * the feeds of waitq. */
+	struct strtab hosts;
+	struct host_queue {
+		size_t first, last; /* NO_FEED: none */
+		bool ready;
+	} * hostq;
+	size_t caphostq;
+	size_t *ready;
+	size_t nready;
 	/* Transfers started, and documents they brought not yet stored: a document keeps its
 	 * transfer's slot until it is in the open transaction (and freed), so max_connections
 	 * bounds the bodies held too. */
@@ -275,6 +294,13 @@ static void free_feeds(struct engine *e)
 	free(e->waitq);
 	e->waitq = NULL;
 	e->wq_head = e->wq_len = 0;
+	strtab_free(&e->hosts);
+	free(e->hostq);
+	e->hostq = NULL;
+	e->caphostq = 0;
+	free(e->ready);
+	e->ready = NULL;
+	e->nready = 0;
 }
 
 /* The database's identity, VEILLE_ORIGIN of its alerts: made once, kept in the meta table. When
@@ -628,7 +654,74 @@ void engine_flush_alerts(struct engine *e)
 	flush_alerts(e, false);
 }
 
-static void start_fetch(struct feed_rt *f)
+#define NO_FEED SIZE_MAX
+
+/* f's host (fetch_host_key of its URL, which a permanent move may have changed since its last
+ * transfer): its entry in e->hosts, made when new. A URL libcurl cannot fetch has the host ""
+ * (its transfer fails to start, and holds nothing). */
+static size_t host_of(struct feed_rt *f)
+{
+	struct engine *e = f->e;
+	char *key = fetch_host_key(f->st.url);
+	struct strtab_entry *en = strtab_get(&e->hosts, key ? key : "");
+	free(key);
+	size_t h = (size_t)(en - e->hosts.v);
+	if (e->hosts.n > e->caphostq) {
+		size_t cap = e->caphostq ? 2 * e->caphostq : 16;
+		while (cap < e->hosts.n)
+			cap *= 2;
+		e->hostq = xreallocarray(e->hostq, cap, sizeof(*e->hostq));
+		e->ready = xreallocarray(e->ready, cap, sizeof(*e->ready));
+		for (size_t i = e->caphostq; i < cap; i++)
+			e->hostq[i] = (struct host_queue){NO_FEED, NO_FEED, false};
+		e->caphostq = cap;
+	}
+	f->host = h;
+	return h;
+}
+
+/* Transfers at once per host: max_host_connections, as fetch_new takes it (0: its default). */
+static uint64_t host_limit(const struct engine *e)
+{
+	return e->cfg->max_host_connections ? e->cfg->max_host_connections : 4;
+}
+
+/* Host h has room for another transfer, and no feed waits for it before. */
+static bool host_free(const struct engine *e, size_t h)
+{
+	return e->hosts.v[h].value < host_limit(e) && e->hostq[h].first == NO_FEED;
+}
+
+static void host_enqueue(struct feed_rt *f)
+{
+	struct engine *e = f->e;
+	struct host_queue *q = &e->hostq[f->host];
+	f->host_next = NO_FEED;
+	if (q->last == NO_FEED)
+		q->first = f->index;
+	else
+		e->feeds[q->last].host_next = f->index;
+	q->last = f->index;
+	f->host_wait = true;
+}
+
+/* f's transfer is over: its host's count drops, and a feed waiting for the host may start. */
+static void host_release(struct feed_rt *f)
+{
+	struct engine *e = f->e;
+	if (!f->host_held)
+		return;
+	f->host_held = false;
+	e->hosts.v[f->host].value--;
+	struct host_queue *q = &e->hostq[f->host];
+	if (q->first != NO_FEED && !q->ready) {
+		q->ready = true;
+		e->ready[e->nready++] = f->host;
+	}
+}
+
+/* Returns whether f's transfer started: otherwise f's fetch has ended, failed. */
+static bool start_fetch(struct feed_rt *f)
 {
 	struct engine *e = f->e;
 	struct fetch_request req = {
@@ -645,13 +738,15 @@ static void start_fetch(struct feed_rt *f)
 		snprintf(msg, sizeof(msg), "cannot start a transfer: %s", strerror(-r));
 		set_error(f, "", msg, 0);
 		fetch_close(f, false, false);
-		return;
+		return false;
 	}
 	f->inflight = true;
 	e->active++;
+	f->host_held = true;
+	e->hosts.v[f->host].value++;
+	return true;
 }
 
-/* Starts waiting feeds while transfer slots are free. */
 /* A transfer may start: a slot is free, and the worker is not behind (documents waiting for it
  * would only pile up, each holding its body). */
 static bool may_start(const struct engine *e)
@@ -659,13 +754,42 @@ static bool may_start(const struct engine *e)
 	return e->active < e->cfg->max_connections && e->jobq_len < e->jobs_max;
 }
 
+/* Starts waiting feeds while transfer slots are free: first those of the hosts that have room
+ * again, then those of waitq, each unless its host has none (it then waits for its host). */
 static void drain_queue(struct engine *e)
 {
-	while (!e->stopping && e->wq_len && may_start(e)) {
-		struct feed_rt *f = &e->feeds[e->waitq[e->wq_head]];
+	while (!e->stopping && may_start(e)) {
+		struct feed_rt *f;
+		if (e->nready) {
+			size_t h = e->ready[--e->nready];
+			struct host_queue *q = &e->hostq[h];
+			q->ready = false;
+			if (q->first == NO_FEED || e->hosts.v[h].value >= host_limit(e))
+				continue;
+			f = &e->feeds[q->first];
+			q->first = f->host_next;
+			if (q->first == NO_FEED)
+				q->last = NO_FEED;
+			f->host_wait = false;
+			start_fetch(f);
+			/* Still room, and feeds waiting: the host stays ready (a failed start took
+			 * nothing). */
+			if (q->first != NO_FEED && e->hosts.v[h].value < host_limit(e)) {
+				q->ready = true;
+				e->ready[e->nready++] = h;
+			}
+			continue;
+		}
+		if (!e->wq_len)
+			break;
+		f = &e->feeds[e->waitq[e->wq_head]];
 		e->wq_head = (e->wq_head + 1) % e->nfeeds;
 		e->wq_len--;
 		f->queued = false;
+		if (!host_free(e, host_of(f))) {
+			host_enqueue(f);
+			continue;
+		}
 		start_fetch(f);
 	}
 }
@@ -674,8 +798,12 @@ static void feed_due_cb(size_t i, void *arg)
 {
 	struct engine *e = arg;
 	struct feed_rt *f = &e->feeds[i];
-	if (f->inflight || f->queued || e->stopping)
+	if (f->inflight || f->queued || f->host_wait || e->stopping)
 		return;
+	if (!host_free(e, host_of(f))) {
+		host_enqueue(f);
+		return;
+	}
 	if (!may_start(e)) {
 		/* Each feed is queued at most once, so nfeeds slots always suffice. */
 		e->waitq[(e->wq_head + e->wq_len) % e->nfeeds] = i;
@@ -1387,6 +1515,7 @@ static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 	struct engine *e = f->e;
 	char msg[512];
 	unsigned failed = f->st.errors;
+	host_release(f);
 	if (res->error == FETCH_E_CANCELLED) {
 		f->inflight = false;
 		e->active--;

@@ -339,6 +339,24 @@ static void host_of(const char *url, char *out, size_t outlen)
 	curl_url_cleanup(u);
 }
 
+char *fetch_host_key(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *key = NULL;
+	if (u && url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+		key = xasprintf("%s:%s", host, port);
+		for (char *c = key; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return key;
+}
+
 static void one_line(char *s)
 {
 	for (; *s; s++)

@@ -17,6 +17,8 @@ struct event_base;
 struct fetch;
 
 struct fetch_options {
+	/* libcurl holds transfers beyond these with their timeouts running: a caller that starts
+	 * more at once should queue them itself (the engine does, fetch_host_key). */
 	unsigned max_connections;      /* total, 0 = 32 */
 	unsigned max_host_connections; /* per host, 0 = 4 */
 	long connect_timeout_ms;       /* 0 = 10 s */
@@ -113,6 +115,10 @@ int fetch_start(struct fetch *f, const struct fetch_request *req, fetch_done_cb 
 /* Completes every in-flight transfer with FETCH_E_CANCELLED. */
 void fetch_cancel_all(struct fetch *f);
 size_t fetch_active(const struct fetch *f);
+/* The host a transfer of url connects to, as libcurl counts connections per host: its name in
+ * lower case, ":" and its port (the scheme's default made explicit), e.g.
+ * "www.lemonde.fr:443". A new string, or NULL when url is not a URL libcurl can fetch. */
+char *fetch_host_key(const char *url);
 const char *fetch_error_name(enum fetch_error e);
 
 #endif

@@ -1115,6 +1115,34 @@ static void test_error_names(void **state)
 	assert_int_equal(fetch_active(NULL), 0);
 }
 
+/* The host key the engine counts transfers by: libcurl's host name, lower case, and the port. */
+static void test_host_key(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *url, *key;
+	} cases[] = {
+	    {"https://WWW.LeMonde.fr/rss/une.xml", "www.lemonde.fr:443"},
+	    {"http://www.lemonde.fr/rss", "www.lemonde.fr:80"},
+	    {"http://www.lemonde.fr:80/a", "www.lemonde.fr:80"},
+	    {"https://127.0.0.1:8443/feed?x=1#top", "127.0.0.1:8443"},
+	    {"http://[::1]:8080/feed", "[::1]:8080"},
+	    {"http://user:pw@Example.ORG/", "example.org:80"},
+	    {"file:///etc/passwd", NULL},
+	    {"not a url", NULL},
+	    {"", NULL},
+	    {NULL, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *k = fetch_host_key(cases[i].url);
+		if (cases[i].key)
+			assert_string_equal(k, cases[i].key);
+		else
+			assert_null(k);
+		free(k);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1145,6 +1173,7 @@ int main(void)
 	    cmocka_unit_test(test_cancel),
 	    cmocka_unit_test(test_busy_loop),
 	    cmocka_unit_test(test_error_names),
+	    cmocka_unit_test(test_host_key),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
