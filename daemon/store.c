@@ -214,6 +214,25 @@ static const char schema_v9_fts_stop[] =
     "INSERT INTO items_fts (rowid, title, text) SELECT id, title,"
     " coalesce(summary, '') || ' ' || coalesce(content, '') FROM items ORDER BY id;";
 
+/* Version 10: the items whose record changed after it was stored, so that an export since the
+ * last one (its watermark: a row id and a change) writes them again. An item changes when its
+ * text is edited, or when a topic finds it relevant (a rescore, a new topic, an edit), including
+ * at its insertion: the relevant few, so that the trigger needs no "was it stored before". Rows
+ * go once every export chain has passed them (store_changes_prune); AUTOINCREMENT, so that a
+ * number is never handed out again once they have all gone. */
+static const char schema_v10_changes[] =
+    "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, item_id INTEGER NOT NULL);"
+    "CREATE TRIGGER items_changed AFTER UPDATE OF title, summary, content ON items BEGIN"
+    " INSERT INTO changes (item_id) VALUES (new.id);"
+    "END;"
+    "CREATE TRIGGER verdicts_relevant_new AFTER INSERT ON verdicts WHEN new.relevant BEGIN"
+    " INSERT INTO changes (item_id) VALUES (new.item_id);"
+    "END;"
+    "CREATE TRIGGER verdicts_relevant AFTER UPDATE OF relevant ON verdicts"
+    " WHEN new.relevant AND NOT old.relevant BEGIN"
+    " INSERT INTO changes (item_id) VALUES (new.item_id);"
+    "END;";
+
 /* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit.
  * rebuild: the step drops and recreates a table that others refer to (foreign keys off). */
 static const struct migration {
@@ -223,6 +242,7 @@ static const struct migration {
     {schema_v1, false},		  {schema_v2_term_df, false},	 {schema_v3_feed_url, false},
     {schema_v4_stories, false},	  {schema_v5_fts_commit, false}, {schema_v6_fts_pgsz, false},
     {schema_v7_fts_merge, false}, {schema_v8_item_keys, true},	 {schema_v9_fts_stop, false},
+    {schema_v10_changes, false},
 };
 #define STORE_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -267,9 +287,12 @@ enum stmt {
 	ST_TOPIC_ITEMS,
 	ST_BEGIN_READ,
 	ST_RECORDS,
+	ST_RECORDS_CHANGED,
 	ST_RECORD_SOURCES,
 	ST_RECORD_VERDICTS,
 	ST_LAST_ID,
+	ST_LAST_CHANGE,
+	ST_CHANGES_PRUNE,
 	ST_PRUNE,
 	ST_OPTIMIZE,
 	ST_FTS_ADD,
@@ -296,6 +319,10 @@ enum stmt {
 	" AND (?2 = 0 OR EXISTS (SELECT 1 FROM verdicts WHERE item_id = i.id AND relevant))"
 #define RELEVANT_EXISTS " EXISTS (SELECT 1 FROM verdicts WHERE item_id = i.id AND relevant)"
 #define ITEM_ORDER	" ORDER BY i.fetched DESC, i.published DESC, i.id DESC LIMIT ?3"
+#define RECORD_COLUMNS                                                                             \
+	"SELECT i.id, i.guid, i.link, i.canonical_link, i.title, i.author, i.summary, i.content,"  \
+	" i.hash, i.published, i.fetched," RELEVANT_EXISTS ", coalesce(i.story, i.id),"            \
+	" 1 + (SELECT count(*) FROM items j WHERE j.story = coalesce(i.story, i.id)), i.updated"
 
 static const char *const stmt_sql[ST_MAX] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -391,19 +418,24 @@ static const char *const stmt_sql[ST_MAX] = {
 		       " FROM items i LEFT JOIN verdicts v ON v.item_id = i.id AND v.topic = ?1"
 		       " WHERE i.id > ?2 ORDER BY i.id LIMIT ?3",
     [ST_BEGIN_READ] = "BEGIN",
-    [ST_RECORDS] = "SELECT i.id, i.guid, i.link, i.canonical_link, i.title, i.author, i.summary,"
-		   " i.content, i.hash, i.published, i.fetched," RELEVANT_EXISTS ","
-		   " coalesce(i.story, i.id),"
-		   " 1 + (SELECT count(*) FROM items j WHERE j.story = coalesce(i.story, i.id)),"
-		   " i.updated"
-		   " FROM items i WHERE i.id > ?1 AND i.id <= ?2 AND i.fetched >= ?3"
-		   " AND (?4 = 0 OR " RELEVANT_EXISTS ") ORDER BY i.id",
+    /* Two statements rather than one with OR: SQLite would sort the whole result (every
+     * text of a full export) for its ORDER BY. */
+    [ST_RECORDS] =
+	RECORD_COLUMNS " FROM items i WHERE i.id > ?1 AND i.id <= ?2"
+		       " AND i.fetched >= ?3 AND (?4 = 0 OR " RELEVANT_EXISTS ") ORDER BY i.id",
+    [ST_RECORDS_CHANGED] =
+	RECORD_COLUMNS " FROM items i WHERE i.id <= ?1 AND i.id IN"
+		       " (SELECT item_id FROM changes WHERE seq > ?2 AND seq <= ?5)"
+		       " AND i.fetched >= ?3 AND (?4 = 0 OR " RELEVANT_EXISTS ") ORDER BY i.id",
     [ST_RECORD_SOURCES] = "SELECT f.name, s.identity, s.link, s.first_seen FROM sources s"
 			  " JOIN feeds f ON f.id = s.feed_id WHERE s.item_id = ?1"
 			  " ORDER BY s.first_seen, f.name, s.identity",
     [ST_RECORD_VERDICTS] = "SELECT topic, score, relevant, coalesce(terms, '[]') FROM verdicts"
 			   " WHERE item_id = ?1 ORDER BY topic",
     [ST_LAST_ID] = "SELECT coalesce(max(id), 0) FROM items",
+    [ST_LAST_CHANGE] =
+	"SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+    [ST_CHANGES_PRUNE] = "DELETE FROM changes WHERE seq <= ?1",
     /* Oldest fetched first, a batch at a time (one short transaction each); the newest row
      * stays so that SQLite never hands its id out again. The bound on fetched before the two
      * cases and the order of items_fetched let SQLite read that index from its start to the
@@ -3675,6 +3707,26 @@ int store_cache_limit(struct store *s, int kib)
 	return exec(s, sql);
 }
 
+int store_last_change(struct store *s, int64_t *ret_seq)
+{
+	sqlite3_stmt *st = stmt(s, ST_LAST_CHANGE);
+	int r = step(s, st);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return -EIO;
+	*ret_seq = sqlite3_column_int64(st, 0);
+	done(st);
+	return 0;
+}
+
+int store_changes_prune(struct store *s, int64_t upto)
+{
+	sqlite3_stmt *st = stmt(s, ST_CHANGES_PRUNE);
+	sqlite3_bind_int64(st, 1, upto);
+	return run(s, st);
+}
+
 int store_last_item_id(struct store *s, int64_t *ret_id)
 {
 	sqlite3_stmt *st = stmt(s, ST_LAST_ID);
@@ -3745,15 +3797,11 @@ static int parts_load(struct store *s, int64_t id, struct record_parts *p)
 	return r;
 }
 
-int store_records_each(struct store *s, const struct store_record_query *q,
+/* Calls cb for each item st finds (RECORD_COLUMNS), as store_records_each. */
+static int records_run(struct store *s, sqlite3_stmt *st,
 		       int (*cb)(const struct store_record *r, void *arg), void *arg)
 {
-	sqlite3_stmt *st = stmt(s, ST_RECORDS);
 	struct record_parts p = {0};
-	sqlite3_bind_int64(st, 1, q->after_id);
-	sqlite3_bind_int64(st, 2, q->upto_id > 0 ? q->upto_id : INT64_MAX);
-	sqlite3_bind_int64(st, 3, q->since);
-	sqlite3_bind_int(st, 4, q->relevant_only);
 	int r;
 	while ((r = step(s, st)) == 1) {
 		struct store_record rec = {
@@ -3791,6 +3839,29 @@ int store_records_each(struct store *s, const struct store_record_query *q,
 	free(p.src);
 	free(p.ver);
 	return r;
+}
+
+int store_records_each(struct store *s, const struct store_record_query *q,
+		       int (*cb)(const struct store_record *r, void *arg), void *arg)
+{
+	int r = 0;
+	/* The changed items first: their row ids are at most after_id, below the others'. */
+	if (q->changed_upto > q->changed_after && q->after_id > 0) {
+		sqlite3_stmt *st = stmt(s, ST_RECORDS_CHANGED);
+		sqlite3_bind_int64(st, 1, q->after_id);
+		sqlite3_bind_int64(st, 2, q->changed_after);
+		sqlite3_bind_int64(st, 3, q->since);
+		sqlite3_bind_int(st, 4, q->relevant_only);
+		sqlite3_bind_int64(st, 5, q->changed_upto);
+		if ((r = records_run(s, st, cb, arg)) != 0)
+			return r;
+	}
+	sqlite3_stmt *st = stmt(s, ST_RECORDS);
+	sqlite3_bind_int64(st, 1, q->after_id);
+	sqlite3_bind_int64(st, 2, q->upto_id > 0 ? q->upto_id : INT64_MAX);
+	sqlite3_bind_int64(st, 3, q->since);
+	sqlite3_bind_int(st, 4, q->relevant_only);
+	return records_run(s, st, cb, arg);
 }
 
 int store_prune(struct store *s, int64_t irrelevant_before, int64_t relevant_before, int64_t batch,

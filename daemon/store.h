@@ -267,8 +267,11 @@ struct store_record {
 	size_t nverdicts;
 };
 struct store_record_query {
-	int64_t after_id;   /* only items with a larger row id */
-	int64_t upto_id;    /* and at most this one; 0 = no bound */
+	int64_t after_id; /* only items with a larger row id */
+	int64_t upto_id;  /* and at most this one; 0 = no bound */
+	/* and the items up to after_id whose record changed (store_last_change) after
+	 * changed_after, up to changed_upto (0, 0: none) */
+	int64_t changed_after, changed_upto;
 	int64_t since;	    /* fetched at or after, unix time; 0 = all */
 	bool relevant_only; /* relevant for at least one topic */
 };
@@ -277,6 +280,11 @@ struct store_record_query {
  * snapshot with store_last_item_id. */
 int store_records_each(struct store *s, const struct store_record_query *q,
 		       int (*cb)(const struct store_record *r, void *arg), void *arg);
+/* The last change of an item's record after it was stored (edited, found relevant): a number
+ * that grows with each, 0 when none is kept. */
+int store_last_change(struct store *s, int64_t *ret_seq);
+/* Forgets the changes up to upto: every export chain has passed them. */
+int store_changes_prune(struct store *s, int64_t upto);
 /* The largest item row id (0 when there is no item). */
 int store_last_item_id(struct store *s, int64_t *ret_id);
 /* A read transaction: what it reads is one snapshot, whatever the daemon commits meanwhile. End

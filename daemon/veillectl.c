@@ -737,16 +737,108 @@ static int cmd_items(int argc, char **argv, bool search)
 
 /* --- export ------------------------------------------------------------------------------ */
 
-/* The watermark: the largest item row id a --since-last export to a file has written. Relevant-only
- * exports keep their own, so one never makes the other skip items. */
-#define WATERMARK_ALL	   "export.last_id"
-#define WATERMARK_RELEVANT "export.last_id.relevant"
+/* The watermark: the largest item row id a --since-last export to a file has written, and the
+ * last change of an item's record it has taken in (store_last_change: an edit, a topic finding it
+ * relevant), so that an item stored before the last export and changed since is written again.
+ * Relevant-only exports keep their own, so one never makes the other skip items. */
+struct watermark_keys {
+	const char *id, *change;
+};
+static const struct watermark_keys watermark_all = {"export.last_id", "export.last_change"};
+static const struct watermark_keys watermark_relevant = {"export.last_id.relevant",
+							 "export.last_change.relevant"};
+
+/* Reads key's value into *ret (0 when absent). 0, or -1 with the error printed. */
+static int watermark_get(struct store *s, const char *database, const char *key, int64_t *ret)
+{
+	char *v = NULL;
+	uint64_t u = 0;
+	int r = store_meta_get(s, key, &v);
+	if (r < 0 && r != -ENOENT) {
+		fprintf(stderr, "%s: %s: cannot read the export watermark: %s\n", progname,
+			database, store_errmsg(s));
+		return -1;
+	}
+	if (r == 0 && parse_uint(v, 0, INT64_MAX, &u) < 0) {
+		fprintf(stderr, "%s: %s: export watermark %s '%s' is not a number\n", progname,
+			database, key, v);
+		free(v);
+		return -1;
+	}
+	free(v);
+	*ret = (int64_t)u;
+	return 0;
+}
+
+static int watermark_set(struct store *s, const char *key, int64_t v)
+{
+	char text[24];
+	snprintf(text, sizeof(text), "%lld", (long long)v);
+	return store_meta_set(s, key, text);
+}
+
+/*
+ * Moves chain's watermark to (id, change), read as (read_id, read_change) when the export began,
+ * in one transaction: should another export have moved it meanwhile, never back from where that
+ * one left it (the two files then share items).
+ * Changes both chains have passed are forgotten. Returns 0, 1 when another export had moved it,
+ * -1 on a database error (printed).
+ */
+static int watermark_advance(struct store *s, const char *database,
+			     const struct watermark_keys *chain, int64_t read_id,
+			     int64_t read_change, int64_t id, int64_t change)
+{
+	const struct watermark_keys *other =
+	    chain == &watermark_all ? &watermark_relevant : &watermark_all;
+	int64_t now_id = 0, now_change = 0, other_change = INT64_MAX;
+	char *v = NULL;
+	int r = store_begin(s);
+	if (r == 0 && (watermark_get(s, database, chain->id, &now_id) < 0 ||
+		       watermark_get(s, database, chain->change, &now_change) < 0)) {
+		store_rollback(s);
+		return -1;
+	}
+	if (r == 0) {
+		/* A chain that has begun (its row id is kept) holds the changes it has not passed.
+		 */
+		r = store_meta_get(s, other->id, &v);
+		free(v);
+		if (r == 0 && watermark_get(s, database, other->change, &other_change) < 0) {
+			store_rollback(s);
+			return -1;
+		}
+		r = r == -ENOENT ? 0 : r;
+	}
+	/* Unmoved since this export read it, it may go back (a restored database, see cmd_export). */
+	bool moved = now_id != read_id || now_change != read_change;
+	if (moved && id < now_id)
+		id = now_id;
+	if (moved && change < now_change)
+		change = now_change;
+	if (r == 0)
+		r = watermark_set(s, chain->id, id);
+	if (r == 0)
+		r = watermark_set(s, chain->change, change);
+	if (r == 0)
+		r = store_changes_prune(s, change < other_change ? change : other_change);
+	if (r == 0)
+		r = store_commit(s);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s: cannot save the export watermark: %s\n", progname,
+			database, store_errmsg(s));
+		store_rollback(s);
+		return -1;
+	}
+	return moved ? 1 : 0;
+}
 
 struct export_ctx {
 	enum export_format format;
 	int fd;
 	struct buf b;
 	int64_t count;
+	int64_t changed; /* of them, stored before the watermark and changed since */
+	int64_t after_id;
 	int err; /* -errno of a failed write */
 };
 
@@ -779,6 +871,8 @@ static int export_cb(const struct store_record *r, void *arg)
 	struct export_ctx *x = arg;
 	export_record(x->format, r, &x->b);
 	x->count++;
+	if (r->id <= x->after_id)
+		x->changed++;
 	if (x->b.len >= (64u << 10) && export_flush(x) < 0)
 		return 1;
 	return 0;
@@ -901,7 +995,8 @@ static int cmd_export(int argc, char **argv)
 		return 1;
 	int rc = 1;
 	struct store *s = NULL;
-	char *tmp = NULL, *dir = NULL, *final = NULL, *err = NULL, *wm = NULL;
+	char *tmp = NULL, *dir = NULL, *final = NULL, *err = NULL;
+	int64_t wm_id = 0, wm_change = 0;
 	if (nightly) {
 		if (!format_set)
 			export_format_parse(c->export_format, &x.format);
@@ -912,7 +1007,7 @@ static int cmd_export(int argc, char **argv)
 	 * make the nightly one skip anything. */
 	bool to_file = output || nightly;
 	bool advance = to_file && since_last;
-	const char *key = q.relevant_only ? WATERMARK_RELEVANT : WATERMARK_ALL;
+	const struct watermark_keys *chain = q.relevant_only ? &watermark_relevant : &watermark_all;
 	if (access(c->database, F_OK) < 0) {
 		fprintf(stderr, "%s: %s: no database (veilled creates it): %s\n", progname,
 			c->database, strerror(errno));
@@ -924,19 +1019,11 @@ static int cmd_export(int argc, char **argv)
 		goto out;
 	}
 	if (since_last) {
-		int r = store_meta_get(s, key, &wm);
-		uint64_t u = 0;
-		if (r < 0 && r != -ENOENT) {
-			fprintf(stderr, "%s: %s: cannot read the export watermark: %s\n", progname,
-				c->database, store_errmsg(s));
+		if (watermark_get(s, c->database, chain->id, &wm_id) < 0 ||
+		    watermark_get(s, c->database, chain->change, &wm_change) < 0)
 			goto out;
-		}
-		if (r == 0 && parse_uint(wm, 0, INT64_MAX, &u) < 0) {
-			fprintf(stderr, "%s: %s: export watermark '%s' is not a row id\n", progname,
-				c->database, wm);
-			goto out;
-		}
-		q.after_id = (int64_t)u;
+		q.after_id = wm_id;
+		q.changed_after = wm_change;
 	}
 
 	if (to_file) {
@@ -985,10 +1072,12 @@ static int cmd_export(int argc, char **argv)
 	}
 
 	/* One snapshot: the items written and the watermark are the same state of the store. */
-	int64_t last = 0;
+	int64_t last = 0, last_change = 0;
 	int r = store_begin_read(s);
 	if (r == 0)
 		r = store_last_item_id(s, &last);
+	if (r == 0)
+		r = store_last_change(s, &last_change);
 	if (r == 0 && q.after_id > last) {
 		/* A database restored from an older copy: its next items get row ids below the
 		 * watermark. Following the store, not the watermark, skips none of them. */
@@ -999,8 +1088,15 @@ static int cmd_export(int argc, char **argv)
 		    progname, c->database, (long long)q.after_id, (long long)last);
 		q.after_id = last;
 	}
+	if (r == 0 && since_last) {
+		/* Changes past the newest: the same restored database; none is skipped. */
+		if (q.changed_after > last_change)
+			q.changed_after = last_change;
+		q.changed_upto = last_change;
+	}
 	if (r == 0) {
 		q.upto_id = last;
+		x.after_id = q.after_id;
 		export_begin(x.format,
 			     q.relevant_only ? "urn:veille:export:relevant" : "urn:veille:export",
 			     q.relevant_only ? "veille: relevant items" : "veille: stored items",
@@ -1060,18 +1156,27 @@ static int cmd_export(int argc, char **argv)
 		goto out;
 	}
 	if (advance) {
-		char v[24];
-		snprintf(v, sizeof(v), "%lld", (long long)last);
-		if (store_meta_set(s, key, v) < 0) {
-			fprintf(
-			    stderr,
-			    "%s: %s: %s written, but the watermark was not saved (%s): the next "
-			    "--since-last exports these items again\n",
-			    progname, c->database, final, store_errmsg(s));
+		r = watermark_advance(s, c->database, chain, wm_id, wm_change, last, last_change);
+		if (r < 0) {
+			fprintf(stderr,
+				"%s: %s: %s written, but the watermark was not saved: the next "
+				"--since-last exports these items again\n",
+				progname, c->database, final);
 			goto out;
 		}
+		if (r > 0)
+			fprintf(stderr,
+				"%s: %s: another export moved the watermark while this one ran: "
+				"%s repeats some of its items\n",
+				progname, c->database, final);
 	}
-	printf("exported %lld item%s to %s\n", (long long)x.count, x.count == 1 ? "" : "s", final);
+	if (x.changed)
+		printf("exported %lld item%s (%lld stored before the last export and changed "
+		       "since) to %s\n",
+		       (long long)x.count, x.count == 1 ? "" : "s", (long long)x.changed, final);
+	else
+		printf("exported %lld item%s to %s\n", (long long)x.count, x.count == 1 ? "" : "s",
+		       final);
 	rc = 0;
 	if (nightly) {
 		r = export_prune_dir(dir, c->export_keep_days, now_unix(), removed_cb, dir);
@@ -1090,7 +1195,6 @@ out:
 	free(dir);
 	free(final);
 	free(err);
-	free(wm);
 	buf_free(&x.b);
 	store_close(s);
 	config_free(c);

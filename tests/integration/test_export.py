@@ -237,7 +237,63 @@ def main():
             with sqlite3.connect(db) as c:
                 wm = c.execute("select value from meta where key = 'export.last_id'").fetchone()[0]
             h.check(p.returncode == 0 and "restored" in p.stderr and exported_ids(f6) == [] and wm == str(newest),
-                    f"a watermark past the newest item is brought back to it ({wm}, {p.stderr.strip()})")
+                    f"a watermark past the newest item is brought back to it ({wm}, {exported_ids(f6)}, {p.stdout.strip()}, {p.stderr.strip()})")
+
+            # An item stored before the last export and edited since is written again, once.
+            edited = stories + more
+            k = stories.index(OFF_TOPIC[2])
+            edited[k] = (edited[k][0], edited[k][1] + " Correction : une précision a été ajoutée "
+                         "à cet article après sa publication.")
+            write_feeds(root, edited, 0)
+            cycle(conf)
+            f7 = os.path.join(tmp, "out7.jsonl")
+            p = export(conf, "--since-last", "--output", f7)
+            with open(f7, encoding="utf-8") as f:
+                got = jsonl(f.read())
+            h.check(p.returncode == 0 and [(r["title"], "Correction" in r["summary"], bool(r["updated"]))
+                                           for r in got] == [(edited[k][0], True, True)]
+                    and "1 stored before the last export and changed since" in p.stdout,
+                    f"an item edited after the last export is exported again ({p.stdout.strip()})")
+            f8 = os.path.join(tmp, "out8.jsonl")
+            p = export(conf, "--since-last", "--output", f8)
+            h.check(p.returncode == 0 and exported_ids(f8) == [],
+                    f"and only once ({exported_ids(f8)})")
+
+            # Items a topic finds relevant later (the threshold raised, rescored, then put
+            # back and rescored again) go out again in both chains. Losing relevance changes
+            # nothing: the items already written stay written.
+            def relevant_ids():
+                with sqlite3.connect(db) as c:
+                    return {r[0] for r in c.execute("select item_id from verdicts where relevant")}
+
+            def rescore(threshold):
+                h.write_config(conf, db, [("exp-a", f"{server.base}/f0.xml"),
+                                          ("exp-b", f"{server.base}/f1.xml")],
+                               extra="alerts = none\n", threshold=threshold)
+                p = run([h.VEILLECTL, "-c", conf, "rescore"])
+                h.check(p.returncode == 0, f"rescore exits 0 ({p.stderr.strip()[-200:]})")
+
+            before = relevant_ids()
+            rescore(0.999)
+            lost = before - relevant_ids()
+            h.check(lost, f"a higher threshold leaves items irrelevant ({sorted(lost)})")
+            for n, args in ((9, ["--relevant-only"]), (10, [])):
+                out = os.path.join(tmp, f"out{n}.jsonl")
+                p = export(conf, "--since-last", "--output", out, *args)
+                h.check(p.returncode == 0 and exported_ids(out) == [],
+                        f"{' '.join(args) or 'the whole chain'}: nothing to write again ({exported_ids(out)})")
+            rescore(None)
+            gained = relevant_ids() & lost
+            h.check(gained == lost, f"the threshold put back, they are relevant again ({sorted(gained)})")
+            for n, args in ((11, ["--relevant-only"]), (12, [])):
+                out = os.path.join(tmp, f"out{n}.jsonl")
+                p = export(conf, "--since-last", "--output", out, *args)
+                h.check(p.returncode == 0 and sorted(exported_ids(out)) == sorted(gained),
+                        f"{' '.join(args) or 'the whole chain'}: the items found relevant since are "
+                        f"written again ({exported_ids(out)})")
+            with sqlite3.connect(db) as c:
+                left = c.execute("select count(*) from changes").fetchone()[0]
+            h.check(left == 0, f"changes both chains have passed are forgotten ({left} left)")
 
             for args, what in [(["--since", "1d", "--since-last"], "--since with --since-last"),
                                (["--format", "xml"], "an unknown format"),

@@ -406,14 +406,14 @@ static void test_every_version(void **state)
 }
 
 /* An upgrade that works for a while tells the hook again as it goes (every check, here): the
- * last step rebuilds the full-text index of 3,000 items. */
+ * step to version 9 rebuilds the full-text index of 3,000 items. */
 static void test_upgrade_told(void **state)
 {
 	(void)state;
 	char dir[512];
 	char *path = new_db(dir, sizeof(dir));
 	char *err = NULL;
-	int from = store_version_latest() - 1;
+	int from = 8;
 	if (store_create_at_version(path, from, &err) < 0)
 		fail_msg("version %d: %s", from, err);
 	exec_sql(path,
@@ -430,10 +430,10 @@ static void test_upgrade_told(void **state)
 	store_set_upgrade_hook(NULL, 0);
 	if (!s)
 		fail_msg("opening a version %d database: %s", from, err);
-	assert_int_equal(store_migrations_applied(s), 1);
+	assert_int_equal(store_migrations_applied(s), store_version_latest() - from);
 	assert_true(told.calls >= 3);
 	assert_int_equal(told.from, from);
-	assert_int_equal(told.to, from + 1);
+	assert_int_equal(told.to, store_version_latest());
 	assert_int_equal(search(s, "manoeuvre"), 3000);
 	store_close(s);
 	remove_db(dir, path);
