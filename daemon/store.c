@@ -3707,17 +3707,23 @@ int store_cache_limit(struct store *s, int kib)
 	return exec(s, sql);
 }
 
-int store_last_change(struct store *s, int64_t *ret_seq)
+/* The one integer statement id reads (a row always comes back). */
+static int read_int64(struct store *s, enum stmt id, int64_t *ret)
 {
-	sqlite3_stmt *st = stmt(s, ST_LAST_CHANGE);
+	sqlite3_stmt *st = stmt(s, id);
 	int r = step(s, st);
 	if (r < 0)
 		return r;
 	if (r == 0)
 		return -EIO;
-	*ret_seq = sqlite3_column_int64(st, 0);
+	*ret = sqlite3_column_int64(st, 0);
 	done(st);
 	return 0;
+}
+
+int store_last_change(struct store *s, int64_t *ret_seq)
+{
+	return read_int64(s, ST_LAST_CHANGE, ret_seq);
 }
 
 int store_changes_prune(struct store *s, int64_t upto)
@@ -3729,15 +3735,7 @@ int store_changes_prune(struct store *s, int64_t upto)
 
 int store_last_item_id(struct store *s, int64_t *ret_id)
 {
-	sqlite3_stmt *st = stmt(s, ST_LAST_ID);
-	int r = step(s, st);
-	if (r < 0)
-		return r;
-	if (r == 0)
-		return -EIO;
-	*ret_id = sqlite3_column_int64(st, 0);
-	done(st);
-	return 0;
+	return read_int64(s, ST_LAST_ID, ret_id);
 }
 
 /* The strings of one record's sources and verdicts, copied out of their statements. */
