@@ -809,7 +809,7 @@ static int watermark_advance(struct store *s, const char *database,
 		}
 		r = r == -ENOENT ? 0 : r;
 	}
-	/* Unmoved since this export read it, it may go back (a restored database, see cmd_export). */
+	/* Unmoved since this export read it, it may go back (a restored database: cmd_export). */
 	bool moved = now_id != read_id || now_change != read_change;
 	if (moved && id < now_id)
 		id = now_id;
