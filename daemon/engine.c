@@ -686,10 +686,16 @@ static uint64_t host_limit(const struct engine *e)
 	return e->cfg->max_host_connections ? e->cfg->max_host_connections : 4;
 }
 
+/* Host h has fewer transfers than the limit. */
+static bool host_room(const struct engine *e, size_t h)
+{
+	return e->hosts.v[h].value < host_limit(e);
+}
+
 /* Host h has room for another transfer, and no feed waits for it before. */
 static bool host_free(const struct engine *e, size_t h)
 {
-	return e->hosts.v[h].value < host_limit(e) && e->hostq[h].first == NO_FEED;
+	return host_room(e, h) && e->hostq[h].first == NO_FEED;
 }
 
 static void host_enqueue(struct feed_rt *f)
@@ -764,7 +770,7 @@ static void drain_queue(struct engine *e)
 			size_t h = e->ready[--e->nready];
 			struct host_queue *q = &e->hostq[h];
 			q->ready = false;
-			if (q->first == NO_FEED || e->hosts.v[h].value >= host_limit(e))
+			if (q->first == NO_FEED || !host_room(e, h))
 				continue;
 			f = &e->feeds[q->first];
 			q->first = f->host_next;
@@ -774,7 +780,7 @@ static void drain_queue(struct engine *e)
 			start_fetch(f);
 			/* Still room, and feeds waiting: the host stays ready (a failed start took
 			 * nothing). */
-			if (q->first != NO_FEED && e->hosts.v[h].value < host_limit(e)) {
+			if (q->first != NO_FEED && host_room(e, h)) {
 				q->ready = true;
 				e->ready[e->nready++] = h;
 			}
@@ -786,7 +792,8 @@ static void drain_queue(struct engine *e)
 		e->wq_head = (e->wq_head + 1) % e->nfeeds;
 		e->wq_len--;
 		f->queued = false;
-		if (!host_free(e, host_of(f))) {
+		/* f->host: feed_due_cb found it, and the URL changes only when a fetch ends. */
+		if (!host_free(e, f->host)) {
 			host_enqueue(f);
 			continue;
 		}
