@@ -233,6 +233,10 @@ static const char schema_v10_changes[] =
     " INSERT INTO changes (item_id) VALUES (new.item_id);"
     "END;";
 
+/* Version 11: a feed's <ttl> (seconds, NULL when it gives none), from the last document stored, so
+ * that the schedule after a 304, which brings no document, still honours it, across restarts. */
+static const char schema_v11_feed_ttl[] = "ALTER TABLE feeds ADD COLUMN ttl INTEGER;";
+
 /* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit.
  * rebuild: the step drops and recreates a table that others refer to (foreign keys off). */
 static const struct migration {
@@ -242,7 +246,7 @@ static const struct migration {
     {schema_v1, false},		  {schema_v2_term_df, false},	 {schema_v3_feed_url, false},
     {schema_v4_stories, false},	  {schema_v5_fts_commit, false}, {schema_v6_fts_pgsz, false},
     {schema_v7_fts_merge, false}, {schema_v8_item_keys, true},	 {schema_v9_fts_stop, false},
-    {schema_v10_changes, false},
+    {schema_v10_changes, false},  {schema_v11_feed_ttl, false},
 };
 #define STORE_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -301,7 +305,7 @@ enum stmt {
 
 #define FEED_COLUMNS                                                                               \
 	"url, etag, last_modified, last_error, last_fetch, next_fetch, last_status, errors, "      \
-	"items, disabled, config_url, items_per_week"
+	"items, disabled, config_url, items_per_week, ttl"
 
 /* The columns store_items_each reads, and its best verdict per item: relevant first, then the
  * highest score. */
@@ -336,15 +340,15 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_FEED_LOAD] = "SELECT " FEED_COLUMNS " FROM feeds WHERE name = ?1",
     [ST_FEED_SAVE] = "INSERT INTO feeds (name, url, etag, last_modified, last_error, last_fetch,"
 		     " next_fetch, last_status, errors, items, disabled, config_url,"
-		     " items_per_week)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+		     " items_per_week, ttl)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
 		     " ON CONFLICT (name) DO UPDATE SET url = excluded.url,"
 		     " etag = excluded.etag, last_modified = excluded.last_modified,"
 		     " last_error = excluded.last_error, last_fetch = excluded.last_fetch,"
 		     " next_fetch = excluded.next_fetch, last_status = excluded.last_status,"
 		     " errors = excluded.errors, items = excluded.items,"
 		     " disabled = excluded.disabled, config_url = excluded.config_url,"
-		     " items_per_week = excluded.items_per_week",
+		     " items_per_week = excluded.items_per_week, ttl = excluded.ttl",
     [ST_FEEDS_EACH] = "SELECT name, " FEED_COLUMNS " FROM feeds ORDER BY name",
     [ST_SEEN] = "SELECT 1 FROM sources WHERE feed_id = ?1 AND identity = ?2",
     [ST_ITEM_INSERT] = "INSERT INTO items (feed_id, guid, link, canonical_link, title, author,"
@@ -2655,6 +2659,8 @@ static void feed_read(sqlite3_stmt *st, int first, struct store_feed *f)
 	f->items_per_week = sqlite3_column_type(st, first + 11) == SQLITE_NULL
 				? -1
 				: sqlite3_column_double(st, first + 11);
+	int64_t ttl = sqlite3_column_int64(st, first + 12);
+	f->ttl = ttl > 0 ? ttl : 0;
 }
 
 int store_feed_load(struct store *s, const char *name, struct store_feed *ret)
@@ -2696,6 +2702,10 @@ int store_feed_save(struct store *s, const struct store_feed *f)
 		sqlite3_bind_double(st, 13, f->items_per_week);
 	else
 		sqlite3_bind_null(st, 13);
+	if (f->ttl > 0)
+		sqlite3_bind_int64(st, 14, f->ttl);
+	else
+		sqlite3_bind_null(st, 14);
 	return run(s, st);
 }
 

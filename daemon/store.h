@@ -56,6 +56,7 @@ struct store_feed {
 	uint64_t items;	       /* items stored from this feed, all time */
 	bool disabled;	       /* 410 Gone */
 	double items_per_week; /* publishing rate last observed, <0 when unknown */
+	int64_t ttl;	       /* the <ttl> of the last document stored, in seconds, 0 = none */
 };
 void store_feed_clear(struct store_feed *f);
 /* Loads the state of feed name into *ret: 0, or -ENOENT when never seen (ret is then zeroed with

@@ -478,6 +478,7 @@ struct feed_view {
 	uint64_t items;
 	unsigned errors;
 	double items_per_week;
+	int64_t ttl; /* the feed's <ttl> in seconds, 0 when none */
 };
 
 /* Mirrors veilled's start-up: a state recorded for another configured URL starts afresh. */
@@ -504,6 +505,7 @@ static struct feed_view feed_view(const struct config_feed *cf, const struct sto
 		v.items = st->items;
 		v.errors = st->errors;
 		v.items_per_week = st->items_per_week;
+		v.ttl = st->ttl;
 	}
 	return v;
 }
@@ -530,6 +532,11 @@ static void feed_json(struct buf *b, const struct feed_view *v)
 	put_key(b, "items_per_week", false);
 	if (v->items_per_week >= 0)
 		buf_printf(b, "%.1f", v->items_per_week);
+	else
+		buf_puts(b, "null");
+	put_key(b, "ttl", false);
+	if (v->ttl > 0)
+		buf_printf(b, "%lld", (long long)v->ttl);
 	else
 		buf_puts(b, "null");
 	put_key(b, "disabled", false);

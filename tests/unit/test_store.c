@@ -224,8 +224,8 @@ static void test_migrate_from_v0(void **state)
 	free(v);
 }
 
-/* The step that added feeds.config_url and items_per_week (the last one): a feed's state is kept;
- * the configured URL and the rate are unknown. */
+/* The steps that added feeds.config_url and items_per_week (version 3), then ttl (version 11): a
+ * feed's state is kept; the configured URL, the rate and the <ttl> are unknown. */
 static void test_migrate_feed_config_url(void **state)
 {
 	struct fx *fx = *state;
@@ -247,19 +247,24 @@ static void test_migrate_feed_config_url(void **state)
 	assert_int_equal(f.items, 7);
 	assert_null(f.config_url);
 	assert_true(f.items_per_week < 0);
-	/* Both new columns round-trip. */
+	assert_int_equal(f.ttl, 0); /* version 11's column: no <ttl> known */
+	/* The new columns round-trip. */
 	f.config_url = xstrdup("https://a.example/feed.xml");
 	f.items_per_week = 42.5;
+	f.ttl = 3600;
 	assert_int_equal(store_feed_save(s, &f), 0);
 	store_feed_clear(&f);
 	assert_int_equal(store_feed_load(s, "lemonde", &f), 0);
 	assert_string_equal(f.config_url, "https://a.example/feed.xml");
 	assert_true(f.items_per_week > 42.4 && f.items_per_week < 42.6);
+	assert_int_equal(f.ttl, 3600);
 	f.items_per_week = 0; /* a silent feed is not an unknown rate */
+	f.ttl = 0;	      /* nor a feed that dropped its <ttl> one that keeps it */
 	assert_int_equal(store_feed_save(s, &f), 0);
 	store_feed_clear(&f);
 	assert_int_equal(store_feed_load(s, "lemonde", &f), 0);
 	assert_true(f.items_per_week == 0);
+	assert_int_equal(f.ttl, 0);
 	store_feed_clear(&f);
 	assert_int_equal(store_feed_load(s, "nosuchfeed", &f), -ENOENT);
 	assert_true(f.items_per_week < 0);
