@@ -256,6 +256,7 @@ static void adopt_config_url(struct feed_rt *f, bool known)
 	f->st.last_status = 0;
 	f->st.next_fetch = 0;
 	f->st.items_per_week = -1;
+	f->st.ttl = 0;
 }
 
 /* Builds the runtime records for e->cfg's feeds, loading their stored state. */
@@ -869,9 +870,11 @@ static void set_error(struct feed_rt *f, const char *what, const char *msg, int6
 	replace(&f->st.last_error, msg);
 }
 
-/* Records a success and schedules the next fetch from the publishing rate, <ttl> and max-age. */
-static void set_ok(struct feed_rt *f, int64_t ttl, int64_t max_age)
+/* Records a success and schedules the next fetch from the publishing rate, the <ttl> of the
+ * last document stored (a 304 brings none, and the feed's still holds) and max-age. */
+static void set_ok(struct feed_rt *f, int64_t max_age)
 {
+	int64_t ttl = f->st.ttl;
 	struct sched_policy p = policy(f);
 	double rate = f->cf->interval_fixed ? -1 : f->st.items_per_week;
 	f->st.errors = 0;
@@ -931,7 +934,7 @@ struct job {
 	size_t weight;	 /* its body's decoded size, estimated, counted in jobs_bytes */
 	bool released;	 /* its transfer slot is free for another feed */
 	bool recovered;	 /* the document was broken XML, recovered */
-	int64_t ttl;	 /* <ttl>, in seconds, 0 when absent */
+	int64_t old_ttl; /* the feed's <ttl> before this document (seconds, 0: none) */
 	double old_rate; /* the feed's publishing rate before this document */
 	/* The feed's state before batch_add made it that of a success (set_ok), restored when the
 	 * transaction fails: errors, last_error (owned) and next_fetch. */
@@ -1301,6 +1304,7 @@ static void batch_fail(struct engine *e, struct job *failed, int r)
 		struct job *next = j->next;
 		j->f->st.items -= j->n.added;
 		j->f->st.items_per_week = j->old_rate;
+		j->f->st.ttl = j->old_ttl;
 		if (shared)
 			job_retry(j);
 		else
@@ -1379,7 +1383,8 @@ static int batch_add(struct job *j)
 		}
 	}
 	int64_t now = now_unix();
-	j->ttl = doc->ttl_minutes > 0 ? (int64_t)doc->ttl_minutes * 60 : 0;
+	j->old_ttl = f->st.ttl;
+	f->st.ttl = doc->ttl_minutes > 0 ? (int64_t)doc->ttl_minutes * 60 : 0;
 	j->old_rate = f->st.items_per_week;
 	f->st.items_per_week = doc_rate(doc, now);
 	r = ingest_commit(e->store, &e->topics, f->cf->name, doc, j->prep, j->gen == e->topics_gen,
@@ -1394,13 +1399,14 @@ static int batch_add(struct job *j)
 		f->st.last_error = NULL;
 		j->old_next = f->st.next_fetch;
 		j->state_stored = true;
-		set_ok(f, j->ttl, j->max_age);
+		set_ok(f, j->max_age);
 		r = store_feed_save(e->store, &f->st);
 		if (r < 0)
 			f->st.items -= j->n.added;
 	}
 	if (r < 0) {
 		f->st.items_per_week = j->old_rate;
+		f->st.ttl = j->old_ttl;
 		batch_fail(e, j, r);
 		return r;
 	}
@@ -1461,6 +1467,25 @@ static void prepared_cb(void *arg)
 	}
 }
 
+/* The permanent move (a chain of 301 and 308) the response res came through, if any: f's URL
+ * becomes its end, said in what. Whatever the answer there (a document, a 304), the feed is
+ * fetched from there from now on. */
+static void follow_move(struct feed_rt *f, const struct fetch_result *res, struct buf *what)
+{
+	if (res->permanent_url && strlen(res->permanent_url) > VEILLE_MAX_URL) {
+		/* No transfer would start from it: the feed keeps its URL, and follows the move at
+		 * each fetch. */
+		buf_printf(what,
+			   "moved permanently to a URL of %zu bytes, longer than %d: kept "
+			   "%s; ",
+			   strlen(res->permanent_url), VEILLE_MAX_URL, f->st.url);
+	} else if (res->permanent_url && strcmp(res->permanent_url, f->st.url) != 0) {
+		buf_printf(what, "moved permanently from %s to %s; ", f->st.url,
+			   res->permanent_url);
+		replace(&f->st.url, res->permanent_url);
+	}
+}
+
 /* A 2xx response: its body becomes a job, and the fetch ends in job_end. */
 static void fetched_doc(struct feed_rt *f, const struct fetch_result *res)
 {
@@ -1470,18 +1495,7 @@ static void fetched_doc(struct feed_rt *f, const struct fetch_result *res)
 	j->failed = f->st.errors;
 	j->max_age = res->max_age;
 	buf_puts(&j->what, ""); /* what.p is a string from here on */
-	if (res->permanent_url && strlen(res->permanent_url) > VEILLE_MAX_URL) {
-		/* No transfer would start from it: the feed keeps its URL, and follows the move at
-		 * each fetch. */
-		buf_printf(&j->what,
-			   "moved permanently to a URL of %zu bytes, longer than %d: kept "
-			   "%s; ",
-			   strlen(res->permanent_url), VEILLE_MAX_URL, f->st.url);
-	} else if (res->permanent_url && strcmp(res->permanent_url, f->st.url) != 0) {
-		buf_printf(&j->what, "moved permanently from %s to %s; ", f->st.url,
-			   res->permanent_url);
-		replace(&f->st.url, res->permanent_url);
-	}
+	follow_move(f, res, &j->what);
 	j->old_etag = f->st.etag;
 	j->old_lm = f->st.last_modified;
 	f->st.etag = res->etag ? xstrdup(res->etag) : NULL;
@@ -1533,14 +1547,21 @@ static void feed_fetched_cb(const struct fetch_result *res, void *arg)
 	if (res->error != FETCH_OK) {
 		set_error(f, "", res->errmsg, -1);
 	} else if (res->status == 304) {
-		set_ok(f, 0, res->max_age);
+		struct buf moved = {0};
+		buf_puts(&moved, "");
+		follow_move(f, res, &moved);
+		set_ok(f, res->max_age);
 		if (failed)
 			log_notice(
-			    "feed %s (%s): recovered after %u failed attempt%s; not modified "
+			    "feed %s (%s): %srecovered after %u failed attempt%s; not modified "
 			    "(304)",
-			    f->cf->name, f->st.url, failed, failed == 1 ? "" : "s");
+			    f->cf->name, f->st.url, moved.p, failed, failed == 1 ? "" : "s");
+		else if (moved.len)
+			log_notice("feed %s: %snot modified (304), nothing parsed", f->cf->name,
+				   moved.p);
 		else
 			log_info("feed %s: not modified (304), nothing parsed", f->cf->name);
+		buf_free(&moved);
 	} else if (res->status == 410) {
 		f->st.disabled = true;
 		replace(&f->st.last_error, "410 Gone: the publisher removed this feed");
