@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -946,6 +947,46 @@ static void removed_cb(const char *name, void *arg)
 		     : "older than the days kept");
 }
 
+/*
+ * Serialises the exports that move a watermark: an exclusive lock (flock) on the file DATABASE
+ * "-export" beside the database, created if need be, held until the process exits. A second such
+ * export (the nightly timer and an operator's at once) waits for the first to end, then starts
+ * from the watermark that one left: the two files never share an item. Waiting is said once.
+ * Returns the descriptor holding the lock, or -1 (said why).
+ */
+static int export_lock(const char *database)
+{
+	char *path = xasprintf("%s-export", database);
+	/* Read-only (flock needs no more) and readable by all: whoever created it, root by hand
+	 * or the service's user, the other can open it. Root gives it to the database's owner, as
+	 * SQLite does with the files it makes beside a database. */
+	int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s: cannot open the export lock: %s\n", progname, path,
+			strerror(errno));
+		free(path);
+		return -1;
+	}
+	struct stat db;
+	if (geteuid() == 0 && stat(database, &db) == 0 && fchown(fd, db.st_uid, db.st_gid) < 0)
+		fprintf(stderr, "%s: %s: cannot give the export lock to the database's owner: %s\n",
+			progname, path, strerror(errno));
+	int r = flock(fd, LOCK_EX | LOCK_NB);
+	if (r < 0 && errno == EWOULDBLOCK) {
+		fprintf(stderr, "%s: %s: another export is running, waiting for it to end\n",
+			progname, database);
+		while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+			;
+	}
+	if (r < 0) {
+		fprintf(stderr, "%s: %s: cannot lock: %s\n", progname, path, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
 static int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {{"since", required_argument, NULL, 's'},
@@ -1004,6 +1045,7 @@ static int cmd_export(int argc, char **argv)
 	struct store *s = NULL;
 	char *tmp = NULL, *dir = NULL, *final = NULL, *err = NULL;
 	int64_t wm_id = 0, wm_change = 0;
+	int lock = -1;
 	if (nightly) {
 		if (!format_set)
 			export_format_parse(c->export_format, &x.format);
@@ -1020,6 +1062,8 @@ static int cmd_export(int argc, char **argv)
 			c->database, strerror(errno));
 		goto out;
 	}
+	if (advance && (lock = export_lock(c->database)) < 0)
+		goto out;
 	s = store_open(c->database, !advance, &err);
 	if (!s) {
 		fprintf(stderr, "%s: %s\n", progname, err ? err : c->database);
@@ -1204,6 +1248,8 @@ out:
 	free(err);
 	buf_free(&x.b);
 	store_close(s);
+	if (lock >= 0)
+		close(lock); /* after the watermark moved: the next export starts from it */
 	config_free(c);
 	return rc;
 }

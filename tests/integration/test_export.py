@@ -2,9 +2,11 @@
 with Python's csv module) and Atom (parsed back by veillectl parse) carry the same records;
 --since ranges and --relevant-only select the right ones; and the --since-last watermark survives a
 real crash (SIGKILL inside rename(), from an LD_PRELOAD shim): the next export writes the same
-items again, the one after that nothing new."""
+items again, the one after that nothing new; edited items and items found relevant later go out
+again once; and an export that moves a watermark waits while another holds the export lock."""
 
 import csv
+import fcntl
 import io
 import json
 import os
@@ -294,6 +296,30 @@ def main():
             with sqlite3.connect(db) as c:
                 left = c.execute("select count(*) from changes").fetchone()[0]
             h.check(left == 0, f"changes both chains have passed are forgotten ({left} left)")
+
+            # Exports that move a watermark run one at a time: while another holds the lock
+            # beside the database, one waits, says so, and starts once it is free, from the
+            # watermark the other left. Exports that move none do not wait.
+            more2 = [(f"Dépêche tardive {n}", OFF_TOPIC[n % len(OFF_TOPIC)][1]) for n in range(3)]
+            write_feeds(root, edited + more2, 0)
+            cycle(conf)
+            f13 = os.path.join(tmp, "out13.jsonl")
+            with open(db + "-export") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                waiting = subprocess.Popen([h.VEILLECTL, "-c", conf, "export", "--since-last", "--output", f13],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                p = export(conf, "--since", "1d")
+                h.check(p.returncode == 0 and len(jsonl(p.stdout)) > 3,
+                        f"an export that moves no watermark does not wait ({p.returncode}, {p.stderr.strip()})")
+                time.sleep(1.5)
+                h.check(waiting.poll() is None and not os.path.exists(f13),
+                        "a --since-last export waits while another holds the lock")
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                out, err = waiting.communicate(timeout=60)
+            h.check(waiting.returncode == 0 and "another export is running, waiting for it to end" in err
+                    and sorted(r["title"] for r in jsonl(open(f13, encoding="utf-8").read()))
+                    == sorted(t for t, _ in more2),
+                    f"then it exports the new items once the lock is free ({out.strip()}, {err.strip()})")
 
             for args, what in [(["--since", "1d", "--since-last"], "--since with --since-last"),
                                (["--format", "xml"], "an unknown format"),
