@@ -34,14 +34,15 @@ struct feed_rt {
 	size_t index;
 	const struct config_feed *cf;
 	struct store_feed st;
-	bool inflight;	   /* fetching, or its document on its way to the store */
-	bool queued;	   /* due, waiting for a free transfer slot */
-	bool host_wait;	   /* due, waiting for its host's transfers to drop below the limit */
-	bool host_held;	   /* its transfer is counted in its host's */
-	size_t host;	   /* its host's entry in e->hosts, while host_wait or host_held */
-	size_t host_next;  /* the feed waiting after it for the same host (NO_FEED: none) */
-	bool done_once;	   /* --once: this feed's cycle is over */
-	bool commit_alone; /* its document failed in a transaction shared with others */
+	bool inflight;		 /* fetching, or its document on its way to the store */
+	bool queued;		 /* due, waiting for a free transfer slot */
+	bool host_wait;		 /* due, waiting for its host's transfers to drop below the limit */
+	bool host_held;		 /* its transfer is counted in its host's */
+	size_t host;		 /* its host's entry in e->hosts, while host_wait or host_held */
+	size_t host_next;	 /* the feed waiting after it for the same host (NO_FEED: none) */
+	bool done_once;		 /* --once: this feed's cycle is over */
+	bool commit_alone;	 /* its document failed in a transaction shared with others */
+	unsigned store_failures; /* its documents the database refused in a row (in memory) */
 };
 
 struct engine {
@@ -152,6 +153,7 @@ static void feed_due_cb(size_t i, void *arg);
 static int load_background(struct engine *e, bool only_when_stale);
 static void fetch_close(struct feed_rt *f, bool release, bool stored);
 static void set_error(struct feed_rt *f, const char *what, const char *msg, int64_t retry_after);
+static struct sched_policy policy(const struct feed_rt *f);
 static void maint_cb(evutil_socket_t fd, short what, void *arg);
 static void jobs_cancel(struct engine *e);
 static void batch_cb(evutil_socket_t fd, short what, void *arg);
@@ -480,7 +482,33 @@ static void store_ok(struct engine *e, bool ingest)
 	if (e->store_failing == STORE_OK || (!ingest && e->store_failing == STORE_INGEST_FAILING))
 		return;
 	log_notice("database %s: writable again", e->cfg->database);
+	bool ingest_was_failing = e->store_failing == STORE_INGEST_FAILING;
 	e->store_failing = STORE_OK;
+	if (!ingest_was_failing || e->once)
+		return;
+	/* The feeds whose documents it refused, waiting for a retry that backed off: due again
+	 * as after their first refusal (min(min_interval, 60 s)), not later. Not at once: a
+	 * document the database refuses for what it holds (not for a full disk) would otherwise
+	 * be fetched again every time another feed's is stored. */
+	size_t n = 0;
+	int64_t now = now_unix();
+	for (size_t i = 0; i < e->nfeeds; i++) {
+		struct feed_rt *f = &e->feeds[i];
+		if (!f->store_failures || f->inflight || f->queued || f->host_wait ||
+		    f->st.disabled)
+			continue;
+		struct sched_policy p = policy(f);
+		int64_t soon = now + sched_store_retry(&p, 1, 0);
+		if (f->st.next_fetch > soon) {
+			f->st.next_fetch = soon;
+			sched_at(e->sched, f->index, soon);
+			n++;
+		}
+	}
+	if (n)
+		log_info("database %s: fetching again soon the %zu feed%s whose documents it "
+			 "refused",
+			 e->cfg->database, n, n == 1 ? "" : "s");
 }
 
 /* Opens the database again when the connection was read-only. Keeps the old one on failure. */
@@ -1209,12 +1237,26 @@ static void job_close(struct job *j)
 		trash_empty(e); /* the worker has no job: nobody contends */
 }
 
+/* The wait before f is fetched again, its document refused by the database (f->store_failures
+ * in a row): a minute at first (or min_interval), doubling up to the wait a success would give,
+ * plus up to a tenth more, so that the feeds refused together spread out (never sooner: the
+ * first retries stay a second apart). A full disk that lasts costs the publishers no more
+ * fetches than normal polling, and the first document stored once it is over brings the others
+ * back at once (store_ok). */
+static int64_t store_retry_wait(struct feed_rt *f, int64_t max_age)
+{
+	struct sched_policy p = policy(f);
+	double rate = f->cf->interval_fixed ? -1 : f->st.items_per_week;
+	int64_t cap = sched_interval(&p, rate, f->st.ttl, max_age);
+	int64_t wait = sched_store_retry(&p, f->store_failures, cap);
+	return wait + (int64_t)arc4random_uniform((uint32_t)(wait / 10 + 1));
+}
+
 /* The outcome of a 2xx document: r is 0 (stored and committed), -EBADMSG (no feed: j->errmsg
  * says why) or a store error. Logs the fetch's one line, ends the fetch and frees j. */
 static void job_end(struct job *j, int r)
 {
 	struct feed_rt *f = j->f;
-	struct engine *e = f->e;
 	if (r < 0)
 		restore_state(j);
 	if (r == -EBADMSG) {
@@ -1225,11 +1267,12 @@ static void job_end(struct job *j, int r)
 	} else if (r < 0) {
 		/* Database trouble: the items were not stored, so the validators stay those of the
 		 * last document stored (a 304 would otherwise skip these items for good), and the
-		 * feed is fetched again soon. */
+		 * feed is fetched again after a backoff (store_retry_wait). */
 		restore_validators(j);
-		int64_t soon = e->cfg->min_interval < 60 ? e->cfg->min_interval : 60;
-		f->st.next_fetch = now_unix() + (soon > 0 ? soon : 1);
+		f->store_failures++;
+		f->st.next_fetch = now_unix() + store_retry_wait(f, j->max_age);
 	} else {
+		f->store_failures = 0;
 		/* The state of a success is stored already (batch_add). */
 		const struct ingest_counts *n = &j->n;
 		if (j->failed)

@@ -224,6 +224,18 @@ int64_t sched_backoff(const struct sched_policy *p, unsigned errors, int64_t ret
 	return wait;
 }
 
+int64_t sched_store_retry(const struct sched_policy *p, unsigned failures, int64_t cap)
+{
+	int64_t wait = p->min_interval < 60 ? p->min_interval : 60;
+	if (wait < 1)
+		wait = 1;
+	if (cap < 1 || cap > SCHED_DAY)
+		cap = SCHED_DAY;
+	for (unsigned i = 1; i < failures && wait < cap; i++)
+		wait *= 2;
+	return wait < cap ? wait : cap;
+}
+
 int64_t sched_jitter(int64_t seconds)
 {
 	if (seconds < 0)

@@ -40,6 +40,11 @@ double sched_rate(const int64_t *dates, size_t n, int64_t now);
 /* Seconds to wait after the errors-th consecutive failure (errors >= 1): exponential with the
  * interval as base, capped at a day; retry_after (>0) is honoured as a minimum. */
 int64_t sched_backoff(const struct sched_policy *p, unsigned errors, int64_t retry_after);
+/* Seconds to wait before fetching a feed again after the database refused its document the
+ * failures-th time in a row (failures >= 1): min(min_interval, 60 s) (at least a second),
+ * doubled at each failure, never past cap (the wait a success would give: sched_interval) nor
+ * a day. */
+int64_t sched_store_retry(const struct sched_policy *p, unsigned failures, int64_t cap);
 /* Adds up to +-10% random jitter (at least a few seconds) so feeds do not fire together. */
 int64_t sched_jitter(int64_t seconds);
 

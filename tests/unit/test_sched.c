@@ -133,6 +133,32 @@ static void test_backoff(void **state)
 	assert_int_equal(sched_backoff(NULL, 1, -1), 900);
 }
 
+/* The database refused a feed's document: retried from min(min_interval, 60 s), doubling, up to
+ * the wait a success would give, so a long outage costs no more fetches than normal polling. */
+static void test_store_retry(void **state)
+{
+	(void)state;
+	struct sched_policy p = {.interval = 900, .min_interval = 300, .max_interval = 21600};
+	assert_int_equal(sched_store_retry(&p, 1, 900), 60);
+	assert_int_equal(sched_store_retry(&p, 2, 900), 120);
+	assert_int_equal(sched_store_retry(&p, 4, 900), 480);
+	assert_int_equal(sched_store_retry(&p, 5, 900), 900);
+	assert_int_equal(sched_store_retry(&p, ~0u, 900), 900);
+	assert_int_equal(sched_store_retry(&p, ~0u, 30 * 86400), 86400); /* a day at most */
+	for (unsigned k = 1; k < 40; k++)
+		assert_true(sched_store_retry(&p, k + 1, 21600) >= sched_store_retry(&p, k, 21600));
+	/* A short min_interval starts lower; never below a second. */
+	struct sched_policy fast = {.interval = 2, .min_interval = 1, .max_interval = 4};
+	assert_int_equal(sched_store_retry(&fast, 1, 2), 1);
+	assert_int_equal(sched_store_retry(&fast, 2, 2), 2);
+	assert_int_equal(sched_store_retry(&fast, 9, 2), 2);
+	struct sched_policy zero = {0};
+	assert_int_equal(sched_store_retry(&zero, 1, 100), 1);
+	assert_int_equal(sched_store_retry(&zero, 3, 0), 4); /* no cap known: a day */
+	/* A cap below the first wait wins. */
+	assert_int_equal(sched_store_retry(&p, 1, 30), 30);
+}
+
 static void test_jitter(void **state)
 {
 	(void)state;
@@ -263,6 +289,7 @@ int main(void)
 	    cmocka_unit_test(test_interval_ttl_max_age),
 	    cmocka_unit_test(test_rate),
 	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_store_retry),
 	    cmocka_unit_test(test_jitter),
 	    cmocka_unit_test(test_timers),
 	};
