@@ -949,7 +949,7 @@ static void removed_cb(const char *name, void *arg)
 
 /*
  * Serialises the exports that move a watermark: an exclusive lock (flock) on the file DATABASE
- * "-export" beside the database, created if need be, held until the process exits. A second such
+ * "-export" beside the database, created if need be, held until the export ends. A second such
  * export (the nightly timer and an operator's at once) waits for the first to end, then starts
  * from the watermark that one left: the two files never share an item. Waiting is said once.
  * Returns the descriptor holding the lock, or -1 (said why).
