@@ -237,16 +237,41 @@ static const char schema_v10_changes[] =
  * that the schedule after a 304, which brings no document, still honours it, across restarts. */
 static const char schema_v11_feed_ttl[] = "ALTER TABLE feeds ADD COLUMN ttl INTEGER;";
 
+/* Version 12: retention's floor (store_prune) holds while no item below it loses its relevance
+ * or moves below it. A verdict that stops being relevant, or goes, or an item's fetch time moved
+ * back (by hand: veille never does) forgets it, whoever writes (the daemon, a rescore, sqlite3):
+ * the next pass reads from the start again. */
+static const char schema_v12_retention_floor[] =
+    "CREATE TRIGGER verdicts_unrelevant AFTER UPDATE OF relevant ON verdicts"
+    " WHEN old.relevant AND NOT new.relevant BEGIN"
+    " DELETE FROM meta WHERE key = 'retention.floor';"
+    "END;"
+    "CREATE TRIGGER verdicts_relevant_gone AFTER DELETE ON verdicts WHEN old.relevant BEGIN"
+    " DELETE FROM meta WHERE key = 'retention.floor';"
+    "END;"
+    "CREATE TRIGGER items_fetched_back AFTER UPDATE OF fetched ON items"
+    " WHEN new.fetched < old.fetched BEGIN"
+    " DELETE FROM meta WHERE key = 'retention.floor';"
+    "END;";
+
 /* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit.
  * rebuild: the step drops and recreates a table that others refer to (foreign keys off). */
 static const struct migration {
 	const char *sql;
 	bool rebuild;
 } migrations[] = {
-    {schema_v1, false},		  {schema_v2_term_df, false},	 {schema_v3_feed_url, false},
-    {schema_v4_stories, false},	  {schema_v5_fts_commit, false}, {schema_v6_fts_pgsz, false},
-    {schema_v7_fts_merge, false}, {schema_v8_item_keys, true},	 {schema_v9_fts_stop, false},
-    {schema_v10_changes, false},  {schema_v11_feed_ttl, false},
+    {schema_v1, false},
+    {schema_v2_term_df, false},
+    {schema_v3_feed_url, false},
+    {schema_v4_stories, false},
+    {schema_v5_fts_commit, false},
+    {schema_v6_fts_pgsz, false},
+    {schema_v7_fts_merge, false},
+    {schema_v8_item_keys, true},
+    {schema_v9_fts_stop, false},
+    {schema_v10_changes, false},
+    {schema_v11_feed_ttl, false},
+    {schema_v12_retention_floor, false},
 };
 #define STORE_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -298,6 +323,8 @@ enum stmt {
 	ST_LAST_CHANGE,
 	ST_CHANGES_PRUNE,
 	ST_PRUNE,
+	ST_FLOOR_BROKEN,
+	ST_NEWEST,
 	ST_OPTIMIZE,
 	ST_FTS_ADD,
 	ST_MAX
@@ -448,9 +475,13 @@ static const char *const stmt_sql[ST_MAX] = {
      * thread) to delete none. */
     [ST_PRUNE] = "DELETE FROM items WHERE id IN (SELECT i.id FROM items i"
 		 " WHERE i.id < (SELECT max(id) FROM items) AND i.fetched < max(?1, ?2)"
+		 " AND i.fetched >= ?4"
 		 " AND ((i.fetched < ?1 AND NOT " RELEVANT_EXISTS ")"
 		 "  OR (?2 > 0 AND i.fetched < ?2 AND " RELEVANT_EXISTS "))"
 		 " ORDER BY i.fetched, i.id LIMIT ?3)",
+    /* by row id: the items stored since the floor was set (+: not the fetch-time index) */
+    [ST_FLOOR_BROKEN] = "SELECT 1 FROM items WHERE id > ?1 AND +fetched < ?2 LIMIT 1",
+    [ST_NEWEST] = "SELECT id, fetched FROM items ORDER BY id DESC LIMIT 1",
     [ST_OPTIMIZE] = "PRAGMA optimize",
     /* The items of ids ?1 to ?2, their indexed columns as items_fts_delete reads them, in one
      * statement: FTS5 writes its pending index at the statement's savepoint (it has one, an
@@ -3872,6 +3903,62 @@ int store_records_each(struct store *s, const struct store_record_query *q,
 	return records_run(s, st, cb, arg);
 }
 
+/*
+ * Retention's floor, while relevant items are kept forever: a fetch time F and a row id I such
+ * that every item fetched before F, of a row id up to I, has a relevant verdict. A pass reads
+ * the fetch-time index from F, not from its start: the relevant items kept forever, which
+ * pile up there year after year, are read once, not at every batch of every pass. It is the
+ * meta key 'retention.floor', "F I", set by a batch that left nothing to delete below the
+ * cutoff (F: the cutoff, or the newest item's fetch time if earlier, as that one stays),
+ * forgotten by the triggers of schema_v12_retention_floor, and not trusted when an item stored
+ * since (a row id past I) was fetched before F: a clock set back.
+ */
+#define RETENTION_FLOOR "retention.floor"
+
+/* The floor (0 when none holds). */
+static int floor_get(struct store *s, int64_t *ret_fetched)
+{
+	*ret_fetched = 0;
+	char *v = NULL;
+	long long f, id;
+	int r = store_meta_get(s, RETENTION_FLOOR, &v);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	bool ok = sscanf(v, "%lld %lld", &f, &id) == 2;
+	free(v);
+	if (!ok)
+		return 0;
+	sqlite3_stmt *st = stmt(s, ST_FLOOR_BROKEN);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, f);
+	if ((r = step(s, st)) < 0)
+		return r;
+	done(st);
+	if (r == 0)
+		*ret_fetched = f;
+	return 0;
+}
+
+/* Nothing is left to delete below before but the relevant items and the newest: the floor goes
+ * up to there. */
+static int floor_raise(struct store *s, int64_t before, int64_t floor)
+{
+	sqlite3_stmt *st = stmt(s, ST_NEWEST);
+	int r = step(s, st);
+	if (r <= 0)
+		return r;
+	int64_t id = sqlite3_column_int64(st, 0), fetched = sqlite3_column_int64(st, 1);
+	done(st);
+	int64_t f = fetched < before ? fetched : before;
+	if (f <= floor)
+		return 0;
+	char v[48];
+	snprintf(v, sizeof(v), "%lld %lld", (long long)f, (long long)id);
+	return store_meta_set(s, RETENTION_FLOOR, v);
+}
+
 int store_prune(struct store *s, int64_t irrelevant_before, int64_t relevant_before, int64_t batch,
 		int64_t *ret_deleted)
 {
@@ -3880,13 +3967,22 @@ int store_prune(struct store *s, int64_t irrelevant_before, int64_t relevant_bef
 	int r = store_begin(s);
 	if (r < 0)
 		return r;
+	/* Only relevant items kept forever lie below the floor: with a limit on them, it is not
+	 * used (nor forgotten: it still holds). */
+	bool use_floor = relevant_before <= 0 && irrelevant_before > 0;
+	int64_t floor = 0;
+	if (use_floor && (r = floor_get(s, &floor)) < 0)
+		goto fail;
 	sqlite3_stmt *st = stmt(s, ST_PRUNE);
 	sqlite3_bind_int64(st, 1, irrelevant_before);
 	sqlite3_bind_int64(st, 2, relevant_before);
 	sqlite3_bind_int64(st, 3, batch);
+	sqlite3_bind_int64(st, 4, floor);
 	if ((r = run(s, st)) < 0)
 		goto fail;
 	int64_t n = sqlite3_changes(s->db);
+	if (use_floor && n < batch && (r = floor_raise(s, irrelevant_before, floor)) < 0)
+		goto fail;
 	if ((r = store_commit(s)) < 0)
 		goto fail;
 	*ret_deleted = n;

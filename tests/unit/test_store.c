@@ -2611,6 +2611,86 @@ static void test_prune_reads_old_only(void **state)
 	store_close(s);
 }
 
+/* With relevant items kept forever, a pass reads the fetch-time index from retention's floor:
+ * the thousands of old relevant items below it are not read again at every batch. The floor is
+ * forgotten when one of them loses its relevance (that item then goes), and not trusted when an
+ * item stored since was fetched before it (a clock set back: that item goes too). */
+static void test_prune_floor(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	enum { N = 3000 };
+	const int64_t day = 86400, now = 1800000000;
+	int64_t id[N];
+	assert_int_equal(store_begin(s), 0);
+	/* Items 0 to N-2 fetched 100 days ago or earlier, every third irrelevant, the rest
+	 * relevant; the last one new. */
+	for (int i = 0; i < N; i++) {
+		id[i] = add_numbered(s, i, i < N - 1 ? now - (100 * day + i) : now);
+		assert_int_equal(store_verdict_add(s, id[i], "t", 0.5, i % 3 != 0, "[]"), 0);
+	}
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_optimize(s), 0);
+	int64_t n, total = 0;
+	do {
+		assert_int_equal(store_prune(s, now - 30 * day, 0, 500, &n), 0);
+		total += n;
+	} while (n == 500);
+	assert_int_equal(total, (N - 1 + 2) / 3); /* 0, 3, ..., N-3 */
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM meta WHERE key = "
+						 "'retention.floor'"),
+			 1);
+
+	/* The next pass: a few steps, although 2,000 relevant items lie below the cutoff. */
+	uint64_t before = store_vm_steps(s);
+	assert_int_equal(store_prune(s, now - 29 * day, 0, 500, &n), 0);
+	assert_int_equal(n, 0);
+	uint64_t steps = store_vm_steps(s) - before;
+	assert_true(steps > 0);
+	assert_true(steps < 300);
+
+	/* One of them rescored irrelevant: the floor goes, the next pass deletes it. */
+	assert_int_equal(store_verdict_add(s, id[1], "t", 0.1, false, "[]"), 0);
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM meta WHERE key = "
+						 "'retention.floor'"),
+			 0);
+	assert_int_equal(store_prune(s, now - 29 * day, 0, 500, &n), 0);
+	assert_int_equal(n, 1);
+	char *q = xasprintf("SELECT count(*) FROM items WHERE id = %lld", (long long)id[1]);
+	assert_int_equal(count_outside(fx->path, q), 0);
+	free(q);
+	/* The floor is back after that pass. */
+	before = store_vm_steps(s);
+	assert_int_equal(store_prune(s, now - 29 * day, 0, 500, &n), 0);
+	assert_int_equal(n, 0);
+	assert_true(store_vm_steps(s) - before < 300);
+
+	/* An irrelevant item stored now but fetched 200 days ago (the clock was set back), and a
+	 * newer one so that it is not the newest: it goes. */
+	assert_int_equal(store_begin(s), 0);
+	int64_t back = add_numbered(s, N, now - 200 * day);
+	assert_int_equal(store_verdict_add(s, back, "t", 0.1, false, "[]"), 0);
+	add_numbered(s, N + 1, now);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_prune(s, now - 29 * day, 0, 500, &n), 0);
+	assert_int_equal(n, 1);
+	q = xasprintf("SELECT count(*) FROM items WHERE id = %lld", (long long)back);
+	assert_int_equal(count_outside(fx->path, q), 0);
+	free(q);
+
+	/* An item's fetch time moved back by hand: the floor goes too. */
+	assert_int_equal(store_prune(s, now - 29 * day, 0, 500, &n), 0);
+	exec_outside(fx->path, "UPDATE items SET fetched = fetched - 1 WHERE id = (SELECT max(id) "
+			       "FROM items)");
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM meta WHERE key = "
+						 "'retention.floor'"),
+			 0);
+	struct store_stats st;
+	stats(s, &st);
+	assert_int_equal(st.items, N - (N - 1 + 2) / 3 - 1 + 1);
+	store_close(s);
+}
+
 /* store_optimize analyses a bounded sample of each index: 3,000 items fetched in the same second
  * (a cycle's) are estimated, not counted, as sharing their fetched time. */
 static void test_optimize_bounded(void **state)
@@ -2676,6 +2756,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_df, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_reads_old_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_floor, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_optimize_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
