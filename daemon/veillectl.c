@@ -952,7 +952,9 @@ static void removed_cb(const char *name, void *arg)
  * "-export" beside the database, created if need be, held until the export ends. A second such
  * export (the nightly timer and an operator's at once) waits for the first to end, then starts
  * from the watermark that one left: the two files never share an item. Waiting is said once.
- * Returns the descriptor holding the lock, or -1 (said why).
+ * Returns the descriptor holding the lock, or -1 when there is none (said why): the export then
+ * runs without it, as the watermark never goes back (watermark_advance) and only its file may
+ * repeat items.
  */
 static int export_lock(const char *database)
 {
@@ -962,8 +964,8 @@ static int export_lock(const char *database)
 	 * SQLite does with the files it makes beside a database. */
 	int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
-		fprintf(stderr, "%s: %s: cannot open the export lock: %s\n", progname, path,
-			strerror(errno));
+		fprintf(stderr, "%s: %s: cannot open the export lock: %s; exporting without it\n",
+			progname, path, strerror(errno));
 		free(path);
 		return -1;
 	}
@@ -979,7 +981,8 @@ static int export_lock(const char *database)
 			;
 	}
 	if (r < 0) {
-		fprintf(stderr, "%s: %s: cannot lock: %s\n", progname, path, strerror(errno));
+		fprintf(stderr, "%s: %s: cannot lock: %s; exporting without the lock\n", progname,
+			path, strerror(errno));
 		close(fd);
 		fd = -1;
 	}
@@ -1062,8 +1065,8 @@ static int cmd_export(int argc, char **argv)
 			c->database, strerror(errno));
 		goto out;
 	}
-	if (advance && (lock = export_lock(c->database)) < 0)
-		goto out;
+	if (advance)
+		lock = export_lock(c->database);
 	s = store_open(c->database, !advance, &err);
 	if (!s) {
 		fprintf(stderr, "%s: %s\n", progname, err ? err : c->database);

@@ -320,6 +320,16 @@ def main():
                     and sorted(r["title"] for r in jsonl(open(f13, encoding="utf-8").read()))
                     == sorted(t for t, _ in more2),
                     f"then it exports the new items once the lock is free ({out.strip()}, {err.strip()})")
+            # A lock that cannot be had (here a folder in its place): the export says so and
+            # runs without it.
+            os.unlink(db + "-export")
+            os.mkdir(db + "-export")
+            f14 = os.path.join(tmp, "out14.jsonl")
+            p = export(conf, "--since-last", "--output", f14)
+            h.check(p.returncode == 0 and "cannot open the export lock" in p.stderr
+                    and "exporting without it" in p.stderr and exported_ids(f14) == [],
+                    f"without its lock an export still runs, and says so ({p.stderr.strip()})")
+            os.rmdir(db + "-export")
 
             for args, what in [(["--since", "1d", "--since-last"], "--since with --since-last"),
                                (["--format", "xml"], "an unknown format"),
