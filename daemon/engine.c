@@ -1242,7 +1242,7 @@ static void job_close(struct job *j)
  * plus up to a tenth more, so that the feeds refused together spread out (never sooner: the
  * first retries stay a second apart). A full disk that lasts costs the publishers no more
  * fetches than normal polling, and the first document stored once it is over brings the others
- * back at once (store_ok). */
+ * back to their first retry's wait (store_ok). */
 static int64_t store_retry_wait(struct feed_rt *f, int64_t max_age)
 {
 	struct sched_policy p = policy(f);
