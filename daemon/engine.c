@@ -898,20 +898,27 @@ static void set_error(struct feed_rt *f, const char *what, const char *msg, int6
 	replace(&f->st.last_error, msg);
 }
 
+/* The wait after a success, before jitter: the policy's interval adapted to the publishing rate
+ * (unless fixed), never below the <ttl> of the last document stored (a 304 brings none, and the
+ * feed's still holds) nor max-age. */
+static int64_t success_wait(const struct feed_rt *f, int64_t max_age)
+{
+	struct sched_policy p = policy(f);
+	double rate = f->cf->interval_fixed ? -1 : f->st.items_per_week;
+	return sched_interval(&p, rate, f->st.ttl, max_age);
+}
+
 /* Records a success and schedules the next fetch from the publishing rate, the <ttl> of the
  * last document stored (a 304 brings none, and the feed's still holds) and max-age. */
 static void set_ok(struct feed_rt *f, int64_t max_age)
 {
-	int64_t ttl = f->st.ttl;
-	struct sched_policy p = policy(f);
-	double rate = f->cf->interval_fixed ? -1 : f->st.items_per_week;
 	f->st.errors = 0;
 	replace(&f->st.last_error, NULL);
-	int64_t wait = sched_jitter(sched_interval(&p, rate, ttl, max_age));
+	int64_t wait = sched_jitter(success_wait(f, max_age));
 	f->st.next_fetch = now_unix() + wait;
 	log_debug("feed %s: next fetch in %llds (%s%.1f items a week, ttl %llds, max-age %llds)",
 		  f->cf->name, (long long)wait, f->cf->interval_fixed ? "fixed interval; " : "",
-		  f->st.items_per_week, (long long)ttl, (long long)max_age);
+		  f->st.items_per_week, (long long)f->st.ttl, (long long)max_age);
 }
 
 /* The publishing rate the dated items of doc show at time now (see sched_rate). */
@@ -1246,9 +1253,7 @@ static void job_close(struct job *j)
 static int64_t store_retry_wait(struct feed_rt *f, int64_t max_age)
 {
 	struct sched_policy p = policy(f);
-	double rate = f->cf->interval_fixed ? -1 : f->st.items_per_week;
-	int64_t cap = sched_interval(&p, rate, f->st.ttl, max_age);
-	int64_t wait = sched_store_retry(&p, f->store_failures, cap);
+	int64_t wait = sched_store_retry(&p, f->store_failures, success_wait(f, max_age));
 	return wait + (int64_t)arc4random_uniform((uint32_t)(wait / 10 + 1));
 }
 
