@@ -2714,6 +2714,81 @@ static void test_optimize_bounded(void **state)
 	assert_true(per_key > 0 && per_key < N / 2);
 }
 
+/* Whether this process holds a statement journal open: with SQLITE_CONFIG_STMTJRNL_SPILL at 0
+ * (main) SQLite opens one as a file, deleted at once, the first time a statement needs it, and
+ * keeps it open until the transaction ends. */
+static bool stmt_journal_open(void)
+{
+	glob_t g;
+	bool open = false;
+	if (glob("/proc/self/fd/*", 0, NULL, &g) != 0)
+		return false;
+	for (size_t i = 0; i < g.gl_pathc && !open; i++) {
+		char target[512];
+		ssize_t n = readlink(g.gl_pathv[i], target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			open = strstr(target, "etilqs_") != NULL;
+		}
+	}
+	globfree(&g);
+	return open;
+}
+
+/* A verdict's insertion writes one row, with no statement journal (schema_v13_verdict_change);
+ * the changes table still gets a row for each item found relevant, at its insertion or later,
+ * and none for a verdict that stays as relevant as it was. */
+static void test_verdict_changes(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem t[3];
+	int64_t id[3];
+	const char *changes = "SELECT count(*) FROM changes";
+	/* The migrations that made the file may leave one open on their connection. */
+	store_close(s);
+	s = open_ok(fx->path, false);
+	assert_int_equal(store_begin(s), 0);
+	for (int i = 0; i < 3; i++) {
+		char g[8], link[64];
+		snprintf(g, sizeof(g), "g%d", i);
+		snprintf(link, sizeof(link), "https://example.com/%d", i);
+		mkitem(&t[i], "f", g, link, g, "Texte", 100 + i);
+		id[i] = add(s, &t[i], 1);
+	}
+	assert_false(stmt_journal_open());
+	assert_int_equal(store_verdict_add(s, id[0], "t", 0.9, true, "[]"), 0);
+	assert_int_equal(store_verdict_add(s, id[1], "t", 0.1, false, "[]"), 0);
+	assert_int_equal(store_verdict_add(s, id[2], "t", 0.8, true, "[]"), 0);
+	assert_false(stmt_journal_open());
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(count_outside(fx->path, changes), 2);
+	char *sql = xasprintf("SELECT count(*) FROM changes WHERE item_id IN (%lld, %lld)",
+			      (long long)id[0], (long long)id[2]);
+	assert_int_equal(count_outside(fx->path, sql), 2);
+	free(sql);
+
+	/* Updates: made relevant (a change), relevant still with another score (none), no longer
+	 * relevant (none), relevant again (a change). */
+	assert_int_equal(store_verdict_add(s, id[1], "t", 0.7, true, "[[\"x\",1]]"), 0);
+	assert_int_equal(count_outside(fx->path, changes), 3);
+	assert_int_equal(store_verdict_add(s, id[0], "t", 0.95, true, "[]"), 0);
+	assert_int_equal(store_verdict_add(s, id[2], "t", 0.2, false, "[]"), 0);
+	assert_int_equal(count_outside(fx->path, changes), 3);
+	assert_int_equal(store_verdict_add(s, id[2], "t", 0.85, true, "[]"), 0);
+	assert_int_equal(count_outside(fx->path, changes), 4);
+	char *v =
+	    text_outside(fx->path, "SELECT group_concat(score || ':' || relevant || ':' ||"
+				   " terms, ' ') FROM (SELECT * FROM verdicts ORDER BY item_id)");
+	assert_string_equal(v, "0.95:1:[] 0.7:1:[[\"x\",1]] 0.85:1:[]");
+	free(v);
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM verdicts"), 3);
+	/* A NaN score is bound as NULL: refused, and said. */
+	assert_int_equal(store_verdict_add(s, id[0], "u", 0.0 / 0.0, true, "[]"), -EINVAL);
+	assert_non_null(strstr(store_errmsg(s), "not stored"));
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2758,6 +2833,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_prune_reads_old_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_floor, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_optimize_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verdict_changes, setup, teardown),
 	};
+	/* Statement journals as files from their first byte: stmt_journal_open sees them. */
+	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
