@@ -263,6 +263,21 @@ static const char schema_v12_retention_floor[] =
  * memory). A verdict that becomes relevant later is still recorded by verdicts_relevant. */
 static const char schema_v13_verdict_change[] = "DROP TRIGGER verdicts_relevant_new;";
 
+/* Version 14: items_fts keeps no size of each item's columns (columnsize=0). FTS5 wrote a row of
+ * items_fts_docsize per item for its bm25() ranking, which veille never asks for (searches list
+ * items by date) and which no other program can run (the index needs veille's tokenizer): the
+ * full-text statement of a cold cycle of 50,000 items took 0.12 to 0.17 s less without it. The
+ * options cannot be changed in place: the table is rebuilt from items, as in version 9. */
+static const char schema_v14_fts_no_sizes[] =
+    "DROP TABLE items_fts;"
+    "CREATE VIRTUAL TABLE items_fts USING fts5(title, text, content='', columnsize=0,"
+    " tokenize='veille remove_diacritics 2');"
+    "INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 64);"
+    "INSERT INTO items_fts (items_fts, rank) VALUES ('crisismerge', 128);"
+    "INSERT INTO items_fts (items_fts, rank) SELECT 'pgsz', page_size - 46 FROM pragma_page_size;"
+    "INSERT INTO items_fts (rowid, title, text) SELECT id, title,"
+    " coalesce(summary, '') || ' ' || coalesce(content, '') FROM items ORDER BY id;";
+
 /* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit.
  * rebuild: the step drops and recreates a table that others refer to (foreign keys off). */
 static const struct migration {
@@ -282,6 +297,7 @@ static const struct migration {
     {schema_v11_feed_ttl, false},
     {schema_v12_retention_floor, false},
     {schema_v13_verdict_change, false},
+    {schema_v14_fts_no_sizes, false},
 };
 #define STORE_VERSION ((int)ARRAY_SIZE(migrations))
 
