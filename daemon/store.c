@@ -3147,13 +3147,12 @@ int store_story_alerted(struct store *s, int64_t story, const char *topic)
 	return r;
 }
 
-int store_verdict_add(struct store *s, int64_t item_id, const char *topic, double score,
-		      bool relevant, const char *terms_json)
+/* store_verdict_add's writes. Most verdicts are new items': inserted. One already there is
+ * updated instead, and its triggers record a change of relevance; a new relevant one is recorded
+ * here. */
+static int verdict_put(struct store *s, int64_t item_id, const char *topic, double score,
+		       bool relevant, const char *terms_json)
 {
-	if (!topic)
-		return -EINVAL;
-	/* Most verdicts are new items': inserted. One already there is updated instead, and its
-	 * triggers record a change of relevance; a new relevant one is recorded here. */
 	for (enum stmt which = ST_VERDICT_ADD;; which = ST_VERDICT_SET) {
 		sqlite3_stmt *st = stmt(s, which);
 		sqlite3_bind_int64(st, 1, item_id);
@@ -3178,6 +3177,27 @@ int store_verdict_add(struct store *s, int64_t item_id, const char *topic, doubl
 			return -EINVAL;
 		}
 	}
+}
+
+int store_verdict_add(struct store *s, int64_t item_id, const char *topic, double score,
+		      bool relevant, const char *terms_json)
+{
+	if (!topic)
+		return -EINVAL;
+	/* Alone, its own transaction: the verdict and its change are one. */
+	bool own = sqlite3_get_autocommit(s->db);
+	int r;
+	if (own && (r = run(s, stmt(s, ST_SAVEPOINT))) < 0)
+		return r;
+	r = verdict_put(s, item_id, topic, score, relevant, terms_json);
+	if (r < 0 && own)
+		return undo(s, r);
+	if (r < 0) {
+		/* The verdict may be written without its change: store_commit refuses the rest. */
+		s->failed = true;
+		return r;
+	}
+	return own ? release(s, own) : 0;
 }
 
 int store_alert_queue(struct store *s, int64_t item_id, const char *topic)
