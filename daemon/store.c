@@ -199,6 +199,16 @@ static const char schema_v8_item_keys[] =
     "  coalesce(new.summary, '') || ' ' || coalesce(new.content, ''));"
     "END;";
 
+/* What follows the creation of a new items_fts (versions 9 and 14): its settings (schema_v6,
+ * schema_v7), then every stored item indexed again. */
+#define FTS_SETTINGS_AND_FILL                                                                      \
+	"INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 64);"                        \
+	"INSERT INTO items_fts (items_fts, rank) VALUES ('crisismerge', 128);"                     \
+	"INSERT INTO items_fts (items_fts, rank) SELECT 'pgsz', page_size - 46 FROM "              \
+	"pragma_page_size;"                                                                        \
+	"INSERT INTO items_fts (rowid, title, text) SELECT id, title,"                             \
+	" coalesce(summary, '') || ' ' || coalesce(content, '') FROM items ORDER BY id;"
+
 /* Version 9: items_fts leaves French function words out ("de", "la", "les", "et", "que", elided
  * "l'" and "qu'", every single letter: text_function_words), as search engines for French do: a
  * third of the tokens of news text, and of the cost of indexing it. Its tokenizer is the store's
@@ -207,12 +217,7 @@ static const char schema_v8_item_keys[] =
 static const char schema_v9_fts_stop[] =
     "DROP TABLE items_fts;"
     "CREATE VIRTUAL TABLE items_fts USING fts5(title, text, content='',"
-    " tokenize='veille remove_diacritics 2');"
-    "INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 64);"
-    "INSERT INTO items_fts (items_fts, rank) VALUES ('crisismerge', 128);"
-    "INSERT INTO items_fts (items_fts, rank) SELECT 'pgsz', page_size - 46 FROM pragma_page_size;"
-    "INSERT INTO items_fts (rowid, title, text) SELECT id, title,"
-    " coalesce(summary, '') || ' ' || coalesce(content, '') FROM items ORDER BY id;";
+    " tokenize='veille remove_diacritics 2');" FTS_SETTINGS_AND_FILL;
 
 /* Version 10: the items whose record changed after it was stored, so that an export since the
  * last one (its watermark: a row id and a change) writes them again. An item changes when its
@@ -271,12 +276,7 @@ static const char schema_v13_verdict_change[] = "DROP TRIGGER verdicts_relevant_
 static const char schema_v14_fts_no_sizes[] =
     "DROP TABLE items_fts;"
     "CREATE VIRTUAL TABLE items_fts USING fts5(title, text, content='', columnsize=0,"
-    " tokenize='veille remove_diacritics 2');"
-    "INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 64);"
-    "INSERT INTO items_fts (items_fts, rank) VALUES ('crisismerge', 128);"
-    "INSERT INTO items_fts (items_fts, rank) SELECT 'pgsz', page_size - 46 FROM pragma_page_size;"
-    "INSERT INTO items_fts (rowid, title, text) SELECT id, title,"
-    " coalesce(summary, '') || ' ' || coalesce(content, '') FROM items ORDER BY id;";
+    " tokenize='veille remove_diacritics 2');" FTS_SETTINGS_AND_FILL;
 
 /* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit.
  * rebuild: the step drops and recreates a table that others refer to (foreign keys off). */
