@@ -222,9 +222,10 @@ static const char schema_v9_fts_stop[] =
 /* Version 10: the items whose record changed after it was stored, so that an export since the
  * last one (its watermark: a row id and a change) writes them again. An item changes when its
  * text is edited, or when a topic finds it relevant (a rescore, a new topic, an edit), including
- * at its insertion: the relevant few, so that the trigger needs no "was it stored before". Rows
- * go once every export chain has passed them (store_changes_prune); AUTOINCREMENT, so that a
- * number is never handed out again once they have all gone. */
+ * at its insertion: the relevant few, so that the trigger needs no "was it stored before" (since
+ * version 13, store_verdict_add records those itself). Rows go once every export chain has passed
+ * them (store_changes_prune); AUTOINCREMENT, so that a number is never handed out again once they
+ * have all gone. */
 static const char schema_v10_changes[] =
     "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, item_id INTEGER NOT NULL);"
     "CREATE TRIGGER items_changed AFTER UPDATE OF title, summary, content ON items BEGIN"

@@ -2721,9 +2721,11 @@ static void test_optimize_bounded(void **state)
 	assert_true(per_key > 0 && per_key < N / 2);
 }
 
-/* The statement journals this process holds open, as a set of descriptors (up to 1024): with
- * SQLITE_CONFIG_STMTJRNL_SPILL at 0 (main) SQLite opens one as a file, deleted at once, the first
- * time a statement of a transaction needs it, and keeps it open until the transaction ends. */
+/* The temporary files of SQLite this process holds open, as a set of descriptors (up to 1024),
+ * read from /proc/self/fd: "etilqs_" names every one (statement journals, temporary tables,
+ * sorts). With SQLITE_CONFIG_STMTJRNL_SPILL at 0 (main) a statement journal is one of them: SQLite
+ * opens it, deleted at once, the first time a statement of a transaction needs one, and keeps it
+ * open until the transaction ends. */
 static void stmt_journals(bool open[1024])
 {
 	glob_t g;
@@ -2803,6 +2805,14 @@ static void test_verdict_changes(void **state)
 	assert_string_equal(v, "0.95:1:[] 0.7:1:[[\"x\",1]] 0.85:1:[]");
 	free(v);
 	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM verdicts"), 3);
+	/* Inside a transaction, a verdict that fails (an item that does not exist) leaves it to be
+	 * rolled back: its commit is refused. */
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_verdict_add(s, id[2] + 100, "t", 0.9, true, "[]"), -EINVAL);
+	assert_int_equal(store_commit(s), -EIO);
+	assert_non_null(strstr(store_errmsg(s), "rolled back"));
+	assert_int_equal(store_rollback(s), 0);
+	assert_int_equal(count_outside(fx->path, changes), 4);
 	/* A NaN score is bound as NULL: refused, and said. */
 	assert_int_equal(store_verdict_add(s, id[0], "u", 0.0 / 0.0, true, "[]"), -EINVAL);
 	assert_non_null(strstr(store_errmsg(s), "not stored"));
@@ -2856,6 +2866,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_verdict_changes, setup, teardown),
 	};
 	/* Statement journals as files from their first byte: stmt_journals sees them. */
-	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 0);
+	if (sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 0) != SQLITE_OK) {
+		fprintf(stderr, "test_store: cannot make statement journals files\n");
+		return 1;
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
