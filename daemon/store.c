@@ -608,6 +608,9 @@ struct store {
 	/* A change failed inside the open transaction and may be half done: only a rollback
 	 * ends it. */
 	bool failed;
+	/* A transaction begun by store_begin or store_begin_read and not yet ended by store_commit
+	 * or store_rollback (tx_lost). */
+	bool tx;
 	/* Items of the open transaction waiting for items_fts (fts_flush). */
 	struct fts_queue fts;
 	/* Background document frequencies added inside the open transaction, written at its
@@ -621,11 +624,33 @@ struct store {
 	char err[512];
 };
 
+/* SQLite ends the whole transaction by itself after some errors (SQLITE_FULL, an I/O error,
+ * SQLITE_NOMEM): a statement that fails inside it, such as a feed's state saved while several
+ * documents wait for their commit, takes every change before it along. The statements after it
+ * would then each commit on their own, half a document at a time. True when the store's open
+ * transaction has been lost that way: it is marked failed, and nothing is run in it any more
+ * (run, step) until store_rollback ends it; store_commit refuses it. */
+static bool tx_lost(struct store *s)
+{
+	if (!s->tx || !s->db || !sqlite3_get_autocommit(s->db))
+		return false;
+	if (!s->failed)
+		snprintf(s->err, sizeof(s->err),
+			 "SQLite ended the open transaction after an error");
+	s->failed = true;
+	return true;
+}
+
 /* Remembers SQLite's message for rc and translates rc into -errno. */
 static int fail(struct store *s, int rc)
 {
 	s->rc = rc;
 	snprintf(s->err, sizeof(s->err), "%s", s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	if (s->tx && !s->failed && s->db && sqlite3_get_autocommit(s->db)) {
+		s->failed = true; /* tx_lost */
+		size_t n = strlen(s->err);
+		snprintf(s->err + n, sizeof(s->err) - n, " (the open transaction is undone)");
+	}
 	switch (rc & 0xff) {
 	case SQLITE_FULL:
 		return -ENOSPC;
@@ -673,6 +698,10 @@ static int run(struct store *s, sqlite3_stmt *st)
 {
 	if (!st)
 		return -EIO; /* not prepared: s->err says why */
+	if (tx_lost(s)) {
+		done(st);
+		return -EIO;
+	}
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		;
@@ -687,6 +716,10 @@ static int step(struct store *s, sqlite3_stmt *st)
 {
 	if (!st)
 		return -EIO; /* not prepared: s->err says why */
+	if (tx_lost(s)) {
+		done(st);
+		return -EIO;
+	}
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -2646,12 +2679,23 @@ static void feed_forget_absent(struct store *s)
 	}
 }
 
+/* A transaction SQLite ended by itself that the caller did not roll back: it is over, and what
+ * was kept for it goes as store_rollback lets it go. */
+static void tx_forget_lost(struct store *s)
+{
+	if (s->tx && sqlite3_get_autocommit(s->db))
+		store_rollback(s);
+}
+
 int store_begin(struct store *s)
 {
+	tx_forget_lost(s);
 	feed_forget_absent(s);
 	int r = run(s, stmt(s, ST_BEGIN));
-	if (r == 0)
+	if (r == 0) {
 		s->failed = false;
+		s->tx = true;
+	}
 	return r;
 }
 
@@ -2664,7 +2708,7 @@ int store_commit(struct store *s)
 		fts_drop(s);
 		df_drop(s);
 	}
-	if (s->failed) {
+	if (tx_lost(s) || s->failed) {
 		snprintf(s->err, sizeof(s->err),
 			 "a change failed in this transaction: it must be rolled back");
 		return -EIO;
@@ -2675,12 +2719,16 @@ int store_commit(struct store *s)
 		r = fts_flush(s);
 	if (r < 0)
 		return r;
-	return run(s, stmt(s, ST_COMMIT));
+	r = run(s, stmt(s, ST_COMMIT));
+	if (r == 0)
+		s->tx = false;
+	return r;
 }
 
 int store_rollback(struct store *s)
 {
 	s->failed = false;
+	s->tx = false;
 	free(s->feed_name);
 	s->feed_name = NULL;
 	window_drop(s);
@@ -3803,13 +3851,20 @@ int store_topic_items(struct store *s, const char *topic, int64_t after, int64_t
 }
 int store_begin_read(struct store *s)
 {
+	tx_forget_lost(s);
 	feed_forget_absent(s);
-	return run(s, stmt(s, ST_BEGIN_READ));
+	int r = run(s, stmt(s, ST_BEGIN_READ));
+	if (r == 0) {
+		s->failed = false;
+		s->tx = true;
+	}
+	return r;
 }
 
 bool store_in_transaction(struct store *s)
 {
-	return !sqlite3_get_autocommit(s->db);
+	/* Also one SQLite ended after an error (tx_lost): still open until it is rolled back. */
+	return s->tx || !sqlite3_get_autocommit(s->db);
 }
 
 int store_cache_limit(struct store *s, int kib)

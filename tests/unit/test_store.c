@@ -2348,6 +2348,66 @@ static void test_full(void **state)
 	store_close(s);
 }
 
+/* A statement that fails with SQLITE_FULL and no statement journal of its own (a feed's state,
+ * saved while documents wait in the open transaction for their commit) makes SQLite end the whole
+ * transaction. The store's transaction is then lost: the changes after it are refused instead of
+ * committed one by one, the pending document frequencies are not written on their own, and the
+ * commit is refused until the rollback. */
+static void test_full_lost_transaction(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = open_ok(fx->path, false);
+	struct titem a;
+	mkitem(&a, "f1", "first", "https://e.fr/first", "Premier", "Avant le plein", 100);
+	int64_t first = add(s, &a, 1);
+	struct store_feed f = {.name = xstrdup("f2"), .url = xstrdup("https://e.fr/rss")};
+	assert_int_equal(store_feed_save(s, &f), 0);
+
+	assert_int_equal(store_begin(s), 0);
+	mkitem(&a, "f1", "kept", NULL, "Dans la transaction", "Un texte", 200);
+	add(s, &a, 1);
+	assert_int_equal(store_df_add(s, "frontier", 1), 0);
+	assert_int_equal(store_limit_size(s, 1), 0);
+	char big[64 << 10];
+	memset(big, 'e', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	free(f.etag);
+	f.etag = xstrdup(big);
+	assert_int_equal(store_feed_save(s, &f), -ENOSPC);
+	assert_non_null(strstr(store_errmsg(s), "undone"));
+	assert_true(store_in_transaction(s));
+	assert_int_equal(store_limit_size(s, 0), 0);
+
+	/* Nothing more runs in it, not even in autocommit. */
+	mkitem(&a, "f1", "after", NULL, "Après la perte", "Un autre texte", 300);
+	int64_t id = 0;
+	assert_int_equal(store_item_add(s, &a.it, &id), -EIO);
+	assert_int_equal(store_verdict_add(s, first, "t", 0.9, true, NULL), -EIO);
+	uint64_t docs;
+	assert_int_equal(store_df_get(s, "frontier", &docs), -EIO);
+	assert_int_equal(store_feed_save(s, &f), -EIO);
+	assert_int_equal(store_commit(s), -EIO);
+	assert_true(store_in_transaction(s));
+	assert_int_equal(store_rollback(s), 0);
+	assert_false(store_in_transaction(s));
+
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM items"), 1);
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM verdicts"), 0);
+	assert_int_equal(count_outside(fx->path, "SELECT count(*) FROM term_df"), 0);
+	assert_int_equal(
+	    count_outside(fx->path, "SELECT count(*) FROM feeds WHERE etag IS NOT NULL"), 0);
+	/* The next transaction works. */
+	assert_int_equal(store_begin(s), 0);
+	add(s, &a, 1);
+	assert_int_equal(store_feed_save(s, &f), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_false(store_in_transaction(s));
+	assert_int_equal(store_item_seen(s, "f1", "after"), 1);
+	assert_int_equal(store_item_seen(s, "f1", "kept"), 0);
+	store_feed_clear(&f);
+	store_close(s);
+}
+
 /* A second writer waits for the busy timeout (5 s), then gets -EBUSY; the first is unharmed. */
 static void test_busy(void **state)
 {
@@ -2856,6 +2916,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_lost_transaction, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_df, setup, teardown),
