@@ -41,6 +41,7 @@ struct feed_rt {
 	size_t host;		 /* its host's entry in e->hosts, while host_wait or host_held */
 	size_t host_next;	 /* the feed waiting after it for the same host (NO_FEED: none) */
 	bool done_once;		 /* --once: this feed's cycle is over */
+	bool saved_in_batch;	 /* its state was saved in the open transaction (fetch_close) */
 	bool commit_alone;	 /* its document failed in a transaction shared with others */
 	unsigned store_failures; /* its documents the database refused in a row (in memory) */
 };
@@ -123,6 +124,10 @@ struct engine {
 	struct job *batch, **batch_tail;
 	size_t batch_docs;
 	unsigned batch_added;
+	/* Feeds whose fetch ended without a document (a 304, an error, a 410...) while the
+	 * transaction was open, their state saved in it: saved again should it roll back. */
+	size_t *batch_saved;
+	size_t nbatch_saved, capbatch_saved;
 	/* The topics were re-weighted inside the open transaction (prepared_cb): their document
 	 * frequencies count the documents it holds. Should it roll back, batch_fail re-weights
 	 * them from what is stored; should that fail, the next commit does (reweigh_at_commit). */
@@ -261,11 +266,38 @@ static void adopt_config_url(struct feed_rt *f, bool known)
 	f->st.ttl = 0;
 }
 
-/* Builds the runtime records for e->cfg's feeds, loading their stored state. */
-static int make_feeds(struct engine *e, char **ret_err)
+/* The stored states of c's feeds, from st, in states[0..c->nfeeds) (each to be cleared), known[i]
+ * telling whether st had feed i's. On failure (a database error: a feed st has not is no
+ * error), *ret_err says which feed. */
+static int load_states(struct store *st, const struct config *c, struct store_feed *states,
+		       bool *known, char **ret_err)
+{
+	for (size_t i = 0; i < c->nfeeds; i++) {
+		int r = store_feed_load(st, c->feeds[i].name, &states[i]);
+		if (r < 0 && r != -ENOENT) {
+			*ret_err = xasprintf("%s: cannot load the state of feed %s: %s",
+					     c->database, c->feeds[i].name, store_errmsg(st));
+			return r;
+		}
+		known[i] = r == 0;
+	}
+	return 0;
+}
+
+static void free_states(struct store_feed *states, bool *known, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_feed_clear(&states[i]);
+	free(states);
+	free(known);
+}
+
+/* Builds the runtime records for e->cfg's feeds from their states (load_states), which they
+ * take, and their scheduler. */
+static void build_feeds(struct engine *e, struct store_feed *states, const bool *known)
 {
 	e->nfeeds = e->cfg->nfeeds;
-	e->feeds = xcalloc(e->nfeeds, sizeof(*e->feeds));
+	e->feeds = xcalloc(e->nfeeds ? e->nfeeds : 1, sizeof(*e->feeds));
 	e->waitq = xcalloc(e->nfeeds ? e->nfeeds : 1, sizeof(*e->waitq));
 	e->wq_head = e->wq_len = 0;
 	for (size_t i = 0; i < e->nfeeds; i++) {
@@ -273,16 +305,26 @@ static int make_feeds(struct engine *e, char **ret_err)
 		f->e = e;
 		f->index = i;
 		f->cf = &e->cfg->feeds[i];
-		int r = store_feed_load(e->store, f->cf->name, &f->st);
-		if (r < 0 && r != -ENOENT) {
-			*ret_err = xasprintf("%s: cannot load the state of feed %s: %s",
-					     e->cfg->database, f->cf->name, store_errmsg(e->store));
-			return r;
-		}
-		adopt_config_url(f, r == 0);
+		f->st = states[i];
+		states[i] = (struct store_feed){0};
+		adopt_config_url(f, known[i]);
 	}
 	e->sched = sched_new(e->base, e->nfeeds, feed_due_cb, e);
-	return e->sched ? 0 : -ENOMEM;
+	if (!e->sched)
+		fatalx("cannot create the schedule of %zu feeds", e->nfeeds);
+}
+
+/* Builds the runtime records for e->cfg's feeds, loading their stored state. */
+static int make_feeds(struct engine *e, char **ret_err)
+{
+	size_t n = e->cfg->nfeeds ? e->cfg->nfeeds : 1;
+	struct store_feed *states = xcalloc(n, sizeof(*states));
+	bool *known = xcalloc(n, sizeof(*known));
+	int r = load_states(e->store, e->cfg, states, known, ret_err);
+	if (r == 0)
+		build_feeds(e, states, known);
+	free_states(states, known, e->cfg->nfeeds);
+	return r;
 }
 
 static void free_feeds(struct engine *e)
@@ -414,6 +456,7 @@ void engine_free(struct engine *e)
 	if (e->batch_ev)
 		event_free(e->batch_ev);
 	store_close(e->store);
+	free(e->batch_saved);
 	ingest_outbox_clear(&e->outbox);
 	topics_clear(&e->topics);
 	pthread_rwlock_destroy(&e->topics_lock);
@@ -853,7 +896,8 @@ static void feed_due_cb(size_t i, void *arg)
 static void once_done(struct feed_rt *f)
 {
 	struct engine *e = f->e;
-	if (!e->once || f->done_once)
+	/* Stopping, or reloading (which starts the cycle again): not the cycle's end. */
+	if (!e->once || f->done_once || e->stopping)
 		return;
 	f->done_once = true;
 	if (--e->once_left == 0)
@@ -1151,6 +1195,38 @@ static void jobs_start(struct engine *e)
 	drain_queue(e);
 }
 
+/* f's state was saved in the open transaction, or failed to be (which may have ended the
+ * transaction: tx_lost in store.c): remembered until the transaction ends. */
+static void batch_saved_add(struct feed_rt *f)
+{
+	struct engine *e = f->e;
+	if (f->saved_in_batch)
+		return;
+	f->saved_in_batch = true;
+	if (e->nbatch_saved == e->capbatch_saved) {
+		e->capbatch_saved = e->capbatch_saved ? 2 * e->capbatch_saved : 16;
+		e->batch_saved =
+		    xreallocarray(e->batch_saved, e->capbatch_saved, sizeof(*e->batch_saved));
+	}
+	e->batch_saved[e->nbatch_saved++] = f->index;
+}
+
+/* The open transaction has ended: committed, or rolled back (resave), when the states saved in
+ * it are saved again, each alone, as the engine holds them. */
+static void batch_saved_end(struct engine *e, bool resave)
+{
+	for (size_t i = 0; i < e->nbatch_saved; i++) {
+		struct feed_rt *f = &e->feeds[e->batch_saved[i]];
+		f->saved_in_batch = false;
+		if (!resave)
+			continue;
+		int r = store_feed_save(e->store, &f->st);
+		if (r < 0)
+			store_problem(e, false, r);
+	}
+	e->nbatch_saved = 0;
+}
+
 /* The end of a feed's fetch, whatever its outcome: its state saved (unless stored already, in the
  * transaction that stored its document), its next fetch scheduled, its transfer slot released
  * (unless released before). */
@@ -1163,9 +1239,11 @@ static void fetch_close(struct feed_rt *f, bool release, bool stored)
 	if (!stored) {
 		store_refresh(e);
 		int r = store_feed_save(e->store, &f->st);
+		if (e->batch)
+			batch_saved_add(f);
 		if (r < 0)
 			store_problem(e, false, r);
-		else
+		else if (!e->batch) /* else known at the commit */
 			store_ok(e, false);
 	}
 	if (!f->st.disabled && !e->once)
@@ -1363,6 +1441,9 @@ static void batch_fail(struct engine *e, struct job *failed, int r)
 		job_retry(failed);
 	else if (failed)
 		job_end(failed, r);
+	/* Last: a feed with a document in the transaction has its state as before it by now,
+	 * not validators ahead of items that are not stored. */
+	batch_saved_end(e, true);
 }
 
 /* Commits the open transaction, if any; then the fetches of its documents end (each logs its
@@ -1379,6 +1460,7 @@ static void batch_commit(struct engine *e)
 	}
 	log_debug("database: %zu document%s stored in one transaction, %u new items", e->batch_docs,
 		  e->batch_docs == 1 ? "" : "s", e->batch_added);
+	batch_saved_end(e, false);
 	struct job *j = e->batch;
 	count_day(e);
 	e->items_today += e->batch_added;
@@ -1645,6 +1727,19 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 			return -EIO;
 		}
 	}
+	/* The feeds' stored states, read before anything changes: a database that cannot answer
+	 * leaves the running configuration as it was. */
+	size_t n = c->nfeeds ? c->nfeeds : 1;
+	struct store_feed *states = xcalloc(n, sizeof(*states));
+	bool *known = xcalloc(n, sizeof(*known));
+	int r = load_states(store ? store : e->store, c, states, known, ret_err);
+	if (r < 0) {
+		free_states(states, known, c->nfeeds);
+		store_close(store);
+		topics_clear(&topics);
+		config_free(c);
+		return r;
+	}
 	/* Everything new is ready: cancel what is in flight, store what the worker holds, and
 	 * swap. */
 	e->stopping = true; /* starts no transfer meanwhile */
@@ -1655,6 +1750,24 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 	triage_close(e);
 	batch_commit(e);
 	e->stopping = false;
+	if (!store) {
+		/* The same database: a feed kept by the new configuration goes on from the state
+		 * the engine holds, which it has stored by now (or, should the database have
+		 * refused it, stores at the feed's next fetch). */
+		struct strtab names = {0};
+		for (size_t i = 0; i < e->nfeeds; i++)
+			strtab_get(&names, e->feeds[i].cf->name)->value = i;
+		for (size_t i = 0; i < c->nfeeds; i++) {
+			struct strtab_entry *old = strtab_find(&names, c->feeds[i].name);
+			if (!old)
+				continue;
+			store_feed_clear(&states[i]);
+			states[i] = e->feeds[old->value].st;
+			e->feeds[old->value].st = (struct store_feed){0};
+			known[i] = true;
+		}
+		strtab_free(&names);
+	}
 	free_feeds(e);
 	topics_clear(&e->topics);
 	e->topics = topics;
@@ -1675,9 +1788,10 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 	if (!e->fetch)
 		fatalx("cannot initialise libcurl after reload");
 	load_background(e, false);
-	int r = make_feeds(e, ret_err);
-	if (r < 0)
-		return r;
+	build_feeds(e, states, known);
+	free_states(states, known, c->nfeeds);
+	/* --once: the cycle starts again on the new feeds (those cancelled never ended theirs). */
+	e->once_left = 0;
 	/* Queued alerts go out once the caller has opened the new sink (engine_flush_alerts):
 	 * none is left by a crash here. */
 	start_feeds(e);
