@@ -121,7 +121,17 @@ int opml_parse(const char *data, size_t len, struct opml_feed **ret_feeds, size_
 	bool root = false;
 	int rc, res = 0;
 	while ((rc = xmlTextReaderRead(r)) == 1) {
-		if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT)
+		int type = xmlTextReaderNodeType(r);
+		if (type == XML_READER_TYPE_DOCUMENT_TYPE) {
+			/* has_doctype reads the bytes: a document in another encoding (UTF-7,
+			 * UTF-16, EBCDIC) hides its declaration from it, not from libxml2. Met
+			 * before the root, so before any outline. */
+			set_err(err, errlen, xmlTextReaderGetParserLineNumber(r),
+				"document type declarations are refused in OPML");
+			res = -EINVAL;
+			break;
+		}
+		if (type != XML_READER_TYPE_ELEMENT)
 			continue;
 		int line = xmlTextReaderGetParserLineNumber(r);
 		if (xmlTextReaderDepth(r) > VEILLE_MAX_DEPTH) {

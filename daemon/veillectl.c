@@ -1472,13 +1472,15 @@ static int cmd_import_opml(int argc, char **argv)
 	struct names taken = {0}, urls = {0};
 	struct buf out = {0};
 	char err[320];
-	int r = read_file(file, VEILLE_MAX_BODY_CEILING, &data, NULL);
+	size_t len = 0;
+	int r = read_file(file, VEILLE_MAX_BODY_CEILING, &data, &len);
 	if (r < 0) {
 		fprintf(stderr, "%s: %s: %s\n", progname, file,
 			r == -EFBIG ? "file too large" : strerror(-r));
 		goto out;
 	}
-	if (opml_parse(data, strlen(data), &feeds, &nfeeds, err, sizeof(err)) < 0) {
+	/* Its length, not strlen: a UTF-16 file holds NUL bytes. */
+	if (opml_parse(data, len, &feeds, &nfeeds, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s: %s\n", progname, file, err);
 		goto out;
 	}

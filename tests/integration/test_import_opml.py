@@ -89,14 +89,35 @@ def main():
                               '<opml><body/></opml>\n', "document type"),
             "feed.opml": ('<?xml version="1.0"?>\n<rss version="2.0"><channel/></rss>\n', "not OPML"),
         }
+        # The same declarations in encodings whose bytes hide "<!DOCTYPE" (libxml2 reads the
+        # encoding from the XML declaration): an attribute default would add a feed the file
+        # does not show, and entities expanded in attributes take quadratic time.
+        hidden = ('<!DOCTYPE opml [<!ATTLIST outline xmlUrl CDATA "https://hidden.example/rss">]>\n'
+                  '<opml version="2.0"><body><outline text="folder"/></body></opml>\n')
+        bad["utf7.opml"] = ('<?xml version="1.0" encoding="UTF-7"?>\n'
+                            + hidden.replace("<", "+ADw-").replace(">", "+AD4-"), "document type")
+        bad["ebcdic.opml"] = (('<?xml version="1.0" encoding="IBM037"?>\n' + hidden)
+                              .encode("cp037"), "document type")
+        bad["utf16.opml"] = (('<?xml version="1.0" encoding="UTF-16"?>\n' + hidden)
+                             .encode("utf-16"), "document type")
         for name, (content, words) in bad.items():
             path = os.path.join(tmp, name)
-            with open(path, "w") as f:
-                f.write(content)
+            with open(path, "wb") as f:
+                f.write(content if isinstance(content, bytes) else content.encode())
             p = ctl(conf, "import-opml", path)
             h.check(p.returncode == 1 and p.stderr.startswith(f"veillectl: {path}: ") and words in p.stderr
                     and p.stderr.count("\n") == 1, f"{name} refused in one line: {p.stderr.strip()}")
         h.check(open(conf, "rb").read() == before, "refused files change nothing")
+        # A UTF-16 export holds NUL bytes: read whole, not up to the first.
+        utf16 = os.path.join(tmp, "utf16-ok.opml")
+        with open(utf16, "wb") as f:
+            f.write(('<?xml version="1.0" encoding="UTF-16"?>\n<opml version="2.0"><body>'
+                     '<outline text="Été" xmlUrl="https://utf16.example/rss"/></body></opml>\n'
+                     ).encode("utf-16"))
+        p = ctl(conf, "import-opml", "--dry-run", utf16)
+        h.check(p.returncode == 0 and "https://utf16.example/rss" in p.stdout
+                and "1 feed would be added" in p.stdout,
+                f"a UTF-16 export is read: {p.stdout.strip()} {p.stderr.strip()}")
         p = ctl(conf, "import-opml")
         h.check(p.returncode == 2, "import-opml without FILE is a usage error")
         p = ctl(conf, "import-opml", os.path.join(tmp, "missing.opml"))
