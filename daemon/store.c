@@ -279,6 +279,14 @@ static const char schema_v14_fts_no_sizes[] =
     "CREATE VIRTUAL TABLE items_fts USING fts5(title, text, content='', columnsize=0,"
     " tokenize='veille remove_diacritics 2');" FTS_SETTINGS_AND_FILL;
 
+/* Version 15: an earlier version of an edited item keeps its text, not only its hash. A new
+ * version replaces the item's title, summary and content: a feed that later serves the item
+ * with no description (a glitch, a truncated feed) used to leave nothing of the text stored. The
+ * versions stored before this one have their hash only (NULL text). */
+static const char schema_v15_revision_text[] = "ALTER TABLE revisions ADD COLUMN title TEXT;"
+					       "ALTER TABLE revisions ADD COLUMN summary TEXT;"
+					       "ALTER TABLE revisions ADD COLUMN content TEXT;";
+
 /* One step per schema version: migrations[i] takes version i to i + 1. Append, never edit.
  * rebuild: the step drops and recreates a table that others refer to (foreign keys off). */
 static const struct migration {
@@ -299,6 +307,7 @@ static const struct migration {
     {schema_v12_retention_floor, false},
     {schema_v13_verdict_change, false},
     {schema_v14_fts_no_sizes, false},
+    {schema_v15_revision_text, false},
 };
 #define STORE_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -425,9 +434,9 @@ static const char *const stmt_sql[ST_MAX] = {
     [ST_SOURCE_MOVE] = "UPDATE sources SET item_id = ?3, fingerprint = ?4"
 		       " WHERE feed_id = ?1 AND identity = ?2",
     /* The version being replaced: its hash, and since when it was the current one. */
-    [ST_REVISION_ADD] = "INSERT INTO revisions (item_id, seen, hash)"
-			" SELECT id, coalesce(updated, fetched), hash FROM items WHERE id = ?1"
-			" ON CONFLICT DO NOTHING",
+    [ST_REVISION_ADD] = "INSERT INTO revisions (item_id, seen, hash, title, summary, content)"
+			" SELECT id, coalesce(updated, fetched), hash, title, summary, content"
+			" FROM items WHERE id = ?1 ON CONFLICT DO NOTHING",
     [ST_ITEM_REVISE] = "UPDATE items SET title = ?2, author = ?3, summary = ?4, content = ?5,"
 		       " hash = ?6, published = coalesce(?7, published), sim0 = ?8, sim1 = ?9,"
 		       " updated = ?10, hash_key = ?11 WHERE id = ?1",

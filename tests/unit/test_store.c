@@ -1362,6 +1362,13 @@ static void test_sources_revisions(void **state)
 	assert_string_equal(items(s, &rs, 0, false, 0, "gomel"), "Minsk masse des troupes");
 	assert_string_equal(items(s, &rs, 0, false, 0, "premiere"), "");
 	buf_free(&rs.ids);
+	/* The earlier version's text is kept with its hash. */
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM revisions WHERE item_id = %lld AND hash = '%s' AND title = "
+		 "'Minsk masse des troupes' AND summary = 'Première version.' AND content IS NULL",
+		 (long long)ida, a.hash);
+	assert_int_equal(count_outside(fx->path, sql), 1);
 	/* The same version again is no revision. */
 	assert_int_equal(store_item_revise(s, ida, &b.it, &id), 0);
 	assert_int_equal(id, ida);
