@@ -593,14 +593,15 @@ static void batch_clear(struct batch *b)
 	b->n = 0;
 }
 
-/* Re-scores one batch of items against topic t in one transaction. */
+/* Re-scores one batch of items against topic t in the open transaction that read them, and ends
+ * it: committed, or rolled back on failure. */
 static int rescore_batch(struct store *st, const struct topic *t, struct batch *b, bool alert,
 			 void (*cb)(const struct ingest_change *c, void *arg), void *arg,
 			 struct ingest_rescore_counts *n)
 {
 	struct buf terms = {0};
 	struct ingest_rescore_counts m = *n; /* kept when the batch commits */
-	int r = store_begin(st);
+	int r = 0;
 	for (size_t i = 0; r == 0 && i < b->n; i++) {
 		struct judged_copy *j = &b->v[i];
 		struct topic_verdict v;
@@ -668,10 +669,17 @@ int ingest_rescore(struct store *st, const struct topics *topics, const char *to
 			continue;
 		int64_t after = 0;
 		for (;;) {
+			/* Read in the transaction that writes their verdicts: an item deleted
+			 * (retention) or edited (the daemon) meanwhile is not judged from an old
+			 * copy. */
+			if ((r = store_begin(st)) < 0)
+				break;
 			r = store_topic_items(st, topic_name(t), after, RESCORE_BATCH, batch_cb,
 					      &b);
-			if (r < 0 || b.n == 0)
+			if (r < 0 || b.n == 0) {
+				store_rollback(st);
 				break;
+			}
 			after = b.v[b.n - 1].id;
 			r = rescore_batch(st, t, &b, alert, cb, arg, &n);
 			batch_clear(&b);
