@@ -637,6 +637,12 @@ static int parse_tokens(const char *s, int64_t *ret)
 			t.have_zone = true;
 			continue;
 		}
+		if (c == '(' && t.have_zone && strchr(p, ')')) {
+			/* RFC 5322's comment after the zone, "+0200 (CEST)": its name says again
+			 * what the offset said. */
+			p = strchr(p, ')') + 1;
+			continue;
+		}
 		if (c == '-' || c == '(' || c == ')') {
 			p++;
 			continue;
