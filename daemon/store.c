@@ -637,15 +637,17 @@ struct store {
  * SQLITE_NOMEM): a statement that fails inside it, such as a feed's state saved while several
  * documents wait for their commit, takes every change before it along. The statements after it
  * would then each commit on their own, half a document at a time. True when the store's open
- * transaction has been lost that way: it is marked failed, and nothing is run in it any more
- * (run, step) until store_rollback ends it; store_commit refuses it. */
+ * transaction has been lost that way: it is marked failed (the first time, s->err says so after
+ * the error that ended it, which fail wrote), and nothing is run in it any more (run, step)
+ * until store_rollback ends it; store_commit refuses it. */
 static bool tx_lost(struct store *s)
 {
 	if (!s->tx || !s->db || !sqlite3_get_autocommit(s->db))
 		return false;
-	if (!s->failed)
-		snprintf(s->err, sizeof(s->err),
-			 "SQLite ended the open transaction after an error");
+	if (!s->failed) {
+		size_t n = strlen(s->err);
+		snprintf(s->err + n, sizeof(s->err) - n, " (the open transaction is undone)");
+	}
 	s->failed = true;
 	return true;
 }
@@ -655,11 +657,7 @@ static int fail(struct store *s, int rc)
 {
 	s->rc = rc;
 	snprintf(s->err, sizeof(s->err), "%s", s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-	if (s->tx && !s->failed && s->db && sqlite3_get_autocommit(s->db)) {
-		s->failed = true; /* tx_lost */
-		size_t n = strlen(s->err);
-		snprintf(s->err + n, sizeof(s->err) - n, " (the open transaction is undone)");
-	}
+	tx_lost(s);
 	switch (rc & 0xff) {
 	case SQLITE_FULL:
 		return -ENOSPC;
