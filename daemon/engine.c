@@ -266,35 +266,79 @@ static void adopt_config_url(struct feed_rt *f, bool known)
 	f->st.ttl = 0;
 }
 
-/* The stored states of c's feeds, from st, in states[0..c->nfeeds) (each to be cleared), known[i]
- * telling whether st had feed i's. On failure (a database error: a feed st has not is no
- * error), *ret_err says which feed. */
-static int load_states(struct store *st, const struct config *c, struct store_feed *states,
-		       bool *known, char **ret_err)
+/* The states of a configuration's feeds, before they become its runtime records (build_feeds). */
+struct feed_states {
+	struct store_feed *v; /* feed i's, to be cleared */
+	bool *known;	      /* the database had feed i's (or the engine holds it) */
+	size_t *held; /* 1 + the running feed whose state feed i takes (states_take_held), or 0 */
+	size_t n;
+};
+
+static void states_free(struct feed_states *fs)
 {
-	for (size_t i = 0; i < c->nfeeds; i++) {
-		int r = store_feed_load(st, c->feeds[i].name, &states[i]);
-		if (r < 0 && r != -ENOENT) {
+	for (size_t i = 0; i < fs->n; i++)
+		store_feed_clear(&fs->v[i]);
+	free(fs->v);
+	free(fs->known);
+	free(fs->held);
+	*fs = (struct feed_states){0};
+}
+
+/* The states of c's feeds, from st, except those the engine running (NULL: none) holds for a
+ * feed of the same name (see states_take_held). On failure (a database error: a feed st has not
+ * is no error), *ret_err says which feed, and fs is freed. */
+static int states_load(struct feed_states *fs, struct store *st, const struct config *c,
+		       const struct engine *running, char **ret_err)
+{
+	size_t n = c->nfeeds ? c->nfeeds : 1;
+	*fs = (struct feed_states){.v = xcalloc(n, sizeof(*fs->v)),
+				   .known = xcalloc(n, sizeof(*fs->known)),
+				   .held = xcalloc(n, sizeof(*fs->held)),
+				   .n = c->nfeeds};
+	struct strtab names = {0};
+	for (size_t i = 0; running && i < running->nfeeds; i++)
+		strtab_get(&names, running->feeds[i].cf->name)->value = i + 1;
+	int r = 0;
+	for (size_t i = 0; i < c->nfeeds && r == 0; i++) {
+		struct strtab_entry *held = strtab_find(&names, c->feeds[i].name);
+		if (held) {
+			fs->held[i] = held->value;
+			continue;
+		}
+		r = store_feed_load(st, c->feeds[i].name, &fs->v[i]);
+		fs->known[i] = r == 0;
+		if (r == -ENOENT) {
+			r = 0;
+		} else if (r < 0) {
 			*ret_err = xasprintf("%s: cannot load the state of feed %s: %s",
 					     c->database, c->feeds[i].name, store_errmsg(st));
-			return r;
 		}
-		known[i] = r == 0;
 	}
-	return 0;
+	strtab_free(&names);
+	if (r < 0)
+		states_free(fs);
+	return r;
 }
 
-static void free_states(struct store_feed *states, bool *known, size_t n)
+/* The feeds of fs that keep a running feed's state take it from e: the state the engine holds,
+ * which it has stored by now (or, should the database have refused it, stores at the feed's next
+ * fetch). */
+static void states_take_held(struct feed_states *fs, struct engine *e)
 {
-	for (size_t i = 0; i < n; i++)
-		store_feed_clear(&states[i]);
-	free(states);
-	free(known);
+	for (size_t i = 0; i < fs->n; i++) {
+		if (!fs->held[i])
+			continue;
+		struct feed_rt *f = &e->feeds[fs->held[i] - 1];
+		fs->v[i] = f->st;
+		f->st = (struct store_feed){0};
+		fs->known[i] = true;
+		fs->held[i] = 0;
+	}
 }
 
-/* Builds the runtime records for e->cfg's feeds from their states (load_states), which they
- * take, and their scheduler. */
-static void build_feeds(struct engine *e, struct store_feed *states, const bool *known)
+/* Builds the runtime records for e->cfg's feeds from their states fs, which they take, and their
+ * scheduler. */
+static void build_feeds(struct engine *e, struct feed_states *fs)
 {
 	e->nfeeds = e->cfg->nfeeds;
 	e->feeds = xcalloc(e->nfeeds ? e->nfeeds : 1, sizeof(*e->feeds));
@@ -305,9 +349,9 @@ static void build_feeds(struct engine *e, struct store_feed *states, const bool 
 		f->e = e;
 		f->index = i;
 		f->cf = &e->cfg->feeds[i];
-		f->st = states[i];
-		states[i] = (struct store_feed){0};
-		adopt_config_url(f, known[i]);
+		f->st = fs->v[i];
+		fs->v[i] = (struct store_feed){0};
+		adopt_config_url(f, fs->known[i]);
 	}
 	e->sched = sched_new(e->base, e->nfeeds, feed_due_cb, e);
 	if (!e->sched)
@@ -317,14 +361,13 @@ static void build_feeds(struct engine *e, struct store_feed *states, const bool 
 /* Builds the runtime records for e->cfg's feeds, loading their stored state. */
 static int make_feeds(struct engine *e, char **ret_err)
 {
-	size_t n = e->cfg->nfeeds ? e->cfg->nfeeds : 1;
-	struct store_feed *states = xcalloc(n, sizeof(*states));
-	bool *known = xcalloc(n, sizeof(*known));
-	int r = load_states(e->store, e->cfg, states, known, ret_err);
-	if (r == 0)
-		build_feeds(e, states, known);
-	free_states(states, known, e->cfg->nfeeds);
-	return r;
+	struct feed_states fs;
+	int r = states_load(&fs, e->store, e->cfg, NULL, ret_err);
+	if (r < 0)
+		return r;
+	build_feeds(e, &fs);
+	states_free(&fs);
+	return 0;
 }
 
 static void free_feeds(struct engine *e)
@@ -1728,13 +1771,11 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 		}
 	}
 	/* The feeds' stored states, read before anything changes: a database that cannot answer
-	 * leaves the running configuration as it was. */
-	size_t n = c->nfeeds ? c->nfeeds : 1;
-	struct store_feed *states = xcalloc(n, sizeof(*states));
-	bool *known = xcalloc(n, sizeof(*known));
-	int r = load_states(store ? store : e->store, c, states, known, ret_err);
+	 * leaves the running configuration as it was. With the same database, a feed both
+	 * configurations name goes on from the state the engine holds (states_take_held). */
+	struct feed_states fs;
+	int r = states_load(&fs, store ? store : e->store, c, store ? NULL : e, ret_err);
 	if (r < 0) {
-		free_states(states, known, c->nfeeds);
 		store_close(store);
 		topics_clear(&topics);
 		config_free(c);
@@ -1750,24 +1791,7 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 	triage_close(e);
 	batch_commit(e);
 	e->stopping = false;
-	if (!store) {
-		/* The same database: a feed kept by the new configuration goes on from the state
-		 * the engine holds, which it has stored by now (or, should the database have
-		 * refused it, stores at the feed's next fetch). */
-		struct strtab names = {0};
-		for (size_t i = 0; i < e->nfeeds; i++)
-			strtab_get(&names, e->feeds[i].cf->name)->value = i;
-		for (size_t i = 0; i < c->nfeeds; i++) {
-			struct strtab_entry *old = strtab_find(&names, c->feeds[i].name);
-			if (!old)
-				continue;
-			store_feed_clear(&states[i]);
-			states[i] = e->feeds[old->value].st;
-			e->feeds[old->value].st = (struct store_feed){0};
-			known[i] = true;
-		}
-		strtab_free(&names);
-	}
+	states_take_held(&fs, e);
 	free_feeds(e);
 	topics_clear(&e->topics);
 	e->topics = topics;
@@ -1788,8 +1812,8 @@ int engine_reload(struct engine *e, struct config *c, char **ret_err)
 	if (!e->fetch)
 		fatalx("cannot initialise libcurl after reload");
 	load_background(e, false);
-	build_feeds(e, states, known);
-	free_states(states, known, c->nfeeds);
+	build_feeds(e, &fs);
+	states_free(&fs);
 	/* --once: the cycle starts again on the new feeds (those cancelled never ended theirs). */
 	e->once_left = 0;
 	/* Queued alerts go out once the caller has opened the new sink (engine_flush_alerts):
