@@ -637,10 +637,11 @@ static int parse_tokens(const char *s, int64_t *ret)
 			t.have_zone = true;
 			continue;
 		}
-		if (c == '(' && t.have_zone && strchr(p, ')')) {
+		const char *close;
+		if (c == '(' && t.have_zone && (close = strchr(p, ')'))) {
 			/* RFC 5322's comment after the zone, "+0200 (CEST)": its name says again
 			 * what the offset said. */
-			p = strchr(p, ')') + 1;
+			p = close + 1;
 			continue;
 		}
 		if (c == '-' || c == '(' || c == ')') {
